@@ -1,0 +1,90 @@
+//! The command line every service accepts: `--config-file` and `--config-dir`, as
+//! oslo.config offers them.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::{ConfigError, ConfigSources};
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invocation {
+    /// Run the service with this command line.
+    Run(CommandLine),
+    /// Print this help text and exit successfully.
+    Help(String),
+}
+
+/// A command line that asks to run the service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandLine {
+    /// The configuration files and directories named.
+    pub sources: ConfigSources,
+}
+
+impl Invocation {
+    /// Parses the arguments after the program name; `program` appears in the help text.
+    ///
+    /// ```
+    /// use oslo::config::Invocation;
+    ///
+    /// let args = ["--config-file", "a.conf", "--config-file=b.conf", "--config-dir", "conf.d"];
+    /// let Invocation::Run(line) = Invocation::parse("svc", args)? else { unreachable!() };
+    /// assert_eq!(line.sources.files, ["a.conf", "b.conf"].map(std::path::PathBuf::from));
+    /// assert_eq!(line.sources.dirs, [std::path::PathBuf::from("conf.d")]);
+    /// # Ok::<(), oslo::config::ConfigError>(())
+    /// ```
+    pub fn parse<I>(program: &str, args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: Into<OsString>,
+    {
+        use lexopt::prelude::*;
+
+        let mut line = CommandLine::default();
+        let mut parser = lexopt::Parser::from_args(args);
+        let bad = |err: lexopt::Error| ConfigError::CommandLine(format!("{program}: {err}"));
+        while let Some(arg) = parser.next().map_err(bad)? {
+            match arg {
+                Long("config-file") => {
+                    line.sources.files.push(PathBuf::from(parser.value().map_err(bad)?))
+                }
+                Long("config-dir") => line.sources.dirs.push(PathBuf::from(parser.value().map_err(bad)?)),
+                Short('h') | Long("help") => return Ok(Invocation::Help(help(program))),
+                other => return Err(bad(other.unexpected())),
+            }
+        }
+        Ok(Invocation::Run(line))
+    }
+}
+
+fn help(program: &str) -> String {
+    format!(
+        "usage: {program} [--config-file PATH]... [--config-dir DIR]...\n\
+         \n\
+         options:\n  \
+         -h, --help           show this help message and exit\n  \
+         --config-file PATH   path to a config file to use; may be given several times,\n                       \
+         and values in later files win\n  \
+         --config-dir DIR     path to a directory of *.conf files, read in sorted order\n                       \
+         after the files given with --config-file\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_wins() {
+        assert!(matches!(Invocation::parse("svc", ["--help"]), Ok(Invocation::Help(text)) if text.contains("--config-dir")));
+    }
+
+    #[test]
+    fn unknown_and_incomplete_arguments_are_errors() {
+        let err = Invocation::parse("svc", ["--bogus"]).unwrap_err().to_string();
+        assert!(err.contains("svc") && err.contains("--bogus"), "{err}");
+        let err = Invocation::parse("svc", ["--config-file"]).unwrap_err().to_string();
+        assert!(err.contains("--config-file"), "{err}");
+    }
+}

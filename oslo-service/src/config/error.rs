@@ -1,0 +1,61 @@
+//! Errors found while reading the command line and the configuration files.
+
+use std::path::PathBuf;
+
+/// A configuration that cannot be used. Each variant names where the problem is, so the
+/// message alone lets an operator fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The command line could not be understood.
+    #[error("{0}")]
+    CommandLine(String),
+
+    /// A configuration file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A line of a configuration file breaks the INI rules.
+    #[error("{file}:{line}: {message}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// The line (1-based).
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A value does not parse as its option's type, or is out of its bounds.
+    #[error(
+        "{}invalid value '{value}' for option {option} in group [{group}]: {reason}",
+        origin_prefix(file, *line)
+    )]
+    InvalidValue {
+        /// The file the value came from, if it came from a file.
+        file: Option<PathBuf>,
+        /// The line the value is on.
+        line: usize,
+        /// The group (INI section).
+        group: String,
+        /// The option.
+        option: String,
+        /// The value as written.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+fn origin_prefix(file: &Option<PathBuf>, line: usize) -> String {
+    match file {
+        Some(file) => format!("{}:{line}: ", file.display()),
+        None => String::new(),
+    }
+}

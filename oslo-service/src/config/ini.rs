@@ -1,0 +1,213 @@
+//! The oslo.config flavour of INI: `[section]` headers, `key = value` or `key: value`,
+//! `#` and `;` comment lines, indented continuation lines, blank lines ending a value,
+//! and repeated keys kept in order (multi-valued options accumulate them).
+
+/// One `key = value` assignment, with the line it starts on (1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    /// The section (group) the assignment belongs to.
+    pub section: String,
+    /// The key as written.
+    pub key: String,
+    /// The value: continuation lines joined with `\n`, one pair of matching outer quotes
+    /// removed.
+    pub value: String,
+    /// The line the key is on.
+    pub line: usize,
+}
+
+/// A line that does not follow the INI rules.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct IniError {
+    /// The offending line (1-based).
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Parses `text`; never panics, whatever the input.
+pub fn parse(text: &str) -> Result<Vec<Assignment>, IniError> {
+    let mut parser = Parser::default();
+    for (index, raw) in text.lines().enumerate() {
+        parser.line(index + 1, raw)?;
+    }
+    parser.flush();
+    Ok(parser.assignments)
+}
+
+#[derive(Default)]
+struct Parser {
+    section: Option<String>,
+    pending: Option<Pending>,
+    assignments: Vec<Assignment>,
+}
+
+struct Pending {
+    key: String,
+    lines: Vec<String>,
+    line: usize,
+}
+
+impl Parser {
+    fn line(&mut self, number: usize, raw: &str) -> Result<(), IniError> {
+        let line = raw.trim_end();
+        if line.is_empty() {
+            self.flush();
+            return Ok(());
+        }
+        if line.starts_with([' ', '\t']) {
+            return match &mut self.pending {
+                Some(pending) => {
+                    pending.lines.push(line.trim_start().to_owned());
+                    Ok(())
+                }
+                None => Err(error(number, "unexpected continuation line")),
+            };
+        }
+        self.flush();
+        if let Some(header) = line.strip_prefix('[') {
+            let name = header
+                .strip_suffix(']')
+                .ok_or_else(|| error(number, "invalid section (must end with ])"))?;
+            if name.trim().is_empty() {
+                return Err(error(number, "empty section name"));
+            }
+            self.section = Some(name.trim().to_owned());
+            return Ok(());
+        }
+        if line.starts_with(['#', ';']) {
+            return Ok(());
+        }
+        let separator = line
+            .find([':', '='])
+            .ok_or_else(|| error(number, "expected 'key = value'"))?;
+        let key = line[..separator].trim();
+        if key.is_empty() {
+            return Err(error(number, "key cannot be empty"));
+        }
+        if self.section.is_none() {
+            return Err(error(number, "section must be started before assignment"));
+        }
+        self.pending = Some(Pending {
+            key: key.to_owned(),
+            lines: vec![line[separator + 1..].trim().to_owned()],
+            line: number,
+        });
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        let (Some(pending), Some(section)) = (self.pending.take(), &self.section) else {
+            return;
+        };
+        let joined = pending.lines.join("\n");
+        self.assignments.push(Assignment {
+            section: section.clone(),
+            key: pending.key,
+            value: unquote(joined.trim()).to_owned(),
+            line: pending.line,
+        });
+    }
+}
+
+fn unquote(value: &str) -> &str {
+    for quote in ['"', '\''] {
+        if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
+            return &value[1..value.len() - 1];
+        }
+    }
+    value
+}
+
+fn error(line: usize, message: &str) -> IniError {
+    IniError {
+        line,
+        message: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(section: &str, key: &str, value: &str, line: usize) -> Assignment {
+        Assignment {
+            section: section.into(),
+            key: key.into(),
+            value: value.into(),
+            line,
+        }
+    }
+
+    #[test]
+    fn sections_keys_comments_and_separators() {
+        let text = "# head\n[DEFAULT]\ndebug = true\n; note\nname: 'svc'\n\n[ssl]\nca_file=\"/x\"\n";
+        assert_eq!(
+            parse(text).unwrap(),
+            vec![
+                one("DEFAULT", "debug", "true", 3),
+                one("DEFAULT", "name", "svc", 5),
+                one("ssl", "ca_file", "/x", 8),
+            ]
+        );
+    }
+
+    #[test]
+    fn continuation_lines_join_until_a_blank_line() {
+        let text = "[a]\nk = first\n  second\n\tthird\n\nj = 1\n";
+        assert_eq!(
+            parse(text).unwrap(),
+            vec![one("a", "k", "first\nsecond\nthird", 2), one("a", "j", "1", 6)]
+        );
+    }
+
+    #[test]
+    fn repeated_keys_are_all_kept_in_order() {
+        let found = parse("[a]\nk = 1\nk = 2\n").unwrap();
+        let values: Vec<_> = found.iter().map(|a| a.value.as_str()).collect();
+        assert_eq!(values, ["1", "2"]);
+    }
+
+    #[test]
+    fn value_may_contain_separators_and_be_empty() {
+        assert_eq!(
+            parse("[a]\nurl = http://h:1/?a=b\nempty =\n").unwrap(),
+            vec![one("a", "url", "http://h:1/?a=b", 2), one("a", "empty", "", 3)]
+        );
+    }
+
+    #[test]
+    fn bad_lines_name_their_line_and_fault() {
+        let cases = [
+            ("k = v\n", 1, "section must be started before assignment"),
+            ("[a]\n  cont\n", 2, "unexpected continuation line"),
+            ("[a\n", 1, "invalid section (must end with ])"),
+            ("[ ]\n", 1, "empty section name"),
+            ("[a]\n= v\n", 2, "key cannot be empty"),
+            ("[a]\nnovalue\n", 2, "expected 'key = value'"),
+        ];
+        for (text, line, message) in cases {
+            let err = parse(text).unwrap_err();
+            assert_eq!((err.line, err.message.as_str()), (line, message), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap deterministic sweep over awkward inputs; a fuzz target belongs to the
+        // configuration issue.
+        let pieces = ["[", "]", "=", ":", " ", "\t", "\n", "#", ";", "'", "\"", "é", "a"];
+        let mut seed = 0x9e37_79b9_u32;
+        for _ in 0..5000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                text.push_str(pieces[(seed as usize) % pieces.len()]);
+            }
+            let _ = parse(&text);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! What `#[oslo::main]` runs: command line, configuration, logging, the tokio runtime,
+//! and the exit status.
+
+use std::process::ExitCode;
+
+use crate::config::{Config, Invocation};
+use crate::error::Result;
+
+/// What the entry macro knows about the program.
+#[derive(Clone, Copy, Debug)]
+pub struct MainSpec {
+    /// The program's name, for the help text and the logs.
+    pub name: &'static str,
+}
+
+/// Runs the user's `async fn main(conf)`: parses the command line, loads the
+/// configuration, sets up logging, builds the runtime, and turns the outcome into an exit
+/// status (0 for `Ok`, 1 for an error, 2 for a bad command line).
+pub fn run_main<F, Fut>(spec: MainSpec, main: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    // SAFETY: this is the start of the program's `main`, before the runtime (or any other
+    // thread of ours) exists, so nothing else reads or writes the environment.
+    unsafe { crate::systemd::forget_notify_socket_env() };
+
+    let line = match Invocation::parse(spec.name, std::env::args_os().skip(1)) {
+        Ok(Invocation::Run(line)) => line,
+        Ok(Invocation::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let conf = match Config::load(line.sources) {
+        Ok(conf) => conf,
+        Err(err) => {
+            eprintln!("{}: {err}", spec.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(err) = crate::log::setup(&conf, spec.name) {
+        eprintln!("{}: {err}", spec.name);
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the tokio runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(main(conf));
+    // Tasks still running (a stop hook that hung past the timeout, say) must not hold the
+    // exit back.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The error type shared by the runtime and the services it runs.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+
+/// A boxed error from user code, kept with its cause chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with the framework's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while a service is launched, run, reloaded or stopped.
+///
+/// Services build errors of their own with [`Error::msg`] and [`Error::other`]:
+///
+/// ```
+/// fn check(port: u16) -> oslo::Result<()> {
+///     if port == 0 {
+///         return Err(oslo::Error::msg("port must not be 0"));
+///     }
+///     std::fs::metadata("/").map_err(oslo::Error::other)?;
+///     Ok(())
+/// }
+/// # check(1).unwrap();
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration could not be read or holds a bad value.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// A service's `start` hook failed.
+    #[error("service {service} failed to start: {source}")]
+    StartFailed {
+        /// The service's name.
+        service: String,
+        /// What its `start` hook returned.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The launcher was asked for something it cannot do.
+    #[error("{0}")]
+    Launch(String),
+
+    /// SIGINT ended the process without a graceful stop.
+    #[error("caught SIGINT, exiting at once")]
+    Interrupted,
+
+    /// The services did not stop within `graceful_shutdown_timeout`.
+    #[error("graceful shutdown timeout exceeded, exiting")]
+    GracefulShutdownTimeout,
+
+    /// A signal stopped the services; the process exits with status 1 as oslo.service does.
+    #[error("stopped by {signal}")]
+    StoppedBySignal {
+        /// The signal's name, such as `SIGHUP`.
+        signal: &'static str,
+    },
+
+    /// A system call failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An error raised by a service's own code.
+    #[error("{0}")]
+    Service(BoxError),
+}
+
+impl Error {
+    /// An error with a message and no further cause.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Error::Service(message.into().into())
+    }
+
+    /// Wraps any error of the service's own.
+    pub fn other(error: impl Into<BoxError>) -> Self {
+        Error::Service(error.into())
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Self {
+        Error::Service(Box::new(source))
+    }
+}

@@ -1,0 +1,222 @@
+//! Launchers: run services under the signal loop, with graceful shutdown and reload.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::{Config, RuntimeOptions};
+use crate::error::{Error, Result};
+use crate::service::ServiceBase;
+use crate::services::{RestartMethod, Services};
+use crate::signals::{Interrupted, SignalEvent, SignalLoop, is_daemon};
+use crate::systemd;
+
+/// Runs `service` until a signal ends it: in this process when `workers` is 1.
+///
+/// ```no_run
+/// # #[derive(Default)] struct Poller;
+/// # impl oslo::ServiceBase for Poller { fn name(&self) -> &str { "poller" } }
+/// #[oslo::main]
+/// async fn main(conf: oslo::Config) -> oslo::Result<()> {
+///     oslo::launch(conf, Poller::default(), 1).await
+/// }
+/// ```
+///
+/// `workers` of 0 is an error. Worker processes (`workers` > 1) are not supported yet
+/// and give an error saying so.
+pub async fn launch<S: ServiceBase>(conf: Config, service: S, workers: usize) -> Result<()> {
+    match workers {
+        0 => Err(Error::Launch("number of workers should be positive".to_owned())),
+        1 => ServiceLauncher::new(conf).add(service).run().await,
+        _ => Err(Error::Launch(format!(
+            "{workers} workers asked for, but worker processes are not supported yet: launch with 1 worker"
+        ))),
+    }
+}
+
+/// The phases of a launcher's life; each change is logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LauncherState {
+    /// Services are starting.
+    Starting,
+    /// Every service started; waiting for signals.
+    Running,
+    /// A SIGHUP is being applied.
+    Reloading,
+    /// Services are stopping.
+    Stopping,
+}
+
+/// Runs services in this process: oslo.service's `ServiceLauncher`.
+///
+/// - SIGTERM stops every service gracefully; if they take longer than
+///   `graceful_shutdown_timeout` seconds (default 60, 0 waits forever) the process exits
+///   with status 1.
+/// - SIGINT exits at once with status 1.
+/// - SIGHUP reloads the configuration and restarts the services when the process is a
+///   daemon (see [`is_daemon`](crate::signals::is_daemon)); in a terminal's foreground it
+///   stops them and exits.
+///
+/// ```no_run
+/// # struct Api; impl oslo::ServiceBase for Api { fn name(&self) -> &str { "api" } }
+/// # struct Poller; impl oslo::ServiceBase for Poller { fn name(&self) -> &str { "poller" } }
+/// # async fn run(conf: oslo::Config) -> oslo::Result<()> {
+/// use oslo::{RestartMethod, ServiceLauncher};
+///
+/// ServiceLauncher::new(conf)
+///     .restart_method(RestartMethod::Mutate)
+///     .add(Api)
+///     .add(Poller)
+///     .run()
+///     .await
+/// # }
+/// ```
+pub struct ServiceLauncher {
+    conf: Config,
+    services: Services,
+    restart_method: RestartMethod,
+    state: LauncherState,
+}
+
+impl fmt::Debug for ServiceLauncher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceLauncher")
+            .field("services", &self.services.len())
+            .field("restart_method", &self.restart_method)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl ServiceLauncher {
+    /// A launcher with no services, reloading in `reload` mode.
+    pub fn new(conf: Config) -> Self {
+        ServiceLauncher {
+            services: Services::new(conf.clone()),
+            conf,
+            restart_method: RestartMethod::Reload,
+            state: LauncherState::Starting,
+        }
+    }
+
+    /// How SIGHUP applies a new configuration.
+    pub fn restart_method(mut self, method: RestartMethod) -> Self {
+        self.restart_method = method;
+        self
+    }
+
+    /// Adds a service.
+    pub fn add<S: ServiceBase>(mut self, service: S) -> Self {
+        self.services.add(Arc::new(service));
+        self
+    }
+
+    /// Starts every service, tells systemd it is ready, and handles signals until one
+    /// ends the process. Returns `Ok` after a graceful stop, an error for every other
+    /// end: the process should then exit with status 1.
+    pub async fn run(mut self) -> Result<()> {
+        let mut signals =
+            SignalLoop::install().map_err(|err| Error::io("cannot install signal handlers", err))?;
+        let options = RuntimeOptions::read(&self.conf.snapshot())?;
+
+        self.enter(LauncherState::Starting);
+        signals
+            .guard(self.services.start())
+            .await
+            .map_err(|Interrupted| Error::Interrupted)??;
+        self.enter(LauncherState::Running);
+        systemd::notify_ready();
+
+        loop {
+            match signals.next().await {
+                Some(SignalEvent::Interrupt) | None => return Err(Error::Interrupted),
+                Some(SignalEvent::Terminate) => {
+                    tracing::info!(signal = "SIGTERM", "caught SIGTERM, stopping services gracefully");
+                    return self.shutdown(&mut signals, &options).await;
+                }
+                Some(SignalEvent::HangUp) if is_daemon() => {
+                    tracing::info!(signal = "SIGHUP", "caught SIGHUP, reloading the configuration");
+                    self.reload(&mut signals, &options).await?;
+                }
+                Some(SignalEvent::HangUp) => {
+                    tracing::info!(signal = "SIGHUP", "caught SIGHUP in a terminal's foreground, stopping services");
+                    self.shutdown(&mut signals, &options).await?;
+                    return Err(Error::StoppedBySignal { signal: "SIGHUP" });
+                }
+            }
+        }
+    }
+
+    fn enter(&mut self, state: LauncherState) {
+        tracing::debug!(from = ?self.state, to = ?state, "launcher state");
+        self.state = state;
+    }
+
+    /// Stops and waits for every service within `graceful_shutdown_timeout`.
+    async fn shutdown(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
+        self.enter(LauncherState::Stopping);
+        systemd::notify_stopping();
+        self.stop_within_timeout(signals, options).await?;
+        tracing::info!("services stopped");
+        Ok(())
+    }
+
+    async fn stop_within_timeout(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
+        let services = &self.services;
+        let stopped = async {
+            services.stop().await;
+            services.wait().await;
+        };
+        let within_timeout = async {
+            match options.graceful_shutdown_timeout {
+                Some(timeout) => tokio::time::timeout(timeout, stopped).await.is_ok(),
+                None => {
+                    stopped.await;
+                    true
+                }
+            }
+        };
+        let in_time = signals.guard(within_timeout).await.map_err(|Interrupted| Error::Interrupted)?;
+        // Signals that arrived while stopping ask for what is already happening.
+        signals.forget_deferred();
+        if in_time { Ok(()) } else { Err(Error::GracefulShutdownTimeout) }
+    }
+
+    /// Applies a SIGHUP: re-reads the configuration, then restarts (`reload`) or resets
+    /// (`mutate`) every service. A configuration that does not load is refused whole:
+    /// the services keep running on the old one.
+    async fn reload(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
+        self.enter(LauncherState::Reloading);
+        systemd::notify_reloading();
+        let reread = match self.restart_method {
+            RestartMethod::Reload => self.conf.reload(),
+            RestartMethod::Mutate => self.conf.mutate(),
+        };
+        match reread {
+            Err(err) => {
+                tracing::error!(error = %err, "reload refused, keeping the running configuration: {err}");
+            }
+            Ok(changed) => {
+                tracing::info!(changed = changed.len(), "configuration reloaded");
+                match self.restart_method {
+                    RestartMethod::Reload => {
+                        self.stop_within_timeout(signals, options).await?;
+                        let services = &mut self.services;
+                        signals
+                            .guard(services.restart_stopped())
+                            .await
+                            .map_err(|Interrupted| Error::Interrupted)??;
+                    }
+                    RestartMethod::Mutate => {
+                        signals
+                            .guard(self.services.reset())
+                            .await
+                            .map_err(|Interrupted| Error::Interrupted)?;
+                    }
+                }
+            }
+        }
+        self.enter(LauncherState::Running);
+        systemd::notify_ready();
+        Ok(())
+    }
+}

@@ -1,0 +1,179 @@
+//! The lifecycle every service implements, and the context it runs in.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::error::Result;
+
+/// A boxed future that can move between threads: what [`ServiceBase`] hooks return, so
+/// that the trait stays usable as `dyn ServiceBase`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The lifecycle of a service: oslo.service's `ServiceBase`.
+///
+/// Most services do not implement it by hand: `#[oslo::service]` on the struct and on its
+/// impl block generates it from optional `async fn start/stop/reset` hooks. Written by
+/// hand it looks like this:
+///
+/// ```
+/// use oslo::{BoxFuture, Context, ServiceBase};
+///
+/// struct Ticker;
+///
+/// impl ServiceBase for Ticker {
+///     fn name(&self) -> &str {
+///         "ticker"
+///     }
+///
+///     fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, oslo::Result<()>> {
+///         Box::pin(async move {
+///             let stopped = cx.shutdown_token();
+///             cx.spawn(async move { stopped.cancelled().await });
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+///
+/// The launcher calls `start` once, `stop` then `wait` on shutdown, and `reset` after a
+/// SIGHUP reloaded the configuration.
+pub trait ServiceBase: Send + Sync + 'static {
+    /// The name used in log lines and errors.
+    fn name(&self) -> &str;
+
+    /// Starts the service. Long-running work belongs in tasks started with
+    /// [`Context::spawn`], so that `start` returns once the service is up.
+    fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Stops the service. The context's shutdown token is already cancelled when this
+    /// is called; the default does nothing more.
+    fn stop<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Waits until the service has stopped: by default, until its shutdown token is
+    /// cancelled and every task started with [`Context::spawn`] has finished.
+    fn wait<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            cx.stopped().await;
+            cx.wait_tasks().await;
+            Ok(())
+        })
+    }
+
+    /// Called after a SIGHUP reloaded the configuration; re-apply what depends on it
+    /// (log levels, for instance). The default does nothing.
+    fn reset<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// What a running service sees of its surroundings: its configuration, its shutdown
+/// token and the tasks it started. Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let cx = oslo::Context::new("demo", oslo::Config::default());
+/// let stopped = cx.shutdown_token();
+/// cx.spawn(async move { stopped.cancelled().await });
+/// cx.shutdown_token().cancel();
+/// cx.wait_tasks().await;
+/// assert!(cx.is_stopping());
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Context {
+    inner: Arc<ContextInner>,
+}
+
+#[derive(Debug)]
+struct ContextInner {
+    service: Arc<str>,
+    conf: Config,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    worker: Option<usize>,
+}
+
+impl Context {
+    /// A context for the service `service`, as the launcher builds one before each start.
+    pub fn new(service: impl Into<Arc<str>>, conf: Config) -> Self {
+        Self::build(service.into(), conf, None)
+    }
+
+    pub(crate) fn build(service: Arc<str>, conf: Config, worker: Option<usize>) -> Self {
+        Context {
+            inner: Arc::new(ContextInner {
+                service,
+                conf,
+                shutdown: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+                worker,
+            }),
+        }
+    }
+
+    /// The name of the service this context belongs to.
+    pub fn service_name(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// The process's configuration; it follows reloads.
+    pub fn conf(&self) -> &Config {
+        &self.inner.conf
+    }
+
+    /// The index of the worker process this service runs in, or `None` when it runs in
+    /// the launcher's own process.
+    pub fn worker(&self) -> Option<usize> {
+        self.inner.worker
+    }
+
+    /// A token that is cancelled when the service is asked to stop.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Whether the service has been asked to stop.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// Completes once the service has been asked to stop.
+    pub async fn stopped(&self) {
+        self.inner.shutdown.cancelled().await
+    }
+
+    /// Runs `task` on the runtime as part of this service: [`ServiceBase::wait`] waits
+    /// for it after a stop.
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.tasks.spawn(task)
+    }
+
+    /// Waits for every task started with [`Context::spawn`]; no new one can be started
+    /// after this is called.
+    pub async fn wait_tasks(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await
+    }
+
+    pub(crate) fn request_stop(&self) {
+        self.inner.shutdown.cancel();
+    }
+}

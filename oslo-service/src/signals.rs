@@ -1,0 +1,132 @@
+//! The process's one signal loop: SIGTERM, SIGINT and SIGHUP arrive as events the
+//! launcher awaits, without polling, and the daemon rule says what SIGHUP means.
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::AsFd;
+use std::collections::VecDeque;
+use std::pin::{Pin, pin};
+
+use futures_core::Stream;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_tokio::{Handle, Signals};
+
+/// A signal the launcher acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalEvent {
+    /// SIGTERM: stop gracefully.
+    Terminate,
+    /// SIGINT: exit at once.
+    Interrupt,
+    /// SIGHUP: reload when a daemon, otherwise stop.
+    HangUp,
+}
+
+impl SignalEvent {
+    /// The signal's conventional name, such as `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalEvent::Terminate => "SIGTERM",
+            SignalEvent::Interrupt => "SIGINT",
+            SignalEvent::HangUp => "SIGHUP",
+        }
+    }
+
+    fn from_raw(signal: i32) -> Option<Self> {
+        match signal {
+            SIGTERM => Some(SignalEvent::Terminate),
+            SIGINT => Some(SignalEvent::Interrupt),
+            SIGHUP => Some(SignalEvent::HangUp),
+            _ => None,
+        }
+    }
+}
+
+/// Receives the signals the launcher handles. From the moment it exists, SIGTERM, SIGINT
+/// and SIGHUP no longer end the process by themselves: they wait here to be handled.
+pub struct SignalLoop {
+    signals: Signals,
+    handle: Handle,
+    deferred: VecDeque<SignalEvent>,
+}
+
+/// SIGINT arrived (or the loop closed) while [`SignalLoop::guard`] ran its future.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+impl SignalLoop {
+    /// Takes over SIGTERM, SIGINT and SIGHUP. Must be called inside a tokio runtime.
+    pub fn install() -> io::Result<Self> {
+        let signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        let handle = signals.handle();
+        Ok(SignalLoop {
+            signals,
+            handle,
+            deferred: VecDeque::new(),
+        })
+    }
+
+    /// The next signal, deferred ones first; `None` only if the loop was closed.
+    pub async fn next(&mut self) -> Option<SignalEvent> {
+        if let Some(event) = self.deferred.pop_front() {
+            return Some(event);
+        }
+        self.receive().await
+    }
+
+    /// Runs `work` to its end while SIGINT can still cut it short; SIGTERM and SIGHUP
+    /// arriving meanwhile are kept for [`SignalLoop::next`].
+    pub async fn guard<F: Future>(&mut self, work: F) -> Result<F::Output, Interrupted> {
+        let mut work = pin!(work);
+        loop {
+            tokio::select! {
+                output = &mut work => return Ok(output),
+                event = self.receive() => match event {
+                    Some(SignalEvent::Interrupt) | None => return Err(Interrupted),
+                    Some(event) => self.deferred.push_back(event),
+                },
+            }
+        }
+    }
+
+    /// Drops the signals that arrived while other work ran.
+    pub fn forget_deferred(&mut self) {
+        self.deferred.clear();
+    }
+
+    async fn receive(&mut self) -> Option<SignalEvent> {
+        loop {
+            let raw = poll_fn(|cx| Pin::new(&mut self.signals).poll_next(cx)).await?;
+            if let Some(event) = SignalEvent::from_raw(raw) {
+                return Some(event);
+            }
+        }
+    }
+}
+
+impl Drop for SignalLoop {
+    fn drop(&mut self) {
+        self.handle.close();
+    }
+}
+
+impl std::fmt::Debug for SignalLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalLoop").finish_non_exhaustive()
+    }
+}
+
+/// Whether this process runs as a daemon, which decides what SIGHUP means: its process
+/// group is not the foreground group of the terminal on stdout, or stdout is no terminal
+/// at all. In a terminal's foreground, SIGHUP is a hang-up and means exit.
+pub fn is_daemon() -> bool {
+    let stdout = io::stdout();
+    match rustix::termios::tcgetpgrp(stdout.as_fd()) {
+        Ok(foreground) => foreground != rustix::process::getpgrp(),
+        Err(rustix::io::Errno::NOTTY | rustix::io::Errno::BADF) => true,
+        Err(err) => {
+            tracing::debug!(error = %err, "cannot read the terminal's foreground group; taking this process for a daemon");
+            true
+        }
+    }
+}
