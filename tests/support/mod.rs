@@ -1,0 +1,184 @@
+//! Runs the example binaries as real processes: each in its own session, with a real
+//! systemd notify socket to learn when it is ready, its log in a file, and signals sent
+//! with kill(2).
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub use rustix::process::Signal;
+
+/// How long anything may take before the test calls it a hang.
+pub const HANG: Duration = Duration::from_secs(30);
+
+/// Where the service's standard output goes.
+pub enum Stdout {
+    /// Nowhere: no terminal, so the process is a daemon.
+    Null,
+    /// A new pseudo-terminal whose foreground process group is the service's.
+    Terminal,
+}
+
+/// A running example service.
+pub struct Service {
+    child: Child,
+    dir: tempfile::TempDir,
+    notify: UnixDatagram,
+    /// Kept open for the child's lifetime: closing it would hang up the terminal.
+    _terminal: Option<OwnedFd>,
+}
+
+impl Service {
+    /// Starts `binary` with `config` as its only config file, detached in a new session.
+    pub fn start(binary: &str, config: &str, stdout: Stdout) -> Service {
+        Self::start_with_notify(binary, config, stdout, None)
+    }
+
+    /// Like [`Service::start`], with NOTIFY_SOCKET in the abstract namespace when
+    /// `abstract_name` is given.
+    pub fn start_with_notify(binary: &str, config: &str, stdout: Stdout, abstract_name: Option<&str>) -> Service {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conf = dir.path().join("service.conf");
+        std::fs::write(&conf, config).expect("write config");
+        let (notify, notify_env) = match abstract_name {
+            Some(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+                (UnixDatagram::bind_addr(&addr).expect("bind notify"), format!("@{name}"))
+            }
+            None => {
+                let path = dir.path().join("notify");
+                (UnixDatagram::bind(&path).expect("bind notify"), path.display().to_string())
+            }
+        };
+        let log = std::fs::File::create(dir.path().join("log")).expect("log file");
+
+        let mut command = Command::new(binary);
+        command
+            .arg("--config-file")
+            .arg(&conf)
+            .env("NOTIFY_SOCKET", notify_env)
+            .stdin(Stdio::null())
+            .stderr(log);
+        let terminal = match stdout {
+            Stdout::Null => {
+                command.stdout(Stdio::null());
+                // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+                unsafe {
+                    command.pre_exec(|| rustix::process::setsid().map(drop).map_err(io::Error::from));
+                }
+                None
+            }
+            Stdout::Terminal => {
+                let (master, slave) = open_terminal();
+                command.stdout(slave);
+                // SAFETY: setsid and ioctl are async-signal-safe; fd 1 is the terminal's
+                // slave end, set up by std before this runs.
+                unsafe {
+                    command.pre_exec(|| {
+                        rustix::process::setsid()?;
+                        rustix::process::ioctl_tiocsctty(BorrowedFd::borrow_raw(1))?;
+                        Ok(())
+                    });
+                }
+                Some(master)
+            }
+        };
+        let child = command.spawn().expect("spawn the example");
+        Service {
+            child,
+            dir,
+            notify,
+            _terminal: terminal,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("service.conf")
+    }
+
+    /// Replaces the config file, for a reload.
+    pub fn rewrite_config(&self, config: &str) {
+        std::fs::write(self.config_path(), config).expect("rewrite config");
+    }
+
+    /// Waits for the next notify message and checks it starts with `expected`.
+    pub fn expect_notify(&self, expected: &str) {
+        self.notify.set_read_timeout(Some(HANG)).unwrap();
+        let mut buf = [0u8; 512];
+        let n = self
+            .notify
+            .recv(&mut buf)
+            .unwrap_or_else(|err| panic!("no '{expected}' from the service: {err}\nlog:\n{}", self.log()));
+        let message = String::from_utf8_lossy(&buf[..n]);
+        assert!(message.starts_with(expected), "expected '{expected}', got '{message}'\nlog:\n{}", self.log());
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).expect("kill");
+    }
+
+    /// Waits for the process to exit, failing the test after [`HANG`].
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + HANG;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the service did not exit\nlog:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
+    /// What the service logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The exit code, with a readable failure when a signal killed the process instead.
+pub fn exit_code(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| panic!("killed by signal {:?}", status.signal()))
+}
+
+fn open_terminal() -> (OwnedFd, OwnedFd) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    let slave = rustix::fs::open(
+        Path::new(name.to_str().expect("pty name")),
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
+        rustix::fs::Mode::empty(),
+    )
+    .expect("open pty slave");
+    assert!(slave.as_raw_fd() > 2);
+    (master, slave)
+}
