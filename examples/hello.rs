@@ -48,7 +48,9 @@ impl Hello {
 }
 
 fn greeting(cx: &Context) -> oslo::Result<String> {
-    Ok(cx.conf().get_or(GROUP, "greeting", "hello, world".to_owned())?)
+    Ok(cx
+        .conf()
+        .get_or(GROUP, "greeting", "hello, world".to_owned())?)
 }
 
 #[oslo::main]
@@ -58,7 +60,7 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
         .parse()?;
     oslo::ServiceLauncher::new(conf)
         .restart_method(restart_method)
-        .add(Hello)
+        .launch_service(Hello)
         .run()
         .await
 }

@@ -22,7 +22,11 @@ fn start(config: &str) -> Service {
 #[test]
 fn sigterm_stops_gracefully_and_exits_0() {
     let mut service = start(&config("", "greeting = bonjour"));
-    assert!(service.log().contains("hello started greeting=bonjour"), "{}", service.log());
+    assert!(
+        service.log().contains("hello started greeting=bonjour"),
+        "{}",
+        service.log()
+    );
 
     service.signal(Signal::TERM);
     service.expect_notify("STOPPING=1");
@@ -34,24 +38,38 @@ fn sigterm_stops_gracefully_and_exits_0() {
 
 #[test]
 fn a_stop_hook_that_hangs_is_cut_off_by_graceful_shutdown_timeout() {
-    let mut service = start(&config("graceful_shutdown_timeout = 1", "hang_on_stop = true"));
+    let mut service = start(&config(
+        "graceful_shutdown_timeout = 1",
+        "hang_on_stop = true",
+    ));
     let sent = Instant::now();
     service.signal(Signal::TERM);
     let status = service.wait_exit();
     let waited = sent.elapsed();
     assert_eq!(exit_code(status), 1, "{}", service.log());
     // The timeout is honoured, not skipped: the process waited for it.
-    assert!(waited >= Duration::from_millis(900), "exited after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "exited after {waited:?}"
+    );
     let log = service.log();
     assert!(log.contains("hello stopping"), "{log}");
-    assert!(log.contains("graceful shutdown timeout exceeded, exiting"), "{log}");
+    assert!(
+        log.contains("graceful shutdown timeout exceeded, exiting"),
+        "{log}"
+    );
 }
 
 #[test]
 fn sigint_exits_at_once_with_status_1() {
     let name = format!("oslo-hello-test-{}", std::process::id());
     // A stop hook that would hang shows that SIGINT does not go through the stop.
-    let service = Service::start_with_notify(HELLO, &config("", "hang_on_stop = true"), Stdout::Null, Some(&name));
+    let service = Service::start_with_notify(
+        HELLO,
+        &config("", "hang_on_stop = true"),
+        Stdout::Null,
+        Some(&name),
+    );
     service.expect_notify("READY=1");
     let mut service = service;
     service.signal(Signal::INT);
@@ -64,7 +82,11 @@ fn sigint_exits_at_once_with_status_1() {
 #[test]
 fn sighup_in_a_daemon_reloads_config_and_restarts_the_service() {
     let mut service = start(&config("debug = false", "greeting = hello"));
-    assert!(!service.log().contains("debug logging"), "{}", service.log());
+    assert!(
+        !service.log().contains("debug logging"),
+        "{}",
+        service.log()
+    );
 
     service.rewrite_config(&config("debug = true", "greeting = bonjour"));
     service.signal(Signal::HUP);
@@ -74,10 +96,16 @@ fn sighup_in_a_daemon_reloads_config_and_restarts_the_service() {
 
     let log = service.log();
     assert!(log.contains("caught SIGHUP, reloading"), "{log}");
-    assert!(log.contains("hello stopping"), "reload mode stops the service first\n{log}");
+    assert!(
+        log.contains("hello stopping"),
+        "reload mode stops the service first\n{log}"
+    );
     assert!(log.contains("hello reset greeting=bonjour"), "{log}");
     assert!(log.contains("hello started greeting=bonjour"), "{log}");
-    assert!(log.contains("hello runs with debug logging"), "new log level applied\n{log}");
+    assert!(
+        log.contains("hello runs with debug logging"),
+        "new log level applied\n{log}"
+    );
 
     service.signal(Signal::TERM);
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
@@ -93,7 +121,10 @@ fn sighup_in_mutate_mode_resets_in_place() {
 
     let log = service.log();
     assert!(log.contains("hello reset greeting=bonjour"), "{log}");
-    assert!(!log.contains("hello stopping"), "mutate mode does not stop\n{log}");
+    assert!(
+        !log.contains("hello stopping"),
+        "mutate mode does not stop\n{log}"
+    );
     assert_eq!(service.log_count("hello started"), 1, "{log}");
     assert!(service.is_running());
 }
@@ -101,14 +132,20 @@ fn sighup_in_mutate_mode_resets_in_place() {
 #[test]
 fn a_reload_with_a_bad_config_is_refused_and_the_service_keeps_running() {
     let mut service = start(&config("", "greeting = hello"));
-    service.rewrite_config(&config("graceful_shutdown_timeout = soon", "greeting = bonjour"));
+    service.rewrite_config(&config(
+        "graceful_shutdown_timeout = soon",
+        "greeting = bonjour",
+    ));
     service.signal(Signal::HUP);
     service.expect_notify("RELOADING=1");
     service.expect_notify("READY=1");
 
     let log = service.log();
     assert!(log.contains("reload refused"), "{log}");
-    assert!(log.contains("invalid value 'soon' for option graceful_shutdown_timeout"), "{log}");
+    assert!(
+        log.contains("invalid value 'soon' for option graceful_shutdown_timeout"),
+        "{log}"
+    );
     assert!(!log.contains("bonjour"), "{log}");
     assert!(!log.contains("hello stopping"), "{log}");
     assert!(service.is_running());
@@ -121,7 +158,10 @@ fn sighup_in_a_terminals_foreground_exits() {
     service.signal(Signal::HUP);
     assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
     let log = service.log();
-    assert!(log.contains("caught SIGHUP in a terminal's foreground"), "{log}");
+    assert!(
+        log.contains("caught SIGHUP in a terminal's foreground"),
+        "{log}"
+    );
     assert!(log.contains("hello stopping"), "{log}");
 }
 
@@ -138,7 +178,11 @@ fn a_failing_start_exits_1_and_logs_why() {
 
 #[test]
 fn a_bad_config_value_stops_the_start_naming_file_line_group_and_option() {
-    let mut service = Service::start(HELLO, &config("\ngraceful_shutdown_timeout = -3", ""), Stdout::Null);
+    let mut service = Service::start(
+        HELLO,
+        &config("\ngraceful_shutdown_timeout = -3", ""),
+        Stdout::Null,
+    );
     assert_eq!(exit_code(service.wait_exit()), 1);
     let expected = format!(
         "{}:3: invalid value '-3' for option graceful_shutdown_timeout in group [DEFAULT]",

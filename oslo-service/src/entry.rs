@@ -47,7 +47,10 @@ where
         eprintln!("{}: {err}", spec.name);
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!(error = %err, "cannot start the tokio runtime");

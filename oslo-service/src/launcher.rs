@@ -25,8 +25,10 @@ use crate::systemd;
 /// and give an error saying so.
 pub async fn launch<S: ServiceBase>(conf: Config, service: S, workers: usize) -> Result<()> {
     match workers {
-        0 => Err(Error::Launch("number of workers should be positive".to_owned())),
-        1 => ServiceLauncher::new(conf).add(service).run().await,
+        0 => Err(Error::Launch(
+            "number of workers should be positive".to_owned(),
+        )),
+        1 => ServiceLauncher::new(conf).launch_service(service).run().await,
         _ => Err(Error::Launch(format!(
             "{workers} workers asked for, but worker processes are not supported yet: launch with 1 worker"
         ))),
@@ -64,8 +66,8 @@ pub enum LauncherState {
 ///
 /// ServiceLauncher::new(conf)
 ///     .restart_method(RestartMethod::Mutate)
-///     .add(Api)
-///     .add(Poller)
+///     .launch_service(Api)
+///     .launch_service(Poller)
 ///     .run()
 ///     .await
 /// # }
@@ -104,8 +106,8 @@ impl ServiceLauncher {
         self
     }
 
-    /// Adds a service.
-    pub fn add<S: ServiceBase>(mut self, service: S) -> Self {
+    /// Adds a service, to run in this process.
+    pub fn launch_service<S: ServiceBase>(mut self, service: S) -> Self {
         self.services.add(Arc::new(service));
         self
     }
@@ -114,8 +116,8 @@ impl ServiceLauncher {
     /// ends the process. Returns `Ok` after a graceful stop, an error for every other
     /// end: the process should then exit with status 1.
     pub async fn run(mut self) -> Result<()> {
-        let mut signals =
-            SignalLoop::install().map_err(|err| Error::io("cannot install signal handlers", err))?;
+        let mut signals = SignalLoop::install()
+            .map_err(|err| Error::io("cannot install signal handlers", err))?;
         let options = RuntimeOptions::read(&self.conf.snapshot())?;
 
         self.enter(LauncherState::Starting);
@@ -130,15 +132,24 @@ impl ServiceLauncher {
             match signals.next().await {
                 Some(SignalEvent::Interrupt) | None => return Err(Error::Interrupted),
                 Some(SignalEvent::Terminate) => {
-                    tracing::info!(signal = "SIGTERM", "caught SIGTERM, stopping services gracefully");
+                    tracing::info!(
+                        signal = "SIGTERM",
+                        "caught SIGTERM, stopping services gracefully"
+                    );
                     return self.shutdown(&mut signals, &options).await;
                 }
                 Some(SignalEvent::HangUp) if is_daemon() => {
-                    tracing::info!(signal = "SIGHUP", "caught SIGHUP, reloading the configuration");
+                    tracing::info!(
+                        signal = "SIGHUP",
+                        "caught SIGHUP, reloading the configuration"
+                    );
                     self.reload(&mut signals, &options).await?;
                 }
                 Some(SignalEvent::HangUp) => {
-                    tracing::info!(signal = "SIGHUP", "caught SIGHUP in a terminal's foreground, stopping services");
+                    tracing::info!(
+                        signal = "SIGHUP",
+                        "caught SIGHUP in a terminal's foreground, stopping services"
+                    );
                     self.shutdown(&mut signals, &options).await?;
                     return Err(Error::StoppedBySignal { signal: "SIGHUP" });
                 }
@@ -160,7 +171,11 @@ impl ServiceLauncher {
         Ok(())
     }
 
-    async fn stop_within_timeout(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
+    async fn stop_within_timeout(
+        &mut self,
+        signals: &mut SignalLoop,
+        options: &RuntimeOptions,
+    ) -> Result<()> {
         let services = &self.services;
         let stopped = async {
             services.stop().await;
@@ -175,10 +190,17 @@ impl ServiceLauncher {
                 }
             }
         };
-        let in_time = signals.guard(within_timeout).await.map_err(|Interrupted| Error::Interrupted)?;
+        let in_time = signals
+            .guard(within_timeout)
+            .await
+            .map_err(|Interrupted| Error::Interrupted)?;
         // Signals that arrived while stopping ask for what is already happening.
         signals.forget_deferred();
-        if in_time { Ok(()) } else { Err(Error::GracefulShutdownTimeout) }
+        if in_time {
+            Ok(())
+        } else {
+            Err(Error::GracefulShutdownTimeout)
+        }
     }
 
     /// Applies a SIGHUP: re-reads the configuration, then restarts (`reload`) or resets

@@ -45,7 +45,7 @@ pub mod systemd;
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use launcher::{LauncherState, ServiceLauncher, launch};
-// MACROS pub use oslo_service_macros::{main, service};
+pub use oslo_service_macros::{main, service};
 pub use service::{BoxFuture, Context, ServiceBase};
 pub use services::{RestartMethod, Services};
 

@@ -39,7 +39,12 @@ pub fn setup(conf: &Config, program: &str) -> Result<()> {
     }
     let (levels, handle) = reload::Layer::new(levels);
     let output = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    if tracing_subscriber::registry().with(levels).with(output).try_init().is_ok() {
+    if tracing_subscriber::registry()
+        .with(levels)
+        .with(output)
+        .try_init()
+        .is_ok()
+    {
         // A concurrent first call loses the race to `try_init` above, so this is the
         // only `set`.
         let _ = LEVELS.set(handle);
@@ -48,6 +53,10 @@ pub fn setup(conf: &Config, program: &str) -> Result<()> {
 }
 
 fn levels(debug: bool) -> Targets {
-    let level = if debug { LevelFilter::DEBUG } else { LevelFilter::INFO };
+    let level = if debug {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
     Targets::new().with_default(level)
 }

@@ -52,7 +52,9 @@ struct Entry {
 
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry").field("service", &self.service.name()).finish_non_exhaustive()
+        f.debug_struct("Entry")
+            .field("service", &self.service.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,7 +89,8 @@ impl Services {
     }
 
     /// Starts every service, each in its own task so that a slow start holds up no
-    /// other. When one fails, the others are stopped and the first failure returned.
+    /// other. When one fails, every service is stopped and the first failure returned,
+    /// for the caller to report.
     pub async fn start(&mut self) -> Result<()> {
         let mut starting = JoinSet::new();
         for (index, entry) in self.entries.iter().enumerate() {
@@ -98,14 +101,24 @@ impl Services {
         while let Some(joined) = starting.join_next().await {
             let (index, outcome) = match joined {
                 Ok((index, outcome)) => (index, outcome),
-                Err(err) => (usize::MAX, Err(Error::msg(format!("start task failed: {err}")))),
+                Err(err) => (
+                    usize::MAX,
+                    Err(Error::msg(format!("start task failed: {err}"))),
+                ),
             };
             match outcome {
                 Ok(()) => {
-                    tracing::info!(service = self.entries[index].service.name(), "service started");
+                    tracing::info!(
+                        service = self.entries[index].service.name(),
+                        "service started"
+                    );
                 }
                 Err(err) if first_failure.is_none() => {
-                    let service = self.entries.get(index).map_or("?", |e| e.service.name()).to_owned();
+                    let service = self
+                        .entries
+                        .get(index)
+                        .map_or("?", |e| e.service.name())
+                        .to_owned();
                     first_failure = Some(Error::StartFailed {
                         service,
                         source: Box::new(err),
@@ -117,7 +130,6 @@ impl Services {
         match first_failure {
             None => Ok(()),
             Some(failure) => {
-                tracing::error!("{failure}");
                 self.stop().await;
                 Err(failure)
             }
@@ -142,12 +154,15 @@ impl Services {
 
     /// Calls every service's `reset` hook; errors are logged and the services go on.
     pub async fn reset(&self) {
-        self.each("reset", |service, cx| async move { service.reset(&cx).await })
-            .await;
+        self.each(
+            "reset",
+            |service, cx| async move { service.reset(&cx).await },
+        )
+        .await;
     }
 
     /// Stops and waits for every service, gives each a fresh context, resets it and
-    /// starts it again: the `reload` restart.
+    /// starts it again: the `reload` restart. Fails as [`Services::start`] does.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop().await;
         self.wait().await;
@@ -177,7 +192,9 @@ impl Services {
         while let Some(joined) = running.join_next().await {
             match joined {
                 Ok((_, Ok(()))) => {}
-                Ok((service, Err(err))) => tracing::error!(%service, hook, error = %err, "service hook failed"),
+                Ok((service, Err(err))) => {
+                    tracing::error!(%service, hook, error = %err, "service hook failed")
+                }
                 Err(err) => tracing::error!(hook, error = %err, "service hook task failed"),
             }
         }

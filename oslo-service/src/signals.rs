@@ -1,10 +1,10 @@
 //! The process's one signal loop: SIGTERM, SIGINT and SIGHUP arrive as events the
 //! launcher awaits, without polling, and the daemon rule says what SIGHUP means.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::AsFd;
-use std::collections::VecDeque;
 use std::pin::{Pin, pin};
 
 use futures_core::Stream;

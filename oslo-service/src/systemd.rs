@@ -91,7 +91,9 @@ mod tests {
         assert_eq!(&buf[..n], b"READY=1");
 
         let name = format!("oslo-test-{}", std::process::id());
-        let receiver = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+        let receiver =
+            UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap())
+                .unwrap();
         send(&format!("@{name}"), "STOPPING=1").unwrap();
         let n = receiver.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"STOPPING=1");

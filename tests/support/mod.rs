@@ -40,19 +40,31 @@ impl Service {
 
     /// Like [`Service::start`], with NOTIFY_SOCKET in the abstract namespace when
     /// `abstract_name` is given.
-    pub fn start_with_notify(binary: &str, config: &str, stdout: Stdout, abstract_name: Option<&str>) -> Service {
+    pub fn start_with_notify(
+        binary: &str,
+        config: &str,
+        stdout: Stdout,
+        abstract_name: Option<&str>,
+    ) -> Service {
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("service.conf");
         std::fs::write(&conf, config).expect("write config");
         let (notify, notify_env) = match abstract_name {
             Some(name) => {
                 use std::os::linux::net::SocketAddrExt;
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-                (UnixDatagram::bind_addr(&addr).expect("bind notify"), format!("@{name}"))
+                let addr =
+                    std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+                (
+                    UnixDatagram::bind_addr(&addr).expect("bind notify"),
+                    format!("@{name}"),
+                )
             }
             None => {
                 let path = dir.path().join("notify");
-                (UnixDatagram::bind(&path).expect("bind notify"), path.display().to_string())
+                (
+                    UnixDatagram::bind(&path).expect("bind notify"),
+                    path.display().to_string(),
+                )
             }
         };
         let log = std::fs::File::create(dir.path().join("log")).expect("log file");
@@ -69,7 +81,8 @@ impl Service {
                 command.stdout(Stdio::null());
                 // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
                 unsafe {
-                    command.pre_exec(|| rustix::process::setsid().map(drop).map_err(io::Error::from));
+                    command
+                        .pre_exec(|| rustix::process::setsid().map(drop).map_err(io::Error::from));
                 }
                 None
             }
@@ -114,12 +127,18 @@ impl Service {
     pub fn expect_notify(&self, expected: &str) {
         self.notify.set_read_timeout(Some(HANG)).unwrap();
         let mut buf = [0u8; 512];
-        let n = self
-            .notify
-            .recv(&mut buf)
-            .unwrap_or_else(|err| panic!("no '{expected}' from the service: {err}\nlog:\n{}", self.log()));
+        let n = self.notify.recv(&mut buf).unwrap_or_else(|err| {
+            panic!(
+                "no '{expected}' from the service: {err}\nlog:\n{}",
+                self.log()
+            )
+        });
         let message = String::from_utf8_lossy(&buf[..n]);
-        assert!(message.starts_with(expected), "expected '{expected}', got '{message}'\nlog:\n{}", self.log());
+        assert!(
+            message.starts_with(expected),
+            "expected '{expected}', got '{message}'\nlog:\n{}",
+            self.log()
+        );
     }
 
     pub fn signal(&self, signal: Signal) {
@@ -134,7 +153,11 @@ impl Service {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the service did not exit\nlog:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "the service did not exit\nlog:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -169,7 +192,8 @@ pub fn exit_code(status: ExitStatus) -> i32 {
 
 fn open_terminal() -> (OwnedFd, OwnedFd) {
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+    let master =
+        openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
     grantpt(&master).expect("grantpt");
     unlockpt(&master).expect("unlockpt");
     let name = ptsname(&master, Vec::new()).expect("ptsname");

@@ -46,10 +46,14 @@ impl Invocation {
         let bad = |err: lexopt::Error| ConfigError::CommandLine(format!("{program}: {err}"));
         while let Some(arg) = parser.next().map_err(bad)? {
             match arg {
-                Long("config-file") => {
-                    line.sources.files.push(PathBuf::from(parser.value().map_err(bad)?))
-                }
-                Long("config-dir") => line.sources.dirs.push(PathBuf::from(parser.value().map_err(bad)?)),
+                Long("config-file") => line
+                    .sources
+                    .files
+                    .push(PathBuf::from(parser.value().map_err(bad)?)),
+                Long("config-dir") => line
+                    .sources
+                    .dirs
+                    .push(PathBuf::from(parser.value().map_err(bad)?)),
                 Short('h') | Long("help") => return Ok(Invocation::Help(help(program))),
                 other => return Err(bad(other.unexpected())),
             }
@@ -77,14 +81,20 @@ mod tests {
 
     #[test]
     fn help_wins() {
-        assert!(matches!(Invocation::parse("svc", ["--help"]), Ok(Invocation::Help(text)) if text.contains("--config-dir")));
+        assert!(
+            matches!(Invocation::parse("svc", ["--help"]), Ok(Invocation::Help(text)) if text.contains("--config-dir"))
+        );
     }
 
     #[test]
     fn unknown_and_incomplete_arguments_are_errors() {
-        let err = Invocation::parse("svc", ["--bogus"]).unwrap_err().to_string();
+        let err = Invocation::parse("svc", ["--bogus"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("svc") && err.contains("--bogus"), "{err}");
-        let err = Invocation::parse("svc", ["--config-file"]).unwrap_err().to_string();
+        let err = Invocation::parse("svc", ["--config-file"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--config-file"), "{err}");
     }
 }

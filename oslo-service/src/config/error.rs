@@ -33,24 +33,29 @@ pub enum ConfigError {
     },
 
     /// A value does not parse as its option's type, or is out of its bounds.
-    #[error(
-        "{}invalid value '{value}' for option {option} in group [{group}]: {reason}",
-        origin_prefix(file, *line)
-    )]
-    InvalidValue {
-        /// The file the value came from, if it came from a file.
-        file: Option<PathBuf>,
-        /// The line the value is on.
-        line: usize,
-        /// The group (INI section).
-        group: String,
-        /// The option.
-        option: String,
-        /// The value as written.
-        value: String,
-        /// Why it was refused.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidValue(Box<InvalidValue>),
+}
+
+/// A value that does not parse as its option's type, with where it was written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}invalid value '{value}' for option {option} in group [{group}]: {reason}",
+    origin_prefix(file, *line)
+)]
+pub struct InvalidValue {
+    /// The file the value came from, if it came from a file.
+    pub file: Option<PathBuf>,
+    /// The line the value is on.
+    pub line: usize,
+    /// The group (INI section).
+    pub group: String,
+    /// The option.
+    pub option: String,
+    /// The value as written.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
 }
 
 fn origin_prefix(file: &Option<PathBuf>, line: usize) -> String {

@@ -142,7 +142,8 @@ mod tests {
 
     #[test]
     fn sections_keys_comments_and_separators() {
-        let text = "# head\n[DEFAULT]\ndebug = true\n; note\nname: 'svc'\n\n[ssl]\nca_file=\"/x\"\n";
+        let text =
+            "# head\n[DEFAULT]\ndebug = true\n; note\nname: 'svc'\n\n[ssl]\nca_file=\"/x\"\n";
         assert_eq!(
             parse(text).unwrap(),
             vec![
@@ -158,7 +159,10 @@ mod tests {
         let text = "[a]\nk = first\n  second\n\tthird\n\nj = 1\n";
         assert_eq!(
             parse(text).unwrap(),
-            vec![one("a", "k", "first\nsecond\nthird", 2), one("a", "j", "1", 6)]
+            vec![
+                one("a", "k", "first\nsecond\nthird", 2),
+                one("a", "j", "1", 6)
+            ]
         );
     }
 
@@ -173,7 +177,10 @@ mod tests {
     fn value_may_contain_separators_and_be_empty() {
         assert_eq!(
             parse("[a]\nurl = http://h:1/?a=b\nempty =\n").unwrap(),
-            vec![one("a", "url", "http://h:1/?a=b", 2), one("a", "empty", "", 3)]
+            vec![
+                one("a", "url", "http://h:1/?a=b", 2),
+                one("a", "empty", "", 3)
+            ]
         );
     }
 
@@ -189,7 +196,11 @@ mod tests {
         ];
         for (text, line, message) in cases {
             let err = parse(text).unwrap_err();
-            assert_eq!((err.line, err.message.as_str()), (line, message), "{text:?}");
+            assert_eq!(
+                (err.line, err.message.as_str()),
+                (line, message),
+                "{text:?}"
+            );
         }
     }
 
@@ -197,7 +208,9 @@ mod tests {
     fn arbitrary_bytes_never_panic() {
         // A cheap deterministic sweep over awkward inputs; a fuzz target belongs to the
         // configuration issue.
-        let pieces = ["[", "]", "=", ":", " ", "\t", "\n", "#", ";", "'", "\"", "é", "a"];
+        let pieces = [
+            "[", "]", "=", ":", " ", "\t", "\n", "#", ";", "'", "\"", "é", "a",
+        ];
         let mut seed = 0x9e37_79b9_u32;
         for _ in 0..5000 {
             let mut text = String::new();

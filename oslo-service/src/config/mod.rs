@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 pub use cli::{CommandLine, Invocation};
-pub use error::ConfigError;
+pub use error::{ConfigError, InvalidValue};
 pub use ini::{Assignment, IniError, parse as parse_ini};
 pub(crate) use runtime::RuntimeOptions;
 pub use value::OptionValue;
@@ -156,20 +156,25 @@ impl Snapshot {
         let Some(raw) = self.raw(group, option) else {
             return Ok(None);
         };
-        T::parse_option(&raw.text)
-            .map(Some)
-            .map_err(|reason| ConfigError::InvalidValue {
+        T::parse_option(&raw.text).map(Some).map_err(|reason| {
+            ConfigError::InvalidValue(Box::new(InvalidValue {
                 file: raw.file.as_deref().map(Path::to_owned),
                 line: raw.line,
                 group: normalize_group(group),
                 option: normalize_option(option),
                 value: raw.text.clone(),
                 reason,
-            })
+            }))
+        })
     }
 
     /// Like [`Snapshot::get`], with `default` when the option is not set.
-    pub fn get_or<T: OptionValue>(&self, group: &str, option: &str, default: T) -> Result<T, ConfigError> {
+    pub fn get_or<T: OptionValue>(
+        &self,
+        group: &str,
+        option: &str,
+        default: T,
+    ) -> Result<T, ConfigError> {
         Ok(self.get(group, option)?.unwrap_or(default))
     }
 
@@ -182,7 +187,8 @@ impl Snapshot {
             let empty = BTreeMap::new();
             let mine = self.groups.get(group).unwrap_or(&empty);
             let theirs = other.groups.get(group).unwrap_or(&empty);
-            let options: std::collections::BTreeSet<&String> = mine.keys().chain(theirs.keys()).collect();
+            let options: std::collections::BTreeSet<&String> =
+                mine.keys().chain(theirs.keys()).collect();
             for option in options {
                 let texts = |values: Option<&Vec<RawValue>>| {
                     values.map(|v| v.iter().map(|r| r.text.clone()).collect::<Vec<_>>())
@@ -196,7 +202,11 @@ impl Snapshot {
     }
 
     fn copy_option_from(&mut self, other: &Snapshot, group: &str, option: &str) {
-        match other.groups.get(group).and_then(|options| options.get(option)) {
+        match other
+            .groups
+            .get(group)
+            .and_then(|options| options.get(option))
+        {
             Some(values) => {
                 self.groups
                     .entry(group.to_owned())
@@ -258,7 +268,11 @@ impl Config {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         // A poisoned lock only means a writer panicked between two whole snapshots;
         // the snapshot inside is still whole.
-        let current = self.shared.current.read().unwrap_or_else(|poison| poison.into_inner());
+        let current = self
+            .shared
+            .current
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
         Arc::clone(&current)
     }
 
@@ -268,7 +282,12 @@ impl Config {
     }
 
     /// The current value of `option` in `group`, or `default` when it is not set.
-    pub fn get_or<T: OptionValue>(&self, group: &str, option: &str, default: T) -> Result<T, ConfigError> {
+    pub fn get_or<T: OptionValue>(
+        &self,
+        group: &str,
+        option: &str,
+        default: T,
+    ) -> Result<T, ConfigError> {
         self.snapshot().get_or(group, option, default)
     }
 
@@ -303,7 +322,11 @@ impl Config {
     }
 
     fn replace(&self, fresh: Snapshot) -> Vec<(String, String)> {
-        let mut current = self.shared.current.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut current = self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
         let changed = current.changed_options(&fresh);
         *current = Arc::new(fresh);
         changed

@@ -80,7 +80,10 @@ mod tests {
     fn numbers_and_durations() {
         assert_eq!(u64::parse_option(" 60 "), Ok(60));
         assert!(u64::parse_option("-1").is_err());
-        assert_eq!(Duration::parse_option("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            Duration::parse_option("1.5"),
+            Ok(Duration::from_millis(1500))
+        );
         assert!(Duration::parse_option("-2").is_err());
         assert!(Duration::parse_option("soon").is_err());
     }
