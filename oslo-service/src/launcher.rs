@@ -28,7 +28,12 @@ pub async fn launch<S: ServiceBase>(conf: Config, service: S, workers: usize) ->
         0 => Err(Error::Launch(
             "number of workers should be positive".to_owned(),
         )),
-        1 => ServiceLauncher::new(conf).launch_service(service).run().await,
+        1 => {
+            ServiceLauncher::new(conf)
+                .launch_service(service)
+                .run()
+                .await
+        }
         _ => Err(Error::Launch(format!(
             "{workers} workers asked for, but worker processes are not supported yet: launch with 1 worker"
         ))),

@@ -37,6 +37,7 @@ mod entry;
 mod error;
 mod launcher;
 pub mod log;
+pub mod periodic;
 mod service;
 mod services;
 pub mod signals;

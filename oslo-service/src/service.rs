@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::periodic::TaskStats;
 
 /// A boxed future that can move between threads: what [`ServiceBase`] hooks return, so
 /// that the trait stays usable as `dyn ServiceBase`.
@@ -50,6 +51,14 @@ pub trait ServiceBase: Send + Sync + 'static {
     /// Starts the service. Long-running work belongs in tasks started with
     /// [`Context::spawn`], so that `start` returns once the service is up.
     fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The service's own loop, run in a task of its own once every service has started,
+    /// until the service is asked to stop; [`ServiceBase::wait`] waits for it. The
+    /// default returns at once. `#[oslo::service]` drives the periodic tasks here.
+    fn run<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
         let _ = cx;
         Box::pin(async { Ok(()) })
     }
@@ -105,6 +114,7 @@ struct ContextInner {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     worker: Option<usize>,
+    periodic_stats: Mutex<Vec<TaskStats>>,
 }
 
 impl Context {
@@ -121,6 +131,7 @@ impl Context {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 worker,
+                periodic_stats: Mutex::default(),
             }),
         }
     }
@@ -171,6 +182,21 @@ impl Context {
     pub async fn wait_tasks(&self) {
         self.inner.tasks.close();
         self.inner.tasks.wait().await
+    }
+
+    /// The record of each periodic task of this service, as of its last tick.
+    pub fn periodic_task_stats(&self) -> Vec<TaskStats> {
+        self.inner
+            .periodic_stats
+            .lock()
+            .map(|stats| stats.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn publish_periodic_stats(&self, stats: Vec<TaskStats>) {
+        if let Ok(mut published) = self.inner.periodic_stats.lock() {
+            *published = stats;
+        }
     }
 
     pub(crate) fn request_stop(&self) {

@@ -108,10 +108,13 @@ impl Services {
             };
             match outcome {
                 Ok(()) => {
-                    tracing::info!(
-                        service = self.entries[index].service.name(),
-                        "service started"
-                    );
+                    let Entry { service, cx } = self.entries[index].clone();
+                    tracing::info!(service = service.name(), "service started");
+                    cx.clone().spawn(async move {
+                        if let Err(err) = service.run(&cx).await {
+                            tracing::error!(service = service.name(), error = %err, "service loop failed");
+                        }
+                    });
                 }
                 Err(err) if first_failure.is_none() => {
                     let service = self

@@ -1,0 +1,74 @@
+//! The dynamic timer that runs a service's periodic tasks between its start and stop.
+
+use std::time::Duration;
+
+use super::scheduler::PeriodicTasks;
+use crate::config::DEFAULT_GROUP;
+use crate::error::Result;
+use crate::service::Context;
+
+/// When a service's periodic tasks run: the arguments `periodic_interval_max` and
+/// `periodic_fuzzy_delay` of `#[oslo::service]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// The longest sleep between two ticks, whatever the tasks' spacing.
+    pub interval_max: Duration,
+    /// The first tick comes after a random delay of up to this many whole seconds, so
+    /// that many processes started together do not run their tasks together.
+    pub fuzzy_delay: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            interval_max: Duration::from_secs(60),
+            fuzzy_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Runs `tasks` until the service is asked to stop: sleeps a random initial delay (drawn
+/// from `rng`) up to `timing.fuzzy_delay`, then runs the due tasks and sleeps what
+/// [`PeriodicTasks::run_periodic_tasks`] returns, capped by `timing.interval_max`. A
+/// stop cuts a sleep short; a task already running is let finish. Tasks never overlap:
+/// one tick runs them one after the other.
+pub async fn drive<S: ?Sized>(
+    service: &S,
+    cx: &Context,
+    mut tasks: PeriodicTasks<S>,
+    timing: Timing,
+    mut rng: fastrand::Rng,
+) -> Result<()> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let fuzzy_seconds = timing.fuzzy_delay.as_secs();
+    let mut sleep_for = Duration::from_secs(rng.u64(0..=fuzzy_seconds));
+    loop {
+        tokio::select! {
+            biased;
+            () = cx.stopped() => return Ok(()),
+            () = tokio::time::sleep(sleep_for) => {}
+        }
+        let idle_for = tasks.run_periodic_tasks(service, cx, false).await?;
+        cx.publish_periodic_stats(tasks.stats());
+        sleep_for = idle_for.min(timing.interval_max);
+    }
+}
+
+/// Builds the scheduler for a service's declared tasks, honouring the
+/// `run_external_periodic_tasks` option (default true).
+pub fn scheduler_for<S: ?Sized>(
+    owner: &str,
+    cx: &Context,
+    declared: Vec<super::PeriodicTask<S>>,
+) -> Result<PeriodicTasks<S>> {
+    let run_external = cx
+        .conf()
+        .get_or(DEFAULT_GROUP, "run_external_periodic_tasks", true)?;
+    let mut tasks = PeriodicTasks::new(owner).run_external_tasks(run_external);
+    for task in declared {
+        tasks.add_periodic_task(task);
+    }
+    Ok(tasks)
+}

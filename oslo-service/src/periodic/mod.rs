@@ -1,0 +1,19 @@
+//! Periodic tasks: functions of a service that run every so often between its start
+//! and stop, with oslo.service's `periodic_task` semantics.
+//!
+//! `#[periodic_task(spacing = "10s")]` on an async method of a `#[oslo::service]` impl
+//! block declares one; the service runs its tasks by itself once started. The types here
+//! are what that generates, usable by hand as well.
+
+mod driver;
+mod scheduler;
+mod spec;
+mod stats;
+
+pub use driver::{Timing, drive, scheduler_for};
+pub use scheduler::PeriodicTasks;
+pub use spec::{DEFAULT_INTERVAL, PeriodicTask, PeriodicTaskSpec, Spacing, TaskFn};
+pub use stats::TaskStats;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,247 @@
+//! `run_periodic_tasks`: run every due task once, in definition order, and say how long
+//! the caller may sleep. Due tasks come off a heap ordered by due time, so a tick costs
+//! the same whatever the number of tasks that are not due.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::spec::{DEFAULT_INTERVAL, PeriodicTask};
+use super::stats::TaskStats;
+use crate::error::{Error, Result};
+use crate::service::Context;
+
+/// The periodic tasks of one service and when each is due: oslo.service's
+/// `PeriodicTasks`.
+///
+/// ```
+/// use std::time::Duration;
+/// use oslo::periodic::{PeriodicTask, PeriodicTaskSpec, PeriodicTasks, Spacing};
+///
+/// struct Poller;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> oslo::Result<()> {
+/// let mut tasks = PeriodicTasks::new("Poller");
+/// let spec = PeriodicTaskSpec::new("poll")
+///     .spacing(Spacing::Every(Duration::from_secs(10)))
+///     .run_immediately(true);
+/// assert!(tasks.add_periodic_task(PeriodicTask::new(spec, |_: &Poller, _cx| Box::pin(async { Ok(()) }))));
+///
+/// let cx = oslo::Context::new("poller", oslo::Config::default());
+/// let idle_for = tasks.run_periodic_tasks(&Poller, &cx, false).await?;
+/// assert_eq!(tasks.stats()[0].runs, 1);
+/// assert!(idle_for <= Duration::from_secs(10));
+/// # Ok(()) }
+/// ```
+pub struct PeriodicTasks<S: ?Sized> {
+    owner: String,
+    slots: Vec<Slot<S>>,
+    /// Due time and slot index of every enabled task, earliest first.
+    queue: BinaryHeap<Reverse<(Instant, usize)>>,
+    shortest_spacing: Duration,
+    run_external: bool,
+    rng: fastrand::Rng,
+}
+
+struct Slot<S: ?Sized> {
+    task: PeriodicTask<S>,
+    spacing: Duration,
+    last_run: Option<Instant>,
+    stats: TaskStats,
+}
+
+impl<S: ?Sized> PeriodicTasks<S> {
+    /// No tasks yet. `owner` (the service type's name) prefixes task names in logs:
+    /// `Poller.poll`.
+    pub fn new(owner: impl Into<String>) -> Self {
+        PeriodicTasks {
+            owner: owner.into(),
+            slots: Vec::new(),
+            queue: BinaryHeap::new(),
+            shortest_spacing: DEFAULT_INTERVAL,
+            run_external: true,
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    /// Uses `rng` for the jitter, so tests can seed it.
+    pub fn with_rng(mut self, rng: fastrand::Rng) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// Whether tasks marked `external_process_ok` run here: the
+    /// `run_external_periodic_tasks` option. Applies to tasks added afterwards.
+    pub fn run_external_tasks(mut self, run_external: bool) -> Self {
+        self.run_external = run_external;
+        self
+    }
+
+    /// Adds a task; returns whether it was enabled. A negative spacing, `enabled =
+    /// false`, or an external task while external tasks do not run here leave it out,
+    /// with a log line saying why.
+    pub fn add_periodic_task(&mut self, task: PeriodicTask<S>) -> bool {
+        let name = task.spec.name();
+        let Some(spacing) = task.spec.spacing_value().interval() else {
+            tracing::info!(
+                task = name,
+                "skipping periodic task {name} because its interval is negative"
+            );
+            return false;
+        };
+        if !task.spec.is_enabled() {
+            tracing::info!(
+                task = name,
+                "skipping periodic task {name} because it is disabled"
+            );
+            return false;
+        }
+        if task.spec.is_external_process_ok() && !self.run_external {
+            tracing::info!(
+                task = name,
+                "skipping periodic task {name} because run_external_periodic_tasks is false"
+            );
+            return false;
+        }
+        let now = Instant::now();
+        let last_run = (!task.spec.runs_immediately()).then_some(now);
+        let index = self.slots.len();
+        self.queue
+            .push(Reverse((last_run.map_or(now, |at| at + spacing), index)));
+        self.shortest_spacing = self.shortest_spacing.min(spacing);
+        self.slots.push(Slot {
+            stats: TaskStats::new(name),
+            task,
+            spacing,
+            last_run,
+        });
+        true
+    }
+
+    /// How many tasks are enabled.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no task is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Each enabled task's record: runs, failures, last duration and error, next due.
+    pub fn stats(&self) -> Vec<TaskStats> {
+        let mut stats: Vec<TaskStats> = self.slots.iter().map(|slot| slot.stats.clone()).collect();
+        for Reverse((due, index)) in &self.queue {
+            stats[*index].next_due = Some(*due);
+        }
+        stats
+    }
+
+    /// Runs every due task once, in the order they were added, and returns how long
+    /// until the next one is due (at most 60 s, and at most the shortest spacing). A
+    /// task's error is logged as `error during <Owner>.<task>` and the others still run;
+    /// with `raise_on_error` the error is returned at once instead.
+    pub async fn run_periodic_tasks(
+        &mut self,
+        service: &S,
+        cx: &Context,
+        raise_on_error: bool,
+    ) -> Result<Duration> {
+        let mut due = self.take_due(Instant::now());
+        due.sort_unstable();
+        for (position, &index) in due.iter().enumerate() {
+            let outcome = self.run_one(index, service, cx).await;
+            if let Err(err) = outcome {
+                let full_name = format!("{}.{}", self.owner, self.slots[index].task.spec.name());
+                if raise_on_error {
+                    for &rest in &due[position + 1..] {
+                        let at = self.due_after(rest);
+                        self.queue.push(Reverse((at, rest)));
+                    }
+                    return Err(Error::msg(format!("error during {full_name}: {err}")));
+                }
+                tracing::error!(task = %full_name, error = %err, "error during {full_name}: {err}");
+            }
+        }
+        let until_next = self
+            .queue
+            .peek()
+            .map_or(DEFAULT_INTERVAL, |Reverse((at, _))| {
+                at.saturating_duration_since(Instant::now())
+            });
+        Ok(until_next.min(self.shortest_spacing).min(DEFAULT_INTERVAL))
+    }
+
+    fn take_due(&mut self, now: Instant) -> Vec<usize> {
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, index))) = self.queue.peek() {
+            if at > now {
+                break;
+            }
+            self.queue.pop();
+            due.push(index);
+        }
+        due
+    }
+
+    fn due_after(&self, index: usize) -> Instant {
+        let slot = &self.slots[index];
+        slot.last_run
+            .map_or_else(Instant::now, |at| at + slot.spacing)
+    }
+
+    async fn run_one(&mut self, index: usize, service: &S, cx: &Context) -> Result<()> {
+        let jitter = jitter(self.slots[index].spacing, &mut self.rng);
+        let slot = &mut self.slots[index];
+        let started = Instant::now();
+        let last_run = nearest_boundary(slot.last_run, slot.spacing, started, jitter);
+        slot.last_run = Some(last_run);
+        self.queue.push(Reverse((last_run + slot.spacing, index)));
+
+        tracing::debug!(
+            task = slot.task.spec.name(),
+            "running periodic task {}.{}",
+            self.owner,
+            slot.task.spec.name()
+        );
+        let run = std::sync::Arc::clone(&slot.task.run);
+        let outcome = run(service, cx).await;
+        let slot = &mut self.slots[index];
+        slot.stats.record(started.elapsed(), outcome.as_ref().err());
+        outcome
+    }
+}
+
+impl<S: ?Sized> std::fmt::Debug for PeriodicTasks<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeriodicTasks")
+            .field("owner", &self.owner)
+            .field("tasks", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The run time recorded for a task: the latest multiple of `spacing` since its last run,
+/// plus `jitter`, so that runs stay on a grid however late a tick comes.
+pub(crate) fn nearest_boundary(
+    last_run: Option<Instant>,
+    spacing: Duration,
+    now: Instant,
+    jitter: Duration,
+) -> Instant {
+    let Some(last_run) = last_run else {
+        return now;
+    };
+    let since = now.saturating_duration_since(last_run);
+    let offset = since.as_nanos() % spacing.as_nanos().max(1);
+    // The offset is below `spacing`, a Duration, so it fits in u64 nanoseconds.
+    now - Duration::from_nanos(u64::try_from(offset).unwrap_or(0)) + jitter
+}
+
+/// Whole seconds from 0 up to 5 % of `spacing`: spacings under 20 s get none.
+pub(crate) fn jitter(spacing: Duration, rng: &mut fastrand::Rng) -> Duration {
+    Duration::from_secs((spacing.as_secs_f64() * rng.f64() / 20.0) as u64)
+}

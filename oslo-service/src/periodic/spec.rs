@@ -1,0 +1,182 @@
+//! What a periodic task is: its name, spacing and switches, and the function it runs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::service::{BoxFuture, Context};
+
+/// The spacing used when a task asks for 0: oslo.service's `DEFAULT_INTERVAL`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often a task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spacing {
+    /// Every [`DEFAULT_INTERVAL`]: what a spacing of 0 asks for.
+    Default,
+    /// Every so often.
+    Every(Duration),
+    /// A negative spacing: the task is disabled.
+    Negative,
+}
+
+impl Spacing {
+    /// A spacing in whole seconds, as oslo.service takes it: 0 is the default interval
+    /// and a negative number disables the task.
+    pub fn from_secs(seconds: i64) -> Self {
+        match seconds {
+            0 => Spacing::Default,
+            s if s < 0 => Spacing::Negative,
+            s => Spacing::Every(Duration::from_secs(s.unsigned_abs())),
+        }
+    }
+
+    /// The interval between two runs, or `None` for a disabled task.
+    pub fn interval(self) -> Option<Duration> {
+        match self {
+            Spacing::Default => Some(DEFAULT_INTERVAL),
+            Spacing::Every(interval) if interval.is_zero() => Some(DEFAULT_INTERVAL),
+            Spacing::Every(interval) => Some(interval),
+            Spacing::Negative => None,
+        }
+    }
+}
+
+/// The arguments of `#[periodic_task(...)]`.
+///
+/// ```
+/// use std::time::Duration;
+/// use oslo::periodic::{PeriodicTaskSpec, Spacing};
+///
+/// let spec = PeriodicTaskSpec::new("poll")
+///     .spacing(Spacing::Every(Duration::from_secs(10)))
+///     .run_immediately(true);
+/// assert_eq!(spec.name(), "poll");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeriodicTaskSpec {
+    name: String,
+    spacing: Spacing,
+    run_immediately: bool,
+    external_process_ok: bool,
+    enabled: bool,
+}
+
+impl PeriodicTaskSpec {
+    /// A task named `name` that runs every 60 s, first about 60 s after the start.
+    pub fn new(name: impl Into<String>) -> Self {
+        PeriodicTaskSpec {
+            name: name.into(),
+            spacing: Spacing::Default,
+            run_immediately: false,
+            external_process_ok: false,
+            enabled: true,
+        }
+    }
+
+    /// How often it runs.
+    pub fn spacing(mut self, spacing: Spacing) -> Self {
+        self.spacing = spacing;
+        self
+    }
+
+    /// Whether the first run is at the first tick instead of one spacing after start.
+    pub fn run_immediately(mut self, run_immediately: bool) -> Self {
+        self.run_immediately = run_immediately;
+        self
+    }
+
+    /// Whether the task may run in a separate process; it then runs here only while
+    /// `run_external_periodic_tasks` is true.
+    pub fn external_process_ok(mut self, external_process_ok: bool) -> Self {
+        self.external_process_ok = external_process_ok;
+        self
+    }
+
+    /// Whether the task runs at all.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its spacing as given.
+    pub fn spacing_value(&self) -> Spacing {
+        self.spacing
+    }
+
+    /// Whether it runs at the first tick.
+    pub fn runs_immediately(&self) -> bool {
+        self.run_immediately
+    }
+
+    /// Whether it may run in another process.
+    pub fn is_external_process_ok(&self) -> bool {
+        self.external_process_ok
+    }
+
+    /// Whether it is enabled.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+}
+
+/// The function a task runs, given the service and its context.
+pub type TaskFn<S> =
+    Arc<dyn for<'a> Fn(&'a S, &'a Context) -> BoxFuture<'a, Result<()>> + Send + Sync>;
+
+/// A periodic task of service type `S`: its spec and its function.
+pub struct PeriodicTask<S: ?Sized> {
+    pub(crate) spec: PeriodicTaskSpec,
+    pub(crate) run: TaskFn<S>,
+}
+
+impl<S: ?Sized> PeriodicTask<S> {
+    /// A task running `run` as `spec` says.
+    ///
+    /// ```
+    /// use oslo::periodic::{PeriodicTask, PeriodicTaskSpec};
+    ///
+    /// struct Poller;
+    /// let task = PeriodicTask::new(PeriodicTaskSpec::new("poll"), |_: &Poller, _cx| {
+    ///     Box::pin(async { Ok(()) })
+    /// });
+    /// assert_eq!(task.spec().name(), "poll");
+    /// ```
+    pub fn new<F>(spec: PeriodicTaskSpec, run: F) -> Self
+    where
+        F: for<'a> Fn(&'a S, &'a Context) -> BoxFuture<'a, Result<()>> + Send + Sync + 'static,
+    {
+        PeriodicTask {
+            spec,
+            run: Arc::new(run),
+        }
+    }
+
+    /// Its spec.
+    pub fn spec(&self) -> &PeriodicTaskSpec {
+        &self.spec
+    }
+}
+
+impl<S: ?Sized> Clone for PeriodicTask<S> {
+    fn clone(&self) -> Self {
+        PeriodicTask {
+            spec: self.spec.clone(),
+            run: Arc::clone(&self.run),
+        }
+    }
+}
+
+impl<S: ?Sized> fmt::Debug for PeriodicTask<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeriodicTask")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
