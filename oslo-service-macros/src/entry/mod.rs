@@ -1,0 +1,142 @@
+//! `#[oslo::main]`: turns `async fn main(conf: oslo::Config) -> oslo::Result<()>` into
+//! the process entry point, which hands it to `__private::run_main`.
+
+mod expand;
+mod parse;
+mod validate;
+
+use proc_macro2::TokenStream;
+
+use crate::args;
+use crate::diag::{Errors, Failed};
+
+/// Runs the attribute: parse, validate, expand. On errors, the function is still emitted
+/// (inside a `fn main` that does not run it), so that the errors are the only ones.
+pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> Result<TokenStream, Failed> {
+    let mut errors = Errors::new();
+    let args = args::parse(args).unwrap_or_else(|error| {
+        errors.push(error);
+        Vec::new()
+    });
+    let input = match parse::item(item.clone()) {
+        Ok(input) => input,
+        Err(error) => {
+            errors.push(error);
+            return errors.finish(item);
+        }
+    };
+    let checked = validate::validate(&args, &input, &mut errors);
+    errors.finish(expand::expand(&checked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::messages;
+    use quote::quote;
+
+    fn expansion(args: TokenStream, item: TokenStream) -> String {
+        match attribute(args, item) {
+            Ok(tokens) => tokens.to_string(),
+            Err(failed) => panic!("unexpected errors: {:?}", messages(failed.errors())),
+        }
+    }
+
+    fn errors(args: TokenStream, item: TokenStream) -> Vec<String> {
+        match attribute(args, item) {
+            Ok(_) => Vec::new(),
+            Err(failed) => messages(failed.errors()),
+        }
+    }
+
+    #[test]
+    fn wraps_the_function() {
+        let out = expansion(
+            quote!(),
+            quote! {
+                /// Runs.
+                #[allow(unused)]
+                pub async fn main(conf: oslo::Config) -> oslo::Result<()> { Ok(()) }
+            },
+        );
+        assert!(out.starts_with(
+            "# [doc = r\" Runs.\"] pub fn main () -> :: std :: process :: ExitCode {"
+        ));
+        assert!(out.contains("# [allow (unused)] async fn __oslo_main (conf : oslo :: Config)"));
+        assert!(out.contains(":: oslo :: __private :: run_main"));
+        assert!(out.contains("CARGO_BIN_NAME"));
+    }
+
+    #[test]
+    fn honours_the_crate_override_and_the_name() {
+        let out = expansion(
+            quote!(crate = "renamed"),
+            quote!(
+                async fn serve(conf: Config) -> Result<()> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(out.starts_with("fn serve () -> :: std :: process :: ExitCode {"));
+        assert!(out.contains("renamed :: __private :: MainSpec"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_fn() {
+        assert_eq!(
+            errors(
+                quote!(),
+                quote!(
+                    struct S;
+                )
+            ),
+            ["#[oslo::main] goes on `async fn main(conf: oslo::Config) -> oslo::Result<()>`"]
+        );
+    }
+
+    #[test]
+    fn failed_expansion_keeps_the_function_out_of_the_way() {
+        let failed = attribute(
+            quote!(),
+            quote!(
+                fn main(conf: Config) -> Result<()> {
+                    Ok(())
+                }
+            ),
+        )
+        .err()
+        .unwrap();
+        let out = failed.into_compile_error().to_string();
+        assert!(out.starts_with("fn main () -> :: std :: process :: ExitCode {"));
+        assert!(out.contains("fn __oslo_main (conf : Config)"));
+        assert!(!out.contains("run_main"));
+        assert!(out.contains("compile_error"));
+
+        let failed = attribute(
+            quote!(),
+            quote!(
+                async fn main(&self, c: C) -> R {
+                    Ok(())
+                }
+            ),
+        )
+        .err()
+        .unwrap();
+        let out = failed.into_compile_error().to_string();
+        assert!(out.contains("async fn __oslo_main (c : C)"), "{out}");
+    }
+
+    #[test]
+    fn main_follows_the_functions_cfg() {
+        let out = expansion(
+            quote!(),
+            quote!(
+                #[cfg(unix)]
+                async fn main(c: C) -> R {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(out.starts_with("# [cfg (unix)] fn main ()"), "{out}");
+    }
+}

@@ -1,0 +1,239 @@
+//! Checks of `#[oslo::main]`: the arguments and the signature.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned as _;
+use syn::{FnArg, ItemFn, Path, ReturnType, Safety};
+
+use super::parse::Input;
+use crate::args::{self, Arg, Known};
+use crate::diag::Errors;
+
+/// Arguments of `#[oslo::main]`. A new argument (such as `options = [A, B]`) is added
+/// here and read in [`validate`].
+const MAIN_ARGS: Known = Known {
+    attr: "#[oslo::main]",
+    names: &["crate"],
+    misplaced: &[],
+};
+
+/// The signature every message refers to.
+const EXPECTED: &str = "expected `async fn main(conf: oslo::Config) -> oslo::Result<()>`";
+
+/// What the expansion generates from.
+pub(crate) struct Checked<'a> {
+    /// The user's function.
+    pub(crate) item: &'a ItemFn,
+    /// Where the runtime is.
+    pub(crate) runtime: Path,
+    /// Where type mismatches with `run_main` are reported, when the signature has the
+    /// right shape; `None` when it does not, and the function must not be called.
+    pub(crate) spans: Option<SignatureSpans>,
+}
+
+/// Spans of the parts of a well-formed signature.
+pub(crate) struct SignatureSpans {
+    /// The type of the configuration argument.
+    pub(crate) conf: Span,
+    /// The return type.
+    pub(crate) output: Span,
+}
+
+/// Checks the arguments and the signature, recording every mistake in `errors`.
+pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) -> Checked<'a> {
+    let mut runtime = None;
+    args::read(args, &MAIN_ARGS, errors, |name, arg, errors| match name {
+        "crate" => runtime = args::crate_path(arg, errors),
+        other => unreachable!("argument `{other}` is in MAIN_ARGS but not read"),
+    });
+    Checked {
+        item: &input.item,
+        runtime: args::runtime_path(runtime),
+        spans: check_signature(&input.item, errors),
+    }
+}
+
+fn check_signature(item: &ItemFn, errors: &mut Errors) -> Option<SignatureSpans> {
+    let sig = &item.sig;
+    let parens = sig.paren_token.span;
+    let mut found = Errors::new();
+
+    if sig.asyncness.is_none() {
+        found.at(
+            sig.fn_token,
+            format!("#[oslo::main] needs an async fn; {EXPECTED}"),
+        );
+    }
+    if let Safety::Unsafe(token) = &sig.safety {
+        found.at(
+            token,
+            format!("#[oslo::main] does not take an unsafe fn; {EXPECTED}"),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        found.at(
+            &sig.generics,
+            format!("#[oslo::main] does not take generic parameters; {EXPECTED}"),
+        );
+    }
+    let mut typed = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => found.at(
+                receiver,
+                format!("#[oslo::main] goes on a free fn, without `self`; {EXPECTED}"),
+            ),
+            FnArg::Typed(arg) => typed.push(arg),
+        }
+    }
+    match typed.as_slice() {
+        [] => found.range(
+            parens.open(),
+            parens.close(),
+            format!("#[oslo::main] takes the configuration as its argument; {EXPECTED}"),
+        ),
+        [_] => {}
+        [_, extra @ ..] => found.between(
+            extra[0],
+            extra[extra.len() - 1],
+            format!("#[oslo::main] takes only the configuration as argument; {EXPECTED}"),
+        ),
+    }
+    let conf = typed.first().map(|arg| arg.ty.span());
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) => Some(ty.span()),
+        ReturnType::Default => {
+            found.range(
+                sig.fn_token.span,
+                parens.close(),
+                format!("#[oslo::main] needs a return type; {EXPECTED}"),
+            );
+            None
+        }
+    };
+
+    if !found.is_empty() {
+        errors.append(found);
+        return None;
+    }
+    Some(SignatureSpans {
+        conf: conf?,
+        output: output?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::messages;
+    use crate::entry::parse;
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn check(args: TokenStream, item: TokenStream) -> (bool, Vec<String>) {
+        let args = args::parse(args).unwrap();
+        let input = parse::item(item).unwrap();
+        let mut errors = Errors::new();
+        let checked = validate(&args, &input, &mut errors);
+        let found = errors
+            .into_error()
+            .map(|e| messages(&e))
+            .unwrap_or_default();
+        (checked.spans.is_some(), found)
+    }
+
+    #[test]
+    fn accepts_the_entry_point() {
+        for item in [
+            quote!(
+                async fn main(conf: oslo::Config) -> oslo::Result<()> {
+                    Ok(())
+                }
+            ),
+            quote!(
+                pub async fn run(_: Config) -> Result<()> {
+                    Ok(())
+                }
+            ),
+        ] {
+            assert_eq!(check(quote!(), item), (true, vec![]));
+        }
+        assert_eq!(
+            check(
+                quote!(crate = "::my_oslo"),
+                quote!(
+                    async fn main(c: C) -> R {}
+                )
+            ),
+            (true, vec![])
+        );
+    }
+
+    #[test]
+    fn reports_each_fault() {
+        let cases = [
+            (
+                quote!(
+                    fn main(c: C) -> R {}
+                ),
+                "#[oslo::main] needs an async fn",
+            ),
+            (
+                quote!(
+                    async unsafe fn main(c: C) -> R {}
+                ),
+                "#[oslo::main] does not take an unsafe fn",
+            ),
+            (
+                quote!(
+                    async fn main<T>(c: C) -> R {}
+                ),
+                "#[oslo::main] does not take generic parameters",
+            ),
+            (
+                quote!(
+                    async fn main(&self, c: C) -> R {}
+                ),
+                "#[oslo::main] goes on a free fn, without `self`",
+            ),
+            (
+                quote!(
+                    async fn main() -> R {}
+                ),
+                "#[oslo::main] takes the configuration as its argument",
+            ),
+            (
+                quote!(
+                    async fn main(c: C, d: D) -> R {}
+                ),
+                "#[oslo::main] takes only the configuration as argument",
+            ),
+            (
+                quote!(
+                    async fn main(c: C) {}
+                ),
+                "#[oslo::main] needs a return type",
+            ),
+        ];
+        for (item, message) in cases {
+            let (ok, found) = check(quote!(), item);
+            assert!(!ok);
+            assert_eq!(found, [format!("{message}; {EXPECTED}")]);
+        }
+    }
+
+    #[test]
+    fn reports_arguments_and_signature_together() {
+        let (ok, found) = check(
+            quote!(options = [A], crate = "a b"),
+            quote!(
+                fn main() {}
+            ),
+        );
+        assert!(!ok);
+        assert_eq!(found.len(), 5, "{found:?}");
+        assert_eq!(
+            found[0],
+            "unknown argument `options` of #[oslo::main]; expected one of: crate"
+        );
+    }
+}

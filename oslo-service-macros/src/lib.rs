@@ -1,0 +1,76 @@
+//! Procedural macros of `oslo-service`, re-exported by the runtime as `oslo::service` and
+//! `oslo::main`. Depend on `oslo-service`, not on this crate.
+//!
+//! - [`macro@service`] on a struct names the service; on the struct's inherent impl block
+//!   it implements `oslo::ServiceBase` from optional `async fn start/stop/reset` hooks.
+//! - [`macro@main`] on `async fn main(conf: oslo::Config) -> oslo::Result<()>` turns it
+//!   into the process entry point: command line, configuration, logging, the tokio
+//!   runtime and the exit status.
+//!
+//! Every macro runs in three steps, one module each: `parse` records what the user wrote,
+//! `validate` checks it and reports every mistake at its span, `expand` generates code
+//! that names the runtime only by absolute paths (`::oslo::…`, or the path given with
+//! `crate = "…"`). When a check fails, the user's item is still emitted (with as much of
+//! the expansion as can be trusted) so that only the real error shows.
+
+#![deny(missing_docs)]
+
+mod args;
+mod diag;
+mod entry;
+mod service;
+mod tokens;
+
+use proc_macro::TokenStream;
+
+/// Makes a struct a service, and implements `oslo::ServiceBase` from its impl block.
+///
+/// On the struct, it records the service name (`name = "…"`, by default the struct's
+/// name). On the struct's inherent impl block, the methods named `start`, `stop` and
+/// `reset` become the lifecycle hooks; each one is optional and must read
+/// `async fn start(&self, cx: &oslo::Context) -> oslo::Result<()>`.
+///
+/// ```ignore
+/// #[oslo::service(name = "poller")]
+/// struct Poller;
+///
+/// #[oslo::service]
+/// impl Poller {
+///     async fn start(&self, cx: &oslo::Context) -> oslo::Result<()> {
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// Arguments:
+/// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`);
+///   on the struct and on the impl block alike.
+/// - `name = "…"`: the service name, on the struct only.
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
+    service::attribute(args.into(), item.into())
+        .unwrap_or_else(diag::Failed::into_compile_error)
+        .into()
+}
+
+/// Turns `async fn main(conf: oslo::Config) -> oslo::Result<()>` into the entry point.
+///
+/// The generated `fn main() -> std::process::ExitCode` parses the command line, loads
+/// the configuration, sets up logging, builds the tokio runtime, runs the function in it
+/// and maps its error to a non-zero exit status.
+///
+/// ```ignore
+/// #[oslo::main]
+/// async fn main(conf: oslo::Config) -> oslo::Result<()> {
+///     Ok(())
+/// }
+/// ```
+///
+/// Arguments:
+/// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`).
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(args.into(), item.into())
+        .unwrap_or_else(diag::Failed::into_compile_error)
+        .into()
+}

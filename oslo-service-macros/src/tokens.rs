@@ -1,0 +1,27 @@
+//! Small helpers of the expansions: spans and attributes carried over.
+
+use proc_macro2::{Span, TokenStream};
+use syn::Attribute;
+
+/// A span that resolves names as the macro's own code does (`Span::call_site`), but is
+/// shown at `location`: where rustc reports a type error found in generated code.
+pub(crate) fn at(location: Span) -> Span {
+    Span::call_site().located_at(location)
+}
+
+/// `tokens` (a path, for instance), every one shown at `span`.
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// The `#[cfg(..)]` attributes of an item, which generated items next to it must carry
+/// too, so that they go away with it.
+pub(crate) fn cfgs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|attr| attr.path().is_ident("cfg"))
+}

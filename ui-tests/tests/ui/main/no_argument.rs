@@ -1,0 +1,4 @@
+#[oslo::main]
+async fn main() -> oslo::Result<()> {
+    Ok(())
+}

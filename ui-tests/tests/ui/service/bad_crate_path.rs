@@ -1,0 +1,4 @@
+#[oslo::service(crate = "oslo service")]
+struct Poller;
+
+fn main() {}

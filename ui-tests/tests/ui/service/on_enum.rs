@@ -1,0 +1,7 @@
+#[oslo::service]
+enum Poller {
+    Idle,
+    Busy,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[oslo::service]
+async fn start(_cx: &oslo::Context) -> oslo::Result<()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[oslo::service(name = "poller", name = "fetcher")]
+struct Poller;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[oslo::service(name = "poller", periodic_spacing = "10s")]
+struct Poller;
+
+fn main() {}
