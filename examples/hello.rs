@@ -1,4 +1,5 @@
-//! `hello`: the smallest service, logging each step of its lifecycle.
+//! `hello`: the smallest service, logging each step of its lifecycle, with one periodic
+//! task.
 //!
 //! ```text
 //! cargo run --bin hello -- --config-file examples/hello.conf
@@ -36,6 +37,13 @@ impl Hello {
         if cx.conf().get_or(GROUP, "hang_on_stop", false)? {
             std::future::pending::<()>().await;
         }
+        Ok(())
+    }
+
+    /// Runs at start, then every 10 s while the service runs.
+    #[periodic_task(spacing = "10s", run_immediately = true)]
+    async fn greet(&self, cx: &Context) -> oslo::Result<()> {
+        tracing::info!(greeting = %greeting(cx)?, "periodic greeting");
         Ok(())
     }
 

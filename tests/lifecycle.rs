@@ -37,6 +37,18 @@ fn sigterm_stops_gracefully_and_exits_0() {
 }
 
 #[test]
+fn the_periodic_task_runs_once_started() {
+    let mut service = start(&config("", "greeting = salut"));
+    let log = service.wait_for_log("periodic greeting greeting=salut", 1);
+    assert!(
+        log.find("hello started").unwrap() < log.find("periodic greeting").unwrap(),
+        "{log}"
+    );
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
+#[test]
 fn a_stop_hook_that_hangs_is_cut_off_by_graceful_shutdown_timeout() {
     let mut service = start(&config(
         "graceful_shutdown_timeout = 1",

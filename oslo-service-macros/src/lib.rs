@@ -17,6 +17,7 @@
 
 mod args;
 mod diag;
+mod duration;
 mod entry;
 mod service;
 mod tokens;
@@ -73,4 +74,41 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::attribute(args.into(), item.into())
         .unwrap_or_else(diag::Failed::into_compile_error)
         .into()
+}
+
+/// Declares a periodic task: an async method of a `#[oslo::service]` impl block that the
+/// service runs every `spacing` once started.
+///
+/// ```ignore
+/// #[oslo::service]
+/// impl Poller {
+///     #[periodic_task(spacing = "10s", run_immediately = true)]
+///     async fn poll(&self, cx: &oslo::Context) -> oslo::Result<()> {
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// Arguments, all optional (a bare `#[periodic_task]` runs every 60 s):
+/// - `spacing`: a duration such as `"10s"`, `"1m30s"`, `"250ms"`, or a number of seconds;
+///   0 means the default 60 s, a negative number disables the task.
+/// - `run_immediately`: first run at the first tick instead of one spacing after start.
+/// - `name`: the task's name (default: the method's name), unique in the service.
+/// - `external_process_ok`: the task may run in another process; it runs here only while
+///   the option `run_external_periodic_tasks` is true.
+/// - `enabled = false`: the task never runs.
+///
+/// The method is `async fn NAME(&self)` or `async fn NAME(&self, cx: &oslo::Context)`,
+/// returning `()` or `oslo::Result<()>`. `#[oslo::service]` on the impl block reads and
+/// removes this attribute; anywhere else it is an error.
+#[proc_macro_attribute]
+pub fn periodic_task(args: TokenStream, item: TokenStream) -> TokenStream {
+    let _ = args;
+    let mut tokens = proc_macro2::TokenStream::from(item);
+    let error = syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "#[periodic_task] goes on an async method of an #[oslo::service] impl block, and that impl block needs #[oslo::service]",
+    );
+    tokens.extend(error.into_compile_error());
+    tokens.into()
 }

@@ -46,19 +46,32 @@ pub mod systemd;
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use launcher::{LauncherState, ServiceLauncher, launch};
-pub use oslo_service_macros::{main, service};
+pub use oslo_service_macros::{main, periodic_task, service};
 pub use service::{BoxFuture, Context, ServiceBase};
 pub use services::{RestartMethod, Services};
 
 /// The names most services use.
 pub mod prelude {
-    pub use crate::{Config, Context, ServiceBase};
+    pub use crate::{Config, Context, ServiceBase, periodic_task};
 }
 
 /// Items the macros' generated code refers to. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::entry::{MainSpec, run_main};
+
+    use crate::periodic::{self, PeriodicTaskRegistry, Timing};
+    use crate::{Context, Result};
+
+    /// The `run` hook `#[oslo::service]` generates for a service with periodic tasks:
+    /// drives the declared tasks until the service stops.
+    pub async fn run_periodic_tasks<S>(service: &S, cx: &Context) -> Result<()>
+    where
+        S: PeriodicTaskRegistry + ServiceStruct + Sync,
+    {
+        let tasks = periodic::scheduler_for(S::TYPE_NAME, cx, S::periodic_tasks())?;
+        periodic::drive(service, cx, tasks, S::PERIODIC_TIMING, fastrand::Rng::new()).await
+    }
 
     /// Implemented by `#[oslo::service]` on a struct; the impl block's expansion reads
     /// the service's name from it.
@@ -70,5 +83,9 @@ pub mod __private {
     pub trait ServiceStruct {
         /// The service's name.
         const NAME: &'static str;
+        /// The struct's name, which prefixes its periodic tasks' names in logs.
+        const TYPE_NAME: &'static str;
+        /// `periodic_interval_max` and `periodic_fuzzy_delay`.
+        const PERIODIC_TIMING: Timing = Timing::DEFAULT;
     }
 }

@@ -171,6 +171,23 @@ impl Service {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
 
+    /// Waits until the log holds `count` lines containing `needle`, failing after
+    /// [`HANG`]: for events that come after readiness, such as a periodic task's run.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + HANG;
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= count {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {count} × '{needle}' in the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn log_count(&self, needle: &str) -> usize {
         self.log().matches(needle).count()
     }

@@ -2,9 +2,11 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{Ident, Lifetime, Token};
 
+use super::tasks::{CheckedTask, SpacingValue};
 use super::validate::{Checked, CheckedHook, ServiceImpl, ServiceStruct};
 use crate::tokens::{at, cfgs};
 
@@ -22,8 +24,27 @@ fn service_struct(service: &ServiceStruct) -> TokenStream {
         item,
         runtime,
         name,
+        periodic_interval_max,
+        periodic_fuzzy_delay,
     } = service;
     let ident = &item.ident;
+    let type_name = ident.unraw().to_string();
+    let timing = (periodic_interval_max.is_some() || periodic_fuzzy_delay.is_some()).then(|| {
+        let set = |field: &str, nanos: &Option<u64>| {
+            let field = Ident::new(field, Span::call_site());
+            nanos.map(|nanos| quote!(timing.#field = ::core::time::Duration::from_nanos(#nanos);))
+        };
+        let interval_max = set("interval_max", periodic_interval_max);
+        let fuzzy_delay = set("fuzzy_delay", periodic_fuzzy_delay);
+        quote! {
+            const PERIODIC_TIMING: #runtime::periodic::Timing = {
+                let mut timing = #runtime::periodic::Timing::DEFAULT;
+                #interval_max
+                #fuzzy_delay
+                timing
+            };
+        }
+    });
     let cfgs = cfgs(&item.attrs);
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
     quote! {
@@ -33,6 +54,8 @@ fn service_struct(service: &ServiceStruct) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics #runtime::__private::ServiceStruct for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
+            const TYPE_NAME: &'static str = #type_name;
+            #timing
         }
     }
 }
@@ -42,6 +65,7 @@ fn service_impl(service: &ServiceImpl) -> TokenStream {
         item,
         runtime,
         hooks,
+        tasks,
     } = service;
     let self_ty = &item.self_ty;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
@@ -50,7 +74,31 @@ fn service_impl(service: &ServiceImpl) -> TokenStream {
         <Self as #runtime::__private::ServiceStruct>::NAME
     };
     let hooks = hooks.iter().map(|hook| hook_method(runtime, hook));
-    let cfgs = cfgs(&item.attrs);
+    let cfgs: Vec<_> = cfgs(&item.attrs).collect();
+    let (run, registry) = if tasks.is_empty() {
+        (None, None)
+    } else {
+        let lifetime = Lifetime::new("'__oslo", Span::call_site());
+        let run = quote! {
+            fn run<#lifetime>(
+                &#lifetime self,
+                cx: &#lifetime #runtime::Context,
+            ) -> #runtime::BoxFuture<#lifetime, #runtime::Result<()>> {
+                ::std::boxed::Box::pin(#runtime::__private::run_periodic_tasks(self, cx))
+            }
+        };
+        let entries = tasks.iter().map(|task| task_entry(runtime, task));
+        let registry = quote! {
+            #(#cfgs)*
+            #[automatically_derived]
+            impl #impl_generics #runtime::periodic::PeriodicTaskRegistry for #self_ty #where_clause {
+                fn periodic_tasks() -> ::std::vec::Vec<#runtime::periodic::PeriodicTask<Self>> {
+                    ::std::vec![#(#entries),*]
+                }
+            }
+        };
+        (Some(run), Some(registry))
+    };
     quote! {
         #item
 
@@ -62,7 +110,54 @@ fn service_impl(service: &ServiceImpl) -> TokenStream {
             }
 
             #(#hooks)*
+            #run
         }
+
+        #registry
+    }
+}
+
+/// One task of the registry: its spec and a closure calling the method.
+fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
+    let CheckedTask {
+        method,
+        name,
+        spacing,
+        run_immediately,
+        external_process_ok,
+        enabled,
+        takes_context,
+        returns_unit,
+        output,
+    } = task;
+    let spacing = match spacing {
+        SpacingValue::Default => quote!(#runtime::periodic::Spacing::Default),
+        SpacingValue::Negative => quote!(#runtime::periodic::Spacing::Negative),
+        SpacingValue::Nanos(nanos) => {
+            quote!(#runtime::periodic::Spacing::Every(::core::time::Duration::from_nanos(#nanos)))
+        }
+    };
+    let this = Ident::new("this", at(*output));
+    let cx = Ident::new("cx", at(*output));
+    let call = if *takes_context {
+        quote_spanned!(at(*output)=> Self::#method(#this, #cx))
+    } else {
+        quote_spanned!(at(*output)=> Self::#method(#this))
+    };
+    let future = if *returns_unit {
+        quote_spanned!(at(*output)=> async move { #call.await; ::core::result::Result::Ok(()) })
+    } else {
+        call
+    };
+    quote! {
+        #runtime::periodic::PeriodicTask::<Self>::new(
+            #runtime::periodic::PeriodicTaskSpec::new(#name)
+                .spacing(#spacing)
+                .run_immediately(#run_immediately)
+                .external_process_ok(#external_process_ok)
+                .enabled(#enabled),
+            |#this, #cx| ::std::boxed::Box::pin(#future),
+        )
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod expand;
 mod parse;
+mod tasks;
 mod validate;
 
 use proc_macro2::TokenStream;

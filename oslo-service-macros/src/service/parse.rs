@@ -4,7 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ext::IdentExt as _;
-use syn::{Ident, ImplItem, Item, ItemImpl, ItemStruct, Signature};
+use syn::{Attribute, Ident, ImplItem, Item, ItemImpl, ItemStruct, Meta, Path, Signature};
+
+use crate::args::{self, Arg};
 
 /// The item under the attribute.
 pub(crate) enum Input {
@@ -31,6 +33,16 @@ pub(crate) struct Method {
     pub(crate) sig: Signature,
     /// The lifecycle hook it implements, by its name.
     pub(crate) hook: Option<Hook>,
+    /// Its `#[periodic_task(...)]` attributes (one, unless the user repeated it).
+    pub(crate) periodic: Vec<PeriodicAttr>,
+}
+
+/// A `#[periodic_task(...)]` on a method, taken off the emitted impl block.
+pub(crate) struct PeriodicAttr {
+    /// The attribute's path, where errors about the attribute as a whole point.
+    pub(crate) path: Path,
+    /// Its arguments, or why they do not parse.
+    pub(crate) args: syn::Result<Vec<Arg>>,
 }
 
 /// The lifecycle hooks a service may define.
@@ -78,21 +90,51 @@ pub(crate) fn item(tokens: TokenStream) -> syn::Result<Input> {
     })
 }
 
-fn impl_block(item: ItemImpl) -> ImplBlock {
+fn impl_block(mut item: ItemImpl) -> ImplBlock {
     let methods = item
         .items
-        .iter()
+        .iter_mut()
         .filter_map(|item| match item {
             ImplItem::Fn(method) => Some(Method {
                 sig: method.sig.clone(),
                 hook: Hook::ALL
                     .into_iter()
                     .find(|hook| method.sig.ident.unraw() == hook.name()),
+                periodic: take_periodic_attrs(&mut method.attrs),
             }),
             _ => None,
         })
         .collect();
     ImplBlock { item, methods }
+}
+
+/// Removes the `#[periodic_task]` attributes (also written `#[oslo::periodic_task]`)
+/// from `attrs` and returns them; they exist only for this macro to read.
+fn take_periodic_attrs(attrs: &mut Vec<Attribute>) -> Vec<PeriodicAttr> {
+    let mut taken = Vec::new();
+    attrs.retain(|attr| {
+        let is_periodic = attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "periodic_task");
+        if is_periodic {
+            let args = match &attr.meta {
+                Meta::Path(_) => Ok(Vec::new()),
+                Meta::List(list) => args::parse(list.tokens.clone()),
+                Meta::NameValue(nv) => Err(syn::Error::new_spanned(
+                    nv,
+                    "expected `#[periodic_task]` or `#[periodic_task(spacing = \"10s\", ...)]`",
+                )),
+            };
+            taken.push(PeriodicAttr {
+                path: attr.path().clone(),
+                args,
+            });
+        }
+        !is_periodic
+    });
+    taken
 }
 
 fn describe(item: Item) -> Other {

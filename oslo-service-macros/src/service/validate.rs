@@ -12,8 +12,10 @@ use syn::{
 };
 
 use super::parse::{Hook, ImplBlock, Input};
+use super::tasks::{CheckedTask, check_tasks};
 use crate::args::{self, Arg, Known};
 use crate::diag::Errors;
+use crate::duration;
 
 /// The attribute as the user writes it, for messages.
 const ATTR: &str = "#[oslo::service]";
@@ -23,7 +25,12 @@ const ATTR: &str = "#[oslo::service]";
 /// [`IMPL_ARGS`]`.misplaced`.
 const STRUCT_ARGS: Known = Known {
     attr: ATTR,
-    names: &["crate", "name"],
+    names: &[
+        "crate",
+        "name",
+        "periodic_interval_max",
+        "periodic_fuzzy_delay",
+    ],
     misplaced: &[],
 };
 
@@ -31,10 +38,20 @@ const STRUCT_ARGS: Known = Known {
 const IMPL_ARGS: Known = Known {
     attr: ATTR,
     names: &["crate"],
-    misplaced: &[(
-        "name",
-        "`name` goes on the struct's #[oslo::service], not on its impl block",
-    )],
+    misplaced: &[
+        (
+            "name",
+            "`name` goes on the struct's #[oslo::service], not on its impl block",
+        ),
+        (
+            "periodic_interval_max",
+            "`periodic_interval_max` goes on the struct's #[oslo::service], not on its impl block",
+        ),
+        (
+            "periodic_fuzzy_delay",
+            "`periodic_fuzzy_delay` goes on the struct's #[oslo::service], not on its impl block",
+        ),
+    ],
 };
 
 /// What the expansion generates from.
@@ -55,6 +72,10 @@ pub(crate) struct ServiceStruct<'a> {
     pub(crate) runtime: Path,
     /// The service name.
     pub(crate) name: LitStr,
+    /// `periodic_interval_max`, in nanoseconds.
+    pub(crate) periodic_interval_max: Option<u64>,
+    /// `periodic_fuzzy_delay`, in nanoseconds.
+    pub(crate) periodic_fuzzy_delay: Option<u64>,
 }
 
 /// A checked impl block.
@@ -65,6 +86,8 @@ pub(crate) struct ServiceImpl<'a> {
     pub(crate) runtime: Path,
     /// The hooks whose signature is right; the others fall back to the trait defaults.
     pub(crate) hooks: Vec<CheckedHook>,
+    /// The periodic tasks whose attribute and signature are right, in definition order.
+    pub(crate) tasks: Vec<CheckedTask>,
 }
 
 /// A hook whose signature is right.
@@ -110,6 +133,8 @@ pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) 
 fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> ServiceStruct<'a> {
     let mut runtime = None;
     let mut name = None;
+    let mut periodic_interval_max = None;
+    let mut periodic_fuzzy_delay = None;
     args::read(
         args,
         &STRUCT_ARGS,
@@ -117,6 +142,8 @@ fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> 
         |arg_name, arg, errors| match arg_name {
             "crate" => runtime = args::crate_path(arg, errors),
             "name" => name = service_name(arg, errors),
+            "periodic_interval_max" => periodic_interval_max = duration_arg(arg, errors),
+            "periodic_fuzzy_delay" => periodic_fuzzy_delay = duration_arg(arg, errors),
             other => unreachable!("argument `{other}` is in STRUCT_ARGS but not read"),
         },
     );
@@ -125,7 +152,34 @@ fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> 
         runtime: args::runtime_path(runtime),
         name: name
             .unwrap_or_else(|| LitStr::new(&item.ident.unraw().to_string(), item.ident.span())),
+        periodic_interval_max,
+        periodic_fuzzy_delay,
     }
+}
+
+/// `"60s"` or a whole number of seconds, read at compile time.
+fn duration_arg(arg: &Arg, errors: &mut Errors) -> Option<u64> {
+    let name = arg.name.unraw();
+    let expected = format!("`{name}` takes a duration such as \"60s\" or a number of seconds");
+    let Some((_, value)) = &arg.value else {
+        errors.at(&arg.name, expected);
+        return None;
+    };
+    let read = match value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) => duration::parse(&text.value()),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => int
+            .base10_parse::<u64>()
+            .map_err(|err| err.to_string())
+            .and_then(|seconds| duration::seconds_to_nanos(u128::from(seconds))),
+        _ => Err(expected),
+    };
+    read.map_err(|message| errors.at(value, message)).ok()
 }
 
 fn service_name(arg: &Arg, errors: &mut Errors) -> Option<LitStr> {
@@ -157,6 +211,7 @@ fn check_impl<'a>(args: &[Arg], block: &'a ImplBlock, errors: &mut Errors) -> Se
         item: &block.item,
         runtime: args::runtime_path(runtime),
         hooks,
+        tasks: check_tasks(&block.methods, errors),
     }
 }
 
@@ -269,7 +324,7 @@ fn check_hook(hook: Hook, sig: &Signature, errors: &mut Errors) -> Option<Checke
 }
 
 /// `&self`, `&'a self` or `self: &Self`.
-fn is_ref_self(receiver: &syn::Receiver) -> bool {
+pub(crate) fn is_ref_self(receiver: &syn::Receiver) -> bool {
     match &receiver.kind {
         ReceiverKind::Reference(_, _, mutability) => mutability.is_none(),
         ReceiverKind::Typed(_, ty) => match &**ty {

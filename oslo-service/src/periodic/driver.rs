@@ -18,12 +18,17 @@ pub struct Timing {
     pub fuzzy_delay: Duration,
 }
 
+impl Timing {
+    /// Ticks at least every 60 s, and the first tick without delay.
+    pub const DEFAULT: Timing = Timing {
+        interval_max: Duration::from_secs(60),
+        fuzzy_delay: Duration::ZERO,
+    };
+}
+
 impl Default for Timing {
     fn default() -> Self {
-        Timing {
-            interval_max: Duration::from_secs(60),
-            fuzzy_delay: Duration::ZERO,
-        }
+        Timing::DEFAULT
     }
 }
 

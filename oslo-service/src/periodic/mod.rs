@@ -15,5 +15,25 @@ pub use scheduler::PeriodicTasks;
 pub use spec::{DEFAULT_INTERVAL, PeriodicTask, PeriodicTaskSpec, Spacing, TaskFn};
 pub use stats::TaskStats;
 
+/// The periodic tasks a service type declares, in definition order: what
+/// `#[periodic_task]` methods of a `#[oslo::service]` impl block generate.
+///
+/// ```
+/// use oslo::periodic::{PeriodicTask, PeriodicTaskRegistry, PeriodicTaskSpec};
+///
+/// struct Poller;
+///
+/// impl PeriodicTaskRegistry for Poller {
+///     fn periodic_tasks() -> Vec<PeriodicTask<Self>> {
+///         vec![PeriodicTask::new(PeriodicTaskSpec::new("poll"), |_, _| Box::pin(async { Ok(()) }))]
+///     }
+/// }
+/// assert_eq!(Poller::periodic_tasks()[0].spec().name(), "poll");
+/// ```
+pub trait PeriodicTaskRegistry: Sized {
+    /// The declared tasks, in definition order.
+    fn periodic_tasks() -> Vec<PeriodicTask<Self>>;
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,102 @@
+//! `#[periodic_task]` through the macros: the generated registry, and a service that runs
+//! its tasks by itself between start and stop, on tokio's paused clock.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oslo::periodic::{PeriodicTaskRegistry, Spacing};
+use oslo::prelude::*;
+use oslo::{Error, Services};
+use tokio::time::Instant;
+
+#[oslo::service(periodic_interval_max = "5s", periodic_fuzzy_delay = 0)]
+struct Counter {
+    start: Instant,
+    runs: Mutex<Vec<(&'static str, u64)>>,
+}
+
+impl Counter {
+    fn record(&self, task: &'static str) {
+        let at = self.start.elapsed().as_secs();
+        self.runs.lock().unwrap().push((task, at));
+    }
+
+    fn runs_of(&self, task: &str) -> Vec<u64> {
+        let runs = self.runs.lock().unwrap();
+        runs.iter()
+            .filter(|(t, _)| *t == task)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+}
+
+#[oslo::service]
+impl Counter {
+    #[periodic_task(spacing = "10s", run_immediately = true)]
+    async fn fast(&self) {
+        self.record("fast");
+    }
+
+    #[periodic_task(spacing = 15, name = "quarter-minute")]
+    async fn slow(&self, cx: &Context) -> oslo::Result<()> {
+        assert_eq!(cx.service_name(), "Counter");
+        self.record("slow");
+        Err(Error::msg("slow always fails"))
+    }
+
+    #[periodic_task(spacing = -1)]
+    async fn never(&self) {
+        self.record("never");
+    }
+
+    #[periodic_task(enabled = false)]
+    async fn off(&self) {
+        self.record("off");
+    }
+}
+
+#[test]
+fn the_registry_lists_tasks_in_definition_order_with_their_arguments() {
+    let tasks = Counter::periodic_tasks();
+    let names: Vec<_> = tasks.iter().map(|t| t.spec().name().to_owned()).collect();
+    assert_eq!(names, ["fast", "quarter-minute", "never", "off"]);
+    assert_eq!(
+        tasks[0].spec().spacing_value(),
+        Spacing::Every(Duration::from_secs(10))
+    );
+    assert!(tasks[0].spec().runs_immediately());
+    assert_eq!(
+        tasks[1].spec().spacing_value(),
+        Spacing::Every(Duration::from_secs(15))
+    );
+    assert_eq!(tasks[2].spec().spacing_value(), Spacing::Negative);
+    assert!(!tasks[3].spec().is_enabled());
+
+    let timing = <Counter as oslo::__private::ServiceStruct>::PERIODIC_TIMING;
+    assert_eq!(timing.interval_max, Duration::from_secs(5));
+    assert_eq!(timing.fuzzy_delay, Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_started_service_runs_its_tasks_until_it_stops() {
+    let counter = Arc::new(Counter {
+        start: Instant::now(),
+        runs: Mutex::default(),
+    });
+    let mut services = Services::new(Config::default());
+    services.add(counter.clone());
+    services.start().await.unwrap();
+
+    tokio::time::sleep(Duration::from_secs(65)).await;
+    services.stop().await;
+    services.wait().await;
+
+    assert_eq!(counter.runs_of("fast"), [0, 10, 20, 30, 40, 50, 60]);
+    // A failing task keeps its schedule (spacings under 20 s get no jitter).
+    assert_eq!(counter.runs_of("slow"), [15, 30, 45, 60]);
+    assert!(counter.runs_of("never").is_empty() && counter.runs_of("off").is_empty());
+
+    // Nothing runs once stopped.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(counter.runs_of("fast").len(), 7);
+}
