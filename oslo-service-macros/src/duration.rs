@@ -37,7 +37,11 @@ pub(crate) fn parse(text: &str) -> Result<u64, String> {
             .map_err(|_| format!("`{text}` is too long a duration"))?;
         rest = &rest[digits..];
         let Some((unit, nanos)) = UNITS.iter().find(|(unit, _)| rest.starts_with(unit)) else {
-            return Err(format!("`{text}` has a number without a unit; {expected}"));
+            return Err(if rest.is_empty() {
+                format!("`{text}` ends with a number without a unit; {expected}")
+            } else {
+                format!("`{text}` is not a duration; {expected}")
+            });
         };
         rest = &rest[unit.len()..];
         total = number

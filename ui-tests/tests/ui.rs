@@ -10,5 +10,6 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/service/*.rs");
     cases.compile_fail("tests/ui/main/*.rs");
+    cases.compile_fail("tests/ui/periodic/*.rs");
     cases.pass("tests/ui/pass/*.rs");
 }

@@ -149,6 +149,8 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
     } else {
         call
     };
+    // A return type other than `()` or `oslo::Result<()>` is reported at the user's type.
+    let boxed = quote_spanned!(at(*output)=> |#this, #cx| ::std::boxed::Box::pin(#future));
     quote! {
         #runtime::periodic::PeriodicTask::<Self>::new(
             #runtime::periodic::PeriodicTaskSpec::new(#name)
@@ -156,7 +158,7 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
                 .run_immediately(#run_immediately)
                 .external_process_ok(#external_process_ok)
                 .enabled(#enabled),
-            |#this, #cx| ::std::boxed::Box::pin(#future),
+            #boxed,
         )
     }
 }

@@ -15,6 +15,7 @@ mod fake {
 
         pub trait ServiceStruct {
             const NAME: &'static str;
+            const TYPE_NAME: &'static str;
         }
 
         pub fn run_main<F, Fut>(spec: MainSpec, main: F) -> std::process::ExitCode
