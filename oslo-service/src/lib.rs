@@ -63,14 +63,19 @@ pub mod __private {
     use crate::periodic::{self, PeriodicTaskRegistry, Timing};
     use crate::{Context, Result};
 
-    /// The `run` hook `#[oslo::service]` generates for a service with periodic tasks:
-    /// drives the declared tasks until the service stops.
-    pub async fn run_periodic_tasks<S>(service: &S, cx: &Context) -> Result<()>
+    /// The `run` hook `#[oslo::service]` generates: drives the declared periodic tasks,
+    /// and those added at run time, until the service stops.
+    pub async fn run_periodic_tasks<S>(
+        service: &S,
+        cx: &Context,
+        owner: &str,
+        timing: Timing,
+    ) -> Result<()>
     where
-        S: PeriodicTaskRegistry + ServiceStruct + Sync,
+        S: PeriodicTaskRegistry + Sync + 'static,
     {
-        let tasks = periodic::scheduler_for(S::TYPE_NAME, cx, S::periodic_tasks())?;
-        periodic::drive(service, cx, tasks, S::PERIODIC_TIMING, fastrand::Rng::new()).await
+        let tasks = periodic::scheduler_for(owner, cx, S::periodic_tasks())?;
+        periodic::drive(service, cx, tasks, timing, fastrand::Rng::new()).await
     }
 
     /// Implemented by `#[oslo::service]` on a struct; the impl block's expansion reads

@@ -2,15 +2,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::config::DEFAULT_GROUP;
 use crate::error::Result;
-use crate::periodic::TaskStats;
+use crate::periodic::{PeriodicLink, PeriodicTask, TaskStats};
 
 /// A boxed future that can move between threads: what [`ServiceBase`] hooks return, so
 /// that the trait stays usable as `dyn ServiceBase`.
@@ -114,7 +115,8 @@ struct ContextInner {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     worker: Option<usize>,
-    periodic_stats: Mutex<Vec<TaskStats>>,
+    periodic: PeriodicLink,
+    abort: CancellationToken,
 }
 
 impl Context {
@@ -131,7 +133,8 @@ impl Context {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 worker,
-                periodic_stats: Mutex::default(),
+                periodic: PeriodicLink::default(),
+                abort: CancellationToken::new(),
             }),
         }
     }
@@ -186,17 +189,54 @@ impl Context {
 
     /// The record of each periodic task of this service, as of its last tick.
     pub fn periodic_task_stats(&self) -> Vec<TaskStats> {
-        self.inner
-            .periodic_stats
-            .lock()
-            .map(|stats| stats.clone())
-            .unwrap_or_default()
+        self.inner.periodic.stats()
     }
 
-    pub(crate) fn publish_periodic_stats(&self, stats: Vec<TaskStats>) {
-        if let Ok(mut published) = self.inner.periodic_stats.lock() {
-            *published = stats;
+    /// Adds a periodic task to this running service; returns whether it was enabled (a
+    /// negative spacing, `enabled = false`, or an external task while
+    /// `run_external_periodic_tasks` is false leave it out, logged). The task joins
+    /// the ones `#[oslo::service]` drives for a service of type `S`.
+    ///
+    /// ```
+    /// use oslo::periodic::{PeriodicTask, PeriodicTaskSpec, Spacing};
+    ///
+    /// struct Poller;
+    /// let cx = oslo::Context::new("poller", oslo::Config::default());
+    /// let task = |spacing| PeriodicTask::new(PeriodicTaskSpec::new("extra").spacing(spacing), |_: &Poller, _| Box::pin(async { Ok(()) }));
+    /// assert!(cx.add_periodic_task(task(Spacing::Default)));
+    /// assert!(!cx.add_periodic_task(task(Spacing::Negative)));
+    /// ```
+    pub fn add_periodic_task<S: 'static>(&self, task: PeriodicTask<S>) -> bool {
+        let run_external = self
+            .conf()
+            .get_or(DEFAULT_GROUP, "run_external_periodic_tasks", true)
+            .unwrap_or(true);
+        let name = task.spec().name();
+        if let Some(reason) = task.spec().skip_reason(run_external) {
+            tracing::info!(
+                task = name,
+                "skipping periodic task {name} because {reason}"
+            );
+            return false;
         }
+        self.inner.periodic.add(task);
+        true
+    }
+
+    pub(crate) fn periodic_link(&self) -> &PeriodicLink {
+        &self.inner.periodic
+    }
+
+    /// Completes once the service is asked to stop at once, without letting work in
+    /// progress finish.
+    pub async fn aborted(&self) {
+        self.inner.abort.cancelled().await
+    }
+
+    /// Asks the service to stop at once: cancels the shutdown token and the abort token.
+    pub(crate) fn request_abort(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.abort.cancel();
     }
 
     pub(crate) fn request_stop(&self) {

@@ -74,6 +74,12 @@ impl Services {
         self.entries.push(Entry { service, cx });
     }
 
+    /// The context each service runs with now, in the order they were added: where an
+    /// operator's tool reads a service's periodic-task stats, for instance.
+    pub fn contexts(&self) -> Vec<Context> {
+        self.entries.iter().map(|entry| entry.cx.clone()).collect()
+    }
+
     /// How many services there are.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -133,7 +139,7 @@ impl Services {
         match first_failure {
             None => Ok(()),
             Some(failure) => {
-                self.stop().await;
+                self.stop_now().await;
                 Err(failure)
             }
         }
@@ -144,6 +150,17 @@ impl Services {
     pub async fn stop(&self) {
         self.each("stop", |service, cx| async move {
             cx.request_stop();
+            service.stop(&cx).await
+        })
+        .await;
+    }
+
+    /// Asks every service to stop at once, without letting work in progress finish
+    /// (a running periodic task is dropped), then runs its `stop` hook: what a failed
+    /// start does to the services that did start.
+    pub async fn stop_now(&self) {
+        self.each("stop", |service, cx| async move {
+            cx.request_abort();
             service.stop(&cx).await
         })
         .await;

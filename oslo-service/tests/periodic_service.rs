@@ -100,3 +100,34 @@ async fn a_started_service_runs_its_tasks_until_it_stops() {
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(counter.runs_of("fast").len(), 7);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_task_added_at_run_time_joins_the_running_service() {
+    let counter = Arc::new(Counter {
+        start: Instant::now(),
+        runs: Mutex::default(),
+    });
+    let mut services = Services::new(Config::default());
+    services.add(counter.clone());
+    services.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let added = oslo::periodic::PeriodicTask::new(
+        oslo::periodic::PeriodicTaskSpec::new("added")
+            .spacing(Spacing::Every(Duration::from_secs(4)))
+            .run_immediately(true),
+        |counter: &Counter, _cx| {
+            Box::pin(async move {
+                counter.record("added");
+                Ok(())
+            })
+        },
+    );
+    assert!(services.contexts()[0].add_periodic_task(added));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    services.stop().await;
+    services.wait().await;
+    assert_eq!(counter.runs_of("added"), [3, 7, 11]);
+    let stats = services.contexts()[0].periodic_task_stats();
+    let added = stats.iter().find(|s| s.name == "added").unwrap();
+    assert_eq!((added.runs, added.failures), (3, 0));
+}

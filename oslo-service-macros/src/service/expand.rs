@@ -75,29 +75,31 @@ fn service_impl(service: &ServiceImpl) -> TokenStream {
     };
     let hooks = hooks.iter().map(|hook| hook_method(runtime, hook));
     let cfgs: Vec<_> = cfgs(&item.attrs).collect();
-    let (run, registry) = if tasks.is_empty() {
-        (None, None)
-    } else {
-        let lifetime = Lifetime::new("'__oslo", Span::call_site());
-        let run = quote! {
-            fn run<#lifetime>(
-                &#lifetime self,
-                cx: &#lifetime #runtime::Context,
-            ) -> #runtime::BoxFuture<#lifetime, #runtime::Result<()>> {
-                ::std::boxed::Box::pin(#runtime::__private::run_periodic_tasks(self, cx))
+    // Always generated, so that tasks added at run time with `Context::add_periodic_task`
+    // have a driver even in a service that declares none.
+    let lifetime = Lifetime::new("'__oslo", Span::call_site());
+    // Spanned like `name` above, so that a missing struct attribute is reported once.
+    let struct_consts = quote_spanned! {at(self_ty.span())=>
+        <Self as #runtime::__private::ServiceStruct>::TYPE_NAME,
+        <Self as #runtime::__private::ServiceStruct>::PERIODIC_TIMING
+    };
+    let run = quote! {
+        fn run<#lifetime>(
+            &#lifetime self,
+            cx: &#lifetime #runtime::Context,
+        ) -> #runtime::BoxFuture<#lifetime, #runtime::Result<()>> {
+            ::std::boxed::Box::pin(#runtime::__private::run_periodic_tasks(self, cx, #struct_consts))
+        }
+    };
+    let entries = tasks.iter().map(|task| task_entry(runtime, task));
+    let registry = quote! {
+        #(#cfgs)*
+        #[automatically_derived]
+        impl #impl_generics #runtime::periodic::PeriodicTaskRegistry for #self_ty #where_clause {
+            fn periodic_tasks() -> ::std::vec::Vec<#runtime::periodic::PeriodicTask<Self>> {
+                ::std::vec![#(#entries),*]
             }
-        };
-        let entries = tasks.iter().map(|task| task_entry(runtime, task));
-        let registry = quote! {
-            #(#cfgs)*
-            #[automatically_derived]
-            impl #impl_generics #runtime::periodic::PeriodicTaskRegistry for #self_ty #where_clause {
-                fn periodic_tasks() -> ::std::vec::Vec<#runtime::periodic::PeriodicTask<Self>> {
-                    ::std::vec![#(#entries),*]
-                }
-            }
-        };
-        (Some(run), Some(registry))
+        }
     };
     quote! {
         #item

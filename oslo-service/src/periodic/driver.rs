@@ -34,29 +34,37 @@ impl Default for Timing {
 
 /// Runs `tasks` until the service is asked to stop: sleeps a random initial delay (drawn
 /// from `rng`) up to `timing.fuzzy_delay`, then runs the due tasks and sleeps what
-/// [`PeriodicTasks::run_periodic_tasks`] returns, capped by `timing.interval_max`. A
-/// stop cuts a sleep short; a task already running is let finish. Tasks never overlap:
-/// one tick runs them one after the other.
-pub async fn drive<S: ?Sized>(
+/// [`PeriodicTasks::run_periodic_tasks`] returns, capped by `timing.interval_max`.
+///
+/// A stop cuts a sleep short and lets a task already running finish; an abort (a stop
+/// at once) drops the running task too. Tasks never overlap: one tick runs them one
+/// after the other. Tasks added with [`Context::add_periodic_task`] join at once.
+pub async fn drive<S: 'static>(
     service: &S,
     cx: &Context,
     mut tasks: PeriodicTasks<S>,
     timing: Timing,
     mut rng: fastrand::Rng,
 ) -> Result<()> {
-    if tasks.is_empty() {
-        return Ok(());
-    }
+    let link = cx.periodic_link();
     let fuzzy_seconds = timing.fuzzy_delay.as_secs();
     let mut sleep_for = Duration::from_secs(rng.u64(0..=fuzzy_seconds));
     loop {
         tokio::select! {
             biased;
             () = cx.stopped() => return Ok(()),
+            () = link.added() => {}
             () = tokio::time::sleep(sleep_for) => {}
         }
-        let idle_for = tasks.run_periodic_tasks(service, cx, false).await?;
-        cx.publish_periodic_stats(tasks.stats());
+        for task in link.take_added::<S>() {
+            tasks.add_periodic_task(task);
+        }
+        let idle_for = tokio::select! {
+            biased;
+            () = cx.aborted() => return Ok(()),
+            idle_for = tasks.run_periodic_tasks(service, cx, false) => idle_for?,
+        };
+        link.publish(tasks.stats());
         sleep_for = idle_for.min(timing.interval_max);
     }
 }

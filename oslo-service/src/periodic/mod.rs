@@ -6,11 +6,13 @@
 //! are what that generates, usable by hand as well.
 
 mod driver;
+mod link;
 mod scheduler;
 mod spec;
 mod stats;
 
 pub use driver::{Timing, drive, scheduler_for};
+pub(crate) use link::PeriodicLink;
 pub use scheduler::PeriodicTasks;
 pub use spec::{DEFAULT_INTERVAL, PeriodicTask, PeriodicTaskSpec, Spacing, TaskFn};
 pub use stats::TaskStats;

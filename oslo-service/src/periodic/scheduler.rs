@@ -85,27 +85,16 @@ impl<S: ?Sized> PeriodicTasks<S> {
     /// with a log line saying why.
     pub fn add_periodic_task(&mut self, task: PeriodicTask<S>) -> bool {
         let name = task.spec.name();
-        let Some(spacing) = task.spec.spacing_value().interval() else {
+        if let Some(reason) = task.spec.skip_reason(self.run_external) {
             tracing::info!(
                 task = name,
-                "skipping periodic task {name} because its interval is negative"
+                "skipping periodic task {name} because {reason}"
             );
+            return false;
+        }
+        let Some(spacing) = task.spec.spacing_value().interval() else {
             return false;
         };
-        if !task.spec.is_enabled() {
-            tracing::info!(
-                task = name,
-                "skipping periodic task {name} because it is disabled"
-            );
-            return false;
-        }
-        if task.spec.is_external_process_ok() && !self.run_external {
-            tracing::info!(
-                task = name,
-                "skipping periodic task {name} because run_external_periodic_tasks is false"
-            );
-            return false;
-        }
         let now = Instant::now();
         let last_run = (!task.spec.runs_immediately()).then_some(now);
         let index = self.slots.len();

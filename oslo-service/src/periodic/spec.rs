@@ -124,6 +124,20 @@ impl PeriodicTaskSpec {
     pub fn is_enabled(&self) -> bool {
         self.enabled
     }
+
+    /// Why the task does not run, if it does not: the end of oslo.service's log line
+    /// "skipping periodic task <name> because …".
+    pub fn skip_reason(&self, run_external: bool) -> Option<&'static str> {
+        if self.spacing.interval().is_none() {
+            Some("its interval is negative")
+        } else if !self.enabled {
+            Some("it is disabled")
+        } else if self.external_process_ok && !run_external {
+            Some("run_external_periodic_tasks is false")
+        } else {
+            None
+        }
+    }
 }
 
 /// The function a task runs, given the service and its context.

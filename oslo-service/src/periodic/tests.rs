@@ -427,3 +427,47 @@ async fn the_driver_caps_its_sleep_at_interval_max() {
         [Duration::ZERO, 60 * SEC, 120 * SEC]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_drops_the_running_task_where_a_stop_lets_it_finish() {
+    for abort in [false, true] {
+        let start = Instant::now();
+        let probe = Arc::new(Probe::default());
+        let cx = cx();
+        let mut tasks = seeded("Probe");
+        tasks.add_periodic_task(task(
+            PeriodicTaskSpec::new("long").run_immediately(true),
+            start,
+            100 * SEC,
+            false,
+        ));
+        let driver = {
+            let (probe, cx) = (Arc::clone(&probe), cx.clone());
+            tokio::spawn(async move {
+                drive(
+                    &*probe,
+                    &cx,
+                    tasks,
+                    Timing::default(),
+                    fastrand::Rng::with_seed(1),
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(10 * SEC).await;
+        if abort {
+            cx.request_abort()
+        } else {
+            cx.request_stop()
+        }
+        driver.await.unwrap().unwrap();
+        let finished_at = start.elapsed();
+        // The probe counts a run as running until its 100 s are over.
+        let still_running = probe.running.load(Ordering::SeqCst);
+        if abort {
+            assert_eq!((still_running, finished_at), (1, 10 * SEC));
+        } else {
+            assert_eq!((still_running, finished_at), (0, 100 * SEC));
+        }
+    }
+}

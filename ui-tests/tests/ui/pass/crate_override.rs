@@ -8,6 +8,11 @@ mod fake {
     pub trait ServiceBase {
         fn name(&self) -> &str;
         fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>>;
+        fn run<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>>;
+    }
+
+    pub mod periodic {
+        pub use ::oslo::periodic::{PeriodicTask, PeriodicTaskRegistry, Timing};
     }
 
     pub mod __private {
@@ -16,6 +21,16 @@ mod fake {
         pub trait ServiceStruct {
             const NAME: &'static str;
             const TYPE_NAME: &'static str;
+            const PERIODIC_TIMING: super::periodic::Timing = super::periodic::Timing::DEFAULT;
+        }
+
+        pub async fn run_periodic_tasks<S>(
+            _service: &S,
+            _cx: &super::Context,
+            _owner: &str,
+            _timing: super::periodic::Timing,
+        ) -> super::Result<()> {
+            Ok(())
         }
 
         pub fn run_main<F, Fut>(spec: MainSpec, main: F) -> std::process::ExitCode
