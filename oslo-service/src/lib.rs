@@ -37,10 +37,12 @@ mod entry;
 mod error;
 mod launcher;
 pub mod log;
+pub mod looping;
 mod service;
 mod services;
 pub mod signals;
 pub mod systemd;
+pub mod testing;
 
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
