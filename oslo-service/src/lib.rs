@@ -42,6 +42,7 @@ mod service;
 mod services;
 pub mod signals;
 pub mod systemd;
+pub mod taskgroup;
 pub mod testing;
 
 pub use config::Config;
@@ -50,10 +51,11 @@ pub use launcher::{LauncherState, ServiceLauncher, launch};
 // MACROS pub use oslo_service_macros::{main, service};
 pub use service::{BoxFuture, Context, ServiceBase};
 pub use services::{RestartMethod, Services};
+pub use taskgroup::TaskGroup;
 
 /// The names most services use.
 pub mod prelude {
-    pub use crate::{Config, Context, ServiceBase};
+    pub use crate::{Config, Context, ServiceBase, TaskGroup};
 }
 
 /// Items the macros' generated code refers to. Not part of the public API.

@@ -27,8 +27,9 @@
 //! # }
 //! ```
 
+use std::cell::RefCell;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tracing::subscriber::DefaultGuard;
@@ -104,8 +105,12 @@ pub async fn settle() {
 
 /// Collects the log lines (all levels) emitted on this thread while it is alive.
 ///
-/// It sets a thread-local subscriber, so it sees the tasks of a current-thread runtime,
-/// such as the one `#[tokio::test]` starts, and not those on other threads.
+/// It sees the tasks of a current-thread runtime, such as the one `#[tokio::test]`
+/// starts, and not those on other threads. The first capture installs a process-wide
+/// subscriber that hands each thread's events to that thread's capture (and drops the
+/// others): thread-local subscribers would race with each other in tracing's
+/// per-callsite cache when tests run in parallel, and miss events. If the process
+/// already has a global subscriber, the capture falls back to a thread-local one.
 ///
 /// ```
 /// let logs = oslo::testing::LogCapture::start();
@@ -115,22 +120,52 @@ pub async fn settle() {
 #[derive(Debug)]
 pub struct LogCapture {
     buffer: SharedBuffer,
-    _guard: DefaultGuard,
+    /// The capture this one replaced on this thread, put back on drop.
+    previous: Option<SharedBuffer>,
+    _fallback: Option<DefaultGuard>,
+}
+
+thread_local! {
+    /// Where the process-wide capturing subscriber writes this thread's events.
+    static THREAD_CAPTURE: RefCell<Option<SharedBuffer>> = const { RefCell::new(None) };
+}
+
+/// Whether the process-wide capturing subscriber is the global default.
+fn global_capture_installed() -> bool {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let subscriber = capturing_subscriber(|| ThreadWriter);
+        tracing::subscriber::set_global_default(subscriber).is_ok()
+    })
+}
+
+fn capturing_subscriber<W>(make_writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(make_writer)
+        .without_time()
+        .finish()
 }
 
 impl LogCapture {
     /// Starts capturing, until the value is dropped.
     pub fn start() -> Self {
         let buffer = SharedBuffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .without_time()
-            .finish();
+        let fallback = if global_capture_installed() {
+            None
+        } else {
+            let writer = buffer.clone();
+            let subscriber = capturing_subscriber(move || writer.clone());
+            Some(tracing::subscriber::set_default(subscriber))
+        };
+        let previous = THREAD_CAPTURE.with(|capture| capture.borrow_mut().replace(buffer.clone()));
         LogCapture {
             buffer,
-            _guard: tracing::subscriber::set_default(subscriber),
+            previous,
+            _fallback: fallback,
         }
     }
 
@@ -154,6 +189,13 @@ impl LogCapture {
     }
 }
 
+impl Drop for LogCapture {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        THREAD_CAPTURE.with(|capture| *capture.borrow_mut() = previous);
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
 
@@ -164,6 +206,22 @@ impl Write for SharedBuffer {
             .unwrap_or_else(PoisonError::into_inner)
             .extend_from_slice(bytes);
         Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes to the calling thread's capture, or nowhere when it has none.
+struct ThreadWriter;
+
+impl Write for ThreadWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        THREAD_CAPTURE.with(|capture| match capture.borrow_mut().as_mut() {
+            Some(buffer) => buffer.write(bytes),
+            None => Ok(bytes.len()),
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {
