@@ -37,6 +37,17 @@ pub const DEFAULT_CANCEL_WAIT_TIME: Duration = Duration::from_secs(1);
 /// exhausted" and starts it all the same (tokio tasks are cheap; the Python pool would
 /// block the caller instead).
 ///
+/// | oslo.service `ThreadGroup`                  | here                                            |
+/// |---------------------------------------------|-------------------------------------------------|
+/// | `ThreadGroup(thread_pool_size=10)`          | [`TaskGroup::new`], [`TaskGroup::with_size`]    |
+/// | `add_thread(fn, *args)`                     | [`TaskGroup::add_task`]                         |
+/// | `add_timer(interval, fn, initial_delay)`    | [`TaskGroup::add_timer`] with a [`FixedInterval`] |
+/// | `add_dynamic_timer(fn, initial_delay, max)` | [`TaskGroup::add_dynamic_timer`] with a [`Dynamic`] |
+/// | `stop_timers(wait)`                         | [`TaskGroup::stop_timers`], then [`TaskGroup::wait_timers`] |
+/// | `stop(graceful)`                            | [`TaskGroup::stop`]                             |
+/// | `wait()`                                    | [`TaskGroup::wait`]                             |
+/// | `cancel(timeout, wait_time)`                | [`TaskGroup::cancel`] (cooperative, through [`TaskGroup::cancellation_token`]) |
+///
 /// ```
 /// use std::ops::ControlFlow;
 /// use std::time::Duration;

@@ -7,7 +7,7 @@ use super::fixed_timeout::FixedIntervalWithTimeout;
 
 /// Runs the function every `interval`, measured from the start of one run to the start
 /// of the next: the call sleeps the interval minus the run's duration. A run that
-/// outlasts the interval logs "function <name> run outlasted interval by <x> sec" and
+/// outlasts the interval logs "`function <name> run outlasted interval by <x> sec`" and
 /// the next run starts at once.
 ///
 /// ```

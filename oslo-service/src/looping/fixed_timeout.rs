@@ -6,8 +6,8 @@ use super::call::{Common, Halt, Pacing, RunReport, sealed};
 use super::fixed::FixedInterval;
 
 /// A [`FixedInterval`] that ends with
-/// [`LoopingCallError::TimedOut`](super::LoopingCallError::TimedOut) ("looping call
-/// timed out after <x> seconds") when a run ends past `timeout` after the start. A zero
+/// [`LoopingCallError::TimedOut`](super::LoopingCallError::TimedOut) ("`looping call
+/// timed out after <x> seconds`") when a run ends past `timeout` after the start. A zero
 /// timeout never expires.
 ///
 /// ```
