@@ -343,7 +343,8 @@ impl Run {
         let common = pacing.common();
         let name = &*self.name;
 
-        if let Some(delay) = common.initial_delay {
+        // As in oslo.service, a zero initial delay means none: no sleep at all.
+        if let Some(delay) = common.initial_delay.filter(|delay| !delay.is_zero()) {
             if !self.pause(delay).await {
                 return Ok(None);
             }
