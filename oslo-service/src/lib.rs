@@ -37,11 +37,14 @@ mod entry;
 mod error;
 mod launcher;
 pub mod log;
+pub mod looping;
 pub mod periodic;
 mod service;
 mod services;
 pub mod signals;
 pub mod systemd;
+pub mod taskgroup;
+pub mod testing;
 
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
@@ -49,10 +52,11 @@ pub use launcher::{LauncherState, ServiceLauncher, launch};
 pub use oslo_service_macros::{main, periodic_task, service};
 pub use service::{BoxFuture, Context, ServiceBase};
 pub use services::{RestartMethod, Services};
+pub use taskgroup::TaskGroup;
 
 /// The names most services use.
 pub mod prelude {
-    pub use crate::{Config, Context, ServiceBase, periodic_task};
+    pub use crate::{Config, Context, ServiceBase, TaskGroup, periodic_task};
 }
 
 /// Items the macros' generated code refers to. Not part of the public API.

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
-use crate::config::DEFAULT_GROUP;
+use crate::config::{Config, DEFAULT_GROUP};
 use crate::error::Result;
 use crate::periodic::{PeriodicLink, PeriodicTask, TaskStats};
+use crate::taskgroup::TaskGroup;
 
 /// A boxed future that can move between threads: what [`ServiceBase`] hooks return, so
 /// that the trait stays usable as `dyn ServiceBase`.
@@ -90,7 +89,8 @@ pub trait ServiceBase: Send + Sync + 'static {
 }
 
 /// What a running service sees of its surroundings: its configuration, its shutdown
-/// token and the tasks it started. Cheap to clone.
+/// token and its [`TaskGroup`] (oslo.service's `Service.tg`, 1000 tasks before it
+/// warns), whose cancellation token is a child of the shutdown token. Cheap to clone.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -113,11 +113,14 @@ struct ContextInner {
     service: Arc<str>,
     conf: Config,
     shutdown: CancellationToken,
-    tasks: TaskTracker,
+    tasks: TaskGroup,
     worker: Option<usize>,
     periodic: PeriodicLink,
     abort: CancellationToken,
 }
+
+/// How many tasks a service's group runs before it warns, as oslo.service's `Service`.
+const SERVICE_TASK_GROUP_SIZE: usize = 1000;
 
 impl Context {
     /// A context for the service `service`, as the launcher builds one before each start.
@@ -126,12 +129,14 @@ impl Context {
     }
 
     pub(crate) fn build(service: Arc<str>, conf: Config, worker: Option<usize>) -> Self {
+        let shutdown = CancellationToken::new();
+        let tasks = TaskGroup::with_parent(SERVICE_TASK_GROUP_SIZE, &shutdown);
         Context {
             inner: Arc::new(ContextInner {
                 service,
                 conf,
-                shutdown: CancellationToken::new(),
-                tasks: TaskTracker::new(),
+                shutdown,
+                tasks,
                 worker,
                 periodic: PeriodicLink::default(),
                 abort: CancellationToken::new(),
@@ -170,20 +175,45 @@ impl Context {
         self.inner.shutdown.cancelled().await
     }
 
-    /// Runs `task` on the runtime as part of this service: [`ServiceBase::wait`] waits
-    /// for it after a stop.
+    /// The service's task group: its tasks and timers. A stop request stops the
+    /// timers; tasks are expected to end once [`Context::shutdown_token`] is cancelled.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use std::time::Duration;
+    /// use oslo::looping::FixedInterval;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> oslo::Result<()> {
+    /// let cx = oslo::Context::new("demo", oslo::Config::default());
+    /// cx.task_group().add_timer(FixedInterval::every(Duration::from_secs(30)), || async {
+    ///     tracing::info!("tick");
+    ///     Ok::<_, oslo::Error>(ControlFlow::<(), ()>::Continue(()))
+    /// })?;
+    /// assert_eq!(cx.task_group().timer_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn task_group(&self) -> &TaskGroup {
+        &self.inner.tasks
+    }
+
+    /// Runs `task` on the runtime as part of this service's task group:
+    /// [`ServiceBase::wait`] waits for it after a stop.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
     pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner.tasks.spawn(task)
+        self.inner.tasks.add_task(task)
     }
 
-    /// Waits for every task started with [`Context::spawn`]; no new one can be started
-    /// after this is called.
+    /// Waits for the timers and tasks of the service's group (except the calling task).
     pub async fn wait_tasks(&self) {
-        self.inner.tasks.close();
         self.inner.tasks.wait().await
     }
 
@@ -235,11 +265,41 @@ impl Context {
 
     /// Asks the service to stop at once: cancels the shutdown token and the abort token.
     pub(crate) fn request_abort(&self) {
-        self.inner.shutdown.cancel();
+        self.request_stop();
         self.inner.abort.cancel();
     }
 
     pub(crate) fn request_stop(&self) {
         self.inner.shutdown.cancel();
+        self.inner.tasks.stop_timers();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::looping::FixedInterval;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_request_stops_the_timers_so_waiting_ends() {
+        let cx = Context::new("demo", Config::default());
+        cx.task_group()
+            .add_timer(FixedInterval::every(Duration::from_secs(1)), || async {
+                Ok::<_, crate::Error>(ControlFlow::<(), ()>::Continue(()))
+            })
+            .unwrap();
+        let stopped = cx.shutdown_token();
+        cx.spawn(async move { stopped.cancelled().await });
+
+        cx.request_stop();
+        let waited = tokio::time::timeout(Duration::from_secs(3600), cx.wait_tasks()).await;
+        assert!(waited.is_ok(), "the timer kept the service waiting");
+        assert_eq!(
+            (cx.task_group().task_count(), cx.task_group().timer_count()),
+            (0, 0)
+        );
     }
 }

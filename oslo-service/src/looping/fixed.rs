@@ -1,0 +1,93 @@
+//! Fixed interval: oslo.service's `FixedIntervalLoopingCall`.
+
+use std::time::Duration;
+
+use super::call::{Common, Halt, Pacing, RunReport, sealed};
+use super::fixed_timeout::FixedIntervalWithTimeout;
+
+/// Runs the function every `interval`, measured from the start of one run to the start
+/// of the next: the call sleeps the interval minus the run's duration. A run that
+/// outlasts the interval logs "`function <name> run outlasted interval by <x> sec`" and
+/// the next run starts at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use oslo::looping::FixedInterval;
+///
+/// let pacing = FixedInterval::every(Duration::from_secs(60))
+///     .initial_delay(Duration::from_secs(5))
+///     .stop_on_exception(false);
+/// # let _ = pacing;
+/// ```
+#[derive(Clone, Debug)]
+pub struct FixedInterval {
+    pub(super) interval: Duration,
+    pub(super) common: Common,
+}
+
+impl FixedInterval {
+    /// A run every `interval`, the first at once, errors ending the loop.
+    pub fn every(interval: Duration) -> Self {
+        FixedInterval {
+            interval,
+            common: Common::default(),
+        }
+    }
+
+    /// Sleeps `delay` before the first run.
+    pub fn initial_delay(mut self, delay: Duration) -> Self {
+        self.common.initial_delay = Some(delay);
+        self
+    }
+
+    /// With `false`, an error of the function is logged and the loop goes on; with
+    /// `true` (the default) it ends the loop and becomes its result.
+    pub fn stop_on_exception(mut self, stop: bool) -> Self {
+        self.common.stop_on_exception = stop;
+        self
+    }
+
+    /// The same, ending with [`LoopingCallError::TimedOut`](super::LoopingCallError::TimedOut)
+    /// once `timeout` has passed since the start.
+    pub fn timeout(self, timeout: Duration) -> FixedIntervalWithTimeout {
+        FixedIntervalWithTimeout::new(self, timeout)
+    }
+
+    /// The sleep after a run of `elapsed`, warning when the run outlasted the interval.
+    pub(super) fn idle_after(&self, elapsed: Duration, name: &str) -> Duration {
+        match elapsed.checked_sub(self.interval) {
+            Some(overrun) => {
+                // As oslo.service does, overruns are rounded to hundredths of a second,
+                // so an overrun too small to show in the message is not reported.
+                let shown = (overrun.as_secs_f64() * 100.0).round() / 100.0;
+                if shown > 0.0 {
+                    tracing::warn!(
+                        function = name,
+                        overrun_secs = shown,
+                        "function {name} run outlasted interval by {shown:.2} sec"
+                    );
+                }
+                Duration::ZERO
+            }
+            None => self.interval - elapsed,
+        }
+    }
+}
+
+impl sealed::Sealed for FixedInterval {}
+
+impl Pacing for FixedInterval {
+    type Continue = ();
+
+    fn kind(&self) -> &'static str {
+        "fixed interval looping call"
+    }
+
+    fn common(&self) -> Common {
+        self.common
+    }
+
+    fn idle_for(&mut self, run: RunReport<'_, ()>) -> Result<Duration, Halt> {
+        Ok(self.idle_after(run.elapsed, run.name))
+    }
+}
