@@ -132,6 +132,31 @@ pub(crate) fn crate_path(arg: &Arg, errors: &mut Errors) -> Option<Path> {
     }
 }
 
+/// `"60s"` or a whole number of seconds, read at compile time.
+pub(crate) fn duration(arg: &Arg, errors: &mut Errors) -> Option<u64> {
+    let name = arg.name.unraw();
+    let expected = format!("`{name}` takes a duration such as \"60s\" or a number of seconds");
+    let Some((_, value)) = &arg.value else {
+        errors.at(&arg.name, expected);
+        return None;
+    };
+    let read = match value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) => crate::duration::parse(&text.value()),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => int
+            .base10_parse::<u64>()
+            .map_err(|err| err.to_string())
+            .and_then(|seconds| crate::duration::seconds_to_nanos(u128::from(seconds))),
+        _ => Err(expected),
+    };
+    read.map_err(|message| errors.at(value, message)).ok()
+}
+
 /// The runtime's path: the `crate = "…"` override, or `::oslo`.
 pub(crate) fn runtime_path(over: Option<Path>) -> Path {
     over.unwrap_or_else(|| {

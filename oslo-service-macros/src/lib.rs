@@ -19,6 +19,7 @@ mod args;
 mod diag;
 mod duration;
 mod entry;
+mod retry;
 mod service;
 mod tokens;
 
@@ -111,4 +112,35 @@ pub fn periodic_task(args: TokenStream, item: TokenStream) -> TokenStream {
     );
     tokens.extend(error.into_compile_error());
     tokens.into()
+}
+
+/// Retries the body of an `async fn` returning a `Result` while its error is one that
+/// `when` calls retryable: oslo.service's `RetryDecorator`, through
+/// `oslo::looping::retry`.
+///
+/// ```ignore
+/// fn is_busy(err: &FetchError) -> bool {
+///     matches!(err, FetchError::Busy)
+/// }
+///
+/// #[oslo::retry(max_retry_count = 3, inc_sleep_time = "1s", max_sleep_time = "10s", when = is_busy)]
+/// async fn fetch(&self, key: &str) -> Result<Page, FetchError> {
+///     self.client.get(key).await
+/// }
+/// ```
+///
+/// Arguments:
+/// - `when` (required): a `fn(&E) -> bool`, or a closure, saying which errors are retried;
+///   other errors are returned at once.
+/// - `max_retry_count`: retries at most this many times; -1 (the default) retries forever.
+/// - `inc_sleep_time` (default 10 s): each sleep is this much longer than the one before.
+/// - `max_sleep_time` (default 60 s): the longest sleep.
+/// - `crate = "path"`: where the runtime is.
+///
+/// The body runs again on each retry, so it sees the function's arguments by reference.
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    retry::attribute(args.into(), item.into())
+        .unwrap_or_else(diag::Failed::into_compile_error)
+        .into()
 }

@@ -1,7 +1,7 @@
 //! Small helpers of the expansions: spans and attributes carried over.
 
 use proc_macro2::{Span, TokenStream};
-use syn::Attribute;
+use syn::{Attribute, ReceiverKind, Type};
 
 /// A span that resolves names as the macro's own code does (`Span::call_site`), but is
 /// shown at `location`: where rustc reports a type error found in generated code.
@@ -24,4 +24,22 @@ pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 /// too, so that they go away with it.
 pub(crate) fn cfgs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|attr| attr.path().is_ident("cfg"))
+}
+
+/// `&self`, `&'a self` or `self: &Self`.
+pub(crate) fn is_ref_self(receiver: &syn::Receiver) -> bool {
+    match &receiver.kind {
+        ReceiverKind::Reference(_, _, mutability) => mutability.is_none(),
+        ReceiverKind::Typed(_, ty) => match &**ty {
+            Type::Reference(reference) => {
+                reference.mutability.is_none() && is_self_type(&reference.elem)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn is_self_type(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident("Self"))
 }

@@ -11,5 +11,6 @@ fn ui() {
     cases.compile_fail("tests/ui/service/*.rs");
     cases.compile_fail("tests/ui/main/*.rs");
     cases.compile_fail("tests/ui/periodic/*.rs");
+    cases.compile_fail("tests/ui/retry/*.rs");
     cases.pass("tests/ui/pass/*.rs");
 }

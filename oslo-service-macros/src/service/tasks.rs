@@ -9,10 +9,10 @@ use syn::{
 };
 
 use super::parse::Method;
-use super::validate::is_ref_self;
 use crate::args::{self, Arg, Known};
 use crate::diag::Errors;
 use crate::duration;
+use crate::tokens::is_ref_self;
 
 const ATTR: &str = "#[periodic_task]";
 

@@ -7,15 +7,14 @@ use quote::ToTokens;
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{
-    FnArg, GenericParam, ItemImpl, ItemStruct, LitStr, Path, ReceiverKind, ReturnType, Safety,
-    Signature, Type,
+    FnArg, GenericParam, ItemImpl, ItemStruct, LitStr, Path, ReturnType, Safety, Signature, Type,
 };
 
 use super::parse::{Hook, ImplBlock, Input};
 use super::tasks::{CheckedTask, check_tasks};
 use crate::args::{self, Arg, Known};
 use crate::diag::Errors;
-use crate::duration;
+use crate::tokens::is_ref_self;
 
 /// The attribute as the user writes it, for messages.
 const ATTR: &str = "#[oslo::service]";
@@ -142,8 +141,8 @@ fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> 
         |arg_name, arg, errors| match arg_name {
             "crate" => runtime = args::crate_path(arg, errors),
             "name" => name = service_name(arg, errors),
-            "periodic_interval_max" => periodic_interval_max = duration_arg(arg, errors),
-            "periodic_fuzzy_delay" => periodic_fuzzy_delay = duration_arg(arg, errors),
+            "periodic_interval_max" => periodic_interval_max = args::duration(arg, errors),
+            "periodic_fuzzy_delay" => periodic_fuzzy_delay = args::duration(arg, errors),
             other => unreachable!("argument `{other}` is in STRUCT_ARGS but not read"),
         },
     );
@@ -155,31 +154,6 @@ fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> 
         periodic_interval_max,
         periodic_fuzzy_delay,
     }
-}
-
-/// `"60s"` or a whole number of seconds, read at compile time.
-fn duration_arg(arg: &Arg, errors: &mut Errors) -> Option<u64> {
-    let name = arg.name.unraw();
-    let expected = format!("`{name}` takes a duration such as \"60s\" or a number of seconds");
-    let Some((_, value)) = &arg.value else {
-        errors.at(&arg.name, expected);
-        return None;
-    };
-    let read = match value {
-        syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(text),
-            ..
-        }) => duration::parse(&text.value()),
-        syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(int),
-            ..
-        }) => int
-            .base10_parse::<u64>()
-            .map_err(|err| err.to_string())
-            .and_then(|seconds| duration::seconds_to_nanos(u128::from(seconds))),
-        _ => Err(expected),
-    };
-    read.map_err(|message| errors.at(value, message)).ok()
 }
 
 fn service_name(arg: &Arg, errors: &mut Errors) -> Option<LitStr> {
@@ -321,24 +295,6 @@ fn check_hook(hook: Hook, sig: &Signature, errors: &mut Errors) -> Option<Checke
         output: output?,
         context: context?,
     })
-}
-
-/// `&self`, `&'a self` or `self: &Self`.
-pub(crate) fn is_ref_self(receiver: &syn::Receiver) -> bool {
-    match &receiver.kind {
-        ReceiverKind::Reference(_, _, mutability) => mutability.is_none(),
-        ReceiverKind::Typed(_, ty) => match &**ty {
-            Type::Reference(reference) => {
-                reference.mutability.is_none() && is_self_type(&reference.elem)
-            }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-fn is_self_type(ty: &Type) -> bool {
-    matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident("Self"))
 }
 
 #[cfg(test)]

@@ -1,0 +1,21 @@
+#[derive(Debug)]
+struct Busy;
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("busy")
+    }
+}
+
+fn is_busy(_: &Busy) -> bool {
+    true
+}
+
+#[oslo::retry(max_retry_count = 3)]
+async fn fetch() -> Result<(), Busy> {
+    Ok(())
+}
+
+fn main() {
+    let _ = is_busy;
+}
