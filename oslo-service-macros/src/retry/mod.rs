@@ -8,28 +8,22 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
-use crate::args;
-use crate::diag::{Errors, Failed};
+use quote::ToTokens as _;
+
+use crate::diag::{Failed, run_attribute};
 
 /// Runs the attribute: parse, validate, expand. On errors the function is emitted
 /// unchanged, so that the errors are the only ones.
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> Result<TokenStream, Failed> {
-    let mut errors = Errors::new();
-    let args = args::parse(args).unwrap_or_else(|error| {
-        errors.push(error);
-        Vec::new()
-    });
-    let function = match parse::item(item.clone()) {
-        Ok(function) => function,
-        Err(error) => {
-            errors.push(error);
-            return errors.finish(item);
-        }
-    };
-    match validate::validate(&args, &function, &mut errors) {
-        Some(checked) if errors.is_empty() => errors.finish(expand::expand(&checked)),
-        _ => errors.finish(item),
-    }
+    run_attribute(
+        args,
+        item,
+        parse::item,
+        |args, function, errors| match validate::validate(args, function, errors) {
+            Some(checked) if errors.is_empty() => expand::expand(&checked),
+            _ => function.item.to_token_stream(),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -9,26 +9,14 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
-use crate::args;
-use crate::diag::{Errors, Failed};
+use crate::diag::{Failed, run_attribute};
 
 /// Runs the attribute: parse, validate, expand. On errors, the item and the parts of the
 /// expansion that do not depend on the mistakes are still emitted.
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> Result<TokenStream, Failed> {
-    let mut errors = Errors::new();
-    let args = args::parse(args).unwrap_or_else(|error| {
-        errors.push(error);
-        Vec::new()
-    });
-    let input = match parse::item(item.clone()) {
-        Ok(input) => input,
-        Err(error) => {
-            errors.push(error);
-            return errors.finish(item);
-        }
-    };
-    let checked = validate::validate(&args, &input, &mut errors);
-    errors.finish(expand::expand(&checked))
+    run_attribute(args, item, parse::item, |args, input, errors| {
+        expand::expand(&validate::validate(args, input, errors))
+    })
 }
 
 #[cfg(test)]

@@ -80,6 +80,20 @@ fn cx() -> Context {
     Context::new("probe", Config::default())
 }
 
+/// Runs [`drive`] in a task of its own, as a service's `run` hook does.
+fn spawn_driver(
+    probe: &Arc<Probe>,
+    cx: &Context,
+    tasks: PeriodicTasks<Probe>,
+    timing: Timing,
+    seed: u64,
+) -> tokio::task::JoinHandle<crate::Result<()>> {
+    let (probe, cx) = (Arc::clone(probe), cx.clone());
+    tokio::spawn(
+        async move { drive(&*probe, &cx, tasks, timing, fastrand::Rng::with_seed(seed)).await },
+    )
+}
+
 fn seeded(owner: &str) -> PeriodicTasks<Probe> {
     PeriodicTasks::new(owner).with_rng(fastrand::Rng::with_seed(7))
 }
@@ -335,19 +349,7 @@ async fn the_driver_never_overlaps_a_task_and_stops_when_asked() {
         25 * SEC,
         false,
     ));
-    let driver = {
-        let (probe, cx) = (Arc::clone(&probe), cx.clone());
-        tokio::spawn(async move {
-            drive(
-                &*probe,
-                &cx,
-                tasks,
-                Timing::default(),
-                fastrand::Rng::with_seed(3),
-            )
-            .await
-        })
-    };
+    let driver = spawn_driver(&probe, &cx, tasks, Timing::default(), 3);
     // Sleeping on the paused clock lets every timer due meanwhile fire in order.
     tokio::time::sleep(100 * SEC).await;
     cx.request_stop();
@@ -378,12 +380,7 @@ async fn the_first_tick_waits_a_random_whole_number_of_seconds_up_to_the_fuzzy_d
             fuzzy_delay: 5 * SEC,
             ..Timing::default()
         };
-        let driver = {
-            let (probe, cx) = (Arc::clone(&probe), cx.clone());
-            tokio::spawn(async move {
-                drive(&*probe, &cx, tasks, timing, fastrand::Rng::with_seed(seed)).await
-            })
-        };
+        let driver = spawn_driver(&probe, &cx, tasks, timing, seed);
         tokio::time::sleep(6 * SEC).await;
         cx.request_stop();
         driver.await.unwrap().unwrap();
@@ -412,12 +409,7 @@ async fn the_driver_caps_its_sleep_at_interval_max() {
         interval_max: 5 * SEC,
         ..Timing::default()
     };
-    let driver = {
-        let (probe, cx) = (Arc::clone(&probe), cx.clone());
-        tokio::spawn(async move {
-            drive(&*probe, &cx, tasks, timing, fastrand::Rng::with_seed(0)).await
-        })
-    };
+    let driver = spawn_driver(&probe, &cx, tasks, timing, 0);
     // Wake-ups every 5 s do not make the task run more often than its 60 s spacing.
     tokio::time::sleep(125 * SEC).await;
     cx.request_stop();
@@ -441,19 +433,7 @@ async fn an_abort_drops_the_running_task_where_a_stop_lets_it_finish() {
             100 * SEC,
             false,
         ));
-        let driver = {
-            let (probe, cx) = (Arc::clone(&probe), cx.clone());
-            tokio::spawn(async move {
-                drive(
-                    &*probe,
-                    &cx,
-                    tasks,
-                    Timing::default(),
-                    fastrand::Rng::with_seed(1),
-                )
-                .await
-            })
-        };
+        let driver = spawn_driver(&probe, &cx, tasks, Timing::default(), 1);
         tokio::time::sleep(10 * SEC).await;
         if abort {
             cx.request_abort()
