@@ -37,11 +37,13 @@ mod entry;
 mod error;
 mod launcher;
 pub mod log;
+pub mod net;
 pub mod periodic;
 mod service;
 mod services;
 pub mod signals;
 pub mod systemd;
+pub mod workers;
 
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
@@ -49,6 +51,7 @@ pub use launcher::{LauncherState, ServiceLauncher, launch};
 pub use oslo_service_macros::{main, service};
 pub use service::{BoxFuture, Context, ServiceBase};
 pub use services::{RestartMethod, Services};
+pub use workers::{LauncherHandle, ProcessLauncher};
 
 /// The names most services use.
 pub mod prelude {
