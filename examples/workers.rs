@@ -13,7 +13,8 @@
 //! socket and answers every connection with one line: its worker index, its pid and
 //! `[workers] greeting`, read at the time of the answer. `restart_method` (`reload` or
 //! `mutate`) says what SIGHUP does; `fail_on_start` makes every worker fail to start
-//! (a crash loop), `hang_on_stop` makes stop never return.
+//! (a crash loop), `hang_on_stop` makes stop never return, and `grow_to` changes the
+//! worker count at run time through [`oslo::LauncherHandle::set_workers`].
 
 use oslo::prelude::*;
 use tokio::io::AsyncWriteExt;
@@ -116,9 +117,17 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
             .run()
             .await;
     }
-    oslo::ProcessLauncher::new(conf)
+    let grow_to: Option<usize> = conf.get(GROUP, "grow_to")?;
+    let launcher = oslo::ProcessLauncher::new(conf)
         .restart_method(restart_method)
-        .launch_service(Answer, count)
-        .run()
-        .await
+        .launch_service(Answer, count);
+    if let Some(workers) = grow_to {
+        let handle = launcher.handle();
+        tokio::spawn(async move {
+            if let Err(err) = handle.set_workers("workers", workers) {
+                tracing::error!(error = %err, "cannot change the worker count");
+            }
+        });
+    }
+    launcher.run().await
 }

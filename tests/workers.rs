@@ -359,3 +359,63 @@ fn a_crash_looping_worker_is_restarted_at_a_bounded_rate() {
     service.signal(Signal::TERM);
     service.wait_exit();
 }
+
+#[test]
+fn set_workers_changes_the_count_at_run_time() {
+    let service = Service::start(WORKERS, &config("", "count = 2\ngrow_to = 3"), Stdout::Null);
+    service.expect_notify("READY=1");
+    expect_children(&service, 3);
+    service.wait_log("worker count changed service=workers from=2 to=3");
+}
+
+#[test]
+fn under_systemd_socket_activation_the_workers_accept_on_systemds_socket() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let fd = socket.as_raw_fd();
+    // LISTEN_PID must be the service's own pid: a shell learns it and execs in place.
+    let mut command = std::process::Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+        .arg(WORKERS)
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_FDNAMES", "workers");
+    // SAFETY: dup2 and fcntl are async-signal-safe; `fd` stays open in the test.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let service = Service::start_command(
+        command,
+        &config("", "count = 2\nport = 1"),
+        Stdout::Null,
+        None,
+    );
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(
+        log.contains(&format!("listening on 127.0.0.1:{port}")),
+        "{log}"
+    );
+    drop(socket);
+    let children = service.children();
+    for _ in 0..4 {
+        let answer = ask(port).unwrap();
+        assert!(
+            children.contains(&answer.pid),
+            "{answer:?} from {children:?}"
+        );
+    }
+}

@@ -48,6 +48,17 @@ impl Service {
         stdout: Stdout,
         abstract_name: Option<&str>,
     ) -> Service {
+        Self::start_command(Command::new(binary), config, stdout, abstract_name)
+    }
+
+    /// Like [`Service::start_with_notify`] with a command prepared by the caller (a
+    /// wrapper program, inherited descriptors); `--config-file` is appended.
+    pub fn start_command(
+        mut command: Command,
+        config: &str,
+        stdout: Stdout,
+        abstract_name: Option<&str>,
+    ) -> Service {
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("service.conf");
         std::fs::write(&conf, config).expect("write config");
@@ -71,7 +82,6 @@ impl Service {
         };
         let log = std::fs::File::create(dir.path().join("log")).expect("log file");
 
-        let mut command = Command::new(binary);
         command
             .arg("--config-file")
             .arg(&conf)
