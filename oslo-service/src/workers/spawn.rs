@@ -79,7 +79,9 @@ pub(crate) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
 /// Runs in the new process between fork and exec.
 fn prepare_worker(parent: Pid, inherit: &[RawFd]) -> io::Result<()> {
     // The kernel signals the worker when the parent dies; the parent-death setting
-    // survives exec.
+    // survives exec. Strictly, it fires when the forking *thread* exits: the supervisor
+    // forks from its own task, on a thread that lives as long as the runtime (never
+    // from `spawn_blocking`, whose threads come and go).
     rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
     // The parent may have died before the line above took effect: then no signal will
     // ever come, so give up now.

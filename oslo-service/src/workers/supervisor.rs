@@ -267,18 +267,16 @@ impl Supervisor {
         };
         let service = &self.slots[worker.slot].name;
         let index = worker.index;
-        match status.and_then(|s| {
-            s.terminating_signal()
-                .map(|sig| (true, sig))
-                .or(s.exit_status().map(|code| (false, code)))
-        }) {
-            Some((true, signal)) => {
+        let signal = status.and_then(WaitStatus::terminating_signal);
+        let code = status.and_then(WaitStatus::exit_status);
+        match (signal, code) {
+            (Some(signal), _) => {
                 tracing::info!(pid, worker = index, %service, signal, "child {pid} killed by signal {signal}")
             }
-            Some((false, code)) => {
+            (None, Some(code)) => {
                 tracing::info!(pid, worker = index, %service, status = code, "child {pid} exited with status {code}")
             }
-            None => tracing::info!(pid, worker = index, %service, "child {pid} is gone"),
+            (None, None) => tracing::info!(pid, worker = index, %service, "child {pid} is gone"),
         }
     }
 
@@ -477,7 +475,8 @@ impl Supervisor {
 
     /// SIGINT: every worker is killed at once.
     fn interrupt(&mut self) -> Result<()> {
-        tracing::info!(signal = "SIGINT", "caught SIGINT, exiting at once");
+        // The caller logs the error "caught SIGINT, exiting at once".
+        tracing::info!(signal = "SIGINT", "caught SIGINT, killing every worker");
         self.kill_all();
         Err(Error::Interrupted)
     }
