@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
@@ -9,8 +10,10 @@ use crate::service::ServiceBase;
 use crate::services::{RestartMethod, Services};
 use crate::signals::{Interrupted, SignalEvent, SignalLoop, is_daemon};
 use crate::systemd;
+use crate::workers::{ProcessLauncher, link::ParentLink};
 
-/// Runs `service` until a signal ends it: in this process when `workers` is 1.
+/// Runs `service` until a signal ends it: in this process when `workers` is 1, in
+/// `workers` worker processes under a [`ProcessLauncher`] otherwise.
 ///
 /// ```no_run
 /// # #[derive(Default)] struct Poller;
@@ -21,8 +24,7 @@ use crate::systemd;
 /// }
 /// ```
 ///
-/// `workers` of 0 is an error. Worker processes (`workers` > 1) are not supported yet
-/// and give an error saying so.
+/// `workers` of 0 is an error.
 pub async fn launch<S: ServiceBase>(conf: Config, service: S, workers: usize) -> Result<()> {
     match workers {
         0 => Err(Error::Launch(
@@ -34,9 +36,12 @@ pub async fn launch<S: ServiceBase>(conf: Config, service: S, workers: usize) ->
                 .run()
                 .await
         }
-        _ => Err(Error::Launch(format!(
-            "{workers} workers asked for, but worker processes are not supported yet: launch with 1 worker"
-        ))),
+        _ => {
+            ProcessLauncher::new(conf)
+                .launch_service(service, workers)
+                .run()
+                .await
+        }
     }
 }
 
@@ -79,6 +84,7 @@ pub enum LauncherState {
 /// ```
 pub struct ServiceLauncher {
     conf: Config,
+    worker: Option<usize>,
     services: Services,
     restart_method: RestartMethod,
     state: LauncherState,
@@ -100,6 +106,20 @@ impl ServiceLauncher {
         ServiceLauncher {
             services: Services::new(conf.clone()),
             conf,
+            worker: None,
+            restart_method: RestartMethod::Reload,
+            state: LauncherState::Starting,
+        }
+    }
+
+    /// The launcher inside worker process `worker`, running `service` alone.
+    pub(crate) fn for_worker(conf: Config, worker: usize, service: Arc<dyn ServiceBase>) -> Self {
+        let mut services = Services::in_worker(conf.clone(), worker);
+        services.add(service);
+        ServiceLauncher {
+            services,
+            conf,
+            worker: Some(worker),
             restart_method: RestartMethod::Reload,
             state: LauncherState::Starting,
         }
@@ -120,10 +140,32 @@ impl ServiceLauncher {
     /// Starts every service, tells systemd it is ready, and handles signals until one
     /// ends the process. Returns `Ok` after a graceful stop, an error for every other
     /// end: the process should then exit with status 1.
-    pub async fn run(mut self) -> Result<()> {
-        let mut signals = SignalLoop::install()
-            .map_err(|err| Error::io("cannot install signal handlers", err))?;
-        let options = RuntimeOptions::read(&self.conf.snapshot())?;
+    pub async fn run(self) -> Result<()> {
+        self.run_as(Role::Standalone).await
+    }
+
+    pub(crate) async fn run_as(mut self, role: Role) -> Result<()> {
+        let signals = match role {
+            Role::Standalone => SignalLoop::install(),
+            Role::Worker(_) => SignalLoop::install_worker(),
+        };
+        let mut signals =
+            signals.map_err(|err| Error::io("cannot install signal handlers", err))?;
+        let mut options = RuntimeOptions::read(&self.conf.snapshot())?;
+        if let Role::Worker(link) = &role {
+            link.watch_parent()
+                .map_err(|err| Error::io("cannot watch the parent process", err))?;
+            // The parent enforces the timeout and kills a worker that overstays it; the
+            // worker's own, a little later, only matters when someone else sent SIGTERM.
+            options.graceful_shutdown_timeout = options
+                .graceful_shutdown_timeout
+                .map(|timeout| timeout + WORKER_TIMEOUT_MARGIN);
+            tracing::info!(
+                pid = std::process::id(),
+                worker = self.worker,
+                "worker starting"
+            );
+        }
 
         self.enter(LauncherState::Starting);
         signals
@@ -131,11 +173,14 @@ impl ServiceLauncher {
             .await
             .map_err(|Interrupted| Error::Interrupted)??;
         self.enter(LauncherState::Running);
-        systemd::notify_ready();
+        role.ready();
 
         loop {
             match signals.next().await {
                 Some(SignalEvent::Interrupt) | None => return Err(Error::Interrupted),
+                Some(SignalEvent::Terminate) if role.orphaned() => {
+                    crate::workers::link::parent_died()
+                }
                 Some(SignalEvent::Terminate) => {
                     tracing::info!(
                         signal = "SIGTERM",
@@ -143,12 +188,14 @@ impl ServiceLauncher {
                     );
                     return self.shutdown(&mut signals, &options).await;
                 }
-                Some(SignalEvent::HangUp) if is_daemon() => {
+                // A worker's SIGHUP comes from its parent, never from a terminal.
+                Some(SignalEvent::HangUp) if role.is_worker() || is_daemon() => {
                     tracing::info!(
                         signal = "SIGHUP",
                         "caught SIGHUP, reloading the configuration"
                     );
                     self.reload(&mut signals, &options).await?;
+                    role.ready();
                 }
                 Some(SignalEvent::HangUp) => {
                     tracing::info!(
@@ -158,6 +205,10 @@ impl ServiceLauncher {
                     self.shutdown(&mut signals, &options).await?;
                     return Err(Error::StoppedBySignal { signal: "SIGHUP" });
                 }
+                // Only a parent of workers listens for these.
+                Some(
+                    SignalEvent::ChildExited | SignalEvent::AddWorker | SignalEvent::RemoveWorker,
+                ) => {}
             }
         }
     }
@@ -243,7 +294,41 @@ impl ServiceLauncher {
             }
         }
         self.enter(LauncherState::Running);
-        systemd::notify_ready();
         Ok(())
+    }
+}
+
+/// How much longer than its parent a worker waits for its own services to stop.
+const WORKER_TIMEOUT_MARGIN: Duration = Duration::from_secs(2);
+
+/// Where a [`ServiceLauncher`] runs: on its own, or as one worker of a parent.
+#[derive(Debug)]
+pub(crate) enum Role {
+    /// The process's only launcher: notifies systemd, applies the daemon rule.
+    Standalone,
+    /// A worker process: reports to its parent, ends when the parent is gone.
+    Worker(ParentLink),
+}
+
+impl Role {
+    fn is_worker(&self) -> bool {
+        matches!(self, Role::Worker(_))
+    }
+
+    fn orphaned(&self) -> bool {
+        match self {
+            Role::Standalone => false,
+            Role::Worker(link) => link.orphaned(),
+        }
+    }
+
+    /// Every service is up (again): tell systemd, or the parent.
+    fn ready(&self) {
+        match self {
+            Role::Standalone => {
+                systemd::notify_ready();
+            }
+            Role::Worker(link) => link.report_ready(),
+        }
     }
 }

@@ -38,6 +38,7 @@ mod error;
 mod launcher;
 pub mod log;
 pub mod looping;
+pub mod net;
 pub mod periodic;
 mod service;
 mod services;
@@ -45,6 +46,7 @@ pub mod signals;
 pub mod systemd;
 pub mod taskgroup;
 pub mod testing;
+pub mod workers;
 
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
@@ -53,6 +55,7 @@ pub use oslo_service_macros::{main, periodic_task, retry, service};
 pub use service::{BoxFuture, Context, ServiceBase};
 pub use services::{RestartMethod, Services};
 pub use taskgroup::TaskGroup;
+pub use workers::{LauncherHandle, ProcessLauncher};
 
 /// The names most services use.
 pub mod prelude {

@@ -68,6 +68,15 @@ impl Services {
         }
     }
 
+    /// No services yet, in worker process `worker`: every [`Context::worker`] says so.
+    pub(crate) fn in_worker(conf: Config, worker: usize) -> Self {
+        Services {
+            conf,
+            worker: Some(worker),
+            entries: Vec::new(),
+        }
+    }
+
     /// Adds a service; it starts with the next [`Services::start`].
     pub fn add(&mut self, service: Arc<dyn ServiceBase>) {
         let cx = self.fresh_context(service.as_ref());

@@ -1,5 +1,6 @@
-//! The process's one signal loop: SIGTERM, SIGINT and SIGHUP arrive as events the
-//! launcher awaits, without polling, and the daemon rule says what SIGHUP means.
+//! The process's one signal loop: SIGTERM, SIGINT and SIGHUP (and, in a parent of worker
+//! processes, SIGCHLD, SIGTTIN and SIGTTOU) arrive as events the launcher awaits, without
+//! polling, and the daemon rule says what SIGHUP means.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -8,7 +9,7 @@ use std::os::fd::AsFd;
 use std::pin::{Pin, pin};
 
 use futures_core::Stream;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU};
 use signal_hook_tokio::{Handle, Signals};
 
 /// A signal the launcher acts on.
@@ -20,6 +21,12 @@ pub enum SignalEvent {
     Interrupt,
     /// SIGHUP: reload when a daemon, otherwise stop.
     HangUp,
+    /// SIGCHLD: a worker process exited; only a parent of workers receives it.
+    ChildExited,
+    /// SIGTTIN: one more worker for every service; only a parent of workers receives it.
+    AddWorker,
+    /// SIGTTOU: one worker less for every service; only a parent of workers receives it.
+    RemoveWorker,
 }
 
 impl SignalEvent {
@@ -29,6 +36,9 @@ impl SignalEvent {
             SignalEvent::Terminate => "SIGTERM",
             SignalEvent::Interrupt => "SIGINT",
             SignalEvent::HangUp => "SIGHUP",
+            SignalEvent::ChildExited => "SIGCHLD",
+            SignalEvent::AddWorker => "SIGTTIN",
+            SignalEvent::RemoveWorker => "SIGTTOU",
         }
     }
 
@@ -37,6 +47,9 @@ impl SignalEvent {
             SIGTERM => Some(SignalEvent::Terminate),
             SIGINT => Some(SignalEvent::Interrupt),
             SIGHUP => Some(SignalEvent::HangUp),
+            SIGCHLD => Some(SignalEvent::ChildExited),
+            SIGTTIN => Some(SignalEvent::AddWorker),
+            SIGTTOU => Some(SignalEvent::RemoveWorker),
             _ => None,
         }
     }
@@ -57,7 +70,25 @@ pub struct Interrupted;
 impl SignalLoop {
     /// Takes over SIGTERM, SIGINT and SIGHUP. Must be called inside a tokio runtime.
     pub fn install() -> io::Result<Self> {
-        let signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        Self::install_for(&[SIGTERM, SIGINT, SIGHUP])
+    }
+
+    /// For the parent of worker processes: takes over SIGCHLD (reap and replace a
+    /// worker), SIGTTIN and SIGTTOU (one worker more or less) besides SIGTERM, SIGINT
+    /// and SIGHUP.
+    pub fn install_supervisor() -> io::Result<Self> {
+        Self::install_for(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU])
+    }
+
+    /// For a worker process: takes over SIGTERM and SIGHUP only. SIGINT stays ignored,
+    /// as its parent set it up: a Ctrl-C reaches the whole process group, and the
+    /// parent alone decides what happens to its workers.
+    pub fn install_worker() -> io::Result<Self> {
+        Self::install_for(&[SIGTERM, SIGHUP])
+    }
+
+    fn install_for(raw: &[i32]) -> io::Result<Self> {
+        let signals = Signals::new(raw)?;
         let handle = signals.handle();
         Ok(SignalLoop {
             signals,

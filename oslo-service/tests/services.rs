@@ -88,12 +88,31 @@ async fn launch_refuses_zero_workers() {
     assert_eq!(err.to_string(), "number of workers should be positive");
 }
 
+// `launch` with more than one worker runs worker processes: tests/workers.rs at the
+// workspace root drives them as real processes. Here, only what fails before a fork.
 #[tokio::test]
-async fn launch_says_worker_processes_are_not_supported_yet() {
-    let err = oslo::launch(Config::default(), Recorder::new("a", &journal()), 4)
+async fn the_process_launcher_checks_worker_counts_and_service_names() {
+    let mut launcher = oslo::ProcessLauncher::new(Config::default())
+        .launch_service(Recorder::new("a", &journal()), 2);
+    let err = launcher.set_workers("a", 0).unwrap_err();
+    assert_eq!(err.to_string(), "number of workers should be positive");
+    let err = launcher.set_workers("b", 3).unwrap_err();
+    assert_eq!(err.to_string(), "no service named 'b'");
+    launcher.set_workers("a", 3).unwrap();
+
+    let handle = launcher.handle();
+    assert!(handle.set_workers("b", 1).is_err());
+    handle.set_workers("a", 4).unwrap();
+    drop(launcher);
+    let err = handle.set_workers("a", 4).unwrap_err();
+    assert_eq!(err.to_string(), "the launcher is not running");
+
+    let err = oslo::ProcessLauncher::new(Config::default())
+        .launch_service(Recorder::new("a", &journal()), 0)
+        .run()
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("not supported yet"), "{err}");
+    assert_eq!(err.to_string(), "number of workers should be positive");
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Runs the example binaries as real processes: each in its own session, with a real
 //! systemd notify socket to learn when it is ready, its log in a file, and signals sent
 //! with kill(2).
+// Each test file uses its own part of this module.
+#![allow(dead_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -46,6 +48,17 @@ impl Service {
         stdout: Stdout,
         abstract_name: Option<&str>,
     ) -> Service {
+        Self::start_command(Command::new(binary), config, stdout, abstract_name)
+    }
+
+    /// Like [`Service::start_with_notify`] with a command prepared by the caller (a
+    /// wrapper program, inherited descriptors); `--config-file` is appended.
+    pub fn start_command(
+        mut command: Command,
+        config: &str,
+        stdout: Stdout,
+        abstract_name: Option<&str>,
+    ) -> Service {
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("service.conf");
         std::fs::write(&conf, config).expect("write config");
@@ -69,7 +82,6 @@ impl Service {
         };
         let log = std::fs::File::create(dir.path().join("log")).expect("log file");
 
-        let mut command = Command::new(binary);
         command
             .arg("--config-file")
             .arg(&conf)
@@ -190,6 +202,72 @@ impl Service {
 
     pub fn log_count(&self, needle: &str) -> usize {
         self.log().matches(needle).count()
+    }
+
+    /// Waits until the log contains `needle`, failing the test after [`HANG`].
+    pub fn wait_log(&self, needle: &str) {
+        let deadline = Instant::now() + HANG;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no '{needle}' in the log\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A notify message that already arrived, if any.
+    pub fn try_notify(&self) -> Option<String> {
+        self.notify.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 512];
+        let got = self.notify.recv(&mut buf).ok();
+        self.notify.set_nonblocking(false).unwrap();
+        got.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    /// The pids of the service's child processes, sorted.
+    pub fn children(&self) -> Vec<u32> {
+        children_of(self.pid())
+    }
+}
+
+/// The live child processes of `pid`, from every thread's
+/// `/proc/<pid>/task/<tid>/children`, sorted.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return children;
+    };
+    for task in tasks.flatten() {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        children.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    children.retain(|&child| is_alive(child));
+    children.sort_unstable();
+    children
+}
+
+/// Whether `pid` is a process that has not exited (a zombie counts as exited).
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// Polls `done` until it holds, failing the test with `what` after [`HANG`].
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + HANG;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -1,0 +1,279 @@
+//! Worker processes: oslo.service's `ProcessLauncher`, rebuilt without fork.
+//!
+//! A parent runs no service itself: it starts `/proc/self/exe` again, with its own
+//! argv, once per worker, and supervises those processes. A re-executed worker finds an
+//! environment marker naming its service and index; the same program builds the same
+//! launcher in the same order, and [`ProcessLauncher::run`] then runs that one service
+//! in that process instead of supervising. Sockets bound with [`crate::net::listen`] in
+//! the parent are inherited by every worker, so they all accept on one port.
+//!
+//! | event | the parent |
+//! |---|---|
+//! | a worker exits or is killed | logs "child <pid> exited with status <n>" or "child <pid> killed by signal <n>" and starts a replacement; more forks than workers within as many seconds log "forking too fast, sleeping" and pause a second |
+//! | SIGTERM | SIGTERM to every worker and waits; past `graceful_shutdown_timeout` the rest are killed and the parent exits 1 |
+//! | SIGINT | kills every worker, exits 1 (workers ignore the SIGINT of a Ctrl-C) |
+//! | SIGHUP, `reload` | re-reads the configuration (a bad one is refused), `reset()` here, starts a new generation of workers and stops the old one once the new one is ready |
+//! | SIGHUP, `mutate` | re-reads the configuration, `reset()` here, SIGHUP to every worker, which re-reads and resets in place |
+//! | SIGTTIN / SIGTTOU | one worker more / less for every service |
+//! | parent dies | each worker reads end-of-file on its control socket (and gets SIGTERM from the kernel) and exits at once |
+//!
+//! systemd hears `READY=1` from the parent once every worker has reported that its
+//! services started; workers never notify.
+
+pub(crate) mod link;
+mod marker;
+mod rate;
+mod spawn;
+mod supervisor;
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::launcher::{Role, ServiceLauncher};
+use crate::service::ServiceBase;
+use crate::services::RestartMethod;
+
+pub(crate) use marker::take_env;
+
+/// Which worker of which service this process is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerId {
+    service: String,
+    index: usize,
+}
+
+impl WorkerId {
+    /// The name of the service the worker runs.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The worker's index within its service, from 0.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// This process's worker identity, or `None` in a process that is no worker (such as
+/// the parent, or a service launched with one worker).
+///
+/// ```
+/// if oslo::workers::current().is_none() {
+///     println!("this is the parent (or a single process)");
+/// }
+/// ```
+pub fn current() -> Option<WorkerId> {
+    marker::marker().ok().flatten().map(|m| WorkerId {
+        service: m.name.clone(),
+        index: m.worker,
+    })
+}
+
+/// A service and how many workers run it.
+pub(crate) struct Launched {
+    service: Arc<dyn ServiceBase>,
+    workers: usize,
+}
+
+/// What a [`LauncherHandle`] asks of a running launcher.
+#[derive(Debug)]
+pub(crate) enum Command {
+    SetWorkers { service: String, workers: usize },
+}
+
+/// Runs each service in worker processes of its own: oslo.service's `ProcessLauncher`.
+///
+/// ```no_run
+/// # struct Api; impl oslo::ServiceBase for Api { fn name(&self) -> &str { "api" } }
+/// # struct Conductor; impl oslo::ServiceBase for Conductor { fn name(&self) -> &str { "conductor" } }
+/// #[oslo::main]
+/// async fn main(conf: oslo::Config) -> oslo::Result<()> {
+///     let launcher = oslo::ProcessLauncher::new(conf)
+///         .launch_service(Api, 4)
+///         .launch_service(Conductor, 2);
+///     let handle = launcher.handle();
+///     // Later, from any task: handle.set_workers("api", 8)?;
+///     # drop(handle);
+///     launcher.run().await
+/// }
+/// ```
+///
+/// The program must build the same launcher, with the same services in the same order,
+/// every time it runs: workers are the same program started again, and find their
+/// service by its position and name. See the [module documentation](self) for the
+/// signals.
+pub struct ProcessLauncher {
+    conf: Config,
+    restart_method: RestartMethod,
+    launched: Vec<Launched>,
+    commands_tx: mpsc::UnboundedSender<Command>,
+    commands_rx: mpsc::UnboundedReceiver<Command>,
+}
+
+impl fmt::Debug for ProcessLauncher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let services: Vec<(&str, usize)> = self
+            .launched
+            .iter()
+            .map(|l| (l.service.name(), l.workers))
+            .collect();
+        f.debug_struct("ProcessLauncher")
+            .field("services", &services)
+            .field("restart_method", &self.restart_method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProcessLauncher {
+    /// A launcher with no services, reloading in `reload` mode.
+    pub fn new(conf: Config) -> Self {
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        ProcessLauncher {
+            conf,
+            restart_method: RestartMethod::Reload,
+            launched: Vec::new(),
+            commands_tx,
+            commands_rx,
+        }
+    }
+
+    /// How SIGHUP applies a new configuration.
+    pub fn restart_method(mut self, method: RestartMethod) -> Self {
+        self.restart_method = method;
+        self
+    }
+
+    /// Adds a service, to run in `workers` processes of its own (at least 1).
+    pub fn launch_service<S: ServiceBase>(mut self, service: S, workers: usize) -> Self {
+        self.launched.push(Launched {
+            service: Arc::new(service),
+            workers,
+        });
+        self
+    }
+
+    /// Sets how many workers the services named `service` get.
+    pub fn set_workers(&mut self, service: &str, workers: usize) -> Result<()> {
+        check_workers(workers)?;
+        let mut found = false;
+        for launched in self
+            .launched
+            .iter_mut()
+            .filter(|l| l.service.name() == service)
+        {
+            launched.workers = workers;
+            found = true;
+        }
+        found
+            .then_some(())
+            .ok_or_else(|| Error::Launch(format!("no service named '{service}'")))
+    }
+
+    /// A handle that changes worker counts while [`ProcessLauncher::run`] runs.
+    pub fn handle(&self) -> LauncherHandle {
+        LauncherHandle {
+            names: self
+                .launched
+                .iter()
+                .map(|l| l.service.name().to_owned())
+                .collect(),
+            commands: self.commands_tx.clone(),
+        }
+    }
+
+    /// In the parent: starts every worker, tells systemd it is ready once all are, and
+    /// supervises them until a signal ends the launcher. In a worker: runs that worker's
+    /// service until its parent stops it.
+    ///
+    /// Returns `Ok` after a graceful stop, an error for every other end: the process
+    /// should then exit with status 1.
+    pub async fn run(self) -> Result<()> {
+        for launched in &self.launched {
+            check_workers(launched.workers)?;
+        }
+        if let Some(marker) = marker::marker()? {
+            return self.run_worker(marker).await;
+        }
+        if self.launched.is_empty() {
+            return Err(Error::Launch("no service to launch".to_owned()));
+        }
+        // Worker processes are started from the task that runs this future; the
+        // commands sent before now are applied as the supervisor starts.
+        let ProcessLauncher {
+            conf,
+            restart_method,
+            launched,
+            commands_rx,
+            ..
+        } = self;
+        supervisor::Supervisor::new(conf, restart_method, launched, commands_rx)?
+            .run()
+            .await
+    }
+
+    async fn run_worker(self, marker: &marker::Marker) -> Result<()> {
+        let Some(launched) = self.launched.into_iter().nth(marker.service) else {
+            return Err(Error::Launch(format!(
+                "this worker runs service #{} ('{}'), but the launcher has no service at that position",
+                marker.service, marker.name
+            )));
+        };
+        if launched.service.name() != marker.name {
+            return Err(Error::Launch(format!(
+                "this worker runs service #{} ('{}'), but the launcher's service at that position is '{}'",
+                marker.service,
+                marker.name,
+                launched.service.name()
+            )));
+        }
+        let link = link::ParentLink::take(marker)
+            .map_err(|err| Error::io("cannot use the control socket", err))?;
+        let span = tracing::info_span!(
+            "worker",
+            service = %marker.name,
+            worker = marker.worker,
+            pid = std::process::id()
+        );
+        let run = ServiceLauncher::for_worker(self.conf, marker.worker, launched.service)
+            .restart_method(self.restart_method)
+            .run_as(Role::Worker(link));
+        tracing::Instrument::instrument(run, span).await
+    }
+}
+
+/// Changes a running [`ProcessLauncher`]'s worker counts from another task.
+#[derive(Clone, Debug)]
+pub struct LauncherHandle {
+    names: Vec<String>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl LauncherHandle {
+    /// Sets how many workers the services named `service` get: new workers start at
+    /// once, extra ones (the highest indexes) stop gracefully.
+    pub fn set_workers(&self, service: &str, workers: usize) -> Result<()> {
+        check_workers(workers)?;
+        if !self.names.iter().any(|name| name == service) {
+            return Err(Error::Launch(format!("no service named '{service}'")));
+        }
+        self.commands
+            .send(Command::SetWorkers {
+                service: service.to_owned(),
+                workers,
+            })
+            .map_err(|_| Error::Launch("the launcher is not running".to_owned()))
+    }
+}
+
+fn check_workers(workers: usize) -> Result<()> {
+    if workers == 0 {
+        return Err(Error::Launch(
+            "number of workers should be positive".to_owned(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Starting one worker: `/proc/self/exe` again, with the parent's own argv, the worker
+//! marker, the shared sockets and the control socket, and the parent-death signal.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use rustix::process::{Pid, Signal};
+
+use super::marker::{Marker, WORKER_ENV};
+use crate::net::{self, LISTEN_ENV};
+
+/// The program a worker runs: the very build the parent runs, even if the file on disk
+/// was replaced since the parent started.
+const SELF_EXE: &str = "/proc/self/exe";
+
+/// A worker that was started.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub pid: Pid,
+    /// The parent's end of the control socket; the worker sees end-of-file on its own
+    /// end once every copy of this one is closed.
+    pub control: UnixStream,
+}
+
+/// Which worker to start.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WorkerSpec<'a> {
+    pub service: usize,
+    pub name: &'a str,
+    pub worker: usize,
+}
+
+/// Starts one worker process.
+pub(crate) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
+    // Both ends are close-on-exec: only the worker's own copy of its end is made
+    // inheritable, in the worker between fork and exec.
+    let (control, worker_end) = UnixStream::pair()?;
+    let parent = rustix::process::getpid();
+    let marker = Marker {
+        service: spec.service,
+        worker: spec.worker,
+        control: worker_end.as_raw_fd(),
+        parent: parent.as_raw_pid(),
+        name: spec.name.to_owned(),
+    };
+    let (sockets_env, mut inherit) = net::shared();
+    inherit.push(worker_end.as_raw_fd());
+
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().unwrap_or_else(|| OsString::from(spec.name));
+    let mut command = Command::new(SELF_EXE);
+    command
+        .arg0(argv0)
+        .args(argv)
+        .env(WORKER_ENV, marker.encode())
+        .env(LISTEN_ENV, sockets_env)
+        // Workers never notify systemd, and systemd's sockets are the parent's.
+        .env_remove("NOTIFY_SOCKET");
+    for name in net::SYSTEMD_ENV {
+        command.env_remove(name);
+    }
+    // SAFETY: `prepare_worker` only makes async-signal-safe system calls (prctl,
+    // getppid, fcntl, signal) on values computed before the fork; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || prepare_worker(parent, &inherit));
+    }
+    let child = command.spawn()?;
+    drop(worker_end);
+    Ok(Spawned {
+        pid: Pid::from_child(&child),
+        control,
+    })
+}
+
+/// Runs in the new process between fork and exec.
+fn prepare_worker(parent: Pid, inherit: &[RawFd]) -> io::Result<()> {
+    // The kernel signals the worker when the parent dies; the parent-death setting
+    // survives exec. Strictly, it fires when the forking *thread* exits: the supervisor
+    // forks from its own task, on a thread that lives as long as the runtime (never
+    // from `spawn_blocking`, whose threads come and go).
+    rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
+    // The parent may have died before the line above took effect: then no signal will
+    // ever come, so give up now.
+    if rustix::process::getppid() != Some(parent) {
+        return Err(rustix::io::Errno::SRCH.into());
+    }
+    for &fd in inherit {
+        // SAFETY: `fd` is open in the parent (a shared socket or the worker's end of the
+        // control socket, kept alive by the parent across the spawn), hence here too.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+    }
+    // A Ctrl-C reaches the whole process group; the parent alone acts on it. An ignored
+    // disposition survives exec, so the worker is never without it.
+    // SAFETY: setting SIGINT to SIG_IGN installs no handler and touches no memory.
+    if unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

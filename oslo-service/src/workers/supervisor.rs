@@ -1,0 +1,510 @@
+//! The parent of worker processes: starts them, reaps and replaces them, reloads them
+//! without downtime and stops them, driven by signals and by the workers' own reports.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use super::link::READY;
+use super::rate::{ForkRate, PAUSE, Verdict};
+use super::spawn::{self, WorkerSpec};
+use super::{Command, Launched};
+use crate::config::{Config, RuntimeOptions};
+use crate::error::{Error, Result};
+use crate::launcher::LauncherState;
+use crate::services::{RestartMethod, Services};
+use crate::signals::{SignalEvent, SignalLoop, is_daemon};
+use crate::systemd;
+
+/// One service and the number of workers it should have.
+#[derive(Debug)]
+struct Slot {
+    name: String,
+    target: usize,
+    rate: ForkRate,
+}
+
+/// One live worker process.
+#[derive(Debug)]
+struct Worker {
+    slot: usize,
+    index: usize,
+    generation: u64,
+    ready: bool,
+    /// Asked to stop for good: not replaced when it exits.
+    retiring: bool,
+    /// When a retiring worker is killed if it is still there.
+    kill_at: Option<Instant>,
+}
+
+pub(crate) struct Supervisor {
+    conf: Config,
+    restart_method: RestartMethod,
+    options: RuntimeOptions,
+    /// The service objects of the parent, for `reset()` after a reload.
+    services: Services,
+    slots: Vec<Slot>,
+    workers: BTreeMap<i32, Worker>,
+    generation: u64,
+    state: LauncherState,
+    ready_tx: mpsc::UnboundedSender<i32>,
+    ready_rx: mpsc::UnboundedReceiver<i32>,
+    commands: mpsc::UnboundedReceiver<Command>,
+}
+
+impl Supervisor {
+    pub(crate) fn new(
+        conf: Config,
+        restart_method: RestartMethod,
+        launched: Vec<Launched>,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Result<Self> {
+        let options = RuntimeOptions::read(&conf.snapshot())?;
+        let mut services = Services::new(conf.clone());
+        let mut slots = Vec::with_capacity(launched.len());
+        for Launched { service, workers } in launched {
+            slots.push(Slot {
+                name: service.name().to_owned(),
+                target: workers,
+                rate: ForkRate::default(),
+            });
+            services.add(service);
+        }
+        let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+        Ok(Supervisor {
+            conf,
+            restart_method,
+            options,
+            services,
+            slots,
+            workers: BTreeMap::new(),
+            generation: 0,
+            state: LauncherState::Starting,
+            ready_tx,
+            ready_rx,
+            commands,
+        })
+    }
+
+    /// Starts every worker and supervises them until a signal ends the launcher.
+    pub(crate) async fn run(mut self) -> Result<()> {
+        let mut signals = SignalLoop::install_supervisor()
+            .map_err(|err| Error::io("cannot install signal handlers", err))?;
+        tracing::info!(
+            pid = std::process::id(),
+            services = self.slots.len(),
+            workers = self.slots.iter().map(|s| s.target).sum::<usize>(),
+            "starting worker processes"
+        );
+        self.fill(Instant::now());
+        loop {
+            let wake = self.next_deadline();
+            tokio::select! {
+                event = signals.next() => match event {
+                    None | Some(SignalEvent::Interrupt) => return self.interrupt(),
+                    Some(SignalEvent::Terminate) => {
+                        tracing::info!(signal = "SIGTERM", "caught SIGTERM, stopping workers");
+                        return self.stop(&mut signals).await;
+                    }
+                    Some(SignalEvent::HangUp) if is_daemon() => {
+                        tracing::info!(signal = "SIGHUP", "caught SIGHUP, reloading the configuration");
+                        self.hang_up().await;
+                    }
+                    Some(SignalEvent::HangUp) => {
+                        tracing::info!(
+                            signal = "SIGHUP",
+                            "caught SIGHUP in a terminal's foreground, stopping workers"
+                        );
+                        self.stop(&mut signals).await?;
+                        return Err(Error::StoppedBySignal { signal: "SIGHUP" });
+                    }
+                    Some(SignalEvent::ChildExited) => self.reap(),
+                    Some(SignalEvent::AddWorker) => {
+                        tracing::info!(signal = "SIGTTIN", "caught SIGTTIN, adding a worker to every service");
+                        for slot in 0..self.slots.len() {
+                            self.set_target(slot, self.slots[slot].target + 1);
+                        }
+                    }
+                    Some(SignalEvent::RemoveWorker) => {
+                        tracing::info!(signal = "SIGTTOU", "caught SIGTTOU, removing a worker from every service");
+                        for slot in 0..self.slots.len() {
+                            match self.slots[slot].target {
+                                0 | 1 => tracing::info!(service = %self.slots[slot].name, "keeping the last worker"),
+                                target => self.set_target(slot, target - 1),
+                            }
+                        }
+                    }
+                },
+                Some(pid) = self.ready_rx.recv() => self.mark_ready(pid),
+                Some(command) = self.commands.recv() => self.command(command),
+                () = sleep_until(wake) => self.kill_overdue(Instant::now()),
+            }
+            self.fill(Instant::now());
+            self.check_progress();
+        }
+    }
+
+    fn enter(&mut self, state: LauncherState) {
+        tracing::debug!(from = ?self.state, to = ?state, "launcher state");
+        self.state = state;
+    }
+
+    /// Starts the workers that are missing, as far as the fork rate allows.
+    fn fill(&mut self, now: Instant) {
+        if self.state == LauncherState::Stopping {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            for index in self.missing(slot) {
+                let target = self.slots[slot].target;
+                match self.slots[slot].rate.check(target, now) {
+                    Verdict::Fork => self.start_worker(slot, index, now),
+                    Verdict::Wait { first, .. } => {
+                        if first {
+                            tracing::info!(service = %self.slots[slot].name, "forking too fast, sleeping");
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The worker indexes of the current generation that no live worker holds.
+    fn missing(&self, slot: usize) -> Vec<usize> {
+        let mut taken = vec![false; self.slots[slot].target];
+        for worker in self.workers.values() {
+            if worker.slot == slot && worker.generation == self.generation && !worker.retiring {
+                if let Some(taken) = taken.get_mut(worker.index) {
+                    *taken = true;
+                }
+            }
+        }
+        (0..taken.len()).filter(|&i| !taken[i]).collect()
+    }
+
+    fn start_worker(&mut self, slot: usize, index: usize, now: Instant) {
+        let spec = WorkerSpec {
+            service: slot,
+            name: &self.slots[slot].name,
+            worker: index,
+        };
+        let spawned = match spawn::spawn(spec) {
+            Ok(spawned) => spawned,
+            Err(err) => {
+                tracing::error!(service = %spec.name, worker = index, error = %err, "cannot start a worker process");
+                self.slots[slot].rate.hold(now + PAUSE);
+                return;
+            }
+        };
+        let pid = spawned.pid.as_raw_pid();
+        tracing::info!(service = %spec.name, worker = index, pid, "started worker");
+        self.workers.insert(
+            pid,
+            Worker {
+                slot,
+                index,
+                generation: self.generation,
+                ready: false,
+                retiring: false,
+                kill_at: None,
+            },
+        );
+        if let Err(err) = self.watch(pid, spawned.control) {
+            // Without the socket the worker saw end-of-file and is exiting already.
+            tracing::error!(pid, error = %err, "cannot watch the worker's control socket");
+        }
+    }
+
+    /// Reads the worker's readiness reports in a task that holds the parent's end of
+    /// its control socket until the worker closes its own.
+    fn watch(&self, pid: i32, control: std::os::unix::net::UnixStream) -> std::io::Result<()> {
+        control.set_nonblocking(true)?;
+        let mut control = tokio::net::UnixStream::from_std(control)?;
+        let ready = self.ready_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            while let Ok(n @ 1..) = control.read(&mut buf).await {
+                for _ in buf[..n].iter().filter(|&&b| b == READY) {
+                    let _ = ready.send(pid);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn mark_ready(&mut self, pid: i32) {
+        if let Some(worker) = self.workers.get_mut(&pid) {
+            worker.ready = true;
+            tracing::debug!(pid, worker = worker.index, service = %self.slots[worker.slot].name, "worker ready");
+        }
+    }
+
+    /// Collects every worker that exited and logs how.
+    fn reap(&mut self) {
+        let pids: Vec<i32> = self.workers.keys().copied().collect();
+        for pid in pids {
+            let Some(raw) = Pid::from_raw(pid) else {
+                continue;
+            };
+            match rustix::process::waitpid(Some(raw), WaitOptions::NOHANG) {
+                Ok(None) => {}
+                Ok(Some((_, status))) => self.exited(pid, Some(status)),
+                Err(err) => {
+                    tracing::warn!(pid, error = %err, "cannot wait for worker");
+                    self.exited(pid, None);
+                }
+            }
+        }
+    }
+
+    fn exited(&mut self, pid: i32, status: Option<WaitStatus>) {
+        let Some(worker) = self.workers.remove(&pid) else {
+            return;
+        };
+        let service = &self.slots[worker.slot].name;
+        let index = worker.index;
+        let signal = status.and_then(WaitStatus::terminating_signal);
+        let code = status.and_then(WaitStatus::exit_status);
+        match (signal, code) {
+            (Some(signal), _) => {
+                tracing::info!(pid, worker = index, %service, signal, "child {pid} killed by signal {signal}")
+            }
+            (None, Some(code)) => {
+                tracing::info!(pid, worker = index, %service, status = code, "child {pid} exited with status {code}")
+            }
+            (None, None) => tracing::info!(pid, worker = index, %service, "child {pid} is gone"),
+        }
+    }
+
+    /// Changes how many workers a service should have: new ones start at once (as the
+    /// fork rate allows), the highest indexes stop gracefully.
+    fn set_target(&mut self, slot: usize, target: usize) {
+        let from = self.slots[slot].target;
+        self.slots[slot].target = target;
+        tracing::info!(service = %self.slots[slot].name, from, to = target, "worker count changed");
+        let extra: Vec<i32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| {
+                w.slot == slot
+                    && w.generation == self.generation
+                    && !w.retiring
+                    && w.index >= target
+            })
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in extra {
+            self.retire(pid, Instant::now());
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::SetWorkers { service, workers } => {
+                let slots: Vec<usize> = (0..self.slots.len())
+                    .filter(|&s| self.slots[s].name == service)
+                    .collect();
+                if slots.is_empty() {
+                    tracing::warn!(%service, "no service of that name to set the worker count of");
+                }
+                for slot in slots {
+                    self.set_target(slot, workers);
+                }
+            }
+        }
+    }
+
+    /// Asks a worker to stop for good, and arms the timeout after which it is killed.
+    fn retire(&mut self, pid: i32, now: Instant) {
+        if let Some(worker) = self.workers.get_mut(&pid) {
+            worker.retiring = true;
+            worker.kill_at = self.options.graceful_shutdown_timeout.map(|t| now + t);
+            tracing::info!(pid, worker = worker.index, service = %self.slots[worker.slot].name, "stopping worker");
+            send(pid, Signal::TERM);
+        }
+    }
+
+    fn kill_overdue(&mut self, now: Instant) {
+        for (&pid, worker) in &mut self.workers {
+            if worker.kill_at.is_some_and(|at| at <= now) {
+                worker.kill_at = None;
+                tracing::warn!(
+                    pid,
+                    worker = worker.index,
+                    "worker did not stop within graceful_shutdown_timeout, killing it"
+                );
+                send(pid, Signal::KILL);
+            }
+        }
+    }
+
+    /// The next moment something is due: a paused fork or a retiring worker's kill.
+    fn next_deadline(&self) -> Option<Instant> {
+        let forks = (0..self.slots.len())
+            .filter(|&slot| !self.missing(slot).is_empty())
+            .filter_map(|slot| self.slots[slot].rate.held_until());
+        let kills = self.workers.values().filter_map(|w| w.kill_at);
+        forks.chain(kills).min()
+    }
+
+    /// Whether every worker of the current generation has reported ready.
+    fn all_ready(&self) -> bool {
+        (0..self.slots.len()).all(|slot| {
+            let ready = self
+                .workers
+                .values()
+                .filter(|w| {
+                    w.slot == slot && w.generation == self.generation && !w.retiring && w.ready
+                })
+                .count();
+            ready >= self.slots[slot].target
+        })
+    }
+
+    /// Moves from starting or reloading to running once every worker is ready; a reload
+    /// then retires the previous generation.
+    fn check_progress(&mut self) {
+        if !matches!(
+            self.state,
+            LauncherState::Starting | LauncherState::Reloading
+        ) || !self.all_ready()
+        {
+            return;
+        }
+        let old: Vec<i32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.generation < self.generation && !w.retiring)
+            .map(|(&pid, _)| pid)
+            .collect();
+        let now = Instant::now();
+        for pid in old {
+            self.retire(pid, now);
+        }
+        let workers = self.workers.values().filter(|w| !w.retiring).count();
+        tracing::info!(workers, "all workers ready");
+        self.enter(LauncherState::Running);
+        systemd::notify_ready();
+    }
+
+    /// Applies a SIGHUP: re-reads the configuration, resets the services here, then
+    /// starts a new generation of workers (`reload`; the old one stops once the new one
+    /// is ready) or has every worker re-read its configuration in place (`mutate`).
+    async fn hang_up(&mut self) {
+        let previous = self.state;
+        self.enter(LauncherState::Reloading);
+        systemd::notify_reloading();
+        let reread = match self.restart_method {
+            RestartMethod::Reload => self.conf.reload(),
+            RestartMethod::Mutate => self.conf.mutate(),
+        };
+        let changed = match reread {
+            Ok(changed) => changed,
+            Err(err) => {
+                tracing::error!(error = %err, "reload refused, keeping the running configuration and workers: {err}");
+                self.enter(previous);
+                if previous == LauncherState::Running {
+                    systemd::notify_ready();
+                }
+                return;
+            }
+        };
+        tracing::info!(changed = changed.len(), "configuration reloaded");
+        self.services.reset().await;
+        match self.restart_method {
+            RestartMethod::Reload => {
+                self.generation += 1;
+                for slot in &mut self.slots {
+                    slot.rate.reset();
+                }
+                tracing::info!(
+                    generation = self.generation,
+                    "starting a new generation of workers"
+                );
+            }
+            RestartMethod::Mutate => {
+                for (&pid, worker) in &mut self.workers {
+                    // One that is not ready yet read the files when it started.
+                    if worker.ready && !worker.retiring {
+                        worker.ready = false;
+                        send(pid, Signal::HUP);
+                    }
+                }
+            }
+        }
+    }
+
+    /// SIGTERM (or SIGHUP in a terminal): every worker is asked to stop, and killed if
+    /// it has not within `graceful_shutdown_timeout`.
+    async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
+        self.enter(LauncherState::Stopping);
+        systemd::notify_stopping();
+        for &pid in self.workers.keys() {
+            send(pid, Signal::TERM);
+        }
+        let children = self.workers.len();
+        tracing::info!(children, "waiting on {children} children to exit");
+        let deadline = self
+            .options
+            .graceful_shutdown_timeout
+            .map(|t| Instant::now() + t);
+        while !self.workers.is_empty() {
+            tokio::select! {
+                event = signals.next() => match event {
+                    None | Some(SignalEvent::Interrupt) => return self.interrupt(),
+                    Some(SignalEvent::ChildExited) => self.reap(),
+                    Some(_) => {}
+                },
+                () = sleep_until(deadline) => {
+                    tracing::error!(
+                        children = self.workers.len(),
+                        "graceful shutdown timeout exceeded, killing the workers left"
+                    );
+                    self.kill_all();
+                    return Err(Error::GracefulShutdownTimeout);
+                }
+            }
+        }
+        tracing::info!("all workers stopped");
+        Ok(())
+    }
+
+    /// SIGINT: every worker is killed at once.
+    fn interrupt(&mut self) -> Result<()> {
+        // The caller logs the error "caught SIGINT, exiting at once".
+        tracing::info!(signal = "SIGINT", "caught SIGINT, killing every worker");
+        self.kill_all();
+        Err(Error::Interrupted)
+    }
+
+    fn kill_all(&mut self) {
+        for &pid in self.workers.keys() {
+            send(pid, Signal::KILL);
+        }
+        for (pid, _) in std::mem::take(&mut self.workers) {
+            if let Some(raw) = Pid::from_raw(pid) {
+                // After SIGKILL the wait is short; it leaves no zombie behind.
+                let _ = rustix::process::waitpid(Some(raw), WaitOptions::empty());
+            }
+        }
+    }
+}
+
+fn send(pid: i32, signal: Signal) {
+    if let Some(raw) = Pid::from_raw(pid) {
+        if let Err(err) = rustix::process::kill_process(raw, signal) {
+            tracing::debug!(pid, signal = signal.as_raw(), error = %err, "cannot signal worker");
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,421 @@
+//! Worker processes, driven through the `workers` example as real processes: one
+//! shared port, replacement of dead workers, orphans, shutdown, reloads, worker counts
+//! and the fork-rate rule.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use support::{HANG, Service, Signal, Stdout, exit_code, is_alive, wait_until};
+
+const WORKERS: &str = env!("CARGO_BIN_EXE_workers");
+
+fn config(default: &str, workers: &str) -> String {
+    format!("[DEFAULT]\n{default}\n[workers]\n{workers}\n")
+}
+
+/// Starts the example and waits for READY=1; returns it with the port it listens on.
+fn start(config: &str) -> (Service, u16) {
+    let service = Service::start(WORKERS, config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let port = port(&service.log());
+    (service, port)
+}
+
+fn port(log: &str) -> u16 {
+    let (_, rest) = log
+        .split_once("listening on 127.0.0.1:")
+        .unwrap_or_else(|| panic!("no port in the log\n{log}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
+/// One worker's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Answer {
+    worker: usize,
+    pid: u32,
+    greeting: String,
+}
+
+fn ask(port: u16) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(HANG))?;
+    let mut line = String::new();
+    stream.read_to_string(&mut line)?;
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+            .ok_or_else(|| std::io::Error::other(format!("no {name} in answer '{line}'")))
+    };
+    Ok(Answer {
+        worker: field("worker")?.parse().map_err(std::io::Error::other)?,
+        pid: field("pid")?.parse().map_err(std::io::Error::other)?,
+        greeting: field("greeting")?,
+    })
+}
+
+/// Waits until the service has exactly `n` children and returns them.
+fn expect_children(service: &Service, n: usize) -> Vec<u32> {
+    wait_until(&format!("{n} workers\nlog:\n{}", service.log()), || {
+        service.children().len() == n
+    });
+    service.children()
+}
+
+#[test]
+fn every_worker_accepts_on_the_one_shared_port() {
+    let (service, port) = start(&config("", "count = 4\ngreeting = bonjour"));
+    // READY=1 came once every worker had started its service.
+    assert_eq!(service.log_count("service started"), 4, "{}", service.log());
+    let children = service.children();
+    assert_eq!(children.len(), 4, "{}", service.log());
+
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + HANG;
+    while seen.len() < 4 {
+        assert!(Instant::now() < deadline, "only {seen:?} answered");
+        // Connections side by side, so that every worker gets a share.
+        let batch: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(move || ask(port)))
+            .collect();
+        for answer in batch {
+            let answer = answer.join().unwrap().expect("an answer");
+            assert_eq!(answer.greeting, "bonjour");
+            assert!(
+                children.contains(&answer.pid),
+                "{answer:?} from {children:?}"
+            );
+            assert!(answer.worker < 4, "{answer:?}");
+            seen.insert((answer.worker, answer.pid));
+        }
+    }
+    // Workers never notify: READY=1 was the only message.
+    assert_eq!(service.try_notify(), None);
+}
+
+#[test]
+fn a_killed_worker_is_replaced_at_once() {
+    let (service, port) = start(&config("", "count = 2"));
+    let before = service.children();
+    let victim = before[0];
+    let pid = rustix::process::Pid::from_raw(victim as i32).unwrap();
+    rustix::process::kill_process(pid, Signal::KILL).unwrap();
+
+    service.wait_log(&format!("child {victim} killed by signal 9"));
+    wait_until("a replacement worker", || {
+        let now = service.children();
+        now.len() == 2 && !now.contains(&victim)
+    });
+    let after = service.children();
+    assert!(after.contains(&before[1]), "{before:?} -> {after:?}");
+    ask(port).expect("the service still answers");
+}
+
+#[test]
+fn a_worker_exiting_on_its_own_is_logged_with_its_status_and_replaced() {
+    let (service, _) = start(&config("", "count = 2"));
+    let victim = service.children()[1];
+    let pid = rustix::process::Pid::from_raw(victim as i32).unwrap();
+    rustix::process::kill_process(pid, Signal::TERM).unwrap();
+    service.wait_log(&format!("child {victim} exited with status 0"));
+    wait_until("a replacement worker", || {
+        let now = service.children();
+        now.len() == 2 && !now.contains(&victim)
+    });
+}
+
+#[test]
+fn no_worker_survives_the_parent_killed_by_sigkill() {
+    let (service, _) = start(&config("", "count = 3"));
+    let workers = service.children();
+    assert_eq!(workers.len(), 3);
+    service.signal(Signal::KILL);
+    wait_until("every orphaned worker to exit", || {
+        workers.iter().all(|&pid| !is_alive(pid))
+    });
+    service.wait_log("parent process has died unexpectedly, exiting");
+}
+
+#[test]
+fn sigterm_stops_every_worker_and_exits_0() {
+    let (mut service, _) = start(&config("", "count = 2"));
+    let workers = service.children();
+    service.signal(Signal::TERM);
+    service.expect_notify("STOPPING=1");
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    let log = service.log();
+    assert!(log.contains("waiting on 2 children to exit"), "{log}");
+    assert_eq!(service.log_count("worker stopping"), 2, "{log}");
+    assert!(workers.iter().all(|&pid| !is_alive(pid)));
+}
+
+#[test]
+fn a_stuck_worker_is_killed_at_the_graceful_shutdown_timeout_and_the_parent_exits_1() {
+    let (mut service, _) = start(&config(
+        "graceful_shutdown_timeout = 1",
+        "count = 2\nhang_on_stop = true",
+    ));
+    let workers = service.children();
+    let sent = Instant::now();
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let waited = sent.elapsed();
+    // The timeout is honoured, not skipped.
+    assert!(
+        waited >= Duration::from_millis(900),
+        "exited after {waited:?}"
+    );
+    let log = service.log();
+    assert!(log.contains("graceful shutdown timeout exceeded"), "{log}");
+    assert!(workers.iter().all(|&pid| !is_alive(pid)), "{log}");
+}
+
+#[test]
+fn ctrl_c_to_the_process_group_is_left_to_the_parent_which_kills_the_workers() {
+    let (mut service, _) = start(&config("", "count = 2\nhang_on_stop = true"));
+    let workers = service.children();
+    // The service leads its own session and process group, as a shell's job would.
+    let group = rustix::process::Pid::from_raw(service.pid() as i32).unwrap();
+    rustix::process::kill_process_group(group, Signal::INT).unwrap();
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let log = service.log();
+    assert!(log.contains("caught SIGINT, exiting at once"), "{log}");
+    // The workers ignored SIGINT: they ran no stop hook, the parent killed them.
+    assert!(!log.contains("worker stopping"), "{log}");
+    assert!(workers.iter().all(|&pid| !is_alive(pid)), "{log}");
+}
+
+#[test]
+fn sighup_reload_replaces_every_worker_with_the_new_config_and_refuses_no_request() {
+    let (service, port) = start(&config("", "count = 2\ngreeting = hello"));
+    let old = service.children();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let (mut answers, mut failures) = (Vec::new(), Vec::new());
+            // Bounded: stops when told, or after this many requests.
+            for _ in 0..200_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match ask(port) {
+                    Ok(answer) => answers.push(answer),
+                    Err(err) => failures.push(err.to_string()),
+                }
+            }
+            (answers, failures)
+        })
+    };
+    service.rewrite_config(&config("", "count = 2\ngreeting = bonjour"));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    wait_until("the old workers to exit", || {
+        old.iter().all(|&pid| !is_alive(pid))
+    });
+    let new = expect_children(&service, 2);
+    // A few more requests on the new generation alone.
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let (answers, failures) = client.join().unwrap();
+
+    assert!(
+        failures.is_empty(),
+        "{} failed requests: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(answers.len() > 10, "only {} requests", answers.len());
+    assert!(
+        new.iter().all(|pid| !old.contains(pid)),
+        "{old:?} -> {new:?}"
+    );
+    let last = answers.last().unwrap();
+    assert_eq!(last.greeting, "bonjour");
+    assert!(new.contains(&last.pid), "{last:?} from {new:?}");
+    let after = ask(port).unwrap();
+    assert_eq!(after.greeting, "bonjour");
+    let log = service.log();
+    assert!(log.contains("caught SIGHUP, reloading"), "{log}");
+    assert!(
+        log.contains("worker reset greeting=bonjour"),
+        "reset() in the parent\n{log}"
+    );
+}
+
+#[test]
+fn sighup_in_mutate_mode_keeps_the_workers_and_applies_the_new_value() {
+    let conf = |greeting: &str| {
+        config(
+            "",
+            &format!("count = 2\nrestart_method = mutate\ngreeting = {greeting}"),
+        )
+    };
+    let (service, port) = start(&conf("hello"));
+    let before = service.children();
+    assert_eq!(ask(port).unwrap().greeting, "hello");
+
+    service.rewrite_config(&conf("bonjour"));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    // READY=1 follows once every worker has re-read its configuration.
+    service.expect_notify("READY=1");
+    assert_eq!(service.children(), before);
+    for _ in 0..10 {
+        let answer = ask(port).unwrap();
+        assert_eq!(answer.greeting, "bonjour", "{answer:?}");
+        assert!(before.contains(&answer.pid));
+    }
+    // reset() ran in the parent and in both workers.
+    assert_eq!(
+        service
+            .log()
+            .lines()
+            .filter(|l| l.contains("worker reset") && l.contains("greeting=bonjour"))
+            .count(),
+        3,
+        "{}",
+        service.log()
+    );
+}
+
+#[test]
+fn a_reload_with_a_bad_config_is_refused_and_the_workers_stay() {
+    let (service, port) = start(&config("", "count = 2\ngreeting = hello"));
+    let before = service.children();
+    service.rewrite_config(&config(
+        "graceful_shutdown_timeout = soon",
+        "count = 2\ngreeting = bonjour",
+    ));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    assert!(
+        service.log().contains("reload refused"),
+        "{}",
+        service.log()
+    );
+    assert_eq!(service.children(), before);
+    assert_eq!(ask(port).unwrap().greeting, "hello");
+}
+
+#[test]
+fn sigttin_adds_a_worker_and_sigttou_removes_one() {
+    let (service, port) = start(&config("", "count = 2"));
+    let before = service.children();
+    service.signal(Signal::TTIN);
+    let more = expect_children(&service, 3);
+    assert!(
+        before.iter().all(|pid| more.contains(pid)),
+        "{before:?} -> {more:?}"
+    );
+    service.wait_log("worker count changed service=workers from=2 to=3");
+
+    service.signal(Signal::TTOU);
+    service.wait_log("worker count changed service=workers from=3 to=2");
+    let fewer = expect_children(&service, 2);
+    // The highest index went: the two first workers are still there.
+    assert_eq!(fewer, before);
+    ask(port).unwrap();
+}
+
+#[test]
+fn a_crash_looping_worker_is_restarted_at_a_bounded_rate() {
+    let started = Instant::now();
+    let mut service = Service::start(
+        WORKERS,
+        &config("", "count = 2\nfail_on_start = true"),
+        Stdout::Null,
+    );
+    service.wait_log("forking too fast, sleeping");
+    // Observe the loop for a while: a measurement, not a wait for readiness.
+    std::thread::sleep(Duration::from_secs(3));
+    let forks = service.log_count("started worker");
+    let elapsed = started.elapsed().as_secs_f64();
+    // oslo's rule lets 3 forks through per 2 seconds after the first 3; unlimited, a
+    // worker that fails at once would be forked hundreds of times.
+    let bound = 5 + (elapsed * 2.0) as usize;
+    assert!(
+        forks <= bound,
+        "{forks} forks in {elapsed:.1} s\n{}",
+        service.log()
+    );
+    assert!(forks >= 4, "{forks} forks");
+    assert!(
+        service.log().contains("exited with status 1"),
+        "{}",
+        service.log()
+    );
+    assert!(service.is_running());
+    service.signal(Signal::TERM);
+    service.wait_exit();
+}
+
+#[test]
+fn set_workers_changes_the_count_at_run_time() {
+    let service = Service::start(WORKERS, &config("", "count = 2\ngrow_to = 3"), Stdout::Null);
+    service.expect_notify("READY=1");
+    expect_children(&service, 3);
+    service.wait_log("worker count changed service=workers from=2 to=3");
+}
+
+#[test]
+fn under_systemd_socket_activation_the_workers_accept_on_systemds_socket() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let fd = socket.as_raw_fd();
+    // LISTEN_PID must be the service's own pid: a shell learns it and execs in place.
+    let mut command = std::process::Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+        .arg(WORKERS)
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_FDNAMES", "workers");
+    // SAFETY: dup2 and fcntl are async-signal-safe; `fd` stays open in the test.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let service = Service::start_command(
+        command,
+        &config("", "count = 2\nport = 1"),
+        Stdout::Null,
+        None,
+    );
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(
+        log.contains(&format!("listening on 127.0.0.1:{port}")),
+        "{log}"
+    );
+    drop(socket);
+    let children = service.children();
+    for _ in 0..4 {
+        let answer = ask(port).unwrap();
+        assert!(
+            children.contains(&answer.pid),
+            "{answer:?} from {children:?}"
+        );
+    }
+}
