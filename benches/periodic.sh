@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 venv=benches/.venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet oslo.service
+  "$venv/bin/python" -m pip install --quiet "oslo.service[threading]"
 fi
 
 echo "== Rust (divan, median of 100 samples)"

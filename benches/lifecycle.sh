@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Whole-process figures of an idle service against oslo.service's, side by side in one
+# run on this machine. Installs oslo.service into benches/.venv on first use (PyPI).
+# The eventlet backend takes about a minute to exit on SIGTERM, so keep RUNS small.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=benches/.venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet "oslo.service[threading]"
+fi
+cargo build --quiet --release --bin hello
+echo "oslo.service $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("oslo.service"))'), ${RUNS:-3} runs each, medians:"
+python3 benches/lifecycle.py target/release/hello "$venv/bin/python" "${RUNS:-3}"
