@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=benches/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet "oslo.service[threading]"
-fi
+source benches/python-env.sh
 cargo build --quiet --release --bin hello
 echo "oslo.service $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("oslo.service"))'), ${RUNS:-3} runs each, medians:"
 python3 benches/lifecycle.py target/release/hello "$venv/bin/python" "${RUNS:-3}"

@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=benches/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet "oslo.service[threading]"
-fi
+source benches/python-env.sh
 
 echo "== Rust (divan, median of 100 samples)"
 cargo bench --quiet -p oslo-service --bench periodic 2>/dev/null
