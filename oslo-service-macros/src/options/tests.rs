@@ -245,5 +245,5 @@ fn struct_arguments_and_shapes() {
     .unwrap()
     .into_compile_error()
     .to_string();
-    assert!(failed.starts_with("struct S { n : u32 }"), "{failed}");
+    assert!(failed.starts_with("struct S { n : u32"), "{failed}");
 }
