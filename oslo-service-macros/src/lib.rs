@@ -70,6 +70,9 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Arguments:
+/// - `options = [PollerOpts, ApiOpts]`: the program's groups of options (declared with
+///   `#[oslo::options]`): checked at start and at each reload, listed by
+///   `--generate-config`, logged by `log_options`, applied by `mutate` when `mutable`.
 /// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`).
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {

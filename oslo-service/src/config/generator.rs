@@ -10,19 +10,18 @@ use super::{ConfigError, DEFAULT_GROUP};
 /// Width the help text is wrapped at, as oslo-config-generator does.
 const WIDTH: usize = 70;
 
-/// The sample file for `groups`, limited to `namespaces` when any are given (an unknown
-/// namespace is an error). `[DEFAULT]` comes first, then the other sections by name.
+/// The sample file for the runtime's groups and `groups`, limited to `namespaces` when
+/// any are given (an unknown namespace is an error). `[DEFAULT]` comes first, then the
+/// other sections by name.
 ///
 /// ```
-/// let sample = oslo::config::generate_sample(
-///     oslo::Config::default().groups(),
-///     &["oslo.service.service".to_owned()],
-/// )?;
+/// let sample = oslo::config::generate_sample(&[], &["oslo.service.service".to_owned()])?;
 /// assert!(sample.starts_with("[DEFAULT]\n"));
 /// assert!(sample.contains("#graceful_shutdown_timeout = 60\n"));
 /// # Ok::<(), oslo::config::ConfigError>(())
 /// ```
 pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<String, ConfigError> {
+    let groups = &super::with_runtime_groups(groups)[..];
     for namespace in namespaces {
         if !groups.iter().any(|info| info.namespace == namespace) {
             let mut known: Vec<&str> = groups.iter().map(|info| info.namespace).collect();
@@ -155,7 +154,7 @@ fn wrap(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, GroupInfo, OptionGroup, Snapshot};
+    use crate::config::{GroupInfo, OptionGroup, Snapshot};
     use std::time::Duration;
 
     /// Options of a test group.
@@ -195,12 +194,7 @@ mod tests {
     }
 
     fn groups() -> Vec<GroupInfo> {
-        Config::default()
-            .groups()
-            .iter()
-            .copied()
-            .chain([GroupInfo::of::<SampleOpts>()])
-            .collect()
+        vec![GroupInfo::of::<SampleOpts>()]
     }
 
     #[test]

@@ -161,7 +161,7 @@ fn group_dict<'a>(root: &'a mut Dict, group: &str) -> &'a mut Dict {
 /// `OSLO_POLLER__INTERVAL=10s`). Names are matched without regard to case.
 fn environment(prefix: &str) -> Env {
     let prefix = prefix.to_owned();
-    Env::raw().lowercase(false).filter_map(move |key| {
+    let env = Env::raw().filter_map(move |key| {
         let key = key.as_str();
         let rest = key
             .get(..prefix.len())
@@ -178,7 +178,9 @@ fn environment(prefix: &str) -> Env {
             return None;
         }
         Some(format!("{group}.{}", normalize_option(&option.to_lowercase())).into())
-    })
+    });
+    // After `filter_map`, which would reset it.
+    env.lowercase(false)
 }
 
 /// The variable that sets `option` of `group` under `prefix`.
@@ -209,10 +211,16 @@ pub(crate) fn read(sources: &ConfigSources) -> Result<Snapshot, ConfigError> {
                 path: path.clone(),
                 source,
             })?;
-            figment = figment.merge(TomlFile {
+            let file = TomlFile {
                 path: path.clone(),
                 text,
-            });
+            };
+            // Parsed here first, so that a syntax error names its file.
+            file.data().map_err(|err| ConfigError::Format {
+                file: path.clone(),
+                message: err.kind.to_string(),
+            })?;
+            figment = figment.merge(file);
         } else {
             let file = IniFile::read(&path)?;
             figment = figment.merge(file.clone());
@@ -290,10 +298,11 @@ fn text_of(value: &Value) -> String {
         Value::String(_, s) => s.clone(),
         Value::Char(_, c) => c.to_string(),
         Value::Bool(_, b) => b.to_string(),
-        Value::Num(_, n) => match (n.to_i128(), n.to_f64()) {
-            (Some(int), _) => int.to_string(),
-            (None, Some(float)) => float.to_string(),
-            (None, None) => String::new(),
+        Value::Num(_, n) => match (n.to_u128(), n.to_i128(), n.to_f64()) {
+            (Some(unsigned), _, _) => unsigned.to_string(),
+            (_, Some(signed), _) => signed.to_string(),
+            (_, _, Some(float)) => float.to_string(),
+            _ => String::new(),
         },
         Value::Empty(..) => String::new(),
         Value::Dict(_, dict) => dict

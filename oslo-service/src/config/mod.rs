@@ -544,6 +544,18 @@ impl Config {
         }
     }
 
+    /// What `#[oslo::main]` does once logging is set up: warns of unknown options and,
+    /// when `log_options` is true, logs every option's value.
+    pub fn log_at_start(&self) {
+        self.warn_unknown_options();
+        if self
+            .group::<ServiceOptions>()
+            .is_ok_and(|options| options.log_options)
+        {
+            self.log_options();
+        }
+    }
+
     /// Logs every registered option's value at DEBUG, secrets as `****`: oslo.config's
     /// `log_opt_values`.
     pub fn log_options(&self) {

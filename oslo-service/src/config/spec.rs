@@ -131,6 +131,11 @@ impl OptionSpec {
 /// assert_eq!(PollerOpts::options()[0].help, "Time between two polls.");
 /// # Ok::<(), oslo::config::ConfigError>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a group of options",
+    label = "not declared with #[oslo::options]",
+    note = "declare it with `#[oslo::options(group = \"...\")]` on the struct"
+)]
 pub trait OptionGroup: Sized + Send + Sync + 'static {
     /// The group (INI section); `DEFAULT` for options outside any section.
     const GROUP: &'static str;
