@@ -34,7 +34,8 @@ type FileValues = BTreeMap<(String, String), Vec<RawValue>>;
 /// let ini = IniFile::from_text("[DEFAULT]\ndebug = true\n[api]\nport = 8080\n", None)?;
 /// let figment = Figment::from(ini);
 /// assert_eq!(figment.extract_inner::<String>("api.port").unwrap(), "8080");
-/// assert_eq!(figment.extract_inner::<bool>("DEFAULT.debug").unwrap(), true);
+/// // INI values are text; figment's lossy extraction reads "true" as a bool.
+/// assert!(figment.extract_inner_lossy::<bool>("DEFAULT.debug").unwrap());
 /// # Ok::<(), oslo::config::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
