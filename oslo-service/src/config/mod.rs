@@ -288,6 +288,8 @@ impl Snapshot {
     }
 
     fn copy_option_from(&mut self, other: &Snapshot, group: &str, option: &str) {
+        // Groups read before this change are out of date.
+        self.typed = TypedGroups::default();
         match other
             .groups
             .get(group)
@@ -567,7 +569,7 @@ impl Config {
         }
         for info in self.groups() {
             for spec in (info.options)() {
-                let values = read::values_of(&snapshot, spec);
+                let values = read::values_found(&snapshot, spec, false);
                 let value = if spec.secret {
                     "****".to_owned()
                 } else if values.is_empty() {

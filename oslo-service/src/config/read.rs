@@ -134,6 +134,15 @@ fn check_bounds(text: &str, spec: &OptionSpec) -> Result<(), String> {
 /// The values that apply to `spec` in `snapshot`: those of its own name, else those of
 /// the first deprecated name that is set (with a warning), else none.
 pub(crate) fn values_of<'a>(snapshot: &'a Snapshot, spec: &OptionSpec) -> &'a [RawValue] {
+    values_found(snapshot, spec, true)
+}
+
+/// [`values_of`], warning of a deprecated name in use only when `warn` is true.
+pub(crate) fn values_found<'a>(
+    snapshot: &'a Snapshot,
+    spec: &OptionSpec,
+    warn: bool,
+) -> &'a [RawValue] {
     let own = snapshot.raw_all(spec.group, spec.name);
     if !own.is_empty() {
         return own;
@@ -143,6 +152,9 @@ pub(crate) fn values_of<'a>(snapshot: &'a Snapshot, spec: &OptionSpec) -> &'a [R
         let name = old.name.unwrap_or(spec.name);
         let found = snapshot.raw_all(group, name);
         if !found.is_empty() {
+            if !warn {
+                return found;
+            }
             tracing::warn!(
                 "option {name} in group [{group}] is deprecated, use option {} in group [{}]",
                 spec.name,

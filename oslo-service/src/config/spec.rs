@@ -179,6 +179,8 @@ impl GroupInfo {
     }
 }
 
+/// Reads the group into the snapshot's cache, so that later reads of the same snapshot
+/// (and their deprecation warnings) do not happen again.
 fn check_group<T: OptionGroup>(snapshot: &Snapshot) -> Result<(), ConfigError> {
-    T::from_snapshot(snapshot).map(drop)
+    snapshot.group::<T>().map(drop)
 }
