@@ -19,6 +19,7 @@ mod args;
 mod diag;
 mod duration;
 mod entry;
+mod options;
 mod retry;
 mod service;
 mod tokens;
@@ -69,10 +70,50 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Arguments:
+/// - `options = [PollerOpts, ApiOpts]`: the program's groups of options (declared with
+///   `#[oslo::options]`): checked at start and at each reload, listed by
+///   `--generate-config`, logged by `log_options`, applied by `mutate` when `mutable`.
 /// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`).
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::attribute(args.into(), item.into())
+        .unwrap_or_else(diag::Failed::into_compile_error)
+        .into()
+}
+
+/// Declares a group of configuration options as a struct: each field is an option, its
+/// doc comment the help, its type the option's type, and `#[opt(...)]` the rest.
+///
+/// ```ignore
+/// /// Options of the poller.
+/// #[oslo::options(group = "poller")]
+/// struct PollerOpts {
+///     /// Time between two polls.
+///     #[opt(default = "30s", mutable)]
+///     interval: std::time::Duration,
+///     /// Upstream endpoints.
+///     #[opt(default = ["http://127.0.0.1:8080"])]
+///     endpoints: Vec<String>,
+/// }
+/// ```
+///
+/// Arguments of the attribute: `group = "..."` (required; `"DEFAULT"` for options
+/// outside any section), `namespace = "..."` (for the sample generator; default: the
+/// crate's name), `crate = "path"`.
+///
+/// Field types: `String`, `bool`, integers, `f64`, `oslo::config::Port`, `Duration`,
+/// `PathBuf`, `Vec<T>` (a comma-separated list, or with `multi` a key repeated),
+/// `BTreeMap<String, String>` (`k:v,k2:v2`), `Option<T>` (unset is `None`), or a type
+/// that implements `oslo::config::OptionValue`.
+///
+/// Field arguments: `default = ...` (checked against the type and bounds at compile
+/// time), `min`, `max`, `choices = ["a", "b"]` (String options), `multi`,
+/// `deprecated_name = "..."`, `deprecated_group = "..."`, `secret`, `mutable`,
+/// `required`. Every field needs a doc comment; a field that is not an `Option`, a
+/// list or a dict needs a `default` or `required`.
+#[proc_macro_attribute]
+pub fn options(args: TokenStream, item: TokenStream) -> TokenStream {
+    options::attribute(args.into(), item.into())
         .unwrap_or_else(diag::Failed::into_compile_error)
         .into()
 }

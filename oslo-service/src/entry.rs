@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::config::{Config, Invocation};
+use crate::config::{Config, GroupInfo, Invocation, generate_sample};
 use crate::error::Result;
 
 /// What the entry macro knows about the program.
@@ -11,6 +11,8 @@ use crate::error::Result;
 pub struct MainSpec {
     /// The program's name, for the help text and the logs.
     pub name: &'static str,
+    /// The program's groups of options: `#[oslo::main(options = [A, B])]`.
+    pub options: &'static [GroupInfo],
 }
 
 /// Runs the user's `async fn main(conf)`: parses the command line, loads the
@@ -35,12 +37,24 @@ where
             print!("{text}");
             return ExitCode::SUCCESS;
         }
+        Ok(Invocation::GenerateConfig { namespaces }) => {
+            return match generate_sample(spec.options, &namespaces) {
+                Ok(sample) => {
+                    print!("{sample}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("{}: {err}", spec.name);
+                    ExitCode::from(2)
+                }
+            };
+        }
         Err(err) => {
             eprintln!("{err}");
             return ExitCode::from(2);
         }
     };
-    let conf = match Config::load(line.sources) {
+    let conf = match Config::load_with(line.sources, spec.options) {
         Ok(conf) => conf,
         Err(err) => {
             eprintln!("{}: {err}", spec.name);
@@ -51,6 +65,7 @@ where
         eprintln!("{}: {err}", spec.name);
         return ExitCode::FAILURE;
     }
+    conf.log_at_start();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -51,7 +51,7 @@ pub mod workers;
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use launcher::{LauncherState, ServiceLauncher, launch};
-pub use oslo_service_macros::{main, periodic_task, retry, service};
+pub use oslo_service_macros::{main, options, periodic_task, retry, service};
 pub use service::{BoxFuture, Context, ServiceBase};
 pub use services::{RestartMethod, Services};
 pub use taskgroup::TaskGroup;

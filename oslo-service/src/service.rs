@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DEFAULT_GROUP};
+use crate::config::{Config, PeriodicTaskOptions};
 use crate::error::Result;
 use crate::periodic::{PeriodicLink, PeriodicTask, TaskStats};
 use crate::taskgroup::TaskGroup;
@@ -239,8 +239,8 @@ impl Context {
     pub fn add_periodic_task<S: 'static>(&self, task: PeriodicTask<S>) -> bool {
         let run_external = self
             .conf()
-            .get_or(DEFAULT_GROUP, "run_external_periodic_tasks", true)
-            .unwrap_or(true);
+            .group::<PeriodicTaskOptions>()
+            .map_or(true, |options| options.run_external_periodic_tasks);
         let name = task.spec().name();
         if let Some(reason) = task.spec().skip_reason(run_external) {
             tracing::info!(

@@ -2,6 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::spanned::Spanned as _;
 use syn::{Attribute, FnArg, Ident, Visibility};
 
 use super::validate::Checked;
@@ -15,8 +16,13 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
     let Checked {
         item,
         runtime,
+        options,
         spans,
     } = checked;
+    // A type that is not a group of options is reported at the type.
+    let groups = options.iter().map(|ty| {
+        quote_spanned! {at(ty.span())=> #runtime::config::GroupInfo::of::<#ty>() }
+    });
     let outer_attrs = item.attrs.iter().filter(|attr| is_outer(attr));
     let vis = &item.vis;
     let ident = &item.sig.ident;
@@ -44,6 +50,7 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
                             ::core::option::Option::Some(name) => name,
                             ::core::option::Option::None => ::core::env!("CARGO_PKG_NAME"),
                         },
+                        options: const { &[#(#groups),*] },
                     },
                     #arg,
                 )

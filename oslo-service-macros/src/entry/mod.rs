@@ -70,6 +70,35 @@ mod tests {
     }
 
     #[test]
+    fn registers_the_option_groups() {
+        let out = expansion(
+            quote!(options = [PollerOpts, api::ApiOpts]),
+            quote!(
+                async fn main(conf: Config) -> Result<()> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(
+            out.contains("options : const { & [:: oslo :: config :: GroupInfo :: of :: < PollerOpts > () , :: oslo :: config :: GroupInfo :: of :: < api :: ApiOpts > ()] }"),
+            "{out}"
+        );
+        assert_eq!(
+            errors(
+                quote!(options = [1]),
+                quote!(
+                    async fn main(c: C) -> R {
+                        Ok(())
+                    }
+                )
+            ),
+            [
+                "`options` takes an array of the types declared with #[oslo::options]: `options = [PollerOpts, ApiOpts]`"
+            ]
+        );
+    }
+
+    #[test]
     fn refuses_what_is_not_a_fn() {
         assert_eq!(
             errors(

@@ -2,7 +2,7 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned as _;
-use syn::{FnArg, ItemFn, Path, ReturnType, Safety};
+use syn::{Expr, FnArg, ItemFn, Path, ReturnType, Safety, Type, TypePath};
 
 use super::parse::Input;
 use crate::args::{self, Arg, Known};
@@ -12,7 +12,7 @@ use crate::diag::Errors;
 /// here and read in [`validate`].
 const MAIN_ARGS: Known = Known {
     attr: "#[oslo::main]",
-    names: &["crate"],
+    names: &["crate", "options"],
     misplaced: &[],
 };
 
@@ -25,6 +25,8 @@ pub(crate) struct Checked<'a> {
     pub(crate) item: &'a ItemFn,
     /// Where the runtime is.
     pub(crate) runtime: Path,
+    /// The groups of options of `options = [A, B]`.
+    pub(crate) options: Vec<Type>,
     /// Where type mismatches with `run_main` are reported, when the signature has the
     /// right shape; `None` when it does not, and the function must not be called.
     pub(crate) spans: Option<SignatureSpans>,
@@ -41,14 +43,49 @@ pub(crate) struct SignatureSpans {
 /// Checks the arguments and the signature, recording every mistake in `errors`.
 pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) -> Checked<'a> {
     let mut runtime = None;
+    let mut options = Vec::new();
     args::read(args, &MAIN_ARGS, errors, |name, arg, errors| match name {
         "crate" => runtime = args::crate_path(arg, errors),
+        "options" => options = option_groups(arg, errors),
         other => unreachable!("argument `{other}` is in MAIN_ARGS but not read"),
     });
     Checked {
         item: &input.item,
         runtime: args::runtime_path(runtime),
+        options,
         spans: check_signature(&input.item, errors),
+    }
+}
+
+/// `options = [A, path::B]`: the types of the program's groups of options.
+fn option_groups(arg: &Arg, errors: &mut Errors) -> Vec<Type> {
+    const EXPECTED: &str = "`options` takes an array of the types declared with #[oslo::options]: `options = [PollerOpts, ApiOpts]`";
+    match &arg.value {
+        Some((_, Expr::Array(array))) => array
+            .elems
+            .iter()
+            .filter_map(|elem| match elem {
+                Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+                    Some(Type::Path(TypePath {
+                        attrs: Vec::new(),
+                        qself: None,
+                        path: path.path.clone(),
+                    }))
+                }
+                other => {
+                    errors.at(other, EXPECTED);
+                    None
+                }
+            })
+            .collect(),
+        Some((_, other)) => {
+            errors.at(other, EXPECTED);
+            Vec::new()
+        }
+        None => {
+            errors.at(&arg.name, EXPECTED);
+            Vec::new()
+        }
     }
 }
 
@@ -224,7 +261,7 @@ mod tests {
     #[test]
     fn reports_arguments_and_signature_together() {
         let (ok, found) = check(
-            quote!(options = [A], crate = "a b"),
+            quote!(options = A, crate = "a b"),
             quote!(
                 fn main() {}
             ),
@@ -233,7 +270,7 @@ mod tests {
         assert_eq!(found.len(), 5, "{found:?}");
         assert_eq!(
             found[0],
-            "unknown argument `options` of #[oslo::main]; expected one of: crate"
+            "`options` takes an array of the types declared with #[oslo::options]: `options = [PollerOpts, ApiOpts]`"
         );
     }
 }

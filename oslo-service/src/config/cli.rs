@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::{ConfigError, ConfigSources};
+use super::{ConfigError, ConfigSources, ENV_PREFIX};
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +13,12 @@ pub enum Invocation {
     Run(CommandLine),
     /// Print this help text and exit successfully.
     Help(String),
+    /// `--generate-config`: print the sample configuration file of the options in these
+    /// namespaces (`--namespace`, repeatable; all when none) and exit.
+    GenerateConfig {
+        /// The namespaces asked for.
+        namespaces: Vec<String>,
+    },
 }
 
 /// A command line that asks to run the service.
@@ -42,6 +48,9 @@ impl Invocation {
         use lexopt::prelude::*;
 
         let mut line = CommandLine::default();
+        line.sources.env_prefix = Some(ENV_PREFIX.to_owned());
+        let mut generate = false;
+        let mut namespaces = Vec::new();
         let mut parser = lexopt::Parser::from_args(args);
         let bad = |err: lexopt::Error| ConfigError::CommandLine(format!("{program}: {err}"));
         while let Some(arg) = parser.next().map_err(bad)? {
@@ -54,9 +63,27 @@ impl Invocation {
                     .sources
                     .dirs
                     .push(PathBuf::from(parser.value().map_err(bad)?)),
+                Long("generate-config") => generate = true,
+                Long("namespace") => {
+                    namespaces.push(parser.value().map_err(bad)?.into_string().map_err(
+                        |value| {
+                            ConfigError::CommandLine(format!(
+                                "{program}: --namespace {value:?} is not UTF-8"
+                            ))
+                        },
+                    )?)
+                }
                 Short('h') | Long("help") => return Ok(Invocation::Help(help(program))),
                 other => return Err(bad(other.unexpected())),
             }
+        }
+        if generate {
+            return Ok(Invocation::GenerateConfig { namespaces });
+        }
+        if !namespaces.is_empty() {
+            return Err(ConfigError::CommandLine(format!(
+                "{program}: --namespace goes with --generate-config"
+            )));
         }
         Ok(Invocation::Run(line))
     }
@@ -71,7 +98,13 @@ fn help(program: &str) -> String {
          --config-file PATH   path to a config file to use; may be given several times,\n                       \
          and values in later files win\n  \
          --config-dir DIR     path to a directory of *.conf files, read in sorted order\n                       \
-         after the files given with --config-file\n"
+         after the files given with --config-file\n  \
+         --generate-config    print a sample config file of every option and exit\n  \
+         --namespace NAME     with --generate-config: only the options of this\n                       \
+         namespace; may be given several times\n\
+         \n\
+         Environment variables {ENV_PREFIX}<OPTION> ([DEFAULT]) and {ENV_PREFIX}<GROUP>__<OPTION>\n\
+         set options too, over the files.\n"
     )
 }
 
@@ -84,6 +117,25 @@ mod tests {
         assert!(
             matches!(Invocation::parse("svc", ["--help"]), Ok(Invocation::Help(text)) if text.contains("--config-dir"))
         );
+    }
+
+    #[test]
+    fn generate_config_with_namespaces() {
+        assert_eq!(
+            Invocation::parse(
+                "svc",
+                ["--namespace", "a", "--generate-config", "--namespace=b"]
+            )
+            .unwrap(),
+            Invocation::GenerateConfig {
+                namespaces: vec!["a".into(), "b".into()]
+            }
+        );
+        assert!(Invocation::parse("svc", ["--namespace", "a"]).is_err());
+        let Invocation::Run(line) = Invocation::parse("svc", Vec::<String>::new()).unwrap() else {
+            panic!("not a run")
+        };
+        assert_eq!(line.sources.env_prefix.as_deref(), Some("OSLO_"));
     }
 
     #[test]

@@ -35,6 +35,42 @@ pub enum ConfigError {
     /// A value does not parse as its option's type, or is out of its bounds.
     #[error(transparent)]
     InvalidValue(Box<InvalidValue>),
+
+    /// A file other than INI (TOML) could not be read into options.
+    #[error("{file}: {message}")]
+    Format {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong with it, as the format's parser says.
+        message: String,
+    },
+
+    /// A required option has no value.
+    #[error("missing value for required option {option} in group [{group}]")]
+    MissingRequired {
+        /// The group.
+        group: String,
+        /// The option.
+        option: String,
+    },
+
+    /// A declared default does not parse as its option's type (only possible for types
+    /// of the user's, whose defaults cannot be checked at compile time).
+    #[error("invalid default '{value}' for option {option} in group [{group}]: {reason}")]
+    InvalidDefault {
+        /// The group.
+        group: String,
+        /// The option.
+        option: String,
+        /// The default as declared.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// `--namespace` names no registered namespace.
+    #[error("unknown namespace {0}; known namespaces: {1}")]
+    UnknownNamespace(String, String),
 }
 
 /// A value that does not parse as its option's type, with where it was written.
@@ -46,7 +82,7 @@ pub enum ConfigError {
 pub struct InvalidValue {
     /// The file the value came from, if it came from a file.
     pub file: Option<PathBuf>,
-    /// The line the value is on.
+    /// The line the value is on; 0 when the format does not say (TOML, environment).
     pub line: usize,
     /// The group (INI section).
     pub group: String,
@@ -60,7 +96,8 @@ pub struct InvalidValue {
 
 fn origin_prefix(file: &Option<PathBuf>, line: usize) -> String {
     match file {
-        Some(file) => format!("{}:{line}: ", file.display()),
+        Some(file) if line > 0 => format!("{}:{line}: ", file.display()),
+        Some(file) => format!("{}: ", file.display()),
         None => String::new(),
     }
 }

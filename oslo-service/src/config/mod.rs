@@ -1,5 +1,35 @@
-//! Configuration: oslo-style INI files named on the command line, read into snapshots
-//! that services read typed values from, and re-read on SIGHUP.
+//! Configuration: options declared once as Rust structs (`#[oslo::options]`), read
+//! from oslo-style INI files, TOML files and the environment into snapshots that
+//! services read typed groups from, and re-read on SIGHUP.
+//!
+//! Sources, each over the one before: the declared defaults, `--config-file` files in
+//! the order given, `--config-dir` directories (their `*.conf` and `*.toml` files in
+//! sorted order), then environment variables: `OSLO_<OPTION>` for `[DEFAULT]`,
+//! `OSLO_<GROUP>__<OPTION>` for a group (`OSLO_POLLER__INTERVAL=10s`). A file whose name
+//! ends in `.toml` is TOML (top-level keys are `[DEFAULT]` options, tables are groups);
+//! any other file is oslo-style INI.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! /// The poller's options.
+//! #[oslo::options(group = "poller")]
+//! struct PollerOpts {
+//!     /// Time between two polls.
+//!     #[opt(default = "30s", mutable)]
+//!     interval: Duration,
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let file = dir.path().join("svc.conf");
+//! std::fs::write(&file, "[poller]\ninterval = 10s\n")?;
+//! let sources = oslo::config::ConfigSources::from_files([&file]);
+//! let conf = oslo::Config::load_with(sources, &[oslo::config::GroupInfo::of::<PollerOpts>()])?;
+//! assert_eq!(conf.group::<PollerOpts>()?.interval, Duration::from_secs(10));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Values can also be read by name:
 //!
 //! ```
 //! let dir = tempfile::tempdir()?;
@@ -14,31 +44,48 @@
 
 mod cli;
 mod error;
+mod generator;
 mod ini;
+mod load;
+mod read;
 mod runtime;
+mod spec;
 mod value;
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 pub use cli::{CommandLine, Invocation};
 pub use error::{ConfigError, InvalidValue};
+pub use generator::generate_sample;
 pub use ini::{Assignment, IniError, parse as parse_ini};
+pub use load::IniFile;
+pub use read::{OptionField, read_option};
 pub(crate) use runtime::RuntimeOptions;
-pub use value::OptionValue;
+pub use runtime::{LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions};
+pub use spec::{Bound, DeprecatedName, GroupInfo, OptionGroup, OptionSpec, OptionType};
+pub use value::{OptionValue, Port};
 
 /// The group of options that belong to no section of their own.
 pub const DEFAULT_GROUP: &str = "DEFAULT";
 
-/// Where the configuration comes from: `--config-file` paths (later ones win) and
-/// `--config-dir` directories (each `*.conf` in them, sorted, read after the files).
+/// The prefix of the environment variables the command line's sources read.
+pub const ENV_PREFIX: &str = "OSLO_";
+
+/// Where the configuration comes from: `--config-file` paths (later ones win),
+/// `--config-dir` directories (each `*.conf` and `*.toml` in them, sorted, read after
+/// the files), then environment variables named with `env_prefix`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigSources {
     /// Files, in the order given.
     pub files: Vec<PathBuf>,
     /// Directories, in the order given.
     pub dirs: Vec<PathBuf>,
+    /// The prefix of the environment variables read (`OSLO_` from the command line);
+    /// `None` reads none.
+    pub env_prefix: Option<String>,
 }
 
 impl ConfigSources {
@@ -46,8 +93,14 @@ impl ConfigSources {
     pub fn from_files<P: AsRef<Path>>(files: impl IntoIterator<Item = P>) -> Self {
         ConfigSources {
             files: files.into_iter().map(|p| p.as_ref().to_owned()).collect(),
-            dirs: Vec::new(),
+            ..ConfigSources::default()
         }
+    }
+
+    /// The same sources, and the environment variables whose names start with `prefix`.
+    pub fn with_env(mut self, prefix: impl Into<String>) -> Self {
+        self.env_prefix = Some(prefix.into());
+        self
     }
 
     /// Every file to read, in the order their values apply.
@@ -61,7 +114,8 @@ impl ConfigSources {
             let mut found = Vec::new();
             for entry in std::fs::read_dir(dir).map_err(read_error)? {
                 let path = entry.map_err(read_error)?.path();
-                if path.extension().is_some_and(|ext| ext == "conf") && path.is_file() {
+                let conf = path.extension().is_some_and(|ext| ext == "conf");
+                if (conf || load::is_toml(&path)) && path.is_file() {
                     found.push(path);
                 }
             }
@@ -88,6 +142,31 @@ pub struct RawValue {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     groups: BTreeMap<String, BTreeMap<String, Vec<RawValue>>>,
+    typed: TypedGroups,
+}
+
+/// Groups already read from a snapshot, by type: each is read once per snapshot.
+#[derive(Default)]
+struct TypedGroups(Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
+
+impl Clone for TypedGroups {
+    fn clone(&self) -> Self {
+        TypedGroups::default()
+    }
+}
+
+impl PartialEq for TypedGroups {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for TypedGroups {}
+
+impl std::fmt::Debug for TypedGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TypedGroups")
+    }
 }
 
 impl Snapshot {
@@ -98,44 +177,51 @@ impl Snapshot {
         Ok(snapshot)
     }
 
-    fn from_paths(paths: &[PathBuf]) -> Result<Self, ConfigError> {
-        let mut snapshot = Snapshot::default();
-        for path in paths {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            snapshot.add_ini(&text, Some(Arc::from(path.as_path())))?;
-        }
-        Ok(snapshot)
-    }
-
     fn add_ini(&mut self, text: &str, file: Option<Arc<Path>>) -> Result<(), ConfigError> {
-        let assignments = ini::parse(text).map_err(|err| ConfigError::Syntax {
-            file: file.as_deref().map(Path::to_owned).unwrap_or_default(),
-            line: err.line,
-            message: err.message,
-        })?;
         // Within one file a repeated key accumulates (multi-valued options); a later
         // file replaces what earlier files said for the same key.
-        let mut from_this_file: BTreeMap<(String, String), Vec<RawValue>> = BTreeMap::new();
-        for assignment in assignments {
-            from_this_file
-                .entry((
-                    normalize_group(&assignment.section),
-                    normalize_option(&assignment.key),
-                ))
-                .or_default()
-                .push(RawValue {
-                    text: assignment.value,
-                    file: file.clone(),
-                    line: assignment.line,
-                });
-        }
-        for ((group, option), values) in from_this_file {
-            self.groups.entry(group).or_default().insert(option, values);
+        let parsed = IniFile::from_text(text, file.as_deref())?;
+        for ((group, option), values) in parsed.values() {
+            self.insert(group, option, values.clone());
         }
         Ok(())
+    }
+
+    /// Sets the values of `option` in `group` (names already normalized).
+    fn insert(&mut self, group: &str, option: &str, values: Vec<RawValue>) {
+        self.groups
+            .entry(group.to_owned())
+            .or_default()
+            .insert(option.to_owned(), values);
+    }
+
+    /// The group `T`, read and checked once per snapshot and shared afterwards.
+    pub fn group<T: OptionGroup>(&self) -> Result<Arc<T>, ConfigError> {
+        let key = TypeId::of::<T>();
+        let cached = |typed: &HashMap<TypeId, Arc<dyn Any + Send + Sync>>| {
+            typed
+                .get(&key)
+                .and_then(|any| Arc::clone(any).downcast::<T>().ok())
+        };
+        if let Some(found) = cached(&self.typed.0.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(found);
+        }
+        let fresh = Arc::new(T::from_snapshot(self)?);
+        let mut typed = self.typed.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = cached(&typed) {
+            return Ok(found);
+        }
+        typed.insert(key, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Every group and option set, with its values.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &[RawValue])> {
+        self.groups.iter().flat_map(|(group, options)| {
+            options
+                .iter()
+                .map(move |(option, values)| (group.as_str(), option.as_str(), values.as_slice()))
+        })
     }
 
     /// The value that applies to `option` in `group`: the last one written.
@@ -202,6 +288,8 @@ impl Snapshot {
     }
 
     fn copy_option_from(&mut self, other: &Snapshot, group: &str, option: &str) {
+        // Groups read before this change are out of date.
+        self.typed = TypedGroups::default();
         match other
             .groups
             .get(group)
@@ -224,37 +312,84 @@ impl Snapshot {
 
 /// The process's configuration: a handle that every service and task can clone and read
 /// from, and that a SIGHUP reload updates in place.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct Config {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug, Default)]
+impl Default for Config {
+    /// No values: every option has its default. The runtime's groups are registered.
+    fn default() -> Self {
+        Config::from_snapshot(Snapshot::default())
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("sources", &self.shared.sources)
+            .field("groups", &self.shared.groups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A function called after a `mutate` reload with the options it changed.
+type MutateHook = Box<dyn Fn(&[OptionChange]) + Send + Sync>;
+
+#[derive(Default)]
 struct Shared {
     sources: ConfigSources,
+    groups: Vec<GroupInfo>,
     current: RwLock<Arc<Snapshot>>,
+    hooks: Mutex<Vec<MutateHook>>,
+}
+
+/// An option a `mutate` reload changed: its values as text before and after (`None`
+/// when unset), secrets masked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionChange {
+    /// The group.
+    pub group: String,
+    /// The option.
+    pub option: String,
+    /// The value before.
+    pub old: Option<String>,
+    /// The value after.
+    pub new: Option<String>,
 }
 
 impl Config {
-    /// Reads every source; fails on the first file that cannot be read or parsed.
+    /// Reads every source; fails on the first file that cannot be read or parsed, or a
+    /// value of the runtime's own options that is bad.
     pub fn load(sources: ConfigSources) -> Result<Self, ConfigError> {
-        let snapshot = Snapshot::from_paths(&sources.paths()?)?;
-        let config = Config {
+        Self::load_with(sources, &[])
+    }
+
+    /// Like [`Config::load`], with the groups of options the program declared: each is
+    /// checked now (a bad value is an error naming its file and line), and their
+    /// declarations decide what `mutate` applies, what `log_options` shows and what the
+    /// sample config lists.
+    pub fn load_with(sources: ConfigSources, groups: &[GroupInfo]) -> Result<Self, ConfigError> {
+        let groups = with_runtime_groups(groups);
+        let snapshot = load::read(&sources)?;
+        check_groups(&groups, &snapshot)?;
+        Ok(Config {
             shared: Arc::new(Shared {
                 sources,
+                groups,
                 current: RwLock::new(Arc::new(snapshot)),
+                hooks: Mutex::default(),
             }),
-        };
-        RuntimeOptions::read(&config.snapshot())?;
-        Ok(config)
+        })
     }
 
     /// A configuration held in memory only, as tests build one; reloading it keeps it.
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
         Config {
             shared: Arc::new(Shared {
-                sources: ConfigSources::default(),
+                groups: with_runtime_groups(&[]),
                 current: RwLock::new(Arc::new(snapshot)),
+                ..Shared::default()
             }),
         }
     }
@@ -262,6 +397,11 @@ impl Config {
     /// Where the values come from.
     pub fn sources(&self) -> &ConfigSources {
         &self.shared.sources
+    }
+
+    /// The groups of options registered: the runtime's own, then the program's.
+    pub fn groups(&self) -> &[GroupInfo] {
+        &self.shared.groups
     }
 
     /// The values as they are now; the snapshot does not change under a reload.
@@ -274,6 +414,12 @@ impl Config {
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
         Arc::clone(&current)
+    }
+
+    /// The group `T` as it is now, typed: read once per snapshot, then shared, so that
+    /// this is cheap to call from any task.
+    pub fn group<T: OptionGroup>(&self) -> Result<Arc<T>, ConfigError> {
+        self.snapshot().group::<T>()
     }
 
     /// The current value of `option` in `group` read as `T`; see [`Snapshot::get`].
@@ -291,6 +437,16 @@ impl Config {
         self.snapshot().get_or(group, option, default)
     }
 
+    /// Calls `hook` after each `mutate` reload that changed a mutable option, with the
+    /// options it changed.
+    pub fn on_mutate(&self, hook: impl Fn(&[OptionChange]) + Send + Sync + 'static) {
+        self.shared
+            .hooks
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .push(Box::new(hook));
+    }
+
     /// Re-reads every source and replaces all values. When a file cannot be read or a
     /// value is bad, nothing changes and the error is returned.
     pub fn reload(&self) -> Result<Vec<(String, String)>, ConfigError> {
@@ -298,26 +454,146 @@ impl Config {
         Ok(self.replace(fresh))
     }
 
-    /// Re-reads every source and applies only the options that may change while the
-    /// process runs; a changed immutable option is logged and keeps its old value.
+    /// Re-reads every source and applies only the options declared `mutable` (and
+    /// options no registered group declares); a changed immutable option is logged
+    /// ("ignoring change to immutable option <group>.<option>") and keeps its old value.
+    /// The hooks of [`Config::on_mutate`] are then called with what changed.
     pub fn mutate(&self) -> Result<Vec<(String, String)>, ConfigError> {
         let mut fresh = self.read_sources()?;
         let old = self.snapshot();
         for (group, option) in old.changed_options(&fresh) {
-            if !RuntimeOptions::is_mutable(&group, &option) {
+            if !self.is_mutable(&group, &option) {
                 tracing::warn!(%group, %option, "ignoring change to immutable option {group}.{option}");
                 fresh.copy_option_from(&old, &group, &option);
             }
         }
-        Ok(self.replace(fresh))
+        let changed = self.replace(fresh);
+        let new = self.snapshot();
+        let changes: Vec<OptionChange> = changed
+            .iter()
+            .map(|(group, option)| {
+                let secret = self.spec(group, option).is_some_and(|spec| spec.secret);
+                let text = |snapshot: &Snapshot| {
+                    let values = snapshot.raw_all(group, option);
+                    (!values.is_empty()).then(|| {
+                        if secret {
+                            "****".to_owned()
+                        } else {
+                            values
+                                .iter()
+                                .map(|v| v.text.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    })
+                };
+                OptionChange {
+                    group: group.clone(),
+                    option: option.clone(),
+                    old: text(&old),
+                    new: text(&new),
+                }
+            })
+            .collect();
+        if !changes.is_empty() {
+            let hooks = self
+                .shared
+                .hooks
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            for hook in hooks.iter() {
+                hook(&changes);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The declaration of `option` in `group`, if a registered group declares it (by
+    /// its name or a deprecated one).
+    pub fn spec(&self, group: &str, option: &str) -> Option<&'static OptionSpec> {
+        self.shared
+            .groups
+            .iter()
+            .flat_map(|info| (info.options)().iter())
+            .find(|spec| {
+                (spec.group == group && spec.name == option)
+                    || spec.deprecated.iter().any(|old| {
+                        old.group.unwrap_or(spec.group) == group
+                            && old.name.unwrap_or(spec.name) == option
+                    })
+            })
+    }
+
+    fn is_mutable(&self, group: &str, option: &str) -> bool {
+        self.spec(group, option).is_none_or(|spec| spec.mutable)
+    }
+
+    /// Options set in a registered group that no declaration knows: probably a typo.
+    pub fn unknown_options(&self) -> Vec<(String, String)> {
+        let snapshot = self.snapshot();
+        snapshot
+            .iter()
+            .filter(|(group, _, _)| self.shared.groups.iter().any(|info| info.group == *group))
+            .filter(|(group, option, _)| self.spec(group, option).is_none())
+            .map(|(group, option, _)| (group.to_owned(), option.to_owned()))
+            .collect()
+    }
+
+    /// Logs a warning for each of the [`Config::unknown_options`].
+    pub fn warn_unknown_options(&self) {
+        for (group, option) in self.unknown_options() {
+            tracing::warn!(%group, %option, "unknown option {option} in group [{group}]");
+        }
+    }
+
+    /// What `#[oslo::main]` does once logging is set up: warns of unknown options and,
+    /// when `log_options` is true, logs every option's value.
+    pub fn log_at_start(&self) {
+        self.warn_unknown_options();
+        if self
+            .group::<ServiceOptions>()
+            .is_ok_and(|options| options.log_options)
+        {
+            self.log_options();
+        }
+    }
+
+    /// Logs every registered option's value at DEBUG, secrets as `****`: oslo.config's
+    /// `log_opt_values`.
+    pub fn log_options(&self) {
+        let snapshot = self.snapshot();
+        tracing::debug!("{}", "*".repeat(60));
+        tracing::debug!("configuration options gathered from:");
+        for path in self.sources().paths().unwrap_or_default() {
+            tracing::debug!("config file {}", path.display());
+        }
+        for info in self.groups() {
+            for spec in (info.options)() {
+                let values = read::values_found(&snapshot, spec, false);
+                let value = if spec.secret {
+                    "****".to_owned()
+                } else if values.is_empty() {
+                    spec.default_text().unwrap_or_else(|| "None".to_owned())
+                } else {
+                    values
+                        .iter()
+                        .map(|v| v.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                tracing::debug!("{} = {value}", spec.qualified_name());
+            }
+        }
+        tracing::debug!("{}", "*".repeat(60));
     }
 
     fn read_sources(&self) -> Result<Snapshot, ConfigError> {
-        if self.shared.sources == ConfigSources::default() {
+        let sources = &self.shared.sources;
+        if sources.files.is_empty() && sources.dirs.is_empty() && sources.env_prefix.is_none() {
             return Ok((*self.snapshot()).clone());
         }
-        let fresh = Snapshot::from_paths(&self.shared.sources.paths()?)?;
-        RuntimeOptions::read(&fresh)?;
+        let fresh = load::read(sources)?;
+        check_groups(&self.shared.groups, &fresh)?;
         Ok(fresh)
     }
 
@@ -331,6 +607,22 @@ impl Config {
         *current = Arc::new(fresh);
         changed
     }
+}
+
+/// The runtime's groups followed by `groups`, each once.
+fn with_runtime_groups(groups: &[GroupInfo]) -> Vec<GroupInfo> {
+    let mut all = runtime::GROUPS.to_vec();
+    for group in groups {
+        if !all.iter().any(|known| known.same_as(group)) {
+            all.push(*group);
+        }
+    }
+    all
+}
+
+/// Reads every group, so that a bad value stops a start or a reload as a whole.
+fn check_groups(groups: &[GroupInfo], snapshot: &Snapshot) -> Result<(), ConfigError> {
+    groups.iter().try_for_each(|info| (info.check)(snapshot))
 }
 
 /// oslo.config keeps `DEFAULT` as it is and compares other group names in lower case.

@@ -1,4 +1,5 @@
 use super::*;
+use figment as _;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -20,6 +21,7 @@ fn later_files_win_and_dirs_come_after_files_in_sorted_order() {
     let sources = ConfigSources {
         files: vec![first.clone(), second],
         dirs: vec![],
+        env_prefix: None,
     };
     let conf = Config::load(sources.clone()).unwrap();
     assert_eq!(
@@ -172,4 +174,256 @@ fn mutate_keeps_immutable_runtime_options() {
     );
     assert_eq!(conf.get::<bool>("DEFAULT", "debug").unwrap(), Some(true));
     assert_eq!(conf.get::<u32>("a", "k").unwrap(), Some(2));
+}
+
+/// A group of the tests.
+#[crate::options(group = "poller", namespace = "test", crate = "crate")]
+#[derive(Debug, PartialEq)]
+struct PollerOpts {
+    /// Time between polls.
+    #[opt(default = "30s", mutable)]
+    interval: std::time::Duration,
+    /// Port.
+    #[opt(default = 8080)]
+    port: Port,
+    /// Endpoints.
+    #[opt(default = ["a"])]
+    endpoints: Vec<String>,
+    /// Labels.
+    labels: BTreeMap<String, String>,
+    /// Token.
+    #[opt(secret, mutable)]
+    token: Option<String>,
+}
+
+fn load_poller(files: &[&Path]) -> Result<Config, ConfigError> {
+    Config::load_with(
+        ConfigSources::from_files(files),
+        &[GroupInfo::of::<PollerOpts>()],
+    )
+}
+
+#[test]
+fn typed_groups_are_read_once_per_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "svc.conf",
+        "[poller]\ninterval = 5\nlabels = a:1\n",
+    );
+    let conf = load_poller(&[&file]).unwrap();
+    let first = conf.group::<PollerOpts>().unwrap();
+    assert_eq!(first.interval, std::time::Duration::from_secs(5));
+    assert_eq!(first.port, Port(8080));
+    assert_eq!(first.labels["a"], "1");
+    assert!(Arc::ptr_eq(&first, &conf.group::<PollerOpts>().unwrap()));
+    write(dir.path(), "svc.conf", "[poller]\ninterval = 6\n");
+    conf.reload().unwrap();
+    let second = conf.group::<PollerOpts>().unwrap();
+    assert_eq!(second.interval, std::time::Duration::from_secs(6));
+    assert_eq!(first.interval, std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn a_bad_value_of_a_declared_group_stops_the_load_and_the_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "svc.conf", "[poller]\n\nport = 70000\n");
+    let message = load_poller(&[&file]).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}:3: invalid value '70000' for option port in group [poller]: expected a port number from 0 to 65535",
+            file.display()
+        )
+    );
+    write(dir.path(), "svc.conf", "[poller]\nport = 1\n");
+    let conf = load_poller(&[&file]).unwrap();
+    write(dir.path(), "svc.conf", "[poller]\nport = x\n");
+    assert!(conf.reload().is_err());
+    assert_eq!(conf.group::<PollerOpts>().unwrap().port, Port(1));
+}
+
+#[test]
+fn toml_files_and_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = write(dir.path(), "a.conf", "[poller]\nport = 1\ninterval = 1\n");
+    let toml = write(
+        dir.path(),
+        "b.toml",
+        "graceful_shutdown_timeout = 7\n[poller]\nport = 2\nendpoints = [\"x\", \"y\"]\nlabels = { k = \"v\" }\n",
+    );
+    let conf = load_poller(&[&ini, &toml]).unwrap();
+    let poller = conf.group::<PollerOpts>().unwrap();
+    assert_eq!(poller.port, Port(2));
+    assert_eq!(poller.interval, std::time::Duration::from_secs(1));
+    assert_eq!(poller.endpoints, ["x", "y"]);
+    assert_eq!(poller.labels["k"], "v");
+    assert_eq!(
+        conf.group::<ServiceOptions>()
+            .unwrap()
+            .graceful_shutdown_timeout,
+        7
+    );
+
+    let bad = write(dir.path(), "c.toml", "[poller]\nport = 99999\n");
+    let message = load_poller(&[&bad]).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}: invalid value '99999' for option port in group [poller]: expected a port number from 0 to 65535",
+            bad.display()
+        )
+    );
+    let broken = write(dir.path(), "d.toml", "[poller\n");
+    let message = load_poller(&[&broken]).unwrap_err().to_string();
+    assert!(
+        message.starts_with(&broken.display().to_string()),
+        "{message}"
+    );
+}
+
+#[test]
+fn environment_variables_win_over_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "svc.conf",
+        "[poller]\nport = 1\n[DEFAULT]\ndebug = false\n",
+    );
+    // SAFETY: the names are this test's own (a prefix no other test uses), and nothing
+    // in this process reads the environment through libc while tests run.
+    unsafe {
+        std::env::set_var("OSLOTEST1_POLLER__PORT", "3");
+        std::env::set_var("oslotest1_debug", "true");
+        std::env::set_var("OSLOTEST1_POLLER__INTERVAL", "soon");
+    }
+    let sources = ConfigSources::from_files([&file]).with_env("OSLOTEST1_");
+    let message = Config::load_with(sources.clone(), &[GroupInfo::of::<PollerOpts>()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with("environment variable OSLOTEST1_POLLER__INTERVAL: invalid value 'soon' for option interval in group [poller]"),
+        "{message}"
+    );
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("OSLOTEST1_POLLER__INTERVAL") };
+    let conf = Config::load_with(sources, &[GroupInfo::of::<PollerOpts>()]).unwrap();
+    assert_eq!(conf.group::<PollerOpts>().unwrap().port, Port(3));
+    assert!(
+        conf.group::<LogOptions>().unwrap().debug,
+        "{:?}",
+        conf.snapshot().raw_all("DEFAULT", "debug")
+    );
+}
+
+#[test]
+fn unknown_options_of_known_groups_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "svc.conf",
+        "[poller]\nprot = 1\n[DEFAULT]\ndebug = true\nbogus = 1\n[other]\nx = 1\n",
+    );
+    let conf = load_poller(&[&file]).unwrap();
+    assert_eq!(
+        conf.unknown_options(),
+        [
+            ("DEFAULT".to_owned(), "bogus".to_owned()),
+            ("poller".to_owned(), "prot".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn mutate_applies_mutable_options_and_calls_hooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "svc.conf",
+        "[poller]\ninterval = 1\nport = 1\ntoken = a\n",
+    );
+    let conf = load_poller(&[&file]).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    conf.on_mutate(move |changes| sink.lock().unwrap().extend(changes.iter().cloned()));
+    write(
+        dir.path(),
+        "svc.conf",
+        "[poller]\ninterval = 2\nport = 2\ntoken = b\n",
+    );
+    conf.mutate().unwrap();
+    let poller = conf.group::<PollerOpts>().unwrap();
+    assert_eq!(poller.interval, std::time::Duration::from_secs(2));
+    assert_eq!(poller.port, Port(1), "port is not mutable");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            OptionChange {
+                group: "poller".into(),
+                option: "interval".into(),
+                old: Some("1".into()),
+                new: Some("2".into()),
+            },
+            OptionChange {
+                group: "poller".into(),
+                option: "token".into(),
+                old: Some("****".into()),
+                new: Some("****".into()),
+            }
+        ]
+    );
+}
+
+/// Random INI-like texts, through the parser and the figment provider: nothing panics,
+/// and what parses gives a snapshot whose values come back out.
+#[test]
+fn random_inputs_never_panic_the_parser_or_the_provider() {
+    use figment::Provider as _;
+    let pieces = [
+        "[",
+        "]",
+        "DEFAULT",
+        "poller",
+        "=",
+        ":",
+        " ",
+        "\t",
+        "\n",
+        "\n",
+        "#",
+        ";",
+        "'",
+        "\"",
+        "é",
+        "a",
+        "port",
+        "-",
+        ",",
+        "k:v",
+        "30s",
+        "\r\n",
+        "\0",
+        "[poller]\n",
+        "[DEFAULT]\n",
+        "port = 1\n",
+        "  cont\n",
+    ];
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    for _ in 0..5000 {
+        let mut text = String::new();
+        for _ in 0..rng.usize(0..40) {
+            text.push_str(pieces[rng.usize(0..pieces.len())]);
+        }
+        let parsed = parse_ini(&text);
+        let provider = IniFile::from_text(&text, Some(Path::new("fuzz.conf")));
+        assert_eq!(parsed.is_ok(), provider.is_ok(), "{text:?}");
+        if let Ok(provider) = provider {
+            let data = provider.data().expect("an INI provider always has data");
+            let groups = data.values().next().map_or(0, |dict| dict.len());
+            assert!(groups <= text.matches('[').count().max(1), "{text:?}");
+            let snapshot = Snapshot::from_ini(&text, None).unwrap();
+            let _ = PollerOpts::from_snapshot(&snapshot);
+            let _ = LogOptions::from_snapshot(&snapshot);
+        }
+    }
 }

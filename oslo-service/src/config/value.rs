@@ -4,10 +4,82 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A type an option's text can be read as. Implemented for strings, paths, booleans
-/// (oslo.config's spellings), integers, floats and durations (a number of seconds).
+/// (oslo.config's spellings), integers, floats, [`Port`] and durations (`"30s"`,
+/// `"1m30s"`, `"250ms"` or a number of seconds).
+///
+/// Implement it for a type of your own (an enum of choices, say) to use it as the type
+/// of an `#[oslo::options]` field:
+///
+/// ```
+/// use oslo::config::OptionValue;
+///
+/// #[derive(Debug, PartialEq)]
+/// enum Mode { Fast, Safe }
+///
+/// impl OptionValue for Mode {
+///     const TYPE_NAME: &'static str = "string";
+///     const CHOICES: &'static [&'static str] = &["fast", "safe"];
+///     fn parse_option(text: &str) -> Result<Self, String> {
+///         match text {
+///             "fast" => Ok(Mode::Fast),
+///             "safe" => Ok(Mode::Safe),
+///             _ => Err("expected fast or safe".to_owned()),
+///         }
+///     }
+/// }
+///
+/// /// A group with a choice of the user's type.
+/// #[oslo::options(group = "engine")]
+/// struct EngineOpts {
+///     /// How to run.
+///     #[opt(default = "safe")]
+///     mode: Mode,
+/// }
+/// # use oslo::config::OptionGroup;
+/// # let s = oslo::config::Snapshot::from_ini("[engine]\nmode = fast\n", None)?;
+/// # assert_eq!(EngineOpts::from_snapshot(&s)?.mode, Mode::Fast);
+/// # Ok::<(), oslo::config::ConfigError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a type an option can have",
+    label = "not an option type",
+    note = "options take String, bool, integers, f64, oslo::config::Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, or a type that implements oslo::config::OptionValue"
+)]
 pub trait OptionValue: Sized {
+    /// The type as the sample config file names it: `string value`, `integer value`…
+    /// (without ` value`).
+    const TYPE_NAME: &'static str = "string";
+    /// The only texts accepted, when not empty; listed in the sample config file.
+    const CHOICES: &'static [&'static str] = &[];
     /// Reads `text`, or says why it cannot.
     fn parse_option(text: &str) -> Result<Self, String>;
+}
+
+/// A TCP or UDP port number, from 0 to 65535: oslo.config's `PortOpt`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port(pub u16);
+
+impl Port {
+    /// The port number.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl OptionValue for Port {
+    const TYPE_NAME: &'static str = "port";
+    fn parse_option(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map(Port)
+            .map_err(|_| "expected a port number from 0 to 65535".to_owned())
+    }
 }
 
 impl OptionValue for String {
@@ -23,6 +95,7 @@ impl OptionValue for PathBuf {
 }
 
 impl OptionValue for bool {
+    const TYPE_NAME: &'static str = "boolean";
     fn parse_option(text: &str) -> Result<Self, String> {
         match text.to_ascii_lowercase().as_str() {
             "true" | "1" | "on" | "yes" => Ok(true),
@@ -33,8 +106,9 @@ impl OptionValue for bool {
 }
 
 macro_rules! from_str_values {
-    ($($ty:ty => $what:literal),* $(,)?) => {$(
+    ($kind:literal: $($ty:ty => $what:literal),* $(,)?) => {$(
         impl OptionValue for $ty {
+            const TYPE_NAME: &'static str = $kind;
             fn parse_option(text: &str) -> Result<Self, String> {
                 text.trim()
                     .parse()
@@ -44,21 +118,56 @@ macro_rules! from_str_values {
     )*};
 }
 
-from_str_values!(
-    i32 => "an integer", i64 => "an integer", u16 => "an integer from 0 to 65535",
-    u32 => "a non-negative integer", u64 => "a non-negative integer",
-    usize => "a non-negative integer", f64 => "a number",
+from_str_values!("integer":
+    i8 => "an integer", i16 => "an integer", i32 => "an integer", i64 => "an integer",
+    isize => "an integer", u8 => "an integer from 0 to 255",
+    u16 => "an integer from 0 to 65535", u32 => "a non-negative integer",
+    u64 => "a non-negative integer", usize => "a non-negative integer",
 );
+from_str_values!("floating point": f64 => "a number");
 
 impl OptionValue for Duration {
+    const TYPE_NAME: &'static str = "duration";
     fn parse_option(text: &str) -> Result<Self, String> {
-        let seconds: f64 = text
-            .trim()
-            .parse()
-            .map_err(|_| "expected a number of seconds".to_owned())?;
-        Duration::try_from_secs_f64(seconds)
-            .map_err(|_| "expected a non-negative number of seconds".to_owned())
+        let text = text.trim();
+        if let Ok(seconds) = text.parse::<f64>() {
+            return Duration::try_from_secs_f64(seconds)
+                .map_err(|_| "expected a non-negative number of seconds".to_owned());
+        }
+        parse_duration(text).ok_or_else(|| {
+            "expected a duration such as 30s, 1m30s, 250ms or a number of seconds".to_owned()
+        })
     }
+}
+
+/// `1h30m`, `250ms`…: whole numbers each followed by a unit (d, h, m, s, ms, us, ns).
+fn parse_duration(text: &str) -> Option<Duration> {
+    const UNITS: &[(&str, u128)] = &[
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+        ("d", 86_400_000_000_000),
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+    ];
+    let mut rest = text;
+    let mut nanos: u128 = 0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let number: u128 = rest.get(..digits)?.parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, scale) = UNITS.iter().find(|(unit, _)| rest.starts_with(unit))?;
+        rest = &rest[unit.len()..];
+        nanos = nanos.checked_add(number.checked_mul(*scale)?)?;
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    Some(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
 
 #[cfg(test)]
@@ -86,5 +195,15 @@ mod tests {
         );
         assert!(Duration::parse_option("-2").is_err());
         assert!(Duration::parse_option("soon").is_err());
+        assert_eq!(Duration::parse_option("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            Duration::parse_option("250ms"),
+            Ok(Duration::from_millis(250))
+        );
+        for bad in ["", "s", "1m30", "10 s", "99999999999999999999999d"] {
+            assert!(Duration::parse_option(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Port::parse_option("8080"), Ok(Port(8080)));
+        assert!(Port::parse_option("70000").is_err());
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::scheduler::PeriodicTasks;
-use crate::config::DEFAULT_GROUP;
+use crate::config::PeriodicTaskOptions;
 use crate::error::Result;
 use crate::service::Context;
 
@@ -78,7 +78,8 @@ pub fn scheduler_for<S: ?Sized>(
 ) -> Result<PeriodicTasks<S>> {
     let run_external = cx
         .conf()
-        .get_or(DEFAULT_GROUP, "run_external_periodic_tasks", true)?;
+        .group::<PeriodicTaskOptions>()?
+        .run_external_periodic_tasks;
     let mut tasks = PeriodicTasks::new(owner).run_external_tasks(run_external);
     for task in declared {
         tasks.add_periodic_task(task);

@@ -1,4 +1,4 @@
-#[oslo::main(options = [PollerOpts])]
+#[oslo::main(workers = 4)]
 async fn main(conf: oslo::Config) -> oslo::Result<()> {
     let _ = conf;
     Ok(())

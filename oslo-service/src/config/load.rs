@@ -1,0 +1,316 @@
+//! Reading the sources into a [`Snapshot`] with figment: each source is a figment
+//! [`Provider`] merged over the ones before it (files in order, then directories, then
+//! the environment), so that the last source to set an option wins.
+//!
+//! figment's values do not know their line, so the INI provider also keeps each
+//! value's file and line, and the snapshot takes a value's origin from the provider
+//! that won: messages about bad values keep their `file:line:` prefix.
+//!
+//! Layout of the data every provider gives figment: one dict per group (`DEFAULT`
+//! included, as is), holding the group's options by name; group names other than
+//! `DEFAULT` in lower case, option names with `_` for `-`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use figment::providers::{Env, Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider, Source};
+
+use super::{ConfigError, ConfigSources, DEFAULT_GROUP, RawValue, Snapshot, ini};
+use super::{normalize_group, normalize_option};
+
+/// The values of one file, by group and option, in the order written.
+type FileValues = BTreeMap<(String, String), Vec<RawValue>>;
+
+/// An oslo-style INI file as a figment provider: `[DEFAULT]` and named sections,
+/// comments, continuation lines, and repeated keys (a multi-valued option) as an array.
+///
+/// ```
+/// use figment::Figment;
+/// use oslo::config::IniFile;
+///
+/// let ini = IniFile::from_text("[DEFAULT]\ndebug = true\n[api]\nport = 8080\n", None)?;
+/// let figment = Figment::from(ini);
+/// assert_eq!(figment.extract_inner::<String>("api.port").unwrap(), "8080");
+/// // INI values are text; figment's lossy extraction reads "true" as a bool.
+/// assert!(figment.extract_inner_lossy::<bool>("DEFAULT.debug").unwrap());
+/// # Ok::<(), oslo::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct IniFile {
+    path: Option<PathBuf>,
+    values: Arc<FileValues>,
+}
+
+impl IniFile {
+    /// Reads and parses the file at `path`.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_text(&text, Some(path))
+    }
+
+    /// Parses `text`; `path` names where it came from in messages.
+    pub fn from_text(text: &str, path: Option<&Path>) -> Result<Self, ConfigError> {
+        let assignments = ini::parse(text).map_err(|err| ConfigError::Syntax {
+            file: path.map(Path::to_owned).unwrap_or_default(),
+            line: err.line,
+            message: err.message,
+        })?;
+        let file: Option<Arc<Path>> = path.map(Arc::from);
+        let mut values = FileValues::new();
+        for assignment in assignments {
+            values
+                .entry((
+                    normalize_group(&assignment.section),
+                    normalize_option(&assignment.key),
+                ))
+                .or_default()
+                .push(RawValue {
+                    text: assignment.value,
+                    file: file.clone(),
+                    line: assignment.line,
+                });
+        }
+        Ok(IniFile {
+            path: path.map(Path::to_owned),
+            values: Arc::new(values),
+        })
+    }
+
+    pub(crate) fn values(&self) -> &FileValues {
+        &self.values
+    }
+}
+
+impl Provider for IniFile {
+    fn metadata(&self) -> Metadata {
+        match &self.path {
+            Some(path) => Metadata::from("INI file", path.as_path()),
+            None => Metadata::named("INI text"),
+        }
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for ((group, option), raws) in self.values.iter() {
+            let value = match raws.as_slice() {
+                [one] => Value::from(one.text.clone()),
+                many => Value::from(
+                    many.iter()
+                        .map(|raw| Value::from(raw.text.clone()))
+                        .collect::<Vec<_>>(),
+                ),
+            };
+            group_dict(&mut root, group).insert(option.clone(), value);
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+/// A TOML file as a provider of the same layout: top-level keys are options of
+/// `[DEFAULT]`, tables are groups.
+struct TomlFile {
+    path: PathBuf,
+    text: String,
+}
+
+impl Provider for TomlFile {
+    fn metadata(&self) -> Metadata {
+        Metadata::from("TOML file", self.path.as_path())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let parsed = Toml::string(&self.text).data()?;
+        let mut root = Dict::new();
+        for (key, value) in parsed.into_values().flatten() {
+            match value {
+                Value::Dict(_, options) => {
+                    let group = normalize_group(&key);
+                    for (option, value) in options {
+                        group_dict(&mut root, &group).insert(normalize_option(&option), value);
+                    }
+                }
+                scalar => {
+                    group_dict(&mut root, DEFAULT_GROUP).insert(normalize_option(&key), scalar);
+                }
+            }
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+fn group_dict<'a>(root: &'a mut Dict, group: &str) -> &'a mut Dict {
+    let entry = root
+        .entry(group.to_owned())
+        .or_insert_with(|| Value::from(Dict::new()));
+    if !matches!(entry, Value::Dict(..)) {
+        *entry = Value::from(Dict::new());
+    }
+    match entry {
+        Value::Dict(_, dict) => dict,
+        _ => unreachable!("replaced by a dict just above"),
+    }
+}
+
+/// The environment as a provider: `<PREFIX><OPTION>` sets an option of `[DEFAULT]`,
+/// `<PREFIX><GROUP>__<OPTION>` one of `[group]` (`OSLO_DEBUG=true`,
+/// `OSLO_POLLER__INTERVAL=10s`). Names are matched without regard to case.
+fn environment(prefix: &str) -> Env {
+    let prefix = prefix.to_owned();
+    let env = Env::raw().filter_map(move |key| {
+        let key = key.as_str();
+        let rest = key
+            .get(..prefix.len())
+            .filter(|head| head.eq_ignore_ascii_case(&prefix))
+            .map(|_| &key[prefix.len()..])?;
+        let (group, option) = match rest.split_once("__") {
+            Some((group, option)) if group.eq_ignore_ascii_case(DEFAULT_GROUP) => {
+                (DEFAULT_GROUP.to_owned(), option)
+            }
+            Some((group, option)) => (group.to_lowercase(), option),
+            None => (DEFAULT_GROUP.to_owned(), rest),
+        };
+        if group.is_empty() || option.is_empty() || group.contains('.') || option.contains('.') {
+            return None;
+        }
+        Some(format!("{group}.{}", normalize_option(&option.to_lowercase())).into())
+    });
+    // After `filter_map`, which would reset it.
+    env.lowercase(false)
+}
+
+/// The variable that sets `option` of `group` under `prefix`.
+pub(crate) fn env_name(prefix: &str, group: &str, option: &str) -> String {
+    if group == DEFAULT_GROUP {
+        format!("{prefix}{}", option.to_uppercase())
+    } else {
+        format!(
+            "{prefix}{}__{}",
+            group.to_uppercase(),
+            option.to_uppercase()
+        )
+    }
+}
+
+/// Whether `path` is read as TOML rather than INI.
+pub(crate) fn is_toml(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "toml")
+}
+
+/// Reads every source, in order, into one snapshot.
+pub(crate) fn read(sources: &ConfigSources) -> Result<Snapshot, ConfigError> {
+    let mut figment = Figment::new();
+    let mut ini_files: HashMap<PathBuf, IniFile> = HashMap::new();
+    for path in sources.paths()? {
+        if is_toml(&path) {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let file = TomlFile {
+                path: path.clone(),
+                text,
+            };
+            // Parsed here first, so that a syntax error names its file.
+            file.data().map_err(|err| ConfigError::Format {
+                file: path.clone(),
+                message: err.kind.to_string(),
+            })?;
+            figment = figment.merge(file);
+        } else {
+            let file = IniFile::read(&path)?;
+            figment = figment.merge(file.clone());
+            ini_files.insert(path, file);
+        }
+    }
+    if let Some(prefix) = &sources.env_prefix {
+        figment = figment.merge(environment(prefix));
+    }
+    snapshot_of(&figment, &ini_files, sources.env_prefix.as_deref())
+}
+
+fn snapshot_of(
+    figment: &Figment,
+    ini_files: &HashMap<PathBuf, IniFile>,
+    env_prefix: Option<&str>,
+) -> Result<Snapshot, ConfigError> {
+    let data = figment.data().map_err(|err| {
+        let file = err
+            .metadata
+            .as_ref()
+            .and_then(|md| md.source.as_ref())
+            .and_then(Source::file_path)
+            .map(Path::to_owned)
+            .unwrap_or_default();
+        ConfigError::Format {
+            file,
+            message: err.kind.to_string(),
+        }
+    })?;
+    let mut snapshot = Snapshot::default();
+    for (group, value) in data.into_values().flatten() {
+        let Value::Dict(_, options) = value else {
+            continue;
+        };
+        for (option, value) in options {
+            let path = figment
+                .get_metadata(value.tag())
+                .and_then(|md| md.source.as_ref())
+                .and_then(Source::file_path);
+            let from_ini = path
+                .and_then(|path| ini_files.get(path))
+                .and_then(|file| file.values().get(&(group.clone(), option.clone())));
+            let raws = match (from_ini, path) {
+                (Some(raws), _) => raws.clone(),
+                (None, Some(path)) => raw_values(&value, Some(Arc::from(path))),
+                (None, None) => {
+                    let name = env_name(env_prefix.unwrap_or_default(), &group, &option);
+                    let origin = PathBuf::from(format!("environment variable {name}"));
+                    raw_values(&value, Some(Arc::from(origin.as_path())))
+                }
+            };
+            snapshot.insert(&group, &option, raws);
+        }
+    }
+    Ok(snapshot)
+}
+
+/// The texts of a value that is not from an INI file: an array gives one value per
+/// item (as a repeated key does), a dict `key:value` pairs.
+fn raw_values(value: &Value, file: Option<Arc<Path>>) -> Vec<RawValue> {
+    let raw = |text| RawValue {
+        text,
+        file: file.clone(),
+        line: 0,
+    };
+    match value {
+        Value::Array(_, items) => items.iter().map(|item| raw(text_of(item))).collect(),
+        other => vec![raw(text_of(other))],
+    }
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(_, s) => s.clone(),
+        Value::Char(_, c) => c.to_string(),
+        Value::Bool(_, b) => b.to_string(),
+        Value::Num(_, n) => match (n.to_u128(), n.to_i128(), n.to_f64()) {
+            (Some(unsigned), _, _) => unsigned.to_string(),
+            (_, Some(signed), _) => signed.to_string(),
+            (_, _, Some(float)) => float.to_string(),
+            _ => String::new(),
+        },
+        Value::Empty(..) => String::new(),
+        Value::Dict(_, dict) => dict
+            .iter()
+            .map(|(key, value)| format!("{key}:{}", text_of(value)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Array(_, items) => items.iter().map(text_of).collect::<Vec<_>>().join(","),
+    }
+}

@@ -1,0 +1,186 @@
+//! What `#[oslo::options]` declares: the metadata of each option ([`OptionSpec`]) and
+//! the trait of a group of options ([`OptionGroup`]), which loading, validation,
+//! `mutate`, `log_options` and the sample generator all read.
+
+use super::{ConfigError, Snapshot};
+
+/// The kind of an option, as oslo.config names its option classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OptionType {
+    /// A string (`StrOpt`), possibly limited to choices.
+    String,
+    /// An integer (`IntOpt`), possibly with bounds.
+    Integer,
+    /// A TCP/UDP port (`PortOpt`): an integer from 0 to 65535.
+    Port,
+    /// A floating point number (`FloatOpt`).
+    Float,
+    /// A boolean (`BoolOpt`).
+    Boolean,
+    /// A duration: `"30s"`, `"1m30s"`, `"250ms"` or a number of seconds.
+    Duration,
+    /// A comma-separated list (`ListOpt`).
+    List,
+    /// `key:value` pairs separated by commas (`DictOpt`).
+    Dict,
+    /// A string given once per line, the key repeated (`MultiStrOpt`).
+    MultiString,
+    /// A type of the user's, read by its [`OptionValue`](super::OptionValue) impl.
+    Custom,
+}
+
+/// A bound of an integer, port or float option.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound {
+    /// For integers and ports.
+    Int(i128),
+    /// For floats.
+    Float(f64),
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Int(n) => write!(f, "{n}"),
+            Bound::Float(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
+/// An older name of an option, still read (with a warning) when the new one is unset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeprecatedName {
+    /// The group it was in; `None` for the option's own group.
+    pub group: Option<&'static str>,
+    /// The name it had; `None` for the option's own name.
+    pub name: Option<&'static str>,
+}
+
+/// The declaration of one option: everything the loader, the sample generator and
+/// `log_options` need to know about it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OptionSpec {
+    /// The option's name, as written in files.
+    pub name: &'static str,
+    /// The group (INI section) it belongs to.
+    pub group: &'static str,
+    /// The namespace the sample generator lists it under.
+    pub namespace: &'static str,
+    /// Its kind.
+    pub kind: OptionType,
+    /// Its type as the sample file says it: `integer`, `string`, `list`…
+    pub type_name: &'static str,
+    /// The default as a file would write it: one text, or one per line for a
+    /// multi-valued option; empty when the option has no default.
+    pub default: &'static [&'static str],
+    /// The help text, from the field's doc comment (paragraphs separated by `\n`).
+    pub help: &'static str,
+    /// The smallest value accepted.
+    pub min: Option<Bound>,
+    /// The largest value accepted.
+    pub max: Option<Bound>,
+    /// The only values accepted, when not empty.
+    pub choices: &'static [&'static str],
+    /// Older names still read.
+    pub deprecated: &'static [DeprecatedName],
+    /// The value is masked (`****`) in logs.
+    pub secret: bool,
+    /// A `mutate` reload applies a new value; otherwise the old one is kept.
+    pub mutable: bool,
+    /// Starting without a value is an error.
+    pub required: bool,
+}
+
+impl OptionSpec {
+    /// The default as one line of text (multi-valued defaults joined with `, `), or
+    /// `None` when there is none.
+    pub fn default_text(&self) -> Option<String> {
+        (!self.default.is_empty()).then(|| self.default.join(", "))
+    }
+
+    /// `group.name`, as messages name an option.
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.group, self.name)
+    }
+}
+
+/// A group of options declared by `#[oslo::options(group = "…")]` on a struct: its
+/// metadata and how to read it, typed, from a snapshot.
+///
+/// ```
+/// use std::time::Duration;
+/// use oslo::config::{OptionGroup, Snapshot};
+///
+/// /// Options of the poller.
+/// #[oslo::options(group = "poller")]
+/// struct PollerOpts {
+///     /// Time between two polls.
+///     #[opt(default = "30s", mutable)]
+///     interval: Duration,
+///     /// Upstream endpoints.
+///     #[opt(default = ["http://127.0.0.1:8080"])]
+///     endpoints: Vec<String>,
+/// }
+///
+/// let snapshot = Snapshot::from_ini("[poller]\ninterval = 1m\n", None)?;
+/// let opts = PollerOpts::from_snapshot(&snapshot)?;
+/// assert_eq!(opts.interval, Duration::from_secs(60));
+/// assert_eq!(opts.endpoints, ["http://127.0.0.1:8080"]);
+/// assert_eq!(PollerOpts::GROUP, "poller");
+/// assert_eq!(PollerOpts::options()[0].help, "Time between two polls.");
+/// # Ok::<(), oslo::config::ConfigError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a group of options",
+    label = "not declared with #[oslo::options]",
+    note = "declare it with `#[oslo::options(group = \"...\")]` on the struct"
+)]
+pub trait OptionGroup: Sized + Send + Sync + 'static {
+    /// The group (INI section); `DEFAULT` for options outside any section.
+    const GROUP: &'static str;
+    /// The namespace the sample generator lists the group under (by default the
+    /// declaring crate's name).
+    const NAMESPACE: &'static str;
+    /// The options, in declaration order.
+    fn options() -> &'static [OptionSpec];
+    /// Reads and checks every option of the group; unset options take their default.
+    fn from_snapshot(snapshot: &Snapshot) -> Result<Self, ConfigError>;
+}
+
+/// A group of options as a value: what `#[oslo::main(options = [A, B])]` registers and
+/// the configuration keeps, to validate, mutate, log and describe its options.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupInfo {
+    /// The group (INI section).
+    pub group: &'static str,
+    /// The namespace it is listed under.
+    pub namespace: &'static str,
+    /// Its options.
+    pub options: fn() -> &'static [OptionSpec],
+    /// Reads it from a snapshot, only to check that every value is good.
+    pub check: fn(&Snapshot) -> Result<(), ConfigError>,
+}
+
+impl GroupInfo {
+    /// The description of `T`.
+    pub const fn of<T: OptionGroup>() -> Self {
+        GroupInfo {
+            group: T::GROUP,
+            namespace: T::NAMESPACE,
+            options: T::options,
+            check: check_group::<T>,
+        }
+    }
+
+    /// Whether both describe the same group of the same namespace.
+    pub(crate) fn same_as(&self, other: &GroupInfo) -> bool {
+        self.group == other.group && self.namespace == other.namespace
+    }
+}
+
+/// Reads the group into the snapshot's cache, so that later reads of the same snapshot
+/// (and their deprecation warnings) do not happen again.
+fn check_group<T: OptionGroup>(snapshot: &Snapshot) -> Result<(), ConfigError> {
+    snapshot.group::<T>().map(drop)
+}

@@ -1,0 +1,152 @@
+//! Declared options seen from outside: the `hello` example's sample config, its start-up
+//! log of option values, and a `mutate` reload that applies a mutable option and keeps
+//! an immutable one, as real processes.
+
+mod support;
+
+use std::process::Command;
+
+use support::{Service, Signal, Stdout, exit_code};
+
+const HELLO: &str = env!("CARGO_BIN_EXE_hello");
+
+fn start(config: &str) -> Service {
+    let service = Service::start(HELLO, config, Stdout::Null);
+    service.expect_notify("READY=1");
+    service
+}
+
+#[test]
+fn generate_config_prints_every_option_and_parses_back_to_the_defaults() {
+    let output = Command::new(HELLO)
+        .args([
+            "--generate-config",
+            "--namespace",
+            "hello",
+            "--namespace",
+            "oslo.service.service",
+        ])
+        .output()
+        .expect("run hello");
+    assert!(output.status.success(), "{output:?}");
+    let sample = String::from_utf8(output.stdout).unwrap();
+    assert!(sample.starts_with("[DEFAULT]\n"), "{sample}");
+    assert!(
+        sample.contains("\n[hello]\n\n#\n# From hello\n#\n"),
+        "{sample}"
+    );
+    assert!(
+        sample.contains(
+            "# Note: This option can be changed without restarting.\n#greeting = hello, world\n"
+        ),
+        "{sample}"
+    );
+    assert!(
+        sample.contains("#graceful_shutdown_timeout = 60\n"),
+        "{sample}"
+    );
+    assert!(
+        !sample.contains("wsgi"),
+        "only the namespaces asked for\n{sample}"
+    );
+
+    // Uncommented, the sample is a config file holding the defaults: hello starts on
+    // it and greets with the default greeting.
+    let uncommented: String = sample
+        .lines()
+        .map(|line| match line.strip_prefix('#') {
+            Some(rest)
+                if !rest.starts_with(' ') && !rest.is_empty() && !rest.ends_with("<None>") =>
+            {
+                format!("{rest}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    assert!(
+        uncommented.contains("\ngreeting = hello, world\n"),
+        "{uncommented}"
+    );
+    let mut service = start(&uncommented);
+    assert!(
+        service
+            .log()
+            .contains("hello started greeting=hello, world"),
+        "{}",
+        service.log()
+    );
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+
+    let bad = Command::new(HELLO)
+        .args(["--generate-config", "--namespace", "nope"])
+        .output()
+        .expect("run hello");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown namespace nope"));
+}
+
+#[test]
+fn log_options_logs_every_value_at_debug_with_secrets_masked() {
+    let mut service = start(
+        "[DEFAULT]\ndebug = true\n[hello]\ntoken = s3cr3t\ngreeting = hi\n[hello]\ngreting = typo\n",
+    );
+    let log = service.log();
+    assert!(log.contains("hello.greeting = hi"), "{log}");
+    assert!(log.contains("hello.token = ****"), "{log}");
+    assert!(!log.contains("s3cr3t"), "{log}");
+    assert!(
+        log.contains("DEFAULT.graceful_shutdown_timeout = 60"),
+        "{log}"
+    );
+    assert!(log.contains("ssl.cert_file = None"), "{log}");
+    assert!(
+        log.contains("unknown option greting in group [hello]"),
+        "{log}"
+    );
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
+}
+
+#[test]
+fn sighup_in_mutate_mode_applies_mutable_options_only() {
+    let config = |greeting: &str, timeout: u32| {
+        format!(
+            "[DEFAULT]\ngraceful_shutdown_timeout = {timeout}\n[hello]\nrestart_method = mutate\ngreeting = {greeting}\n"
+        )
+    };
+    let mut service = start(&config("hello", 60));
+    service.rewrite_config(&config("bonjour", 5));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+
+    let log = service.log();
+    assert!(log.contains("hello reset greeting=bonjour"), "{log}");
+    assert!(
+        log.contains("ignoring change to immutable option DEFAULT.graceful_shutdown_timeout"),
+        "{log}"
+    );
+    assert!(
+        log.contains("option changed group=hello option=greeting old=\"hello\" new=\"bonjour\""),
+        "{log}"
+    );
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
+#[test]
+fn a_bad_value_stops_the_start_with_file_line_group_option_and_value() {
+    let mut service = Service::start(
+        HELLO,
+        "[hello]\n\nrestart_method = sometimes\n",
+        Stdout::Null,
+    );
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let log = service.log();
+    let expected = format!(
+        "{}:3: invalid value 'sometimes' for option restart_method in group [hello]: expected one of 'reload', 'mutate'",
+        service.config_path().display()
+    );
+    assert!(log.contains(&expected), "{log}");
+}

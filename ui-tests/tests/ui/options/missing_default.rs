@@ -1,0 +1,8 @@
+/// Options.
+#[oslo::options(group = "poller")]
+struct PollerOpts {
+    /// Seconds between polls.
+    interval: u32,
+}
+
+fn main() {}

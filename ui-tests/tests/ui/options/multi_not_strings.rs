@@ -1,0 +1,9 @@
+/// Options.
+#[oslo::options(group = "poller")]
+struct PollerOpts {
+    /// Ports.
+    #[opt(multi)]
+    ports: Vec<u16>,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+/// Options.
+#[oslo::options(group = "poller")]
+enum PollerOpts {
+    Fast,
+}
+
+fn main() {}

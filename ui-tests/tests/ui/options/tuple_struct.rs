@@ -1,0 +1,5 @@
+/// Options.
+#[oslo::options(group = "poller")]
+struct PollerOpts(u32);
+
+fn main() {}
