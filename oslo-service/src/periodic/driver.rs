@@ -54,7 +54,8 @@ pub async fn drive<S: 'static>(
             biased;
             () = cx.stopped() => return Ok(()),
             () = link.added() => {}
-            () = tokio::time::sleep(sleep_for) => {}
+            // With no task, nothing is due: wait for one to be added, without waking.
+            () = tokio::time::sleep(sleep_for), if !tasks.is_empty() => {}
         }
         for task in link.take_added::<S>() {
             tasks.add_periodic_task(task);

@@ -451,3 +451,21 @@ async fn an_abort_drops_the_running_task_where_a_stop_lets_it_finish() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_driver_started_without_tasks_runs_one_added_an_hour_later_at_once() {
+    let start = Instant::now();
+    let probe = Arc::new(Probe::default());
+    let cx = cx();
+    let driver = spawn_driver(&probe, &cx, seeded("Probe"), Timing::default(), 0);
+    tokio::time::sleep(3600 * SEC).await;
+    let added = cx.add_periodic_task(quick(
+        PeriodicTaskSpec::new("late").run_immediately(true),
+        start,
+    ));
+    assert!(added);
+    tokio::time::sleep(SEC).await;
+    cx.request_stop();
+    driver.await.unwrap().unwrap();
+    assert_eq!(probe.times("late"), [3600 * SEC]);
+}
