@@ -1,7 +1,8 @@
 """Whole-process figures of an idle in-process service, ours (examples/hello, release
 build) and oslo.service's (benches/py_hello.py, both backends), measured the same way in
 one run: start until READY=1 on a systemd notify socket, resident memory of the process
-and its children once ready, SIGTERM (once the handler is installed) until exit. Prints medians over the runs, and the ratios.
+and its children once ready, context switches per second while idle (every thread), and
+SIGTERM (once the handler is installed) until exit. Prints medians over the runs, and the ratios.
 
     python3 benches/lifecycle.py RUST_BINARY PYTHON [RUNS]
 """
@@ -16,6 +17,7 @@ import tempfile
 import time
 
 SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
+IDLE_SECONDS = 2.0
 
 
 def field(pid, name):
@@ -36,6 +38,17 @@ def tree(pid):
             if parent == pid:
                 found.extend(tree(int(entry)))
     return found
+
+
+def context_switches(pids):
+    total = 0
+    for pid in pids:
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/status" % (pid, task)) as status:
+                for line in status:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+    return total
 
 
 def wait_for_sigterm_handler(pid, hang):
@@ -67,11 +80,14 @@ def measure(command, hang=120):
             wait_for_sigterm_handler(process.pid, hang)
             processes = tree(process.pid)
             rss_kb = sum(int(field(pid, "VmRSS")) for pid in processes)
+            before = context_switches(processes)
+            time.sleep(IDLE_SECONDS)
+            wakeups = (context_switches(processes) - before) / IDLE_SECONDS
             stopping = time.monotonic()
             process.send_signal(signal.SIGTERM)
             process.wait(hang)
             stop = time.monotonic() - stopping
-            return ready, rss_kb, stop, process.returncode, len(processes)
+            return ready, rss_kb, stop, process.returncode, len(processes), wakeups
         finally:
             if process.poll() is None:
                 process.kill()
@@ -85,8 +101,9 @@ def report(name, command, runs):
     stop = statistics.median(s[2] for s in samples)
     codes = sorted({s[3] for s in samples})
     processes = max(s[4] for s in samples)
-    print("%-28s ready %8.1f ms   rss %7.1f MB in %d process(es)   sigterm->exit %9.1f ms   exit %s"
-          % (name, ready * 1e3, rss / 1024, processes, stop * 1e3, codes))
+    wakeups = statistics.median(s[5] for s in samples)
+    print("%-28s ready %8.1f ms   rss %7.1f MB in %d process(es)   idle wake-ups %6.1f/s   sigterm->exit %9.1f ms   exit %s"
+          % (name, ready * 1e3, rss / 1024, processes, wakeups, stop * 1e3, codes))
     return ready, rss, stop
 
 
@@ -99,7 +116,7 @@ def main():
     for backend in ("threading", "eventlet"):
         theirs = report("oslo.service (%s)" % backend,
                         [python, os.path.join(here, "py_hello.py"), backend], runs)
-        print("%-28s ready %7.0fx         rss %6.1fx                    sigterm->exit %7.0fx"
+        print("%-28s ready %7.0fx         rss %6.1fx                                          sigterm->exit %7.0fx"
               % ("  ratio (theirs / ours)", theirs[0] / ours[0], theirs[1] / ours[1], theirs[2] / ours[2]))
 
 

@@ -5,7 +5,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use super::validate::{Bound, Checked, CheckedField, Kind, show};
+use super::defaults::show;
+use super::kinds::{Bound, Kind};
+use super::validate::{Checked, CheckedField};
 
 /// The struct and its `OptionGroup` impl.
 pub(crate) fn expand(checked: &Checked) -> TokenStream {

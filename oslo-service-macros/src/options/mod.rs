@@ -3,7 +3,9 @@
 //! `oslo::config::OptionGroup`. Defaults are checked against the type and bounds here,
 //! at compile time.
 
+mod defaults;
 mod expand;
+mod kinds;
 mod parse;
 mod validate;
 

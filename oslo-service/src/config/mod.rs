@@ -49,11 +49,10 @@ mod ini;
 mod load;
 mod read;
 mod runtime;
+mod snapshot;
 mod spec;
 mod value;
 
-use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -65,6 +64,7 @@ pub use load::IniFile;
 pub use read::{OptionField, read_option};
 pub(crate) use runtime::RuntimeOptions;
 pub use runtime::{LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions};
+pub use snapshot::{RawValue, Snapshot};
 pub use spec::{Bound, DeprecatedName, GroupInfo, OptionGroup, OptionSpec, OptionType};
 pub use value::{OptionValue, Port};
 
@@ -123,190 +123,6 @@ impl ConfigSources {
             paths.extend(found);
         }
         Ok(paths)
-    }
-}
-
-/// One value as written in a file, with where it was written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RawValue {
-    /// The text of the value.
-    pub text: String,
-    /// The file it came from, if any.
-    pub file: Option<Arc<Path>>,
-    /// Its line in that file.
-    pub line: usize,
-}
-
-/// The values of every group at one moment; a reload makes a new snapshot and leaves
-/// the ones already handed out as they were.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    groups: BTreeMap<String, BTreeMap<String, Vec<RawValue>>>,
-    typed: TypedGroups,
-}
-
-/// Groups already read from a snapshot, by type: each is read once per snapshot.
-#[derive(Default)]
-struct TypedGroups(Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
-
-impl Clone for TypedGroups {
-    fn clone(&self) -> Self {
-        TypedGroups::default()
-    }
-}
-
-impl PartialEq for TypedGroups {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for TypedGroups {}
-
-impl std::fmt::Debug for TypedGroups {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TypedGroups")
-    }
-}
-
-impl Snapshot {
-    /// Parses INI `text`; `file` is only used to say where values came from.
-    pub fn from_ini(text: &str, file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut snapshot = Snapshot::default();
-        snapshot.add_ini(text, file.map(Arc::from))?;
-        Ok(snapshot)
-    }
-
-    fn add_ini(&mut self, text: &str, file: Option<Arc<Path>>) -> Result<(), ConfigError> {
-        // Within one file a repeated key accumulates (multi-valued options); a later
-        // file replaces what earlier files said for the same key.
-        let parsed = IniFile::from_text(text, file.as_deref())?;
-        for ((group, option), values) in parsed.values() {
-            self.insert(group, option, values.clone());
-        }
-        Ok(())
-    }
-
-    /// Sets the values of `option` in `group` (names already normalized).
-    fn insert(&mut self, group: &str, option: &str, values: Vec<RawValue>) {
-        self.groups
-            .entry(group.to_owned())
-            .or_default()
-            .insert(option.to_owned(), values);
-    }
-
-    /// The group `T`, read and checked once per snapshot and shared afterwards.
-    pub fn group<T: OptionGroup>(&self) -> Result<Arc<T>, ConfigError> {
-        let key = TypeId::of::<T>();
-        let cached = |typed: &HashMap<TypeId, Arc<dyn Any + Send + Sync>>| {
-            typed
-                .get(&key)
-                .and_then(|any| Arc::clone(any).downcast::<T>().ok())
-        };
-        if let Some(found) = cached(&self.typed.0.lock().unwrap_or_else(|p| p.into_inner())) {
-            return Ok(found);
-        }
-        let fresh = Arc::new(T::from_snapshot(self)?);
-        let mut typed = self.typed.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(found) = cached(&typed) {
-            return Ok(found);
-        }
-        typed.insert(key, fresh.clone());
-        Ok(fresh)
-    }
-
-    /// Every group and option set, with its values.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &[RawValue])> {
-        self.groups.iter().flat_map(|(group, options)| {
-            options
-                .iter()
-                .map(move |(option, values)| (group.as_str(), option.as_str(), values.as_slice()))
-        })
-    }
-
-    /// The value that applies to `option` in `group`: the last one written.
-    pub fn raw(&self, group: &str, option: &str) -> Option<&RawValue> {
-        self.raw_all(group, option).last()
-    }
-
-    /// Every value written for a multi-valued option, in order.
-    pub fn raw_all(&self, group: &str, option: &str) -> &[RawValue] {
-        self.groups
-            .get(&normalize_group(group))
-            .and_then(|options| options.get(&normalize_option(option)))
-            .map_or(&[], Vec::as_slice)
-    }
-
-    /// The value of `option` in `group` read as `T`, or `None` when it is not set.
-    pub fn get<T: OptionValue>(&self, group: &str, option: &str) -> Result<Option<T>, ConfigError> {
-        let Some(raw) = self.raw(group, option) else {
-            return Ok(None);
-        };
-        T::parse_option(&raw.text).map(Some).map_err(|reason| {
-            ConfigError::InvalidValue(Box::new(InvalidValue {
-                file: raw.file.as_deref().map(Path::to_owned),
-                line: raw.line,
-                group: normalize_group(group),
-                option: normalize_option(option),
-                value: raw.text.clone(),
-                reason,
-            }))
-        })
-    }
-
-    /// Like [`Snapshot::get`], with `default` when the option is not set.
-    pub fn get_or<T: OptionValue>(
-        &self,
-        group: &str,
-        option: &str,
-        default: T,
-    ) -> Result<T, ConfigError> {
-        Ok(self.get(group, option)?.unwrap_or(default))
-    }
-
-    /// The groups and options that differ between `self` and `other`.
-    pub fn changed_options(&self, other: &Snapshot) -> Vec<(String, String)> {
-        let mut changed = Vec::new();
-        let groups: std::collections::BTreeSet<&String> =
-            self.groups.keys().chain(other.groups.keys()).collect();
-        for group in groups {
-            let empty = BTreeMap::new();
-            let mine = self.groups.get(group).unwrap_or(&empty);
-            let theirs = other.groups.get(group).unwrap_or(&empty);
-            let options: std::collections::BTreeSet<&String> =
-                mine.keys().chain(theirs.keys()).collect();
-            for option in options {
-                let texts = |values: Option<&Vec<RawValue>>| {
-                    values.map(|v| v.iter().map(|r| r.text.clone()).collect::<Vec<_>>())
-                };
-                if texts(mine.get(option)) != texts(theirs.get(option)) {
-                    changed.push((group.clone(), option.clone()));
-                }
-            }
-        }
-        changed
-    }
-
-    fn copy_option_from(&mut self, other: &Snapshot, group: &str, option: &str) {
-        // Groups read before this change are out of date.
-        self.typed = TypedGroups::default();
-        match other
-            .groups
-            .get(group)
-            .and_then(|options| options.get(option))
-        {
-            Some(values) => {
-                self.groups
-                    .entry(group.to_owned())
-                    .or_default()
-                    .insert(option.to_owned(), values.clone());
-            }
-            None => {
-                if let Some(options) = self.groups.get_mut(group) {
-                    options.remove(option);
-                }
-            }
-        }
     }
 }
 
