@@ -272,7 +272,7 @@ impl Config {
 
     /// Re-reads every source and applies only the options declared `mutable` (and
     /// options no registered group declares); a changed immutable option is logged
-    /// ("ignoring change to immutable option <group>.<option>") and keeps its old value.
+    /// ("ignoring change to immutable option `<group>.<option>`") and keeps its old value.
     /// The hooks of [`Config::on_mutate`] are then called with what changed.
     pub fn mutate(&self) -> Result<Vec<(String, String)>, ConfigError> {
         let mut fresh = self.read_sources()?;

@@ -10,27 +10,20 @@ use super::{ConfigError, GroupInfo, Snapshot};
 #[crate::options(group = "DEFAULT", namespace = "oslo.service.service", crate = "crate")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceOptions {
-    /// Enable eventlet backdoor. Acceptable values are 0, <port>, and <start>:<end>,
-    /// where 0 results in listening on a random tcp port number; <port> results in
-    /// listening on the specified port number (and not enabling backdoor if that port
-    /// is in use); and <start>:<end> results in listening on the smallest unused port
-    /// number within the specified range of port numbers. The chosen port is displayed
-    /// in the service's log file.
+    /// Port of the debug console on localhost: 0 for any free port, a port number, or
+    /// START:END for the lowest free port of that range. The port taken is logged.
     #[opt()]
     pub backdoor_port: Option<String>,
-    /// Enable eventlet backdoor, using the provided path as a unix socket that can
-    /// receive connections. This option is mutually exclusive with 'backdoor_port' in
-    /// that only one should be provided. If both are provided then the existence of
-    /// this option overrides the usage of that option. Inside the path {pid} will be
-    /// replaced with the PID of the current process.
+    /// Path of a UNIX socket for the debug console, where {pid} stands for the process
+    /// id. Wins over backdoor_port when both are set.
     #[opt()]
     pub backdoor_socket: Option<String>,
-    /// Enables or disables logging values of all registered options when starting a
-    /// service (at DEBUG level).
+    /// Log the value of every registered option at DEBUG when the service starts;
+    /// secret options show as ****.
     #[opt(default = true)]
     pub log_options: bool,
-    /// Specify a timeout after which a gracefully shutdown server will exit. Zero value
-    /// means endless wait.
+    /// Seconds a service stopping on SIGTERM has to finish before the process exits
+    /// with status 1; 0 waits without limit.
     #[opt(default = 60, min = 0)]
     pub graceful_shutdown_timeout: u64,
 }
@@ -43,7 +36,7 @@ pub struct ServiceOptions {
 )]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeriodicTaskOptions {
-    /// Some periodic tasks can be run in a separate process. Should we run them here?
+    /// Run here the periodic tasks marked as able to run in a separate process.
     #[opt(default = true)]
     pub run_external_periodic_tasks: bool,
 }
@@ -52,22 +45,19 @@ pub struct PeriodicTaskOptions {
 #[crate::options(group = "ssl", namespace = "oslo.service.sslutils", crate = "crate")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SslOptions {
-    /// CA certificate file to use to verify connecting clients.
+    /// CA certificate file; when set, clients must present a certificate it signed.
     #[opt(deprecated_group = "DEFAULT", deprecated_name = "ssl_ca_file")]
     pub ca_file: Option<String>,
-    /// Certificate file to use when starting the server securely.
+    /// Certificate file of the server, for TLS.
     #[opt(deprecated_group = "DEFAULT", deprecated_name = "ssl_cert_file")]
     pub cert_file: Option<String>,
-    /// Private key file to use when starting the server securely.
+    /// Private key file of the server, for TLS.
     #[opt(deprecated_group = "DEFAULT", deprecated_name = "ssl_key_file")]
     pub key_file: Option<String>,
-    /// SSL version to use (valid only if SSL enabled). Valid values are TLSv1 and
-    /// SSLv23. SSLv2, SSLv3, TLSv1_1, and TLSv1_2 may be available on some
-    /// distributions.
+    /// TLS protocol version the server accepts, when TLS is on.
     #[opt()]
     pub version: Option<String>,
-    /// Sets the list of available ciphers. value should be a string in the OpenSSL
-    /// cipher list format.
+    /// Ciphers the server offers, in OpenSSL's cipher list format.
     #[opt()]
     pub ciphers: Option<String>,
 }
@@ -76,38 +66,35 @@ pub struct SslOptions {
 #[crate::options(group = "DEFAULT", namespace = "oslo.service.wsgi", crate = "crate")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WsgiOptions {
-    /// File name for the paste.deploy config for api service
+    /// Paste-deploy file describing the HTTP applications, found relative to the
+    /// config files.
     #[opt(default = "api-paste.ini")]
     pub api_paste_config: String,
-    /// A python format string that is used as the template to generate log lines. The
-    /// following values can be formatted into it: client_ip, date_time, request_line,
-    /// status_code, body_length, wall_seconds.
+    /// Template of the access log line, with the fields client_ip, date_time,
+    /// request_line, status_code, body_length and wall_seconds.
     #[opt(
         default = "%(client_ip)s \"%(request_line)s\" status: %(status_code)s len: %(body_length)s time: %(wall_seconds).7f"
     )]
     pub wsgi_log_format: String,
-    /// Sets the value of TCP_KEEPIDLE in seconds for each server socket. Not supported
-    /// on OS X.
+    /// TCP_KEEPIDLE of each server socket, in seconds.
     #[opt(default = 600)]
     pub tcp_keepidle: i64,
-    /// Size of the pool of greenthreads used by wsgi
+    /// Requests each HTTP server handles at once.
     #[opt(default = 100)]
     pub wsgi_default_pool_size: i64,
-    /// Maximum line size of message headers to be accepted. max_header_line may need to
-    /// be increased when using large tokens (typically those generated when keystone is
-    /// configured to use PKI tokens with big service catalogs).
+    /// Longest request header line accepted, in bytes; large tokens may need more.
     #[opt(default = 16384)]
     pub max_header_line: i64,
-    /// If False, closes the client socket connection explicitly.
+    /// Keep client connections open between requests; false closes each after its
+    /// response.
     #[opt(default = true)]
     pub wsgi_keep_alive: bool,
-    /// Timeout for client connections' socket operations. If an incoming connection is
-    /// idle for this number of seconds it will be closed. A value of '0' means wait
-    /// forever.
+    /// Seconds an idle client connection is kept before it is closed; 0 keeps it
+    /// without limit.
     #[opt(default = 900)]
     pub client_socket_timeout: i64,
-    /// True if the server should send exception tracebacks to the clients on 500
-    /// errors. If False, the server will respond with empty bodies.
+    /// Send the error's details to the client with a 500 response; false sends an
+    /// empty body.
     #[opt(default = false)]
     pub wsgi_server_debug: bool,
 }
@@ -116,16 +103,15 @@ pub struct WsgiOptions {
 #[crate::options(group = "DEFAULT", namespace = "oslo.log", crate = "crate")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogOptions {
-    /// If set to true, the logging level will be set to DEBUG instead of the default
-    /// INFO level.
+    /// Log at DEBUG instead of INFO.
     #[opt(default = false, mutable)]
     pub debug: bool,
-    /// Name of log file to send logging output to. If no default is set, logging will
-    /// go to stderr.
+    /// File the log goes to; without it (and without log_dir), the log goes to
+    /// standard error.
     #[opt(deprecated_name = "logfile")]
     pub log_file: Option<String>,
-    /// The base directory used for relative log_file paths; without log_file, the log
-    /// goes to <log_dir>/<program>.log.
+    /// Directory of relative log_file paths; without log_file, the log goes to
+    /// PROGRAM.log in this directory.
     #[opt(deprecated_name = "logdir")]
     pub log_dir: Option<String>,
     /// Log output to standard error as well when logging to a file.
@@ -134,7 +120,7 @@ pub struct LogOptions {
     /// Use JSON formatting for logging, one object per line.
     #[opt(default = false)]
     pub use_json: bool,
-    /// List of package logging levels in logger=LEVEL pairs.
+    /// Log levels of particular targets, as target=LEVEL pairs.
     #[opt(
         default = ["h2=WARN", "hyper=WARN", "rustls=WARN", "mio=WARN", "tokio_util=WARN"],
         mutable

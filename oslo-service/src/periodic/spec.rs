@@ -126,7 +126,7 @@ impl PeriodicTaskSpec {
     }
 
     /// Why the task does not run, if it does not: the end of oslo.service's log line
-    /// "skipping periodic task <name> because …".
+    /// `skipping periodic task <name> because …`.
     pub fn skip_reason(&self, run_external: bool) -> Option<&'static str> {
         if self.spacing.interval().is_none() {
             Some("its interval is negative")

@@ -9,7 +9,7 @@
 //!
 //! | event | the parent |
 //! |---|---|
-//! | a worker exits or is killed | logs "child <pid> exited with status <n>" or "child <pid> killed by signal <n>" and starts a replacement; more forks than workers within as many seconds log "forking too fast, sleeping" and pause a second |
+//! | a worker exits or is killed | logs `child <pid> exited with status <n>` or `child <pid> killed by signal <n>` and starts a replacement; more forks than workers within as many seconds log "forking too fast, sleeping" and pause a second |
 //! | SIGTERM | SIGTERM to every worker and waits; past `graceful_shutdown_timeout` the rest are killed and the parent exits 1 |
 //! | SIGINT | kills every worker, exits 1 (workers ignore the SIGINT of a Ctrl-C) |
 //! | SIGHUP, `reload` | re-reads the configuration (a bad one is refused), `reset()` here, starts a new generation of workers and stops the old one once the new one is ready |
