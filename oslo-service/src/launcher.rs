@@ -178,8 +178,13 @@ impl ServiceLauncher {
         loop {
             match signals.next().await {
                 Some(SignalEvent::Interrupt) | None => return Err(Error::Interrupted),
-                Some(SignalEvent::Terminate) if role.orphaned() => {
+                Some(SignalEvent::Terminate | SignalEvent::ParentGone) if role.orphaned() => {
                     crate::workers::link::parent_died()
+                }
+                // The thread that forked this worker ended but the parent process is
+                // still there (or still dying): its control socket's end-of-file decides.
+                Some(SignalEvent::ParentGone) => {
+                    tracing::debug!("parent-death signal while the parent lives on")
                 }
                 Some(SignalEvent::Terminate) => {
                     tracing::info!(

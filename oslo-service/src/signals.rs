@@ -9,7 +9,7 @@ use std::os::fd::AsFd;
 use std::pin::{Pin, pin};
 
 use futures_core::Stream;
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR2};
 use signal_hook_tokio::{Handle, Signals};
 
 /// A signal the launcher acts on.
@@ -27,6 +27,10 @@ pub enum SignalEvent {
     AddWorker,
     /// SIGTTOU: one worker less for every service; only a parent of workers receives it.
     RemoveWorker,
+    /// SIGUSR2, a worker's parent-death signal: the thread that started this worker
+    /// ended, which happens when the parent dies (and, the kernel being what it is, when
+    /// only that thread ends); only a worker receives it.
+    ParentGone,
 }
 
 impl SignalEvent {
@@ -39,6 +43,7 @@ impl SignalEvent {
             SignalEvent::ChildExited => "SIGCHLD",
             SignalEvent::AddWorker => "SIGTTIN",
             SignalEvent::RemoveWorker => "SIGTTOU",
+            SignalEvent::ParentGone => "SIGUSR2",
         }
     }
 
@@ -50,6 +55,7 @@ impl SignalEvent {
             SIGCHLD => Some(SignalEvent::ChildExited),
             SIGTTIN => Some(SignalEvent::AddWorker),
             SIGTTOU => Some(SignalEvent::RemoveWorker),
+            SIGUSR2 => Some(SignalEvent::ParentGone),
             _ => None,
         }
     }
@@ -80,11 +86,11 @@ impl SignalLoop {
         Self::install_for(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU])
     }
 
-    /// For a worker process: takes over SIGTERM and SIGHUP only. SIGINT stays ignored,
-    /// as its parent set it up: a Ctrl-C reaches the whole process group, and the
-    /// parent alone decides what happens to its workers.
+    /// For a worker process: takes over SIGTERM, SIGHUP and SIGUSR2 (its parent-death
+    /// signal). SIGINT stays ignored, as its parent set it up: a Ctrl-C reaches the
+    /// whole process group, and the parent alone decides what happens to its workers.
     pub fn install_worker() -> io::Result<Self> {
-        Self::install_for(&[SIGTERM, SIGHUP])
+        Self::install_for(&[SIGTERM, SIGHUP, SIGUSR2])
     }
 
     fn install_for(raw: &[i32]) -> io::Result<Self> {

@@ -15,7 +15,7 @@
 //! | SIGHUP, `reload` | re-reads the configuration (a bad one is refused), `reset()` here, starts a new generation of workers and stops the old one once the new one is ready |
 //! | SIGHUP, `mutate` | re-reads the configuration, `reset()` here, SIGHUP to every worker, which re-reads and resets in place |
 //! | SIGTTIN / SIGTTOU | one worker more / less for every service |
-//! | parent dies | each worker reads end-of-file on its control socket (and gets SIGTERM from the kernel) and exits at once |
+//! | parent dies | each worker reads end-of-file on its control socket (and SIGUSR2, its parent-death signal) and exits at once |
 //!
 //! systemd hears `READY=1` from the parent once every worker has reported that its
 //! services started; workers never notify.

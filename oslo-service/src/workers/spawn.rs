@@ -78,11 +78,13 @@ pub(crate) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
 
 /// Runs in the new process between fork and exec.
 fn prepare_worker(parent: Pid, inherit: &[RawFd]) -> io::Result<()> {
-    // The kernel signals the worker when the parent dies; the parent-death setting
-    // survives exec. Strictly, it fires when the forking *thread* exits: the supervisor
-    // forks from its own task, on a thread that lives as long as the runtime (never
-    // from `spawn_blocking`, whose threads come and go).
-    rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
+    // The kernel signals the worker when the parent dies; the setting survives exec.
+    // Strictly, it fires when the forking *thread* ends, and a parent killed outright
+    // ends its threads one by one: the worker may get the signal while its parent pid is
+    // still that of the dying process. So it is a signal of its own (SIGUSR2), not
+    // SIGTERM, which would read as a graceful stop: the worker exits on it once it sees
+    // itself adopted, and otherwise leaves it to the control socket's end-of-file.
+    rustix::process::set_parent_process_death_signal(Some(Signal::USR2))?;
     // The parent may have died before the line above took effect: then no signal will
     // ever come, so give up now.
     if rustix::process::getppid() != Some(parent) {

@@ -122,6 +122,8 @@ impl Supervisor {
                         return Err(Error::StoppedBySignal { signal: "SIGHUP" });
                     }
                     Some(SignalEvent::ChildExited) => self.reap(),
+                    // Only a worker listens for its parent's death.
+                    Some(SignalEvent::ParentGone) => {}
                     Some(SignalEvent::AddWorker) => {
                         tracing::info!(signal = "SIGTTIN", "caught SIGTTIN, adding a worker to every service");
                         for slot in 0..self.slots.len() {
