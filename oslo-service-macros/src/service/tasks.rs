@@ -395,7 +395,7 @@ mod tests {
     fn refuses_bad_arguments() {
         assert!(
             one_error(quote!(
-                #[periodic_task(spacing = "10 seconds")]
+                #[periodic_task(spacing = "10 parsecs")]
                 async fn t(&self) {}
             ))
             .contains("is not a duration")

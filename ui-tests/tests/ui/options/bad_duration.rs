@@ -4,7 +4,7 @@ use std::time::Duration;
 #[oslo::options(group = "poller")]
 struct PollerOpts {
     /// Time between polls.
-    #[opt(default = "30 seconds")]
+    #[opt(default = "30 parsecs")]
     interval: Duration,
 }
 

@@ -3,7 +3,7 @@ struct Poller;
 
 #[oslo::service]
 impl Poller {
-    #[periodic_task(spacing = "10 seconds")]
+    #[periodic_task(spacing = "10 parsecs")]
     async fn poll(&self) {}
 }
 

@@ -11,7 +11,7 @@ fn is_busy(_: &Busy) -> bool {
     true
 }
 
-#[oslo::retry(when = is_busy, inc_sleep_time = "1 second")]
+#[oslo::retry(when = is_busy, inc_sleep_time = "1 parsec")]
 async fn fetch() -> Result<(), Busy> {
     Ok(())
 }
