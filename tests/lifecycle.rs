@@ -190,15 +190,9 @@ fn a_failing_start_exits_1_and_logs_why() {
 
 #[test]
 fn a_bad_config_value_stops_the_start_naming_file_line_group_and_option() {
-    let mut service = Service::start(
+    Service::expect_start_refused(
         HELLO,
         &config("\ngraceful_shutdown_timeout = -3", ""),
-        Stdout::Null,
+        "3: invalid value '-3' for option graceful_shutdown_timeout in group [DEFAULT]",
     );
-    assert_eq!(exit_code(service.wait_exit()), 1);
-    let expected = format!(
-        "{}:3: invalid value '-3' for option graceful_shutdown_timeout in group [DEFAULT]",
-        service.config_path().display()
-    );
-    assert!(service.log().contains(&expected), "{}", service.log());
 }

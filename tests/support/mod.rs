@@ -122,6 +122,15 @@ impl Service {
         }
     }
 
+    /// Starts `binary` with `config` and expects it to refuse to start: exit status 1
+    /// and `message` in its log, after `<config path>:`.
+    pub fn expect_start_refused(binary: &str, config: &str, message: &str) {
+        let mut service = Service::start(binary, config, Stdout::Null);
+        assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+        let expected = format!("{}:{message}", service.config_path().display());
+        assert!(service.log().contains(&expected), "{}", service.log());
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
