@@ -77,8 +77,8 @@ fn the_registry_lists_tasks_in_definition_order_with_their_arguments() {
     assert_eq!(timing.fuzzy_delay, Duration::ZERO);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_started_service_runs_its_tasks_until_it_stops() {
+/// A `Counter` started under `Services`, as a launcher starts it.
+async fn started_counter() -> (Arc<Counter>, Services) {
     let counter = Arc::new(Counter {
         start: Instant::now(),
         runs: Mutex::default(),
@@ -86,6 +86,12 @@ async fn a_started_service_runs_its_tasks_until_it_stops() {
     let mut services = Services::new(Config::default());
     services.add(counter.clone());
     services.start().await.unwrap();
+    (counter, services)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_started_service_runs_its_tasks_until_it_stops() {
+    let (counter, mut services) = started_counter().await;
 
     tokio::time::sleep(Duration::from_secs(65)).await;
     services.stop().await;
@@ -103,13 +109,7 @@ async fn a_started_service_runs_its_tasks_until_it_stops() {
 
 #[tokio::test(start_paused = true)]
 async fn a_task_added_at_run_time_joins_the_running_service() {
-    let counter = Arc::new(Counter {
-        start: Instant::now(),
-        runs: Mutex::default(),
-    });
-    let mut services = Services::new(Config::default());
-    services.add(counter.clone());
-    services.start().await.unwrap();
+    let (counter, mut services) = started_counter().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let added = oslo::periodic::PeriodicTask::new(
         oslo::periodic::PeriodicTaskSpec::new("added")
