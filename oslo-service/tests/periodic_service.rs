@@ -91,7 +91,7 @@ async fn started_counter() -> (Arc<Counter>, Services) {
 
 #[tokio::test(start_paused = true)]
 async fn a_started_service_runs_its_tasks_until_it_stops() {
-    let (counter, mut services) = started_counter().await;
+    let (counter, services) = started_counter().await;
 
     tokio::time::sleep(Duration::from_secs(65)).await;
     services.stop().await;
@@ -109,7 +109,7 @@ async fn a_started_service_runs_its_tasks_until_it_stops() {
 
 #[tokio::test(start_paused = true)]
 async fn a_task_added_at_run_time_joins_the_running_service() {
-    let (counter, mut services) = started_counter().await;
+    let (counter, services) = started_counter().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let added = oslo::periodic::PeriodicTask::new(
         oslo::periodic::PeriodicTaskSpec::new("added")
