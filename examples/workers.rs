@@ -35,11 +35,8 @@ impl Answer {
         let listener = oslo::net::listen(GROUP, address(cx.conf())?)?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        tracing::info!(
-            worker = cx.worker(),
-            pid = std::process::id(),
-            "worker accepting"
-        );
+        // The worker's log span carries its service, index and pid.
+        tracing::info!("worker accepting");
         let serving = cx.clone();
         cx.spawn(async move {
             loop {
@@ -59,7 +56,7 @@ impl Answer {
     }
 
     async fn stop(&self, cx: &Context) -> oslo::Result<()> {
-        tracing::info!(worker = cx.worker(), "worker stopping");
+        tracing::info!("worker stopping");
         if cx.conf().get_or(GROUP, "hang_on_stop", false)? {
             std::future::pending::<()>().await;
         }
@@ -68,7 +65,7 @@ impl Answer {
 
     async fn reset(&self, cx: &Context) -> oslo::Result<()> {
         oslo::log::setup(cx.conf(), "workers")?;
-        tracing::info!(worker = cx.worker(), greeting = %greeting(cx.conf())?, "worker reset");
+        tracing::info!(greeting = %greeting(cx.conf())?, "worker reset");
         Ok(())
     }
 }
@@ -106,8 +103,8 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
     // Bound here, where the parent and every worker pass: the parent binds, each
     // worker gets the parent's socket back.
     let listener = oslo::net::listen(GROUP, address(&conf)?)?;
-    if oslo::workers::current().is_none() {
-        tracing::info!("listening on {}", listener.local_addr()?);
+    if oslo::launcher::current().is_none() {
+        tracing::info!(address = %listener.local_addr()?, "listening");
     }
     drop(listener);
     if count == 1 {

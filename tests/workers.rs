@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{HANG, Service, Signal, Stdout, exit_code, is_alive, wait_until};
+use support::{HANG, Service, Signal, Stdout, exit_code, has_line, is_alive, wait_until};
 
 const WORKERS: &str = env!("CARGO_BIN_EXE_workers");
 
@@ -29,7 +29,7 @@ fn start(config: &str) -> (Service, u16) {
 
 fn port(log: &str) -> u16 {
     let (_, rest) = log
-        .split_once("listening on 127.0.0.1:")
+        .split_once("listening address=127.0.0.1:")
         .unwrap_or_else(|| panic!("no port in the log\n{log}"));
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().unwrap()
@@ -108,7 +108,7 @@ fn a_killed_worker_is_replaced_at_once() {
     let pid = rustix::process::Pid::from_raw(victim as i32).unwrap();
     rustix::process::kill_process(pid, Signal::KILL).unwrap();
 
-    service.wait_log(&format!("child {victim} killed by signal 9"));
+    service.wait_log_line(&["child killed", &format!("pid={victim} "), "signal=9"]);
     wait_until("a replacement worker", || {
         let now = service.children();
         now.len() == 2 && !now.contains(&victim)
@@ -124,7 +124,7 @@ fn a_worker_exiting_on_its_own_is_logged_with_its_status_and_replaced() {
     let victim = service.children()[1];
     let pid = rustix::process::Pid::from_raw(victim as i32).unwrap();
     rustix::process::kill_process(pid, Signal::TERM).unwrap();
-    service.wait_log(&format!("child {victim} exited with status 0"));
+    service.wait_log_line(&["child exited", &format!("pid={victim} "), "status=0"]);
     wait_until("a replacement worker", || {
         let now = service.children();
         now.len() == 2 && !now.contains(&victim)
@@ -151,7 +151,10 @@ fn sigterm_stops_every_worker_and_exits_0() {
     service.expect_notify("STOPPING=1");
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
     let log = service.log();
-    assert!(log.contains("waiting on 2 children to exit"), "{log}");
+    assert!(
+        has_line(&log, &["waiting on children to exit", "children=2"]),
+        "{log}"
+    );
     assert_eq!(service.log_count("worker stopping"), 2, "{log}");
     assert!(workers.iter().all(|&pid| !is_alive(pid)));
 }
@@ -245,7 +248,10 @@ fn sighup_reload_replaces_every_worker_with_the_new_config_and_refuses_no_reques
     let after = ask(port).unwrap();
     assert_eq!(after.greeting, "bonjour");
     let log = service.log();
-    assert!(log.contains("caught SIGHUP, reloading"), "{log}");
+    assert!(
+        has_line(&log, &["caught signal, reloading", "signal=SIGHUP"]),
+        "{log}"
+    );
     assert!(
         log.contains("worker reset greeting=bonjour"),
         "reset() in the parent\n{log}"
@@ -351,7 +357,7 @@ fn a_crash_looping_worker_is_restarted_at_a_bounded_rate() {
     );
     assert!(forks >= 4, "{forks} forks");
     assert!(
-        service.log().contains("exited with status 1"),
+        has_line(&service.log(), &["child exited", "status=1"]),
         "{}",
         service.log()
     );
@@ -406,7 +412,7 @@ fn under_systemd_socket_activation_the_workers_accept_on_systemds_socket() {
     service.expect_notify("READY=1");
     let log = service.log();
     assert!(
-        log.contains(&format!("listening on 127.0.0.1:{port}")),
+        log.contains(&format!("listening address=127.0.0.1:{port}")),
         "{log}"
     );
     drop(socket);

@@ -25,11 +25,7 @@ where
 {
     // SAFETY: this is the start of the program's `main`, before the runtime (or any other
     // thread of ours) exists, so nothing else reads or writes the environment.
-    unsafe { crate::systemd::forget_notify_socket_env() };
-    // SAFETY: as above, no other thread exists yet. A worker's marker and inherited
-    // sockets are read now and taken out of the environment, so that processes the
-    // worker starts are no workers and inherit no sockets.
-    unsafe { crate::workers::take_env() };
+    unsafe { crate::launcher::take_inherited_env() };
 
     let line = match Invocation::parse(spec.name, std::env::args_os().skip(1)) {
         Ok(Invocation::Run(line)) => line,

@@ -61,6 +61,13 @@ impl SignalEvent {
     }
 }
 
+impl std::fmt::Display for SignalEvent {
+    /// The signal's name, as logs show it: `signal=SIGTERM`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Receives the signals the launcher handles. From the moment it exists, SIGTERM, SIGINT
 /// and SIGHUP no longer end the process by themselves: they wait here to be handled.
 pub struct SignalLoop {

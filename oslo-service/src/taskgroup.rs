@@ -13,10 +13,10 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::future::BoxFuture;
 use crate::looping::{
     Dynamic, FixedInterval, LoopingCall, LoopingCallError, LoopingCallHandle, Pacing, Stopper,
 };
-use crate::service::BoxFuture;
 
 /// How many tasks a group runs before it warns, as oslo.service's `ThreadGroup`.
 pub const DEFAULT_SIZE: usize = 10;
@@ -182,10 +182,11 @@ impl TaskGroup {
             key,
             inner: Arc::clone(&self.inner),
         };
-        let handle = tokio::spawn(async move {
+        // The task logs inside the span it was added from (a worker's, say).
+        let handle = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let _registration = registration;
             task.await
-        });
+        }));
         if let Some(slot) = lock(&self.inner.tasks).get_mut(&key) {
             *slot = Some(handle.abort_handle());
         }

@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use tracing::subscriber::DefaultGuard;
 
+use crate::future::BoxFuture;
 use crate::looping::Sleeper;
-use crate::service::BoxFuture;
 
 /// A [`Sleeper`] that records every duration asked of it. Clones share the record.
 ///

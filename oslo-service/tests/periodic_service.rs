@@ -122,7 +122,7 @@ async fn a_task_added_at_run_time_joins_the_running_service() {
             })
         },
     );
-    assert!(services.contexts()[0].add_periodic_task(added));
+    assert!(services.contexts()[0].add_periodic_task(added).unwrap());
     tokio::time::sleep(Duration::from_secs(10)).await;
     services.stop().await;
     services.wait().await;

@@ -213,6 +213,20 @@ impl Service {
         self.log().matches(needle).count()
     }
 
+    /// Waits until one line of the log holds every one of `parts` (a message and its
+    /// fields, say), failing the test after [`HANG`].
+    pub fn wait_log_line(&self, parts: &[&str]) {
+        let deadline = Instant::now() + HANG;
+        while !has_line(&self.log(), parts) {
+            assert!(
+                Instant::now() < deadline,
+                "no line with {parts:?} in the log\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until the log contains `needle`, failing the test after [`HANG`].
     pub fn wait_log(&self, needle: &str) {
         let deadline = Instant::now() + HANG;
@@ -239,6 +253,13 @@ impl Service {
     pub fn children(&self) -> Vec<u32> {
         children_of(self.pid())
     }
+}
+
+/// Whether one line of `log` holds every one of `parts`: a log line's message and its
+/// fields (`signal=SIGTERM`) in any order.
+pub fn has_line(log: &str, parts: &[&str]) -> bool {
+    log.lines()
+        .any(|line| parts.iter().all(|part| line.contains(part)))
 }
 
 /// The live child processes of `pid`, from every thread's

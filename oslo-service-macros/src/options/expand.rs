@@ -8,6 +8,7 @@ use syn::spanned::Spanned as _;
 use super::defaults::show;
 use super::kinds::{Bound, Kind};
 use super::validate::{Checked, CheckedField};
+use crate::tokens::cfgs;
 
 /// The struct and its `OptionGroup` impl.
 pub(crate) fn expand(checked: &Checked) -> TokenStream {
@@ -20,6 +21,8 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
     } = checked;
     let item = &options.item;
     let ident = &item.ident;
+    // The impl goes away with the struct when a `#[cfg]` leaves the struct out.
+    let cfgs = cfgs(&item.attrs);
     let namespace = match namespace {
         Some(namespace) => quote!(#namespace),
         None => quote!(::core::env!("CARGO_PKG_NAME")),
@@ -31,13 +34,14 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         let name = &field.field.ident;
         let ty = &field.field.ty;
         let read = quote_spanned! {ty.span()=>
-            #runtime::config::read_option::<#ty>
+            #runtime::__private::read_option::<#ty>
         };
         quote! { #name: #read(snapshot, &options[#index])?, }
     });
     quote! {
         #item
 
+        #(#cfgs)*
         #[automatically_derived]
         impl #runtime::config::OptionGroup for #ident {
             const GROUP: &'static str = #group;
@@ -58,7 +62,7 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
     }
 }
 
-/// One `OptionSpec` literal.
+/// One `OptionSpec`, made by `__private::option_spec`.
 fn spec(
     field: &CheckedField,
     runtime: &syn::Path,
@@ -137,21 +141,17 @@ fn spec(
         None => quote!(&[]),
     };
     quote! {
-        #runtime::config::OptionSpec {
-            name: #name,
-            group: #group,
-            namespace: #namespace,
-            kind: #runtime::config::OptionType::#option_type,
-            type_name: #type_name,
-            default: &[#(#default),*],
-            help: #help,
-            min: #min,
-            max: #max,
-            choices: #choices,
-            deprecated: #deprecated,
-            secret: #secret,
-            mutable: #mutable,
-            required: #required,
-        }
+        #runtime::__private::option_spec(
+            #name,
+            #group,
+            #namespace,
+            (#runtime::config::OptionType::#option_type, #type_name),
+            &[#(#default),*],
+            #help,
+            (#min, #max),
+            #choices,
+            #deprecated,
+            (#secret, #mutable, #required),
+        )
     }
 }

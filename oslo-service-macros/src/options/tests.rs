@@ -46,32 +46,69 @@ fn expands_specs_and_reads() {
         out.contains("const GROUP : & 'static str = \"poller\""),
         "{out}"
     );
-    assert!(out.contains("default : & [\"30s\"]"), "{out}");
-    assert!(out.contains("mutable : true"), "{out}");
+    assert!(
+        out.contains(":: oslo :: __private :: option_spec (\"interval\" , \"poller\" , \"ns\""),
+        "{out}"
+    );
+    assert!(out.contains("& [\"30s\"]"), "{out}");
+    // secret, mutable, required
+    assert!(out.contains("(false , true , false)"), "{out}");
     assert!(out.contains("group : :: core :: option :: Option :: Some (\"DEFAULT\") , name : :: core :: option :: Option :: Some (\"poll_interval\")"), "{out}");
     assert!(
         out.contains(
-            "min : :: core :: option :: Option :: Some (:: oslo :: config :: Bound :: Int (1024))"
+            "(:: core :: option :: Option :: Some (:: oslo :: config :: Bound :: Int (1024)) , :: core :: option :: Option :: Some (:: oslo :: config :: Bound :: Int (65535)))"
         ),
         "{out}"
     );
     assert!(
-        out.contains(
-            "max : :: core :: option :: Option :: Some (:: oslo :: config :: Bound :: Int (65535))"
-        ),
+        out.contains(":: oslo :: config :: OptionType :: Port , \"port\""),
         "{out}"
     );
-    assert!(out.contains("default : & [\"a,b\"]"), "{out}");
+    assert!(out.contains("& [\"a,b\"]"), "{out}");
     assert!(out.contains("Bound :: Float (1.0)"), "{out}");
     assert!(
         out.contains("< Mode as :: oslo :: config :: OptionValue > :: CHOICES"),
         "{out}"
     );
     assert!(
-        out.contains("read_option :: < Option < Mode > > (snapshot , & options [4usize]) ?"),
+        out.contains(
+            ":: oslo :: __private :: read_option :: < Option < Mode > > (snapshot , & options [4usize]) ?"
+        ),
         "{out}"
     );
     assert!(!out.contains("# [opt"), "{out}");
+}
+
+#[test]
+fn the_impl_carries_the_structs_cfg() {
+    let out = run(
+        quote!(group = "g"),
+        quote! {
+            #[cfg(feature = "extra")]
+            struct S {
+                /// A port.
+                #[opt(default = 1)]
+                port: u16,
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        out.matches("# [cfg (feature = \"extra\")]").count(),
+        2,
+        "{out}"
+    );
+    let impl_at = out.find("impl :: oslo :: config :: OptionGroup").unwrap();
+    assert!(
+        out[..impl_at]
+            .trim_end()
+            .ends_with("# [automatically_derived]"),
+        "{out}"
+    );
+    assert!(
+        out[..impl_at].contains("# [cfg (feature = \"extra\")] # [automatically_derived]"),
+        "{out}"
+    );
 }
 
 #[test]

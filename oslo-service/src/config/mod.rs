@@ -42,28 +42,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod builtin;
 mod cli;
 mod error;
 mod generator;
 mod ini;
 mod load;
-mod read;
-mod runtime;
+pub(crate) mod read;
 mod snapshot;
-mod spec;
+pub(crate) mod spec;
 mod value;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+pub(crate) use builtin::RuntimeOptions;
+pub use builtin::{LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions};
 pub use cli::{CommandLine, Invocation};
 pub use error::{ConfigError, InvalidValue};
 pub use generator::generate_sample;
 pub use ini::{Assignment, IniError, parse as parse_ini};
 pub use load::IniFile;
-pub use read::{OptionField, read_option};
-pub(crate) use runtime::RuntimeOptions;
-pub use runtime::{LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions};
 pub use snapshot::{RawValue, Snapshot};
 pub use spec::{Bound, DeprecatedName, GroupInfo, OptionGroup, OptionSpec, OptionType};
 pub use value::{OptionValue, Port};
@@ -272,14 +271,15 @@ impl Config {
 
     /// Re-reads every source and applies only the options declared `mutable` (and
     /// options no registered group declares); a changed immutable option is logged
-    /// ("ignoring change to immutable option `<group>.<option>`") and keeps its old value.
+    /// ("ignoring change to immutable option", with its group and option) and keeps its
+    /// old value.
     /// The hooks of [`Config::on_mutate`] are then called with what changed.
     pub fn mutate(&self) -> Result<Vec<(String, String)>, ConfigError> {
         let mut fresh = self.read_sources()?;
         let old = self.snapshot();
         for (group, option) in old.changed_options(&fresh) {
             if !self.is_mutable(&group, &option) {
-                tracing::warn!(%group, %option, "ignoring change to immutable option {group}.{option}");
+                tracing::warn!(%group, %option, "ignoring change to immutable option");
                 fresh.copy_option_from(&old, &group, &option);
             }
         }
@@ -290,18 +290,7 @@ impl Config {
             .map(|(group, option)| {
                 let secret = self.spec(group, option).is_some_and(|spec| spec.secret);
                 let text = |snapshot: &Snapshot| {
-                    let values = snapshot.raw_all(group, option);
-                    (!values.is_empty()).then(|| {
-                        if secret {
-                            "****".to_owned()
-                        } else {
-                            values
-                                .iter()
-                                .map(|v| v.text.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    })
+                    joined(snapshot.raw_all(group, option)).map(|text| masked(text, secret))
                 };
                 OptionChange {
                     group: group.clone(),
@@ -358,7 +347,7 @@ impl Config {
     /// Logs a warning for each of the [`Config::unknown_options`].
     pub fn warn_unknown_options(&self) {
         for (group, option) in self.unknown_options() {
-            tracing::warn!(%group, %option, "unknown option {option} in group [{group}]");
+            tracing::warn!(%group, %option, "unknown option");
         }
     }
 
@@ -378,29 +367,21 @@ impl Config {
     /// `log_opt_values`.
     pub fn log_options(&self) {
         let snapshot = self.snapshot();
-        tracing::debug!("{}", "*".repeat(60));
-        tracing::debug!("configuration options gathered from:");
-        for path in self.sources().paths().unwrap_or_default() {
-            tracing::debug!("config file {}", path.display());
-        }
+        let files = self.sources().paths().unwrap_or_default();
+        tracing::debug!(?files, "configuration options gathered");
         for info in self.groups() {
             for spec in (info.options)() {
                 let values = read::values_found(&snapshot, spec, false);
-                let value = if spec.secret {
-                    "****".to_owned()
-                } else if values.is_empty() {
-                    spec.default_text().unwrap_or_else(|| "None".to_owned())
-                } else {
-                    values
-                        .iter()
-                        .map(|v| v.text.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                tracing::debug!("{} = {value}", spec.qualified_name());
+                let value = joined(values)
+                    .or_else(|| spec.default_text())
+                    .unwrap_or_else(|| "None".to_owned());
+                tracing::debug!(
+                    option = %spec.qualified_name(),
+                    value = %masked(value, spec.secret),
+                    "option value"
+                );
             }
         }
-        tracing::debug!("{}", "*".repeat(60));
     }
 
     fn read_sources(&self) -> Result<Snapshot, ConfigError> {
@@ -425,9 +406,26 @@ impl Config {
     }
 }
 
+/// The values of an option as one text, `, ` between them; `None` when it has none.
+fn joined(values: &[RawValue]) -> Option<String> {
+    (!values.is_empty()).then(|| {
+        values
+            .iter()
+            .map(|v| v.text.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// How every log line and change record shows the value of an option: a secret's as
+/// `****`.
+fn masked(text: String, secret: bool) -> String {
+    if secret { "****".to_owned() } else { text }
+}
+
 /// The runtime's groups followed by `groups`, each once.
 fn with_runtime_groups(groups: &[GroupInfo]) -> Vec<GroupInfo> {
-    let mut all = runtime::GROUPS.to_vec();
+    let mut all = builtin::GROUPS.to_vec();
     for group in groups {
         if !all.iter().any(|known| known.same_as(group)) {
             all.push(*group);

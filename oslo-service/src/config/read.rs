@@ -156,9 +156,9 @@ pub(crate) fn values_found<'a>(
                 return found;
             }
             tracing::warn!(
-                "option {name} in group [{group}] is deprecated, use option {} in group [{}]",
-                spec.name,
-                spec.group
+                option = %format_args!("{group}.{name}"),
+                replacement = %spec.qualified_name(),
+                "deprecated option name in use"
             );
             return found;
         }

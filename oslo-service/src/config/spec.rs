@@ -58,8 +58,9 @@ pub struct DeprecatedName {
 }
 
 /// The declaration of one option: everything the loader, the sample generator and
-/// `log_options` need to know about it.
+/// `log_options` need to know about it. `#[oslo::options]` makes one per field.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct OptionSpec {
     /// The option's name, as written in files.
     pub name: &'static str,
@@ -90,6 +91,42 @@ pub struct OptionSpec {
     pub mutable: bool,
     /// Starting without a value is an error.
     pub required: bool,
+}
+
+/// The [`OptionSpec`] of one field, as `#[oslo::options]` declares it: its only maker
+/// outside this crate.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per declared attribute"
+)]
+pub const fn option_spec(
+    name: &'static str,
+    group: &'static str,
+    namespace: &'static str,
+    (kind, type_name): (OptionType, &'static str),
+    default: &'static [&'static str],
+    help: &'static str,
+    (min, max): (Option<Bound>, Option<Bound>),
+    choices: &'static [&'static str],
+    deprecated: &'static [DeprecatedName],
+    (secret, mutable, required): (bool, bool, bool),
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        group,
+        namespace,
+        kind,
+        type_name,
+        default,
+        help,
+        min,
+        max,
+        choices,
+        deprecated,
+        secret,
+        mutable,
+        required,
+    }
 }
 
 impl OptionSpec {

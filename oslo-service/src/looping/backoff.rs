@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::call::{Common, Halt, Pacing, RunReport, sealed};
+use super::call::{Halt, Pacing, RunReport, StartOptions, sealed};
 use super::jitter::{RandomSource, SplitMix64, gauss};
 
 /// Standard deviation of the jitter factor, as in oslo.service.
@@ -37,7 +37,7 @@ const JITTER_STD_DEV: f64 = 0.25;
 /// ```
 #[derive(Debug)]
 pub struct BackOff {
-    common: Common,
+    start_options: StartOptions,
     starting_interval: f64,
     timeout: Option<f64>,
     max_interval: f64,
@@ -53,7 +53,7 @@ pub struct BackOff {
 impl Default for BackOff {
     fn default() -> Self {
         BackOff {
-            common: Common::default(),
+            start_options: StartOptions::default(),
             starting_interval: 1.0,
             timeout: Some(300.0),
             max_interval: 300.0,
@@ -112,14 +112,14 @@ impl BackOff {
 
     /// Sleeps `delay` before the first run.
     pub fn initial_delay(mut self, delay: Duration) -> Self {
-        self.common.initial_delay = Some(delay);
+        self.start_options.initial_delay = Some(delay);
         self
     }
 
     /// With `false`, an error of the function is logged and counts as a failure; with
     /// `true` (the default) it ends the loop and becomes its result.
     pub fn stop_on_exception(mut self, stop: bool) -> Self {
-        self.common.stop_on_exception = stop;
+        self.start_options.stop_on_exception = stop;
         self
     }
 
@@ -164,8 +164,8 @@ impl Pacing for BackOff {
         "dynamic backoff interval looping call"
     }
 
-    fn common(&self) -> Common {
-        self.common
+    fn start_options(&self) -> StartOptions {
+        self.start_options
     }
 
     fn idle_for(&mut self, run: RunReport<'_, bool>) -> Result<Duration, Halt> {

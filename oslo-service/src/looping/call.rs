@@ -32,7 +32,7 @@ pub trait Pacing: sealed::Sealed + Send + 'static {
 
     /// The delay before the first run, and whether an error ends the loop.
     #[doc(hidden)]
-    fn common(&self) -> Common;
+    fn start_options(&self) -> StartOptions;
 
     /// How long to idle after a run, or why the loop must end.
     #[doc(hidden)]
@@ -43,19 +43,19 @@ pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
-/// Arguments every kind takes.
+/// How a looping call starts and treats errors: the arguments every kind takes.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
-pub struct Common {
+pub struct StartOptions {
     /// Sleep this long before the first run.
     pub initial_delay: Option<Duration>,
     /// End the loop on the function's first error (otherwise log it and go on).
     pub stop_on_exception: bool,
 }
 
-impl Default for Common {
+impl Default for StartOptions {
     fn default() -> Self {
-        Common {
+        StartOptions {
             initial_delay: None,
             stop_on_exception: true,
         }
@@ -340,11 +340,11 @@ impl Run {
         };
         let started = Instant::now();
         let kind = pacing.kind();
-        let common = pacing.common();
+        let start_options = pacing.start_options();
         let name = &*self.name;
 
         // As in oslo.service, a zero initial delay means none: no sleep at all.
-        if let Some(delay) = common.initial_delay.filter(|delay| !delay.is_zero()) {
+        if let Some(delay) = start_options.initial_delay.filter(|delay| !delay.is_zero()) {
             if !self.pause(delay).await {
                 return Ok(None);
             }
@@ -358,7 +358,7 @@ impl Run {
                 Ok(ControlFlow::Continue(next)) => Some(next),
                 Err(error) => {
                     tracing::error!(kind, function = name, %error, "{kind} {name} failed");
-                    if common.stop_on_exception {
+                    if start_options.stop_on_exception {
                         return Err(LoopingCallError::Function(error));
                     }
                     None

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::call::{Common, Halt, Pacing, RunReport, sealed};
+use super::call::{Halt, Pacing, RunReport, StartOptions, sealed};
 
 /// The function chooses its next sleep: it returns `ControlFlow::Continue(Some(d))` to
 /// sleep `d`, or `ControlFlow::Continue(None)` to sleep `periodic_interval_max`. The
@@ -23,7 +23,7 @@ use super::call::{Common, Halt, Pacing, RunReport, sealed};
 #[derive(Clone, Debug, Default)]
 pub struct Dynamic {
     periodic_interval_max: Option<Duration>,
-    common: Common,
+    start_options: StartOptions,
 }
 
 impl Dynamic {
@@ -40,14 +40,14 @@ impl Dynamic {
 
     /// Sleeps `delay` before the first run.
     pub fn initial_delay(mut self, delay: Duration) -> Self {
-        self.common.initial_delay = Some(delay);
+        self.start_options.initial_delay = Some(delay);
         self
     }
 
     /// With `false`, an error of the function is logged and the loop goes on; with
     /// `true` (the default) it ends the loop and becomes its result.
     pub fn stop_on_exception(mut self, stop: bool) -> Self {
-        self.common.stop_on_exception = stop;
+        self.start_options.stop_on_exception = stop;
         self
     }
 }
@@ -61,8 +61,8 @@ impl Pacing for Dynamic {
         "dynamic interval looping call"
     }
 
-    fn common(&self) -> Common {
-        self.common
+    fn start_options(&self) -> StartOptions {
+        self.start_options
     }
 
     fn idle_for(&mut self, run: RunReport<'_, Option<Duration>>) -> Result<Duration, Halt> {

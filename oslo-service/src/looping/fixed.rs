@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::call::{Common, Halt, Pacing, RunReport, sealed};
+use super::call::{Halt, Pacing, RunReport, StartOptions, sealed};
 use super::fixed_timeout::FixedIntervalWithTimeout;
 
 /// Runs the function every `interval`, measured from the start of one run to the start
@@ -22,7 +22,7 @@ use super::fixed_timeout::FixedIntervalWithTimeout;
 #[derive(Clone, Debug)]
 pub struct FixedInterval {
     pub(super) interval: Duration,
-    pub(super) common: Common,
+    pub(super) start_options: StartOptions,
 }
 
 impl FixedInterval {
@@ -30,20 +30,20 @@ impl FixedInterval {
     pub fn every(interval: Duration) -> Self {
         FixedInterval {
             interval,
-            common: Common::default(),
+            start_options: StartOptions::default(),
         }
     }
 
     /// Sleeps `delay` before the first run.
     pub fn initial_delay(mut self, delay: Duration) -> Self {
-        self.common.initial_delay = Some(delay);
+        self.start_options.initial_delay = Some(delay);
         self
     }
 
     /// With `false`, an error of the function is logged and the loop goes on; with
     /// `true` (the default) it ends the loop and becomes its result.
     pub fn stop_on_exception(mut self, stop: bool) -> Self {
-        self.common.stop_on_exception = stop;
+        self.start_options.stop_on_exception = stop;
         self
     }
 
@@ -83,8 +83,8 @@ impl Pacing for FixedInterval {
         "fixed interval looping call"
     }
 
-    fn common(&self) -> Common {
-        self.common
+    fn start_options(&self) -> StartOptions {
+        self.start_options
     }
 
     fn idle_for(&mut self, run: RunReport<'_, ()>) -> Result<Duration, Halt> {

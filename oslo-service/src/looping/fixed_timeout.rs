@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::call::{Common, Halt, Pacing, RunReport, sealed};
+use super::call::{Halt, Pacing, RunReport, StartOptions, sealed};
 use super::fixed::FixedInterval;
 
 /// A [`FixedInterval`] that ends with
@@ -39,8 +39,8 @@ impl Pacing for FixedIntervalWithTimeout {
         "fixed interval looping call with timeout checking"
     }
 
-    fn common(&self) -> Common {
-        self.fixed.common
+    fn start_options(&self) -> StartOptions {
+        self.fixed.start_options
     }
 
     fn idle_for(&mut self, run: RunReport<'_, ()>) -> Result<Duration, Halt> {

@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 use std::time::Duration;
 
-use crate::service::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Waits for a duration. Looping calls and [`retry`](super::retry) take their pauses
 /// through one, so tests can observe every requested sleep.

@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use super::PeriodicTaskRegistry;
+use super::admission::run_external_tasks;
 use super::scheduler::PeriodicTasks;
-use crate::config::PeriodicTaskOptions;
+use super::spec::PeriodicTask;
 use crate::error::Result;
 use crate::service::Context;
 
@@ -39,25 +41,25 @@ impl Default for Timing {
 /// A stop cuts a sleep short and lets a task already running finish; an abort (a stop
 /// at once) drops the running task too. Tasks never overlap: one tick runs them one
 /// after the other. Tasks added with [`Context::add_periodic_task`] join at once.
-pub async fn drive<S: 'static>(
+pub(crate) async fn drive<S: 'static>(
     service: &S,
     cx: &Context,
     mut tasks: PeriodicTasks<S>,
     timing: Timing,
     mut rng: fastrand::Rng,
 ) -> Result<()> {
-    let link = cx.periodic_link();
+    let shared = cx.driver_shared();
     let fuzzy_seconds = timing.fuzzy_delay.as_secs();
     let mut sleep_for = Duration::from_secs(rng.u64(0..=fuzzy_seconds));
     loop {
         tokio::select! {
             biased;
             () = cx.stopped() => return Ok(()),
-            () = link.added() => {}
+            () = shared.added() => {}
             // With no task, nothing is due: wait for one to be added, without waking.
             () = tokio::time::sleep(sleep_for), if !tasks.is_empty() => {}
         }
-        for task in link.take_added::<S>() {
+        for task in shared.take_added::<S>() {
             tasks.add_periodic_task(task);
         }
         let idle_for = tokio::select! {
@@ -65,25 +67,31 @@ pub async fn drive<S: 'static>(
             () = cx.aborted() => return Ok(()),
             idle_for = tasks.run_periodic_tasks(service, cx, false) => idle_for?,
         };
-        link.publish(tasks.stats());
+        shared.publish(tasks.stats());
         sleep_for = idle_for.min(timing.interval_max);
     }
 }
 
 /// Builds the scheduler for a service's declared tasks, honouring the
-/// `run_external_periodic_tasks` option (default true).
-pub fn scheduler_for<S: ?Sized>(
+/// `run_external_periodic_tasks` option.
+pub(crate) fn scheduler_for<S: ?Sized>(
     owner: &str,
     cx: &Context,
-    declared: Vec<super::PeriodicTask<S>>,
+    declared: Vec<PeriodicTask<S>>,
 ) -> Result<PeriodicTasks<S>> {
-    let run_external = cx
-        .conf()
-        .group::<PeriodicTaskOptions>()?
-        .run_external_periodic_tasks;
-    let mut tasks = PeriodicTasks::new(owner).run_external_tasks(run_external);
+    let mut tasks = PeriodicTasks::new(owner).run_external_tasks(run_external_tasks(cx.conf())?);
     for task in declared {
         tasks.add_periodic_task(task);
     }
     Ok(tasks)
+}
+
+/// The `run` hook `#[oslo::service]` generates: drives the declared periodic tasks, and
+/// those added at run time, until the service stops.
+pub async fn run_declared<S>(service: &S, cx: &Context, owner: &str, timing: Timing) -> Result<()>
+where
+    S: PeriodicTaskRegistry + Sync + 'static,
+{
+    let tasks = scheduler_for(owner, cx, S::periodic_tasks())?;
+    drive(service, cx, tasks, timing, fastrand::Rng::new()).await
 }

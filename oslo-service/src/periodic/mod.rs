@@ -5,14 +5,15 @@
 //! block declares one; the service runs its tasks by itself once started. The types here
 //! are what that generates, usable by hand as well.
 
-mod driver;
-mod link;
+mod admission;
+mod context;
+pub(crate) mod driver;
 mod scheduler;
+mod shared;
 mod spec;
 mod stats;
 
-pub use driver::{Timing, drive, scheduler_for};
-pub(crate) use link::PeriodicLink;
+pub use driver::Timing;
 pub use scheduler::PeriodicTasks;
 pub use spec::{DEFAULT_INTERVAL, PeriodicTask, PeriodicTaskSpec, Spacing, TaskFn};
 pub use stats::TaskStats;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::admission::admit;
 use super::spec::{DEFAULT_INTERVAL, PeriodicTask};
 use super::stats::TaskStats;
 use crate::error::{Error, Result};
@@ -38,15 +39,15 @@ use crate::service::Context;
 /// ```
 pub struct PeriodicTasks<S: ?Sized> {
     owner: String,
-    slots: Vec<Slot<S>>,
-    /// Due time and slot index of every enabled task, earliest first.
+    tasks: Vec<ScheduledTask<S>>,
+    /// Due time and index of every enabled task, earliest first.
     queue: BinaryHeap<Reverse<(Instant, usize)>>,
     shortest_spacing: Duration,
     run_external: bool,
     rng: fastrand::Rng,
 }
 
-struct Slot<S: ?Sized> {
+struct ScheduledTask<S: ?Sized> {
     task: PeriodicTask<S>,
     spacing: Duration,
     last_run: Option<Instant>,
@@ -59,7 +60,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
     pub fn new(owner: impl Into<String>) -> Self {
         PeriodicTasks {
             owner: owner.into(),
-            slots: Vec::new(),
+            tasks: Vec::new(),
             queue: BinaryHeap::new(),
             shortest_spacing: DEFAULT_INTERVAL,
             run_external: true,
@@ -84,24 +85,20 @@ impl<S: ?Sized> PeriodicTasks<S> {
     /// false`, or an external task while external tasks do not run here leave it out,
     /// with a log line saying why.
     pub fn add_periodic_task(&mut self, task: PeriodicTask<S>) -> bool {
-        let name = task.spec.name();
-        if let Some(reason) = task.spec.skip_reason(self.run_external) {
-            tracing::info!(
-                task = name,
-                "skipping periodic task {name} because {reason}"
-            );
+        if !admit(&task.spec, self.run_external) {
             return false;
         }
+        let name = task.spec.name();
         let Some(spacing) = task.spec.spacing_value().interval() else {
             return false;
         };
         let now = Instant::now();
         let last_run = (!task.spec.runs_immediately()).then_some(now);
-        let index = self.slots.len();
+        let index = self.tasks.len();
         self.queue
             .push(Reverse((last_run.map_or(now, |at| at + spacing), index)));
         self.shortest_spacing = self.shortest_spacing.min(spacing);
-        self.slots.push(Slot {
+        self.tasks.push(ScheduledTask {
             stats: TaskStats::new(name),
             task,
             spacing,
@@ -112,17 +109,17 @@ impl<S: ?Sized> PeriodicTasks<S> {
 
     /// How many tasks are enabled.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.tasks.len()
     }
 
     /// Whether no task is enabled.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.tasks.is_empty()
     }
 
     /// Each enabled task's record: runs, failures, last duration and error, next due.
     pub fn stats(&self) -> Vec<TaskStats> {
-        let mut stats: Vec<TaskStats> = self.slots.iter().map(|slot| slot.stats.clone()).collect();
+        let mut stats: Vec<TaskStats> = self.tasks.iter().map(|task| task.stats.clone()).collect();
         for Reverse((due, index)) in &self.queue {
             stats[*index].next_due = Some(*due);
         }
@@ -131,7 +128,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
 
     /// Runs every due task once, in the order they were added, and returns how long
     /// until the next one is due (at most 60 s, and at most the shortest spacing). A
-    /// task's error is logged as `error during <Owner>.<task>` and the others still run;
+    /// task's error is logged (`periodic task failed`, with `task = <Owner>.<task>`) and the others still run;
     /// with `raise_on_error` the error is returned at once instead.
     pub async fn run_periodic_tasks(
         &mut self,
@@ -144,7 +141,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
         for (position, &index) in due.iter().enumerate() {
             let outcome = self.run_one(index, service, cx).await;
             if let Err(err) = outcome {
-                let full_name = format!("{}.{}", self.owner, self.slots[index].task.spec.name());
+                let full_name = self.full_name(index);
                 if raise_on_error {
                     for &rest in &due[position + 1..] {
                         let at = self.due_after(rest);
@@ -152,7 +149,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
                     }
                     return Err(Error::msg(format!("error during {full_name}: {err}")));
                 }
-                tracing::error!(task = %full_name, error = %err, "error during {full_name}: {err}");
+                tracing::error!(task = %full_name, error = %err, "periodic task failed");
             }
         }
         let until_next = self
@@ -176,30 +173,34 @@ impl<S: ?Sized> PeriodicTasks<S> {
         due
     }
 
+    /// `Owner.task`, as logs and errors name a task.
+    fn full_name(&self, index: usize) -> String {
+        format!("{}.{}", self.owner, self.tasks[index].task.spec.name())
+    }
+
     fn due_after(&self, index: usize) -> Instant {
-        let slot = &self.slots[index];
-        slot.last_run
-            .map_or_else(Instant::now, |at| at + slot.spacing)
+        let scheduled = &self.tasks[index];
+        scheduled
+            .last_run
+            .map_or_else(Instant::now, |at| at + scheduled.spacing)
     }
 
     async fn run_one(&mut self, index: usize, service: &S, cx: &Context) -> Result<()> {
-        let jitter = jitter(self.slots[index].spacing, &mut self.rng);
-        let slot = &mut self.slots[index];
+        let jitter = jitter(self.tasks[index].spacing, &mut self.rng);
+        let scheduled = &mut self.tasks[index];
         let started = Instant::now();
-        let last_run = nearest_boundary(slot.last_run, slot.spacing, started, jitter);
-        slot.last_run = Some(last_run);
-        self.queue.push(Reverse((last_run + slot.spacing, index)));
+        let last_run = nearest_boundary(scheduled.last_run, scheduled.spacing, started, jitter);
+        scheduled.last_run = Some(last_run);
+        self.queue
+            .push(Reverse((last_run + scheduled.spacing, index)));
 
-        tracing::debug!(
-            task = slot.task.spec.name(),
-            "running periodic task {}.{}",
-            self.owner,
-            slot.task.spec.name()
-        );
-        let run = std::sync::Arc::clone(&slot.task.run);
+        let run = std::sync::Arc::clone(&scheduled.task.run);
+        tracing::debug!(task = %self.full_name(index), "running periodic task");
         let outcome = run(service, cx).await;
-        let slot = &mut self.slots[index];
-        slot.stats.record(started.elapsed(), outcome.as_ref().err());
+        let scheduled = &mut self.tasks[index];
+        scheduled
+            .stats
+            .record(started.elapsed(), outcome.as_ref().err());
         outcome
     }
 }
@@ -208,7 +209,7 @@ impl<S: ?Sized> std::fmt::Debug for PeriodicTasks<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeriodicTasks")
             .field("owner", &self.owner)
-            .field("tasks", &self.slots.len())
+            .field("tasks", &self.tasks.len())
             .finish_non_exhaustive()
     }
 }

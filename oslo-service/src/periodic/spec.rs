@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::service::{BoxFuture, Context};
+use crate::future::BoxFuture;
+use crate::service::Context;
 
 /// The spacing used when a task asks for 0: oslo.service's `DEFAULT_INTERVAL`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -125,8 +126,9 @@ impl PeriodicTaskSpec {
         self.enabled
     }
 
-    /// Why the task does not run, if it does not: the end of oslo.service's log line
-    /// `skipping periodic task <name> because …`.
+    /// Why the task does not run, if it does not (the `reason` of the log line
+    /// `skipping periodic task`): a negative spacing, `enabled = false`, or
+    /// `external_process_ok` while external tasks do not run here.
     pub fn skip_reason(&self, run_external: bool) -> Option<&'static str> {
         if self.spacing.interval().is_none() {
             Some("its interval is negative")

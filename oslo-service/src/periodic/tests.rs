@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, advance};
 
+use super::driver::{drive, scheduler_for};
 use super::scheduler::{jitter, nearest_boundary};
 use super::*;
 use crate::{Config, Context, Error};
@@ -288,6 +289,26 @@ async fn external_tasks_are_left_out_when_run_external_periodic_tasks_is_false()
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_bad_run_external_periodic_tasks_is_an_error_wherever_a_task_is_added() {
+    let start = Instant::now();
+    let conf = Config::from_snapshot(
+        crate::config::Snapshot::from_ini("[DEFAULT]\nrun_external_periodic_tasks = maybe\n", None)
+            .unwrap(),
+    );
+    let cx = Context::new("probe", conf);
+    let task = || quick(PeriodicTaskSpec::new("t"), start);
+    let declared = scheduler_for("Probe", &cx, vec![task()]).map(|tasks| tasks.len());
+    let added = cx.add_periodic_task(task());
+    for outcome in [declared.map(|_| ()), added.map(|_| ())] {
+        let message = outcome.unwrap_err().to_string();
+        assert!(
+            message.contains("run_external_periodic_tasks") && message.contains("maybe"),
+            "{message}"
+        );
+    }
+}
+
 #[test]
 fn jitter_is_whole_seconds_up_to_five_percent_and_none_under_twenty_seconds() {
     let mut rng = fastrand::Rng::with_seed(1);
@@ -463,7 +484,7 @@ async fn a_driver_started_without_tasks_runs_one_added_an_hour_later_at_once() {
         PeriodicTaskSpec::new("late").run_immediately(true),
         start,
     ));
-    assert!(added);
+    assert!(added.unwrap());
     tokio::time::sleep(SEC).await;
     cx.request_stop();
     driver.await.unwrap().unwrap();

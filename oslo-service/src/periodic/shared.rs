@@ -13,13 +13,13 @@ use super::stats::TaskStats;
 type AddedTask = Box<dyn Any + Send>;
 
 #[derive(Default)]
-pub(crate) struct PeriodicLink {
+pub(crate) struct DriverShared {
     stats: Mutex<Vec<TaskStats>>,
     added: Mutex<Vec<AddedTask>>,
     wake: Notify,
 }
 
-impl PeriodicLink {
+impl DriverShared {
     pub(crate) fn stats(&self) -> Vec<TaskStats> {
         self.stats
             .lock()
@@ -40,7 +40,7 @@ impl PeriodicLink {
         self.wake.notify_one();
     }
 
-    /// Completes when a task was added since the last [`PeriodicLink::take_added`].
+    /// Completes when a task was added since the last [`DriverShared::take_added`].
     pub(crate) async fn added(&self) {
         self.wake.notified().await
     }
@@ -69,8 +69,8 @@ impl PeriodicLink {
     }
 }
 
-impl std::fmt::Debug for PeriodicLink {
+impl std::fmt::Debug for DriverShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeriodicLink").finish_non_exhaustive()
+        f.debug_struct("DriverShared").finish_non_exhaustive()
     }
 }

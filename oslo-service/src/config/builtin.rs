@@ -1,5 +1,6 @@
-//! The runtime's own options (oslo.service's, and oslo.log's that the log set-up
-//! reads), declared as groups like a service's, under oslo.service's namespaces.
+//! The built-in option groups: the runtime's own options (oslo.service's, and oslo.log's
+//! that the log set-up reads), declared as groups like a service's, under oslo.service's
+//! namespaces.
 
 use std::time::Duration;
 

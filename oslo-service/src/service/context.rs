@@ -1,92 +1,13 @@
-//! The lifecycle every service implements, and the context it runs in.
+//! [`Context`]: what a running service sees of its surroundings.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, PeriodicTaskOptions};
-use crate::error::Result;
-use crate::periodic::{PeriodicLink, PeriodicTask, TaskStats};
+use super::attachments::Attachments;
+use crate::config::Config;
 use crate::taskgroup::TaskGroup;
-
-/// A boxed future that can move between threads: what [`ServiceBase`] hooks return, so
-/// that the trait stays usable as `dyn ServiceBase`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The lifecycle of a service: oslo.service's `ServiceBase`.
-///
-/// Most services do not implement it by hand: `#[oslo::service]` on the struct and on its
-/// impl block generates it from optional `async fn start/stop/reset` hooks. Written by
-/// hand it looks like this:
-///
-/// ```
-/// use oslo::{BoxFuture, Context, ServiceBase};
-///
-/// struct Ticker;
-///
-/// impl ServiceBase for Ticker {
-///     fn name(&self) -> &str {
-///         "ticker"
-///     }
-///
-///     fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, oslo::Result<()>> {
-///         Box::pin(async move {
-///             let stopped = cx.shutdown_token();
-///             cx.spawn(async move { stopped.cancelled().await });
-///             Ok(())
-///         })
-///     }
-/// }
-/// ```
-///
-/// The launcher calls `start` once, `stop` then `wait` on shutdown, and `reset` after a
-/// SIGHUP reloaded the configuration.
-pub trait ServiceBase: Send + Sync + 'static {
-    /// The name used in log lines and errors.
-    fn name(&self) -> &str;
-
-    /// Starts the service. Long-running work belongs in tasks started with
-    /// [`Context::spawn`], so that `start` returns once the service is up.
-    fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
-        let _ = cx;
-        Box::pin(async { Ok(()) })
-    }
-
-    /// The service's own loop, run in a task of its own once every service has started,
-    /// until the service is asked to stop; [`ServiceBase::wait`] waits for it. The
-    /// default returns at once. `#[oslo::service]` drives the periodic tasks here.
-    fn run<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
-        let _ = cx;
-        Box::pin(async { Ok(()) })
-    }
-
-    /// Stops the service. The context's shutdown token is already cancelled when this
-    /// is called; the default does nothing more.
-    fn stop<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
-        let _ = cx;
-        Box::pin(async { Ok(()) })
-    }
-
-    /// Waits until the service has stopped: by default, until its shutdown token is
-    /// cancelled and every task started with [`Context::spawn`] has finished.
-    fn wait<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            cx.stopped().await;
-            cx.wait_tasks().await;
-            Ok(())
-        })
-    }
-
-    /// Called after a SIGHUP reloaded the configuration; re-apply what depends on it
-    /// (log levels, for instance). The default does nothing.
-    fn reset<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
-        let _ = cx;
-        Box::pin(async { Ok(()) })
-    }
-}
 
 /// What a running service sees of its surroundings: its configuration, its shutdown
 /// token and its [`TaskGroup`] (oslo.service's `Service.tg`, 1000 tasks before it
@@ -115,7 +36,7 @@ struct ContextInner {
     shutdown: CancellationToken,
     tasks: TaskGroup,
     worker: Option<usize>,
-    periodic: PeriodicLink,
+    attachments: Attachments,
     abort: CancellationToken,
 }
 
@@ -138,7 +59,7 @@ impl Context {
                 shutdown,
                 tasks,
                 worker,
-                periodic: PeriodicLink::default(),
+                attachments: Attachments::default(),
                 abort: CancellationToken::new(),
             }),
         }
@@ -199,7 +120,7 @@ impl Context {
     }
 
     /// Runs `task` on the runtime as part of this service's task group:
-    /// [`ServiceBase::wait`] waits for it after a stop.
+    /// [`ServiceBase::wait`](super::ServiceBase::wait) waits for it after a stop.
     ///
     /// # Panics
     ///
@@ -217,44 +138,11 @@ impl Context {
         self.inner.tasks.wait().await
     }
 
-    /// The record of each periodic task of this service, as of its last tick.
-    pub fn periodic_task_stats(&self) -> Vec<TaskStats> {
-        self.inner.periodic.stats()
-    }
-
-    /// Adds a periodic task to this running service; returns whether it was enabled (a
-    /// negative spacing, `enabled = false`, or an external task while
-    /// `run_external_periodic_tasks` is false leave it out, logged). The task joins
-    /// the ones `#[oslo::service]` drives for a service of type `S`.
-    ///
-    /// ```
-    /// use oslo::periodic::{PeriodicTask, PeriodicTaskSpec, Spacing};
-    ///
-    /// struct Poller;
-    /// let cx = oslo::Context::new("poller", oslo::Config::default());
-    /// let task = |spacing| PeriodicTask::new(PeriodicTaskSpec::new("extra").spacing(spacing), |_: &Poller, _| Box::pin(async { Ok(()) }));
-    /// assert!(cx.add_periodic_task(task(Spacing::Default)));
-    /// assert!(!cx.add_periodic_task(task(Spacing::Negative)));
-    /// ```
-    pub fn add_periodic_task<S: 'static>(&self, task: PeriodicTask<S>) -> bool {
-        let run_external = self
-            .conf()
-            .group::<PeriodicTaskOptions>()
-            .map_or(true, |options| options.run_external_periodic_tasks);
-        let name = task.spec().name();
-        if let Some(reason) = task.spec().skip_reason(run_external) {
-            tracing::info!(
-                task = name,
-                "skipping periodic task {name} because {reason}"
-            );
-            return false;
-        }
-        self.inner.periodic.add(task);
-        true
-    }
-
-    pub(crate) fn periodic_link(&self) -> &PeriodicLink {
-        &self.inner.periodic
+    /// The state of type `T` that a layer above keeps for this service (the periodic
+    /// tasks' shared record, for one), made on first use: the context carries it without
+    /// knowing what it is.
+    pub(crate) fn attachment<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        self.inner.attachments.get_or_default()
     }
 
     /// Completes once the service is asked to stop at once, without letting work in

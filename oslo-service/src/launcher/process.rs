@@ -1,87 +1,30 @@
-//! Worker processes: oslo.service's `ProcessLauncher`, rebuilt without fork.
-//!
-//! A parent runs no service itself: it starts `/proc/self/exe` again, with its own
-//! argv, once per worker, and supervises those processes. A re-executed worker finds an
-//! environment marker naming its service and index; the same program builds the same
-//! launcher in the same order, and [`ProcessLauncher::run`] then runs that one service
-//! in that process instead of supervising. Sockets bound with [`crate::net::listen`] in
-//! the parent are inherited by every worker, so they all accept on one port.
-//!
-//! | event | the parent |
-//! |---|---|
-//! | a worker exits or is killed | logs `child <pid> exited with status <n>` or `child <pid> killed by signal <n>` and starts a replacement; more forks than workers within as many seconds log "forking too fast, sleeping" and pause a second |
-//! | SIGTERM | SIGTERM to every worker and waits; past `graceful_shutdown_timeout` the rest are killed and the parent exits 1 |
-//! | SIGINT | kills every worker, exits 1 (workers ignore the SIGINT of a Ctrl-C) |
-//! | SIGHUP, `reload` | re-reads the configuration (a bad one is refused), `reset()` here, starts a new generation of workers and stops the old one once the new one is ready |
-//! | SIGHUP, `mutate` | re-reads the configuration, `reset()` here, SIGHUP to every worker, which re-reads and resets in place |
-//! | SIGTTIN / SIGTTOU | one worker more / less for every service |
-//! | parent dies | each worker reads end-of-file on its control socket (and SIGUSR2, its parent-death signal) and exits at once |
-//!
-//! systemd hears `READY=1` from the parent once every worker has reported that its
-//! services started; workers never notify.
-
-pub(crate) mod link;
-mod marker;
-mod rate;
-mod spawn;
-mod supervisor;
+//! [`ProcessLauncher`]: each service in worker processes of its own. In the parent it
+//! hands over to the supervisor; in a worker it runs that worker's service with the
+//! in-process launcher.
 
 use std::fmt;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::check_workers;
+use super::in_process::{Role, ServiceLauncher};
+use super::services::RestartMethod;
+use super::supervisor::Supervisor;
+use super::worker::{Marker, ParentLink, marker};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::launcher::{Role, ServiceLauncher};
 use crate::service::ServiceBase;
-use crate::services::RestartMethod;
-
-pub(crate) use marker::take_env;
-
-/// Which worker of which service this process is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkerId {
-    service: String,
-    index: usize,
-}
-
-impl WorkerId {
-    /// The name of the service the worker runs.
-    pub fn service(&self) -> &str {
-        &self.service
-    }
-
-    /// The worker's index within its service, from 0.
-    pub fn index(&self) -> usize {
-        self.index
-    }
-}
-
-/// This process's worker identity, or `None` in a process that is no worker (such as
-/// the parent, or a service launched with one worker).
-///
-/// ```
-/// if oslo::workers::current().is_none() {
-///     println!("this is the parent (or a single process)");
-/// }
-/// ```
-pub fn current() -> Option<WorkerId> {
-    marker::marker().ok().flatten().map(|m| WorkerId {
-        service: m.name.clone(),
-        index: m.worker,
-    })
-}
 
 /// A service and how many workers run it.
-pub(crate) struct Launched {
-    service: Arc<dyn ServiceBase>,
-    workers: usize,
+pub(super) struct Launched {
+    pub(super) service: Arc<dyn ServiceBase>,
+    pub(super) workers: usize,
 }
 
 /// What a [`LauncherHandle`] asks of a running launcher.
 #[derive(Debug)]
-pub(crate) enum Command {
+pub(super) enum Command {
     SetWorkers { service: String, workers: usize },
 }
 
@@ -104,7 +47,7 @@ pub(crate) enum Command {
 ///
 /// The program must build the same launcher, with the same services in the same order,
 /// every time it runs: workers are the same program started again, and find their
-/// service by its position and name. See the [module documentation](self) for the
+/// service by its position and name. See the [module documentation](super) for the
 /// signals.
 pub struct ProcessLauncher {
     conf: Config,
@@ -168,9 +111,7 @@ impl ProcessLauncher {
             launched.workers = workers;
             found = true;
         }
-        found
-            .then_some(())
-            .ok_or_else(|| Error::Launch(format!("no service named '{service}'")))
+        found.then_some(()).ok_or_else(|| no_such_service(service))
     }
 
     /// A handle that changes worker counts while [`ProcessLauncher::run`] runs.
@@ -195,7 +136,7 @@ impl ProcessLauncher {
         for launched in &self.launched {
             check_workers(launched.workers)?;
         }
-        if let Some(marker) = marker::marker()? {
+        if let Some(marker) = marker()? {
             return self.run_worker(marker).await;
         }
         if self.launched.is_empty() {
@@ -210,12 +151,12 @@ impl ProcessLauncher {
             commands_rx,
             ..
         } = self;
-        supervisor::Supervisor::new(conf, restart_method, launched, commands_rx)?
+        Supervisor::new(conf, restart_method, launched, commands_rx)?
             .run()
             .await
     }
 
-    async fn run_worker(self, marker: &marker::Marker) -> Result<()> {
+    async fn run_worker(self, marker: &Marker) -> Result<()> {
         let Some(launched) = self.launched.into_iter().nth(marker.service) else {
             return Err(Error::Launch(format!(
                 "this worker runs service #{} ('{}'), but the launcher has no service at that position",
@@ -230,7 +171,7 @@ impl ProcessLauncher {
                 launched.service.name()
             )));
         }
-        let link = link::ParentLink::take(marker)
+        let link = ParentLink::take(marker)
             .map_err(|err| Error::io("cannot use the control socket", err))?;
         let span = tracing::info_span!(
             "worker",
@@ -258,7 +199,7 @@ impl LauncherHandle {
     pub fn set_workers(&self, service: &str, workers: usize) -> Result<()> {
         check_workers(workers)?;
         if !self.names.iter().any(|name| name == service) {
-            return Err(Error::Launch(format!("no service named '{service}'")));
+            return Err(no_such_service(service));
         }
         self.commands
             .send(Command::SetWorkers {
@@ -269,11 +210,6 @@ impl LauncherHandle {
     }
 }
 
-fn check_workers(workers: usize) -> Result<()> {
-    if workers == 0 {
-        return Err(Error::Launch(
-            "number of workers should be positive".to_owned(),
-        ));
-    }
-    Ok(())
+fn no_such_service(service: &str) -> Error {
+    Error::Launch(format!("no service named '{service}'"))
 }

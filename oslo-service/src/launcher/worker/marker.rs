@@ -11,11 +11,11 @@ use std::sync::OnceLock;
 use crate::error::{Error, Result};
 
 /// The variable naming the service and worker a re-executed process runs.
-pub(crate) const WORKER_ENV: &str = "OSLO_WORKER";
+pub(in crate::launcher) const WORKER_ENV: &str = "OSLO_WORKER";
 
 /// Which worker this process is, and how it reaches its parent.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Marker {
+pub(in crate::launcher) struct Marker {
     /// The service's position among the launcher's `launch_service` calls.
     pub service: usize,
     /// The worker's index within its service, from 0.
@@ -29,14 +29,14 @@ pub(crate) struct Marker {
 }
 
 impl Marker {
-    pub(crate) fn encode(&self) -> String {
+    pub(in crate::launcher) fn encode(&self) -> String {
         format!(
             "{}:{}:{}:{}:{}",
             self.service, self.worker, self.control, self.parent, self.name
         )
     }
 
-    pub(crate) fn decode(text: &str) -> Option<Self> {
+    pub(in crate::launcher) fn decode(text: &str) -> Option<Self> {
         let mut parts = text.splitn(5, ':');
         Some(Marker {
             service: parts.next()?.parse().ok()?,
@@ -52,7 +52,7 @@ impl Marker {
 /// the variable is set but unusable (a worker must not start supervising instead).
 static MARKER: OnceLock<Option<Result<Marker, String>>> = OnceLock::new();
 
-pub(crate) fn marker() -> Result<Option<&'static Marker>> {
+pub(in crate::launcher) fn marker() -> Result<Option<&'static Marker>> {
     match MARKER.get_or_init(read) {
         None => Ok(None),
         Some(Ok(marker)) => Ok(Some(marker)),
@@ -84,7 +84,7 @@ fn read() -> Option<Result<Marker, String>> {
 /// # Safety
 ///
 /// No other thread may read or write the environment while this runs.
-pub(crate) unsafe fn take_env() {
+pub(in crate::launcher) unsafe fn take_env() {
     MARKER.get_or_init(read);
     crate::net::init_inherited();
     // SAFETY: the caller promises that no other thread touches the environment now.

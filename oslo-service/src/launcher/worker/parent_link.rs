@@ -3,7 +3,7 @@
 //!
 //! The parent holds the other end and never hands it to anyone, so when the parent dies,
 //! even by SIGKILL, the worker reads end-of-file here. The kernel's parent-death signal
-//! (SIGTERM, set before exec) is the second way the news arrives.
+//! (SIGUSR2, set before exec) is the second way the news arrives.
 
 use std::io::{self, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -14,18 +14,18 @@ use tokio::io::AsyncReadExt;
 use super::marker::Marker;
 
 /// The byte a worker sends when its services have started or been reset.
-pub(crate) const READY: u8 = b'R';
+pub(in crate::launcher) const READY: u8 = b'R';
 
 /// A worker's connection to its parent.
 #[derive(Debug)]
-pub(crate) struct ParentLink {
+pub(in crate::launcher) struct ParentLink {
     control: UnixStream,
     parent: i32,
 }
 
 impl ParentLink {
     /// Takes the control socket named by the marker. Called once per worker process.
-    pub(crate) fn take(marker: &Marker) -> io::Result<Self> {
+    pub(in crate::launcher) fn take(marker: &Marker) -> io::Result<Self> {
         // SAFETY: the marker's descriptor was passed by the parent for this use alone,
         // checked open when the marker was read, and the launcher takes it only once.
         let control = UnixStream::from(unsafe { OwnedFd::from_raw_fd(marker.control) });
@@ -37,13 +37,13 @@ impl ParentLink {
     }
 
     /// Whether the parent that started this worker is gone (the worker was adopted).
-    pub(crate) fn orphaned(&self) -> bool {
+    pub(in crate::launcher) fn orphaned(&self) -> bool {
         rustix::process::getppid().map(|pid| pid.as_raw_pid()) != Some(self.parent)
     }
 
     /// Watches the control socket in a task of its own and exits the process with
     /// status 1 as soon as the parent is gone.
-    pub(crate) fn watch_parent(&self) -> io::Result<()> {
+    pub(in crate::launcher) fn watch_parent(&self) -> io::Result<()> {
         let mut reader = tokio::net::UnixStream::from_std(self.control.try_clone()?)?;
         if self.orphaned() {
             parent_died();
@@ -66,7 +66,7 @@ impl ParentLink {
     }
 
     /// Tells the parent that this worker's services are up.
-    pub(crate) fn report_ready(&self) {
+    pub(in crate::launcher) fn report_ready(&self) {
         if let Err(err) = (&self.control).write_all(&[READY]) {
             tracing::warn!(error = %err, "cannot tell the parent that this worker is ready");
         }
@@ -75,7 +75,7 @@ impl ParentLink {
 
 /// What a worker does when its parent is gone: no graceful stop, nobody would wait for
 /// it, and a new parent may already run the same services.
-pub(crate) fn parent_died() -> ! {
+pub(in crate::launcher) fn parent_died() -> ! {
     tracing::error!(
         pid = std::process::id(),
         "parent process has died unexpectedly, exiting"

@@ -5,18 +5,18 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// How long a service that forks too fast waits before its next fork.
-pub(crate) const PAUSE: Duration = Duration::from_secs(1);
+pub(super) const PAUSE: Duration = Duration::from_secs(1);
 
 /// The recent fork times of one service.
 #[derive(Debug, Default)]
-pub(crate) struct ForkRate {
+pub(super) struct ForkRate {
     times: VecDeque<Instant>,
     held_until: Option<Instant>,
 }
 
 /// Whether a fork may happen now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub(super) enum Verdict {
     /// Fork now; the time is recorded.
     Fork,
     /// Wait until then; `first` is true the first time this pause is announced.
@@ -26,7 +26,7 @@ pub(crate) enum Verdict {
 impl ForkRate {
     /// More than `workers` recent forks, the oldest less than `workers` seconds ago:
     /// pause for a second, then fork.
-    pub(crate) fn check(&mut self, workers: usize, now: Instant) -> Verdict {
+    pub(super) fn check(&mut self, workers: usize, now: Instant) -> Verdict {
         if let Some(until) = self.held_until {
             if now < until {
                 return Verdict::Wait {
@@ -54,17 +54,17 @@ impl ForkRate {
     }
 
     /// Pauses the next fork until `until`, as after a fork that failed.
-    pub(crate) fn hold(&mut self, until: Instant) {
+    pub(super) fn hold(&mut self, until: Instant) {
         self.held_until = Some(until);
     }
 
     /// When a paused service may fork again.
-    pub(crate) fn held_until(&self) -> Option<Instant> {
+    pub(super) fn held_until(&self) -> Option<Instant> {
         self.held_until
     }
 
     /// Forgets the history: a reload starts a whole new set of workers at once.
-    pub(crate) fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.times.clear();
         self.held_until = None;
     }

@@ -8,20 +8,20 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::link::READY;
-use super::rate::{ForkRate, PAUSE, Verdict};
+use super::fork_rate::{ForkRate, PAUSE, Verdict};
+use super::phase::{LauncherState, Phase};
+use super::process::{Command, Launched};
+use super::services::{RestartMethod, Services};
 use super::spawn::{self, WorkerSpec};
-use super::{Command, Launched};
+use super::worker::READY;
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
-use crate::launcher::LauncherState;
-use crate::services::{RestartMethod, Services};
 use crate::signals::{SignalEvent, SignalLoop, is_daemon};
 use crate::systemd;
 
 /// One service and the number of workers it should have.
 #[derive(Debug)]
-struct Slot {
+struct ServicePool {
     name: String,
     target: usize,
     rate: ForkRate,
@@ -30,7 +30,7 @@ struct Slot {
 /// One live worker process.
 #[derive(Debug)]
 struct Worker {
-    slot: usize,
+    pool: usize,
     index: usize,
     generation: u64,
     ready: bool,
@@ -40,23 +40,23 @@ struct Worker {
     kill_at: Option<Instant>,
 }
 
-pub(crate) struct Supervisor {
+pub(super) struct Supervisor {
     conf: Config,
     restart_method: RestartMethod,
     options: RuntimeOptions,
     /// The service objects of the parent, for `reset()` after a reload.
     services: Services,
-    slots: Vec<Slot>,
+    pools: Vec<ServicePool>,
     workers: BTreeMap<i32, Worker>,
     generation: u64,
-    state: LauncherState,
+    phase: Phase,
     ready_tx: mpsc::UnboundedSender<i32>,
     ready_rx: mpsc::UnboundedReceiver<i32>,
     commands: mpsc::UnboundedReceiver<Command>,
 }
 
 impl Supervisor {
-    pub(crate) fn new(
+    pub(super) fn new(
         conf: Config,
         restart_method: RestartMethod,
         launched: Vec<Launched>,
@@ -64,9 +64,9 @@ impl Supervisor {
     ) -> Result<Self> {
         let options = RuntimeOptions::read(&conf.snapshot())?;
         let mut services = Services::new(conf.clone());
-        let mut slots = Vec::with_capacity(launched.len());
+        let mut pools = Vec::with_capacity(launched.len());
         for Launched { service, workers } in launched {
-            slots.push(Slot {
+            pools.push(ServicePool {
                 name: service.name().to_owned(),
                 target: workers,
                 rate: ForkRate::default(),
@@ -79,10 +79,10 @@ impl Supervisor {
             restart_method,
             options,
             services,
-            slots,
+            pools,
             workers: BTreeMap::new(),
             generation: 0,
-            state: LauncherState::Starting,
+            phase: Phase::new(),
             ready_tx,
             ready_rx,
             commands,
@@ -90,13 +90,13 @@ impl Supervisor {
     }
 
     /// Starts every worker and supervises them until a signal ends the launcher.
-    pub(crate) async fn run(mut self) -> Result<()> {
+    pub(super) async fn run(mut self) -> Result<()> {
         let mut signals = SignalLoop::install_supervisor()
             .map_err(|err| Error::io("cannot install signal handlers", err))?;
         tracing::info!(
             pid = std::process::id(),
-            services = self.slots.len(),
-            workers = self.slots.iter().map(|s| s.target).sum::<usize>(),
+            services = self.pools.len(),
+            workers = self.pools.iter().map(|s| s.target).sum::<usize>(),
             "starting worker processes"
         );
         self.fill(Instant::now());
@@ -106,17 +106,17 @@ impl Supervisor {
                 event = signals.next() => match event {
                     None | Some(SignalEvent::Interrupt) => return self.interrupt(),
                     Some(SignalEvent::Terminate) => {
-                        tracing::info!(signal = "SIGTERM", "caught SIGTERM, stopping workers");
+                        tracing::info!(signal = %SignalEvent::Terminate, "caught signal, stopping workers");
                         return self.stop(&mut signals).await;
                     }
                     Some(SignalEvent::HangUp) if is_daemon() => {
-                        tracing::info!(signal = "SIGHUP", "caught SIGHUP, reloading the configuration");
+                        tracing::info!(signal = %SignalEvent::HangUp, "caught signal, reloading the configuration");
                         self.hang_up().await;
                     }
                     Some(SignalEvent::HangUp) => {
                         tracing::info!(
-                            signal = "SIGHUP",
-                            "caught SIGHUP in a terminal's foreground, stopping workers"
+                            signal = %SignalEvent::HangUp,
+                            "caught signal in a terminal's foreground, stopping workers"
                         );
                         self.stop(&mut signals).await?;
                         return Err(Error::StoppedBySignal { signal: "SIGHUP" });
@@ -125,17 +125,17 @@ impl Supervisor {
                     // Only a worker listens for its parent's death.
                     Some(SignalEvent::ParentGone) => {}
                     Some(SignalEvent::AddWorker) => {
-                        tracing::info!(signal = "SIGTTIN", "caught SIGTTIN, adding a worker to every service");
-                        for slot in 0..self.slots.len() {
-                            self.set_target(slot, self.slots[slot].target + 1);
+                        tracing::info!(signal = %SignalEvent::AddWorker, "caught signal, adding a worker to every service");
+                        for pool in 0..self.pools.len() {
+                            self.set_target(pool, self.pools[pool].target + 1);
                         }
                     }
                     Some(SignalEvent::RemoveWorker) => {
-                        tracing::info!(signal = "SIGTTOU", "caught SIGTTOU, removing a worker from every service");
-                        for slot in 0..self.slots.len() {
-                            match self.slots[slot].target {
-                                0 | 1 => tracing::info!(service = %self.slots[slot].name, "keeping the last worker"),
-                                target => self.set_target(slot, target - 1),
+                        tracing::info!(signal = %SignalEvent::RemoveWorker, "caught signal, removing a worker from every service");
+                        for pool in 0..self.pools.len() {
+                            match self.pools[pool].target {
+                                0 | 1 => tracing::info!(service = %self.pools[pool].name, "keeping the last worker"),
+                                target => self.set_target(pool, target - 1),
                             }
                         }
                     }
@@ -149,24 +149,19 @@ impl Supervisor {
         }
     }
 
-    fn enter(&mut self, state: LauncherState) {
-        tracing::debug!(from = ?self.state, to = ?state, "launcher state");
-        self.state = state;
-    }
-
     /// Starts the workers that are missing, as far as the fork rate allows.
     fn fill(&mut self, now: Instant) {
-        if self.state == LauncherState::Stopping {
+        if self.phase.state() == LauncherState::Stopping {
             return;
         }
-        for slot in 0..self.slots.len() {
-            for index in self.missing(slot) {
-                let target = self.slots[slot].target;
-                match self.slots[slot].rate.check(target, now) {
-                    Verdict::Fork => self.start_worker(slot, index, now),
+        for pool in 0..self.pools.len() {
+            for index in self.missing(pool) {
+                let target = self.pools[pool].target;
+                match self.pools[pool].rate.check(target, now) {
+                    Verdict::Fork => self.start_worker(pool, index, now),
                     Verdict::Wait { first, .. } => {
                         if first {
-                            tracing::info!(service = %self.slots[slot].name, "forking too fast, sleeping");
+                            tracing::info!(service = %self.pools[pool].name, "forking too fast, sleeping");
                         }
                         break;
                     }
@@ -176,10 +171,10 @@ impl Supervisor {
     }
 
     /// The worker indexes of the current generation that no live worker holds.
-    fn missing(&self, slot: usize) -> Vec<usize> {
-        let mut taken = vec![false; self.slots[slot].target];
+    fn missing(&self, pool: usize) -> Vec<usize> {
+        let mut taken = vec![false; self.pools[pool].target];
         for worker in self.workers.values() {
-            if worker.slot == slot && worker.generation == self.generation && !worker.retiring {
+            if worker.pool == pool && worker.generation == self.generation && !worker.retiring {
                 if let Some(taken) = taken.get_mut(worker.index) {
                     *taken = true;
                 }
@@ -188,17 +183,17 @@ impl Supervisor {
         (0..taken.len()).filter(|&i| !taken[i]).collect()
     }
 
-    fn start_worker(&mut self, slot: usize, index: usize, now: Instant) {
+    fn start_worker(&mut self, pool: usize, index: usize, now: Instant) {
         let spec = WorkerSpec {
-            service: slot,
-            name: &self.slots[slot].name,
+            service: pool,
+            name: &self.pools[pool].name,
             worker: index,
         };
         let spawned = match spawn::spawn(spec) {
             Ok(spawned) => spawned,
             Err(err) => {
                 tracing::error!(service = %spec.name, worker = index, error = %err, "cannot start a worker process");
-                self.slots[slot].rate.hold(now + PAUSE);
+                self.pools[pool].rate.hold(now + PAUSE);
                 return;
             }
         };
@@ -207,7 +202,7 @@ impl Supervisor {
         self.workers.insert(
             pid,
             Worker {
-                slot,
+                pool,
                 index,
                 generation: self.generation,
                 ready: false,
@@ -241,7 +236,7 @@ impl Supervisor {
     fn mark_ready(&mut self, pid: i32) {
         if let Some(worker) = self.workers.get_mut(&pid) {
             worker.ready = true;
-            tracing::debug!(pid, worker = worker.index, service = %self.slots[worker.slot].name, "worker ready");
+            tracing::debug!(pid, worker = worker.index, service = %self.pools[worker.pool].name, "worker ready");
         }
     }
 
@@ -267,32 +262,32 @@ impl Supervisor {
         let Some(worker) = self.workers.remove(&pid) else {
             return;
         };
-        let service = &self.slots[worker.slot].name;
+        let service = &self.pools[worker.pool].name;
         let index = worker.index;
         let signal = status.and_then(WaitStatus::terminating_signal);
         let code = status.and_then(WaitStatus::exit_status);
         match (signal, code) {
             (Some(signal), _) => {
-                tracing::info!(pid, worker = index, %service, signal, "child {pid} killed by signal {signal}")
+                tracing::info!(pid, worker = index, %service, signal, "child killed")
             }
             (None, Some(code)) => {
-                tracing::info!(pid, worker = index, %service, status = code, "child {pid} exited with status {code}")
+                tracing::info!(pid, worker = index, %service, status = code, "child exited")
             }
-            (None, None) => tracing::info!(pid, worker = index, %service, "child {pid} is gone"),
+            (None, None) => tracing::info!(pid, worker = index, %service, "child gone"),
         }
     }
 
     /// Changes how many workers a service should have: new ones start at once (as the
     /// fork rate allows), the highest indexes stop gracefully.
-    fn set_target(&mut self, slot: usize, target: usize) {
-        let from = self.slots[slot].target;
-        self.slots[slot].target = target;
-        tracing::info!(service = %self.slots[slot].name, from, to = target, "worker count changed");
+    fn set_target(&mut self, pool: usize, target: usize) {
+        let from = self.pools[pool].target;
+        self.pools[pool].target = target;
+        tracing::info!(service = %self.pools[pool].name, from, to = target, "worker count changed");
         let extra: Vec<i32> = self
             .workers
             .iter()
             .filter(|(_, w)| {
-                w.slot == slot
+                w.pool == pool
                     && w.generation == self.generation
                     && !w.retiring
                     && w.index >= target
@@ -307,14 +302,14 @@ impl Supervisor {
     fn command(&mut self, command: Command) {
         match command {
             Command::SetWorkers { service, workers } => {
-                let slots: Vec<usize> = (0..self.slots.len())
-                    .filter(|&s| self.slots[s].name == service)
+                let slots: Vec<usize> = (0..self.pools.len())
+                    .filter(|&s| self.pools[s].name == service)
                     .collect();
                 if slots.is_empty() {
                     tracing::warn!(%service, "no service of that name to set the worker count of");
                 }
-                for slot in slots {
-                    self.set_target(slot, workers);
+                for pool in slots {
+                    self.set_target(pool, workers);
                 }
             }
         }
@@ -325,7 +320,7 @@ impl Supervisor {
         if let Some(worker) = self.workers.get_mut(&pid) {
             worker.retiring = true;
             worker.kill_at = self.options.graceful_shutdown_timeout.map(|t| now + t);
-            tracing::info!(pid, worker = worker.index, service = %self.slots[worker.slot].name, "stopping worker");
+            tracing::info!(pid, worker = worker.index, service = %self.pools[worker.pool].name, "stopping worker");
             send(pid, Signal::TERM);
         }
     }
@@ -346,24 +341,24 @@ impl Supervisor {
 
     /// The next moment something is due: a paused fork or a retiring worker's kill.
     fn next_deadline(&self) -> Option<Instant> {
-        let forks = (0..self.slots.len())
-            .filter(|&slot| !self.missing(slot).is_empty())
-            .filter_map(|slot| self.slots[slot].rate.held_until());
+        let forks = (0..self.pools.len())
+            .filter(|&pool| !self.missing(pool).is_empty())
+            .filter_map(|pool| self.pools[pool].rate.held_until());
         let kills = self.workers.values().filter_map(|w| w.kill_at);
         forks.chain(kills).min()
     }
 
     /// Whether every worker of the current generation has reported ready.
     fn all_ready(&self) -> bool {
-        (0..self.slots.len()).all(|slot| {
+        (0..self.pools.len()).all(|pool| {
             let ready = self
                 .workers
                 .values()
                 .filter(|w| {
-                    w.slot == slot && w.generation == self.generation && !w.retiring && w.ready
+                    w.pool == pool && w.generation == self.generation && !w.retiring && w.ready
                 })
                 .count();
-            ready >= self.slots[slot].target
+            ready >= self.pools[pool].target
         })
     }
 
@@ -371,7 +366,7 @@ impl Supervisor {
     /// then retires the previous generation.
     fn check_progress(&mut self) {
         if !matches!(
-            self.state,
+            self.phase.state(),
             LauncherState::Starting | LauncherState::Reloading
         ) || !self.all_ready()
         {
@@ -389,7 +384,7 @@ impl Supervisor {
         }
         let workers = self.workers.values().filter(|w| !w.retiring).count();
         tracing::info!(workers, "all workers ready");
-        self.enter(LauncherState::Running);
+        self.phase.enter(LauncherState::Running);
         systemd::notify_ready();
     }
 
@@ -397,31 +392,19 @@ impl Supervisor {
     /// starts a new generation of workers (`reload`; the old one stops once the new one
     /// is ready) or has every worker re-read its configuration in place (`mutate`).
     async fn hang_up(&mut self) {
-        let previous = self.state;
-        self.enter(LauncherState::Reloading);
-        systemd::notify_reloading();
-        let reread = match self.restart_method {
-            RestartMethod::Reload => self.conf.reload(),
-            RestartMethod::Mutate => self.conf.mutate(),
-        };
-        let changed = match reread {
-            Ok(changed) => changed,
-            Err(err) => {
-                tracing::error!(error = %err, "reload refused, keeping the running configuration and workers: {err}");
-                self.enter(previous);
-                if previous == LauncherState::Running {
-                    systemd::notify_ready();
-                }
-                return;
+        if !self.phase.reread(&self.conf, self.restart_method) {
+            // The workers run on, on the old configuration.
+            if self.phase.state() == LauncherState::Running {
+                systemd::notify_ready();
             }
-        };
-        tracing::info!(changed = changed.len(), "configuration reloaded");
+            return;
+        }
         self.services.reset().await;
         match self.restart_method {
             RestartMethod::Reload => {
                 self.generation += 1;
-                for slot in &mut self.slots {
-                    slot.rate.reset();
+                for pool in &mut self.pools {
+                    pool.rate.reset();
                 }
                 tracing::info!(
                     generation = self.generation,
@@ -443,13 +426,12 @@ impl Supervisor {
     /// SIGTERM (or SIGHUP in a terminal): every worker is asked to stop, and killed if
     /// it has not within `graceful_shutdown_timeout`.
     async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
-        self.enter(LauncherState::Stopping);
-        systemd::notify_stopping();
+        self.phase.begin_stop();
         for &pid in self.workers.keys() {
             send(pid, Signal::TERM);
         }
         let children = self.workers.len();
-        tracing::info!(children, "waiting on {children} children to exit");
+        tracing::info!(children, "waiting on children to exit");
         let deadline = self
             .options
             .graceful_shutdown_timeout
@@ -478,7 +460,7 @@ impl Supervisor {
     /// SIGINT: every worker is killed at once.
     fn interrupt(&mut self) -> Result<()> {
         // The caller logs the error "caught SIGINT, exiting at once".
-        tracing::info!(signal = "SIGINT", "caught SIGINT, killing every worker");
+        tracing::info!(signal = %SignalEvent::Interrupt, "caught signal, killing every worker");
         self.kill_all();
         Err(Error::Interrupted)
     }

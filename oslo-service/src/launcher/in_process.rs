@@ -1,62 +1,18 @@
-//! Launchers: run services under the signal loop, with graceful shutdown and reload.
+//! [`ServiceLauncher`]: services in this process, under the signal loop; also what runs
+//! inside each worker process.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::phase::{LauncherState, Phase};
+use super::services::{RestartMethod, Services};
+use super::worker::{ParentLink, parent_died};
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
 use crate::service::ServiceBase;
-use crate::services::{RestartMethod, Services};
 use crate::signals::{Interrupted, SignalEvent, SignalLoop, is_daemon};
 use crate::systemd;
-use crate::workers::{ProcessLauncher, link::ParentLink};
-
-/// Runs `service` until a signal ends it: in this process when `workers` is 1, in
-/// `workers` worker processes under a [`ProcessLauncher`] otherwise.
-///
-/// ```no_run
-/// # #[derive(Default)] struct Poller;
-/// # impl oslo::ServiceBase for Poller { fn name(&self) -> &str { "poller" } }
-/// #[oslo::main]
-/// async fn main(conf: oslo::Config) -> oslo::Result<()> {
-///     oslo::launch(conf, Poller::default(), 1).await
-/// }
-/// ```
-///
-/// `workers` of 0 is an error.
-pub async fn launch<S: ServiceBase>(conf: Config, service: S, workers: usize) -> Result<()> {
-    match workers {
-        0 => Err(Error::Launch(
-            "number of workers should be positive".to_owned(),
-        )),
-        1 => {
-            ServiceLauncher::new(conf)
-                .launch_service(service)
-                .run()
-                .await
-        }
-        _ => {
-            ProcessLauncher::new(conf)
-                .launch_service(service, workers)
-                .run()
-                .await
-        }
-    }
-}
-
-/// The phases of a launcher's life; each change is logged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LauncherState {
-    /// Services are starting.
-    Starting,
-    /// Every service started; waiting for signals.
-    Running,
-    /// A SIGHUP is being applied.
-    Reloading,
-    /// Services are stopping.
-    Stopping,
-}
 
 /// Runs services in this process: oslo.service's `ServiceLauncher`.
 ///
@@ -84,10 +40,9 @@ pub enum LauncherState {
 /// ```
 pub struct ServiceLauncher {
     conf: Config,
-    worker: Option<usize>,
     services: Services,
     restart_method: RestartMethod,
-    state: LauncherState,
+    phase: Phase,
 }
 
 impl fmt::Debug for ServiceLauncher {
@@ -95,7 +50,7 @@ impl fmt::Debug for ServiceLauncher {
         f.debug_struct("ServiceLauncher")
             .field("services", &self.services.len())
             .field("restart_method", &self.restart_method)
-            .field("state", &self.state)
+            .field("state", &self.phase.state())
             .finish()
     }
 }
@@ -106,22 +61,20 @@ impl ServiceLauncher {
         ServiceLauncher {
             services: Services::new(conf.clone()),
             conf,
-            worker: None,
             restart_method: RestartMethod::Reload,
-            state: LauncherState::Starting,
+            phase: Phase::new(),
         }
     }
 
     /// The launcher inside worker process `worker`, running `service` alone.
-    pub(crate) fn for_worker(conf: Config, worker: usize, service: Arc<dyn ServiceBase>) -> Self {
+    pub(super) fn for_worker(conf: Config, worker: usize, service: Arc<dyn ServiceBase>) -> Self {
         let mut services = Services::in_worker(conf.clone(), worker);
         services.add(service);
         ServiceLauncher {
             services,
             conf,
-            worker: Some(worker),
             restart_method: RestartMethod::Reload,
-            state: LauncherState::Starting,
+            phase: Phase::new(),
         }
     }
 
@@ -144,7 +97,7 @@ impl ServiceLauncher {
         self.run_as(Role::Standalone).await
     }
 
-    pub(crate) async fn run_as(mut self, role: Role) -> Result<()> {
+    pub(super) async fn run_as(mut self, role: Role) -> Result<()> {
         let signals = match role {
             Role::Standalone => SignalLoop::install(),
             Role::Worker(_) => SignalLoop::install_worker(),
@@ -160,26 +113,22 @@ impl ServiceLauncher {
             options.graceful_shutdown_timeout = options
                 .graceful_shutdown_timeout
                 .map(|timeout| timeout + WORKER_TIMEOUT_MARGIN);
-            tracing::info!(
-                pid = std::process::id(),
-                worker = self.worker,
-                "worker starting"
-            );
+            // The worker's span carries its service, index and pid.
+            tracing::info!("worker starting");
         }
 
-        self.enter(LauncherState::Starting);
         signals
             .guard(self.services.start())
             .await
             .map_err(|Interrupted| Error::Interrupted)??;
-        self.enter(LauncherState::Running);
+        self.phase.enter(LauncherState::Running);
         role.ready();
 
         loop {
             match signals.next().await {
                 Some(SignalEvent::Interrupt) | None => return Err(Error::Interrupted),
                 Some(SignalEvent::Terminate | SignalEvent::ParentGone) if role.orphaned() => {
-                    crate::workers::link::parent_died()
+                    parent_died()
                 }
                 // The thread that forked this worker ended but the parent process is
                 // still there (or still dying): its control socket's end-of-file decides.
@@ -187,25 +136,19 @@ impl ServiceLauncher {
                     tracing::debug!("parent-death signal while the parent lives on")
                 }
                 Some(SignalEvent::Terminate) => {
-                    tracing::info!(
-                        signal = "SIGTERM",
-                        "caught SIGTERM, stopping services gracefully"
-                    );
+                    tracing::info!(signal = %SignalEvent::Terminate, "caught signal, stopping services gracefully");
                     return self.shutdown(&mut signals, &options).await;
                 }
                 // A worker's SIGHUP comes from its parent, never from a terminal.
                 Some(SignalEvent::HangUp) if role.is_worker() || is_daemon() => {
-                    tracing::info!(
-                        signal = "SIGHUP",
-                        "caught SIGHUP, reloading the configuration"
-                    );
+                    tracing::info!(signal = %SignalEvent::HangUp, "caught signal, reloading the configuration");
                     self.reload(&mut signals, &options).await?;
                     role.ready();
                 }
                 Some(SignalEvent::HangUp) => {
                     tracing::info!(
-                        signal = "SIGHUP",
-                        "caught SIGHUP in a terminal's foreground, stopping services"
+                        signal = %SignalEvent::HangUp,
+                        "caught signal in a terminal's foreground, stopping services"
                     );
                     self.shutdown(&mut signals, &options).await?;
                     return Err(Error::StoppedBySignal { signal: "SIGHUP" });
@@ -218,15 +161,9 @@ impl ServiceLauncher {
         }
     }
 
-    fn enter(&mut self, state: LauncherState) {
-        tracing::debug!(from = ?self.state, to = ?state, "launcher state");
-        self.state = state;
-    }
-
     /// Stops and waits for every service within `graceful_shutdown_timeout`.
     async fn shutdown(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
-        self.enter(LauncherState::Stopping);
-        systemd::notify_stopping();
+        self.phase.begin_stop();
         self.stop_within_timeout(signals, options).await?;
         tracing::info!("services stopped");
         Ok(())
@@ -268,37 +205,26 @@ impl ServiceLauncher {
     /// (`mutate`) every service. A configuration that does not load is refused whole:
     /// the services keep running on the old one.
     async fn reload(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
-        self.enter(LauncherState::Reloading);
-        systemd::notify_reloading();
-        let reread = match self.restart_method {
-            RestartMethod::Reload => self.conf.reload(),
-            RestartMethod::Mutate => self.conf.mutate(),
-        };
-        match reread {
-            Err(err) => {
-                tracing::error!(error = %err, "reload refused, keeping the running configuration: {err}");
+        if !self.phase.reread(&self.conf, self.restart_method) {
+            return Ok(());
+        }
+        match self.restart_method {
+            RestartMethod::Reload => {
+                self.stop_within_timeout(signals, options).await?;
+                let services = &mut self.services;
+                signals
+                    .guard(services.restart_stopped())
+                    .await
+                    .map_err(|Interrupted| Error::Interrupted)??;
             }
-            Ok(changed) => {
-                tracing::info!(changed = changed.len(), "configuration reloaded");
-                match self.restart_method {
-                    RestartMethod::Reload => {
-                        self.stop_within_timeout(signals, options).await?;
-                        let services = &mut self.services;
-                        signals
-                            .guard(services.restart_stopped())
-                            .await
-                            .map_err(|Interrupted| Error::Interrupted)??;
-                    }
-                    RestartMethod::Mutate => {
-                        signals
-                            .guard(self.services.reset())
-                            .await
-                            .map_err(|Interrupted| Error::Interrupted)?;
-                    }
-                }
+            RestartMethod::Mutate => {
+                signals
+                    .guard(self.services.reset())
+                    .await
+                    .map_err(|Interrupted| Error::Interrupted)?;
             }
         }
-        self.enter(LauncherState::Running);
+        self.phase.enter(LauncherState::Running);
         Ok(())
     }
 }
@@ -308,7 +234,7 @@ const WORKER_TIMEOUT_MARGIN: Duration = Duration::from_secs(2);
 
 /// Where a [`ServiceLauncher`] runs: on its own, or as one worker of a parent.
 #[derive(Debug)]
-pub(crate) enum Role {
+pub(super) enum Role {
     /// The process's only launcher: notifies systemd, applies the daemon rule.
     Standalone,
     /// A worker process: reports to its parent, ends when the parent is gone.

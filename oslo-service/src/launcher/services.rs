@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -69,7 +70,7 @@ impl Services {
     }
 
     /// No services yet, in worker process `worker`: every [`Context::worker`] says so.
-    pub(crate) fn in_worker(conf: Config, worker: usize) -> Self {
+    pub(super) fn in_worker(conf: Config, worker: usize) -> Self {
         Services {
             conf,
             worker: Some(worker),
@@ -110,7 +111,7 @@ impl Services {
         let mut starting = JoinSet::new();
         for (index, entry) in self.entries.iter().enumerate() {
             let Entry { service, cx } = entry.clone();
-            starting.spawn(async move { (index, service.start(&cx).await) });
+            starting.spawn(async move { (index, service.start(&cx).await) }.in_current_span());
         }
         let mut first_failure = None;
         while let Some(joined) = starting.join_next().await {
@@ -131,18 +132,21 @@ impl Services {
                         }
                     });
                 }
-                Err(err) if first_failure.is_none() => {
+                Err(err) => {
                     let service = self
                         .entries
                         .get(index)
                         .map_or("?", |e| e.service.name())
                         .to_owned();
-                    first_failure = Some(Error::StartFailed {
-                        service,
-                        source: Box::new(err),
-                    });
+                    if first_failure.is_none() {
+                        first_failure = Some(Error::StartFailed {
+                            service,
+                            source: Box::new(err),
+                        });
+                    } else {
+                        tracing::error!(%service, error = %err, "another service failed to start");
+                    }
                 }
-                Err(err) => tracing::error!(error = %err, "another service failed to start"),
             }
         }
         match first_failure {
@@ -216,7 +220,7 @@ impl Services {
         for entry in &self.entries {
             let name = entry.service.name().to_owned();
             let call = call(Arc::clone(&entry.service), entry.cx.clone());
-            running.spawn(async move { (name, call.await) });
+            running.spawn(async move { (name, call.await) }.in_current_span());
         }
         while let Some(joined) = running.join_next().await {
             match joined {

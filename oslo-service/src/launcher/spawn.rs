@@ -10,7 +10,7 @@ use std::process::Command;
 
 use rustix::process::{Pid, Signal};
 
-use super::marker::{Marker, WORKER_ENV};
+use super::worker::{Marker, WORKER_ENV};
 use crate::net::{self, LISTEN_ENV};
 
 /// The program a worker runs: the very build the parent runs, even if the file on disk
@@ -19,7 +19,7 @@ const SELF_EXE: &str = "/proc/self/exe";
 
 /// A worker that was started.
 #[derive(Debug)]
-pub(crate) struct Spawned {
+pub(super) struct Spawned {
     pub pid: Pid,
     /// The parent's end of the control socket; the worker sees end-of-file on its own
     /// end once every copy of this one is closed.
@@ -28,14 +28,14 @@ pub(crate) struct Spawned {
 
 /// Which worker to start.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct WorkerSpec<'a> {
+pub(super) struct WorkerSpec<'a> {
     pub service: usize,
     pub name: &'a str,
     pub worker: usize,
 }
 
 /// Starts one worker process.
-pub(crate) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
+pub(super) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
     // Both ends are close-on-exec: only the worker's own copy of its end is made
     // inheritable, in the worker between fork and exec.
     let (control, worker_end) = UnixStream::pair()?;

@@ -1,0 +1,110 @@
+//! Launchers: run services under the process's signal loop, with graceful shutdown,
+//! reload on SIGHUP and, for several workers, worker processes.
+//!
+//! - [`launch`] picks the launcher: in process for one worker, worker processes for more.
+//! - [`ServiceLauncher`] runs services in this process: oslo.service's `ServiceLauncher`.
+//! - [`ProcessLauncher`] runs each service in worker processes: oslo.service's
+//!   `ProcessLauncher`, rebuilt without fork.
+//!
+//! # Worker processes
+//!
+//! A parent runs no service itself: it starts `/proc/self/exe` again, with its own
+//! argv, once per worker, and supervises those processes. A re-executed worker finds an
+//! environment marker naming its service and index; the same program builds the same
+//! launcher in the same order, and [`ProcessLauncher::run`] then runs that one service
+//! in that process instead of supervising. Sockets bound with [`crate::net::listen`] in
+//! the parent are inherited by every worker, so they all accept on one port.
+//!
+//! | event | the parent |
+//! |---|---|
+//! | a worker exits or is killed | logs `child exited` (with `status`) or `child killed` (with `signal`) and starts a replacement; more forks than workers within as many seconds log "forking too fast, sleeping" and pause a second |
+//! | SIGTERM | SIGTERM to every worker and waits; past `graceful_shutdown_timeout` the rest are killed and the parent exits 1 |
+//! | SIGINT | kills every worker, exits 1 (workers ignore the SIGINT of a Ctrl-C) |
+//! | SIGHUP, `reload` | re-reads the configuration (a bad one is refused), `reset()` here, starts a new generation of workers and stops the old one once the new one is ready |
+//! | SIGHUP, `mutate` | re-reads the configuration, `reset()` here, SIGHUP to every worker, which re-reads and resets in place |
+//! | SIGTTIN / SIGTTOU | one worker more / less for every service |
+//! | parent dies | each worker reads end-of-file on its control socket (and SIGUSR2, its parent-death signal) and exits at once |
+//!
+//! systemd hears `READY=1` from the parent once every worker has reported that its
+//! services started; workers never notify.
+//!
+//! # Inside the package
+//!
+//! `in_process` is the in-process launcher, which a worker also runs; `process` the
+//! process launcher's front; `supervisor` its parent side; `worker` the worker side
+//! (its marker and its link to the parent); `spawn` starts one worker; `fork_rate` is
+//! oslo.service's rule against crash loops; `phase` the launcher states and the reload
+//! path both launchers share; `services` the services of one process.
+
+mod fork_rate;
+mod in_process;
+mod phase;
+mod process;
+mod services;
+mod spawn;
+mod supervisor;
+mod worker;
+
+pub use in_process::ServiceLauncher;
+pub use phase::LauncherState;
+pub use process::{LauncherHandle, ProcessLauncher};
+pub use services::{RestartMethod, Services};
+pub use worker::{WorkerId, current};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::service::ServiceBase;
+
+/// Runs `service` until a signal ends it: in this process when `workers` is 1, in
+/// `workers` worker processes under a [`ProcessLauncher`] otherwise.
+///
+/// ```no_run
+/// # #[derive(Default)] struct Poller;
+/// # impl oslo::ServiceBase for Poller { fn name(&self) -> &str { "poller" } }
+/// #[oslo::main]
+/// async fn main(conf: oslo::Config) -> oslo::Result<()> {
+///     oslo::launch(conf, Poller::default(), 1).await
+/// }
+/// ```
+///
+/// `workers` of 0 is an error.
+pub async fn launch<S: ServiceBase>(conf: Config, service: S, workers: usize) -> Result<()> {
+    check_workers(workers)?;
+    if workers == 1 {
+        ServiceLauncher::new(conf)
+            .launch_service(service)
+            .run()
+            .await
+    } else {
+        ProcessLauncher::new(conf)
+            .launch_service(service, workers)
+            .run()
+            .await
+    }
+}
+
+/// Every worker count a user gives, wherever given, passes here.
+fn check_workers(workers: usize) -> Result<()> {
+    if workers == 0 {
+        return Err(Error::Launch(
+            "number of workers should be positive".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads what the process inherited and takes it out of the environment, so that
+/// processes it starts inherit none of it: systemd's notify socket, a worker's marker
+/// and the sockets its parent shares.
+///
+/// # Safety
+///
+/// No other thread may read or write the environment while this runs: call it first
+/// thing in `main`, before any runtime exists.
+pub(crate) unsafe fn take_inherited_env() {
+    // SAFETY: the caller promises that no other thread touches the environment now.
+    unsafe {
+        crate::systemd::forget_notify_socket_env();
+        worker::take_env();
+    }
+}

@@ -1,0 +1,74 @@
+//! The phases of a launcher's life, and the steps of a SIGHUP reload and of a stop that
+//! both launchers take alike.
+
+use crate::config::Config;
+use crate::systemd;
+
+use super::services::RestartMethod;
+
+/// The phases of a launcher's life; each change is logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LauncherState {
+    /// Services are starting.
+    Starting,
+    /// Every service started; waiting for signals.
+    Running,
+    /// A SIGHUP is being applied.
+    Reloading,
+    /// Services are stopping.
+    Stopping,
+}
+
+/// Where a launcher stands: every transition goes through here and is logged.
+#[derive(Debug)]
+pub(super) struct Phase {
+    state: LauncherState,
+}
+
+impl Phase {
+    pub(super) fn new() -> Self {
+        Phase {
+            state: LauncherState::Starting,
+        }
+    }
+
+    pub(super) fn state(&self) -> LauncherState {
+        self.state
+    }
+
+    pub(super) fn enter(&mut self, state: LauncherState) {
+        tracing::debug!(from = ?self.state, to = ?state, "launcher state changed");
+        self.state = state;
+    }
+
+    /// Enters `Stopping` and tells systemd.
+    pub(super) fn begin_stop(&mut self) {
+        self.enter(LauncherState::Stopping);
+        systemd::notify_stopping();
+    }
+
+    /// The first half of a SIGHUP in a daemon: enters `Reloading`, tells systemd, and
+    /// re-reads the configuration as `method` says. A configuration that does not load
+    /// is refused whole: logged, the launcher goes back to the phase it was in, and
+    /// `false` is returned; the services run on with the old one.
+    pub(super) fn reread(&mut self, conf: &Config, method: RestartMethod) -> bool {
+        let previous = self.state;
+        self.enter(LauncherState::Reloading);
+        systemd::notify_reloading();
+        let reread = match method {
+            RestartMethod::Reload => conf.reload(),
+            RestartMethod::Mutate => conf.mutate(),
+        };
+        match reread {
+            Ok(changed) => {
+                tracing::info!(changed = changed.len(), "configuration reloaded");
+                true
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "reload refused, keeping the running configuration");
+                self.enter(previous);
+                false
+            }
+        }
+    }
+}

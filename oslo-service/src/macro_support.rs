@@ -1,0 +1,26 @@
+//! What the macros' generated code calls and users do not: `oslo::__private`. Not part of
+//! the public API; it may change in any release. Generated code names only this module
+//! and documented public API.
+
+pub use crate::config::read::{OptionField, read_option};
+pub use crate::config::spec::option_spec;
+pub use crate::entry::{MainSpec, run_main};
+pub use crate::periodic::driver::run_declared as run_periodic_tasks;
+
+use crate::periodic::Timing;
+
+/// Implemented by `#[oslo::service]` on a struct; the impl block's expansion reads the
+/// service's name from it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not marked as a service",
+    label = "`#[oslo::service]` on this impl block needs the attribute on the struct too",
+    note = "add `#[oslo::service]` to the definition of `{Self}`"
+)]
+pub trait ServiceStruct {
+    /// The service's name.
+    const NAME: &'static str;
+    /// The struct's name, which prefixes its periodic tasks' names in logs.
+    const TYPE_NAME: &'static str;
+    /// `periodic_interval_max` and `periodic_fuzzy_delay`.
+    const PERIODIC_TIMING: Timing = Timing::DEFAULT;
+}

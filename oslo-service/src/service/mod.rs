@@ -1,0 +1,83 @@
+//! The lifecycle every service implements ([`ServiceBase`]), and the [`Context`] it runs
+//! in. The launchers call the hooks; periodic tasks and the task group live in the
+//! context.
+
+mod attachments;
+mod context;
+
+pub use context::Context;
+
+use crate::error::Result;
+use crate::future::BoxFuture;
+
+/// The lifecycle of a service: oslo.service's `ServiceBase`.
+///
+/// Most services do not implement it by hand: `#[oslo::service]` on the struct and on its
+/// impl block generates it from optional `async fn start/stop/reset` hooks. Written by
+/// hand it looks like this:
+///
+/// ```
+/// use oslo::{BoxFuture, Context, ServiceBase};
+///
+/// struct Ticker;
+///
+/// impl ServiceBase for Ticker {
+///     fn name(&self) -> &str {
+///         "ticker"
+///     }
+///
+///     fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, oslo::Result<()>> {
+///         Box::pin(async move {
+///             let stopped = cx.shutdown_token();
+///             cx.spawn(async move { stopped.cancelled().await });
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+///
+/// The launcher calls `start` once, `stop` then `wait` on shutdown, and `reset` after a
+/// SIGHUP reloaded the configuration.
+pub trait ServiceBase: Send + Sync + 'static {
+    /// The name used in log lines and errors.
+    fn name(&self) -> &str;
+
+    /// Starts the service. Long-running work belongs in tasks started with
+    /// [`Context::spawn`], so that `start` returns once the service is up.
+    fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The service's own loop, run in a task of its own once every service has started,
+    /// until the service is asked to stop; [`ServiceBase::wait`] waits for it. The
+    /// default returns at once. `#[oslo::service]` drives the periodic tasks here.
+    fn run<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Stops the service. The context's shutdown token is already cancelled when this
+    /// is called; the default does nothing more.
+    fn stop<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Waits until the service has stopped: by default, until its shutdown token is
+    /// cancelled and every task started with [`Context::spawn`] has finished.
+    fn wait<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            cx.stopped().await;
+            cx.wait_tasks().await;
+            Ok(())
+        })
+    }
+
+    /// Called after a SIGHUP reloaded the configuration; re-apply what depends on it
+    /// (log levels, for instance). The default does nothing.
+    fn reset<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        let _ = cx;
+        Box::pin(async { Ok(()) })
+    }
+}
