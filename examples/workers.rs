@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The parent binds the port (`[workers] port`, 0 for any free one) and logs
-//! `listening on 127.0.0.1:<port>`; each of `[workers] count` workers inherits the
+//! `listening address=127.0.0.1:<port>`; each of `[workers] count` workers inherits the
 //! socket and answers every connection with one line: its worker index, its pid and
 //! `[workers] greeting`, read at the time of the answer. `restart_method` (`reload` or
 //! `mutate`) says what SIGHUP does; `fail_on_start` makes every worker fail to start
