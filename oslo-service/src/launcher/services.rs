@@ -49,6 +49,16 @@ pub struct Services {
 struct Entry {
     service: Arc<dyn ServiceBase>,
     cx: Context,
+    /// What the service's hooks and tasks log under: `service{name=…}`; `None` in a
+    /// worker, whose own span already names its one service.
+    span: Option<tracing::Span>,
+}
+
+impl Entry {
+    /// The span to log under, made at the call: in a worker, the worker's.
+    fn span(&self) -> tracing::Span {
+        self.span.clone().unwrap_or_else(tracing::Span::current)
+    }
 }
 
 impl std::fmt::Debug for Entry {
@@ -81,7 +91,11 @@ impl Services {
     /// Adds a service; it starts with the next [`Services::start`].
     pub fn add(&mut self, service: Arc<dyn ServiceBase>) {
         let cx = self.fresh_context(service.as_ref());
-        self.entries.push(Entry { service, cx });
+        let span = self
+            .worker
+            .is_none()
+            .then(|| tracing::info_span!("service", name = %service.name()));
+        self.entries.push(Entry { service, cx, span });
     }
 
     /// The context each service runs with now, in the order they were added: where an
@@ -110,8 +124,9 @@ impl Services {
     pub async fn start(&mut self) -> Result<()> {
         let mut starting = JoinSet::new();
         for (index, entry) in self.entries.iter().enumerate() {
-            let Entry { service, cx } = entry.clone();
-            starting.spawn(async move { (index, service.start(&cx).await) }.in_current_span());
+            let span = entry.span();
+            let Entry { service, cx, .. } = entry.clone();
+            starting.spawn(async move { (index, service.start(&cx).await) }.instrument(span));
         }
         let mut first_failure = None;
         while let Some(joined) = starting.join_next().await {
@@ -124,13 +139,17 @@ impl Services {
             };
             match outcome {
                 Ok(()) => {
-                    let Entry { service, cx } = self.entries[index].clone();
-                    tracing::info!(service = service.name(), "service started");
-                    cx.clone().spawn(async move {
-                        if let Err(err) = service.run(&cx).await {
-                            tracing::error!(service = service.name(), error = %err, "service loop failed");
+                    let span = self.entries[index].span();
+                    let Entry { service, cx, .. } = self.entries[index].clone();
+                    span.in_scope(|| tracing::info!("service started"));
+                    cx.clone().spawn(
+                        async move {
+                            if let Err(err) = service.run(&cx).await {
+                                tracing::error!(error = %err, "service loop failed");
+                            }
                         }
-                    });
+                        .instrument(span),
+                    );
                 }
                 Err(err) => {
                     let service = self
@@ -218,17 +237,19 @@ impl Services {
     {
         let mut running = JoinSet::new();
         for entry in &self.entries {
-            let name = entry.service.name().to_owned();
             let call = call(Arc::clone(&entry.service), entry.cx.clone());
-            running.spawn(async move { (name, call.await) }.in_current_span());
+            running.spawn(
+                async move {
+                    if let Err(err) = call.await {
+                        tracing::error!(hook, error = %err, "service hook failed");
+                    }
+                }
+                .instrument(entry.span()),
+            );
         }
         while let Some(joined) = running.join_next().await {
-            match joined {
-                Ok((_, Ok(()))) => {}
-                Ok((service, Err(err))) => {
-                    tracing::error!(%service, hook, error = %err, "service hook failed")
-                }
-                Err(err) => tracing::error!(hook, error = %err, "service hook task failed"),
+            if let Err(err) = joined {
+                tracing::error!(hook, error = %err, "service hook task failed");
             }
         }
     }
