@@ -69,6 +69,32 @@ fn expect_children(service: &Service, n: usize) -> Vec<u32> {
     service.children()
 }
 
+/// How many threads process `pid` runs.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| tasks.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn workers_share_the_cores_instead_of_each_taking_a_thread_per_core() {
+    let (service, _) = start(&config("", "count = 4"));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let share = (cores / 4).max(1);
+    // One thread of its own (current-thread runtime), or the main thread blocked in the
+    // runtime and `share` runtime threads.
+    let expected = if share == 1 { 1 } else { share + 1 };
+    for worker in expect_children(&service, 4) {
+        assert_eq!(
+            threads(worker),
+            expected,
+            "worker {worker} on {cores} cores"
+        );
+    }
+    // The parent is no worker: tokio's default, a multi-threaded runtime.
+    assert!(threads(service.pid()) >= 2, "the parent on {cores} cores");
+}
+
 #[test]
 fn every_worker_accepts_on_the_one_shared_port() {
     let (service, port) = start(&config("", "count = 4\ngreeting = bonjour"));

@@ -73,6 +73,12 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `options = [PollerOpts, ApiOpts]`: the program's groups of options (declared with
 ///   `#[oslo::options]`): checked at start and at each reload, listed by
 ///   `--generate-config`, logged by `log_options`, applied by `mutate` when `mutable`.
+/// - `flavor = "current_thread"` or `"multi_thread"`, and `worker_threads = N`: the
+///   tokio runtime, as `#[tokio::main]` takes them. Left out, a process that is no
+///   worker runs a multi-threaded runtime with a thread per core, and a worker process
+///   its share of the cores (cores / workers in all, at least one; a current-thread
+///   runtime when that is one), so that several workers on a small machine do not each
+///   start a thread per core. `worker_threads` with `current_thread` is an error.
 /// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`).
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {

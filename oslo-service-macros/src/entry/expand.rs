@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{Attribute, FnArg, Ident, Visibility};
 
-use super::validate::Checked;
+use super::validate::{Checked, Flavor, RuntimeArgs};
 use crate::tokens::{at, respan};
 
 /// The name the user's function takes inside the generated `main`.
@@ -17,8 +17,10 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         item,
         runtime,
         options,
+        runtime_args,
         spans,
     } = checked;
+    let runtime_spec = runtime_spec(runtime, runtime_args);
     // A type that is not a group of options is reported at the type.
     let groups = options.iter().map(|ty| {
         quote_spanned! {at(ty.span())=> #runtime::config::GroupInfo::of::<#ty>() }
@@ -51,6 +53,7 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
                             ::core::option::Option::None => ::core::env!("CARGO_PKG_NAME"),
                         },
                         options: const { &[#(#groups),*] },
+                        runtime: #runtime_spec,
                     },
                     #arg,
                 )
@@ -73,6 +76,32 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         #(#outer_attrs)*
         #vis fn #ident() -> ::std::process::ExitCode {
             #body
+        }
+    }
+}
+
+/// The `RuntimeSpec` of `flavor` and `worker_threads`.
+fn runtime_spec(runtime: &syn::Path, args: &RuntimeArgs) -> TokenStream {
+    let flavor = match args.flavor {
+        None => quote!(::core::option::Option::None),
+        Some(Flavor::CurrentThread) => {
+            quote!(::core::option::Option::Some(#runtime::__private::RuntimeFlavor::CurrentThread))
+        }
+        Some(Flavor::MultiThread) => {
+            quote!(::core::option::Option::Some(#runtime::__private::RuntimeFlavor::MultiThread))
+        }
+    };
+    let worker_threads = match &args.worker_threads {
+        None => quote!(::core::option::Option::None),
+        Some(count) => {
+            let count = proc_macro2::Literal::usize_unsuffixed(*count);
+            quote!(::core::option::Option::Some(#count))
+        }
+    };
+    quote! {
+        #runtime::__private::RuntimeSpec {
+            flavor: #flavor,
+            worker_threads: #worker_threads,
         }
     }
 }

@@ -53,6 +53,26 @@ mod tests {
         assert!(out.contains("# [allow (unused)] async fn __oslo_main (conf : oslo :: Config)"));
         assert!(out.contains(":: oslo :: __private :: run_main"));
         assert!(out.contains("CARGO_BIN_NAME"));
+        assert!(out.contains(
+            "runtime : :: oslo :: __private :: RuntimeSpec { flavor : :: core :: option :: Option :: None , worker_threads : :: core :: option :: Option :: None , }"
+        ));
+    }
+
+    #[test]
+    fn passes_the_runtime_asked_for() {
+        let out = expansion(
+            quote!(flavor = "multi_thread", worker_threads = 3),
+            quote!(
+                async fn main(conf: oslo::Config) -> oslo::Result<()> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(out.contains("flavor : :: core :: option :: Option :: Some (:: oslo :: __private :: RuntimeFlavor :: MultiThread)"), "{out}");
+        assert!(
+            out.contains("worker_threads : :: core :: option :: Option :: Some (3)"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned as _;
-use syn::{Expr, FnArg, ItemFn, Path, ReturnType, Safety, Type, TypePath};
+use syn::{Expr, FnArg, ItemFn, Lit, LitInt, LitStr, Path, ReturnType, Safety, Type, TypePath};
 
 use super::parse::Input;
 use crate::args::{self, Arg, Known};
@@ -12,7 +12,7 @@ use crate::diag::Errors;
 /// here and read in [`validate`].
 const MAIN_ARGS: Known = Known {
     attr: "#[oslo::main]",
-    names: &["crate", "options"],
+    names: &["crate", "options", "flavor", "worker_threads"],
     misplaced: &[],
 };
 
@@ -27,9 +27,27 @@ pub(crate) struct Checked<'a> {
     pub(crate) runtime: Path,
     /// The groups of options of `options = [A, B]`.
     pub(crate) options: Vec<Type>,
+    /// `flavor = "…"` and `worker_threads = N`, as checked.
+    pub(crate) runtime_args: RuntimeArgs,
     /// Where type mismatches with `run_main` are reported, when the signature has the
     /// right shape; `None` when it does not, and the function must not be called.
     pub(crate) spans: Option<SignatureSpans>,
+}
+
+/// The tokio runtime the user asked for; what is left out follows the default sizing.
+#[derive(Default)]
+pub(crate) struct RuntimeArgs {
+    /// `flavor = "current_thread"` or `"multi_thread"`.
+    pub(crate) flavor: Option<Flavor>,
+    /// `worker_threads = N`, N at least 1.
+    pub(crate) worker_threads: Option<usize>,
+}
+
+/// The flavors of `flavor = "…"`, as tokio names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
 }
 
 /// Spans of the parts of a well-formed signature.
@@ -44,16 +62,74 @@ pub(crate) struct SignatureSpans {
 pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) -> Checked<'a> {
     let mut runtime = None;
     let mut options = Vec::new();
+    let mut flavor = None;
+    let mut worker_threads = None;
     args::read(args, &MAIN_ARGS, errors, |name, arg, errors| match name {
         "crate" => runtime = args::crate_path(arg, errors),
         "options" => options = option_groups(arg, errors),
+        "flavor" => flavor = args::string(arg, errors).and_then(|lit| read_flavor(lit, errors)),
+        "worker_threads" => worker_threads = thread_count(arg, errors),
         other => unreachable!("argument `{other}` is in MAIN_ARGS but not read"),
     });
+    if let (Some(Flavor::CurrentThread), Some((_, count))) = (&flavor, &worker_threads) {
+        errors.at(
+            count,
+            "`worker_threads` sizes a multi-threaded runtime; a `current_thread` runtime runs on the main thread alone: drop one of the two",
+        );
+    }
     Checked {
         item: &input.item,
         runtime: args::runtime_path(runtime),
         options,
+        runtime_args: RuntimeArgs {
+            flavor,
+            worker_threads: worker_threads.map(|(count, _)| count),
+        },
         spans: check_signature(&input.item, errors),
+    }
+}
+
+/// `flavor = "current_thread"` or `"multi_thread"`.
+fn read_flavor(lit: &LitStr, errors: &mut Errors) -> Option<Flavor> {
+    match lit.value().as_str() {
+        "current_thread" => Some(Flavor::CurrentThread),
+        "multi_thread" => Some(Flavor::MultiThread),
+        other => {
+            errors.at(
+                lit,
+                format!("unknown runtime flavor \"{other}\"; expected \"current_thread\" or \"multi_thread\""),
+            );
+            None
+        }
+    }
+}
+
+/// `worker_threads = N` with N a whole number of at least 1.
+fn thread_count(arg: &Arg, errors: &mut Errors) -> Option<(usize, LitInt)> {
+    const EXPECTED: &str =
+        "`worker_threads` takes a whole number of threads, at least 1: `worker_threads = 4`";
+    match &arg.value {
+        Some((_, Expr::Lit(lit))) => match &lit.lit {
+            Lit::Int(int) => match int.base10_parse::<usize>() {
+                Ok(count @ 1..) => Some((count, int.clone())),
+                _ => {
+                    errors.at(int, EXPECTED);
+                    None
+                }
+            },
+            other => {
+                errors.at(other, EXPECTED);
+                None
+            }
+        },
+        Some((_, other)) => {
+            errors.at(other, EXPECTED);
+            None
+        }
+        None => {
+            errors.at(&arg.name, EXPECTED);
+            None
+        }
     }
 }
 

@@ -32,6 +32,14 @@ pub(super) struct WorkerSpec<'a> {
     pub service: usize,
     pub name: &'a str,
     pub worker: usize,
+    /// How many workers the parent runs in all, to give this one its share of the cores.
+    pub workers_in_all: usize,
+}
+
+/// The threads a worker's runtime runs by default: the machine's cores shared among
+/// the workers, at least one. Four workers on two cores run one thread each, not two.
+pub(super) fn thread_share(workers_in_all: usize, cores: usize) -> usize {
+    (cores / workers_in_all.max(1)).max(1)
 }
 
 /// Starts one worker process.
@@ -45,6 +53,10 @@ pub(super) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
         worker: spec.worker,
         control: worker_end.as_raw_fd(),
         parent: parent.as_raw_pid(),
+        threads: thread_share(
+            spec.workers_in_all,
+            std::thread::available_parallelism().map_or(1, usize::from),
+        ),
         name: spec.name.to_owned(),
     };
     let (sockets_env, mut inherit) = net::shared();
@@ -103,4 +115,19 @@ fn prepare_worker(parent: Pid, inherit: &[RawFd]) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thread_share;
+
+    #[test]
+    fn workers_share_the_cores_and_each_keeps_one_thread() {
+        assert_eq!(thread_share(4, 2), 1);
+        assert_eq!(thread_share(2, 2), 1);
+        assert_eq!(thread_share(2, 16), 8);
+        assert_eq!(thread_share(3, 16), 5);
+        assert_eq!(thread_share(1, 8), 8);
+        assert_eq!(thread_share(0, 8), 8);
+    }
 }

@@ -96,7 +96,7 @@ impl Supervisor {
         tracing::info!(
             pid = std::process::id(),
             services = self.pools.len(),
-            workers = self.pools.iter().map(|s| s.target).sum::<usize>(),
+            workers = self.workers_in_all(),
             "starting worker processes"
         );
         self.fill(Instant::now());
@@ -149,6 +149,11 @@ impl Supervisor {
         }
     }
 
+    /// How many workers every service should have, together.
+    fn workers_in_all(&self) -> usize {
+        self.pools.iter().map(|pool| pool.target).sum()
+    }
+
     /// Starts the workers that are missing, as far as the fork rate allows.
     fn fill(&mut self, now: Instant) {
         if self.phase.state() == LauncherState::Stopping {
@@ -188,6 +193,7 @@ impl Supervisor {
             service: pool,
             name: &self.pools[pool].name,
             worker: index,
+            workers_in_all: self.workers_in_all(),
         };
         let spawned = match spawn::spawn(spec) {
             Ok(spawned) => spawned,

@@ -1,7 +1,7 @@
 //! The environment marker that turns a re-executed program into one worker.
 //!
 //! The parent starts `/proc/self/exe` with `OSLO_WORKER` set to
-//! `<service position>:<worker index>:<control fd>:<parent pid>:<service name>`. The
+//! `<service position>:<worker index>:<control fd>:<parent pid>:<threads>:<service name>`. The
 //! worker reads it once, before any thread exists when `#[oslo::main]` runs it, and takes
 //! it out of the environment so that processes the worker starts are not workers too.
 
@@ -24,6 +24,9 @@ pub(in crate::launcher) struct Marker {
     pub control: RawFd,
     /// The parent's pid, to tell whether the parent is still there.
     pub parent: i32,
+    /// The worker's share of the machine's cores: how many threads its runtime runs
+    /// unless the program says otherwise.
+    pub threads: usize,
     /// The service's name, checked against the service found at `service`.
     pub name: String,
 }
@@ -31,18 +34,19 @@ pub(in crate::launcher) struct Marker {
 impl Marker {
     pub(in crate::launcher) fn encode(&self) -> String {
         format!(
-            "{}:{}:{}:{}:{}",
-            self.service, self.worker, self.control, self.parent, self.name
+            "{}:{}:{}:{}:{}:{}",
+            self.service, self.worker, self.control, self.parent, self.threads, self.name
         )
     }
 
     pub(in crate::launcher) fn decode(text: &str) -> Option<Self> {
-        let mut parts = text.splitn(5, ':');
+        let mut parts = text.splitn(6, ':');
         Some(Marker {
             service: parts.next()?.parse().ok()?,
             worker: parts.next()?.parse().ok()?,
             control: parts.next()?.parse().ok()?,
             parent: parts.next()?.parse().ok()?,
+            threads: parts.next()?.parse().ok()?,
             name: parts.next()?.to_owned(),
         })
     }
@@ -105,6 +109,7 @@ mod tests {
             worker: 3,
             control: 7,
             parent: 4242,
+            threads: 2,
             name: "api:v2".to_owned(),
         };
         assert_eq!(Marker::decode(&marker.encode()), Some(marker));
@@ -114,5 +119,6 @@ mod tests {
     fn a_garbled_marker_is_refused() {
         assert_eq!(Marker::decode("1:x:7:1:api"), None);
         assert_eq!(Marker::decode("1:2:7"), None);
+        assert_eq!(Marker::decode("1:2:7:1:api"), None);
     }
 }

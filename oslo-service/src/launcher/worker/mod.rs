@@ -40,3 +40,9 @@ pub fn current() -> Option<WorkerId> {
         index: m.worker,
     })
 }
+
+/// In a worker process, its share of the machine's cores (see [`Marker::threads`]);
+/// `None` elsewhere.
+pub(crate) fn thread_share() -> Option<usize> {
+    marker().ok().flatten().map(|m| m.threads)
+}

@@ -1,7 +1,11 @@
 //! What `#[oslo::main]` runs: command line, configuration, logging, the tokio runtime,
 //! and the exit status.
 
+mod runtime;
+
 use std::process::ExitCode;
+
+pub use runtime::{RuntimeFlavor, RuntimeSpec};
 
 use crate::config::{Config, GroupInfo, Invocation, generate_sample};
 use crate::error::Result;
@@ -13,6 +17,8 @@ pub struct MainSpec {
     pub name: &'static str,
     /// The program's groups of options: `#[oslo::main(options = [A, B])]`.
     pub options: &'static [GroupInfo],
+    /// The runtime asked for: `#[oslo::main(flavor = "…", worker_threads = N)]`.
+    pub runtime: RuntimeSpec,
 }
 
 /// Runs the user's `async fn main(conf)`: parses the command line, loads the
@@ -62,10 +68,8 @@ where
         return ExitCode::FAILURE;
     }
     conf.log_at_start();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let sizing = runtime::sizing(spec.runtime, crate::launcher::worker_thread_share());
+    let runtime = match runtime::build(sizing) {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!(error = %err, "cannot start the tokio runtime");

@@ -1,0 +1,5 @@
+#[oslo::main(flavor = "single_thread")]
+async fn main(conf: oslo::Config) -> oslo::Result<()> {
+    let _ = conf;
+    Ok(())
+}
