@@ -1,7 +1,10 @@
 //! Small helpers of the expansions: spans and attributes carried over.
 
 use proc_macro2::{Span, TokenStream};
-use syn::{Attribute, ReceiverKind, Type};
+use syn::spanned::Spanned as _;
+use syn::{Attribute, ReceiverKind, ReturnType, Signature, Type};
+
+use crate::diag::Errors;
 
 /// A span that resolves names as the macro's own code does (`Span::call_site`), but is
 /// shown at `location`: where rustc reports a type error found in generated code.
@@ -42,4 +45,20 @@ pub(crate) fn is_ref_self(receiver: &syn::Receiver) -> bool {
 
 fn is_self_type(ty: &Type) -> bool {
     matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident("Self"))
+}
+
+/// The span of a signature's return type, or `message` in `found` (from `fn` to the
+/// closing parenthesis) when it has none.
+pub(crate) fn return_type_span(
+    sig: &Signature,
+    found: &mut Errors,
+    message: impl std::fmt::Display,
+) -> Option<Span> {
+    match &sig.output {
+        ReturnType::Type(_, ty) => Some(ty.span()),
+        ReturnType::Default => {
+            found.range(sig.fn_token.span, sig.paren_token.span.close(), message);
+            None
+        }
+    }
 }

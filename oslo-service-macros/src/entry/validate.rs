@@ -2,11 +2,12 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned as _;
-use syn::{Expr, FnArg, ItemFn, Lit, LitInt, LitStr, Path, ReturnType, Safety, Type, TypePath};
+use syn::{Expr, FnArg, ItemFn, Lit, LitInt, LitStr, Path, Safety, Type, TypePath};
 
 use super::parse::Input;
 use crate::args::{self, Arg, Known};
 use crate::diag::Errors;
+use crate::tokens::return_type_span;
 
 /// Arguments of `#[oslo::main]`. A new argument (such as `options = [A, B]`) is added
 /// here and read in [`validate`].
@@ -212,17 +213,11 @@ fn check_signature(item: &ItemFn, errors: &mut Errors) -> Option<SignatureSpans>
         ),
     }
     let conf = typed.first().map(|arg| arg.ty.span());
-    let output = match &sig.output {
-        ReturnType::Type(_, ty) => Some(ty.span()),
-        ReturnType::Default => {
-            found.range(
-                sig.fn_token.span,
-                parens.close(),
-                format!("#[oslo::main] needs a return type; {EXPECTED}"),
-            );
-            None
-        }
-    };
+    let output = return_type_span(
+        sig,
+        &mut found,
+        format!("#[oslo::main] needs a return type; {EXPECTED}"),
+    );
 
     if !found.is_empty() {
         errors.append(found);

@@ -7,14 +7,14 @@ use quote::ToTokens;
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{
-    FnArg, GenericParam, ItemImpl, ItemStruct, LitStr, Path, ReturnType, Safety, Signature, Type,
+    FnArg, GenericParam, ItemImpl, ItemStruct, LitStr, Path, Safety, Signature, Type,
 };
 
 use super::parse::{Hook, ImplBlock, Input};
 use super::tasks::{CheckedTask, check_tasks};
 use crate::args::{self, Arg, Known};
 use crate::diag::Errors;
-use crate::tokens::is_ref_self;
+use crate::tokens::{is_ref_self, return_type_span};
 
 /// The attribute as the user writes it, for messages.
 const ATTR: &str = "#[oslo::service]";
@@ -274,17 +274,11 @@ fn check_hook(hook: Hook, sig: &Signature, errors: &mut Errors) -> Option<Checke
         );
     }
 
-    let output = match &sig.output {
-        ReturnType::Type(_, ty) => Some(ty.span()),
-        ReturnType::Default => {
-            found.range(
-                sig.fn_token.span,
-                parens.close(),
-                format!("hook `{name}` has no return type; {expected}"),
-            );
-            None
-        }
-    };
+    let output = return_type_span(
+        sig,
+        &mut found,
+        format!("hook `{name}` has no return type; {expected}"),
+    );
 
     if !found.is_empty() {
         errors.append(found);

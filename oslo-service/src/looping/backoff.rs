@@ -110,18 +110,7 @@ impl BackOff {
         self
     }
 
-    /// Sleeps `delay` before the first run.
-    pub fn initial_delay(mut self, delay: Duration) -> Self {
-        self.start_options.initial_delay = Some(delay);
-        self
-    }
-
-    /// With `false`, an error of the function is logged and counts as a failure; with
-    /// `true` (the default) it ends the loop and becomes its result.
-    pub fn stop_on_exception(mut self, stop: bool) -> Self {
-        self.start_options.stop_on_exception = stop;
-        self
-    }
+    super::call::start_option_setters!("counts as a failure");
 
     /// The sleep, in seconds, after a run that succeeded or not.
     fn next_idle(&mut self, success: bool) -> Result<f64, Halt> {

@@ -62,6 +62,27 @@ impl Default for StartOptions {
     }
 }
 
+/// The two builder methods every pacing has, `initial_delay` and `stop_on_exception`,
+/// over its `start_options` field; `$on_error` ends the doc sentence "With `false`, an
+/// error of the function is logged and …".
+macro_rules! start_option_setters {
+    ($on_error:literal) => {
+        /// Sleeps `delay` before the first run.
+        pub fn initial_delay(mut self, delay: Duration) -> Self {
+            self.start_options.initial_delay = Some(delay);
+            self
+        }
+
+        #[doc = concat!("With `false`, an error of the function is logged and ", $on_error, "; with")]
+        /// `true` (the default) it ends the loop and becomes its result.
+        pub fn stop_on_exception(mut self, stop: bool) -> Self {
+            self.start_options.stop_on_exception = stop;
+            self
+        }
+    };
+}
+pub(super) use start_option_setters;
+
 /// What the pacing learns about the run that just ended.
 #[doc(hidden)]
 #[derive(Debug)]

@@ -34,18 +34,7 @@ impl FixedInterval {
         }
     }
 
-    /// Sleeps `delay` before the first run.
-    pub fn initial_delay(mut self, delay: Duration) -> Self {
-        self.start_options.initial_delay = Some(delay);
-        self
-    }
-
-    /// With `false`, an error of the function is logged and the loop goes on; with
-    /// `true` (the default) it ends the loop and becomes its result.
-    pub fn stop_on_exception(mut self, stop: bool) -> Self {
-        self.start_options.stop_on_exception = stop;
-        self
-    }
+    super::call::start_option_setters!("the loop goes on");
 
     /// The same, ending with [`LoopingCallError::TimedOut`](super::LoopingCallError::TimedOut)
     /// once `timeout` has passed since the start.
