@@ -180,6 +180,20 @@ impl LogCapture {
         self.contents().contains(text)
     }
 
+    /// How many log lines contain every one of `parts`: a message and its fields, say.
+    ///
+    /// ```
+    /// let logs = oslo::testing::LogCapture::start();
+    /// tracing::warn!(disk = "/var", "disk almost full");
+    /// assert_eq!(logs.lines_with(&["disk almost full", "disk=\"/var\""]), 1);
+    /// ```
+    pub fn lines_with(&self, parts: &[&str]) -> usize {
+        self.contents()
+            .lines()
+            .filter(|line| parts.iter().all(|part| line.contains(part)))
+            .count()
+    }
+
     /// How many log lines contain `text`.
     pub fn count(&self, text: &str) -> usize {
         self.contents()

@@ -104,7 +104,11 @@ async fn fixed_interval_warns_when_a_run_outlasts_the_interval() {
     assert_eq!(runs.at(), [secs(0.0), secs(12.5), secs(25.0)]);
     assert_eq!(sleeps.sleeps(), [Duration::ZERO; 2]);
     assert_eq!(
-        logs.count("function slow_poll run outlasted interval by 2.50 sec"),
+        logs.lines_with(&[
+            "function run outlasted interval",
+            "function=\"slow_poll\"",
+            "overrun_secs=2.5"
+        ]),
         2
     );
     assert!(logs.contents().contains("WARN"), "{}", logs.contents());
@@ -218,7 +222,11 @@ async fn an_error_ends_the_loop_and_is_its_result() {
     assert_eq!(err.into_function_error(), Some(Failure("backend down")));
     assert_eq!(runs.count(), 2);
     assert!(
-        logs.contains("fixed interval looping call sync_state failed"),
+        logs.lines_with(&[
+            "looping call function failed",
+            "kind=\"fixed interval looping call\"",
+            "function=\"sync_state\""
+        ]) == 1,
         "{}",
         logs.contents()
     );
@@ -245,7 +253,10 @@ async fn stop_on_exception_off_logs_the_error_and_goes_on() {
         .unwrap();
     assert_eq!(handle.wait().await.unwrap(), Some(4));
     assert_eq!(runs.at(), [secs(0.0), secs(1.0), secs(2.0), secs(3.0)]);
-    assert_eq!(logs.count("fixed interval looping call flaky failed"), 2);
+    assert_eq!(
+        logs.lines_with(&["looping call function failed", "function=\"flaky\""]),
+        2
+    );
     assert!(logs.contains("ERROR"));
 }
 

@@ -6,9 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
-use syn::{
-    FnArg, GenericParam, ItemImpl, ItemStruct, LitStr, Path, Safety, Signature, Type,
-};
+use syn::{FnArg, GenericParam, ItemImpl, ItemStruct, LitStr, Path, Safety, Signature, Type};
 
 use super::parse::{Hook, ImplBlock, Input};
 use super::tasks::{CheckedTask, check_tasks};

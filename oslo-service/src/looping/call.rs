@@ -378,7 +378,7 @@ impl Run {
                 Ok(ControlFlow::Break(value)) => return Ok(Some(value)),
                 Ok(ControlFlow::Continue(next)) => Some(next),
                 Err(error) => {
-                    tracing::error!(kind, function = name, %error, "{kind} {name} failed");
+                    tracing::error!(kind, function = name, %error, "looping call function failed");
                     if start_options.stop_on_exception {
                         return Err(LoopingCallError::Function(error));
                     }
@@ -397,8 +397,8 @@ impl Run {
             tracing::trace!(
                 kind,
                 function = name,
-                "{kind} {name} sleeping for {:.2} seconds",
-                idle.as_secs_f64()
+                sleep_secs = idle.as_secs_f64(),
+                "looping call sleeping"
             );
             if !self.pause(idle).await {
                 break;

@@ -53,7 +53,7 @@ impl FixedInterval {
                     tracing::warn!(
                         function = name,
                         overrun_secs = shown,
-                        "function {name} run outlasted interval by {shown:.2} sec"
+                        "function run outlasted interval"
                     );
                 }
                 Duration::ZERO

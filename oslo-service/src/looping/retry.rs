@@ -141,10 +141,7 @@ where
     let mut retries: u32 = 0;
     loop {
         if retries > 0 {
-            tracing::debug!(
-                retries,
-                "invoking the function again; retry count is {retries}"
-            );
+            tracing::debug!(retries, "invoking the function again");
         }
         let error = match function().await {
             Ok(value) => return Ok(value),
@@ -157,13 +154,18 @@ where
             tracing::debug!(
                 %error,
                 retries,
-                "cannot retry upon the error since the retry count ({retries}) reached the max retry count"
+                "cannot retry upon the error: the retry count reached the max retry count"
             );
             return Err(error);
         }
         retries = retries.saturating_add(1);
         let sleep = policy.sleep_before_retry(retries);
-        tracing::debug!(%error, retries, "retryable error, retrying in {:.2} seconds", sleep.as_secs_f64());
+        tracing::debug!(
+            %error,
+            retries,
+            sleep_secs = sleep.as_secs_f64(),
+            "retryable error, retrying"
+        );
         policy.sleeper.sleep(sleep).await;
     }
 }
