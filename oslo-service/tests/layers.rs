@@ -304,6 +304,68 @@ fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<Vec<String>> {
     found
 }
 
+/// `super::name` and `crate::package::name` paths of a file directly inside `package`:
+/// the sibling modules it imports.
+fn sibling_references(code: &str, package: &str, direct: bool) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut prefixes = vec![format!("crate::{package}::")];
+    if direct {
+        prefixes.push(String::from("super::"));
+    }
+    for prefix in &prefixes {
+        for (at, _) in code.match_indices(prefix.as_str()) {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest = &code[at + prefix.len()..];
+            match rest.strip_prefix('{') {
+                Some(group) => found.extend(group_heads(group)),
+                None => found.push(identifier(rest)),
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_package_has_a_cycle_among_its_modules() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let path = module_path(file.strip_prefix(&src).expect("under src"));
+        let [package, module, ..] = path.as_slice() else {
+            continue;
+        };
+        let dir = src.join(package);
+        let text = std::fs::read_to_string(file).expect("read source");
+        // Only a file directly in the package (`pkg/x.rs`, `pkg/x/mod.rs`) names its
+        // siblings with `super::`.
+        let direct = path.len() == 2;
+        for name in sibling_references(&code(&text), package, direct) {
+            let sibling = dir.join(format!("{name}.rs")).exists() || dir.join(&name).is_dir();
+            if sibling && &name != module {
+                edges
+                    .entry(format!("{package}::{module}"))
+                    .or_default()
+                    .insert(format!("{package}::{name}"));
+            }
+        }
+    }
+    let cycles = cycles(&edges);
+    assert!(
+        cycles.is_empty(),
+        "{}",
+        cycles
+            .iter()
+            .map(|cycle| format!("import cycle: {}", cycle.join(" -> ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 #[test]
 fn the_checker_sees_every_way_of_naming_another_module() {
     let code = code(

@@ -10,23 +10,11 @@ use tokio::sync::mpsc;
 use super::check_workers;
 use super::in_process::{Role, ServiceLauncher};
 use super::services::RestartMethod;
-use super::supervisor::Supervisor;
+use super::supervisor::{Command, Launched, Supervisor};
 use super::worker::{Marker, ParentLink, marker};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::service::ServiceBase;
-
-/// A service and how many workers run it.
-pub(super) struct Launched {
-    pub(super) service: Arc<dyn ServiceBase>,
-    pub(super) workers: usize,
-}
-
-/// What a [`LauncherHandle`] asks of a running launcher.
-#[derive(Debug)]
-pub(super) enum Command {
-    SetWorkers { service: String, workers: usize },
-}
 
 /// Runs each service in worker processes of its own: oslo.service's `ProcessLauncher`.
 ///

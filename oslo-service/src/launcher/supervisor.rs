@@ -2,6 +2,7 @@
 //! without downtime and stops them, driven by signals and by the workers' own reports.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
@@ -10,14 +11,26 @@ use tokio::sync::mpsc;
 
 use super::fork_rate::{ForkRate, PAUSE, Verdict};
 use super::phase::{LauncherState, Phase};
-use super::process::{Command, Launched};
 use super::services::{RestartMethod, Services};
 use super::spawn::{self, WorkerSpec};
 use super::worker::READY;
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
+use crate::service::ServiceBase;
 use crate::signals::{SignalEvent, SignalLoop, is_daemon};
 use crate::systemd;
+
+/// A service and how many workers run it.
+pub(super) struct Launched {
+    pub(super) service: Arc<dyn ServiceBase>,
+    pub(super) workers: usize,
+}
+
+/// What a [`LauncherHandle`](super::LauncherHandle) asks of a running launcher.
+#[derive(Debug)]
+pub(super) enum Command {
+    SetWorkers { service: String, workers: usize },
+}
 
 /// One service and the number of workers it should have.
 #[derive(Debug)]

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use super::call::{Halt, Pacing, RunReport, StartOptions, sealed};
-use super::fixed_timeout::FixedIntervalWithTimeout;
 
 /// Runs the function every `interval`, measured from the start of one run to the start
 /// of the next: the call sleeps the interval minus the run's duration. A run that
@@ -35,12 +34,6 @@ impl FixedInterval {
     }
 
     super::call::start_option_setters!("the loop goes on");
-
-    /// The same, ending with [`LoopingCallError::TimedOut`](super::LoopingCallError::TimedOut)
-    /// once `timeout` has passed since the start.
-    pub fn timeout(self, timeout: Duration) -> FixedIntervalWithTimeout {
-        FixedIntervalWithTimeout::new(self, timeout)
-    }
 
     /// The sleep after a run of `elapsed`, warning when the run outlasted the interval.
     pub(super) fn idle_after(&self, elapsed: Duration, name: &str) -> Duration {

@@ -30,6 +30,15 @@ impl FixedIntervalWithTimeout {
     }
 }
 
+// Here rather than beside `FixedInterval`, so that `fixed` does not import this module.
+impl FixedInterval {
+    /// The same, ending with [`LoopingCallError::TimedOut`](super::LoopingCallError::TimedOut)
+    /// once `timeout` has passed since the start.
+    pub fn timeout(self, timeout: Duration) -> FixedIntervalWithTimeout {
+        FixedIntervalWithTimeout::new(self, timeout)
+    }
+}
+
 impl sealed::Sealed for FixedIntervalWithTimeout {}
 
 impl Pacing for FixedIntervalWithTimeout {
