@@ -205,3 +205,32 @@ fn a_bad_config_value_stops_the_start_naming_file_line_group_and_option() {
         "3: invalid value '-3' for option graceful_shutdown_timeout in group [DEFAULT]",
     );
 }
+
+#[test]
+fn sigterm_in_the_first_milliseconds_is_a_clean_exit() {
+    // Once the program runs its own code, there is no window where SIGTERM takes its
+    // default action: it waits for the launcher, which stops cleanly. (Between exec and
+    // the Rust runtime's start, only the one who starts the process can hold signals
+    // back, by starting it with them blocked, as the launcher does for its workers.)
+    let mut unclean = Vec::new();
+    for run in 0..50_u32 {
+        let delay = Duration::from_micros(u64::from(run) * 200);
+        let mut service = Service::start(HELLO, &config("", ""), Stdout::Null);
+        service.wait_running_own_code();
+        let from = Instant::now();
+        while from.elapsed() < delay {
+            std::hint::spin_loop();
+        }
+        service.signal(Signal::TERM);
+        let status = service.wait_exit();
+        if status.code() != Some(0) {
+            unclean.push(format!("{delay:?}: {status:?}\n{}", service.log()));
+        }
+    }
+    assert!(
+        unclean.is_empty(),
+        "{} unclean exits:\n{}",
+        unclean.len(),
+        unclean.join("\n")
+    );
+}

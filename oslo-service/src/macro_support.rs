@@ -9,6 +9,13 @@ pub use crate::periodic::driver::run_declared as run_periodic_tasks;
 
 use crate::periodic::Timing;
 
+/// Takes over SIGTERM, SIGINT and SIGHUP before `main` (`#[oslo::main]` registers it
+/// as a constructor of the program), so that one arriving while the Rust runtime starts
+/// waits for the launcher too. `run_main` does it again and reports a failure.
+pub extern "C" fn capture_early_signals() {
+    let _ = crate::signals::capture_early(crate::launcher::started_as_worker());
+}
+
 /// Implemented by `#[oslo::service]` on a struct; the impl block's expansion reads the
 /// service's name from it.
 #[diagnostic::on_unimplemented(

@@ -7,8 +7,11 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::AsFd;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_core::Stream;
+use signal_hook::SigId;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR2};
 use signal_hook_tokio::{Handle, Signals};
 
@@ -103,10 +106,14 @@ impl SignalLoop {
     fn install_for(raw: &[i32]) -> io::Result<Self> {
         let signals = Signals::new(raw)?;
         let handle = signals.handle();
+        // Signals the process was started with blocked (a worker is) reach the loop
+        // from now on.
+        unblock(raw)?;
         Ok(SignalLoop {
             signals,
             handle,
-            deferred: VecDeque::new(),
+            // What arrived before the loop existed is handled first.
+            deferred: early::take(raw),
         })
     }
 
@@ -121,6 +128,9 @@ impl SignalLoop {
     /// Runs `work` to its end while SIGINT can still cut it short; SIGTERM and SIGHUP
     /// arriving meanwhile are kept for [`SignalLoop::next`].
     pub async fn guard<F: Future>(&mut self, work: F) -> Result<F::Output, Interrupted> {
+        if self.deferred.contains(&SignalEvent::Interrupt) {
+            return Err(Interrupted);
+        }
         let mut work = pin!(work);
         loop {
             tokio::select! {
@@ -157,6 +167,125 @@ impl Drop for SignalLoop {
 impl std::fmt::Debug for SignalLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignalLoop").finish_non_exhaustive()
+    }
+}
+
+/// Takes over SIGTERM and SIGHUP (and SIGINT, unless `worker`) for the time before the
+/// process's [`SignalLoop`] exists, so that none of them takes its default action (the
+/// end of the process, without a word) while the program starts: each one that arrives
+/// is kept, and the signal loop handles it first once installed. Then unblocks them, for
+/// a process started with them blocked (the launcher starts its workers so).
+///
+/// `#[oslo::main]` calls it before `main`, and leaves at once (exit 0 for SIGTERM, 1 for
+/// SIGINT) when one came while it read the command line and the configuration; a
+/// program with a `main` of its own can call it too. The signals are held until a
+/// signal loop takes them: a program that never launches a service should not call it.
+/// A worker leaves SIGINT alone: its parent set it to be ignored.
+///
+/// ```
+/// oslo::signals::capture_early(false)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn capture_early(worker: bool) -> io::Result<()> {
+    let taken: &[i32] = if worker {
+        &[SIGTERM, SIGHUP]
+    } else {
+        &[SIGTERM, SIGINT, SIGHUP]
+    };
+    early::capture(taken)?;
+    unblock(taken)
+}
+
+/// The signals caught before the loop existed, one flag each.
+mod early {
+    use super::*;
+
+    /// Each signal taken over early: its flag and its registration.
+    static CAUGHT: Mutex<Vec<(i32, Arc<AtomicBool>, SigId)>> = Mutex::new(Vec::new());
+
+    pub(super) fn capture(raw: &[i32]) -> io::Result<()> {
+        let mut caught = CAUGHT.lock().unwrap_or_else(PoisonError::into_inner);
+        for &signal in raw {
+            if caught.iter().any(|(known, _, _)| *known == signal) {
+                continue;
+            }
+            let flag = Arc::new(AtomicBool::new(false));
+            let id = signal_hook::flag::register(signal, Arc::clone(&flag))?;
+            caught.push((signal, flag, id));
+        }
+        Ok(())
+    }
+
+    /// SIGINT or SIGTERM, if one arrived early (and is still waiting for the loop).
+    pub(super) fn stop_requested() -> Option<SignalEvent> {
+        let caught = CAUGHT.lock().unwrap_or_else(PoisonError::into_inner);
+        [SIGINT, SIGTERM].into_iter().find_map(|wanted| {
+            caught
+                .iter()
+                .find(|(signal, flag, _)| *signal == wanted && flag.load(Ordering::SeqCst))
+                .and_then(|_| SignalEvent::from_raw(wanted))
+        })
+    }
+
+    /// The events of `raw` that arrived early, gravest first; their early handlers go,
+    /// the loop's own being in place. A signal landing between the loop's registration
+    /// and this may be seen twice: the second asks for what the first already does.
+    pub(super) fn take(raw: &[i32]) -> VecDeque<SignalEvent> {
+        let mut caught = CAUGHT.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut events = VecDeque::new();
+        caught.retain(|(signal, flag, id)| {
+            if !raw.contains(signal) {
+                return true;
+            }
+            signal_hook::low_level::unregister(*id);
+            if flag.load(Ordering::SeqCst) {
+                if let Some(event) = SignalEvent::from_raw(*signal) {
+                    events.push_back(event);
+                }
+            }
+            false
+        });
+        let gravity = |event: &SignalEvent| match event {
+            SignalEvent::Interrupt => 0,
+            SignalEvent::Terminate => 1,
+            _ => 2,
+        };
+        events.make_contiguous().sort_by_key(gravity);
+        events
+    }
+}
+
+/// SIGINT or SIGTERM, if one arrived after [`capture_early`] and before the signal loop
+/// existed: a program still starting can leave at once, and cleanly.
+pub fn stop_requested_early() -> Option<SignalEvent> {
+    early::stop_requested()
+}
+
+/// Unblocks `raw` in the calling thread (threads started afterwards inherit its mask).
+fn unblock(raw: &[i32]) -> io::Result<()> {
+    change_mask(libc::SIG_UNBLOCK, raw)
+}
+
+/// Blocks `raw` in the calling thread; a blocked signal waits, pending, and the mask
+/// survives exec. Async-signal-safe: the launcher calls it between fork and exec.
+pub(crate) fn block(raw: &[i32]) -> io::Result<()> {
+    change_mask(libc::SIG_BLOCK, raw)
+}
+
+fn change_mask(how: libc::c_int, raw: &[i32]) -> io::Result<()> {
+    // SAFETY: `set` is a local signal set, initialised by sigemptyset before use; the
+    // calls only read and write it and the calling thread's signal mask, and allocate
+    // nothing (so they may run between fork and exec).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &signal in raw {
+            libc::sigaddset(&mut set, signal);
+        }
+        match libc::pthread_sigmask(how, &set, std::ptr::null_mut()) {
+            0 => Ok(()),
+            errno => Err(io::Error::from_raw_os_error(errno)),
+        }
     }
 }
 

@@ -162,6 +162,38 @@ impl Service {
         );
     }
 
+    /// Waits until the process is about to run its own code: the Rust runtime, which
+    /// starts right before `main`, has its SIGSEGV and SIGBUS handlers in place (for
+    /// stack overflows). Before that, the process is still being loaded.
+    pub fn wait_running_own_code(&self) {
+        const RUNTIME_HANDLERS: u64 = (1 << (11 - 1)) | (1 << (7 - 1));
+        let status = format!("/proc/{}/status", self.pid());
+        let started = || {
+            std::fs::read_to_string(&status)
+                .ok()
+                .and_then(|text| {
+                    let line = text.lines().find(|line| line.starts_with("SigCgt:"))?;
+                    u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok()
+                })
+                .is_some_and(|caught| caught & RUNTIME_HANDLERS == RUNTIME_HANDLERS)
+        };
+        // Polled without sleeping: the moment matters, it is a matter of microseconds.
+        let deadline = Instant::now() + HANG;
+        while !started() {
+            assert!(
+                Instant::now() < deadline,
+                "the process never started running"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    /// Sends `signal` to the service's whole process group: itself and its workers.
+    pub fn signal_group(&self, signal: Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
+        rustix::process::kill_process_group(pid, signal).expect("kill the process group");
+    }
+
     pub fn signal(&self, signal: Signal) {
         let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
         rustix::process::kill_process(pid, signal).expect("kill");

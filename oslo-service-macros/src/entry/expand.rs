@@ -72,9 +72,17 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         },
     };
 
+    // Run by the C runtime before `main`, from the program's own object file: the
+    // signals are taken over as soon as the program runs any code of its own.
+    let early = quote! {
+        #[used]
+        #[unsafe(link_section = ".init_array")]
+        static __OSLO_EARLY_SIGNALS: extern "C" fn() = #runtime::__private::capture_early_signals;
+    };
     quote! {
         #(#outer_attrs)*
         #vis fn #ident() -> ::std::process::ExitCode {
+            #early
             #body
         }
     }

@@ -75,7 +75,8 @@ pub const ENV_PREFIX: &str = "OSLO_";
 
 /// Where the configuration comes from: `--config-file` paths (later ones win),
 /// `--config-dir` directories (each `*.conf` and `*.toml` in them, sorted, read after
-/// the files), then environment variables named with `env_prefix`.
+/// the files; one such name that is not a readable file is an error), then environment
+/// variables named with `env_prefix`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigSources {
     /// Files, in the order given.
@@ -114,9 +115,18 @@ impl ConfigSources {
             for entry in std::fs::read_dir(dir).map_err(read_error)? {
                 let path = entry.map_err(read_error)?.path();
                 let conf = path.extension().is_some_and(|ext| ext == "conf");
-                if (conf || load::is_toml(&path)) && path.is_file() {
-                    found.push(path);
+                if !conf && !load::is_toml(&path) {
+                    continue;
                 }
+                // A name that matches is meant to be read: one that is no file (a
+                // directory named `zz.conf`) is an error, not a silent skip.
+                if !path.is_file() {
+                    return Err(ConfigError::Read {
+                        source: std::io::Error::other("not a regular file"),
+                        path,
+                    });
+                }
+                found.push(path);
             }
             found.sort();
             paths.extend(found);

@@ -29,6 +29,12 @@ where
     F: FnOnce(Config) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    // First of all: from here on, SIGTERM, SIGINT and SIGHUP wait for the launcher
+    // instead of ending the process half-started.
+    if let Err(err) = crate::signals::capture_early(crate::launcher::started_as_worker()) {
+        eprintln!("{}: cannot take over the signals: {err}", spec.name);
+        return ExitCode::FAILURE;
+    }
     // SAFETY: this is the start of the program's `main`, before the runtime (or any other
     // thread of ours) exists, so nothing else reads or writes the environment.
     unsafe { crate::launcher::take_inherited_env() };
@@ -68,6 +74,15 @@ where
         return ExitCode::FAILURE;
     }
     conf.log_at_start();
+    // Start-up ends here if it was asked to: nothing is running yet that would need a
+    // graceful stop.
+    if let Some(signal) = crate::signals::stop_requested_early() {
+        tracing::info!(%signal, "caught signal while starting, exiting");
+        return match signal {
+            crate::signals::SignalEvent::Interrupt => ExitCode::FAILURE,
+            _ => ExitCode::SUCCESS,
+        };
+    }
     let sizing = runtime::sizing(spec.runtime, crate::launcher::worker_thread_share());
     let runtime = match runtime::build(sizing) {
         Ok(runtime) => runtime,

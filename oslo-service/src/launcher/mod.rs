@@ -94,6 +94,12 @@ fn check_workers(workers: usize) -> Result<()> {
     Ok(())
 }
 
+/// Whether this process was started as a worker: its marker is in the environment
+/// (read before [`take_inherited_env`] takes it out).
+pub(crate) fn started_as_worker() -> bool {
+    std::env::var_os(worker::WORKER_ENV).is_some() || current().is_some()
+}
+
 /// Reads what the process inherited and takes it out of the environment, so that
 /// processes it starts inherit none of it: systemd's notify socket, a worker's marker
 /// and the sockets its parent shares.

@@ -12,6 +12,7 @@ use rustix::process::{Pid, Signal};
 
 use super::worker::{Marker, WORKER_ENV};
 use crate::net::{self, LISTEN_ENV};
+use crate::signals;
 
 /// The program a worker runs: the very build the parent runs, even if the file on disk
 /// was replaced since the parent started.
@@ -76,7 +77,8 @@ pub(super) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
         command.env_remove(name);
     }
     // SAFETY: `prepare_worker` only makes async-signal-safe system calls (prctl,
-    // getppid, fcntl, signal) on values computed before the fork; it allocates nothing.
+    // getppid, fcntl, signal, pthread_sigmask) on values computed before the fork; it
+    // allocates nothing.
     unsafe {
         command.pre_exec(move || prepare_worker(parent, &inherit));
     }
@@ -114,7 +116,10 @@ fn prepare_worker(parent: Pid, inherit: &[RawFd]) -> io::Result<()> {
     if unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) } == libc::SIG_ERR {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
+    // SIGTERM and SIGHUP stay blocked across exec until the worker's handlers are in
+    // place (`signals::capture_early`): one sent while it starts waits instead of ending
+    // it by the default action.
+    signals::block(&[libc::SIGTERM, libc::SIGHUP])
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ pub(super) struct Supervisor {
     pools: Vec<ServicePool>,
     workers: BTreeMap<i32, Worker>,
     generation: u64,
+    /// When the workers that have not acknowledged the reload under way are replaced.
+    reload_deadline: Option<Instant>,
     phase: Phase,
     ready_tx: mpsc::UnboundedSender<i32>,
     ready_rx: mpsc::UnboundedReceiver<i32>,
@@ -95,6 +97,7 @@ impl Supervisor {
             pools,
             workers: BTreeMap::new(),
             generation: 0,
+            reload_deadline: None,
             phase: Phase::new(),
             ready_tx,
             ready_rx,
@@ -155,7 +158,11 @@ impl Supervisor {
                 },
                 Some(pid) = self.ready_rx.recv() => self.mark_ready(pid),
                 Some(command) = self.commands.recv() => self.command(command),
-                () = sleep_until(wake) => self.kill_overdue(Instant::now()),
+                () = sleep_until(wake) => {
+                    let now = Instant::now();
+                    self.kill_overdue(now);
+                    self.replace_unacknowledged(now);
+                }
             }
             self.fill(Instant::now());
             self.check_progress();
@@ -364,7 +371,7 @@ impl Supervisor {
             .filter(|&pool| !self.missing(pool).is_empty())
             .filter_map(|pool| self.pools[pool].rate.held_until());
         let kills = self.workers.values().filter_map(|w| w.kill_at);
-        forks.chain(kills).min()
+        forks.chain(kills).chain(self.reload_deadline).min()
     }
 
     /// Whether every worker of the current generation has reported ready.
@@ -391,6 +398,45 @@ impl Supervisor {
         {
             return;
         }
+        self.settle();
+    }
+
+    /// A reload that some workers did not acknowledge by its deadline (hung in `reset`
+    /// or `start`, stopped): each of them is killed and replaced, and the reload ends as
+    /// if they had, so that the launcher never stays reloading.
+    fn replace_unacknowledged(&mut self, now: Instant) {
+        if self.phase.state() != LauncherState::Reloading
+            || self.reload_deadline.is_none_or(|deadline| deadline > now)
+        {
+            return;
+        }
+        let laggards: Vec<i32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.generation == self.generation && !w.retiring && !w.ready)
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in laggards {
+            if let Some(worker) = self.workers.get_mut(&pid) {
+                tracing::error!(
+                    pid,
+                    worker = worker.index,
+                    service = %self.pools[worker.pool].name,
+                    "worker did not acknowledge the reload within graceful_shutdown_timeout, replacing it"
+                );
+                worker.retiring = true;
+                worker.kill_at = None;
+                // SIGKILL: a worker that is stopped or hung would not act on SIGTERM.
+                send(pid, Signal::KILL);
+            }
+        }
+        self.settle();
+    }
+
+    /// The end of a start or a reload: the previous generation is asked to stop, and
+    /// systemd hears READY=1.
+    fn settle(&mut self) {
+        self.reload_deadline = None;
         let old: Vec<i32> = self
             .workers
             .iter()
@@ -418,6 +464,10 @@ impl Supervisor {
             }
             return;
         }
+        self.reload_deadline = self
+            .options
+            .graceful_shutdown_timeout
+            .map(|timeout| Instant::now() + timeout);
         self.services.reset().await;
         match self.restart_method {
             RestartMethod::Reload => {
@@ -443,32 +493,40 @@ impl Supervisor {
     }
 
     /// SIGTERM (or SIGHUP in a terminal): every worker is asked to stop, and killed if
-    /// it has not within `graceful_shutdown_timeout`.
+    /// it has not within `graceful_shutdown_timeout`. A worker already stopping (the old
+    /// generation of a reload) keeps its own deadline: the SIGTERM does not extend it.
     async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
         self.phase.begin_stop();
-        for &pid in self.workers.keys() {
+        let now = Instant::now();
+        let deadline = self.options.graceful_shutdown_timeout.map(|t| now + t);
+        for (&pid, worker) in &mut self.workers {
             send(pid, Signal::TERM);
+            if !worker.retiring {
+                worker.retiring = true;
+                worker.kill_at = deadline;
+            }
         }
         let children = self.workers.len();
         tracing::info!(children, "waiting on children to exit");
-        let deadline = self
-            .options
-            .graceful_shutdown_timeout
-            .map(|t| Instant::now() + t);
         while !self.workers.is_empty() {
+            let wake = self.workers.values().filter_map(|w| w.kill_at).min();
             tokio::select! {
                 event = signals.next() => match event {
                     None | Some(SignalEvent::Interrupt) => return self.interrupt(),
                     Some(SignalEvent::ChildExited) => self.reap(),
                     Some(_) => {}
                 },
-                () = sleep_until(deadline) => {
-                    tracing::error!(
-                        children = self.workers.len(),
-                        "graceful shutdown timeout exceeded, killing the workers left"
-                    );
-                    self.kill_all();
-                    return Err(Error::GracefulShutdownTimeout);
+                () = sleep_until(wake) => {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|deadline| deadline <= now) {
+                        tracing::error!(
+                            children = self.workers.len(),
+                            "graceful shutdown timeout exceeded, killing the workers left"
+                        );
+                        self.kill_all();
+                        return Err(Error::GracefulShutdownTimeout);
+                    }
+                    self.kill_overdue(now);
                 }
             }
         }

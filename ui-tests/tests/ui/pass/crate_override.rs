@@ -16,7 +16,7 @@ mod fake {
     }
 
     pub mod __private {
-        pub use ::oslo::__private::{MainSpec, RuntimeFlavor, RuntimeSpec};
+        pub use ::oslo::__private::{MainSpec, RuntimeFlavor, RuntimeSpec, capture_early_signals};
 
         pub trait ServiceStruct {
             const NAME: &'static str;
