@@ -157,3 +157,46 @@ fn a_bad_value_stops_the_start_with_file_line_group_option_and_value() {
         "3: invalid value 'sometimes' for option restart_method in group [hello]: expected one of 'reload', 'mutate'",
     );
 }
+
+#[test]
+fn a_config_dir_entry_that_is_no_file_is_an_error_at_start_and_on_reload() {
+    let config = "[DEFAULT]\n[hello]\n";
+    let with_dir = |dir: &std::path::Path| {
+        let mut command = Command::new(HELLO);
+        command.arg("--config-dir").arg(dir);
+        Service::start_command(command, config, Stdout::Null, None)
+    };
+
+    // At start: the process exits 1 and says which entry.
+    let dir = tempfile::tempdir().unwrap();
+    let entry = dir.path().join("zz.conf");
+    std::fs::create_dir(&entry).unwrap();
+    let mut refused = with_dir(dir.path());
+    assert_eq!(exit_code(refused.wait_exit()), 1, "{}", refused.log());
+    let log = refused.log();
+    assert!(
+        log.contains(&format!(
+            "cannot read {}: not a regular file",
+            entry.display()
+        )),
+        "{log}"
+    );
+
+    // On reload: refused whole, and the service runs on.
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = with_dir(dir.path());
+    service.expect_notify("READY=1");
+    let entry = dir.path().join("zz.conf");
+    std::fs::create_dir(&entry).unwrap();
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(
+        has_line(&log, &["reload refused", &entry.display().to_string()]),
+        "{log}"
+    );
+    assert!(service.is_running(), "{log}");
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
+}

@@ -451,3 +451,84 @@ fn under_systemd_socket_activation_the_workers_accept_on_systemds_socket() {
         );
     }
 }
+
+#[test]
+fn workers_asked_to_stop_while_they_start_exit_0() {
+    for _ in 0..5 {
+        let mut service = Service::start(WORKERS, &config("", "count = 2"), Stdout::Null);
+        // Polled without sleeping: the workers were started a moment ago and are still
+        // loading, before any handler of theirs is in place.
+        let deadline = Instant::now() + HANG;
+        while !service.log().contains("started worker") {
+            assert!(Instant::now() < deadline, "no worker started");
+            std::thread::yield_now();
+        }
+        service.signal_group(Signal::TERM);
+        let status = service.wait_exit();
+        let log = service.log();
+        assert_eq!(status.code(), Some(0), "{log}");
+        assert!(!log.contains("child killed"), "{log}");
+        assert!(!has_line(&log, &["child exited", "status=1"]), "{log}");
+    }
+}
+
+#[test]
+fn a_worker_that_does_not_acknowledge_a_reload_is_replaced_and_the_reload_ends() {
+    let (service, port) = start(&config(
+        "graceful_shutdown_timeout = 1",
+        "count = 2\nrestart_method = mutate",
+    ));
+    let frozen = service.children()[0];
+    let pid = rustix::process::Pid::from_raw(frozen as i32).unwrap();
+    rustix::process::kill_process(pid, Signal::STOP).unwrap();
+
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    // Not forever: at graceful_shutdown_timeout the frozen worker is given up on.
+    service.expect_notify("READY=1");
+    service.wait_log_line(&["did not acknowledge the reload", &format!("pid={frozen} ")]);
+    wait_until("the frozen worker's replacement", || {
+        let now = service.children();
+        now.len() == 2 && !now.contains(&frozen)
+    });
+    assert!(!is_alive(frozen), "{}", service.log());
+    ask(port).expect("the service still answers");
+}
+
+#[test]
+fn a_sigterm_after_a_reload_does_not_extend_the_old_generations_deadline() {
+    let (mut service, _) = start(&config(
+        "graceful_shutdown_timeout = 4",
+        "count = 2\nhang_on_stop = true",
+    ));
+    let old = expect_children(&service, 2);
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    // The new generation is up; the old workers hang in their stop hook, and are killed
+    // 4 s after the reload asked them to stop.
+    service.expect_notify("READY=1");
+    std::thread::sleep(Duration::from_secs(2));
+    // The new workers hang too: the parent waits for them until 4 s after this SIGTERM.
+    service.signal(Signal::TERM);
+    wait_until("the old workers to be killed", || {
+        old.iter().all(|&pid| !is_alive(pid))
+    });
+    assert!(
+        service.is_running(),
+        "the old workers lived until the SIGTERM's deadline:\n{}",
+        service.log()
+    );
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let log = service.log();
+    let timeout = log
+        .lines()
+        .position(|line| line.contains("graceful shutdown timeout exceeded"))
+        .unwrap_or_else(|| panic!("no timeout:\n{log}"));
+    for pid in old {
+        let killed = log
+            .lines()
+            .position(|line| line.contains("killing it") && line.contains(&format!("pid={pid} ")))
+            .unwrap_or_else(|| panic!("old worker {pid} was not killed on its own:\n{log}"));
+        assert!(killed < timeout, "{log}");
+    }
+}
