@@ -18,15 +18,18 @@
 //! | event | the parent |
 //! |---|---|
 //! | a worker exits or is killed | logs `child exited` (with `status`) or `child killed` (with `signal`) and starts a replacement; more forks than workers within as many seconds log "forking too fast, sleeping" and pause a second |
-//! | SIGTERM | SIGTERM to every worker and waits; past `graceful_shutdown_timeout` the rest are killed and the parent exits 1 |
+//! | SIGTERM | SIGTERM to every worker and waits; past `graceful_shutdown_timeout` the rest are killed and the parent exits 1; a previous generation still stopping keeps its own deadline |
 //! | SIGINT | kills every worker, exits 1 (workers ignore the SIGINT of a Ctrl-C) |
 //! | SIGHUP, `reload` | re-reads the configuration (a bad one is refused), `reset()` here, starts a new generation of workers and stops the old one once the new one is ready |
 //! | SIGHUP, `mutate` | re-reads the configuration, `reset()` here, SIGHUP to every worker, which re-reads and resets in place |
+//! | a worker does not acknowledge a reload within `graceful_shutdown_timeout` | logged with its pid, killed and replaced; the reload ends with `READY=1` |
 //! | SIGTTIN / SIGTTOU | one worker more / less for every service |
 //! | parent dies | each worker reads end-of-file on its control socket (and SIGUSR2, its parent-death signal) and exits at once |
 //!
 //! systemd hears `READY=1` from the parent once every worker has reported that its
-//! services started; workers never notify.
+//! services started; workers never notify. Workers start with SIGTERM and SIGHUP
+//! blocked across exec, until their own handlers are in place: one asked to stop while
+//! it starts exits 0.
 //!
 //! # Inside the package
 //!
