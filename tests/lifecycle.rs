@@ -234,3 +234,30 @@ fn sigterm_in_the_first_milliseconds_is_a_clean_exit() {
         unclean.join("\n")
     );
 }
+
+/// Starts hello with `WATCHDOG_USEC` (and `WATCHDOG_PID`, if given) set as systemd sets
+/// them; returns it once ready.
+fn start_watched(usec: u64, pid: Option<&str>) -> Service {
+    let mut command = std::process::Command::new(HELLO);
+    command.env("WATCHDOG_USEC", usec.to_string());
+    if let Some(pid) = pid {
+        command.env("WATCHDOG_PID", pid);
+    }
+    let service = Service::start_command(command, &config("", ""), Stdout::Null, None);
+    service.expect_notify("READY=1");
+    service
+}
+
+#[test]
+fn the_watchdog_is_fed_at_half_its_period_while_the_signal_loop_runs() {
+    let service = start_watched(200_000, None);
+    let heard = service.notifications_for(Duration::from_millis(1000));
+    let fed = heard.iter().filter(|m| *m == "WATCHDOG=1").count();
+    // Every 100 ms for a second; the bound only tells feeding from not feeding.
+    assert!(fed >= 3, "{heard:?}");
+
+    // WATCHDOG_PID names another process: the watchdog is not this one's to feed.
+    let other = start_watched(200_000, Some("1"));
+    let heard = other.notifications_for(Duration::from_millis(500));
+    assert!(!heard.iter().any(|m| m == "WATCHDOG=1"), "{heard:?}");
+}

@@ -532,3 +532,45 @@ fn a_sigterm_after_a_reload_does_not_extend_the_old_generations_deadline() {
         assert!(killed < timeout, "{log}");
     }
 }
+
+#[test]
+fn a_notify_socket_nobody_reads_never_wedges_the_launcher() {
+    // systemd busy or re-executing: its socket's queue fills up and stays full.
+    let mut service = Service::start(
+        WORKERS,
+        &config("", "count = 2\nrestart_method = mutate"),
+        Stdout::Null,
+    );
+    service.wait_log("all workers ready");
+    for reloads in 1..=40 {
+        service.signal(Signal::HUP);
+        service.wait_for_log("configuration reloaded", reloads);
+    }
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
+#[test]
+fn systemd_hears_how_many_workers_are_ready_and_that_the_stop_may_take_its_timeout() {
+    let (mut service, _) = start(&config("graceful_shutdown_timeout = 7", "count = 2"));
+    // `start` read READY=1; the same datagram said how far the workers are.
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    let ready = service.expect_notify("READY=1");
+    assert!(ready.contains("STATUS=2/2 workers ready"), "{ready}");
+
+    service.signal(Signal::TERM);
+    service.expect_notify("STOPPING=1");
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    let after = service.notifications_for(Duration::from_millis(100));
+    // 7 s and the margin to kill what is left.
+    assert!(
+        after.iter().any(|m| m == "EXTEND_TIMEOUT_USEC=12000000"),
+        "{after:?}"
+    );
+    assert!(after.iter().any(|m| m == "STATUS=stopping"), "{after:?}");
+    assert!(
+        after.iter().any(|m| m == "STATUS=stopping: 0 workers left"),
+        "{after:?}"
+    );
+}

@@ -77,6 +77,10 @@ pub struct SignalLoop {
     signals: Signals,
     handle: Handle,
     deferred: VecDeque<SignalEvent>,
+    /// Ticks at systemd's watchdog interval, if it asked for one: `WATCHDOG=1` goes out
+    /// only while this loop is polled, so a launcher that stops handling signals stops
+    /// feeding the watchdog, and systemd restarts it.
+    watchdog: Option<tokio::time::Interval>,
 }
 
 /// SIGINT arrived (or the loop closed) while [`SignalLoop::guard`] ran its future.
@@ -109,11 +113,17 @@ impl SignalLoop {
         // Signals the process was started with blocked (a worker is) reach the loop
         // from now on.
         unblock(raw)?;
+        let watchdog = crate::systemd::watchdog_interval().map(|period| {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
         Ok(SignalLoop {
             signals,
             handle,
             // What arrived before the loop existed is handled first.
             deferred: early::take(raw),
+            watchdog,
         })
     }
 
@@ -150,9 +160,18 @@ impl SignalLoop {
 
     async fn receive(&mut self) -> Option<SignalEvent> {
         loop {
-            let raw = poll_fn(|cx| Pin::new(&mut self.signals).poll_next(cx)).await?;
-            if let Some(event) = SignalEvent::from_raw(raw) {
-                return Some(event);
+            let signals = &mut self.signals;
+            let watchdog = &mut self.watchdog;
+            let raw_signal = poll_fn(|cx| Pin::new(&mut *signals).poll_next(cx));
+            tokio::select! {
+                raw = raw_signal => {
+                    if let Some(event) = SignalEvent::from_raw(raw?) {
+                        return Some(event);
+                    }
+                }
+                _ = async { watchdog.as_mut()?.tick().await; Some(()) }, if watchdog.is_some() => {
+                    crate::systemd::notify_watchdog();
+                }
             }
         }
     }

@@ -1,24 +1,45 @@
-//! systemd's notify protocol: `READY=1`, `RELOADING=1`, `STOPPING=1` sent as datagrams to
-//! the socket named by `NOTIFY_SOCKET` (`@name` for the abstract namespace).
+//! systemd's notify protocol: `READY=1`, `RELOADING=1`, `STOPPING=1`, `STATUS=`,
+//! `WATCHDOG=1` and `EXTEND_TIMEOUT_USEC=` sent as datagrams to the socket named by
+//! `NOTIFY_SOCKET` (`@name` for the abstract namespace).
 //!
 //! The socket is read once per process. [`forget_notify_socket_env`] takes it out of the
-//! environment so that processes the service starts cannot notify in its name; the
-//! process itself keeps notifying through the address it remembered. Failures are logged
-//! at DEBUG and otherwise ignored: a service runs the same with or without systemd.
+//! environment (with `WATCHDOG_USEC` and `WATCHDOG_PID`) so that processes the service
+//! starts cannot notify in its name; the process itself keeps notifying through the
+//! address it remembered. A notification never blocks: a socket whose queue is full (a
+//! systemd busy or re-executing) or that is gone drops it, and the first such failure is
+//! logged at DEBUG. A service runs the same with or without systemd.
 
 use std::io;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
+const WATCHDOG_USEC: &str = "WATCHDOG_USEC";
+const WATCHDOG_PID: &str = "WATCHDOG_PID";
 
 static ADDRESS: OnceLock<Option<String>> = OnceLock::new();
+static WATCHDOG: OnceLock<Option<Duration>> = OnceLock::new();
 
 fn address() -> Option<&'static str> {
     ADDRESS
         .get_or_init(|| std::env::var(NOTIFY_SOCKET).ok().filter(|a| !a.is_empty()))
         .as_deref()
+}
+
+/// How often systemd expects `WATCHDOG=1` from this process: half of `WATCHDOG_USEC`,
+/// when it is set and `WATCHDOG_PID` is unset or names this process.
+pub fn watchdog_interval() -> Option<Duration> {
+    *WATCHDOG.get_or_init(|| {
+        let usec: u64 = std::env::var(WATCHDOG_USEC).ok()?.parse().ok()?;
+        let ours = match std::env::var(WATCHDOG_PID) {
+            Ok(pid) => pid.parse::<u32>().ok() == Some(std::process::id()),
+            Err(_) => true,
+        };
+        (ours && usec > 0 && address().is_some()).then(|| Duration::from_micros(usec / 2))
+    })
 }
 
 /// Remembers `NOTIFY_SOCKET` for this process and removes it from the environment.
@@ -29,8 +50,13 @@ fn address() -> Option<&'static str> {
 /// start of `main`, before any runtime or thread exists (`#[oslo::main]` does).
 pub unsafe fn forget_notify_socket_env() {
     address();
+    watchdog_interval();
     // SAFETY: the caller promises that no other thread touches the environment now.
-    unsafe { std::env::remove_var(NOTIFY_SOCKET) };
+    unsafe {
+        std::env::remove_var(NOTIFY_SOCKET);
+        std::env::remove_var(WATCHDOG_USEC);
+        std::env::remove_var(WATCHDOG_PID);
+    }
 }
 
 /// Sends `state` (one or more `KEY=value` lines) to the notify socket, if there is one.
@@ -42,10 +68,35 @@ pub fn notify(state: &str) -> bool {
     match send(address, state) {
         Ok(()) => true,
         Err(err) => {
-            tracing::debug!(socket = address, error = %err, "systemd notification failed");
+            // Once: a systemd that stopped reading would otherwise fill the log.
+            static LOGGED: AtomicBool = AtomicBool::new(false);
+            if !LOGGED.swap(true, Ordering::Relaxed) {
+                tracing::debug!(socket = address, error = %err, "systemd notification dropped");
+            }
             false
         }
     }
+}
+
+/// Tells systemd what the service is doing, in words (`systemctl status` shows it).
+pub fn notify_status(status: &str) -> bool {
+    notify(&format!("STATUS={status}"))
+}
+
+/// Tells systemd's watchdog that the process is alive.
+pub fn notify_watchdog() -> bool {
+    notify("WATCHDOG=1")
+}
+
+/// Asks systemd to wait `by` longer than its own timeout for the current phase (a stop,
+/// say) before it gives up on the service.
+pub fn notify_extend_timeout(by: Duration) -> bool {
+    notify(&format!("EXTEND_TIMEOUT_USEC={}", by.as_micros()))
+}
+
+/// Tells systemd that the service is up, and what it is doing (`STATUS=`).
+pub fn notify_ready_with_status(status: &str) -> bool {
+    notify(&format!("READY=1\nSTATUS={status}"))
 }
 
 /// Tells systemd that the service is up.
@@ -68,6 +119,8 @@ pub fn notify_stopping() -> bool {
 
 fn send(address: &str, state: &str) -> io::Result<()> {
     let socket = UnixDatagram::unbound()?;
+    // A full queue drops the message instead of stopping the caller.
+    socket.set_nonblocking(true)?;
     let target = match address.strip_prefix('@') {
         Some(name) => SocketAddr::from_abstract_name(name.as_bytes())?,
         None => SocketAddr::from_pathname(address)?,
@@ -97,6 +150,20 @@ mod tests {
         send(&format!("@{name}"), "STOPPING=1").unwrap();
         let n = receiver.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"STOPPING=1");
+    }
+
+    #[test]
+    fn a_full_socket_drops_the_message_instead_of_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let _receiver = UnixDatagram::bind(&path).unwrap();
+        let path = path.to_str().unwrap();
+        // Nobody reads: the queue fills up, and then every send fails at once.
+        let refused = (0..1000)
+            .map(|_| send(path, "WATCHDOG=1"))
+            .find_map(Result::err)
+            .expect("the queue never filled");
+        assert_eq!(refused.kind(), io::ErrorKind::WouldBlock);
     }
 
     #[test]

@@ -145,21 +145,46 @@ impl Service {
     }
 
     /// Waits for the next notify message and checks it starts with `expected`.
-    pub fn expect_notify(&self, expected: &str) {
+    /// Waits for the next notification that changes the service's state (informational
+    /// ones skipped) and checks that it starts with `expected`; returns it whole.
+    pub fn expect_notify(&self, expected: &str) -> String {
         self.notify.set_read_timeout(Some(HANG)).unwrap();
-        let mut buf = [0u8; 512];
-        let n = self.notify.recv(&mut buf).unwrap_or_else(|err| {
-            panic!(
-                "no '{expected}' from the service: {err}\nlog:\n{}",
-                self.log()
-            )
-        });
-        let message = String::from_utf8_lossy(&buf[..n]);
+        let message = loop {
+            let mut buf = [0u8; 512];
+            let n = self.notify.recv(&mut buf).unwrap_or_else(|err| {
+                panic!(
+                    "no '{expected}' from the service: {err}\nlog:\n{}",
+                    self.log()
+                )
+            });
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !is_informational(&message) {
+                break message;
+            }
+        };
         assert!(
             message.starts_with(expected),
             "expected '{expected}', got '{message}'\nlog:\n{}",
             self.log()
         );
+        message
+    }
+
+    /// Every notification that arrives within `wait`, informational ones included.
+    pub fn notifications_for(&self, wait: Duration) -> Vec<String> {
+        let deadline = Instant::now() + wait;
+        let mut found = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            self.notify
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
+            let mut buf = [0u8; 512];
+            match self.notify.recv(&mut buf) {
+                Ok(n) => found.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(_) => break,
+            }
+        }
+        found
     }
 
     /// Waits until the process is about to run its own code: the Rust runtime, which
@@ -272,19 +297,39 @@ impl Service {
         }
     }
 
-    /// A notify message that already arrived, if any.
+    /// A notify message that already arrived, if any, informational ones left out.
     pub fn try_notify(&self) -> Option<String> {
         self.notify.set_nonblocking(true).unwrap();
-        let mut buf = [0u8; 512];
-        let got = self.notify.recv(&mut buf).ok();
+        let mut got = None;
+        loop {
+            let mut buf = [0u8; 512];
+            let Ok(n) = self.notify.recv(&mut buf) else {
+                break;
+            };
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !is_informational(&message) {
+                got = Some(message);
+                break;
+            }
+        }
         self.notify.set_nonblocking(false).unwrap();
-        got.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+        got
     }
 
     /// The pids of the service's child processes, sorted.
     pub fn children(&self) -> Vec<u32> {
         children_of(self.pid())
     }
+}
+
+/// A notification that says what the service is doing but changes no state: `STATUS=`,
+/// `WATCHDOG=1`, `EXTEND_TIMEOUT_USEC=` alone.
+pub fn is_informational(message: &str) -> bool {
+    message.lines().all(|line| {
+        line.starts_with("STATUS=")
+            || line == "WATCHDOG=1"
+            || line.starts_with("EXTEND_TIMEOUT_USEC=")
+    })
 }
 
 /// Whether one line of `log` holds every one of `parts`: a log line's message and its

@@ -163,7 +163,7 @@ impl ServiceLauncher {
 
     /// Stops and waits for every service within `graceful_shutdown_timeout`.
     async fn shutdown(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
-        self.phase.begin_stop();
+        self.phase.begin_stop(options.graceful_shutdown_timeout);
         self.stop_within_timeout(signals, options).await?;
         tracing::info!("services stopped");
         Ok(())
@@ -257,7 +257,7 @@ impl Role {
     fn ready(&self) {
         match self {
             Role::Standalone => {
-                systemd::notify_ready();
+                systemd::notify_ready_with_status("running");
             }
             Role::Worker(link) => link.report_ready(),
         }

@@ -1,6 +1,8 @@
 //! The phases of a launcher's life, and the steps of a SIGHUP reload and of a stop that
 //! both launchers take alike.
 
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::systemd;
 
@@ -18,6 +20,9 @@ pub enum LauncherState {
     /// Services are stopping.
     Stopping,
 }
+
+/// What a stop takes beyond `graceful_shutdown_timeout`: killing what is left, exiting.
+const STOP_MARGIN: Duration = Duration::from_secs(5);
 
 /// Where a launcher stands: every transition goes through here and is logged.
 #[derive(Debug)]
@@ -41,10 +46,16 @@ impl Phase {
         self.state = state;
     }
 
-    /// Enters `Stopping` and tells systemd.
-    pub(super) fn begin_stop(&mut self) {
+    /// Enters `Stopping` and tells systemd, asking it to wait the `timeout` the stop may
+    /// take (and a little more, to kill what is left and exit) whatever its own stop
+    /// timeout; with no timeout, systemd's own (`TimeoutStopSec=`) is the limit.
+    pub(super) fn begin_stop(&mut self, timeout: Option<Duration>) {
         self.enter(LauncherState::Stopping);
         systemd::notify_stopping();
+        systemd::notify_status("stopping");
+        if let Some(timeout) = timeout {
+            systemd::notify_extend_timeout(timeout + STOP_MARGIN);
+        }
     }
 
     /// The first half of a SIGHUP in a daemon: enters `Reloading`, tells systemd, and
@@ -55,6 +66,7 @@ impl Phase {
         let previous = self.state;
         self.enter(LauncherState::Reloading);
         systemd::notify_reloading();
+        systemd::notify_status("reloading");
         let reread = match method {
             RestartMethod::Reload => conf.reload(),
             RestartMethod::Mutate => conf.mutate(),

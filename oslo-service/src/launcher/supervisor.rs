@@ -263,6 +263,9 @@ impl Supervisor {
         if let Some(worker) = self.workers.get_mut(&pid) {
             worker.ready = true;
             tracing::debug!(pid, worker = worker.index, service = %self.pools[worker.pool].name, "worker ready");
+            if self.phase.state() != LauncherState::Running {
+                systemd::notify_status(&self.readiness());
+            }
         }
     }
 
@@ -450,7 +453,18 @@ impl Supervisor {
         let workers = self.workers.values().filter(|w| !w.retiring).count();
         tracing::info!(workers, "all workers ready");
         self.phase.enter(LauncherState::Running);
-        systemd::notify_ready();
+        systemd::notify_ready_with_status(&self.readiness());
+    }
+
+    /// `3/4 workers ready`: the workers of the current generation that reported ready,
+    /// out of how many there should be.
+    fn readiness(&self) -> String {
+        let ready = self
+            .workers
+            .values()
+            .filter(|w| w.generation == self.generation && !w.retiring && w.ready)
+            .count();
+        format!("{ready}/{} workers ready", self.workers_in_all())
     }
 
     /// Applies a SIGHUP: re-reads the configuration, resets the services here, then
@@ -460,7 +474,7 @@ impl Supervisor {
         if !self.phase.reread(&self.conf, self.restart_method) {
             // The workers run on, on the old configuration.
             if self.phase.state() == LauncherState::Running {
-                systemd::notify_ready();
+                systemd::notify_ready_with_status(&self.readiness());
             }
             return;
         }
@@ -496,7 +510,8 @@ impl Supervisor {
     /// it has not within `graceful_shutdown_timeout`. A worker already stopping (the old
     /// generation of a reload) keeps its own deadline: the SIGTERM does not extend it.
     async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
-        self.phase.begin_stop();
+        self.phase
+            .begin_stop(self.options.graceful_shutdown_timeout);
         let now = Instant::now();
         let deadline = self.options.graceful_shutdown_timeout.map(|t| now + t);
         for (&pid, worker) in &mut self.workers {
@@ -513,7 +528,10 @@ impl Supervisor {
             tokio::select! {
                 event = signals.next() => match event {
                     None | Some(SignalEvent::Interrupt) => return self.interrupt(),
-                    Some(SignalEvent::ChildExited) => self.reap(),
+                    Some(SignalEvent::ChildExited) => {
+                        self.reap();
+                        systemd::notify_status(&format!("stopping: {} workers left", self.workers.len()));
+                    }
                     Some(_) => {}
                 },
                 () = sleep_until(wake) => {
