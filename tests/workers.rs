@@ -574,3 +574,34 @@ fn systemd_hears_how_many_workers_are_ready_and_that_the_stop_may_take_its_timeo
         "{after:?}"
     );
 }
+
+#[test]
+fn a_respawned_worker_runs_on_its_siblings_values_not_on_an_edited_file() {
+    let conf = |greeting: &str| config("", &format!("count = 2\ngreeting = {greeting}"));
+    let (service, port) = start(&conf("hello"));
+    let before = expect_children(&service, 2);
+    // Someone edits the file and sends no SIGHUP; then a worker dies.
+    service.rewrite_config(&conf("bonjour"));
+    let victim = before[0];
+    let pid = rustix::process::Pid::from_raw(victim as i32).unwrap();
+    rustix::process::kill_process(pid, Signal::KILL).unwrap();
+    wait_until("a replacement worker", || {
+        let now = service.children();
+        now.len() == 2 && !now.contains(&victim)
+    });
+    let replacement = *service
+        .children()
+        .iter()
+        .find(|pid| !before.contains(pid))
+        .unwrap();
+    service.wait_log_line(&["service started", &format!("pid={replacement}}}")]);
+    // Every worker, the new one included, answers with the values the parent runs on.
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + HANG;
+    while !seen.contains(&replacement) {
+        assert!(Instant::now() < deadline, "the replacement never answered");
+        let answer = ask(port).unwrap();
+        assert_eq!(answer.greeting, "hello", "{answer:?}");
+        seen.insert(answer.pid);
+    }
+}

@@ -195,8 +195,18 @@ impl Config {
     /// declarations decide what `mutate` applies, what `log_options` shows and what the
     /// sample config lists.
     pub fn load_with(sources: ConfigSources, groups: &[GroupInfo]) -> Result<Self, ConfigError> {
-        let groups = with_runtime_groups(groups);
         let snapshot = load::read(&sources)?;
+        Self::with_values(sources, groups, snapshot)
+    }
+
+    /// Like [`Config::load_with`], with the values of `snapshot` instead of what the
+    /// sources hold now (a worker runs on its parent's); a reload reads the sources.
+    pub fn with_values(
+        sources: ConfigSources,
+        groups: &[GroupInfo],
+        snapshot: Snapshot,
+    ) -> Result<Self, ConfigError> {
+        let groups = with_runtime_groups(groups);
         check_groups(&groups, &snapshot)?;
         Ok(Config {
             shared: Arc::new(Shared {

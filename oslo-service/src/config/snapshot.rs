@@ -29,6 +29,23 @@ pub struct Snapshot {
     typed: TypedGroups,
 }
 
+/// Reads `<length>:<bytes>,` fields one after the other.
+struct Netstrings<'a>(&'a [u8]);
+
+impl<'a> Netstrings<'a> {
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let colon = self.0.iter().position(|&b| b == b':')?;
+        let len: usize = std::str::from_utf8(&self.0[..colon]).ok()?.parse().ok()?;
+        let end = colon.checked_add(1)?.checked_add(len)?;
+        let field = self.0.get(colon + 1..end)?;
+        if self.0.get(end) != Some(&b',') {
+            return None;
+        }
+        self.0 = &self.0[end + 1..];
+        Some(field)
+    }
+}
+
 /// Groups already read from a snapshot, by type: each is read once per snapshot.
 #[derive(Default)]
 struct TypedGroups(Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
@@ -146,6 +163,63 @@ impl Snapshot {
         default: T,
     ) -> Result<T, ConfigError> {
         Ok(self.get(group, option)?.unwrap_or(default))
+    }
+
+    /// The values as bytes, for another process to rebuild the very same snapshot with
+    /// [`Snapshot::from_bytes`]: each value's group, option, file, line and text as
+    /// netstrings (`<length>:<bytes>,`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut field = |bytes: &[u8]| {
+            out.extend_from_slice(bytes.len().to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(bytes);
+            out.push(b',');
+        };
+        for (group, option, values) in self.iter() {
+            for value in values {
+                let file = value.file.as_deref().map(|f| {
+                    use std::os::unix::ffi::OsStrExt as _;
+                    f.as_os_str().as_bytes()
+                });
+                field(group.as_bytes());
+                field(option.as_bytes());
+                field(file.unwrap_or_default());
+                field(value.line.to_string().as_bytes());
+                field(value.text.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// The snapshot [`Snapshot::to_bytes`] wrote; `None` if the bytes are not such.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        use std::os::unix::ffi::OsStrExt as _;
+
+        let mut fields = Netstrings(bytes);
+        let mut snapshot = Snapshot::default();
+        let mut files: HashMap<&[u8], Arc<Path>> = HashMap::new();
+        while !fields.0.is_empty() {
+            let group = std::str::from_utf8(fields.next()?).ok()?;
+            let option = std::str::from_utf8(fields.next()?).ok()?;
+            let file = fields.next()?;
+            let file = (!file.is_empty()).then(|| {
+                let path = files
+                    .entry(file)
+                    .or_insert_with(|| Arc::from(Path::new(std::ffi::OsStr::from_bytes(file))));
+                Arc::clone(path)
+            });
+            let line = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+            let text = std::str::from_utf8(fields.next()?).ok()?.to_owned();
+            snapshot
+                .groups
+                .entry(group.to_owned())
+                .or_default()
+                .entry(option.to_owned())
+                .or_default()
+                .push(RawValue { text, file, line });
+        }
+        Some(snapshot)
     }
 
     /// The groups and options that differ between `self` and `other`.

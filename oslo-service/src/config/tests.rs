@@ -429,3 +429,28 @@ fn random_inputs_never_panic_the_parser_or_the_provider() {
         }
     }
 }
+
+#[test]
+fn a_snapshot_survives_its_bytes_with_files_lines_and_repeated_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("odd, name:1.conf");
+    std::fs::write(
+        &file,
+        "[DEFAULT]\ndebug = true\n[g]\nk = a, b:c\nk = 12:3,\nm = ünï  cödé \n  continued\n",
+    )
+    .unwrap();
+    let snapshot = load::read(&ConfigSources::from_files([&file])).unwrap();
+    let back = Snapshot::from_bytes(&snapshot.to_bytes()).unwrap();
+    assert_eq!(back, snapshot);
+    assert_eq!(back.raw_all("g", "k").len(), 2);
+    assert_eq!(
+        back.raw("g", "m").unwrap().file.as_deref(),
+        Some(file.as_path())
+    );
+    assert_eq!(Snapshot::from_bytes(b""), Some(Snapshot::default()));
+    let bytes = snapshot.to_bytes();
+    for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+        assert_eq!(Snapshot::from_bytes(&bytes[..cut]), None, "cut at {cut}");
+    }
+    assert_eq!(Snapshot::from_bytes(b"99:abc,"), None);
+}

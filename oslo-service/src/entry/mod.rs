@@ -62,7 +62,16 @@ where
             return ExitCode::from(2);
         }
     };
-    let conf = match Config::load_with(line.sources, spec.options) {
+    // A worker runs on its parent's values; any other process reads its sources.
+    let conf = match crate::launcher::parent_values() {
+        Ok(Some(values)) => Config::with_values(line.sources, spec.options, values),
+        Ok(None) => Config::load_with(line.sources, spec.options),
+        Err(err) => {
+            eprintln!("{}: {err}", spec.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    let conf = match conf {
         Ok(conf) => conf,
         Err(err) => {
             eprintln!("{}: {err}", spec.name);

@@ -52,6 +52,7 @@ pub use in_process::ServiceLauncher;
 pub use phase::LauncherState;
 pub use process::{LauncherHandle, ProcessLauncher};
 pub use services::{RestartMethod, Services};
+pub(crate) use worker::parent_values;
 pub(crate) use worker::thread_share as worker_thread_share;
 pub use worker::{WorkerId, current};
 

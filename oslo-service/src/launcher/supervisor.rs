@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::fork_rate::{ForkRate, PAUSE, Verdict};
 use super::phase::{LauncherState, Phase};
 use super::services::{RestartMethod, Services};
 use super::spawn::{self, WorkerSpec};
-use super::worker::READY;
+use super::worker::{READY, handover_frame};
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
 use crate::service::ServiceBase;
@@ -242,19 +242,34 @@ impl Supervisor {
         }
     }
 
-    /// Reads the worker's readiness reports in a task that holds the parent's end of
-    /// its control socket until the worker closes its own.
+    /// Hands the worker the configuration its siblings run on, then reads its readiness
+    /// reports, in a task that holds the parent's end of its control socket until the
+    /// worker closes its own.
     fn watch(&self, pid: i32, control: std::os::unix::net::UnixStream) -> std::io::Result<()> {
         control.set_nonblocking(true)?;
         let mut control = tokio::net::UnixStream::from_std(control)?;
         let ready = self.ready_tx.clone();
+        let values = handover_frame(&self.conf.snapshot().to_bytes());
         tokio::spawn(async move {
-            let mut buf = [0u8; 16];
-            while let Ok(n @ 1..) = control.read(&mut buf).await {
-                for _ in buf[..n].iter().filter(|&&b| b == READY) {
-                    let _ = ready.send(pid);
+            // Side by side: a program that does not read the configuration (a `main` of
+            // its own) must still be heard when it is ready. Borrowed halves: dropping
+            // one does not shut the socket down.
+            let (mut reader, mut writer) = control.split();
+            let hand_over = async {
+                if let Err(err) = writer.write_all(&values).await {
+                    // The worker reads end-of-file or a short frame, and gives up.
+                    tracing::debug!(pid, error = %err, "cannot hand the configuration to the worker");
                 }
-            }
+            };
+            let reports = async {
+                let mut buf = [0u8; 16];
+                while let Ok(n @ 1..) = reader.read(&mut buf).await {
+                    for _ in buf[..n].iter().filter(|&&b| b == READY) {
+                        let _ = ready.send(pid);
+                    }
+                }
+            };
+            tokio::join!(hand_over, reports);
         });
         Ok(())
     }

@@ -1,9 +1,12 @@
 //! The worker side of worker processes: which worker this process is (its marker, read
 //! from the environment once), and its link to the parent.
 
+mod handover;
 mod marker;
 mod parent_link;
 
+pub(super) use handover::handover_frame;
+pub(crate) use handover::parent_values;
 pub(super) use marker::{Marker, WORKER_ENV, marker, take_env};
 pub(super) use parent_link::{ParentLink, READY, parent_died};
 

@@ -1,0 +1,57 @@
+//! The configuration a worker starts with: its parent's, handed over the control socket,
+//! so that a worker started or respawned between two reloads runs on exactly the values
+//! its siblings run on, whatever the files say by then.
+//!
+//! The parent writes one frame as soon as the worker is spawned: the length of the
+//! snapshot's bytes (8 bytes, little-endian) then the bytes; the worker reads it before
+//! it loads any configuration of its own.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+use super::marker::marker;
+use crate::config::Snapshot;
+use crate::error::{Error, Result};
+
+/// The frame that carries `snapshot` (a [`Snapshot::to_bytes`]).
+pub(in crate::launcher) fn handover_frame(snapshot: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(8 + snapshot.len());
+    frame.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
+    frame.extend_from_slice(snapshot);
+    frame
+}
+
+/// In a worker, the values its parent runs on; `None` in a process that is no worker.
+pub(crate) fn parent_values() -> Result<Option<Snapshot>> {
+    let Some(marker) = marker()? else {
+        return Ok(None);
+    };
+    // SAFETY: the marker's descriptor is the worker's end of the control socket, open
+    // (checked when the marker was read) and not yet taken by the launcher; it is only
+    // borrowed for these reads.
+    let control = unsafe { BorrowedFd::borrow_raw(marker.control) };
+    let received = || -> io::Result<Snapshot> {
+        let mut len = [0u8; 8];
+        read_exact(control, &mut len)?;
+        let len = usize::try_from(u64::from_le_bytes(len))
+            .map_err(|_| io::Error::other("configuration too large"))?;
+        let mut bytes = vec![0u8; len];
+        read_exact(control, &mut bytes)?;
+        Snapshot::from_bytes(&bytes).ok_or_else(|| io::Error::other("garbled configuration"))
+    };
+    received()
+        .map(Some)
+        .map_err(|err| Error::io("cannot receive the configuration from the parent", err))
+}
+
+fn read_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match rustix::io::read(fd, &mut *buf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = &mut buf[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(())
+}
