@@ -103,7 +103,7 @@ fn help(program: &str) -> String {
          --namespace NAME     with --generate-config: only the options of this\n                       \
          namespace; may be given several times\n\
          \n\
-         Environment variables {ENV_PREFIX}<OPTION> ([DEFAULT]) and {ENV_PREFIX}<GROUP>__<OPTION>\n\
+         Environment variables {ENV_PREFIX}<GROUP>__<OPTION> ({ENV_PREFIX}DEFAULT__DEBUG=true)\n\
          set options too, over the files.\n"
     )
 }
@@ -135,7 +135,7 @@ mod tests {
         let Invocation::Run(line) = Invocation::parse("svc", Vec::<String>::new()).unwrap() else {
             panic!("not a run")
         };
-        assert_eq!(line.sources.env_prefix.as_deref(), Some("OSLO_"));
+        assert_eq!(line.sources.env_prefix.as_deref(), Some("OS_"));
     }
 
     #[test]

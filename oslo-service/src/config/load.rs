@@ -157,9 +157,9 @@ fn group_dict<'a>(root: &'a mut Dict, group: &str) -> &'a mut Dict {
     }
 }
 
-/// The environment as a provider: `<PREFIX><OPTION>` sets an option of `[DEFAULT]`,
-/// `<PREFIX><GROUP>__<OPTION>` one of `[group]` (`OSLO_DEBUG=true`,
-/// `OSLO_POLLER__INTERVAL=10s`). Names are matched without regard to case.
+/// The environment as a provider, named as oslo.config names it:
+/// `<PREFIX><GROUP>__<OPTION>` sets an option of `[group]` (`OS_DEFAULT__DEBUG=true`,
+/// `OS_POLLER__INTERVAL=10s`). Names are matched without regard to case.
 fn environment(prefix: &str) -> Env {
     let prefix = prefix.to_owned();
     let env = Env::raw().filter_map(move |key| {
@@ -168,12 +168,11 @@ fn environment(prefix: &str) -> Env {
             .get(..prefix.len())
             .filter(|head| head.eq_ignore_ascii_case(&prefix))
             .map(|_| &key[prefix.len()..])?;
-        let (group, option) = match rest.split_once("__") {
-            Some((group, option)) if group.eq_ignore_ascii_case(DEFAULT_GROUP) => {
+        let (group, option) = match rest.split_once("__")? {
+            (group, option) if group.eq_ignore_ascii_case(DEFAULT_GROUP) => {
                 (DEFAULT_GROUP.to_owned(), option)
             }
-            Some((group, option)) => (group.to_lowercase(), option),
-            None => (DEFAULT_GROUP.to_owned(), rest),
+            (group, option) => (group.to_lowercase(), option),
         };
         if group.is_empty() || option.is_empty() || group.contains('.') || option.contains('.') {
             return None;
@@ -186,15 +185,11 @@ fn environment(prefix: &str) -> Env {
 
 /// The variable that sets `option` of `group` under `prefix`.
 pub(crate) fn env_name(prefix: &str, group: &str, option: &str) -> String {
-    if group == DEFAULT_GROUP {
-        format!("{prefix}{}", option.to_uppercase())
-    } else {
-        format!(
-            "{prefix}{}__{}",
-            group.to_uppercase(),
-            option.to_uppercase()
-        )
-    }
+    format!(
+        "{prefix}{}__{}",
+        group.to_uppercase(),
+        option.to_uppercase()
+    )
 }
 
 /// Whether `path` is read as TOML rather than INI.

@@ -4,8 +4,8 @@
 //!
 //! Sources, each over the one before: the declared defaults, `--config-file` files in
 //! the order given, `--config-dir` directories (their `*.conf` and `*.toml` files in
-//! sorted order), then environment variables: `OSLO_<OPTION>` for `[DEFAULT]`,
-//! `OSLO_<GROUP>__<OPTION>` for a group (`OSLO_POLLER__INTERVAL=10s`). A file whose name
+//! sorted order), then environment variables named as oslo.config names them,
+//! `OS_<GROUP>__<OPTION>` (`OS_DEFAULT__DEBUG=true`, `OS_POLLER__INTERVAL=10s`). A file whose name
 //! ends in `.toml` is TOML (top-level keys are `[DEFAULT]` options, tables are groups);
 //! any other file is oslo-style INI.
 //!
@@ -71,7 +71,7 @@ pub use value::{OptionValue, Port};
 pub const DEFAULT_GROUP: &str = "DEFAULT";
 
 /// The prefix of the environment variables the command line's sources read.
-pub const ENV_PREFIX: &str = "OSLO_";
+pub const ENV_PREFIX: &str = "OS_";
 
 /// Where the configuration comes from: `--config-file` paths (later ones win),
 /// `--config-dir` directories (each `*.conf` and `*.toml` in them, sorted, read after
@@ -83,7 +83,7 @@ pub struct ConfigSources {
     pub files: Vec<PathBuf>,
     /// Directories, in the order given.
     pub dirs: Vec<PathBuf>,
-    /// The prefix of the environment variables read (`OSLO_` from the command line);
+    /// The prefix of the environment variables read (`OS_` from the command line);
     /// `None` reads none.
     pub env_prefix: Option<String>,
 }
@@ -364,10 +364,20 @@ impl Config {
             .collect()
     }
 
-    /// Logs a warning for each of the [`Config::unknown_options`].
+    /// Logs the [`Config::unknown_options`]: one warning a group, with their count and
+    /// names (`[DEFAULT]`, which services share with their libraries, may hold hundreds).
     pub fn warn_unknown_options(&self) {
+        let mut by_group: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for (group, option) in self.unknown_options() {
-            tracing::warn!(%group, %option, "unknown option");
+            by_group.entry(group).or_default().push(option);
+        }
+        for (group, options) in by_group {
+            tracing::warn!(
+                %group,
+                count = options.len(),
+                options = %options.join(","),
+                "unknown options"
+            );
         }
     }
 

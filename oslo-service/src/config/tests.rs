@@ -296,7 +296,9 @@ fn environment_variables_win_over_files() {
     // in this process reads the environment through libc while tests run.
     unsafe {
         std::env::set_var("OSLOTEST1_POLLER__PORT", "3");
-        std::env::set_var("oslotest1_debug", "true");
+        std::env::set_var("oslotest1_default__debug", "true");
+        // The bare `<PREFIX><OPTION>` is no name of oslo.config's: not read.
+        std::env::set_var("OSLOTEST1_LOG_FILE", "/nowhere");
         std::env::set_var("OSLOTEST1_POLLER__INTERVAL", "soon");
     }
     let sources = ConfigSources::from_files([&file]).with_env("OSLOTEST1_");
@@ -316,6 +318,7 @@ fn environment_variables_win_over_files() {
         "{:?}",
         conf.snapshot().raw_all("DEFAULT", "debug")
     );
+    assert_eq!(conf.group::<LogOptions>().unwrap().log_file, None);
 }
 
 #[test]
