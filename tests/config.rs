@@ -208,3 +208,43 @@ fn a_config_dir_entry_that_is_no_file_is_an_error_at_start_and_on_reload() {
     service.signal(Signal::TERM);
     assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
 }
+
+#[test]
+fn values_are_substituted_as_oslo_config_does_in_files_and_the_environment() {
+    let conf = "[DEFAULT]\nstate_path = /var/lib/hello\ndebug = true\n\
+                [hello]\ngreeting = at $state_path and ${DEFAULT.state_path}, $$5\n";
+    let service = start(conf);
+    let log = service.log();
+    assert!(
+        log.contains("hello started greeting=at /var/lib/hello and /var/lib/hello, $5"),
+        "{log}"
+    );
+    // log_options shows the value the program sees.
+    assert!(
+        has_line(
+            &log,
+            &[
+                "option value",
+                "option=hello.greeting ",
+                "value=at /var/lib/hello"
+            ]
+        ),
+        "{log}"
+    );
+
+    let mut command = Command::new(HELLO);
+    command.env("OS_HELLO__GREETING", "from ${DEFAULT.state_path}");
+    let service = Service::start_command(command, conf, Stdout::Null, None);
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(
+        log.contains("hello started greeting=from /var/lib/hello"),
+        "{log}"
+    );
+
+    Service::expect_start_refused(
+        HELLO,
+        "[hello]\ngreeting = at $nowhere\n",
+        "2: invalid value 'at $nowhere' for option greeting in group [hello]: $nowhere refers to DEFAULT.nowhere, which is set nowhere",
+    );
+}

@@ -51,6 +51,7 @@ mod load;
 pub(crate) mod read;
 mod snapshot;
 pub(crate) mod spec;
+mod substitute;
 mod value;
 
 use std::path::{Path, PathBuf};
@@ -195,12 +196,13 @@ impl Config {
     /// declarations decide what `mutate` applies, what `log_options` shows and what the
     /// sample config lists.
     pub fn load_with(sources: ConfigSources, groups: &[GroupInfo]) -> Result<Self, ConfigError> {
-        let snapshot = load::read(&sources)?;
+        let snapshot = substituted(load::read(&sources)?, &with_runtime_groups(groups))?;
         Self::with_values(sources, groups, snapshot)
     }
 
     /// Like [`Config::load_with`], with the values of `snapshot` instead of what the
     /// sources hold now (a worker runs on its parent's); a reload reads the sources.
+    /// The values are taken as they are: substitution happened when they were loaded.
     pub fn with_values(
         sources: ConfigSources,
         groups: &[GroupInfo],
@@ -419,7 +421,7 @@ impl Config {
         if sources.files.is_empty() && sources.dirs.is_empty() && sources.env_prefix.is_none() {
             return Ok((*self.snapshot()).clone());
         }
-        let fresh = load::read(sources)?;
+        let fresh = substituted(load::read(sources)?, &self.shared.groups)?;
         check_groups(&self.shared.groups, &fresh)?;
         Ok(fresh)
     }
@@ -451,6 +453,29 @@ fn joined(values: &[RawValue]) -> Option<String> {
 /// `****`.
 fn masked(text: String, secret: bool) -> String {
     if secret { "****".to_owned() } else { text }
+}
+
+/// `snapshot` with oslo.config's substitution applied, against the options of `groups`.
+fn substituted(snapshot: Snapshot, groups: &[GroupInfo]) -> Result<Snapshot, ConfigError> {
+    let specs: Vec<&'static OptionSpec> = groups
+        .iter()
+        .flat_map(|info| (info.options)().iter())
+        .collect();
+    let mut index: std::collections::HashMap<(&str, &str), &'static OptionSpec> =
+        std::collections::HashMap::with_capacity(specs.len());
+    for &spec in &specs {
+        index.insert((spec.group, spec.name), spec);
+        for old in spec.deprecated {
+            index
+                .entry((
+                    old.group.unwrap_or(spec.group),
+                    old.name.unwrap_or(spec.name),
+                ))
+                .or_insert(spec);
+        }
+    }
+    let declared = |group: &str, option: &str| index.get(&(group, option)).copied();
+    substitute::apply(&snapshot, &declared, &specs)
 }
 
 /// The runtime's groups followed by `groups`, each once.
