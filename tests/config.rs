@@ -248,3 +248,48 @@ fn values_are_substituted_as_oslo_config_does_in_files_and_the_environment() {
         "2: invalid value 'at $nowhere' for option greeting in group [hello]: $nowhere refers to DEFAULT.nowhere, which is set nowhere",
     );
 }
+
+#[test]
+fn without_config_file_the_files_are_found_where_oslo_config_looks() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".hello/hello.conf.d")).unwrap();
+    std::fs::write(
+        home.path().join(".hello/hello.conf"),
+        "[hello]\ngreeting = from home\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join(".hello/hello.conf.d/10-debug.conf"),
+        "[DEFAULT]\ndebug = true\n",
+    )
+    .unwrap();
+    let mut command = Command::new(HELLO);
+    command.env("HOME", home.path());
+    let service = Service::start_searching(command);
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(log.contains("hello started greeting=from home"), "{log}");
+    assert!(log.contains("hello runs with debug logging"), "{log}");
+    // The files found are said at start.
+    assert!(
+        has_line(
+            &log,
+            &["configuration read", ".hello/hello.conf\"", "10-debug.conf"]
+        ),
+        "{log}"
+    );
+
+    // A --config-file given replaces the search (and a --config-dir given, the dirs').
+    let mut command = Command::new(HELLO);
+    command.env("HOME", home.path());
+    let service = Service::start_command(
+        command,
+        "[hello]\ngreeting = from the command line\n",
+        Stdout::Null,
+        None,
+    );
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(log.contains("greeting=from the command line"), "{log}");
+    assert!(log.contains("hello runs with debug logging"), "{log}");
+}

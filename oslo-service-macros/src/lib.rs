@@ -73,6 +73,10 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `options = [PollerOpts, ApiOpts]`: the program's groups of options (declared with
 ///   `#[oslo::options]`): checked at start and at each reload, listed by
 ///   `--generate-config`, logged by `log_options`, applied by `mutate` when `mutable`.
+/// - `project = "nova"`: without `--config-file` (`--config-dir`), the first
+///   `nova.conf` and `<program>.conf` (`.conf.d/` directories) found in `~/.nova/`,
+///   `~/`, `/etc/nova/` and `/etc/` are read, as oslo.config does (default: the
+///   program's name).
 /// - `flavor = "current_thread"` or `"multi_thread"`, and `worker_threads = N`: the
 ///   tokio runtime, as `#[tokio::main]` takes them. Left out, a process that is no
 ///   worker runs a multi-threaded runtime with a thread per core, and a worker process

@@ -54,14 +54,32 @@ impl Service {
     /// Like [`Service::start_with_notify`] with a command prepared by the caller (a
     /// wrapper program, inherited descriptors); `--config-file` is appended.
     pub fn start_command(
-        mut command: Command,
+        command: Command,
         config: &str,
+        stdout: Stdout,
+        abstract_name: Option<&str>,
+    ) -> Service {
+        Self::launch(command, Some(config), stdout, abstract_name)
+    }
+
+    /// Like [`Service::start_command`], without `--config-file`: the program looks for
+    /// its configuration where oslo.config would.
+    pub fn start_searching(command: Command) -> Service {
+        Self::launch(command, None, Stdout::Null, None)
+    }
+
+    fn launch(
+        mut command: Command,
+        config: Option<&str>,
         stdout: Stdout,
         abstract_name: Option<&str>,
     ) -> Service {
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("service.conf");
-        std::fs::write(&conf, config).expect("write config");
+        if let Some(config) = config {
+            std::fs::write(&conf, config).expect("write config");
+            command.arg("--config-file").arg(&conf);
+        }
         let (notify, notify_env) = match abstract_name {
             Some(name) => {
                 use std::os::linux::net::SocketAddrExt;
@@ -83,8 +101,6 @@ impl Service {
         let log = std::fs::File::create(dir.path().join("log")).expect("log file");
 
         command
-            .arg("--config-file")
-            .arg(&conf)
             .env("NOTIFY_SOCKET", notify_env)
             .stdin(Stdio::null())
             .stderr(log);

@@ -17,9 +17,14 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         item,
         runtime,
         options,
+        project,
         runtime_args,
         spans,
     } = checked;
+    let project = match project {
+        Some(project) => quote!(::core::option::Option::Some(#project)),
+        None => quote!(::core::option::Option::None),
+    };
     let runtime_spec = runtime_spec(runtime, runtime_args);
     // A type that is not a group of options is reported at the type.
     let groups = options.iter().map(|ty| {
@@ -53,6 +58,7 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
                             ::core::option::Option::None => ::core::env!("CARGO_PKG_NAME"),
                         },
                         options: const { &[#(#groups),*] },
+                        project: #project,
                         runtime: #runtime_spec,
                     },
                     #arg,

@@ -13,7 +13,7 @@ use crate::tokens::return_type_span;
 /// here and read in [`validate`].
 const MAIN_ARGS: Known = Known {
     attr: "#[oslo::main]",
-    names: &["crate", "options", "flavor", "worker_threads"],
+    names: &["crate", "options", "project", "flavor", "worker_threads"],
     misplaced: &[],
 };
 
@@ -28,6 +28,8 @@ pub(crate) struct Checked<'a> {
     pub(crate) runtime: Path,
     /// The groups of options of `options = [A, B]`.
     pub(crate) options: Vec<Type>,
+    /// `project = "…"`: whose configuration files are searched for.
+    pub(crate) project: Option<LitStr>,
     /// `flavor = "…"` and `worker_threads = N`, as checked.
     pub(crate) runtime_args: RuntimeArgs,
     /// Where type mismatches with `run_main` are reported, when the signature has the
@@ -65,9 +67,11 @@ pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) 
     let mut options = Vec::new();
     let mut flavor = None;
     let mut worker_threads = None;
+    let mut project = None;
     args::read(args, &MAIN_ARGS, errors, |name, arg, errors| match name {
         "crate" => runtime = args::crate_path(arg, errors),
         "options" => options = option_groups(arg, errors),
+        "project" => project = args::string(arg, errors).cloned(),
         "flavor" => flavor = args::string(arg, errors).and_then(|lit| read_flavor(lit, errors)),
         "worker_threads" => worker_threads = thread_count(arg, errors),
         other => unreachable!("argument `{other}` is in MAIN_ARGS but not read"),
@@ -82,6 +86,7 @@ pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) 
         item: &input.item,
         runtime: args::runtime_path(runtime),
         options,
+        project,
         runtime_args: RuntimeArgs {
             flavor,
             worker_threads: worker_threads.map(|(count, _)| count),

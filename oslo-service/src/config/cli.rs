@@ -28,6 +28,48 @@ pub struct CommandLine {
     pub sources: ConfigSources,
 }
 
+impl CommandLine {
+    /// Where oslo.config looks when the command line names nothing: without
+    /// `--config-file`, the first `<project>.conf` and `<program>.conf` found in
+    /// `~/.<project>/`, `~/`, `/etc/<project>/`, `/etc/`; without `--config-dir`, the
+    /// first `<project>.conf.d/` and `<program>.conf.d/` found there.
+    ///
+    /// ```
+    /// use oslo::config::CommandLine;
+    ///
+    /// let line = CommandLine::default().or_search("nova", "nova-api");
+    /// // On a machine without /etc/nova.conf and the like, nothing is found.
+    /// # let _ = line;
+    /// ```
+    pub fn or_search(self, project: &str, program: &str) -> Self {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        self.or_search_in(
+            project,
+            program,
+            home.as_deref(),
+            std::path::Path::new("/etc"),
+        )
+    }
+
+    pub(crate) fn or_search_in(
+        mut self,
+        project: &str,
+        program: &str,
+        home: Option<&std::path::Path>,
+        etc: &std::path::Path,
+    ) -> Self {
+        let places = super::search::places(project, home, etc);
+        let names = [project, program];
+        if self.sources.files.is_empty() {
+            self.sources.files = super::search::find(&names, ".conf", &places, false);
+        }
+        if self.sources.dirs.is_empty() {
+            self.sources.dirs = super::search::find(&names, ".conf.d", &places, true);
+        }
+        self
+    }
+}
+
 impl Invocation {
     /// Parses the arguments after the program name; `program` appears in the help text.
     ///

@@ -49,6 +49,7 @@ mod generator;
 mod ini;
 mod load;
 pub(crate) mod read;
+mod search;
 mod snapshot;
 pub(crate) mod spec;
 mod substitute;
@@ -386,6 +387,8 @@ impl Config {
     /// What `#[oslo::main]` does once logging is set up: warns of unknown options and,
     /// when `log_options` is true, logs every option's value.
     pub fn log_at_start(&self) {
+        let files = self.sources().paths().unwrap_or_default();
+        tracing::info!(?files, "configuration read");
         self.warn_unknown_options();
         if self
             .group::<ServiceOptions>()

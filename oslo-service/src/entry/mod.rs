@@ -17,8 +17,23 @@ pub struct MainSpec {
     pub name: &'static str,
     /// The program's groups of options: `#[oslo::main(options = [A, B])]`.
     pub options: &'static [GroupInfo],
+    /// The project whose configuration files are searched for when the command line
+    /// names none: `#[oslo::main(project = "nova")]`; the program's name by default.
+    pub project: Option<&'static str>,
     /// The runtime asked for: `#[oslo::main(flavor = "…", worker_threads = N)]`.
     pub runtime: RuntimeSpec,
+}
+
+/// The name the program was started under, as oslo.config's `prog`.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default()
 }
 
 /// Runs the user's `async fn main(conf)`: parses the command line, loads the
@@ -40,7 +55,7 @@ where
     unsafe { crate::launcher::take_inherited_env() };
 
     let line = match Invocation::parse(spec.name, std::env::args_os().skip(1)) {
-        Ok(Invocation::Run(line)) => line,
+        Ok(Invocation::Run(line)) => line.or_search(spec.project.unwrap_or(spec.name), &program()),
         Ok(Invocation::Help(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
