@@ -293,3 +293,16 @@ fn without_config_file_the_files_are_found_where_oslo_config_looks() {
     assert!(log.contains("greeting=from the command line"), "{log}");
     assert!(log.contains("hello runs with debug logging"), "{log}");
 }
+
+#[test]
+fn version_prints_the_programs_version_and_oslo_services() {
+    let out = Command::new(HELLO).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("hello {version} (oslo-service {version})\n")
+    );
+    let help = Command::new(HELLO).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--version"));
+}

@@ -59,6 +59,7 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
                         },
                         options: const { &[#(#groups),*] },
                         project: #project,
+                        version: ::core::env!("CARGO_PKG_VERSION"),
                         runtime: #runtime_spec,
                     },
                     #arg,

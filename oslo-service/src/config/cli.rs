@@ -13,6 +13,8 @@ pub enum Invocation {
     Run(CommandLine),
     /// Print this help text and exit successfully.
     Help(String),
+    /// `--version`: print the program's version and exit successfully.
+    Version,
     /// `--generate-config`: print the sample configuration file of the options in these
     /// namespaces (`--namespace`, repeatable; all when none) and exit.
     GenerateConfig {
@@ -116,6 +118,7 @@ impl Invocation {
                     )?)
                 }
                 Short('h') | Long("help") => return Ok(Invocation::Help(help(program))),
+                Long("version") => return Ok(Invocation::Version),
                 other => return Err(bad(other.unexpected())),
             }
         }
@@ -137,6 +140,7 @@ fn help(program: &str) -> String {
          \n\
          options:\n  \
          -h, --help           show this help message and exit\n  \
+         --version            show the program's version number and exit\n  \
          --config-file PATH   path to a config file to use; may be given several times,\n                       \
          and values in later files win\n  \
          --config-dir DIR     path to a directory of *.conf files, read in sorted order\n                       \

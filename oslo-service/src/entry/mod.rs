@@ -17,6 +17,8 @@ pub struct MainSpec {
     pub name: &'static str,
     /// The program's groups of options: `#[oslo::main(options = [A, B])]`.
     pub options: &'static [GroupInfo],
+    /// The program's version, which `--version` prints: its package's.
+    pub version: &'static str,
     /// The project whose configuration files are searched for when the command line
     /// names none: `#[oslo::main(project = "nova")]`; the program's name by default.
     pub project: Option<&'static str>,
@@ -58,6 +60,15 @@ where
         Ok(Invocation::Run(line)) => line.or_search(spec.project.unwrap_or(spec.name), &program()),
         Ok(Invocation::Help(text)) => {
             print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Version) => {
+            println!(
+                "{} {} (oslo-service {})",
+                spec.name,
+                spec.version,
+                env!("CARGO_PKG_VERSION")
+            );
             return ExitCode::SUCCESS;
         }
         Ok(Invocation::GenerateConfig { namespaces }) => {
