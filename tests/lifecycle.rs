@@ -261,3 +261,51 @@ fn the_watchdog_is_fed_at_half_its_period_while_the_signal_loop_runs() {
     let heard = other.notifications_for(Duration::from_millis(500));
     assert!(!heard.iter().any(|m| m == "WATCHDOG=1"), "{heard:?}");
 }
+
+#[test]
+fn logrotates_move_then_sighup_continues_the_log_in_a_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hello.log");
+    let service = start(&config(&format!("log_file = {}", log.display()), ""));
+    let rotated = dir.path().join("hello.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    let before = std::fs::read_to_string(&rotated).unwrap();
+    let after = std::fs::read_to_string(&log).unwrap();
+    assert!(before.contains("hello started"), "{before}");
+    assert!(after.contains("configuration reloaded"), "{after}");
+    assert!(after.contains("hello reset"), "{after}");
+    assert!(!before.contains("configuration reloaded"), "{before}");
+}
+
+#[test]
+fn setup_in_reset_reapplies_the_whole_log_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.log");
+    let second = dir.path().join("second.log");
+    let service = start(&config(&format!("log_file = {}", first.display()), ""));
+    service.rewrite_config(&config(
+        &format!("log_file = {}\nuse_json = true", second.display()),
+        "",
+    ));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    let started = std::fs::read_to_string(&second).unwrap();
+    // hello's reset hook calls log::setup: the new file, in the new format.
+    let line = started
+        .lines()
+        .find(|line| line.contains("hello started"))
+        .unwrap_or_else(|| panic!("{started}"));
+    assert!(
+        line.starts_with('{') && line.contains("\"greeting\""),
+        "{line}"
+    );
+    assert!(
+        std::fs::read_to_string(&first)
+            .unwrap()
+            .contains("caught signal")
+    );
+}

@@ -121,6 +121,10 @@ pub struct LogOptions {
     /// Use JSON formatting for logging, one object per line.
     #[opt(default = false)]
     pub use_json: bool,
+    /// Reopen the log file when it was moved or deleted (checked at each line); without
+    /// it, the file is reopened on SIGHUP.
+    #[opt(default = false)]
+    pub watch_log_file: bool,
     /// Log levels of particular targets, as target=LEVEL pairs.
     #[opt(
         default = ["h2=WARN", "hyper=WARN", "rustls=WARN", "mio=WARN", "tokio_util=WARN"],

@@ -63,6 +63,9 @@ impl Phase {
     /// is refused whole: logged, the launcher goes back to the phase it was in, and
     /// `false` is returned; the services run on with the old one.
     pub(super) fn reread(&mut self, conf: &Config, method: RestartMethod) -> bool {
+        // logrotate moves the file away, then sends SIGHUP: whatever becomes of the
+        // configuration, the log goes on in a file of the old name.
+        crate::log::reopen();
         let previous = self.state;
         self.enter(LauncherState::Reloading);
         systemd::notify_reloading();

@@ -1,0 +1,256 @@
+//! Logging set-up from the configuration's logging options ([`LogOptions`]: `debug`,
+//! `log_file`, `log_dir`, `use_stderr`, `use_json`, `watch_log_file`,
+//! `default_log_levels`), re-applied whole at run time: call [`setup`] again from a
+//! service's `reset` hook after a SIGHUP. The launchers [`reopen`] the log file on every
+//! SIGHUP, for logrotate's move-then-HUP.
+//!
+//! Output: to `log_file` (relative to `log_dir` when both are set), or to
+//! `<log_dir>/<program>.log` when only `log_dir` is set, appended to; with
+//! `use_stderr` to standard error as well. Without a file, to standard error. With
+//! `use_json`, one JSON object per line (tracing-subscriber's JSON format). With
+//! `watch_log_file`, a log file moved or deleted is reopened at the next line.
+
+mod file;
+mod switch;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{Registry, reload};
+
+use crate::config::{Config, LogOptions};
+use crate::error::{Error, Result};
+use file::LogFile;
+use switch::Switch;
+
+/// What a later [`setup`] changes in the subscriber the first one installed: the
+/// levels, the format, and where the lines go.
+struct Installed {
+    levels: reload::Handle<Targets, Registry>,
+    json: Arc<AtomicBool>,
+    text: Arc<AtomicBool>,
+}
+
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+/// Where the lines go now.
+static TARGET: Mutex<Target> = Mutex::new(Target {
+    file: None,
+    stderr: true,
+});
+
+#[derive(Clone)]
+struct Target {
+    file: Option<Arc<LogFile>>,
+    stderr: bool,
+}
+
+/// Installs the process's log output as the configuration says: `[DEFAULT] debug =
+/// true` logs at DEBUG, otherwise INFO, and `default_log_levels` (`target=LEVEL` pairs)
+/// set the levels of other crates; `log_file`, `log_dir`, `use_stderr`, `use_json` and
+/// `watch_log_file` say where and how. A second call applies the current configuration
+/// to all of it: levels, file, directory and format.
+///
+/// `#[oslo::main]` calls it once at start; a service calls it again in `reset`:
+///
+/// ```
+/// # async fn reset(cx: &oslo::Context) -> oslo::Result<()> {
+/// oslo::log::setup(cx.conf(), "poller")
+/// # }
+/// ```
+///
+/// When another global subscriber was installed first, the process keeps that one and
+/// this does nothing.
+pub fn setup(conf: &Config, program: &str) -> Result<()> {
+    let options = conf.group::<LogOptions>()?;
+    let levels = levels(&options)?;
+    let target = target(&options, program)?;
+    if let Some(installed) = INSTALLED.get() {
+        installed
+            .levels
+            .reload(levels)
+            .map_err(|err| Error::Launch(format!("cannot change log levels: {err}")))?;
+        *TARGET.lock().unwrap_or_else(PoisonError::into_inner) = target;
+        installed.json.store(options.use_json, Ordering::Relaxed);
+        installed.text.store(!options.use_json, Ordering::Relaxed);
+        tracing::debug!(program, debug = options.debug, "log set-up re-applied");
+        return Ok(());
+    }
+    let json = Arc::new(AtomicBool::new(options.use_json));
+    let text = Arc::new(AtomicBool::new(!options.use_json));
+    let (levels, levels_handle) = reload::Layer::new(levels);
+    let subscriber = tracing_subscriber::registry()
+        .with(levels)
+        .with(Switch {
+            inner: tracing_subscriber::fmt::layer().with_writer(CurrentTarget),
+            on: Arc::clone(&text),
+        })
+        .with(Switch {
+            inner: tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(CurrentTarget),
+            on: Arc::clone(&json),
+        });
+    if subscriber.try_init().is_ok() {
+        *TARGET.lock().unwrap_or_else(PoisonError::into_inner) = target;
+        // A concurrent first call loses the race to `try_init` above, so this is the
+        // only `set`.
+        let _ = INSTALLED.set(Installed {
+            levels: levels_handle,
+            json,
+            text,
+        });
+    }
+    Ok(())
+}
+
+/// Opens the log file again, if the log goes to one: after logrotate moved it away, the
+/// log goes on in a new file of the same name. The launchers call it on every SIGHUP.
+pub fn reopen() {
+    let file = TARGET
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .file
+        .clone();
+    if let Some(file) = file {
+        if let Err(err) = file.reopen() {
+            tracing::error!(error = %err, "cannot reopen the log file");
+        }
+    }
+}
+
+/// Where the options send the lines.
+fn target(options: &LogOptions, program: &str) -> Result<Target> {
+    let Some(path) = log_path(options, program) else {
+        return Ok(Target {
+            file: None,
+            stderr: true,
+        });
+    };
+    let file = LogFile::open(&path, options.watch_log_file)
+        .map_err(|err| Error::io(format!("cannot open log file {}", path.display()), err))?;
+    Ok(Target {
+        file: Some(Arc::new(file)),
+        stderr: options.use_stderr,
+    })
+}
+
+/// Writes each line where [`TARGET`] says at that moment.
+struct CurrentTarget;
+
+impl<'a> MakeWriter<'a> for CurrentTarget {
+    type Writer = Target;
+
+    fn make_writer(&'a self) -> Target {
+        TARGET
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Write for Target {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if let Some(file) = &self.file {
+            (&**file).write_all(bytes)?;
+        }
+        if self.stderr {
+            io::stderr().write_all(bytes)?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(file) = &self.file {
+            (&**file).flush()?;
+        }
+        io::stderr().flush()
+    }
+}
+
+/// Where the log goes, if to a file.
+fn log_path(options: &LogOptions, program: &str) -> Option<PathBuf> {
+    match (&options.log_file, &options.log_dir) {
+        (Some(file), Some(dir)) => Some(PathBuf::from(dir).join(file)),
+        (Some(file), None) => Some(PathBuf::from(file)),
+        (None, Some(dir)) => Some(PathBuf::from(dir).join(format!("{program}.log"))),
+        (None, None) => None,
+    }
+}
+
+fn levels(options: &LogOptions) -> Result<Targets> {
+    let level = if options.debug {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
+    let mut targets = Targets::new().with_default(level);
+    for pair in &options.default_log_levels {
+        let parsed = pair.split_once('=').and_then(|(target, level)| {
+            Some((target.trim(), LevelFilter::from_str(level.trim()).ok()?))
+        });
+        match parsed {
+            Some((target, level)) if !target.is_empty() => {
+                targets = targets.with_target(target.to_owned(), level);
+            }
+            _ => {
+                return Err(Error::Launch(format!(
+                    "invalid entry '{pair}' in default_log_levels: expected target=LEVEL"
+                )));
+            }
+        }
+    }
+    Ok(targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Snapshot;
+
+    fn options(ini: &str) -> LogOptions {
+        Snapshot::from_ini(ini, None)
+            .unwrap()
+            .group::<LogOptions>()
+            .unwrap()
+            .as_ref()
+            .clone()
+    }
+
+    #[test]
+    fn file_from_log_file_and_log_dir() {
+        let none = options("[DEFAULT]\n");
+        assert_eq!(log_path(&none, "svc"), None);
+        let dir = options("[DEFAULT]\nlog_dir = /var/log/x\n");
+        assert_eq!(
+            log_path(&dir, "svc"),
+            Some(PathBuf::from("/var/log/x/svc.log"))
+        );
+        let both = options("[DEFAULT]\nlog_dir = /var/log/x\nlog_file = a.log\n");
+        assert_eq!(
+            log_path(&both, "svc"),
+            Some(PathBuf::from("/var/log/x/a.log"))
+        );
+    }
+
+    #[test]
+    fn levels_from_debug_and_default_log_levels() {
+        let targets = levels(&options(
+            "[DEFAULT]\ndebug = true\ndefault_log_levels = h2=WARN, a::b=error\n",
+        ))
+        .unwrap();
+        assert!(targets.would_enable("svc", &tracing::Level::DEBUG));
+        assert!(!targets.would_enable("h2", &tracing::Level::INFO));
+        assert!(targets.would_enable("a::b", &tracing::Level::ERROR));
+        assert!(!targets.would_enable("a::b", &tracing::Level::WARN));
+        let err = levels(&options("[DEFAULT]\ndefault_log_levels = nolevel\n")).unwrap_err();
+        assert!(err.to_string().contains("'nolevel'"), "{err}");
+    }
+}
