@@ -101,11 +101,22 @@ impl Parser {
         let (Some(pending), Some(section)) = (self.pending.take(), &self.section) else {
             return;
         };
-        let joined = pending.lines.join("\n");
+        let mut lines = pending.lines;
+        // Most values are one line: no joining then.
+        let joined = match lines.len() {
+            1 => lines.pop().unwrap_or_default(),
+            _ => lines.join("\n"),
+        };
+        let trimmed = unquote(joined.trim());
+        let value = if trimmed.len() == joined.len() {
+            joined
+        } else {
+            trimmed.to_owned()
+        };
         self.assignments.push(Assignment {
             section: section.clone(),
             key: pending.key,
-            value: unquote(joined.trim()).to_owned(),
+            value,
             line: pending.line,
         });
     }

@@ -1,28 +1,28 @@
-//! Reading the sources into a [`Snapshot`] with figment: each source is a figment
-//! [`Provider`] merged over the ones before it (files in order, then directories, then
-//! the environment), so that the last source to set an option wins.
+//! Reading the sources into a [`Snapshot`]: each source is a figment [`Provider`] whose
+//! values go over the ones before it (files in order, then directories, then the
+//! environment), so that the last source to set an option wins.
 //!
-//! figment's values do not know their line, so the INI provider also keeps each
-//! value's file and line, and the snapshot takes a value's origin from the provider
-//! that won: messages about bad values keep their `file:line:` prefix.
+//! figment's values do not know their line, so INI files go into the snapshot with
+//! each value's file and line, and messages about bad values keep their `file:line:`
+//! prefix.
 //!
 //! Layout of the data every provider gives figment: one dict per group (`DEFAULT`
 //! included, as is), holding the group's options by name; group names other than
 //! `DEFAULT` in lower case, option names with `_` for `-`.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use figment::providers::{Env, Format, Toml};
 use figment::value::{Dict, Map, Value};
-use figment::{Figment, Metadata, Profile, Provider, Source};
+use figment::{Metadata, Profile, Provider, Source};
 
 use super::{ConfigError, ConfigSources, DEFAULT_GROUP, RawValue, Snapshot, ini};
 use super::{normalize_group, normalize_option};
 
-/// The values of one file, by group and option, in the order written.
-type FileValues = BTreeMap<(String, String), Vec<RawValue>>;
+/// The values of one file, by group and option, in the order written: the layout of a
+/// snapshot, so that a file's values go into one without being sorted again.
+type FileValues = super::snapshot::Groups;
 
 /// An oslo-style INI file as a figment provider: `[DEFAULT]` and named sections,
 /// comments, continuation lines, and repeated keys (a multi-valued option) as an array.
@@ -63,13 +63,25 @@ impl IniFile {
         })?;
         let file: Option<Arc<Path>> = path.map(Arc::from);
         let mut values = FileValues::new();
+        // Sections are few and long: each one's name is normalized once.
+        let (mut written, mut group) = (String::new(), String::new());
         for assignment in assignments {
-            values
-                .entry((
-                    normalize_group(&assignment.section),
-                    normalize_option(&assignment.key),
-                ))
-                .or_default()
+            if assignment.section != written {
+                group = normalize_group(&assignment.section);
+                written = assignment.section;
+            }
+            let option = if assignment.key.contains('-') {
+                normalize_option(&assignment.key)
+            } else {
+                assignment.key
+            };
+            let options = match values.get_mut(&group) {
+                Some(options) => options,
+                None => values.entry(group.clone()).or_default(),
+            };
+            options
+                .entry(option)
+                .or_insert_with(|| Vec::with_capacity(1))
                 .push(RawValue {
                     text: assignment.value,
                     file: file.clone(),
@@ -82,8 +94,9 @@ impl IniFile {
         })
     }
 
-    pub(crate) fn values(&self) -> &FileValues {
-        &self.values
+    /// The values, taken out of the file (copied only if the file is shared).
+    pub(crate) fn into_values(self) -> FileValues {
+        Arc::try_unwrap(self.values).unwrap_or_else(|shared| (*shared).clone())
     }
 }
 
@@ -97,7 +110,12 @@ impl Provider for IniFile {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut root = Dict::new();
-        for ((group, option), raws) in self.values.iter() {
+        let each = self.values.iter().flat_map(|(group, options)| {
+            options
+                .iter()
+                .map(move |(option, raws)| (group, option, raws))
+        });
+        for (group, option, raws) in each {
             let value = match raws.as_slice() {
                 [one] => Value::from(one.text.clone()),
                 many => Value::from(
@@ -109,6 +127,16 @@ impl Provider for IniFile {
             group_dict(&mut root, group).insert(option.clone(), value);
         }
         Ok(Profile::Default.collect(root))
+    }
+}
+
+impl Snapshot {
+    /// Parses INI `text`; `file` is only used to say where values came from. Within the
+    /// text a repeated key accumulates (a multi-valued option).
+    pub fn from_ini(text: &str, file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut snapshot = Snapshot::default();
+        snapshot.overlay(IniFile::from_text(text, file)?.into_values());
+        Ok(snapshot)
     }
 }
 
@@ -197,10 +225,11 @@ pub(crate) fn is_toml(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "toml")
 }
 
-/// Reads every source, in order, into one snapshot.
+/// Reads every source, in order, into one snapshot: each source's values replace, option
+/// by option, what the sources before it said (figment's merge, without building the
+/// merged tree: INI files, the common case by far, go straight into the snapshot).
 pub(crate) fn read(sources: &ConfigSources) -> Result<Snapshot, ConfigError> {
-    let mut figment = Figment::new();
-    let mut ini_files: HashMap<PathBuf, IniFile> = HashMap::new();
+    let mut snapshot = Snapshot::default();
     for path in sources.paths()? {
         if is_toml(&path) {
             let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
@@ -211,68 +240,50 @@ pub(crate) fn read(sources: &ConfigSources) -> Result<Snapshot, ConfigError> {
                 path: path.clone(),
                 text,
             };
-            // Parsed here first, so that a syntax error names its file.
-            file.data().map_err(|err| ConfigError::Format {
-                file: path.clone(),
-                message: err.kind.to_string(),
-            })?;
-            figment = figment.merge(file);
+            let origin: Arc<Path> = Arc::from(path.as_path());
+            fold(&mut snapshot, &file, |_, _| Some(Arc::clone(&origin)))?;
         } else {
-            let file = IniFile::read(&path)?;
-            figment = figment.merge(file.clone());
-            ini_files.insert(path, file);
+            snapshot.overlay(IniFile::read(&path)?.into_values());
         }
     }
     if let Some(prefix) = &sources.env_prefix {
-        figment = figment.merge(environment(prefix));
+        fold(&mut snapshot, &environment(prefix), |group, option| {
+            let name = env_name(prefix, group, option);
+            Some(Arc::from(
+                PathBuf::from(format!("environment variable {name}")).as_path(),
+            ))
+        })?;
     }
-    snapshot_of(&figment, &ini_files, sources.env_prefix.as_deref())
+    Ok(snapshot)
 }
 
-fn snapshot_of(
-    figment: &Figment,
-    ini_files: &HashMap<PathBuf, IniFile>,
-    env_prefix: Option<&str>,
-) -> Result<Snapshot, ConfigError> {
-    let data = figment.data().map_err(|err| {
-        let file = err
-            .metadata
+/// Puts the values `provider` gives into `snapshot`, over what it held; `origin` names
+/// where each option's value came from.
+fn fold(
+    snapshot: &mut Snapshot,
+    provider: &impl Provider,
+    origin: impl Fn(&str, &str) -> Option<Arc<Path>>,
+) -> Result<(), ConfigError> {
+    let data = provider.data().map_err(|err| ConfigError::Format {
+        file: provider
+            .metadata()
+            .source
             .as_ref()
-            .and_then(|md| md.source.as_ref())
             .and_then(Source::file_path)
             .map(Path::to_owned)
-            .unwrap_or_default();
-        ConfigError::Format {
-            file,
-            message: err.kind.to_string(),
-        }
+            .unwrap_or_default(),
+        message: err.kind.to_string(),
     })?;
-    let mut snapshot = Snapshot::default();
     for (group, value) in data.into_values().flatten() {
         let Value::Dict(_, options) = value else {
             continue;
         };
         for (option, value) in options {
-            let path = figment
-                .get_metadata(value.tag())
-                .and_then(|md| md.source.as_ref())
-                .and_then(Source::file_path);
-            let from_ini = path
-                .and_then(|path| ini_files.get(path))
-                .and_then(|file| file.values().get(&(group.clone(), option.clone())));
-            let raws = match (from_ini, path) {
-                (Some(raws), _) => raws.clone(),
-                (None, Some(path)) => raw_values(&value, Some(Arc::from(path))),
-                (None, None) => {
-                    let name = env_name(env_prefix.unwrap_or_default(), &group, &option);
-                    let origin = PathBuf::from(format!("environment variable {name}"));
-                    raw_values(&value, Some(Arc::from(origin.as_path())))
-                }
-            };
+            let raws = raw_values(&value, origin(&group, &option));
             snapshot.insert(&group, &option, raws);
         }
     }
-    Ok(snapshot)
+    Ok(())
 }
 
 /// The texts of a value that is not from an INI file: an array gives one value per

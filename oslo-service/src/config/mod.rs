@@ -358,13 +358,16 @@ impl Config {
 
     /// Options set in a registered group that no declaration knows: probably a typo.
     pub fn unknown_options(&self) -> Vec<(String, String)> {
+        let declared = SpecIndex::of(&self.shared.groups);
         let snapshot = self.snapshot();
-        snapshot
-            .iter()
+        let mut unknown: Vec<(String, String)> = snapshot
+            .iter_unordered()
             .filter(|(group, _, _)| self.shared.groups.iter().any(|info| info.group == *group))
-            .filter(|(group, option, _)| self.spec(group, option).is_none())
+            .filter(|(group, option, _)| declared.get(group, option).is_none())
             .map(|(group, option, _)| (group.to_owned(), option.to_owned()))
-            .collect()
+            .collect();
+        unknown.sort_unstable();
+        unknown
     }
 
     /// Logs the [`Config::unknown_options`]: one warning a group, with their count and
@@ -460,25 +463,40 @@ fn masked(text: String, secret: bool) -> String {
 
 /// `snapshot` with oslo.config's substitution applied, against the options of `groups`.
 fn substituted(snapshot: Snapshot, groups: &[GroupInfo]) -> Result<Snapshot, ConfigError> {
-    let specs: Vec<&'static OptionSpec> = groups
-        .iter()
-        .flat_map(|info| (info.options)().iter())
-        .collect();
-    let mut index: std::collections::HashMap<(&str, &str), &'static OptionSpec> =
-        std::collections::HashMap::with_capacity(specs.len());
-    for &spec in &specs {
-        index.insert((spec.group, spec.name), spec);
-        for old in spec.deprecated {
-            index
-                .entry((
+    let index = SpecIndex::of(groups);
+    let declared = |group: &str, option: &str| index.get(group, option);
+    substitute::apply(snapshot, &declared, &index.specs)
+}
+
+/// The declarations of registered groups, found by group and name (or an older name).
+struct SpecIndex {
+    specs: Vec<&'static OptionSpec>,
+    by_name: std::collections::HashMap<(&'static str, &'static str), &'static OptionSpec>,
+}
+
+impl SpecIndex {
+    fn of(groups: &[GroupInfo]) -> Self {
+        let specs: Vec<&'static OptionSpec> = groups
+            .iter()
+            .flat_map(|info| (info.options)().iter())
+            .collect();
+        let mut by_name = std::collections::HashMap::with_capacity(specs.len());
+        for &spec in &specs {
+            by_name.insert((spec.group, spec.name), spec);
+            for old in spec.deprecated {
+                let old_name = (
                     old.group.unwrap_or(spec.group),
                     old.name.unwrap_or(spec.name),
-                ))
-                .or_insert(spec);
+                );
+                by_name.entry(old_name).or_insert(spec);
+            }
         }
+        SpecIndex { specs, by_name }
     }
-    let declared = |group: &str, option: &str| index.get(&(group, option)).copied();
-    substitute::apply(&snapshot, &declared, &specs)
+
+    fn get(&self, group: &str, option: &str) -> Option<&'static OptionSpec> {
+        self.by_name.get(&(group, option)).copied()
+    }
 }
 
 /// The runtime's groups followed by `groups`, each once.

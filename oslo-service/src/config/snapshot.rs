@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::{
-    ConfigError, IniFile, InvalidValue, OptionGroup, OptionValue, normalize_group, normalize_option,
+    ConfigError, InvalidValue, OptionGroup, OptionValue, normalize_group, normalize_option,
 };
 
 /// One value as written in a file, with where it was written.
@@ -25,9 +25,16 @@ pub struct RawValue {
 /// the ones already handed out as they were.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    groups: BTreeMap<String, BTreeMap<String, Vec<RawValue>>>,
+    groups: Groups,
     typed: TypedGroups,
 }
+
+/// The options of one group. Hashed, not sorted: a large file inserts thousands, and
+/// the few readers that want an order ([`Snapshot::iter`]) sort.
+pub(crate) type Options = HashMap<String, Vec<RawValue>, foldhash::fast::RandomState>;
+
+/// Groups of options by name: a snapshot's values, or one file's.
+pub(crate) type Groups = BTreeMap<String, Options>;
 
 /// Reads `<length>:<bytes>,` fields one after the other.
 struct Netstrings<'a>(&'a [u8]);
@@ -71,29 +78,32 @@ impl std::fmt::Debug for TypedGroups {
 }
 
 impl Snapshot {
-    /// Parses INI `text`; `file` is only used to say where values came from.
-    pub fn from_ini(text: &str, file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut snapshot = Snapshot::default();
-        snapshot.add_ini(text, file.map(Arc::from))?;
-        Ok(snapshot)
-    }
-
-    fn add_ini(&mut self, text: &str, file: Option<Arc<Path>>) -> Result<(), ConfigError> {
-        // Within one file a repeated key accumulates (multi-valued options); a later
-        // file replaces what earlier files said for the same key.
-        let parsed = IniFile::from_text(text, file.as_deref())?;
-        for ((group, option), values) in parsed.values() {
-            self.insert(group, option, values.clone());
-        }
-        Ok(())
-    }
-
     /// Sets the values of `option` in `group` (names already normalized).
     pub(super) fn insert(&mut self, group: &str, option: &str, values: Vec<RawValue>) {
-        self.groups
-            .entry(group.to_owned())
-            .or_default()
-            .insert(option.to_owned(), values);
+        self.insert_owned(group, option.to_owned(), values);
+    }
+
+    /// Puts a later source's values over these, option by option; a group this snapshot
+    /// does not have yet is taken whole.
+    pub(super) fn overlay(&mut self, values: Groups) {
+        for (group, options) in values {
+            match self.groups.get_mut(&group) {
+                Some(known) => known.extend(options),
+                None => {
+                    self.groups.insert(group, options);
+                }
+            }
+        }
+    }
+
+    /// [`Snapshot::insert`] with the option's name already owned.
+    pub(super) fn insert_owned(&mut self, group: &str, option: String, values: Vec<RawValue>) {
+        // The group is there most of the time: no key to allocate then.
+        let options = match self.groups.get_mut(group) {
+            Some(options) => options,
+            None => self.groups.entry(group.to_owned()).or_default(),
+        };
+        options.insert(option, values);
     }
 
     /// The group `T`, read and checked once per snapshot and shared afterwards.
@@ -116,11 +126,23 @@ impl Snapshot {
         Ok(fresh)
     }
 
-    /// Every group and option set, with its values.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &[RawValue])> {
+    /// Every group and option set, with its values, options in no particular order:
+    /// for the readers to whom the order does not matter.
+    pub(crate) fn iter_unordered(&self) -> impl Iterator<Item = (&str, &str, &[RawValue])> {
         self.groups.iter().flat_map(|(group, options)| {
             options
                 .iter()
+                .map(move |(option, values)| (group.as_str(), option.as_str(), values.as_slice()))
+        })
+    }
+
+    /// Every group and option set, with its values.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &[RawValue])> {
+        self.groups.iter().flat_map(|(group, options)| {
+            let mut sorted: Vec<(&String, &Vec<RawValue>)> = options.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            sorted
+                .into_iter()
                 .map(move |(option, values)| (group.as_str(), option.as_str(), values.as_slice()))
         })
     }
@@ -176,7 +198,7 @@ impl Snapshot {
             out.extend_from_slice(bytes);
             out.push(b',');
         };
-        for (group, option, values) in self.iter() {
+        for (group, option, values) in self.iter_unordered() {
             for value in values {
                 let file = value.file.as_deref().map(|f| {
                     use std::os::unix::ffi::OsStrExt as _;
@@ -224,23 +246,32 @@ impl Snapshot {
 
     /// The groups and options that differ between `self` and `other`.
     pub fn changed_options(&self, other: &Snapshot) -> Vec<(String, String)> {
+        let same_texts = |a: &[RawValue], b: &[RawValue]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.text == b.text)
+        };
+        let empty = Options::default();
         let mut changed = Vec::new();
         let groups: std::collections::BTreeSet<&String> =
             self.groups.keys().chain(other.groups.keys()).collect();
         for group in groups {
-            let empty = BTreeMap::new();
             let mine = self.groups.get(group).unwrap_or(&empty);
             let theirs = other.groups.get(group).unwrap_or(&empty);
-            let options: std::collections::BTreeSet<&String> =
-                mine.keys().chain(theirs.keys()).collect();
-            for option in options {
-                let texts = |values: Option<&Vec<RawValue>>| {
-                    values.map(|v| v.iter().map(|r| r.text.clone()).collect::<Vec<_>>())
-                };
-                if texts(mine.get(option)) != texts(theirs.get(option)) {
-                    changed.push((group.clone(), option.clone()));
-                }
-            }
+            let mut in_group: Vec<&String> = mine
+                .iter()
+                .filter(|(option, values)| {
+                    theirs
+                        .get(*option)
+                        .is_none_or(|other| !same_texts(values, other))
+                })
+                .map(|(option, _)| option)
+                .chain(theirs.keys().filter(|option| !mine.contains_key(*option)))
+                .collect();
+            in_group.sort_unstable();
+            changed.extend(
+                in_group
+                    .into_iter()
+                    .map(|option| (group.clone(), option.clone())),
+            );
         }
         changed
     }

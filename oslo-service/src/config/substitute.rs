@@ -21,54 +21,65 @@ pub(crate) type Declared<'a> = dyn Fn(&str, &str) -> Option<&'static OptionSpec>
 /// `snapshot` with every reference in its values replaced, and the substituted default
 /// of each declared option that is unset and whose default holds a reference.
 pub(crate) fn apply(
-    snapshot: &Snapshot,
+    snapshot: Snapshot,
     declared: &Declared<'_>,
     specs: &[&'static OptionSpec],
 ) -> Result<Snapshot, ConfigError> {
-    let mut resolver = Resolver {
-        snapshot,
-        declared,
-        done: HashMap::new(),
-        stack: Vec::new(),
-    };
-    let mut out = snapshot.clone();
-    for (group, option, values) in snapshot.iter() {
-        if !values.iter().any(|value| value.text.contains('$')) {
-            continue;
+    let mut changes: Vec<(String, String, Vec<RawValue>)> = Vec::new();
+    {
+        let mut resolver = Resolver {
+            snapshot: &snapshot,
+            declared,
+            done: HashMap::new(),
+            stack: Vec::new(),
+        };
+        // Only the few values with a `$` are visited, in order, so that the first error
+        // reported is always the same.
+        let mut referring: Vec<(&str, &str, &[RawValue])> = snapshot
+            .iter_unordered()
+            .filter(|(_, _, values)| values.iter().any(|value| value.text.contains('$')))
+            .collect();
+        referring.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for (group, option, values) in referring {
+            let mut substituted = Vec::with_capacity(values.len());
+            for value in values {
+                let text = resolver
+                    .expand(&value.text, group, (group, option))
+                    .map_err(|reason| invalid(value, group, option, reason))?;
+                substituted.push(RawValue {
+                    text,
+                    ..value.clone()
+                });
+            }
+            changes.push((group.to_owned(), option.to_owned(), substituted));
         }
-        let mut substituted = Vec::with_capacity(values.len());
-        for value in values {
-            let text = resolver
-                .expand(&value.text, group, (group, option))
-                .map_err(|reason| invalid(value, group, option, reason))?;
-            substituted.push(RawValue {
-                text,
-                ..value.clone()
-            });
+        for spec in specs {
+            let unset = values_found(&snapshot, spec, false).is_empty();
+            if !unset || !spec.default.iter().any(|text| text.contains('$')) {
+                continue;
+            }
+            let mut substituted = Vec::with_capacity(spec.default.len());
+            for text in spec.default {
+                let raw = RawValue {
+                    text: (*text).to_owned(),
+                    file: None,
+                    line: 0,
+                };
+                let expanded = resolver
+                    .expand(text, spec.group, (spec.group, spec.name))
+                    .map_err(|reason| invalid(&raw, spec.group, spec.name, reason))?;
+                substituted.push(RawValue {
+                    text: expanded,
+                    ..raw
+                });
+            }
+            changes.push((spec.group.to_owned(), spec.name.to_owned(), substituted));
         }
-        out.insert(group, option, substituted);
     }
-    for spec in specs {
-        let unset = values_found(snapshot, spec, false).is_empty();
-        if !unset || !spec.default.iter().any(|text| text.contains('$')) {
-            continue;
-        }
-        let mut substituted = Vec::with_capacity(spec.default.len());
-        for text in spec.default {
-            let raw = RawValue {
-                text: (*text).to_owned(),
-                file: None,
-                line: 0,
-            };
-            let expanded = resolver
-                .expand(text, spec.group, (spec.group, spec.name))
-                .map_err(|reason| invalid(&raw, spec.group, spec.name, reason))?;
-            substituted.push(RawValue {
-                text: expanded,
-                ..raw
-            });
-        }
-        out.insert(spec.group, spec.name, substituted);
+    // Most configurations hold no reference at all: then nothing is copied.
+    let mut out = snapshot;
+    for (group, option, values) in changes {
+        out.insert(&group, &option, values);
     }
     Ok(out)
 }
@@ -220,7 +231,7 @@ mod tests {
 
     fn substituted(ini: &str) -> Result<Snapshot, String> {
         let snapshot = Snapshot::from_ini(ini, Some(Path::new("/etc/svc.conf"))).unwrap();
-        apply(&snapshot, &|_, _| None, &[]).map_err(|err| err.to_string())
+        apply(snapshot, &|_, _| None, &[]).map_err(|err| err.to_string())
     }
 
     fn value(snapshot: &Snapshot, group: &str, option: &str) -> String {
