@@ -68,6 +68,17 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A group could not be read into the type asked for ([`Config::extract`]).
+    ///
+    /// [`Config::extract`]: super::Config::extract
+    #[error("cannot read group [{group}]: {message}")]
+    Extract {
+        /// The group.
+        group: String,
+        /// What did not fit.
+        message: String,
+    },
+
     /// `--namespace` names no registered namespace.
     #[error("unknown namespace {0}; known namespaces: {1}")]
     UnknownNamespace(String, String),

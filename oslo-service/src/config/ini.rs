@@ -70,10 +70,11 @@ impl Parser {
             let name = header
                 .strip_suffix(']')
                 .ok_or_else(|| error(number, "invalid section (must end with ])"))?;
-            if name.trim().is_empty() {
+            if name.is_empty() {
                 return Err(error(number, "empty section name"));
             }
-            self.section = Some(name.trim().to_owned());
+            // As written, spaces included: `[ x ]` is the group " x ", as for oslo.config.
+            self.section = Some(name.to_owned());
             return Ok(());
         }
         if line.starts_with(['#', ';']) {
@@ -91,7 +92,7 @@ impl Parser {
         }
         self.pending = Some(Pending {
             key: key.to_owned(),
-            lines: vec![line[separator + 1..].trim().to_owned()],
+            lines: vec![unquote(line[separator + 1..].trim()).to_owned()],
             line: number,
         });
         Ok(())
@@ -103,15 +104,9 @@ impl Parser {
         };
         let mut lines = pending.lines;
         // Most values are one line: no joining then.
-        let joined = match lines.len() {
+        let value = match lines.len() {
             1 => lines.pop().unwrap_or_default(),
             _ => lines.join("\n"),
-        };
-        let trimmed = unquote(joined.trim());
-        let value = if trimmed.len() == joined.len() {
-            joined
-        } else {
-            trimmed.to_owned()
         };
         self.assignments.push(Assignment {
             section: section.clone(),
@@ -122,13 +117,16 @@ impl Parser {
     }
 }
 
+/// The first line of a value without the quotes around it, as oslo.config reads it: when
+/// it starts with a quote and ends with the same character, both go (a lone quote is an
+/// empty value). Continuation lines keep theirs.
 fn unquote(value: &str) -> &str {
-    for quote in ['"', '\''] {
-        if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
-            return &value[1..value.len() - 1];
-        }
+    match (value.chars().next(), value.chars().next_back()) {
+        (Some(first @ ('"' | '\'')), Some(last)) if first == last => value
+            .get(1..value.len().saturating_sub(1))
+            .unwrap_or_default(),
+        _ => value,
     }
-    value
 }
 
 fn error(line: usize, message: &str) -> IniError {
@@ -195,13 +193,42 @@ mod tests {
         );
     }
 
+    /// What oslo.config's own parser makes of the inputs where parsers part ways (read
+    /// off `oslo_config.iniparser` 10.7).
+    #[test]
+    fn quotes_spaces_and_continuations_as_oslo_config_reads_them() {
+        let value = |text: &str| {
+            let found = parse(text).unwrap();
+            assert_eq!(found.len(), 1, "{text:?}");
+            (found[0].section.clone(), found[0].value.clone())
+        };
+        let cases: [(&str, (&str, &str)); 9] = [
+            ("[s]\nk = \"quoted\"\n", ("s", "quoted")),
+            ("[s]\nk = \"a\n  b\"\n", ("s", "\"a\nb\"")),
+            ("[s]\nk = '\n", ("s", "")),
+            ("[s]\nk = \"\n", ("s", "")),
+            ("[ spaced ]\nk = v\n", (" spaced ", "v")),
+            ("[s]\nk =\n  first\n  second\n", ("s", "\nfirst\nsecond")),
+            ("[s]\nk : v : w\n", ("s", "v : w")),
+            ("[s]\nk = 'a' 'b'\n", ("s", "a' 'b")),
+            ("[s]\nk = \"a\"\n  \"b\"\n", ("s", "a\n\"b\"")),
+        ];
+        for (text, (section, expected)) in cases {
+            assert_eq!(
+                value(text),
+                (section.to_owned(), expected.to_owned()),
+                "{text:?}"
+            );
+        }
+    }
+
     #[test]
     fn bad_lines_name_their_line_and_fault() {
         let cases = [
             ("k = v\n", 1, "section must be started before assignment"),
             ("[a]\n  cont\n", 2, "unexpected continuation line"),
             ("[a\n", 1, "invalid section (must end with ])"),
-            ("[ ]\n", 1, "empty section name"),
+            ("[]\n", 1, "empty section name"),
             ("[a]\n= v\n", 2, "key cannot be empty"),
             ("[a]\nnovalue\n", 2, "expected 'key = value'"),
         ];

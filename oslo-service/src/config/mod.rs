@@ -69,6 +69,10 @@ pub use snapshot::{RawValue, Snapshot};
 pub use spec::{Bound, DeprecatedName, GroupInfo, OptionGroup, OptionSpec, OptionType};
 pub use value::{OptionValue, Port};
 
+/// figment, whose providers the configuration is read with ([`IniFile`] is one), for a
+/// program that builds a figment of its own from the same files.
+pub use figment;
+
 /// The group of options that belong to no section of their own.
 pub const DEFAULT_GROUP: &str = "DEFAULT";
 
@@ -273,6 +277,54 @@ impl Config {
         default: T,
     ) -> Result<T, ConfigError> {
         self.snapshot().get_or(group, option, default)
+    }
+
+    /// The options of `group` as they are now, read into `T` through serde: for a group
+    /// that is no `#[oslo::options]` struct, or a type of one's own. Values are text in
+    /// INI files: they are read leniently (`"8080"` into a number, `"true"` into a
+    /// bool), and a multi-valued option is a sequence.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct Database {
+    ///     connection: String,
+    ///     max_pool_size: u32,
+    ///     retry: bool,
+    /// }
+    ///
+    /// let snapshot = oslo::config::Snapshot::from_ini(
+    ///     "[database]\nconnection = sqlite://\nmax_pool_size = 5\nretry = yes\n",
+    ///     None,
+    /// )?;
+    /// let conf = oslo::Config::from_snapshot(snapshot);
+    /// let database: Database = conf.extract("database")?;
+    /// assert_eq!((database.connection.as_str(), database.max_pool_size), ("sqlite://", 5));
+    /// assert!(database.retry);
+    /// # Ok::<(), oslo::config::ConfigError>(())
+    /// ```
+    pub fn extract<T: serde::de::DeserializeOwned>(&self, group: &str) -> Result<T, ConfigError> {
+        let snapshot = self.snapshot();
+        let mut dict = figment::value::Dict::new();
+        for (name, option, values) in snapshot.iter_unordered() {
+            if name != normalize_group(group) {
+                continue;
+            }
+            let value = match values {
+                [one] => figment::value::Value::from(one.text.clone()),
+                many => figment::value::Value::from(
+                    many.iter()
+                        .map(|raw| figment::value::Value::from(raw.text.clone()))
+                        .collect::<Vec<_>>(),
+                ),
+            };
+            dict.insert(option.to_owned(), value);
+        }
+        figment::Figment::from(figment::providers::Serialized::defaults(dict))
+            .extract_lossy()
+            .map_err(|err| ConfigError::Extract {
+                group: group.to_owned(),
+                message: err.to_string(),
+            })
     }
 
     /// Calls `hook` after each `mutate` reload that changed a mutable option, with the
