@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use figment as _;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
