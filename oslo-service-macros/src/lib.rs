@@ -119,7 +119,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Field arguments: `default = ...` (checked against the type and bounds at compile
 /// time), `min`, `max`, `choices = ["a", "b"]` (String options), `multi`,
 /// `deprecated_name = "..."`, `deprecated_group = "..."`, `secret`, `mutable`,
-/// `required`. Every field needs a doc comment; a field that is not an `Option`, a
+/// `required`, `serde` (a type of your own that derives serde's `Deserialize` instead of
+/// implementing `OptionValue`: read from its text, or from `key:value` pairs for a
+/// struct). Every field needs a doc comment; a field that is not an `Option`, a
 /// list or a dict needs a `default` or `required`.
 #[proc_macro_attribute]
 pub fn options(args: TokenStream, item: TokenStream) -> TokenStream {

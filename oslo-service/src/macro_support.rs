@@ -2,7 +2,7 @@
 //! the public API; it may change in any release. Generated code names only this module
 //! and documented public API.
 
-pub use crate::config::read::{OptionField, read_option};
+pub use crate::config::read::{OptionField, read_option, read_serde};
 pub use crate::config::spec::option_spec;
 pub use crate::entry::{MainSpec, RuntimeFlavor, RuntimeSpec, run_main};
 pub use crate::periodic::driver::run_declared as run_periodic_tasks;

@@ -86,6 +86,7 @@ pub(crate) fn describe(kind: &Kind) -> String {
         Kind::Multi => "an array of string literals: `[\"a\", \"b\"]`".to_owned(),
         Kind::Dict => "a string of key:value pairs: \"k1:v1,k2:v2\"".to_owned(),
         Kind::Custom(_) => "a string literal, read by the type's OptionValue impl".to_owned(),
+        Kind::Serde => "a string literal, read by the type's serde Deserialize impl".to_owned(),
     }
 }
 
@@ -177,7 +178,7 @@ pub(crate) fn scalar_default(
             }
             Some(text)
         }
-        Kind::Custom(_) => string(errors),
+        Kind::Custom(_) | Kind::Serde => string(errors),
         Kind::Bool => match value {
             Expr::Lit(ExprLit {
                 lit: Lit::Bool(b), ..

@@ -33,8 +33,13 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
     let reads = fields.iter().enumerate().map(|(index, field)| {
         let name = &field.field.ident;
         let ty = &field.field.ty;
-        let read = quote_spanned! {ty.span()=>
-            #runtime::__private::read_option::<#ty>
+        let read = match field.kind {
+            Kind::Serde => quote_spanned! {ty.span()=>
+                #runtime::__private::read_serde::<#ty>
+            },
+            _ => quote_spanned! {ty.span()=>
+                #runtime::__private::read_option::<#ty>
+            },
         };
         quote! { #name: #read(snapshot, &options[#index])?, }
     });
@@ -97,7 +102,7 @@ fn spec(
         Kind::List(_) => quote!(List),
         Kind::Multi => quote!(MultiString),
         Kind::Dict => quote!(Dict),
-        Kind::Custom(_) => quote!(Custom),
+        Kind::Custom(_) | Kind::Serde => quote!(Custom),
     };
     let type_name = match kind {
         Kind::Str => quote!("string"),
@@ -110,6 +115,7 @@ fn spec(
         Kind::Multi => quote!("multi valued"),
         Kind::Dict => quote!("dict"),
         Kind::Custom(ty) => quote!(<#ty as #runtime::config::OptionValue>::TYPE_NAME),
+        Kind::Serde => quote!("string"),
     };
     let choices = match element {
         Kind::Custom(ty) if choices.is_empty() => {

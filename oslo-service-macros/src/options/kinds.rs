@@ -34,6 +34,8 @@ pub(crate) enum Kind {
     Dict,
     /// A type of the user's.
     Custom(Type),
+    /// A type of the user's read through its serde `Deserialize` (`#[opt(serde)]`).
+    Serde,
 }
 
 impl Kind {

@@ -35,6 +35,7 @@ const FIELD_ARGS: Known = Known {
         "secret",
         "mutable",
         "required",
+        "serde",
     ],
     misplaced: &[
         (
@@ -167,7 +168,7 @@ fn check_field<'a>(field: &'a Field, errors: &mut Errors) -> Option<CheckedField
 
     let mut deprecated_name = None;
     let mut deprecated_group = None;
-    let mut flags = [false; 4]; // multi, secret, mutable, required
+    let mut flags = [false; 5]; // multi, secret, mutable, required, serde
     args::read(
         &field.args,
         &FIELD_ARGS,
@@ -182,7 +183,7 @@ fn check_field<'a>(field: &'a Field, errors: &mut Errors) -> Option<CheckedField
                 deprecated_group = args::string(arg, errors).and_then(|lit| group_name(lit, errors))
             }
             flag => {
-                let index = ["multi", "secret", "mutable", "required"]
+                let index = ["multi", "secret", "mutable", "required", "serde"]
                     .iter()
                     .position(|f| *f == flag)
                     .unwrap_or_else(|| {
@@ -196,9 +197,19 @@ fn check_field<'a>(field: &'a Field, errors: &mut Errors) -> Option<CheckedField
     let first = |name: &str| field.args.iter().find(|arg| arg.name.unraw() == name);
     let default = first("default").and_then(|arg| arg.value.as_ref().map(|(_, value)| value));
     let (min, max, choices) = (first("min"), first("max"), first("choices"));
-    let flag_args = ["multi", "secret", "mutable", "required"].map(first);
-    let [multi, secret, mutable, required] = flags;
+    let flag_args = ["multi", "secret", "mutable", "required", "serde"].map(first);
+    let [multi, secret, mutable, required, serde] = flags;
     let (optional, mut kind) = kind?;
+
+    if serde {
+        match &kind {
+            Kind::Custom(_) => kind = Kind::Serde,
+            _ => errors.at(
+                flag_args[4].map(|a| &a.name),
+                "`serde` goes on a type of your own that derives serde's Deserialize; this type is read without it",
+            ),
+        }
+    }
 
     if multi {
         match &kind {

@@ -208,6 +208,79 @@ pub fn read_option<T: OptionField>(
     })
 }
 
+/// Reads the option `spec` declares into `T` through serde: what `#[opt(serde)]`
+/// generates for a type of the user's that derives `Deserialize`. The text is read
+/// leniently, as a string (`fast` into a unit variant, `8080` into a number) or, when
+/// that does not fit and it holds `key:value` pairs, as a map (a struct of a dict
+/// option); an unset option without a default reads as "none" (`Option<T>`).
+pub fn read_serde<T: serde::de::DeserializeOwned>(
+    snapshot: &Snapshot,
+    spec: &OptionSpec,
+) -> Result<T, ConfigError> {
+    let raws = values_of(snapshot, spec);
+    if let Some(raw) = raws.last() {
+        return from_text(&raw.text).map_err(|reason| {
+            ConfigError::InvalidValue(Box::new(InvalidValue {
+                file: raw.file.as_deref().map(Path::to_owned),
+                line: raw.line,
+                group: spec.group.to_owned(),
+                option: spec.name.to_owned(),
+                value: raw.text.clone(),
+                reason,
+            }))
+        });
+    }
+    if spec.required {
+        return Err(ConfigError::MissingRequired {
+            group: spec.group.to_owned(),
+            option: spec.name.to_owned(),
+        });
+    }
+    match spec.default.last() {
+        Some(default) => from_text(default).map_err(|reason| ConfigError::InvalidDefault {
+            group: spec.group.to_owned(),
+            option: spec.name.to_owned(),
+            value: (*default).to_owned(),
+            reason,
+        }),
+        None => extract(figment::value::Value::Empty(
+            figment::value::Tag::Default,
+            figment::value::Empty::None,
+        ))
+        .map_err(|_| ConfigError::MissingRequired {
+            group: spec.group.to_owned(),
+            option: spec.name.to_owned(),
+        }),
+    }
+}
+
+/// `text` into `T`: as a string first, then as `key:value` pairs.
+fn from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let as_string = extract(figment::value::Value::from(text.trim().to_owned()));
+    if as_string.is_ok() || !text.contains(':') {
+        return as_string;
+    }
+    let mut dict = figment::value::Dict::new();
+    for pair in split_list(text) {
+        let (key, value) = pair
+            .split_once(':')
+            .ok_or_else(|| format!("expected key:value pairs separated by commas, not '{pair}'"))?;
+        dict.insert(
+            key.trim().to_owned(),
+            figment::value::Value::from(value.trim().to_owned()),
+        );
+    }
+    extract(figment::value::Value::from(dict))
+}
+
+fn extract<T: serde::de::DeserializeOwned>(value: figment::value::Value) -> Result<T, String> {
+    let mut root = figment::value::Dict::new();
+    root.insert("value".to_owned(), value);
+    figment::Figment::from(figment::providers::Serialized::defaults(root))
+        .extract_inner_lossy::<T>("value")
+        .map_err(|err| err.kind.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

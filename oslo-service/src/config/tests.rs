@@ -456,3 +456,56 @@ fn a_snapshot_survives_its_bytes_with_files_lines_and_repeated_keys() {
     }
     assert_eq!(Snapshot::from_bytes(b"99:abc,"), None);
 }
+
+/// A choice of the user's, read through serde.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    Fast,
+    Safe,
+}
+
+/// A dict option read into a struct, through serde.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Limits {
+    cpu: u32,
+    memory: String,
+}
+
+/// Options of types that only derive `Deserialize`.
+#[crate::options(group = "svc", namespace = "test", crate = "crate")]
+struct SerdeOpts {
+    /// The mode.
+    #[opt(serde, default = "safe")]
+    mode: Mode,
+    /// The limits.
+    #[opt(serde)]
+    limits: Option<Limits>,
+}
+
+#[test]
+fn types_that_derive_deserialize_are_options_too() {
+    let read = |ini: &str| {
+        Snapshot::from_ini(ini, Some(Path::new("/etc/svc.conf")))
+            .unwrap()
+            .group::<SerdeOpts>()
+            .map(|opts| {
+                (
+                    opts.mode.eq(&Mode::Fast),
+                    opts.limits.as_ref().map(|l| (l.cpu, l.memory.clone())),
+                )
+            })
+            .map_err(|err| err.to_string())
+    };
+    assert_eq!(
+        read("[svc]\nmode = fast\nlimits = cpu:2, memory:1G\n"),
+        Ok((true, Some((2, "1G".to_owned()))))
+    );
+    assert_eq!(read("[svc]\n"), Ok((false, None)));
+    let bad = read("[svc]\n\nmode = slow\n").unwrap_err();
+    assert!(
+        bad.starts_with("/etc/svc.conf:3: invalid value 'slow' for option mode in group [svc]: "),
+        "{bad}"
+    );
+    assert!(bad.contains("fast") && bad.contains("safe"), "{bad}");
+}
