@@ -171,10 +171,54 @@ pub fn read_option<T: OptionField>(
     snapshot: &Snapshot,
     spec: &OptionSpec,
 ) -> Result<T, ConfigError> {
+    read_with(
+        snapshot,
+        spec,
+        |texts| T::from_values(texts, spec),
+        T::unset,
+    )
+}
+
+/// Reads the option `spec` declares into `T` through serde: what `#[opt(serde)]`
+/// generates for a type of the user's that derives `Deserialize`. The text is read
+/// leniently, as a string (`fast` into a unit variant, `8080` into a number) or, when
+/// that does not fit and it holds `key:value` pairs, as a map (a struct of a dict
+/// option); an unset option without a default reads as "none" (`Option<T>`).
+pub fn read_serde<T: serde::de::DeserializeOwned>(
+    snapshot: &Snapshot,
+    spec: &OptionSpec,
+) -> Result<T, ConfigError> {
+    let last = |texts: &[&str]| {
+        let index = texts.len().saturating_sub(1);
+        from_text(texts.get(index).copied().unwrap_or_default()).map_err(|reason| (index, reason))
+    };
+    let none = || {
+        extract(figment::value::Value::Empty(
+            figment::value::Tag::Default,
+            figment::value::Empty::None,
+        ))
+        .ok()
+    };
+    read_with(snapshot, spec, last, none)
+}
+
+/// The one way an option is read: its values (or a deprecated name's) through `parse`,
+/// else the required check, else its default through `parse`, else `unset`. A value
+/// that does not parse is an error naming where it was written.
+fn read_with<T>(
+    snapshot: &Snapshot,
+    spec: &OptionSpec,
+    parse: impl Fn(&[&str]) -> Result<T, (usize, String)>,
+    unset: impl FnOnce() -> Option<T>,
+) -> Result<T, ConfigError> {
+    let missing = || ConfigError::MissingRequired {
+        group: spec.group.to_owned(),
+        option: spec.name.to_owned(),
+    };
     let raws = values_of(snapshot, spec);
     if !raws.is_empty() {
         let texts: Vec<&str> = raws.iter().map(|raw| raw.text.as_str()).collect();
-        return T::from_values(&texts, spec).map_err(|(index, reason)| {
+        return parse(&texts).map_err(|(index, reason)| {
             let raw = &raws[index.min(raws.len() - 1)];
             ConfigError::InvalidValue(Box::new(InvalidValue {
                 file: raw.file.as_deref().map(Path::to_owned),
@@ -187,71 +231,17 @@ pub fn read_option<T: OptionField>(
         });
     }
     if spec.required {
-        return Err(ConfigError::MissingRequired {
-            group: spec.group.to_owned(),
-            option: spec.name.to_owned(),
-        });
+        return Err(missing());
     }
     if !spec.default.is_empty() {
-        return T::from_values(spec.default, spec).map_err(|(index, reason)| {
-            ConfigError::InvalidDefault {
-                group: spec.group.to_owned(),
-                option: spec.name.to_owned(),
-                value: spec.default[index.min(spec.default.len() - 1)].to_owned(),
-                reason,
-            }
-        });
-    }
-    T::unset().ok_or_else(|| ConfigError::MissingRequired {
-        group: spec.group.to_owned(),
-        option: spec.name.to_owned(),
-    })
-}
-
-/// Reads the option `spec` declares into `T` through serde: what `#[opt(serde)]`
-/// generates for a type of the user's that derives `Deserialize`. The text is read
-/// leniently, as a string (`fast` into a unit variant, `8080` into a number) or, when
-/// that does not fit and it holds `key:value` pairs, as a map (a struct of a dict
-/// option); an unset option without a default reads as "none" (`Option<T>`).
-pub fn read_serde<T: serde::de::DeserializeOwned>(
-    snapshot: &Snapshot,
-    spec: &OptionSpec,
-) -> Result<T, ConfigError> {
-    let raws = values_of(snapshot, spec);
-    if let Some(raw) = raws.last() {
-        return from_text(&raw.text).map_err(|reason| {
-            ConfigError::InvalidValue(Box::new(InvalidValue {
-                file: raw.file.as_deref().map(Path::to_owned),
-                line: raw.line,
-                group: spec.group.to_owned(),
-                option: spec.name.to_owned(),
-                value: raw.text.clone(),
-                reason,
-            }))
-        });
-    }
-    if spec.required {
-        return Err(ConfigError::MissingRequired {
+        return parse(spec.default).map_err(|(index, reason)| ConfigError::InvalidDefault {
             group: spec.group.to_owned(),
             option: spec.name.to_owned(),
-        });
-    }
-    match spec.default.last() {
-        Some(default) => from_text(default).map_err(|reason| ConfigError::InvalidDefault {
-            group: spec.group.to_owned(),
-            option: spec.name.to_owned(),
-            value: (*default).to_owned(),
+            value: spec.default[index.min(spec.default.len() - 1)].to_owned(),
             reason,
-        }),
-        None => extract(figment::value::Value::Empty(
-            figment::value::Tag::Default,
-            figment::value::Empty::None,
-        ))
-        .map_err(|_| ConfigError::MissingRequired {
-            group: spec.group.to_owned(),
-            option: spec.name.to_owned(),
-        }),
+        });
     }
+    unset().ok_or_else(missing)
 }
 
 /// `text` into `T`: as a string first, then as `key:value` pairs.
