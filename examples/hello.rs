@@ -20,7 +20,7 @@ use oslo::prelude::*;
 #[oslo::options(group = "hello", namespace = "hello")]
 struct HelloOpts {
     /// The greeting logged at start, at each reset and by the periodic task.
-    #[opt(default = "hello, world", mutable)]
+    #[opt(default = "hello, world", mutable, cli)]
     greeting: String,
     /// What SIGHUP does: `reload` stops, resets and starts the service again; `mutate`
     /// applies the mutable options and resets it in place.

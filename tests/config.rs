@@ -306,3 +306,35 @@ fn version_prints_the_programs_version_and_oslo_services() {
     let help = Command::new(HELLO).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--version"));
 }
+
+#[test]
+fn cli_options_are_flags_that_win_over_the_files_and_outlive_reloads() {
+    let mut command = Command::new(HELLO);
+    command.args(["--hello-greeting", "from the flag", "--debug"]);
+    let service = Service::start_command(
+        command,
+        "[DEFAULT]\ndebug = false\n[hello]\ngreeting = from the file\n",
+        Stdout::Null,
+        None,
+    );
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(
+        log.contains("hello started greeting=from the flag"),
+        "{log}"
+    );
+    assert!(log.contains("hello runs with debug logging"), "{log}");
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert!(log.contains("hello reset greeting=from the flag"), "{log}");
+
+    // The flags are in --help, and --nodebug is debug's negation.
+    let help = Command::new(HELLO).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--hello-greeting VALUE"), "{help}");
+    assert!(help.contains("--debug, --nodebug"), "{help}");
+    let unknown = Command::new(HELLO).arg("--hello-nope=1").output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -119,7 +119,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Field arguments: `default = ...` (checked against the type and bounds at compile
 /// time), `min`, `max`, `choices = ["a", "b"]` (String options), `multi`,
 /// `deprecated_name = "..."`, `deprecated_group = "..."`, `secret`, `mutable`,
-/// `required`, `serde` (a type of your own that derives serde's `Deserialize` instead of
+/// `required`, `cli` (also a command-line flag, `--name` or `--group-name`, that wins
+/// over the files; a bool is `--name` / `--noname`), `serde` (a type of your own that derives serde's `Deserialize` instead of
 /// implementing `OptionValue`: read from its text, or from `key:value` pairs for a
 /// struct). Every field needs a doc comment; a field that is not an `Option`, a
 /// list or a dict needs a `default` or `required`.

@@ -86,6 +86,7 @@ fn spec(
         secret,
         mutable,
         required,
+        cli,
         ..
     } = field;
     let element = match kind {
@@ -157,7 +158,7 @@ fn spec(
             (#min, #max),
             #choices,
             #deprecated,
-            (#secret, #mutable, #required),
+            (#secret, #mutable, #required, #cli),
         )
     }
 }

@@ -51,8 +51,8 @@ fn expands_specs_and_reads() {
         "{out}"
     );
     assert!(out.contains("& [\"30s\"]"), "{out}");
-    // secret, mutable, required
-    assert!(out.contains("(false , true , false)"), "{out}");
+    // secret, mutable, required, cli
+    assert!(out.contains("(false , true , false , false)"), "{out}");
     assert!(out.contains("group : :: core :: option :: Option :: Some (\"DEFAULT\") , name : :: core :: option :: Option :: Some (\"poll_interval\")"), "{out}");
     assert!(
         out.contains(

@@ -36,6 +36,7 @@ const FIELD_ARGS: Known = Known {
         "mutable",
         "required",
         "serde",
+        "cli",
     ],
     misplaced: &[
         (
@@ -71,6 +72,8 @@ pub(crate) struct CheckedField<'a> {
     pub(crate) deprecated: Option<(Option<String>, Option<String>)>,
     /// `secret`.
     pub(crate) secret: bool,
+    /// `cli`: also a command-line flag.
+    pub(crate) cli: bool,
     /// `mutable`.
     pub(crate) mutable: bool,
     /// `required`.
@@ -168,7 +171,7 @@ fn check_field<'a>(field: &'a Field, errors: &mut Errors) -> Option<CheckedField
 
     let mut deprecated_name = None;
     let mut deprecated_group = None;
-    let mut flags = [false; 5]; // multi, secret, mutable, required, serde
+    let mut flags = [false; 6]; // multi, secret, mutable, required, serde, cli
     args::read(
         &field.args,
         &FIELD_ARGS,
@@ -183,7 +186,7 @@ fn check_field<'a>(field: &'a Field, errors: &mut Errors) -> Option<CheckedField
                 deprecated_group = args::string(arg, errors).and_then(|lit| group_name(lit, errors))
             }
             flag => {
-                let index = ["multi", "secret", "mutable", "required", "serde"]
+                let index = ["multi", "secret", "mutable", "required", "serde", "cli"]
                     .iter()
                     .position(|f| *f == flag)
                     .unwrap_or_else(|| {
@@ -197,8 +200,8 @@ fn check_field<'a>(field: &'a Field, errors: &mut Errors) -> Option<CheckedField
     let first = |name: &str| field.args.iter().find(|arg| arg.name.unraw() == name);
     let default = first("default").and_then(|arg| arg.value.as_ref().map(|(_, value)| value));
     let (min, max, choices) = (first("min"), first("max"), first("choices"));
-    let flag_args = ["multi", "secret", "mutable", "required", "serde"].map(first);
-    let [multi, secret, mutable, required, serde] = flags;
+    let flag_args = ["multi", "secret", "mutable", "required", "serde", "cli"].map(first);
+    let [multi, secret, mutable, required, serde, cli] = flags;
     let (optional, mut kind) = kind?;
 
     if serde {
@@ -323,6 +326,7 @@ fn check_field<'a>(field: &'a Field, errors: &mut Errors) -> Option<CheckedField
         secret,
         mutable,
         required,
+        cli,
     })
 }
 

@@ -105,15 +105,15 @@ pub struct WsgiOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogOptions {
     /// Log at DEBUG instead of INFO.
-    #[opt(default = false, mutable)]
+    #[opt(default = false, mutable, cli)]
     pub debug: bool,
     /// File the log goes to; without it (and without log_dir), the log goes to
     /// standard error.
-    #[opt(deprecated_name = "logfile")]
+    #[opt(deprecated_name = "logfile", cli)]
     pub log_file: Option<String>,
     /// Directory of relative log_file paths; without log_file, the log goes to
     /// PROGRAM.log in this directory.
-    #[opt(deprecated_name = "logdir")]
+    #[opt(deprecated_name = "logdir", cli)]
     pub log_dir: Option<String>,
     /// Log output to standard error as well when logging to a file.
     #[opt(default = false)]

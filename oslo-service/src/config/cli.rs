@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use super::spec::{GroupInfo, OptionSpec, OptionType};
 use super::{ConfigError, ConfigSources, ENV_PREFIX};
 
 /// What the command line asks for.
@@ -89,8 +90,43 @@ impl Invocation {
         I: IntoIterator,
         I::Item: Into<OsString>,
     {
+        Self::parse_with(program, args, &[])
+    }
+
+    /// Like [`Invocation::parse`], with the flags of the options of `groups` (and of the
+    /// runtime's) declared `#[opt(cli)]`: `--name VALUE` (`--group-name` outside
+    /// `[DEFAULT]`), or `--name` / `--noname` for a bool; a flag wins over the files.
+    ///
+    /// ```
+    /// use oslo::config::Invocation;
+    ///
+    /// /// Options.
+    /// #[oslo::options(group = "api")]
+    /// struct ApiOpts {
+    ///     /// The port.
+    ///     #[opt(default = 8080, cli)]
+    ///     port: u16,
+    /// }
+    ///
+    /// let groups = [oslo::config::GroupInfo::of::<ApiOpts>()];
+    /// let Invocation::Run(line) = Invocation::parse_with("svc", ["--api-port", "9000"], &groups)? else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(line.sources.cli, [("api".to_owned(), "port".to_owned(), "9000".to_owned())]);
+    /// # Ok::<(), oslo::config::ConfigError>(())
+    /// ```
+    pub fn parse_with<I>(program: &str, args: I, groups: &[GroupInfo]) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: Into<OsString>,
+    {
         use lexopt::prelude::*;
 
+        let flags: Vec<&'static OptionSpec> = super::with_runtime_groups(groups)
+            .iter()
+            .flat_map(|info| (info.options)().iter())
+            .filter(|spec| spec.cli)
+            .collect();
         let mut line = CommandLine::default();
         line.sources.env_prefix = Some(ENV_PREFIX.to_owned());
         let mut generate = false;
@@ -117,8 +153,34 @@ impl Invocation {
                         },
                     )?)
                 }
-                Short('h') | Long("help") => return Ok(Invocation::Help(help(program))),
+                Short('h') | Long("help") => return Ok(Invocation::Help(help(program, &flags))),
                 Long("version") => return Ok(Invocation::Version),
+                Long(name) => {
+                    let flag = format!("--{name}");
+                    let negated = |spec: &&&OptionSpec| {
+                        spec.kind == OptionType::Boolean
+                            && format!("--no{}", &spec.flag()[2..]) == flag
+                    };
+                    let value = if let Some(spec) = flags.iter().find(|spec| spec.flag() == flag) {
+                        let text = if spec.kind == OptionType::Boolean {
+                            match parser.optional_value() {
+                                Some(value) => value.string().map_err(bad)?,
+                                None => "true".to_owned(),
+                            }
+                        } else {
+                            parser.value().map_err(bad)?.string().map_err(bad)?
+                        };
+                        (spec, text)
+                    } else if let Some(spec) = flags.iter().find(negated) {
+                        (spec, "false".to_owned())
+                    } else {
+                        return Err(bad(Long(name).unexpected()));
+                    };
+                    let (spec, text) = value;
+                    line.sources
+                        .cli
+                        .push((spec.group.to_owned(), spec.name.to_owned(), text));
+                }
                 other => return Err(bad(other.unexpected())),
             }
         }
@@ -134,8 +196,20 @@ impl Invocation {
     }
 }
 
-fn help(program: &str) -> String {
-    format!(
+fn help(program: &str, flags: &[&OptionSpec]) -> String {
+    let mut options = String::new();
+    if !flags.is_empty() {
+        options.push_str("\noptions of the program (over the files):\n");
+        for spec in flags {
+            let flag = match spec.kind {
+                OptionType::Boolean => format!("{}, --no{}", spec.flag(), &spec.flag()[2..]),
+                _ => format!("{} VALUE", spec.flag()),
+            };
+            let help = spec.help.lines().next().unwrap_or_default();
+            options.push_str(&format!("  {flag:<20} {help}\n"));
+        }
+    }
+    let mut text = format!(
         "usage: {program} [--config-file PATH]... [--config-dir DIR]...\n\
          \n\
          options:\n  \
@@ -151,7 +225,9 @@ fn help(program: &str) -> String {
          \n\
          Environment variables {ENV_PREFIX}<GROUP>__<OPTION> ({ENV_PREFIX}DEFAULT__DEBUG=true)\n\
          set options too, over the files.\n"
-    )
+    );
+    text.push_str(&options);
+    text
 }
 
 #[cfg(test)]

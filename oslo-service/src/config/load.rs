@@ -254,6 +254,25 @@ pub(crate) fn read(sources: &ConfigSources) -> Result<Snapshot, ConfigError> {
             ))
         })?;
     }
+    // Last, over everything: the command line's flags; a flag given again adds a value.
+    let mut given: Vec<((&str, &str), Vec<RawValue>)> = Vec::new();
+    for (group, option, text) in &sources.cli {
+        let raw = RawValue {
+            text: text.clone(),
+            file: Some(Arc::from(Path::new("the command line"))),
+            line: 0,
+        };
+        match given
+            .iter_mut()
+            .find(|(key, _)| *key == (group.as_str(), option.as_str()))
+        {
+            Some((_, values)) => values.push(raw),
+            None => given.push(((group, option), vec![raw])),
+        }
+    }
+    for ((group, option), values) in given {
+        snapshot.insert(group, option, values);
+    }
     Ok(snapshot)
 }
 

@@ -92,6 +92,9 @@ pub struct ConfigSources {
     /// The prefix of the environment variables read (`OS_` from the command line);
     /// `None` reads none.
     pub env_prefix: Option<String>,
+    /// Values of `#[opt(cli)]` options given on the command line, as `(group, option,
+    /// value)`: over every other source, and kept across reloads.
+    pub cli: Vec<(String, String, String)>,
 }
 
 impl ConfigSources {
@@ -476,7 +479,11 @@ impl Config {
 
     fn read_sources(&self) -> Result<Snapshot, ConfigError> {
         let sources = &self.shared.sources;
-        if sources.files.is_empty() && sources.dirs.is_empty() && sources.env_prefix.is_none() {
+        if sources.files.is_empty()
+            && sources.dirs.is_empty()
+            && sources.env_prefix.is_none()
+            && sources.cli.is_empty()
+        {
             return Ok((*self.snapshot()).clone());
         }
         let fresh = substituted(load::read(sources)?, &self.shared.groups)?;

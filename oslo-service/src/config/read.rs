@@ -292,6 +292,7 @@ mod tests {
         secret: false,
         mutable: false,
         required: false,
+        cli: false,
     };
 
     fn read<T: OptionField>(ini: &str, spec: &OptionSpec) -> Result<T, String> {

@@ -91,6 +91,9 @@ pub struct OptionSpec {
     pub mutable: bool,
     /// Starting without a value is an error.
     pub required: bool,
+    /// Also a command-line flag (`--name`, or `--group-name` outside `[DEFAULT]`) that
+    /// wins over the files.
+    pub cli: bool,
 }
 
 /// The [`OptionSpec`] of one field, as `#[oslo::options]` declares it: its only maker
@@ -109,7 +112,7 @@ pub const fn option_spec(
     (min, max): (Option<Bound>, Option<Bound>),
     choices: &'static [&'static str],
     deprecated: &'static [DeprecatedName],
-    (secret, mutable, required): (bool, bool, bool),
+    (secret, mutable, required, cli): (bool, bool, bool, bool),
 ) -> OptionSpec {
     OptionSpec {
         name,
@@ -126,6 +129,7 @@ pub const fn option_spec(
         secret,
         mutable,
         required,
+        cli,
     }
 }
 
@@ -134,6 +138,17 @@ impl OptionSpec {
     /// `None` when there is none.
     pub fn default_text(&self) -> Option<String> {
         (!self.default.is_empty()).then(|| self.default.join(", "))
+    }
+
+    /// The command-line flag of a `cli` option: `--name` in `[DEFAULT]`, `--group-name`
+    /// elsewhere, `_` written `-`.
+    pub fn flag(&self) -> String {
+        let name = if self.group == super::DEFAULT_GROUP {
+            self.name.to_owned()
+        } else {
+            format!("{}-{}", self.group, self.name)
+        };
+        format!("--{}", name.replace('_', "-"))
     }
 
     /// `group.name`, as messages name an option.

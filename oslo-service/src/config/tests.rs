@@ -22,7 +22,7 @@ fn later_files_win_and_dirs_come_after_files_in_sorted_order() {
     let sources = ConfigSources {
         files: vec![first.clone(), second],
         dirs: vec![],
-        env_prefix: None,
+        ..ConfigSources::default()
     };
     let conf = Config::load(sources.clone()).unwrap();
     assert_eq!(

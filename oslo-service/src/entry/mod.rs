@@ -56,7 +56,7 @@ where
     // thread of ours) exists, so nothing else reads or writes the environment.
     unsafe { crate::launcher::take_inherited_env() };
 
-    let line = match Invocation::parse(spec.name, std::env::args_os().skip(1)) {
+    let line = match Invocation::parse_with(spec.name, std::env::args_os().skip(1), spec.options) {
         Ok(Invocation::Run(line)) => line.or_search(spec.project.unwrap_or(spec.name), &program()),
         Ok(Invocation::Help(text)) => {
             print!("{text}");
