@@ -99,3 +99,95 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
         .run()
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use oslo::config::GroupInfo;
+    use oslo::testing::Harness;
+
+    use super::{Hello, HelloOpts};
+
+    const GROUPS: &[GroupInfo] = &[GroupInfo::of::<HelloOpts>()];
+
+    #[tokio::test(start_paused = true)]
+    async fn greets_every_ten_seconds_once_started() {
+        let mut hello = Harness::new(Hello, "[hello]\ngreeting = hi\n", GROUPS).unwrap();
+        hello.start().await.unwrap();
+        hello.advance(Duration::from_secs(35)).await;
+        // At 0, 10, 20 and 30 s.
+        assert_eq!(hello.task_stats()[0].runs, 4);
+        assert_eq!(
+            hello
+                .logs()
+                .lines_with(&["periodic greeting", "greeting=hi"]),
+            4
+        );
+        assert!(hello.stop(Duration::from_secs(1)).await);
+        assert!(hello.logs().contains("hello stopping"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_mutate_applies_the_new_greeting_and_keeps_immutable_options() {
+        let mut hello = Harness::new(Hello, "[hello]\ngreeting = hi\n", GROUPS).unwrap();
+        let changed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = changed.clone();
+        hello.conf().on_mutate(move |changes| {
+            seen.lock()
+                .unwrap()
+                .extend(changes.iter().map(|c| (c.option.clone(), c.new.clone())));
+        });
+        hello.start().await.unwrap();
+        hello
+            .mutate("[hello]\ngreeting = bonjour\nhang_on_stop = true\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            *changed.lock().unwrap(),
+            [("greeting".to_owned(), Some("bonjour".to_owned()))]
+        );
+        assert!(hello.logs().contains("hello reset greeting=bonjour"));
+        hello.advance(Duration::from_secs(10)).await;
+        assert!(
+            hello
+                .logs()
+                .lines_with(&["periodic greeting", "greeting=bonjour"])
+                >= 1
+        );
+        // hang_on_stop is not mutable: the stop does not hang.
+        assert!(hello.logs().contains("ignoring change to immutable option"));
+        assert!(hello.stop(Duration::from_secs(1)).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fail_on_start_says_why_and_a_hung_stop_is_reported() {
+        let mut failing = Harness::new(Hello, "[hello]\nfail_on_start = true\n", GROUPS).unwrap();
+        let err = failing.start().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "service hello failed to start: fail_on_start is set in [hello]"
+        );
+
+        let mut hanging = Harness::new(Hello, "[hello]\nhang_on_stop = true\n", GROUPS).unwrap();
+        hanging.start().await.unwrap();
+        assert!(!hanging.stop(Duration::from_secs(60)).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_that_does_not_load_is_refused_and_the_service_runs_on() {
+        let mut hello = Harness::new(Hello, "[hello]\ngreeting = hi\n", GROUPS).unwrap();
+        hello.start().await.unwrap();
+        let err = hello
+            .reload("[hello]\nfail_on_start = maybe\n")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid value 'maybe' for option fail_on_start in group [hello]"),
+            "{err}"
+        );
+        hello.advance(Duration::from_secs(10)).await;
+        assert_eq!(hello.task_stats()[0].runs, 2);
+    }
+}

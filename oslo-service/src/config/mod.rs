@@ -353,7 +353,37 @@ impl Config {
     /// old value.
     /// The hooks of [`Config::on_mutate`] are then called with what changed.
     pub fn mutate(&self) -> Result<Vec<(String, String)>, ConfigError> {
-        let mut fresh = self.read_sources()?;
+        let fresh = self.read_sources()?;
+        Ok(self.mutate_to(fresh))
+    }
+
+    /// A configuration of `groups` (and the runtime's) holding the values of INI `text`,
+    /// read as files are: substituted and checked.
+    pub(crate) fn from_ini_text(text: &str, groups: &[GroupInfo]) -> Result<Self, ConfigError> {
+        let groups = with_runtime_groups(groups);
+        let values = substituted(Snapshot::from_ini(text, None)?, &groups)?;
+        Self::with_values(ConfigSources::default(), &groups, values)
+    }
+
+    /// What [`Config::reload`] does, with the values of INI `text` as the new ones.
+    pub(crate) fn reload_from_ini(&self, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        Ok(self.replace(self.checked_ini(text)?))
+    }
+
+    /// What [`Config::mutate`] does, with the values of INI `text` as the new ones.
+    pub(crate) fn mutate_from_ini(&self, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        Ok(self.mutate_to(self.checked_ini(text)?))
+    }
+
+    fn checked_ini(&self, text: &str) -> Result<Snapshot, ConfigError> {
+        let fresh = substituted(Snapshot::from_ini(text, None)?, &self.shared.groups)?;
+        check_groups(&self.shared.groups, &fresh)?;
+        Ok(fresh)
+    }
+
+    /// Applies the mutable options of `fresh` (and those no group declares), keeps the
+    /// others, and calls the mutate hooks with what changed.
+    fn mutate_to(&self, mut fresh: Snapshot) -> Vec<(String, String)> {
         let old = self.snapshot();
         for (group, option) in old.changed_options(&fresh) {
             if !self.is_mutable(&group, &option) {
@@ -388,7 +418,7 @@ impl Config {
                 hook(&changes);
             }
         }
-        Ok(changed)
+        changed
     }
 
     /// The declaration of `option` in `group`, if a registered group declares it (by

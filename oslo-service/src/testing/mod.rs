@@ -1,4 +1,5 @@
-//! Helpers for testing timers, looping calls and task groups.
+//! Helpers for testing services, timers, looping calls and task groups: [`Harness`]
+//! runs a service in the test's process with the launcher's lifecycle.
 //!
 //! Run such tests on tokio's paused clock (`#[tokio::test(start_paused = true)]`, which
 //! needs tokio's `test-util` feature in the test's crate): sleeps then complete
@@ -26,6 +27,10 @@
 //! # Ok(())
 //! # }
 //! ```
+
+mod harness;
+
+pub use harness::Harness;
 
 use std::cell::RefCell;
 use std::io::{self, Write};
