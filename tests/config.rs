@@ -333,8 +333,50 @@ fn cli_options_are_flags_that_win_over_the_files_and_outlive_reloads() {
     // The flags are in --help, and --nodebug is debug's negation.
     let help = Command::new(HELLO).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("--hello-greeting VALUE"), "{help}");
-    assert!(help.contains("--debug, --nodebug"), "{help}");
+    assert!(help.contains("--hello-greeting <VALUE>"), "{help}");
+    assert!(help.contains("--nodebug"), "{help}");
     let unknown = Command::new(HELLO).arg("--hello-nope=1").output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn a_program_brings_its_own_sub_commands_beside_the_services_flags() {
+    const MANAGE: &str = env!("CARGO_BIN_EXE_manage");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("manage.conf");
+    std::fs::write(&conf, "[manage]\ngreeting = bonjour\n").unwrap();
+    let run = |args: &[&str]| Command::new(MANAGE).args(args).output().unwrap();
+
+    let greet = run(&[
+        "--config-file",
+        conf.to_str().unwrap(),
+        "greet",
+        "--times",
+        "2",
+    ]);
+    assert!(greet.status.success());
+    assert_eq!(String::from_utf8_lossy(&greet.stdout), "bonjour\nbonjour\n");
+    // An #[opt(cli)] flag wins over the file, beside the sub-command.
+    let flag = run(&[
+        "--config-file",
+        conf.to_str().unwrap(),
+        "--manage-greeting",
+        "hi",
+        "greet",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&flag.stdout), "hi\n");
+
+    // One --help for both; a run without the sub-command the program requires is refused.
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    for part in [
+        "greet",
+        "files",
+        "--config-file",
+        "--manage-greeting",
+        "--generate-config",
+    ] {
+        assert!(help.contains(part), "{part}: {help}");
+    }
+    assert_eq!(run(&[]).status.code(), Some(2));
+    assert!(run(&["--generate-config"]).status.success());
 }

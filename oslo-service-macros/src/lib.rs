@@ -73,6 +73,9 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `options = [PollerOpts, ApiOpts]`: the program's groups of options (declared with
 ///   `#[oslo::options]`): checked at start and at each reload, listed by
 ///   `--generate-config`, logged by `log_options`, applied by `mutate` when `mutable`.
+/// - `cli = Args`: the program's own clap `Parser` (flags and sub-commands, as
+///   `nova-manage db sync` has), parsed with the service's flags and handed to
+///   `async fn main(conf: oslo::Config, args: Args)`; one `--help` lists both.
 /// - `project = "nova"`: without `--config-file` (`--config-dir`), the first
 ///   `nova.conf` and `<program>.conf` (`.conf.d/` directories) found in `~/.nova/`,
 ///   `~/`, `/etc/nova/` and `/etc/` are read, as oslo.config does (default: the

@@ -62,6 +62,9 @@ pub mod net;
 pub mod signals;
 pub mod systemd;
 
+/// clap, whose `Parser` a program derives for flags and sub-commands of its own:
+/// `#[oslo::main(cli = Args)]`.
+pub use clap;
 pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use future::BoxFuture;

@@ -4,7 +4,7 @@
 
 pub use crate::config::read::{OptionField, read_option, read_serde};
 pub use crate::config::spec::option_spec;
-pub use crate::entry::{MainSpec, RuntimeFlavor, RuntimeSpec, run_main};
+pub use crate::entry::{MainSpec, RuntimeFlavor, RuntimeSpec, run_main, run_main_with_cli};
 pub use crate::periodic::driver::run_declared as run_periodic_tasks;
 
 use crate::periodic::Timing;

@@ -18,6 +18,7 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         runtime,
         options,
         project,
+        cli,
         runtime_args,
         spans,
     } = checked;
@@ -49,7 +50,11 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
             // A mismatch of the argument or of the return type is reported at the
             // user's own types.
             let arg = Ident::new(HIDDEN, at(spans.conf));
-            let run_main = respan(quote!(#runtime::__private::run_main), at(spans.output));
+            let entry = match cli {
+                None => quote!(#runtime::__private::run_main),
+                Some(ty) => quote!(#runtime::__private::run_main_with_cli::<#ty, _, _>),
+            };
+            let run_main = respan(entry, at(spans.output));
             let call = quote_spanned! {at(spans.output)=>
                 #run_main(
                     #runtime::__private::MainSpec {

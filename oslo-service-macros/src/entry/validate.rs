@@ -13,7 +13,14 @@ use crate::tokens::return_type_span;
 /// here and read in [`validate`].
 const MAIN_ARGS: Known = Known {
     attr: "#[oslo::main]",
-    names: &["crate", "options", "project", "flavor", "worker_threads"],
+    names: &[
+        "crate",
+        "options",
+        "project",
+        "cli",
+        "flavor",
+        "worker_threads",
+    ],
     misplaced: &[],
 };
 
@@ -30,6 +37,9 @@ pub(crate) struct Checked<'a> {
     pub(crate) options: Vec<Type>,
     /// `project = "…"`: whose configuration files are searched for.
     pub(crate) project: Option<LitStr>,
+    /// `cli = Args`: the program's own clap command, handed to `main` as its second
+    /// argument.
+    pub(crate) cli: Option<Type>,
     /// `flavor = "…"` and `worker_threads = N`, as checked.
     pub(crate) runtime_args: RuntimeArgs,
     /// Where type mismatches with `run_main` are reported, when the signature has the
@@ -68,10 +78,12 @@ pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) 
     let mut flavor = None;
     let mut worker_threads = None;
     let mut project = None;
+    let mut cli = None;
     args::read(args, &MAIN_ARGS, errors, |name, arg, errors| match name {
         "crate" => runtime = args::crate_path(arg, errors),
         "options" => options = option_groups(arg, errors),
         "project" => project = args::string(arg, errors).cloned(),
+        "cli" => cli = cli_type(arg, errors),
         "flavor" => flavor = args::string(arg, errors).and_then(|lit| read_flavor(lit, errors)),
         "worker_threads" => worker_threads = thread_count(arg, errors),
         other => unreachable!("argument `{other}` is in MAIN_ARGS but not read"),
@@ -87,11 +99,34 @@ pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) 
         runtime: args::runtime_path(runtime),
         options,
         project,
+        spans: check_signature(&input.item, cli.is_some(), errors),
+        cli,
         runtime_args: RuntimeArgs {
             flavor,
             worker_threads: worker_threads.map(|(count, _)| count),
         },
-        spans: check_signature(&input.item, errors),
+    }
+}
+
+/// `cli = Args`: a type (path) deriving `clap::Parser`.
+fn cli_type(arg: &Arg, errors: &mut Errors) -> Option<Type> {
+    const EXPECTED: &str = "`cli` takes the type of the program's own clap Parser: `cli = Args`";
+    match &arg.value {
+        Some((_, Expr::Path(path))) if path.qself.is_none() && path.attrs.is_empty() => {
+            Some(Type::Path(TypePath {
+                attrs: Vec::new(),
+                qself: None,
+                path: path.path.clone(),
+            }))
+        }
+        Some((_, other)) => {
+            errors.at(other, EXPECTED);
+            None
+        }
+        None => {
+            errors.at(&arg.name, EXPECTED);
+            None
+        }
     }
 }
 
@@ -171,7 +206,7 @@ fn option_groups(arg: &Arg, errors: &mut Errors) -> Vec<Type> {
     }
 }
 
-fn check_signature(item: &ItemFn, errors: &mut Errors) -> Option<SignatureSpans> {
+fn check_signature(item: &ItemFn, with_cli: bool, errors: &mut Errors) -> Option<SignatureSpans> {
     let sig = &item.sig;
     let parens = sig.paren_token.span;
     let mut found = Errors::new();
@@ -204,17 +239,28 @@ fn check_signature(item: &ItemFn, errors: &mut Errors) -> Option<SignatureSpans>
             FnArg::Typed(arg) => typed.push(arg),
         }
     }
-    match typed.as_slice() {
-        [] => found.range(
+    const EXPECTED_CLI: &str = "with `cli = Args`, expected `async fn main(conf: oslo::Config, args: Args) -> oslo::Result<()>`";
+    match (typed.as_slice(), with_cli) {
+        ([], false) => found.range(
             parens.open(),
             parens.close(),
             format!("#[oslo::main] takes the configuration as its argument; {EXPECTED}"),
         ),
-        [_] => {}
-        [_, extra @ ..] => found.between(
+        ([_], false) | ([_, _], true) => {}
+        ([_, extra @ ..], false) => found.between(
             extra[0],
             extra[extra.len() - 1],
             format!("#[oslo::main] takes only the configuration as argument; {EXPECTED}"),
+        ),
+        ([] | [_], true) => found.range(
+            parens.open(),
+            parens.close(),
+            format!("#[oslo::main] takes the configuration and the program's arguments; {EXPECTED_CLI}"),
+        ),
+        ([_, _, extra @ ..], true) => found.between(
+            extra[0],
+            extra[extra.len() - 1],
+            format!("#[oslo::main] takes only the configuration and the program's arguments; {EXPECTED_CLI}"),
         ),
     }
     let conf = typed.first().map(|arg| arg.ty.span());

@@ -120,114 +120,207 @@ impl Invocation {
         I: IntoIterator,
         I::Item: Into<OsString>,
     {
-        use lexopt::prelude::*;
+        let specs = cli_specs(groups);
+        let command = with_service_args(clap::Command::new(program.to_owned()), &specs);
+        let args = std::iter::once(OsString::from(program)).chain(args.into_iter().map(Into::into));
+        Self::from_matches(command.try_get_matches_from(args), &specs)
+            .map(|(invocation, _)| invocation)
+    }
 
-        let flags: Vec<&'static OptionSpec> = super::with_runtime_groups(groups)
-            .iter()
-            .flat_map(|info| (info.options)().iter())
-            .filter(|spec| spec.cli)
-            .collect();
+    /// Parses the command line with `command` (a program's own clap command: its flags and
+    /// sub-commands) joined to the service's; returns the matches too, for the program to
+    /// read its own from.
+    pub(crate) fn parse_joined<I>(
+        command: clap::Command,
+        args: I,
+        groups: &[GroupInfo],
+    ) -> Result<(Self, clap::ArgMatches), ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: Into<OsString>,
+    {
+        let specs = cli_specs(groups);
+        // `--generate-config` and `--version` need no sub-command of the program's; a run
+        // without the one it requires is refused when its arguments are read.
+        let command = with_service_args(command, &specs)
+            .subcommand_required(false)
+            .arg_required_else_help(false);
+        let args = args.into_iter().map(Into::into);
+        Self::from_matches(command.try_get_matches_from(args), &specs)
+    }
+
+    fn from_matches(
+        matches: Result<clap::ArgMatches, clap::Error>,
+        specs: &[&'static OptionSpec],
+    ) -> Result<(Self, clap::ArgMatches), ConfigError> {
+        let matches = match matches {
+            Ok(matches) => matches,
+            Err(err) => {
+                return match err.kind() {
+                    clap::error::ErrorKind::DisplayHelp => Ok((
+                        Invocation::Help(err.render().to_string()),
+                        Default::default(),
+                    )),
+                    clap::error::ErrorKind::DisplayVersion => {
+                        Ok((Invocation::Version, Default::default()))
+                    }
+                    _ => Err(ConfigError::CommandLine(err.render().to_string())),
+                };
+            }
+        };
+        if matches.get_flag(VERSION) {
+            return Ok((Invocation::Version, matches));
+        }
+        let many = |id: &str| -> Vec<String> {
+            matches
+                .get_many::<String>(id)
+                .map(|values| values.cloned().collect())
+                .unwrap_or_default()
+        };
+        if matches.get_flag(GENERATE) {
+            return Ok((
+                Invocation::GenerateConfig {
+                    namespaces: many(NAMESPACE),
+                },
+                matches,
+            ));
+        }
         let mut line = CommandLine::default();
         line.sources.env_prefix = Some(ENV_PREFIX.to_owned());
-        let mut generate = false;
-        let mut namespaces = Vec::new();
-        let mut parser = lexopt::Parser::from_args(args);
-        let bad = |err: lexopt::Error| ConfigError::CommandLine(format!("{program}: {err}"));
-        while let Some(arg) = parser.next().map_err(bad)? {
-            match arg {
-                Long("config-file") => line
-                    .sources
-                    .files
-                    .push(PathBuf::from(parser.value().map_err(bad)?)),
-                Long("config-dir") => line
-                    .sources
-                    .dirs
-                    .push(PathBuf::from(parser.value().map_err(bad)?)),
-                Long("generate-config") => generate = true,
-                Long("namespace") => {
-                    namespaces.push(parser.value().map_err(bad)?.into_string().map_err(
-                        |value| {
-                            ConfigError::CommandLine(format!(
-                                "{program}: --namespace {value:?} is not UTF-8"
-                            ))
-                        },
-                    )?)
-                }
-                Short('h') | Long("help") => return Ok(Invocation::Help(help(program, &flags))),
-                Long("version") => return Ok(Invocation::Version),
-                Long(name) => {
-                    let flag = format!("--{name}");
-                    let negated = |spec: &&&OptionSpec| {
-                        spec.kind == OptionType::Boolean
-                            && format!("--no{}", &spec.flag()[2..]) == flag
-                    };
-                    let value = if let Some(spec) = flags.iter().find(|spec| spec.flag() == flag) {
-                        let text = if spec.kind == OptionType::Boolean {
-                            match parser.optional_value() {
-                                Some(value) => value.string().map_err(bad)?,
-                                None => "true".to_owned(),
-                            }
-                        } else {
-                            parser.value().map_err(bad)?.string().map_err(bad)?
-                        };
-                        (spec, text)
-                    } else if let Some(spec) = flags.iter().find(negated) {
-                        (spec, "false".to_owned())
-                    } else {
-                        return Err(bad(Long(name).unexpected()));
-                    };
-                    let (spec, text) = value;
-                    line.sources
-                        .cli
-                        .push((spec.group.to_owned(), spec.name.to_owned(), text));
-                }
-                other => return Err(bad(other.unexpected())),
+        line.sources.files = many(CONFIG_FILE).into_iter().map(PathBuf::from).collect();
+        line.sources.dirs = many(CONFIG_DIR).into_iter().map(PathBuf::from).collect();
+        for spec in specs {
+            let id = spec.flag();
+            let values: Vec<(usize, String)> = if spec.kind == OptionType::Boolean {
+                // A flag's own default (not given) is no value of the option's.
+                let at = |id: &str, text: &str| {
+                    let given =
+                        matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+                    matches
+                        .indices_of(id)
+                        .into_iter()
+                        .flatten()
+                        .filter(|_| given)
+                        .map(|index| (index, text.to_owned()))
+                        .collect::<Vec<_>>()
+                };
+                let mut both = at(&id, "true");
+                both.extend(at(&negation(&id), "false"));
+                both.sort();
+                both
+            } else {
+                matches
+                    .indices_of(&id)
+                    .into_iter()
+                    .flatten()
+                    .zip(many(&id))
+                    .collect()
+            };
+            for (_, text) in values {
+                line.sources
+                    .cli
+                    .push((spec.group.to_owned(), spec.name.to_owned(), text));
             }
         }
-        if generate {
-            return Ok(Invocation::GenerateConfig { namespaces });
-        }
-        if !namespaces.is_empty() {
-            return Err(ConfigError::CommandLine(format!(
-                "{program}: --namespace goes with --generate-config"
-            )));
-        }
-        Ok(Invocation::Run(line))
+        Ok((Invocation::Run(line), matches))
     }
 }
 
-fn help(program: &str, flags: &[&OptionSpec]) -> String {
-    let mut options = String::new();
-    if !flags.is_empty() {
-        options.push_str("\noptions of the program (over the files):\n");
-        for spec in flags {
-            let flag = match spec.kind {
-                OptionType::Boolean => format!("{}, --no{}", spec.flag(), &spec.flag()[2..]),
-                _ => format!("{} VALUE", spec.flag()),
-            };
-            let help = spec.help.lines().next().unwrap_or_default();
-            options.push_str(&format!("  {flag:<20} {help}\n"));
-        }
+const CONFIG_FILE: &str = "config-file";
+const CONFIG_DIR: &str = "config-dir";
+const GENERATE: &str = "generate-config";
+const NAMESPACE: &str = "namespace";
+const VERSION: &str = "version";
+
+/// The options of `groups` (and the runtime's) that are command-line flags.
+fn cli_specs(groups: &[GroupInfo]) -> Vec<&'static OptionSpec> {
+    super::with_runtime_groups(groups)
+        .iter()
+        .flat_map(|info| (info.options)().iter())
+        .filter(|spec| spec.cli)
+        .collect()
+}
+
+/// `--noname` for `--name`.
+fn negation(flag: &str) -> String {
+    format!("--no{}", &flag[2..])
+}
+
+/// `command` with the service's flags added: the configuration's, the sample generator's,
+/// `--version`, and those of `#[opt(cli)]` options.
+fn with_service_args(command: clap::Command, specs: &[&'static OptionSpec]) -> clap::Command {
+    use clap::{Arg, ArgAction};
+
+    let long = |flag: &str| flag[2..].to_owned();
+    let mut command = command
+        .disable_version_flag(true)
+        .arg(
+            Arg::new(CONFIG_FILE)
+                .long(CONFIG_FILE)
+                .value_name("PATH")
+                .action(ArgAction::Append)
+                .help("Path to a config file to use; may be given several times, and values in later files win"),
+        )
+        .arg(
+            Arg::new(CONFIG_DIR)
+                .long(CONFIG_DIR)
+                .value_name("DIR")
+                .action(ArgAction::Append)
+                .help("Path to a directory of *.conf files, read in sorted order after the files given with --config-file"),
+        )
+        .arg(
+            Arg::new(GENERATE)
+                .long(GENERATE)
+                .action(ArgAction::SetTrue)
+                .help("Print a sample config file of every option and exit"),
+        )
+        .arg(
+            Arg::new(NAMESPACE)
+                .long(NAMESPACE)
+                .value_name("NAME")
+                .action(ArgAction::Append)
+                .requires(GENERATE)
+                .help("With --generate-config: only the options of this namespace; may be given several times"),
+        )
+        .arg(
+            Arg::new(VERSION)
+                .long(VERSION)
+                .action(ArgAction::SetTrue)
+                .help("Show the program's version number and exit"),
+        )
+        .after_help(format!(
+            "Environment variables {ENV_PREFIX}<GROUP>__<OPTION> ({ENV_PREFIX}DEFAULT__DEBUG=true) set options too, over the files; the options above, over both."
+        ));
+    for spec in specs {
+        let flag = spec.flag();
+        let help = spec.help.lines().next().unwrap_or_default().to_owned();
+        command = if spec.kind == OptionType::Boolean {
+            command
+                .arg(
+                    Arg::new(flag.clone())
+                        .long(long(&flag))
+                        .action(ArgAction::SetTrue)
+                        .overrides_with(flag.clone())
+                        .help(help.clone()),
+                )
+                .arg(
+                    Arg::new(negation(&flag))
+                        .long(long(&negation(&flag)))
+                        .action(ArgAction::SetTrue)
+                        .overrides_with(negation(&flag))
+                        .help(format!("The opposite of {flag}")),
+                )
+        } else {
+            command.arg(
+                Arg::new(flag.clone())
+                    .long(long(&flag))
+                    .value_name("VALUE")
+                    .action(ArgAction::Append)
+                    .help(help),
+            )
+        };
     }
-    let mut text = format!(
-        "usage: {program} [--config-file PATH]... [--config-dir DIR]...\n\
-         \n\
-         options:\n  \
-         -h, --help           show this help message and exit\n  \
-         --version            show the program's version number and exit\n  \
-         --config-file PATH   path to a config file to use; may be given several times,\n                       \
-         and values in later files win\n  \
-         --config-dir DIR     path to a directory of *.conf files, read in sorted order\n                       \
-         after the files given with --config-file\n  \
-         --generate-config    print a sample config file of every option and exit\n  \
-         --namespace NAME     with --generate-config: only the options of this\n                       \
-         namespace; may be given several times\n\
-         \n\
-         Environment variables {ENV_PREFIX}<GROUP>__<OPTION> ({ENV_PREFIX}DEFAULT__DEBUG=true)\n\
-         set options too, over the files.\n"
-    );
-    text.push_str(&options);
-    text
+    command
 }
 
 #[cfg(test)]

@@ -46,6 +46,48 @@ where
     F: FnOnce(Config) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    let parse = |args| {
+        Invocation::parse_with(spec.name, args, spec.options)
+            .map(|invocation| (invocation, Some(())))
+    };
+    run(spec, parse, |conf, ()| main(conf))
+}
+
+/// Like [`run_main`] for `async fn main(conf, args: A)`: the program's own clap
+/// command `A` (its flags and sub-commands) is parsed together with the service's flags,
+/// and one `--help` lists them all.
+pub fn run_main_with_cli<A, F, Fut>(spec: MainSpec, main: F) -> ExitCode
+where
+    A: clap::CommandFactory + clap::FromArgMatches,
+    F: FnOnce(Config, A) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let parse = |args: std::iter::Skip<std::env::ArgsOs>| {
+        let command = A::command().name(spec.name).bin_name(spec.name);
+        let program = std::iter::once(std::ffi::OsString::from(spec.name));
+        let (invocation, matches) =
+            Invocation::parse_joined(command, program.chain(args), spec.options)?;
+        let own = match invocation {
+            Invocation::Run(_) => Some(A::from_arg_matches(&matches).map_err(|err| {
+                crate::config::ConfigError::CommandLine(err.render().to_string())
+            })?),
+            _ => None,
+        };
+        Ok((invocation, own))
+    };
+    run(spec, parse, main)
+}
+
+/// What both entries do: `parse` reads the command line (and the program's own values
+/// of it, `T`), then the configuration, the logging, the runtime; `main` runs with them.
+fn run<T, P, F, Fut>(spec: MainSpec, parse: P, main: F) -> ExitCode
+where
+    P: FnOnce(
+        std::iter::Skip<std::env::ArgsOs>,
+    ) -> Result<(Invocation, Option<T>), crate::config::ConfigError>,
+    F: FnOnce(Config, T) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
     // First of all: from here on, SIGTERM, SIGINT and SIGHUP wait for the launcher
     // instead of ending the process half-started.
     if let Err(err) = crate::signals::capture_early(crate::launcher::started_as_worker()) {
@@ -56,13 +98,20 @@ where
     // thread of ours) exists, so nothing else reads or writes the environment.
     unsafe { crate::launcher::take_inherited_env() };
 
-    let line = match Invocation::parse_with(spec.name, std::env::args_os().skip(1), spec.options) {
-        Ok(Invocation::Run(line)) => line.or_search(spec.project.unwrap_or(spec.name), &program()),
-        Ok(Invocation::Help(text)) => {
+    let (line, own) = match parse(std::env::args_os().skip(1)) {
+        Ok((Invocation::Run(line), Some(own))) => (
+            line.or_search(spec.project.unwrap_or(spec.name), &program()),
+            own,
+        ),
+        Ok((Invocation::Run(_), None)) => {
+            eprintln!("{}: no arguments of the program's own", spec.name);
+            return ExitCode::from(2);
+        }
+        Ok((Invocation::Help(text), _)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
         }
-        Ok(Invocation::Version) => {
+        Ok((Invocation::Version, _)) => {
             println!(
                 "{} {} (oslo-service {})",
                 spec.name,
@@ -71,7 +120,7 @@ where
             );
             return ExitCode::SUCCESS;
         }
-        Ok(Invocation::GenerateConfig { namespaces }) => {
+        Ok((Invocation::GenerateConfig { namespaces }, _)) => {
             return match generate_sample(spec.options, &namespaces) {
                 Ok(sample) => {
                     print!("{sample}");
@@ -126,7 +175,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(main(conf));
+    let outcome = runtime.block_on(main(conf, own));
     // Tasks still running (a stop hook that hung past the timeout, say) must not hold the
     // exit back.
     runtime.shutdown_background();
