@@ -86,7 +86,9 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
 
     // Run by the C runtime before `main`, from the program's own object file: the
     // signals are taken over as soon as the program runs any code of its own.
+    // Not in the program's unit tests: the test harness keeps Ctrl-C for itself.
     let early = quote! {
+        #[cfg(not(test))]
         #[used]
         #[unsafe(link_section = ".init_array")]
         static __OSLO_EARLY_SIGNALS: extern "C" fn() = #runtime::__private::capture_early_signals;
