@@ -112,6 +112,60 @@ impl ConfigSources {
         self
     }
 
+    /// The sources as bytes, for a worker to rebuild them with
+    /// [`ConfigSources::from_bytes`] instead of parsing the command line again.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let mut out = Vec::new();
+        for paths in [&self.files, &self.dirs] {
+            snapshot::netstring(&mut out, paths.len().to_string().as_bytes());
+            for path in paths {
+                snapshot::netstring(&mut out, path.as_os_str().as_bytes());
+            }
+        }
+        let prefix = self.env_prefix.as_deref();
+        snapshot::netstring(&mut out, if prefix.is_some() { b"1" } else { b"0" });
+        snapshot::netstring(&mut out, prefix.unwrap_or_default().as_bytes());
+        snapshot::netstring(&mut out, self.cli.len().to_string().as_bytes());
+        for (group, option, value) in &self.cli {
+            for text in [group, option, value] {
+                snapshot::netstring(&mut out, text.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// The sources [`ConfigSources::to_bytes`] wrote; `None` if the bytes are not such.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let mut fields = snapshot::Netstrings(bytes);
+        let count = |fields: &mut snapshot::Netstrings<'_>| -> Option<usize> {
+            std::str::from_utf8(fields.next()?).ok()?.parse().ok()
+        };
+        let paths = |fields: &mut snapshot::Netstrings<'_>| -> Option<Vec<PathBuf>> {
+            let n = count(fields)?;
+            (0..n)
+                .map(|_| Some(PathBuf::from(std::ffi::OsStr::from_bytes(fields.next()?))))
+                .collect()
+        };
+        let files = paths(&mut fields)?;
+        let dirs = paths(&mut fields)?;
+        let has_prefix = fields.next()? == b"1";
+        let prefix = String::from_utf8(fields.next()?.to_vec()).ok()?;
+        let text =
+            |fields: &mut snapshot::Netstrings<'_>| String::from_utf8(fields.next()?.to_vec()).ok();
+        let n = count(&mut fields)?;
+        let cli = (0..n)
+            .map(|_| Some((text(&mut fields)?, text(&mut fields)?, text(&mut fields)?)))
+            .collect::<Option<Vec<_>>>()?;
+        fields.0.is_empty().then_some(ConfigSources {
+            files,
+            dirs,
+            env_prefix: has_prefix.then_some(prefix),
+            cli,
+        })
+    }
+
     /// Every file to read, in the order their values apply.
     pub fn paths(&self) -> Result<Vec<PathBuf>, ConfigError> {
         let mut paths = self.files.clone();

@@ -37,10 +37,18 @@ pub(crate) type Options = HashMap<String, Vec<RawValue>, foldhash::fast::RandomS
 pub(crate) type Groups = BTreeMap<String, Options>;
 
 /// Reads `<length>:<bytes>,` fields one after the other.
-struct Netstrings<'a>(&'a [u8]);
+pub(crate) struct Netstrings<'a>(pub(crate) &'a [u8]);
+
+/// Appends `bytes` to `out` as one `<length>:<bytes>,` field.
+pub(crate) fn netstring(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(bytes.len().to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(bytes);
+    out.push(b',');
+}
 
 impl<'a> Netstrings<'a> {
-    fn next(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn next(&mut self) -> Option<&'a [u8]> {
         let colon = self.0.iter().position(|&b| b == b':')?;
         let len: usize = std::str::from_utf8(&self.0[..colon]).ok()?.parse().ok()?;
         let end = colon.checked_add(1)?.checked_add(len)?;
@@ -192,12 +200,7 @@ impl Snapshot {
     /// netstrings (`<length>:<bytes>,`).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut field = |bytes: &[u8]| {
-            out.extend_from_slice(bytes.len().to_string().as_bytes());
-            out.push(b':');
-            out.extend_from_slice(bytes);
-            out.push(b',');
-        };
+        let mut field = |bytes: &[u8]| netstring(&mut out, bytes);
         for (group, option, values) in self.iter_unordered() {
             for value in values {
                 let file = value.file.as_deref().map(|f| {

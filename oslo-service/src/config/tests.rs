@@ -509,3 +509,21 @@ fn types_that_derive_deserialize_are_options_too() {
     );
     assert!(bad.contains("fast") && bad.contains("safe"), "{bad}");
 }
+
+#[test]
+fn sources_survive_their_bytes() {
+    let sources = ConfigSources {
+        files: vec![PathBuf::from("/etc/a b.conf"), PathBuf::from("x:y,z.conf")],
+        dirs: vec![PathBuf::from("/etc/svc.conf.d")],
+        env_prefix: Some("OS_".to_owned()),
+        cli: vec![("DEFAULT".into(), "debug".into(), "true".into())],
+    };
+    assert_eq!(
+        ConfigSources::from_bytes(&sources.to_bytes()),
+        Some(sources.clone())
+    );
+    let none = ConfigSources::default();
+    assert_eq!(ConfigSources::from_bytes(&none.to_bytes()), Some(none));
+    let bytes = sources.to_bytes();
+    assert_eq!(ConfigSources::from_bytes(&bytes[..bytes.len() - 1]), None);
+}

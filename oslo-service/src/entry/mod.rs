@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 pub use runtime::{RuntimeFlavor, RuntimeSpec};
 
-use crate::config::{Config, GroupInfo, Invocation, generate_sample};
+use crate::config::{CommandLine, Config, GroupInfo, Invocation, generate_sample};
 use crate::error::Result;
 
 /// What the entry macro knows about the program.
@@ -50,7 +50,9 @@ where
         Invocation::parse_with(spec.name, args, spec.options)
             .map(|invocation| (invocation, Some(())))
     };
-    run(spec, parse, |conf, ()| main(conf))
+    // No arguments of the program's own: a worker, handed its parent's configuration,
+    // has nothing to parse.
+    run(spec, parse, Some(()), |conf, ()| main(conf))
 }
 
 /// Like [`run_main`] for `async fn main(conf, args: A)`: the program's own clap
@@ -75,12 +77,14 @@ where
         };
         Ok((invocation, own))
     };
-    run(spec, parse, main)
+    run(spec, parse, None, main)
 }
 
 /// What both entries do: `parse` reads the command line (and the program's own values
 /// of it, `T`), then the configuration, the logging, the runtime; `main` runs with them.
-fn run<T, P, F, Fut>(spec: MainSpec, parse: P, main: F) -> ExitCode
+/// A worker takes its configuration from its parent, and parses nothing when `no_args`
+/// stands for the program's own values.
+fn run<T, P, F, Fut>(spec: MainSpec, parse: P, no_args: Option<T>, main: F) -> ExitCode
 where
     P: FnOnce(
         std::iter::Skip<std::env::ArgsOs>,
@@ -98,7 +102,19 @@ where
     // thread of ours) exists, so nothing else reads or writes the environment.
     unsafe { crate::launcher::take_inherited_env() };
 
-    let (line, own) = match parse(std::env::args_os().skip(1)) {
+    let handed = match crate::launcher::parent_values() {
+        Ok(handed) => handed,
+        Err(err) => {
+            eprintln!("{}: {err}", spec.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    let parsed = match (&handed, no_args) {
+        (Some(_), Some(own)) => Ok((Invocation::Run(CommandLine::default()), Some(own))),
+        _ => parse(std::env::args_os().skip(1)),
+    };
+    let (line, own) = match parsed {
+        Ok((Invocation::Run(line), Some(own))) if handed.is_some() => (line, own),
         Ok((Invocation::Run(line), Some(own))) => (
             line.or_search(spec.project.unwrap_or(spec.name), &program()),
             own,
@@ -137,14 +153,10 @@ where
             return ExitCode::from(2);
         }
     };
-    // A worker runs on its parent's values; any other process reads its sources.
-    let conf = match crate::launcher::parent_values() {
-        Ok(Some(values)) => Config::with_values(line.sources, spec.options, values),
-        Ok(None) => Config::load_with(line.sources, spec.options),
-        Err(err) => {
-            eprintln!("{}: {err}", spec.name);
-            return ExitCode::FAILURE;
-        }
+    // A worker runs on its parent's values and sources; any other process reads its own.
+    let conf = match handed {
+        Some((values, sources)) => Config::with_values(sources, spec.options, values),
+        None => Config::load_with(line.sources, spec.options),
     };
     let conf = match conf {
         Ok(conf) => conf,
@@ -175,7 +187,9 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(main(conf, own));
+    // On the heap: the state machine of a whole service is large, and a worker's one
+    // thread would otherwise dirty that much more of its stack.
+    let outcome = runtime.block_on(Box::pin(main(conf, own)));
     // Tasks still running (a stop hook that hung past the timeout, say) must not hold the
     // exit back.
     runtime.shutdown_background();

@@ -249,7 +249,10 @@ impl Supervisor {
         control.set_nonblocking(true)?;
         let mut control = tokio::net::UnixStream::from_std(control)?;
         let ready = self.ready_tx.clone();
-        let values = handover_frame(&self.conf.snapshot().to_bytes());
+        let values = handover_frame(
+            &self.conf.snapshot().to_bytes(),
+            &self.conf.sources().to_bytes(),
+        );
         tokio::spawn(async move {
             // Side by side: a program that does not read the configuration (a `main` of
             // its own) must still be heard when it is ready. Borrowed halves: dropping

@@ -2,27 +2,31 @@
 //! so that a worker started or respawned between two reloads runs on exactly the values
 //! its siblings run on, whatever the files say by then.
 //!
-//! The parent writes one frame as soon as the worker is spawned: the length of the
-//! snapshot's bytes (8 bytes, little-endian) then the bytes; the worker reads it before
-//! it loads any configuration of its own.
+//! The parent writes two frames as soon as the worker is spawned, each its length (8
+//! bytes, little-endian) then its bytes: the snapshot of its values, then its sources
+//! (files, directories, environment prefix, command-line values) for the worker's own
+//! reloads. The worker reads them before anything else, and so needs no command line.
 
 use std::io;
 use std::os::fd::BorrowedFd;
 
 use super::marker::marker;
-use crate::config::Snapshot;
+use crate::config::{ConfigSources, Snapshot};
 use crate::error::{Error, Result};
 
-/// The frame that carries `snapshot` (a [`Snapshot::to_bytes`]).
-pub(in crate::launcher) fn handover_frame(snapshot: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(8 + snapshot.len());
-    frame.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
-    frame.extend_from_slice(snapshot);
+/// The frames that carry `snapshot` and `sources` (their `to_bytes`).
+pub(in crate::launcher) fn handover_frame(snapshot: &[u8], sources: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(16 + snapshot.len() + sources.len());
+    for part in [snapshot, sources] {
+        frame.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        frame.extend_from_slice(part);
+    }
     frame
 }
 
-/// In a worker, the values its parent runs on; `None` in a process that is no worker.
-pub(crate) fn parent_values() -> Result<Option<Snapshot>> {
+/// In a worker, the values its parent runs on and where they come from; `None` in a
+/// process that is no worker.
+pub(crate) fn parent_values() -> Result<Option<(Snapshot, ConfigSources)>> {
     let Some(marker) = marker()? else {
         return Ok(None);
     };
@@ -30,14 +34,20 @@ pub(crate) fn parent_values() -> Result<Option<Snapshot>> {
     // (checked when the marker was read) and not yet taken by the launcher; it is only
     // borrowed for these reads.
     let control = unsafe { BorrowedFd::borrow_raw(marker.control) };
-    let received = || -> io::Result<Snapshot> {
+    let part = || -> io::Result<Vec<u8>> {
         let mut len = [0u8; 8];
         read_exact(control, &mut len)?;
         let len = usize::try_from(u64::from_le_bytes(len))
             .map_err(|_| io::Error::other("configuration too large"))?;
         let mut bytes = vec![0u8; len];
         read_exact(control, &mut bytes)?;
-        Snapshot::from_bytes(&bytes).ok_or_else(|| io::Error::other("garbled configuration"))
+        Ok(bytes)
+    };
+    let garbled = || io::Error::other("garbled configuration");
+    let received = || -> io::Result<(Snapshot, ConfigSources)> {
+        let values = Snapshot::from_bytes(&part()?).ok_or_else(garbled)?;
+        let sources = ConfigSources::from_bytes(&part()?).ok_or_else(garbled)?;
+        Ok((values, sources))
     };
     received()
         .map(Some)
