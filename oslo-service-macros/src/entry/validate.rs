@@ -111,22 +111,28 @@ pub(crate) fn validate<'a>(args: &[Arg], input: &'a Input, errors: &mut Errors) 
 /// `cli = Args`: a type (path) deriving `clap::Parser`.
 fn cli_type(arg: &Arg, errors: &mut Errors) -> Option<Type> {
     const EXPECTED: &str = "`cli` takes the type of the program's own clap Parser: `cli = Args`";
-    match &arg.value {
-        Some((_, Expr::Path(path))) if path.qself.is_none() && path.attrs.is_empty() => {
+    let Some((_, value)) = &arg.value else {
+        errors.at(&arg.name, EXPECTED);
+        return None;
+    };
+    let found = path_type(value);
+    if found.is_none() {
+        errors.at(value, EXPECTED);
+    }
+    found
+}
+
+/// The type a plain path expression names (`Args`, `cli::Args`).
+fn path_type(expr: &Expr) -> Option<Type> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
             Some(Type::Path(TypePath {
                 attrs: Vec::new(),
                 qself: None,
                 path: path.path.clone(),
             }))
         }
-        Some((_, other)) => {
-            errors.at(other, EXPECTED);
-            None
-        }
-        None => {
-            errors.at(&arg.name, EXPECTED);
-            None
-        }
+        _ => None,
     }
 }
 
@@ -181,18 +187,12 @@ fn option_groups(arg: &Arg, errors: &mut Errors) -> Vec<Type> {
         Some((_, Expr::Array(array))) => array
             .elems
             .iter()
-            .filter_map(|elem| match elem {
-                Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
-                    Some(Type::Path(TypePath {
-                        attrs: Vec::new(),
-                        qself: None,
-                        path: path.path.clone(),
-                    }))
+            .filter_map(|elem| {
+                let found = path_type(elem);
+                if found.is_none() {
+                    errors.at(elem, EXPECTED);
                 }
-                other => {
-                    errors.at(other, EXPECTED);
-                    None
-                }
+                found
             })
             .collect(),
         Some((_, other)) => {
