@@ -28,28 +28,50 @@ pub struct IniError {
 
 /// Parses `text`; never panics, whatever the input.
 pub fn parse(text: &str) -> Result<Vec<Assignment>, IniError> {
-    let mut parser = Parser::default();
+    let mut assignments = Vec::new();
+    parse_each(text, |section, key, value, line| {
+        assignments.push(Assignment {
+            section: section.to_owned(),
+            key,
+            value,
+            line,
+        })
+    })?;
+    Ok(assignments)
+}
+
+/// Parses `text`, handing each assignment to `sink` as it completes: its section, key,
+/// value and line. What [`parse`] does, without a list of assignments in between.
+pub(crate) fn parse_each(
+    text: &str,
+    sink: impl FnMut(&str, String, String, usize),
+) -> Result<(), IniError> {
+    let mut parser = Parser {
+        section: None,
+        pending: None,
+        sink,
+    };
     for (index, raw) in text.lines().enumerate() {
         parser.line(index + 1, raw)?;
     }
     parser.flush();
-    Ok(parser.assignments)
+    Ok(())
 }
 
-#[derive(Default)]
-struct Parser {
+struct Parser<F> {
     section: Option<String>,
     pending: Option<Pending>,
-    assignments: Vec<Assignment>,
+    sink: F,
 }
 
 struct Pending {
     key: String,
-    lines: Vec<String>,
+    /// The value so far: continuation lines are appended after a `\n`.
+    value: String,
     line: usize,
 }
 
-impl Parser {
+impl<F: FnMut(&str, String, String, usize)> Parser<F> {
     fn line(&mut self, number: usize, raw: &str) -> Result<(), IniError> {
         let line = raw.trim_end();
         if line.is_empty() {
@@ -59,7 +81,8 @@ impl Parser {
         if line.starts_with([' ', '\t']) {
             return match &mut self.pending {
                 Some(pending) => {
-                    pending.lines.push(line.trim_start().to_owned());
+                    pending.value.push('\n');
+                    pending.value.push_str(line.trim_start());
                     Ok(())
                 }
                 None => Err(error(number, "unexpected continuation line")),
@@ -92,7 +115,7 @@ impl Parser {
         }
         self.pending = Some(Pending {
             key: key.to_owned(),
-            lines: vec![unquote(line[separator + 1..].trim()).to_owned()],
+            value: unquote(line[separator + 1..].trim()).to_owned(),
             line: number,
         });
         Ok(())
@@ -102,18 +125,7 @@ impl Parser {
         let (Some(pending), Some(section)) = (self.pending.take(), &self.section) else {
             return;
         };
-        let mut lines = pending.lines;
-        // Most values are one line: no joining then.
-        let value = match lines.len() {
-            1 => lines.pop().unwrap_or_default(),
-            _ => lines.join("\n"),
-        };
-        self.assignments.push(Assignment {
-            section: section.clone(),
-            key: pending.key,
-            value,
-            line: pending.line,
-        });
+        (self.sink)(section, pending.key, pending.value, pending.line);
     }
 }
 

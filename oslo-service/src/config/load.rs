@@ -56,24 +56,19 @@ impl IniFile {
 
     /// Parses `text`; `path` names where it came from in messages.
     pub fn from_text(text: &str, path: Option<&Path>) -> Result<Self, ConfigError> {
-        let assignments = ini::parse(text).map_err(|err| ConfigError::Syntax {
-            file: path.map(Path::to_owned).unwrap_or_default(),
-            line: err.line,
-            message: err.message,
-        })?;
         let file: Option<Arc<Path>> = path.map(Arc::from);
         let mut values = FileValues::new();
         // Sections are few and long: each one's name is normalized once.
         let (mut written, mut group) = (String::new(), String::new());
-        for assignment in assignments {
-            if assignment.section != written {
-                group = normalize_group(&assignment.section);
-                written = assignment.section;
+        ini::parse_each(text, |section, key, value, line| {
+            if section != written {
+                group = normalize_group(section);
+                written = section.to_owned();
             }
-            let option = if assignment.key.contains('-') {
-                normalize_option(&assignment.key)
+            let option = if key.contains('-') {
+                normalize_option(&key)
             } else {
-                assignment.key
+                key
             };
             let options = match values.get_mut(&group) {
                 Some(options) => options,
@@ -83,11 +78,16 @@ impl IniFile {
                 .entry(option)
                 .or_insert_with(|| Vec::with_capacity(1))
                 .push(RawValue {
-                    text: assignment.value,
+                    text: value,
                     file: file.clone(),
-                    line: assignment.line,
+                    line,
                 });
-        }
+        })
+        .map_err(|err| ConfigError::Syntax {
+            file: path.map(Path::to_owned).unwrap_or_default(),
+            line: err.line,
+            message: err.message,
+        })?;
         Ok(IniFile {
             path: path.map(Path::to_owned),
             values: Arc::new(values),
