@@ -228,6 +228,8 @@ type MutateHook = Box<dyn Fn(&[OptionChange]) + Send + Sync>;
 struct Shared {
     sources: ConfigSources,
     groups: Vec<GroupInfo>,
+    /// The declarations of `groups`, by name.
+    declared: SpecIndex,
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<MutateHook>>,
 }
@@ -275,6 +277,7 @@ impl Config {
         Ok(Config {
             shared: Arc::new(Shared {
                 sources,
+                declared: SpecIndex::of(&groups),
                 groups,
                 current: RwLock::new(Arc::new(snapshot)),
                 hooks: Mutex::default(),
@@ -286,6 +289,7 @@ impl Config {
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
         Config {
             shared: Arc::new(Shared {
+                declared: SpecIndex::of(&with_runtime_groups(&[])),
                 groups: with_runtime_groups(&[]),
                 current: RwLock::new(Arc::new(snapshot)),
                 ..Shared::default()
@@ -438,9 +442,13 @@ impl Config {
     /// Applies the mutable options of `fresh` (and those no group declares), keeps the
     /// others, and calls the mutate hooks with what changed.
     fn mutate_to(&self, mut fresh: Snapshot) -> Vec<(String, String)> {
+        let declared = &self.shared.declared;
         let old = self.snapshot();
         for (group, option) in old.changed_options(&fresh) {
-            if !self.is_mutable(&group, &option) {
+            let mutable = declared
+                .get(&group, &option)
+                .is_none_or(|spec| spec.mutable);
+            if !mutable {
                 tracing::warn!(%group, %option, "ignoring change to immutable option");
                 fresh.copy_option_from(&old, &group, &option);
             }
@@ -450,7 +458,7 @@ impl Config {
         let changes: Vec<OptionChange> = changed
             .iter()
             .map(|(group, option)| {
-                let secret = self.spec(group, option).is_some_and(|spec| spec.secret);
+                let secret = declared.get(group, option).is_some_and(|spec| spec.secret);
                 let text = |snapshot: &Snapshot| {
                     joined(snapshot.raw_all(group, option)).map(|text| masked(text, secret))
                 };
@@ -478,26 +486,12 @@ impl Config {
     /// The declaration of `option` in `group`, if a registered group declares it (by
     /// its name or a deprecated one).
     pub fn spec(&self, group: &str, option: &str) -> Option<&'static OptionSpec> {
-        self.shared
-            .groups
-            .iter()
-            .flat_map(|info| (info.options)().iter())
-            .find(|spec| {
-                (spec.group == group && spec.name == option)
-                    || spec.deprecated.iter().any(|old| {
-                        old.group.unwrap_or(spec.group) == group
-                            && old.name.unwrap_or(spec.name) == option
-                    })
-            })
-    }
-
-    fn is_mutable(&self, group: &str, option: &str) -> bool {
-        self.spec(group, option).is_none_or(|spec| spec.mutable)
+        self.shared.declared.get(group, option)
     }
 
     /// Options set in a registered group that no declaration knows: probably a typo.
     pub fn unknown_options(&self) -> Vec<(String, String)> {
-        let declared = SpecIndex::of(&self.shared.groups);
+        let declared = &self.shared.declared;
         let snapshot = self.snapshot();
         let mut unknown: Vec<(String, String)> = snapshot
             .iter_unordered()
@@ -612,6 +606,7 @@ fn substituted(snapshot: Snapshot, groups: &[GroupInfo]) -> Result<Snapshot, Con
 }
 
 /// The declarations of registered groups, found by group and name (or an older name).
+#[derive(Default)]
 struct SpecIndex {
     specs: Vec<&'static OptionSpec>,
     by_name: std::collections::HashMap<(&'static str, &'static str), &'static OptionSpec>,
