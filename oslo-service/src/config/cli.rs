@@ -1,5 +1,7 @@
-//! The command line every service accepts: `--config-file` and `--config-dir`, as
-//! oslo.config offers them.
+//! The command line every service accepts, parsed with clap: `--config-file` and
+//! `--config-dir` as oslo.config offers them, `--generate-config` (and `--namespace`),
+//! `--version`, the flags of `#[opt(cli)]` options, and a program's own clap command
+//! joined to them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -351,6 +353,40 @@ mod tests {
             panic!("not a run")
         };
         assert_eq!(line.sources.env_prefix.as_deref(), Some("OS_"));
+    }
+
+    #[test]
+    fn cli_flags_keep_their_order_so_the_last_one_wins() {
+        let Invocation::Run(line) = Invocation::parse_with(
+            "svc",
+            [
+                "--debug",
+                "--log-file",
+                "a.log",
+                "--nodebug",
+                "--log-file=b.log",
+            ],
+            &[],
+        )
+        .unwrap() else {
+            panic!("not a run")
+        };
+        let of = |option: &str| -> Vec<&str> {
+            line.sources
+                .cli
+                .iter()
+                .filter(|(_, name, _)| name == option)
+                .map(|(_, _, value)| value.as_str())
+                .collect()
+        };
+        assert_eq!(of("debug"), ["true", "false"]);
+        assert_eq!(of("log_file"), ["a.log", "b.log"]);
+        let Invocation::Run(line) =
+            Invocation::parse_with("svc", ["--nodebug", "--debug"], &[]).unwrap()
+        else {
+            panic!("not a run")
+        };
+        assert_eq!(line.sources.cli.last().map(|c| c.2.as_str()), Some("true"));
     }
 
     #[test]
