@@ -45,9 +45,10 @@ pub mod testing;
 // Launchers.
 pub mod launcher;
 
-// Services and their periodic tasks.
+// Services, their periodic tasks, and the HTTP server.
 pub mod periodic;
 mod service;
+pub mod wsgi;
 
 // Task groups and logging.
 pub mod log;

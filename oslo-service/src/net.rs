@@ -9,8 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+use rustix::net;
 use std::sync::{Mutex, OnceLock};
 
 /// The variable naming the sockets a parent passes to its workers: `name=fd,…`.
@@ -50,6 +55,59 @@ fn sockets() -> &'static Mutex<BTreeMap<String, OwnedFd>> {
 /// same free port to every worker. The socket's non-blocking mode is shared by all of
 /// them. The name may not be empty nor hold `=`, `,` or `:`.
 pub fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    listen_with_backlog(name, addr, DEFAULT_BACKLOG)
+}
+
+/// The backlog of [`listen`]: oslo.service's default.
+pub const DEFAULT_BACKLOG: u32 = 128;
+
+/// [`listen`] with the length of the queue of connections not yet accepted. The socket
+/// is bound with `SO_REUSEADDR`, as oslo.service binds it, so that a restarted service
+/// binds its port again while old connections linger in `TIME_WAIT`. The backlog only
+/// matters where the socket is bound, not where it is inherited.
+pub fn listen_with_backlog(
+    name: &str,
+    addr: impl ToSocketAddrs,
+    backlog: u32,
+) -> io::Result<TcpListener> {
+    let fd = shared_or_bind(name, || bind_tcp(addr, backlog))?;
+    let listener = TcpListener::from(fd);
+    listener
+        .local_addr()
+        .map_err(|err| not_this_kind(name, "TCP", err))?;
+    Ok(listener)
+}
+
+/// Binds a UNIX stream socket named `name` at `path`, with the file's permissions set to
+/// `mode` (`0o600`: only this user connects), or returns the one already shared under
+/// that name, as [`listen`] does for TCP.
+///
+/// A socket file left at `path` by a process that is gone is removed first; a socket
+/// some process still listens on is an error (`AddrInUse`), as is any other file there.
+///
+/// ```no_run
+/// # fn demo() -> std::io::Result<()> {
+/// let listener = oslo::net::listen_unix("api", "/run/api/api.sock".as_ref(), 0o660, 128)?;
+/// # Ok(()) }
+/// ```
+pub fn listen_unix(name: &str, path: &Path, mode: u32, backlog: u32) -> io::Result<UnixListener> {
+    let fd = shared_or_bind(name, || bind_unix(path, mode, backlog))?;
+    let listener = UnixListener::from(fd);
+    listener
+        .local_addr()
+        .map_err(|err| not_this_kind(name, "UNIX", err))?;
+    Ok(listener)
+}
+
+fn not_this_kind(name: &str, kind: &str, err: io::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("inherited socket '{name}' is not a {kind} socket: {err}"),
+    )
+}
+
+/// The socket shared under `name`, or a new one from `bind`, then shared.
+fn shared_or_bind(name: &str, bind: impl FnOnce() -> io::Result<OwnedFd>) -> io::Result<OwnedFd> {
     if name.is_empty() || name.contains(['=', ',', ':']) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -60,19 +118,89 @@ pub fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         .lock()
         .unwrap_or_else(|poison| poison.into_inner());
     if let Some(fd) = sockets.get(name) {
-        let listener = TcpListener::from(fd.try_clone()?);
-        listener.local_addr().map_err(|err| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("inherited socket '{name}' is not a TCP socket: {err}"),
-            )
-        })?;
-        return Ok(listener);
+        return fd.try_clone();
     }
-    let listener = TcpListener::bind(addr)?;
-    tracing::debug!(socket = name, addr = ?listener.local_addr().ok(), "bound a shared socket");
-    sockets.insert(name.to_owned(), OwnedFd::from(listener.try_clone()?));
-    Ok(listener)
+    let fd = bind()?;
+    tracing::debug!(socket = name, "bound a shared socket");
+    sockets.insert(name.to_owned(), fd.try_clone()?);
+    Ok(fd)
+}
+
+fn backlog_arg(backlog: u32) -> io::Result<i32> {
+    if backlog == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the backlog of a listening socket must be at least 1",
+        ));
+    }
+    Ok(i32::try_from(backlog).unwrap_or(i32::MAX))
+}
+
+fn bind_tcp(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<OwnedFd> {
+    let backlog = backlog_arg(backlog)?;
+    let mut last_error = None;
+    for addr in addr.to_socket_addrs()? {
+        let family = match addr {
+            SocketAddr::V4(_) => net::AddressFamily::INET,
+            SocketAddr::V6(_) => net::AddressFamily::INET6,
+        };
+        let bound = (|| {
+            let fd = net::socket_with(
+                family,
+                net::SocketType::STREAM,
+                net::SocketFlags::CLOEXEC,
+                None,
+            )?;
+            net::sockopt::set_socket_reuseaddr(&fd, true)?;
+            net::bind(&fd, &addr)?;
+            net::listen(&fd, backlog)?;
+            Ok::<_, rustix::io::Errno>(fd)
+        })();
+        match bound {
+            Ok(fd) => return Ok(fd),
+            Err(err) => last_error = Some(io::Error::from(err)),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
+fn bind_unix(path: &Path, mode: u32, backlog: u32) -> io::Result<OwnedFd> {
+    let backlog = backlog_arg(backlog)?;
+    remove_stale_socket(path)?;
+    let fd = net::socket_with(
+        net::AddressFamily::UNIX,
+        net::SocketType::STREAM,
+        net::SocketFlags::CLOEXEC,
+        None,
+    )?;
+    net::bind(&fd, &net::SocketAddrUnix::new(path)?)?;
+    // Before listen, so that no client connects through looser permissions.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    net::listen(&fd, backlog)?;
+    Ok(fd)
+}
+
+/// Removes a socket file nobody listens on any more; leaves everything else to `bind`,
+/// which then fails with `AddrInUse`.
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.file_type().is_socket() {
+        return Ok(());
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+            tracing::info!(path = %path.display(), "removing a stale socket file");
+            std::fs::remove_file(path)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The shared sockets, as the value of [`LISTEN_ENV`] and the descriptors a worker must

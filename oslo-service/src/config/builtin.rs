@@ -74,17 +74,17 @@ pub struct WsgiOptions {
     /// Template of the access log line, with the fields client_ip, date_time,
     /// request_line, status_code, body_length and wall_seconds.
     #[opt(
-        default = "%(client_ip)s \"%(request_line)s\" status: %(status_code)s len: %(body_length)s time: %(wall_seconds).7f"
+        default = "%(client_ip)s \"%(request_line)s\" status: %(status_code)s  len: %(body_length)s time: %(wall_seconds).7f"
     )]
     pub wsgi_log_format: String,
     /// TCP_KEEPIDLE of each server socket, in seconds.
-    #[opt(default = 600)]
+    #[opt(default = 600, min = 1)]
     pub tcp_keepidle: i64,
-    /// Requests each HTTP server handles at once.
-    #[opt(default = 100)]
+    /// Client connections each HTTP server serves at once; more wait in the backlog.
+    #[opt(default = 100, min = 1)]
     pub wsgi_default_pool_size: i64,
     /// Longest request header line accepted, in bytes; large tokens may need more.
-    #[opt(default = 16384)]
+    #[opt(default = 16384, min = 1)]
     pub max_header_line: i64,
     /// Keep client connections open between requests; false closes each after its
     /// response.
@@ -92,7 +92,7 @@ pub struct WsgiOptions {
     pub wsgi_keep_alive: bool,
     /// Seconds an idle client connection is kept before it is closed; 0 keeps it
     /// without limit.
-    #[opt(default = 900)]
+    #[opt(default = 900, min = 0)]
     pub client_socket_timeout: i64,
     /// Send the error's details to the client with a 500 response; false sends an
     /// empty body.

@@ -1,0 +1,158 @@
+//! The bodies around the application: the request body it reads ([`Body`], cut when
+//! the client stalls for `client_socket_timeout`), and the response body hyper writes
+//! ([`LoggedBody`], which counts its bytes for the access log line).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::access_log::Record;
+use super::handler::AccessLog;
+use super::io::Stall;
+
+/// The body of a request as the application reads it: hyper's body, failing with
+/// [`BodyError::TimedOut`] when the client sends nothing for `client_socket_timeout`.
+///
+/// An application written for any body type (an axum `Router`, a tower service generic
+/// over `http_body::Body`) takes it as it is.
+#[derive(Debug)]
+pub struct Body {
+    inner: Incoming,
+    timeout: Option<Duration>,
+    stall: Stall,
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The client sent nothing for `client_socket_timeout` seconds.
+    #[error("the client sent nothing of its request body within client_socket_timeout")]
+    TimedOut,
+    /// The connection failed or the body broke HTTP's rules.
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+}
+
+impl Body {
+    pub(super) fn new(inner: Incoming, timeout: Option<Duration>) -> Self {
+        Body {
+            inner,
+            timeout,
+            stall: Stall::default(),
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => match this.timeout {
+                Some(timeout) => this
+                    .stall
+                    .poll_expired(timeout, cx)
+                    .map(|()| Some(Err(BodyError::TimedOut))),
+                None => Poll::Pending,
+            },
+            Poll::Ready(frame) => {
+                this.stall.progressed();
+                Poll::Ready(frame.map(|frame| frame.map_err(BodyError::from)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that writes the access log line once hyper is done with it
+    /// (written whole, or dropped when the client went away).
+    pub(super) struct LoggedBody<B> {
+        #[pin]
+        inner: B,
+        entry: Option<PendingEntry>,
+    }
+
+    impl<B> PinnedDrop for LoggedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(entry) = this.project().entry.take() {
+                entry.write();
+            }
+        }
+    }
+}
+
+/// The parts of a line known before the body is written.
+pub(super) struct PendingEntry {
+    pub(super) log: AccessLog,
+    pub(super) client_ip: String,
+    pub(super) request_line: String,
+    pub(super) status_code: u16,
+    pub(super) started: tokio::time::Instant,
+    pub(super) unix_time: u64,
+    pub(super) body_length: u64,
+}
+
+impl<B> LoggedBody<B> {
+    pub(super) fn new(inner: B, entry: Option<PendingEntry>) -> Self {
+        LoggedBody { inner, entry }
+    }
+}
+
+impl PendingEntry {
+    fn write(self) {
+        let line = self.log.format().render(&Record {
+            client_ip: &self.client_ip,
+            request_line: &self.request_line,
+            status_code: self.status_code,
+            body_length: self.body_length,
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+            unix_time: self.unix_time,
+        });
+        self.log.write(&line);
+    }
+}
+
+impl<B: http_body::Body<Data = Bytes>> http_body::Body for LoggedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(frame))), Some(entry)) = (&polled, this.entry) {
+            if let Some(data) = frame.data_ref() {
+                entry.body_length += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

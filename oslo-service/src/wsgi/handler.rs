@@ -1,0 +1,266 @@
+//! What stands between hyper and the application for each request: the header line and
+//! URL limits, the application's errors and panics turned into a 500 (with details
+//! only under `wsgi_server_debug`), `Connection: close` once the server is stopping,
+//! and the access log line.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_TYPE};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use tokio_util::sync::CancellationToken;
+
+use super::access_log::AccessLogFormat;
+use super::body::{Body, LoggedBody, PendingEntry};
+use crate::error::BoxError;
+use crate::future::BoxFuture;
+
+/// The target of access log lines, for filters such as `oslo::wsgi::access=WARN`.
+pub const ACCESS_LOG_TARGET: &str = "oslo::wsgi::access";
+
+/// Where access log lines go, in the server's format.
+#[derive(Clone, Debug)]
+pub(super) struct AccessLog {
+    format: Arc<AccessLogFormat>,
+}
+
+impl AccessLog {
+    pub(super) fn new(format: AccessLogFormat) -> Self {
+        AccessLog {
+            format: Arc::new(format),
+        }
+    }
+
+    pub(super) fn format(&self) -> &AccessLogFormat {
+        &self.format
+    }
+
+    fn enabled() -> bool {
+        tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO)
+    }
+
+    pub(super) fn write(&self, line: &str) {
+        tracing::info!(target: ACCESS_LOG_TARGET, "{line}");
+    }
+}
+
+/// What every connection of one started server shares.
+#[derive(Debug)]
+pub(super) struct Shared {
+    /// Re-read by `reset`, so an atomic rather than a copy per connection.
+    pub(super) max_header_line: AtomicUsize,
+    pub(super) max_url_len: usize,
+    pub(super) debug: bool,
+    pub(super) body_timeout: Option<Duration>,
+    pub(super) access_log: AccessLog,
+    /// Cancelled when the server stops: every response from then on closes its
+    /// connection.
+    pub(super) stopping: CancellationToken,
+}
+
+/// The body of every response: the application's, or one of ours.
+pub(super) type ResponseBody<B> = LoggedBody<Either<B, Full<Bytes>>>;
+
+/// The hyper service of one connection.
+pub(super) struct Handler<S> {
+    pub(super) app: S,
+    pub(super) shared: Arc<Shared>,
+    pub(super) client_ip: Arc<str>,
+}
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for Handler<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<B>>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let mut app = self.app.clone();
+        let shared = Arc::clone(&self.shared);
+        let client_ip = Arc::clone(&self.client_ip);
+        Box::pin(async move {
+            let started = AccessLog::enabled().then(|| {
+                let request_line = format!(
+                    "{} {} {:?}",
+                    request.method(),
+                    request.uri(),
+                    request.version()
+                );
+                (tokio::time::Instant::now(), request_line)
+            });
+            let response = match refusal(&request, &shared) {
+                Some(refused) => refused,
+                None => {
+                    let request = request.map(|body| Body::new(body, shared.body_timeout));
+                    respond(&mut app, request, shared.debug).await
+                }
+            };
+            let (mut parts, body) = response.into_parts();
+            if shared.stopping.is_cancelled() {
+                parts
+                    .headers
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            let entry = started.map(|(started, request_line)| PendingEntry {
+                log: shared.access_log.clone(),
+                client_ip: client_ip.to_string(),
+                request_line,
+                status_code: parts.status.as_u16(),
+                started,
+                unix_time: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs()),
+                body_length: 0,
+            });
+            Ok(Response::from_parts(parts, LoggedBody::new(body, entry)))
+        })
+    }
+}
+
+/// The answer to a request the server refuses before the application sees it.
+fn refusal<B>(
+    request: &Request<Incoming>,
+    shared: &Shared,
+) -> Option<Response<Either<B, Full<Bytes>>>> {
+    let url_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if url_len > shared.max_url_len {
+        return Some(plain(StatusCode::URI_TOO_LONG, "Request URI Too Long"));
+    }
+    let max_header_line = shared.max_header_line.load(Ordering::Relaxed);
+    let too_long = request
+        .headers()
+        .iter()
+        .any(|(name, value)| name.as_str().len() + 2 + value.len() > max_header_line);
+    if too_long {
+        let mut response = plain(StatusCode::BAD_REQUEST, "Header Line Too Long");
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Some(response);
+    }
+    None
+}
+
+/// Runs the application; its errors and panics become a 500.
+async fn respond<S, B>(
+    app: &mut S,
+    request: Request<Body>,
+    debug: bool,
+) -> Response<Either<B, Full<Bytes>>>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+{
+    let answered = catch_unwind(async {
+        poll_fn(|cx| app.poll_ready(cx)).await?;
+        app.call(request).await
+    })
+    .await;
+    let details = match answered {
+        Ok(Ok(response)) => return response.map(Either::Left),
+        Ok(Err(error)) => {
+            let error: BoxError = error.into();
+            let details = error_chain(&*error);
+            tracing::error!(error = %details, "the application failed a request");
+            details
+        }
+        Err(panic) => {
+            let details = format!("panic: {}", panic_message(&*panic));
+            tracing::error!(error = %details, "the application panicked on a request");
+            details
+        }
+    };
+    if debug {
+        plain(StatusCode::INTERNAL_SERVER_ERROR, details)
+    } else {
+        let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        response
+    }
+}
+
+fn plain<B>(status: StatusCode, text: impl Into<String>) -> Response<Either<B, Full<Bytes>>> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(text.into()))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// An error and its causes, `outer: inner: innermost`.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Polls `future` and turns a panic inside it into an `Err`, so that one bad request
+/// costs a 500 instead of its connection.
+async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut future = pin!(future);
+    poll_fn(|cx| {
+        // Unwind safety holds: after a panic the future is dropped, never polled again.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_caught_with_its_message() {
+        let caught = catch_unwind(async { panic!("boom {}", 42) }).await;
+        assert_eq!(panic_message(&*caught.unwrap_err()), "boom 42");
+        assert_eq!(catch_unwind(async { 7 }).await.unwrap(), 7);
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot save the server")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn errors_show_their_causes() {
+        let outer = Outer(std::io::Error::other("disk full"));
+        assert_eq!(error_chain(&outer), "cannot save the server: disk full");
+    }
+}

@@ -1,0 +1,318 @@
+//! [`Server`]: the socket, bound when the server is built, and the service the
+//! launchers run: start accepts, stop stops accepting, wait waits for the connections,
+//! reset re-reads `max_header_line`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use super::body::Body;
+use super::connection;
+use super::handler::{AccessLog, Shared};
+use super::listener::{Accepted, Accepting, Bound, UnixSocket};
+use super::settings::Settings;
+use crate::error::{BoxError, Error, Result};
+use crate::future::BoxFuture;
+use crate::service::{Context, ServiceBase};
+
+/// The longest request URL accepted before `414`: eventlet's default.
+pub const DEFAULT_MAX_URL_LEN: usize = 8192;
+
+/// How long the accept loop rests after a failure such as running out of descriptors,
+/// so that it does not spin while the condition lasts.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// An HTTP/1.1 server for a tower service: oslo.service's `wsgi.Server`, and a service
+/// the launchers run like any other.
+///
+/// Build it where the parent and the worker processes both pass (in `main`, before
+/// [`crate::launch`]): it binds then, through [`crate::net`], so that the workers share
+/// the parent's socket, and a port of 0 is resolved at once.
+///
+/// ```no_run
+/// # async fn demo(conf: oslo::Config) -> oslo::Result<()> {
+/// // Any tower service works; an axum Router is one.
+/// let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+/// let server = oslo::wsgi::Server::builder("api", app)
+///     .host("127.0.0.1")
+///     .port(8080)
+///     .bind()?;
+/// println!("listening on {:?}", server.local_addr());
+/// oslo::launch(conf, server, 4).await
+/// # }
+/// ```
+///
+/// Each start reads the `[DEFAULT]` wsgi options (`wsgi_default_pool_size`,
+/// `wsgi_keep_alive`, `client_socket_timeout`, `max_header_line`, `tcp_keepidle`,
+/// `wsgi_log_format`, `wsgi_server_debug`); see the [module](super) for what each does.
+pub struct Server<S> {
+    name: String,
+    app: S,
+    bound: Bound,
+    pool_size: Option<usize>,
+    max_url_len: usize,
+    /// The running start's shared state, for `reset`.
+    running: Mutex<Option<Arc<Shared>>>,
+}
+
+impl<S> fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("name", &self.name)
+            .field("address", &self.bound.to_string())
+            .field("pool_size", &self.pool_size)
+            .field("max_url_len", &self.max_url_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Server`]: where it listens and the limits of its own.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until bind() is called"]
+pub struct ServerBuilder<S> {
+    name: String,
+    app: S,
+    host: String,
+    port: u16,
+    backlog: u32,
+    pool_size: Option<usize>,
+    max_url_len: usize,
+    unix: Option<UnixSocket>,
+}
+
+impl<S> Server<S> {
+    /// A builder for the server `name` (its log lines, its shared socket's name) serving
+    /// `app`, on `0.0.0.0`, port 0 (any free port), backlog 128, as oslo.service's
+    /// defaults.
+    pub fn builder(name: impl Into<String>, app: S) -> ServerBuilder<S> {
+        ServerBuilder {
+            name: name.into(),
+            app,
+            host: "0.0.0.0".to_owned(),
+            port: 0,
+            backlog: crate::net::DEFAULT_BACKLOG,
+            pool_size: None,
+            max_url_len: DEFAULT_MAX_URL_LEN,
+            unix: None,
+        }
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The TCP address it listens on, with the port chosen when 0 was asked for; `None`
+    /// on a UNIX socket.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.bound.local_addr()
+    }
+
+    /// The UNIX socket file it listens on, if any.
+    pub fn socket_path(&self) -> Option<&Path> {
+        self.bound.socket_path()
+    }
+}
+
+impl<S> ServerBuilder<S> {
+    /// The address to listen on: a name or an IP address (`::` for IPv6).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The TCP port; 0 takes any free port, read afterwards with [`Server::local_addr`].
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Connections the kernel queues before they are accepted; at least 1.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Connections served at once, instead of `wsgi_default_pool_size`.
+    pub fn pool_size(mut self, pool_size: usize) -> Self {
+        self.pool_size = Some(pool_size);
+        self
+    }
+
+    /// The longest request URL (path and query) served; longer gets `414`.
+    pub fn max_url_len(mut self, max_url_len: usize) -> Self {
+        self.max_url_len = max_url_len;
+        self
+    }
+
+    /// Listens on a UNIX socket file instead of TCP, created with the permissions
+    /// `mode` (such as `0o600`). A socket file left by a process that is gone is
+    /// replaced.
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>, mode: u32) -> Self {
+        self.unix = Some(UnixSocket {
+            path: path.into(),
+            mode,
+        });
+        self
+    }
+
+    /// Binds the socket (or takes the one the parent or systemd passed under the
+    /// server's name) and logs where it listens.
+    ///
+    /// # Errors
+    ///
+    /// A backlog or pool size of 0, or a socket that cannot be bound.
+    pub fn bind(self) -> Result<Server<S>> {
+        if self.pool_size == Some(0) {
+            return Err(Error::Launch(format!(
+                "server {}: the pool size must be at least 1",
+                self.name
+            )));
+        }
+        let bound = Bound::bind(
+            &self.name,
+            &self.host,
+            self.port,
+            self.backlog,
+            self.unix.as_ref(),
+        )
+        .map_err(|err| {
+            let address = match &self.unix {
+                Some(unix) => format!("unix:{}", unix.path.display()),
+                None => format!("{}:{}", self.host, self.port),
+            };
+            Error::io(
+                format!("server {} cannot listen on {address}", self.name),
+                err,
+            )
+        })?;
+        tracing::info!(server = %self.name, address = %bound, "listening");
+        Ok(Server {
+            name: self.name,
+            app: self.app,
+            bound,
+            pool_size: self.pool_size,
+            max_url_len: self.max_url_len,
+            running: Mutex::new(None),
+        })
+    }
+}
+
+impl<S, B> ServiceBase for Server<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let settings = Arc::new(Settings::read(cx.conf(), self.pool_size)?);
+            let accepting = self.bound.accepting().map_err(|err| {
+                Error::io(
+                    format!("server {} cannot accept on {}", self.name, self.bound),
+                    err,
+                )
+            })?;
+            let shared = Arc::new(Shared {
+                max_header_line: settings.max_header_line.into(),
+                max_url_len: self.max_url_len,
+                debug: settings.debug,
+                body_timeout: settings.client_timeout,
+                access_log: AccessLog::new(settings.access_log.clone()),
+                stopping: cx.shutdown_token(),
+            });
+            *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
+            cx.spawn(accept_loop(accepting, self.app.clone(), shared, settings));
+            Ok(())
+        })
+    }
+
+    fn reset<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let settings = Settings::read(cx.conf(), self.pool_size)?;
+            if let Some(shared) = &*self.running.lock().unwrap_or_else(|p| p.into_inner()) {
+                shared
+                    .max_header_line
+                    .store(settings.max_header_line, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Accepts while the pool has room and the server runs; then waits for every
+/// connection to end.
+async fn accept_loop<S, B>(
+    accepting: Accepting,
+    app: S,
+    shared: Arc<Shared>,
+    settings: Arc<Settings>,
+) where
+    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let pool = Arc::new(Semaphore::new(settings.pool_size));
+    let connections = TaskTracker::new();
+    let stopping = shared.stopping.clone();
+    loop {
+        // A full pool leaves new clients in the backlog, as eventlet's pool does.
+        let permit = tokio::select! {
+            biased;
+            () = stopping.cancelled() => break,
+            permit = Arc::clone(&pool).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            biased;
+            () = stopping.cancelled() => break,
+            accepted = accepting.accept(settings.tcp_keepidle) => accepted,
+        };
+        let (app, shared, settings) = (app.clone(), Arc::clone(&shared), Arc::clone(&settings));
+        match accepted {
+            Ok(Accepted::Tcp(stream, ip)) => {
+                let client_ip = connection::client_ip(Some(ip));
+                connections.spawn(connection::serve(
+                    stream, client_ip, app, shared, settings, permit,
+                ));
+            }
+            Ok(Accepted::Unix(stream)) => {
+                let client_ip = connection::client_ip(None);
+                connections.spawn(connection::serve(
+                    stream, client_ip, app, shared, settings, permit,
+                ));
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionAborted => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            }
+        }
+    }
+    // This process stops accepting; the socket lives on in the others that share it.
+    drop(accepting);
+    connections.close();
+    connections.wait().await;
+}

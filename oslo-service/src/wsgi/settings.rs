@@ -1,0 +1,122 @@
+//! The `[DEFAULT]` wsgi options as one started server uses them, checked once at start
+//! (and again by `reset`), so that a bad value stops the service with an error that
+//! names it instead of failing requests.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::access_log::AccessLogFormat;
+use crate::config::{Config, ConfigError, InvalidValue, WsgiOptions};
+
+/// hyper's own read buffer limit (8 KiB plus 100 times 4 KiB): the longest request head
+/// it reads. A `max_header_line` beyond half of it raises it.
+const HYPER_MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
+
+/// What the accept loop and each connection need from the options.
+#[derive(Debug, Clone)]
+pub(super) struct Settings {
+    pub(super) pool_size: usize,
+    pub(super) keep_alive: bool,
+    /// `None` for `client_socket_timeout = 0`: no limit.
+    pub(super) client_timeout: Option<Duration>,
+    pub(super) tcp_keepidle: Duration,
+    pub(super) max_header_line: usize,
+    pub(super) debug: bool,
+    pub(super) access_log: AccessLogFormat,
+}
+
+impl Settings {
+    /// Reads the options; `pool_size` is the server's own, if it was given one.
+    pub(super) fn read(conf: &Config, pool_size: Option<usize>) -> Result<Self, ConfigError> {
+        let options = conf.group::<WsgiOptions>()?;
+        let access_log = AccessLogFormat::parse(&options.wsgi_log_format)
+            .map_err(|reason| invalid(conf, "wsgi_log_format", &options.wsgi_log_format, reason))?;
+        // The declared minimums keep these positive; a value from a source that skipped
+        // them (a program's own defaults) falls back to the smallest sensible one.
+        let positive = |value: i64| usize::try_from(value).unwrap_or(0).max(1);
+        Ok(Settings {
+            pool_size: pool_size.unwrap_or_else(|| positive(options.wsgi_default_pool_size)),
+            keep_alive: options.wsgi_keep_alive,
+            client_timeout: u64::try_from(options.client_socket_timeout)
+                .ok()
+                .filter(|secs| *secs > 0)
+                .map(Duration::from_secs),
+            tcp_keepidle: Duration::from_secs(positive(options.tcp_keepidle) as u64),
+            max_header_line: positive(options.max_header_line),
+            debug: options.wsgi_server_debug,
+            access_log,
+        })
+    }
+
+    /// hyper's read buffer: large enough for a head of header lines this long.
+    pub(super) fn max_buf_size(&self) -> usize {
+        HYPER_MAX_BUF_SIZE.max(self.max_header_line.saturating_mul(2))
+    }
+}
+
+/// A bad value of a `[DEFAULT]` option, with the file and line it came from.
+fn invalid(conf: &Config, option: &str, value: &str, reason: String) -> ConfigError {
+    let snapshot = conf.snapshot();
+    let raw = snapshot.raw("DEFAULT", option);
+    ConfigError::InvalidValue(Box::new(InvalidValue {
+        file: raw.and_then(|raw| raw.file.as_deref()).map(Path::to_owned),
+        line: raw.map_or(0, |raw| raw.line),
+        group: "DEFAULT".to_owned(),
+        option: option.to_owned(),
+        value: value.to_owned(),
+        reason,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(text: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("api.conf");
+        std::fs::write(&file, text).unwrap();
+        let conf = Config::load(crate::config::ConfigSources::from_files([&file])).unwrap();
+        (dir, conf)
+    }
+
+    #[test]
+    fn oslo_defaults() {
+        let settings = Settings::read(&Config::default(), None).unwrap();
+        assert_eq!(settings.pool_size, 100);
+        assert!(settings.keep_alive);
+        assert_eq!(settings.client_timeout, Some(Duration::from_secs(900)));
+        assert_eq!(settings.tcp_keepidle, Duration::from_secs(600));
+        assert_eq!(settings.max_header_line, 16384);
+        assert!(!settings.debug);
+        assert_eq!(
+            Settings::read(&Config::default(), Some(3))
+                .unwrap()
+                .pool_size,
+            3
+        );
+    }
+
+    #[test]
+    fn zero_client_socket_timeout_means_no_limit() {
+        let (_dir, conf) = conf("[DEFAULT]\nclient_socket_timeout = 0\n");
+        assert_eq!(Settings::read(&conf, None).unwrap().client_timeout, None);
+    }
+
+    #[test]
+    fn a_bad_log_format_names_file_line_option_and_value() {
+        let (dir, conf) = conf("[DEFAULT]\n\nwsgi_log_format = %(client)s done\n");
+        let error = Settings::read(&conf, None).unwrap_err().to_string();
+        let file = dir.path().join("api.conf");
+        assert!(
+            error.starts_with(&format!("{}:3: ", file.display())),
+            "{error}"
+        );
+        assert!(
+            error.contains("option wsgi_log_format in group [DEFAULT]"),
+            "{error}"
+        );
+        assert!(error.contains("'%(client)s done'"), "{error}");
+        assert!(error.contains("unknown field 'client'"), "{error}");
+    }
+}
