@@ -106,6 +106,16 @@ fn not_this_kind(name: &str, kind: &str, err: io::Error) -> io::Error {
     )
 }
 
+/// Whether a socket named `name` is already shared in this process: inherited from the
+/// parent or systemd, or bound by an earlier call. The HTTP server logs where it
+/// listens only where the socket is new.
+pub fn is_shared(name: &str) -> bool {
+    sockets()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .contains_key(name)
+}
+
 /// The socket shared under `name`, or a new one from `bind`, then shared.
 fn shared_or_bind(name: &str, bind: impl FnOnce() -> io::Result<OwnedFd>) -> io::Result<OwnedFd> {
     if name.is_empty() || name.contains(['=', ',', ':']) {

@@ -424,3 +424,4 @@ fn open_terminal() -> (OwnedFd, OwnedFd) {
     assert!(slave.as_raw_fd() > 2);
     (master, slave)
 }
+pub mod http;

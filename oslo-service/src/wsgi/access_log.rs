@@ -4,6 +4,7 @@
 //! request.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// The fields a format may name, as eventlet's wsgi server offers them.
 const FIELDS: [&str; 6] = [
@@ -14,6 +15,35 @@ const FIELDS: [&str; 6] = [
     "body_length",
     "wall_seconds",
 ];
+
+/// The target of access log lines, for filters such as `oslo::wsgi::access=WARN`.
+pub const ACCESS_LOG_TARGET: &str = "oslo::wsgi::access";
+
+/// Where access log lines go, in the server's format.
+#[derive(Clone, Debug)]
+pub(super) struct AccessLog {
+    format: Arc<AccessLogFormat>,
+}
+
+impl AccessLog {
+    pub(super) fn new(format: AccessLogFormat) -> Self {
+        AccessLog {
+            format: Arc::new(format),
+        }
+    }
+
+    pub(super) fn format(&self) -> &AccessLogFormat {
+        &self.format
+    }
+
+    pub(super) fn enabled() -> bool {
+        tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO)
+    }
+
+    pub(super) fn write(&self, line: &str) {
+        tracing::info!(target: ACCESS_LOG_TARGET, "{line}");
+    }
+}
 
 /// What one request contributes to its line.
 #[derive(Debug, Clone)]

@@ -10,8 +10,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::access_log::Record;
-use super::handler::AccessLog;
+use super::access_log::{AccessLog, Record};
 use super::io::Stall;
 
 /// The body of a request as the application reads it: hyper's body, failing with

@@ -83,6 +83,7 @@ pub(super) async fn serve<IO, S, B>(
 fn ended(served: Result<(), hyper::Error>) {
     if let Err(err) = served {
         // A client that goes away or breaks the protocol ends its own connection only.
-        tracing::debug!(error = %err, "client connection ended with an error");
+        let error = super::handler::error_chain(&err);
+        tracing::debug!(%error, "client connection ended with an error");
     }
 }

@@ -20,39 +20,10 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 
-use super::access_log::AccessLogFormat;
+use super::access_log::AccessLog;
 use super::body::{Body, LoggedBody, PendingEntry};
 use crate::error::BoxError;
 use crate::future::BoxFuture;
-
-/// The target of access log lines, for filters such as `oslo::wsgi::access=WARN`.
-pub const ACCESS_LOG_TARGET: &str = "oslo::wsgi::access";
-
-/// Where access log lines go, in the server's format.
-#[derive(Clone, Debug)]
-pub(super) struct AccessLog {
-    format: Arc<AccessLogFormat>,
-}
-
-impl AccessLog {
-    pub(super) fn new(format: AccessLogFormat) -> Self {
-        AccessLog {
-            format: Arc::new(format),
-        }
-    }
-
-    pub(super) fn format(&self) -> &AccessLogFormat {
-        &self.format
-    }
-
-    fn enabled() -> bool {
-        tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO)
-    }
-
-    pub(super) fn write(&self, line: &str) {
-        tracing::info!(target: ACCESS_LOG_TARGET, "{line}");
-    }
-}
 
 /// What every connection of one started server shares.
 #[derive(Debug)]
@@ -209,7 +180,7 @@ fn plain<B>(status: StatusCode, text: impl Into<String>) -> Response<Either<B, F
 }
 
 /// An error and its causes, `outer: inner: innermost`.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -49,6 +49,6 @@ mod listener;
 mod server;
 mod settings;
 
+pub use access_log::ACCESS_LOG_TARGET;
 pub use body::{Body, BodyError};
-pub use handler::ACCESS_LOG_TARGET;
 pub use server::{DEFAULT_MAX_URL_LEN, Server, ServerBuilder};

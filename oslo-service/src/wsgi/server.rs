@@ -13,10 +13,12 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
+use super::access_log::AccessLog;
 use super::body::Body;
 use super::connection;
-use super::handler::{AccessLog, Shared};
+use super::handler::Shared;
 use super::listener::{Accepted, Accepting, Bound, UnixSocket};
 use super::settings::Settings;
 use crate::error::{BoxError, Error, Result};
@@ -177,6 +179,7 @@ impl<S> ServerBuilder<S> {
                 self.name
             )));
         }
+        let inherited = crate::net::is_shared(&self.name);
         let bound = Bound::bind(
             &self.name,
             &self.host,
@@ -194,7 +197,12 @@ impl<S> ServerBuilder<S> {
                 err,
             )
         })?;
-        tracing::info!(server = %self.name, address = %bound, "listening");
+        // Once per socket: where it is bound, not in each worker that inherits it.
+        if inherited {
+            tracing::debug!(server = %self.name, address = %bound, "listening on an inherited socket");
+        } else {
+            tracing::info!(server = %self.name, address = %bound, "listening");
+        }
         Ok(Server {
             name: self.name,
             app: self.app,
@@ -240,7 +248,9 @@ where
                 stopping: cx.shutdown_token(),
             });
             *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
-            cx.spawn(accept_loop(accepting, self.app.clone(), shared, settings));
+            // Its lines, and its connections', carry the service's (or worker's) span.
+            let serving = accept_loop(accepting, self.app.clone(), shared, settings);
+            cx.spawn(serving.instrument(tracing::Span::current()));
             Ok(())
         })
     }

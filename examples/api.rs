@@ -1,0 +1,125 @@
+//! `api`: an HTTP API in worker processes that share one port, served by
+//! [`oslo::wsgi::Server`] from an axum `Router`.
+//!
+//! ```text
+//! cargo run --bin api -- --config-file examples/api.conf
+//! curl -s http://127.0.0.1:8780/                 # the versions document
+//! curl -s http://127.0.0.1:8780/v1/whoami        # which worker answered
+//! curl -s -X POST -d '{"name":"web-1"}' -H 'Content-Type: application/json' \
+//!      http://127.0.0.1:8780/v1/servers          # 201 and the new server
+//! kill -HUP <pid>    # reload: new workers first, then the old ones drain
+//! kill -TERM <pid>   # graceful stop: requests in flight finish
+//! ```
+//!
+//! Its `[api]` options say where it listens and with how many workers; the `[DEFAULT]`
+//! wsgi options (`wsgi_default_pool_size`, `client_socket_timeout`, …) tune the server.
+//! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/panic`, `/debug/upload` and
+//! `/debug/bytes/{n}`, for trying the server's limits and its graceful stop with curl.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use oslo::config::Port;
+
+#[oslo::options(group = "api", namespace = "api")]
+struct ApiOpts {
+    /// Address the API listens on.
+    #[opt(default = "127.0.0.1")]
+    host: String,
+    /// TCP port; 0 takes any free port (logged at start).
+    #[opt(default = 8780)]
+    port: Port,
+    /// Worker processes; 1 serves in the launcher's own process.
+    #[opt(default = 4, min = 1, max = 64)]
+    workers: i64,
+    /// Routes for trying the server's limits: /debug/sleep/{ms}, /debug/panic,
+    /// /debug/upload, /debug/bytes/{n}.
+    #[opt(default = false)]
+    debug_routes: bool,
+}
+
+/// What the handlers share within one worker.
+#[derive(Clone, Default)]
+struct AppState {
+    /// Ids of the servers this worker created; each worker counts on its own.
+    next_id: Arc<AtomicU64>,
+}
+
+#[derive(serde::Deserialize)]
+struct NewServer {
+    name: String,
+}
+
+fn app(debug_routes: bool) -> Router {
+    let mut routes = Router::new()
+        .route("/", get(versions))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/servers", post(create_server));
+    if debug_routes {
+        routes = routes
+            .route("/debug/sleep/{ms}", get(sleep))
+            .route("/debug/panic", get(panics))
+            .route("/debug/upload", post(upload))
+            .route("/debug/bytes/{n}", get(bytes));
+    }
+    routes.with_state(AppState::default())
+}
+
+async fn versions() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "versions": [{ "id": "v1", "status": "CURRENT", "links": [{ "rel": "self", "href": "/v1" }] }]
+    }))
+}
+
+async fn whoami() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "pid": std::process::id(),
+        "worker": oslo::launcher::current().map(|worker| worker.index()),
+    }))
+}
+
+async fn create_server(
+    State(state): State<AppState>,
+    Json(new): Json<NewServer>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let server = serde_json::json!({ "server": { "id": id, "name": new.name, "status": "BUILD" } });
+    (StatusCode::CREATED, Json(server))
+}
+
+async fn sleep(Path(ms): Path<u64>) -> String {
+    tracing::info!(ms, "sleep started");
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("slept {ms} ms\n")
+}
+
+async fn panics() -> &'static str {
+    panic!("the /debug/panic route")
+}
+
+/// `n` bytes (at most 256 MiB) of `x`.
+async fn bytes(Path(n): Path<usize>) -> Vec<u8> {
+    vec![b'x'; n.min(256 << 20)]
+}
+
+async fn upload(body: axum::body::Bytes) -> String {
+    format!("received {} bytes\n", body.len())
+}
+
+#[oslo::main(options = [ApiOpts])]
+async fn main(conf: oslo::Config) -> oslo::Result<()> {
+    let opts = conf.group::<ApiOpts>()?;
+    // Bound here, where the parent and every worker pass: the parent binds (and logs
+    // the address), each worker serves on the parent's socket.
+    let server = oslo::wsgi::Server::builder("api", app(opts.debug_routes))
+        .host(opts.host.as_str())
+        .port(opts.port.get())
+        .bind()?;
+    let workers = usize::try_from(opts.workers).unwrap_or(1);
+    oslo::launch(conf, server, workers).await
+}

@@ -1,0 +1,390 @@
+//! The HTTP server, driven through the `api` example as real processes: its JSON API
+//! from worker processes on one port, each wsgi option, graceful stop, and reloads
+//! under load that fail no request.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::http::{Connection, get};
+use support::{HANG, Service, Signal, Stdout, exit_code};
+
+const API: &str = env!("CARGO_BIN_EXE_api");
+
+fn config(default: &str, workers: usize) -> String {
+    format!("[DEFAULT]\n{default}\n[api]\nport = 0\nworkers = {workers}\ndebug_routes = true\n")
+}
+
+/// Starts the example, waits for READY=1, and reads the port it logged.
+fn start(default: &str, workers: usize) -> (Service, u16) {
+    let service = Service::start(API, &config(default, workers), Stdout::Null);
+    service.expect_notify("READY=1");
+    let log = service.log();
+    let (_, rest) = log
+        .split_once("listening server=api address=127.0.0.1:")
+        .unwrap_or_else(|| panic!("no address in the log\n{log}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    (service, digits.parse().unwrap())
+}
+
+fn whoami_pid(port: u16) -> u32 {
+    let answer = get(port, "/v1/whoami").unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    json["pid"].as_u64().unwrap() as u32
+}
+
+#[test]
+fn worker_processes_serve_the_json_api_on_one_port_and_log_each_request() {
+    let (service, port) = start("", 4);
+    let versions = get(port, "/").unwrap();
+    assert_eq!(versions.status, 200);
+    assert_eq!(versions.header("content-type"), Some("application/json"));
+    let json: serde_json::Value = serde_json::from_slice(&versions.body).unwrap();
+    assert_eq!(json["versions"][0]["status"], "CURRENT");
+
+    let workers: BTreeSet<u32> = service.children().into_iter().collect();
+    assert_eq!(workers.len(), 4);
+    for _ in 0..20 {
+        let pid = whoami_pid(port);
+        assert!(
+            workers.contains(&pid),
+            "pid {pid} is none of the workers {workers:?}"
+        );
+    }
+
+    let mut client = Connection::open(port).unwrap();
+    let body = r#"{"name":"web-1"}"#;
+    client
+        .send(
+            format!(
+                "POST /v1/servers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let created = client.read_response().unwrap();
+    assert_eq!(created.status, 201);
+    let json: serde_json::Value = serde_json::from_slice(&created.body).unwrap();
+    assert_eq!(json["server"]["name"], "web-1");
+
+    // oslo's default wsgi_log_format, two spaces before len:.
+    service
+        .wait_log_line(&["127.0.0.1 \"POST /v1/servers HTTP/1.1\" status: 201  len: 51 time: 0."]);
+    service.wait_log_line(&["127.0.0.1 \"GET / HTTP/1.1\" status: 200  len: 83 time: "]);
+}
+
+#[test]
+fn a_full_pool_leaves_new_clients_in_the_backlog_until_a_connection_closes() {
+    let (_service, port) = start("wsgi_default_pool_size = 2", 1);
+    let mut first = Connection::open(port).unwrap();
+    assert_eq!(first.get("/", "").unwrap().status, 200);
+    let mut second = Connection::open(port).unwrap();
+    assert_eq!(second.get("/", "").unwrap().status, 200);
+
+    // Connected (the kernel queues it), but not served while two keep-alive
+    // connections hold the pool.
+    let mut third = Connection::open(port).unwrap();
+    third.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    third.set_read_timeout(Duration::from_millis(500));
+    let waiting = third.read_response().unwrap_err();
+    assert!(
+        matches!(
+            waiting.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{waiting}"
+    );
+    // The kept connections still work, then one goes: the third is served.
+    assert_eq!(second.get("/", "").unwrap().status, 200);
+    drop(first);
+    third.set_read_timeout(HANG);
+    assert_eq!(third.read_response().unwrap().status, 200);
+}
+
+#[test]
+fn keep_alive_keeps_connections_unless_wsgi_keep_alive_is_false() {
+    let (_kept, port) = start("", 1);
+    let mut client = Connection::open(port).unwrap();
+    for _ in 0..3 {
+        let answer = client.get("/", "").unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(!answer.closes());
+    }
+
+    let (_closing, port) = start("wsgi_keep_alive = false", 1);
+    let mut client = Connection::open(port).unwrap();
+    let answer = client.get("/", "").unwrap();
+    assert_eq!(answer.status, 200);
+    assert!(answer.closes(), "{:?}", answer.headers);
+    assert!(client.closed_within(HANG));
+}
+
+#[test]
+fn client_socket_timeout_cuts_silent_idle_slow_and_deaf_clients() {
+    let (service, port) = start("client_socket_timeout = 1\ndebug = true", 1);
+    let within = Duration::from_secs(20);
+
+    let mut silent = Connection::open(port).unwrap();
+    assert!(
+        silent.closed_within(within),
+        "a client that never sent was kept"
+    );
+
+    let mut idle = Connection::open(port).unwrap();
+    assert_eq!(idle.get("/", "").unwrap().status, 200);
+    assert!(
+        idle.closed_within(within),
+        "an idle keep-alive client was kept"
+    );
+
+    let mut half_head = Connection::open(port).unwrap();
+    half_head.send(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    assert!(
+        half_head.closed_within(within),
+        "a client slow to send its head was kept"
+    );
+
+    // Ten bytes of a hundred, then nothing: the application's read of the body fails.
+    let mut slow_body = Connection::open(port).unwrap();
+    slow_body
+        .send(b"POST /debug/upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    match slow_body.read_response() {
+        Ok(answer) => assert!(answer.status >= 400, "{} {}", answer.status, answer.text()),
+        Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}"),
+    }
+    assert!(
+        slow_body.closed_within(within),
+        "a client slow to send its body was kept"
+    );
+
+    // A client that asks for 64 MiB and reads none of it: once the socket buffers are
+    // full the server's write waits, and is cut after a second; what the client then
+    // reads ends before the whole body.
+    let mut deaf = Connection::open(port).unwrap();
+    deaf.send(b"GET /debug/bytes/67108864 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    service.wait_log_line(&[
+        "client connection ended with an error",
+        "did not read its response within client_socket_timeout",
+    ]);
+    let mut received = Vec::new();
+    let ended = std::io::Read::read_to_end(&mut deaf.reader(), &mut received);
+    assert!(
+        ended.is_ok() || ended.as_ref().unwrap_err().kind() == std::io::ErrorKind::ConnectionReset,
+        "{ended:?}"
+    );
+    assert!(received.len() < 64 << 20, "the whole body arrived");
+    // The server lives on.
+    assert_eq!(get(port, "/").unwrap().status, 200);
+}
+
+#[test]
+fn a_header_line_over_max_header_line_gets_400_and_sighup_rereads_the_limit() {
+    let (service, port) = start("max_header_line = 100", 1);
+    let long = format!("X-Auth-Token: {}\r\n", "a".repeat(200));
+    let short = format!("X-Auth-Token: {}\r\n", "a".repeat(80));
+
+    let mut client = Connection::open(port).unwrap();
+    let refused = client.get("/", &long).unwrap();
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.text(), "Header Line Too Long");
+    assert!(refused.closes());
+    assert!(client.closed_within(HANG));
+    // The server lives on; a line within the limit passes.
+    assert_eq!(
+        Connection::open(port)
+            .unwrap()
+            .get("/", &short)
+            .unwrap()
+            .status,
+        200
+    );
+
+    service.rewrite_config(&config("max_header_line = 1000", 1));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    assert_eq!(
+        Connection::open(port)
+            .unwrap()
+            .get("/", &long)
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+#[test]
+fn wsgi_log_format_shapes_the_access_line_and_a_bad_one_stops_the_start() {
+    let (service, port) = start(
+        "wsgi_log_format = %(status_code)s|%(request_line)s|%(body_length)d|%(client_ip)s",
+        1,
+    );
+    assert_eq!(get(port, "/v1/whoami").unwrap().status, 200);
+    service.wait_log_line(&["200|GET /v1/whoami HTTP/1.1|", "|127.0.0.1"]);
+
+    Service::expect_start_refused(
+        API,
+        &config("wsgi_log_format = %(client)s %(status)s", 1),
+        "2: invalid value '%(client)s %(status)s' for option wsgi_log_format in group [DEFAULT]: unknown field 'client'",
+    );
+}
+
+#[test]
+fn a_500_carries_the_error_only_under_wsgi_server_debug() {
+    let (quiet, port) = start("", 1);
+    let answer = get(port, "/debug/panic").unwrap();
+    assert_eq!(answer.status, 500);
+    assert!(answer.body.is_empty(), "{}", answer.text());
+    // The log has it either way, and the server lives on.
+    quiet.wait_log_line(&["the application panicked", "the /debug/panic route"]);
+    assert_eq!(get(port, "/").unwrap().status, 200);
+
+    let (_debug, port) = start("wsgi_server_debug = true", 1);
+    let answer = get(port, "/debug/panic").unwrap();
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.text(), "panic: the /debug/panic route");
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_closes_idle_connections_and_exits() {
+    let (mut service, port) = start("graceful_shutdown_timeout = 30", 1);
+    let mut idle = Connection::open(port).unwrap();
+    assert_eq!(idle.get("/", "").unwrap().status, 200);
+    let mut busy = Connection::open(port).unwrap();
+    busy.send(b"GET /debug/sleep/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    service.wait_log_line(&["sleep started", "ms=1500"]);
+
+    service.signal(Signal::TERM);
+    let answer = busy.read_response().unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.text(), "slept 1500 ms\n");
+    assert!(answer.closes(), "{:?}", answer.headers);
+    assert!(busy.closed_within(HANG));
+    assert!(idle.closed_within(HANG));
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
+#[test]
+fn graceful_shutdown_timeout_cuts_what_is_left() {
+    let (mut service, port) = start("graceful_shutdown_timeout = 1", 1);
+    let mut busy = Connection::open(port).unwrap();
+    busy.send(b"GET /debug/sleep/600000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    service.wait_log_line(&["sleep started"]);
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    assert!(service.log().contains("graceful shutdown timeout exceeded"));
+    let cut = busy.read_response().unwrap_err();
+    assert!(
+        matches!(
+            cut.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+        ),
+        "{cut}"
+    );
+}
+
+/// Keep-alive clients that send request after request, reconnecting only when an
+/// answer says `Connection: close`; every request without a full answer is a failure.
+struct Load {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    failures: Arc<Mutex<Vec<String>>>,
+    pids: Arc<Mutex<BTreeSet<u32>>>,
+    clients: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(port: u16, clients: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let pids = Arc::new(Mutex::new(BTreeSet::new()));
+        let clients = (0..clients)
+            .map(|_| {
+                let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+                let (failures, pids) = (Arc::clone(&failures), Arc::clone(&pids));
+                std::thread::spawn(move || {
+                    let mut connection = None;
+                    while !stop.load(Ordering::Relaxed) {
+                        let client = match &mut connection {
+                            Some(client) => client,
+                            None => connection.insert(Connection::open(port).unwrap()),
+                        };
+                        match client.get("/v1/whoami", "") {
+                            Ok(answer) if answer.status == 200 => {
+                                answered.fetch_add(1, Ordering::Relaxed);
+                                let json: serde_json::Value =
+                                    serde_json::from_slice(&answer.body).unwrap();
+                                pids.lock()
+                                    .unwrap()
+                                    .insert(json["pid"].as_u64().unwrap() as u32);
+                                if answer.closes() {
+                                    connection = None;
+                                }
+                            }
+                            Ok(answer) => {
+                                failures
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("status {}", answer.status));
+                                connection = None;
+                            }
+                            Err(err) => {
+                                failures.lock().unwrap().push(err.to_string());
+                                connection = None;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            answered,
+            failures,
+            pids,
+            clients,
+        }
+    }
+
+    fn finish(self) -> (usize, Vec<String>, BTreeSet<u32>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for client in self.clients {
+            client.join().unwrap();
+        }
+        let failures = self.failures.lock().unwrap().clone();
+        let pids = self.pids.lock().unwrap().clone();
+        (self.answered.load(Ordering::Relaxed), failures, pids)
+    }
+}
+
+#[test]
+fn five_reloads_under_keep_alive_load_fail_no_request() {
+    let (service, port) = start("graceful_shutdown_timeout = 30", 2);
+    let load = Load::start(port, 8);
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(300));
+        service.signal(Signal::HUP);
+        service.expect_notify("RELOADING=1");
+        service.expect_notify("READY=1");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (answered, failures, pids) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{} failed of {answered}: {failures:?}",
+        failures.len()
+    );
+    assert!(answered > 100, "only {answered} requests answered");
+    // Six generations of two workers each answered.
+    assert!(pids.len() >= 6, "answers came from {pids:?}");
+}
