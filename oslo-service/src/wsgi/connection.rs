@@ -54,6 +54,7 @@ pub(super) async fn serve<IO, S, B>(
 {
     let _permit = permit;
     let stopping = shared.stopping.clone();
+    let draining = Arc::clone(&shared);
     let handler = Handler {
         app,
         shared,
@@ -72,6 +73,11 @@ pub(super) async fn serve<IO, S, B>(
         served = connection.as_mut() => return ended(served),
         () = stopping.cancelled() => {}
     }
+    // Whichever task sees the stop first sets it, so no answer after the stop keeps
+    // its connection open.
+    draining
+        .draining
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     tokio::select! {
         served = connection.as_mut() => return ended(served),
         () = tokio::time::sleep(IDLE_DRAIN) => {}

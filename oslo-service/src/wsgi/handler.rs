@@ -9,7 +9,7 @@ use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,9 +34,12 @@ pub(super) struct Shared {
     pub(super) debug: bool,
     pub(super) body_timeout: Option<Duration>,
     pub(super) access_log: AccessLog,
-    /// Cancelled when the server stops: every response from then on closes its
-    /// connection.
+    /// Cancelled when the server stops.
     pub(super) stopping: CancellationToken,
+    /// Set as the server stops: every response from then on closes its connection. (A
+    /// flag of its own: the token's state sits behind a mutex, and this is read for
+    /// every response.)
+    pub(super) draining: AtomicBool,
 }
 
 /// The body of every response: the application's, or one of ours.
@@ -83,7 +86,7 @@ where
                 }
             };
             let (mut parts, body) = response.into_parts();
-            if shared.stopping.is_cancelled() {
+            if shared.draining.load(Ordering::Relaxed) {
                 parts
                     .headers
                     .insert(CONNECTION, HeaderValue::from_static("close"));

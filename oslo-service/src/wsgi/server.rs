@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -246,6 +246,7 @@ where
                 body_timeout: settings.client_timeout,
                 access_log: AccessLog::new(settings.access_log.clone()),
                 stopping: cx.shutdown_token(),
+                draining: AtomicBool::new(false),
             });
             *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
             // Its lines, and its connections', carry the service's (or worker's) span.
@@ -314,13 +315,19 @@ async fn accept_loop<S, B>(
                     stream, client_ip, app, shared, settings, permit,
                 ));
             }
-            Err(err) if err.kind() == std::io::ErrorKind::ConnectionAborted => {}
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionAborted => continue,
             Err(err) => {
                 tracing::warn!(error = %err, "accept failed");
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                continue;
             }
         }
+        // One connection a turn: the new connection's task runs before the next accept,
+        // which leaves queued clients to the sibling worker processes that share the
+        // socket instead of one worker taking a whole burst.
+        tokio::task::yield_now().await;
     }
+    shared.draining.store(true, Ordering::Relaxed);
     // This process stops accepting; the socket lives on in the others that share it.
     drop(accepting);
     connections.close();

@@ -1,0 +1,20 @@
+//! The server benches/http.sh measures: `oslo::wsgi::Server` in 2 worker processes,
+//! answering `GET /` with `ok`, as `bench_axum` does in one plain process. Prints
+//! `port <n>` once bound.
+
+use axum::Router;
+use axum::routing::get;
+
+#[oslo::main]
+async fn main(conf: oslo::Config) -> oslo::Result<()> {
+    let app = Router::new().route("/", get(|| async { "ok" }));
+    let server = oslo::wsgi::Server::builder("bench", app)
+        .host("127.0.0.1")
+        .bind()?;
+    if oslo::launcher::current().is_none() {
+        if let Some(addr) = server.local_addr() {
+            println!("port {}", addr.port());
+        }
+    }
+    oslo::launch(conf, server, 2).await
+}
