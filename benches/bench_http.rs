@@ -1,6 +1,6 @@
-//! The server benches/http.sh measures: `oslo::wsgi::Server` in 2 worker processes,
-//! answering `GET /` with `ok`, as `bench_axum` does in one plain process. Prints
-//! `port <n>` once bound.
+//! The server benches/http.sh measures: `oslo::wsgi::Server` in `[bench] workers`
+//! worker processes (default 2; 1 serves in process), answering `GET /` with `ok`, as
+//! `bench_axum` does in one plain process. Prints `port <n>` once bound.
 
 use axum::Router;
 use axum::routing::get;
@@ -16,5 +16,6 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
             println!("port {}", addr.port());
         }
     }
-    oslo::launch(conf, server, 2).await
+    let workers = conf.get_or("bench", "workers", 2_usize)?;
+    oslo::launch(conf, server, workers).await
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # HTTP figures side by side in one run on this machine, from wrk on 127.0.0.1 (50
-# connections, 2 threads, DURATION seconds each, default 10):
+# connections, 2 threads, DURATION seconds each, default 10), RUNS rounds (default 3)
+# of the four below, interleaved, reported as medians (p99 moves by a few ms from run
+# to run on 2 cores, where wrk and the servers share the CPUs):
 #   1. oslo.service's wsgi.Server (eventlet, 2 worker processes, a WSGI app answering ok)
 #   2. plain axum in one process, no framework (benches/bench_axum.rs)
 #   3. ours: oslo::wsgi::Server in 2 worker processes, the same handler (bench_http.rs)
-#   4. ours again, with 5 SIGHUPs (reloads: new workers, old ones drained) during the
+#   4. ours in one process (a multi-threaded runtime), to tell the server's own cost
+#      from that of worker processes
+#   5. ours in 2 workers again, with 5 SIGHUPs (reloads: new workers, old ones drained) during the
 #      run, counting failed requests (wrk's socket errors and non-2xx answers).
 # Access log lines are off in both frameworks (oslo.service's logging is left
 # unconfigured; ours runs with oslo::wsgi::access=WARN). Needs wrk (Debian: wrk);
@@ -29,6 +33,7 @@ cat > "$tmp/bench.conf" <<'CONF'
 default_log_levels = oslo::wsgi::access=WARN
 graceful_shutdown_timeout = 30
 CONF
+{ cat "$tmp/bench.conf"; printf '[bench]\nworkers = 1\n'; } > "$tmp/in-process.conf"
 
 # Starts a server in a session of its own and sets $port from its `port <n>` line.
 start() {
@@ -72,41 +77,67 @@ print(f"{rps:.0f} {p50:.3f} {p99:.3f} {failed} {total}")
 PY
 }
 
-echo "wrk -t2 -c50 -d${duration}s, oslo.service $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("oslo.service"))'), $(nproc) cores"
-printf '%-34s %10s %9s %9s %7s\n' server "req/s" "p50 ms" "p99 ms" failed
+runs=${RUNS:-3}
+echo "wrk -t2 -c50 -d${duration}s, $runs runs of each server interleaved, medians; oslo.service $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("oslo.service"))'), $(nproc) cores"
 
-start "$venv/bin/python" benches/py_http.py
-read -r py_rps py_p50 py_p99 py_failed _ < <(measure)
-stop
-printf '%-34s %10s %9s %9s %7s\n' "oslo.service wsgi (eventlet, 2 w)" "$py_rps" "$py_p50" "$py_p99" "$py_failed"
+# One run of one server: its summary line goes to $tmp/<label>.
+run() {
+  local label=$1
+  shift
+  start "$@"
+  measure >> "$tmp/$label"
+  stop
+}
 
-start target/release/examples/bench_axum
-read -r ax_rps ax_p50 ax_p99 ax_failed _ < <(measure)
-stop
-printf '%-34s %10s %9s %9s %7s\n' "plain axum (1 process)" "$ax_rps" "$ax_p50" "$ax_p99" "$ax_failed"
+# Ours, reloaded 5 times while wrk runs; the reloads the parent logged go to
+# $tmp/reloads.
+run_reloading() {
+  start target/release/examples/bench_http --config-file "$tmp/bench.conf"
+  (
+    sleep 1
+    for _ in 1 2 3 4 5; do
+      kill -HUP "$server"
+      sleep "$(python3 -c "print(max(0.2, ($duration - 2) / 5))")"
+    done
+  ) &
+  local reloader=$!
+  measure >> "$tmp/reloading"
+  wait "$reloader"
+  grep -c "caught signal, reloading" "$tmp/err" >> "$tmp/reloads" || true
+  stop
+}
 
-start target/release/examples/bench_http --config-file "$tmp/bench.conf"
-read -r os_rps os_p50 os_p99 os_failed _ < <(measure)
-printf '%-34s %10s %9s %9s %7s\n' "oslo-service wsgi (2 w)" "$os_rps" "$os_p50" "$os_p99" "$os_failed"
+for _ in $(seq "$runs"); do
+  run python "$venv/bin/python" benches/py_http.py
+  run axum target/release/examples/bench_axum
+  run ours target/release/examples/bench_http --config-file "$tmp/bench.conf"
+  run in_process target/release/examples/bench_http --config-file "$tmp/in-process.conf"
+  run_reloading
+done
 
-# The same server, reloaded 5 times while wrk runs.
-(
-  sleep 1
-  for _ in 1 2 3 4 5; do
-    kill -HUP "$server"
-    sleep "$(python3 -c "print(max(0.2, ($duration - 2) / 5))")"
-  done
-) &
-reloader=$!
-read -r re_rps re_p50 re_p99 re_failed re_total < <(measure)
-wait "$reloader"
-reloads=$(grep -c "caught signal, reloading" "$tmp/err" || true)
-stop
-printf '%-34s %10s %9s %9s %7s\n' "oslo-service, 5 SIGHUPs in the run" "$re_rps" "$re_p50" "$re_p99" "$re_failed"
-
-python3 - "$os_rps" "$ax_rps" "$py_rps" <<'PY'
-import sys
-ours, axum, py = map(float, sys.argv[1:])
+python3 - "$tmp" <<'PY'
+import statistics, sys
+tmp = sys.argv[1]
+def rows(label):
+    return [list(map(float, line.split())) for line in open(f"{tmp}/{label}")]
+def median(label, column):
+    return statistics.median(row[column] for row in rows(label))
+names = [
+    ("python", "oslo.service wsgi (eventlet, 2 w)"),
+    ("axum", "plain axum (1 process)"),
+    ("ours", "oslo-service wsgi (2 w)"),
+    ("in_process", "oslo-service wsgi (in process)"),
+    ("reloading", "oslo-service, 5 SIGHUPs per run"),
+]
+print(f"{'server':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  p99 of each run")
+for label, name in names:
+    each = " ".join(f"{row[2]:.2f}" for row in rows(label))
+    failed = sum(row[3] for row in rows(label))
+    print(f"{name:<34} {median(label, 0):>9.0f} {median(label, 1):>8.3f} {median(label, 2):>8.2f} {failed:>7.0f}  {each}")
+ours, axum, py = (median(label, 0) for label in ("ours", "axum", "python"))
 print(f"ours / plain axum: {ours / axum:.2f}; ours / oslo.service: {ours / py:.1f}x")
+reloads = sum(int(line) for line in open(f"{tmp}/reloads"))
+total = sum(row[4] for row in rows("reloading"))
+failed = sum(row[3] for row in rows("reloading"))
+print(f"reload runs: {reloads} reloads logged, {total:.0f} requests, {failed:.0f} failed")
 PY
-echo "reloads logged: $reloads; requests in the reload run: $re_total, failed: $re_failed"

@@ -275,6 +275,11 @@ fn sigterm_finishes_requests_in_flight_closes_idle_connections_and_exits() {
 #[test]
 fn graceful_shutdown_timeout_cuts_what_is_left() {
     let (mut service, port) = start("graceful_shutdown_timeout = 1", 1);
+    // A client that reads none of its 64 MiB (client_socket_timeout is 900 s) and one
+    // whose answer takes ten minutes.
+    let mut deaf = Connection::open(port).unwrap();
+    deaf.send(b"GET /debug/bytes/67108864 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut busy = Connection::open(port).unwrap();
     busy.send(b"GET /debug/sleep/600000 HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -282,6 +287,9 @@ fn graceful_shutdown_timeout_cuts_what_is_left() {
     service.signal(Signal::TERM);
     assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
     assert!(service.log().contains("graceful shutdown timeout exceeded"));
+    let mut received = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut deaf.reader(), &mut received);
+    assert!(received.len() < 64 << 20, "the whole body arrived");
     let cut = busy.read_response().unwrap_err();
     assert!(
         matches!(
