@@ -3,7 +3,6 @@
 //! request in flight. (The worker-process and option behaviour runs against the `api`
 //! example, in the root package's tests/api.rs.)
 
-use std::convert::Infallible;
 use std::future::Ready;
 use std::os::unix::fs::PermissionsExt;
 use std::task::{Context, Poll};

@@ -305,15 +305,13 @@ async fn accept_loop<S, B>(
         match accepted {
             Ok(Accepted::Tcp(stream, ip)) => {
                 let client_ip = connection::client_ip(Some(ip));
-                connections.spawn(connection::serve(
-                    stream, client_ip, app, shared, settings, permit,
-                ));
+                let serving = connection::serve(stream, client_ip, app, shared, settings, permit);
+                connections.spawn(serving.in_current_span());
             }
             Ok(Accepted::Unix(stream)) => {
                 let client_ip = connection::client_ip(None);
-                connections.spawn(connection::serve(
-                    stream, client_ip, app, shared, settings, permit,
-                ));
+                let serving = connection::serve(stream, client_ip, app, shared, settings, permit);
+                connections.spawn(serving.in_current_span());
             }
             Err(err) if err.kind() == std::io::ErrorKind::ConnectionAborted => continue,
             Err(err) => {
