@@ -72,9 +72,12 @@ fn worker_processes_serve_the_json_api_on_one_port_and_log_each_request() {
     let json: serde_json::Value = serde_json::from_slice(&created.body).unwrap();
     assert_eq!(json["server"]["name"], "web-1");
 
-    // oslo's default wsgi_log_format, two spaces before len:.
-    service
-        .wait_log_line(&["127.0.0.1 \"POST /v1/servers HTTP/1.1\" status: 201  len: 51 time: 0."]);
+    // oslo's default wsgi_log_format, two spaces before len:, in the worker's span like
+    // every line a worker writes.
+    service.wait_log_line(&[
+        "worker{service=api worker=",
+        "127.0.0.1 \"POST /v1/servers HTTP/1.1\" status: 201  len: 51 time: 0.",
+    ]);
     service.wait_log_line(&["127.0.0.1 \"GET / HTTP/1.1\" status: 200  len: 83 time: "]);
 }
 
