@@ -119,6 +119,8 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
     let server = oslo::wsgi::Server::builder("api", app(opts.debug_routes))
         .host(opts.host.as_str())
         .port(opts.port.get())
+        // TLS when [ssl] names a certificate and key.
+        .use_ssl(&conf)
         .bind()?;
     let workers = usize::try_from(opts.workers).unwrap_or(1);
     oslo::launch(conf, server, workers).await

@@ -425,3 +425,4 @@ fn open_terminal() -> (OwnedFd, OwnedFd) {
     (master, slave)
 }
 pub mod http;
+pub mod tls;

@@ -79,6 +79,16 @@ pub enum ConfigError {
         message: String,
     },
 
+    /// The options of a group do not make sense together, or what they name cannot be
+    /// used (TLS files that do not load, for instance).
+    #[error("invalid options in group [{group}]: {message}")]
+    Inconsistent {
+        /// The group.
+        group: String,
+        /// What is wrong.
+        message: String,
+    },
+
     /// `--namespace` names no registered namespace.
     #[error("unknown namespace {0}; known namespaces: {1}")]
     UnknownNamespace(String, String),

@@ -232,7 +232,11 @@ struct Shared {
     declared: SpecIndex,
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<MutateHook>>,
+    checks: Mutex<Vec<ReloadCheck>>,
 }
+
+/// A check of a configuration about to replace the running one ([`Config::add_reload_check`]).
+type ReloadCheck = Box<dyn Fn(&Snapshot) -> Result<(), ConfigError> + Send + Sync>;
 
 /// An option a `mutate` reload changed: its values as text before and after (`None`
 /// when unset), secrets masked.
@@ -281,6 +285,7 @@ impl Config {
                 groups,
                 current: RwLock::new(Arc::new(snapshot)),
                 hooks: Mutex::default(),
+                checks: Mutex::default(),
             }),
         })
     }
@@ -398,10 +403,52 @@ impl Config {
             .push(Box::new(hook));
     }
 
-    /// Re-reads every source and replaces all values. When a file cannot be read or a
-    /// value is bad, nothing changes and the error is returned.
+    /// Adds a check that a reloaded configuration must pass before it replaces the
+    /// running one, for what the declarations cannot say: that a certificate file named
+    /// by an option loads, for instance. A check that fails makes [`Config::reload`] and
+    /// [`Config::mutate`] return its error and change nothing, so a SIGHUP is refused
+    /// whole.
+    ///
+    /// ```
+    /// use oslo::config::{ConfigError, Snapshot};
+    ///
+    /// let conf = oslo::Config::default();
+    /// conf.add_reload_check(|snapshot: &Snapshot| {
+    ///     match snapshot.get::<String>("DEFAULT", "state_path")? {
+    ///         Some(path) if path.is_empty() => Err(ConfigError::CommandLine(
+    ///             "state_path may not be empty".into(),
+    ///         )),
+    ///         _ => Ok(()),
+    ///     }
+    /// });
+    /// assert!(conf.reload().is_ok());
+    /// ```
+    pub fn add_reload_check(
+        &self,
+        check: impl Fn(&Snapshot) -> Result<(), ConfigError> + Send + Sync + 'static,
+    ) {
+        self.shared
+            .checks
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .push(Box::new(check));
+    }
+
+    fn run_reload_checks(&self, fresh: &Snapshot) -> Result<(), ConfigError> {
+        let checks = self
+            .shared
+            .checks
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        checks.iter().try_for_each(|check| check(fresh))
+    }
+
+    /// Re-reads every source and replaces all values. When a file cannot be read, a
+    /// value is bad or a [reload check](Config::add_reload_check) fails, nothing changes
+    /// and the error is returned.
     pub fn reload(&self) -> Result<Vec<(String, String)>, ConfigError> {
         let fresh = self.read_sources()?;
+        self.run_reload_checks(&fresh)?;
         Ok(self.replace(fresh))
     }
 
@@ -412,6 +459,7 @@ impl Config {
     /// The hooks of [`Config::on_mutate`] are then called with what changed.
     pub fn mutate(&self) -> Result<Vec<(String, String)>, ConfigError> {
         let fresh = self.read_sources()?;
+        self.run_reload_checks(&fresh)?;
         Ok(self.mutate_to(fresh))
     }
 
@@ -436,6 +484,7 @@ impl Config {
     fn checked_ini(&self, text: &str) -> Result<Snapshot, ConfigError> {
         let fresh = substituted(Snapshot::from_ini(text, None)?, &self.shared.groups)?;
         check_groups(&self.shared.groups, &fresh)?;
+        self.run_reload_checks(&fresh)?;
         Ok(fresh)
     }
 

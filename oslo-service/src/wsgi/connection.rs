@@ -86,6 +86,35 @@ pub(super) async fn serve<IO, S, B>(
     ended(connection.await);
 }
 
+/// Serves one TLS connection, once its handshake is done within its timeout.
+pub(super) async fn serve_tls<S, B>(
+    stream: tokio::net::TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+    client_ip: Arc<str>,
+    app: S,
+    shared: Arc<Shared>,
+    settings: Arc<Settings>,
+    permit: OwnedSemaphorePermit,
+) where
+    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let timeout = super::tls::handshake_timeout(settings.client_timeout);
+    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => serve(tls, client_ip, app, shared, settings, permit).await,
+        Ok(Err(err)) => {
+            let error = super::handler::error_chain(&err);
+            tracing::info!(client = %client_ip, %error, "TLS handshake failed");
+        }
+        Err(_elapsed) => {
+            tracing::info!(client = %client_ip, ?timeout, "TLS handshake timed out");
+        }
+    }
+}
+
 fn ended(served: Result<(), hyper::Error>) {
     if let Err(err) = served {
         // A client that goes away or breaks the protocol ends its own connection only.

@@ -26,7 +26,6 @@ use crate::error::BoxError;
 use crate::future::BoxFuture;
 
 /// What every connection of one started server shares.
-#[derive(Debug)]
 pub(super) struct Shared {
     /// Re-read by `reset`, so an atomic rather than a copy per connection.
     pub(super) max_header_line: AtomicUsize,
@@ -40,6 +39,17 @@ pub(super) struct Shared {
     /// flag of its own: the token's state sits behind a mutex, and this is read for
     /// every response.)
     pub(super) draining: AtomicBool,
+    /// The TLS acceptor of `[ssl]`, when the server serves TLS; `reset` replaces it.
+    pub(super) tls: std::sync::RwLock<Option<tokio_rustls::TlsAcceptor>>,
+}
+
+impl Shared {
+    pub(super) fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.tls
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
 }
 
 /// The body of every response: the application's, or one of ours.

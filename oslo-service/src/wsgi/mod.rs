@@ -48,6 +48,7 @@ mod io;
 mod listener;
 mod server;
 mod settings;
+mod tls;
 
 pub use access_log::ACCESS_LOG_TARGET;
 pub use body::{Body, BodyError};

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +21,8 @@ use super::connection;
 use super::handler::Shared;
 use super::listener::{Accepted, Accepting, Bound, UnixSocket};
 use super::settings::Settings;
+use super::tls;
+use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
 use crate::future::BoxFuture;
 use crate::service::{Context, ServiceBase};
@@ -61,6 +63,8 @@ pub struct Server<S> {
     bound: Bound,
     pool_size: Option<usize>,
     max_url_len: usize,
+    /// Whether `[ssl]` is read: TLS when it names a certificate.
+    use_ssl: bool,
     /// The running start's shared state, for `reset`.
     running: Mutex<Option<Arc<Shared>>>,
 }
@@ -88,6 +92,7 @@ pub struct ServerBuilder<S> {
     pool_size: Option<usize>,
     max_url_len: usize,
     unix: Option<UnixSocket>,
+    ssl: Option<Config>,
 }
 
 impl<S> Server<S> {
@@ -104,6 +109,7 @@ impl<S> Server<S> {
             pool_size: None,
             max_url_len: DEFAULT_MAX_URL_LEN,
             unix: None,
+            ssl: None,
         }
     }
 
@@ -166,18 +172,36 @@ impl<S> ServerBuilder<S> {
         self
     }
 
+    /// Serves TLS over TCP when `[ssl]` of `conf` names a certificate and key
+    /// (oslo.service's `use_ssl`): `cert_file`, `key_file`, `ca_file` (clients must then
+    /// present a certificate it signed), `version` (`TLSv1_2` or `TLSv1_3`; both when
+    /// unset) and `ciphers` (OpenSSL's names). The files are checked when the server is
+    /// built, read again at each start and reset, and checked before a SIGHUP's
+    /// configuration is accepted: one that does not load refuses the reload, and the
+    /// server goes on with the files it has. A UNIX socket is served in clear.
+    pub fn use_ssl(mut self, conf: &Config) -> Self {
+        self.ssl = Some(conf.clone());
+        self
+    }
+
     /// Binds the socket (or takes the one the parent or systemd passed under the
     /// server's name) and logs where it listens.
     ///
     /// # Errors
     ///
-    /// A backlog or pool size of 0, or a socket that cannot be bound.
+    /// A backlog or pool size of 0, a socket that cannot be bound, or `[ssl]` files
+    /// that do not load.
     pub fn bind(self) -> Result<Server<S>> {
         if self.pool_size == Some(0) {
             return Err(Error::Launch(format!(
                 "server {}: the pool size must be at least 1",
                 self.name
             )));
+        }
+        if let Some(conf) = &self.ssl {
+            let enabled = tls::server_config(&conf.snapshot())?.is_some();
+            conf.add_reload_check(|snapshot| tls::server_config(snapshot).map(drop));
+            tracing::debug!(server = %self.name, enabled, "TLS from [ssl]");
         }
         let inherited = crate::net::is_shared(&self.name);
         let bound = Bound::bind(
@@ -209,8 +233,20 @@ impl<S> ServerBuilder<S> {
             bound,
             pool_size: self.pool_size,
             max_url_len: self.max_url_len,
+            use_ssl: self.ssl.is_some(),
             running: Mutex::new(None),
         })
+    }
+}
+
+impl<S> Server<S> {
+    /// The certificate and key of `[ssl]`, read now, when the server serves TLS.
+    fn tls_acceptor(&self, conf: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>> {
+        if !self.use_ssl {
+            return Ok(None);
+        }
+        let config = tls::server_config(&conf.snapshot())?;
+        Ok(config.map(tokio_rustls::TlsAcceptor::from))
     }
 }
 
@@ -247,6 +283,7 @@ where
                 access_log: AccessLog::new(settings.access_log.clone()),
                 stopping: cx.shutdown_token(),
                 draining: AtomicBool::new(false),
+                tls: RwLock::new(self.tls_acceptor(cx.conf())?),
             });
             *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
             // Its lines, and its connections', carry the service's (or worker's) span.
@@ -259,10 +296,12 @@ where
     fn reset<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let settings = Settings::read(cx.conf(), self.pool_size)?;
+            let acceptor = self.tls_acceptor(cx.conf())?;
             if let Some(shared) = &*self.running.lock().unwrap_or_else(|p| p.into_inner()) {
                 shared
                     .max_header_line
                     .store(settings.max_header_line, Ordering::Relaxed);
+                *shared.tls.write().unwrap_or_else(|p| p.into_inner()) = acceptor;
             }
             Ok(())
         })
@@ -305,8 +344,19 @@ async fn accept_loop<S, B>(
         match accepted {
             Ok(Accepted::Tcp(stream, ip)) => {
                 let client_ip = connection::client_ip(Some(ip));
-                let serving = connection::serve(stream, client_ip, app, shared, settings, permit);
-                connections.spawn(serving.in_current_span());
+                match shared.tls() {
+                    Some(acceptor) => {
+                        let serving = connection::serve_tls(
+                            stream, acceptor, client_ip, app, shared, settings, permit,
+                        );
+                        connections.spawn(serving.in_current_span());
+                    }
+                    None => {
+                        let serving =
+                            connection::serve(stream, client_ip, app, shared, settings, permit);
+                        connections.spawn(serving.in_current_span());
+                    }
+                }
             }
             Ok(Accepted::Unix(stream)) => {
                 let client_ip = connection::client_ip(None);
