@@ -403,6 +403,30 @@ impl Config {
             .push(Box::new(hook));
     }
 
+    /// Finds a file named by an option (such as `api_paste_config`) as oslo.config's
+    /// `find_file` does: an absolute path as it is, else in the `--config-dir`
+    /// directories, then beside the config files (the last given first). `None` when
+    /// it is nowhere.
+    pub fn find_file(&self, name: impl AsRef<Path>) -> Option<PathBuf> {
+        let name = name.as_ref();
+        if name.is_absolute() {
+            return name.exists().then(|| name.to_owned());
+        }
+        let sources = &self.shared.sources;
+        let beside_files = sources
+            .files
+            .iter()
+            .rev()
+            .filter_map(|file| file.parent().map(Path::to_owned));
+        sources
+            .dirs
+            .iter()
+            .cloned()
+            .chain(beside_files)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.exists())
+    }
+
     /// Adds a check that a reloaded configuration must pass before it replaces the
     /// running one, for what the declarations cannot say: that a certificate file named
     /// by an option loads, for instance. A check that fails makes [`Config::reload`] and

@@ -18,11 +18,19 @@ use super::io::Stall;
 ///
 /// An application written for any body type (an axum `Router`, a tower service generic
 /// over `http_body::Body`) takes it as it is.
+///
+/// [`Body::from_bytes`] makes one in memory, to call an application in a test.
 #[derive(Debug)]
 pub struct Body {
-    inner: Incoming,
+    inner: Inner,
     timeout: Option<Duration>,
     stall: Stall,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Client(Incoming),
+    Memory(Option<Bytes>),
 }
 
 /// Why a request body could not be read.
@@ -40,8 +48,31 @@ pub enum BodyError {
 impl Body {
     pub(super) fn new(inner: Incoming, timeout: Option<Duration>) -> Self {
         Body {
-            inner,
+            inner: Inner::Client(inner),
             timeout,
+            stall: Stall::default(),
+        }
+    }
+
+    /// A body held in memory: for calling an application without a client.
+    ///
+    /// ```
+    /// let request = http::Request::new(oslo::wsgi::Body::from_bytes("{}"));
+    /// # drop(request);
+    /// ```
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
+        Body {
+            inner: Inner::Memory(Some(bytes.into())),
+            timeout: None,
+            stall: Stall::default(),
+        }
+    }
+
+    /// An empty body held in memory.
+    pub fn empty() -> Self {
+        Body {
+            inner: Inner::Memory(None),
+            timeout: None,
             stall: Stall::default(),
         }
     }
@@ -56,7 +87,17 @@ impl http_body::Body for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let incoming = match &mut this.inner {
+            Inner::Client(incoming) => incoming,
+            Inner::Memory(bytes) => {
+                let frame = bytes
+                    .take()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| Ok(Frame::data(b)));
+                return Poll::Ready(frame);
+            }
+        };
+        match Pin::new(incoming).poll_frame(cx) {
             Poll::Pending => match this.timeout {
                 Some(timeout) => this
                     .stall
@@ -72,11 +113,19 @@ impl http_body::Body for Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            Inner::Client(incoming) => incoming.is_end_stream(),
+            Inner::Memory(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Inner::Client(incoming) => incoming.size_hint(),
+            Inner::Memory(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
     }
 }
 

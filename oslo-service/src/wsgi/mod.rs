@@ -44,12 +44,15 @@ mod access_log;
 mod body;
 mod connection;
 mod handler;
+mod healthcheck;
 mod io;
 mod listener;
+pub mod paste;
 mod server;
 mod settings;
 mod tls;
 
 pub use access_log::ACCESS_LOG_TARGET;
 pub use body::{Body, BodyError};
+pub use healthcheck::{Healthcheck, HealthcheckService};
 pub use server::{DEFAULT_MAX_URL_LEN, Server, ServerBuilder};
