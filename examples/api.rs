@@ -13,6 +13,9 @@
 //!
 //! Its `[api]` options say where it listens and with how many workers; the `[DEFAULT]`
 //! wsgi options (`wsgi_default_pool_size`, `client_socket_timeout`, …) tune the server.
+//! With `paste_app = api` it serves the pipeline of `api_paste_config`
+//! (examples/api-paste.ini: the health check, a request-id filter, the routes); with
+//! `[ssl] cert_file` and `key_file` it serves TLS.
 //! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/panic`, `/debug/upload` and
 //! `/debug/bytes/{n}`, for trying the server's limits and its graceful stop with curl.
 
@@ -21,10 +24,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::{HeaderName, HeaderValue};
+use axum::http::{Request, Response, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use oslo::config::Port;
+use oslo::wsgi::Body;
+use oslo::wsgi::paste::{App, Paste};
 
 #[oslo::options(group = "api", namespace = "api")]
 struct ApiOpts {
@@ -41,6 +47,80 @@ struct ApiOpts {
     /// /debug/upload, /debug/bytes/{n}.
     #[opt(default = false)]
     debug_routes: bool,
+    /// The app to serve from the paste file `api_paste_config` (such as `api`, in
+    /// examples/api-paste.ini); unset serves the routes alone.
+    #[opt()]
+    paste_app: Option<String>,
+}
+
+/// What examples/api-paste.ini can name: the routes, the request-id filter, and the
+/// built-in health check (`oslo_middleware:Healthcheck.factory`).
+fn paste(debug_routes: bool) -> Paste {
+    Paste::new()
+        .app("api:app_factory", move |_local| {
+            Ok::<_, oslo::Error>(app(debug_routes))
+        })
+        .filter("api:RequestId.factory", |local| {
+            let header = local
+                .get("header")
+                .unwrap_or("x-openstack-request-id")
+                .to_owned();
+            let header = HeaderName::try_from(header).map_err(oslo::Error::other)?;
+            Ok::<_, oslo::Error>(RequestIdLayer { header })
+        })
+}
+
+/// Tags every response with a new request id, as oslo.middleware's `request_id` does.
+#[derive(Clone)]
+struct RequestIdLayer {
+    header: HeaderName,
+}
+
+impl<S> tower_layer::Layer<S> for RequestIdLayer {
+    type Service = RequestId<S>;
+
+    fn layer(&self, inner: S) -> RequestId<S> {
+        RequestId {
+            header: self.header.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct RequestId<S> {
+    header: HeaderName,
+    inner: S,
+}
+
+impl<S, B> tower_service::Service<Request<Body>> for RequestId<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<B>;
+    type Error = S::Error;
+    type Future = oslo::BoxFuture<'static, Result<Response<B>, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let answered = self.inner.call(request);
+        let header = self.header.clone();
+        Box::pin(async move {
+            let mut response = answered.await?;
+            let id = format!("req-{:032x}", fastrand::u128(..));
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(header, value);
+            }
+            Ok(response)
+        })
+    }
 }
 
 /// What the handlers share within one worker.
@@ -116,7 +196,11 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
     let opts = conf.group::<ApiOpts>()?;
     // Bound here, where the parent and every worker pass: the parent binds (and logs
     // the address), each worker serves on the parent's socket.
-    let server = oslo::wsgi::Server::builder("api", app(opts.debug_routes))
+    let app = match &opts.paste_app {
+        Some(name) => paste(opts.debug_routes).load(&conf, name)?,
+        None => App::new(app(opts.debug_routes)),
+    };
+    let server = oslo::wsgi::Server::builder("api", app)
         .host(opts.host.as_str())
         .port(opts.port.get())
         // TLS when [ssl] names a certificate and key.

@@ -399,3 +399,90 @@ fn five_reloads_under_keep_alive_load_fail_no_request() {
     // Six generations of two workers each answered.
     assert!(pids.len() >= 6, "answers came from {pids:?}");
 }
+
+/// The example's paste file, its disable file moved into `dir`; returns the config.
+fn paste_config(dir: &std::path::Path, app: &str, workers: usize) -> String {
+    let paste = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/api-paste.ini"
+    ))
+    .unwrap()
+    .replace(
+        "/tmp/api-healthcheck-disable",
+        &dir.join("disable").display().to_string(),
+    );
+    let path = dir.join("api-paste.ini");
+    std::fs::write(&path, paste).unwrap();
+    format!(
+        "[DEFAULT]\napi_paste_config = {}\n[api]\nport = 0\nworkers = {workers}\npaste_app = {app}\n",
+        path.display()
+    )
+}
+
+#[test]
+fn the_paste_pipeline_serves_the_health_check_and_request_ids_from_every_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(API, &paste_config(dir.path(), "api", 2), Stdout::Null);
+    service.expect_notify("READY=1");
+    let log = service.log();
+    let (_, rest) = log.split_once("address=127.0.0.1:").unwrap();
+    let port: u16 = rest
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap();
+
+    let answer = get(port, "/v1/whoami").unwrap();
+    assert_eq!(answer.status, 200);
+    let id = answer.header("x-openstack-request-id").unwrap_or_default();
+    assert!(
+        id.starts_with("req-") && id.len() == 36,
+        "{:?}",
+        answer.headers
+    );
+    for _ in 0..10 {
+        let health = get(port, "/healthcheck").unwrap();
+        assert_eq!((health.status, health.text().as_str()), (200, "OK"));
+    }
+    let mut client = Connection::open(port).unwrap();
+    client
+        .send(b"HEAD /healthcheck HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(client.read_response().unwrap().status, 204);
+
+    // The operator's switch: every worker answers 503 while the file exists.
+    std::fs::write(dir.path().join("disable"), "").unwrap();
+    for _ in 0..10 {
+        let health = get(port, "/healthcheck").unwrap();
+        assert_eq!(
+            (health.status, health.text().as_str()),
+            (503, "DISABLED BY FILE")
+        );
+    }
+    assert_eq!(get(port, "/v1/whoami").unwrap().status, 200);
+}
+
+#[test]
+fn a_paste_app_that_does_not_load_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = paste_config(dir.path(), "nosuch", 1);
+    let mut service = Service::start(API, &config, Stdout::Null);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let expected = format!(
+        "Could not load paste app 'nosuch' from {}: no section [app:nosuch]",
+        dir.path().join("api-paste.ini").display()
+    );
+    assert!(service.log().contains(&expected), "{}", service.log());
+
+    let config = "[DEFAULT]\napi_paste_config = missing-paste.ini\n[api]\nport = 0\nworkers = 1\npaste_app = api\n";
+    let mut service = Service::start(API, config, Stdout::Null);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    assert!(
+        service
+            .log()
+            .contains("Could not find config at missing-paste.ini"),
+        "{}",
+        service.log()
+    );
+}

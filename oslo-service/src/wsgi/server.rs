@@ -198,10 +198,12 @@ impl<S> ServerBuilder<S> {
                 self.name
             )));
         }
+        let mut scheme = "http";
         if let Some(conf) = &self.ssl {
-            let enabled = tls::server_config(&conf.snapshot())?.is_some();
+            if tls::server_config(&conf.snapshot())?.is_some() && self.unix.is_none() {
+                scheme = "https";
+            }
             conf.add_reload_check(|snapshot| tls::server_config(snapshot).map(drop));
-            tracing::debug!(server = %self.name, enabled, "TLS from [ssl]");
         }
         let inherited = crate::net::is_shared(&self.name);
         let bound = Bound::bind(
@@ -223,9 +225,9 @@ impl<S> ServerBuilder<S> {
         })?;
         // Once per socket: where it is bound, not in each worker that inherits it.
         if inherited {
-            tracing::debug!(server = %self.name, address = %bound, "listening on an inherited socket");
+            tracing::debug!(server = %self.name, address = %bound, %scheme, "listening on an inherited socket");
         } else {
-            tracing::info!(server = %self.name, address = %bound, "listening");
+            tracing::info!(server = %self.name, address = %bound, %scheme, "listening");
         }
         Ok(Server {
             name: self.name,
