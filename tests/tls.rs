@@ -186,3 +186,36 @@ fn sighup_rereads_the_certificate_and_refuses_a_bad_one() {
     });
     assert!(get(port, "/", &first.pem(), None).is_err());
 }
+
+#[test]
+fn a_client_that_never_finishes_its_handshake_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = Authority::new("test CA");
+    let ssl = server_files(dir.path(), &authority);
+    let service = Service::start(
+        API,
+        &format!(
+            "[DEFAULT]\nclient_socket_timeout = 1\n[api]\nport = 0\nworkers = 1\n\n[ssl]\n{ssl}"
+        ),
+        Stdout::Null,
+    );
+    service.expect_notify("READY=1");
+    let log = service.log();
+    let (_, rest) = log.split_once("address=127.0.0.1:").unwrap();
+    let port: u16 = rest
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap();
+    // Connected, and silent: no ClientHello ever comes.
+    let mut silent = support::http::Connection::open(port).unwrap();
+    assert!(silent.closed_within(std::time::Duration::from_secs(20)));
+    service.wait_log_line(&["TLS handshake timed out", "client=127.0.0.1"]);
+    // Others are still served.
+    assert!(
+        get(port, "/", &authority.pem(), None)
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+}
