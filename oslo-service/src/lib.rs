@@ -42,7 +42,8 @@ pub mod __private;
 mod entry;
 pub mod testing;
 
-// Launchers.
+// Launchers, and the debug console they start.
+mod backdoor;
 pub mod launcher;
 
 // Services, their periodic tasks, and the HTTP server.

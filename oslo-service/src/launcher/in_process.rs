@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::phase::{LauncherState, Phase};
 use super::services::{RestartMethod, Services};
 use super::worker::{ParentLink, parent_died};
+use crate::backdoor::Console;
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
 use crate::service::ServiceBase;
@@ -117,11 +118,24 @@ impl ServiceLauncher {
             tracing::info!("worker starting");
         }
 
+        let console = match Console::start(&self.conf) {
+            Ok(console) => console,
+            // A worker without its console still serves; its parent says why.
+            Err(err) if role.is_worker() => {
+                tracing::warn!(error = %err, "no debug console in this worker");
+                None
+            }
+            Err(err) => return Err(err),
+        };
+
         signals
             .guard(self.services.start())
             .await
             .map_err(|Interrupted| Error::Interrupted)??;
         self.phase.enter(LauncherState::Running);
+        if let Some(console) = &console {
+            console.set_services(self.services.contexts());
+        }
         role.ready();
 
         loop {
@@ -143,6 +157,9 @@ impl ServiceLauncher {
                 Some(SignalEvent::HangUp) if role.is_worker() || is_daemon() => {
                     tracing::info!(signal = %SignalEvent::HangUp, "caught signal, reloading the configuration");
                     self.reload(&mut signals, &options).await?;
+                    if let Some(console) = &console {
+                        console.set_services(self.services.contexts());
+                    }
                     role.ready();
                 }
                 Some(SignalEvent::HangUp) => {

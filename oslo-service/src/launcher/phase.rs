@@ -77,6 +77,11 @@ impl Phase {
         match reread {
             Ok(changed) => {
                 tracing::info!(changed = changed.len(), "configuration reloaded");
+                // Levels changed at run time (the debug console's loglevel) last until
+                // a reload.
+                if let Err(err) = crate::log::reapply_levels(conf) {
+                    tracing::warn!(error = %err, "cannot re-apply the configured log levels");
+                }
                 true
             }
             Err(err) => {

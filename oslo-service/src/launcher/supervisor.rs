@@ -14,6 +14,7 @@ use super::phase::{LauncherState, Phase};
 use super::services::{RestartMethod, Services};
 use super::spawn::{self, WorkerSpec};
 use super::worker::{READY, handover_frame};
+use crate::backdoor::{Console, WorkerView};
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
 use crate::service::ServiceBase;
@@ -51,6 +52,7 @@ struct Worker {
     retiring: bool,
     /// When a retiring worker is killed if it is still there.
     kill_at: Option<Instant>,
+    started_at: std::time::SystemTime,
 }
 
 pub(super) struct Supervisor {
@@ -68,6 +70,11 @@ pub(super) struct Supervisor {
     ready_tx: mpsc::UnboundedSender<i32>,
     ready_rx: mpsc::UnboundedReceiver<i32>,
     commands: mpsc::UnboundedReceiver<Command>,
+    /// The (service, index, generation) slots started so far, and how many times each
+    /// (service, index) was started again within a generation: the restarts the debug
+    /// console shows.
+    started_slots: std::collections::BTreeSet<(usize, usize, u64)>,
+    restarts: BTreeMap<(usize, usize), u64>,
 }
 
 impl Supervisor {
@@ -102,6 +109,8 @@ impl Supervisor {
             ready_tx,
             ready_rx,
             commands,
+            started_slots: Default::default(),
+            restarts: BTreeMap::new(),
         })
     }
 
@@ -115,8 +124,12 @@ impl Supervisor {
             workers = self.workers_in_all(),
             "starting worker processes"
         );
+        let console = Console::start(&self.conf)?;
         self.fill(Instant::now());
         loop {
+            if let Some(console) = &console {
+                console.set_workers(self.worker_views());
+            }
             let wake = self.next_deadline();
             tokio::select! {
                 event = signals.next() => match event {
@@ -167,6 +180,26 @@ impl Supervisor {
             self.fill(Instant::now());
             self.check_progress();
         }
+    }
+
+    /// The live workers, as the debug console's `workers` shows them.
+    fn worker_views(&self) -> Vec<WorkerView> {
+        self.workers
+            .iter()
+            .map(|(&pid, worker)| WorkerView {
+                service: self.pools[worker.pool].name.clone(),
+                index: worker.index,
+                pid: pid.unsigned_abs(),
+                generation: worker.generation,
+                started_at: worker.started_at,
+                restarts: self
+                    .restarts
+                    .get(&(worker.pool, worker.index))
+                    .copied()
+                    .unwrap_or(0),
+                ready: worker.ready,
+            })
+            .collect()
     }
 
     /// How many workers every service should have, together.
@@ -234,8 +267,12 @@ impl Supervisor {
                 ready: false,
                 retiring: false,
                 kill_at: None,
+                started_at: std::time::SystemTime::now(),
             },
         );
+        if !self.started_slots.insert((pool, index, self.generation)) {
+            *self.restarts.entry((pool, index)).or_default() += 1;
+        }
         if let Err(err) = self.watch(pid, spawned.control) {
             // Without the socket the worker saw end-of-file and is exiting already.
             tracing::error!(pid, error = %err, "cannot watch the worker's control socket");

@@ -111,6 +111,46 @@ pub fn setup(conf: &Config, program: &str) -> Result<()> {
     Ok(())
 }
 
+/// The log filter in force, as `level,target=level,…` (`None` before [`setup`]).
+///
+/// ```
+/// let filter = oslo::log::current_filter();
+/// # drop(filter);
+/// ```
+pub fn current_filter() -> Option<String> {
+    let installed = INSTALLED.get()?;
+    installed.levels.with_current(ToString::to_string).ok()
+}
+
+/// Replaces the log filter at run time with `filter` (`debug`, or
+/// `info,oslo::wsgi::access=warn`), until the next [`setup`] re-applies the configured
+/// levels (a SIGHUP does). The debug console's `loglevel` command calls it.
+pub fn set_filter(filter: &str) -> Result<()> {
+    let targets: Targets = filter
+        .parse()
+        .map_err(|err| Error::Launch(format!("invalid log filter '{filter}': {err}")))?;
+    let installed = INSTALLED
+        .get()
+        .ok_or_else(|| Error::Launch("logging is not set up by oslo::log::setup".to_owned()))?;
+    installed
+        .levels
+        .reload(targets)
+        .map_err(|err| Error::Launch(format!("cannot change log levels: {err}")))
+}
+
+/// Sets the log levels back to what the configuration says (after a [`set_filter`]);
+/// the launchers call it on every accepted reload. Before [`setup`] it does nothing.
+pub(crate) fn reapply_levels(conf: &Config) -> Result<()> {
+    let Some(installed) = INSTALLED.get() else {
+        return Ok(());
+    };
+    let levels = levels(&*conf.group::<LogOptions>()?)?;
+    installed
+        .levels
+        .reload(levels)
+        .map_err(|err| Error::Launch(format!("cannot change log levels: {err}")))
+}
+
 /// Opens the log file again, if the log goes to one: after logrotate moved it away, the
 /// log goes on in a new file of the same name. The launchers call it on every SIGHUP.
 pub fn reopen() {

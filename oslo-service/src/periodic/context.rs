@@ -39,6 +39,21 @@ impl Context {
         Ok(true)
     }
 
+    /// Runs this service's periodic task `name` once, now, outside its schedule, in the
+    /// task that drives the others (so it never overlaps them); its run counts in the
+    /// stats. An error says why it did not run or how it failed.
+    pub async fn run_periodic_task_now(&self, name: &str) -> std::result::Result<(), String> {
+        let Some(answered) = self.attachment::<DriverShared>().request_run(name) else {
+            return Err(format!(
+                "service {} runs no periodic tasks",
+                self.service_name()
+            ));
+        };
+        answered
+            .await
+            .unwrap_or_else(|_| Err("the service stopped before the task ran".to_owned()))
+    }
+
     /// What this service shares with its periodic-task driver.
     pub(super) fn driver_shared(&self) -> std::sync::Arc<DriverShared> {
         self.attachment::<DriverShared>()

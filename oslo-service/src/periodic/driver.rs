@@ -49,6 +49,8 @@ pub(crate) async fn drive<S: 'static>(
     mut rng: fastrand::Rng,
 ) -> Result<()> {
     let shared = cx.driver_shared();
+    shared.set_driving(true);
+    let _not_driving = NotDriving(&shared);
     let fuzzy_seconds = timing.fuzzy_delay.as_secs();
     let mut sleep_for = Duration::from_secs(rng.u64(0..=fuzzy_seconds));
     loop {
@@ -62,6 +64,21 @@ pub(crate) async fn drive<S: 'static>(
         for task in shared.take_added::<S>() {
             tasks.add_periodic_task(task);
         }
+        for (name, answer) in shared.take_runs() {
+            let outcome = tokio::select! {
+                biased;
+                () = cx.aborted() => return Ok(()),
+                outcome = tasks.run_now(&name, service, cx) => outcome,
+            };
+            let outcome = match outcome {
+                Some(Ok(())) => Ok(()),
+                Some(Err(err)) => Err(err.to_string()),
+                None => Err(format!("no periodic task named '{name}'")),
+            };
+            // The asker sees the run in the stats as soon as it has the answer.
+            shared.publish(tasks.stats());
+            let _ = answer.send(outcome);
+        }
         let idle_for = tokio::select! {
             biased;
             () = cx.aborted() => return Ok(()),
@@ -69,6 +86,15 @@ pub(crate) async fn drive<S: 'static>(
         };
         shared.publish(tasks.stats());
         sleep_for = idle_for.min(timing.interval_max);
+    }
+}
+
+/// Clears the driving flag however `drive` ends.
+struct NotDriving<'a>(&'a super::shared::DriverShared);
+
+impl Drop for NotDriving<'_> {
+    fn drop(&mut self) {
+        self.0.set_driving(false);
     }
 }
 

@@ -161,6 +161,25 @@ impl<S: ?Sized> PeriodicTasks<S> {
         Ok(until_next.min(self.shortest_spacing).min(DEFAULT_INTERVAL))
     }
 
+    /// Runs the task `name` once, now, outside its schedule (its next run stays when it
+    /// was due), and records the run in its stats; `None` when there is no such task.
+    pub(crate) async fn run_now(
+        &mut self,
+        name: &str,
+        service: &S,
+        cx: &Context,
+    ) -> Option<Result<()>> {
+        let index = self.tasks.iter().position(|t| t.task.spec.name() == name)?;
+        let run = std::sync::Arc::clone(&self.tasks[index].task.run);
+        tracing::info!(task = %self.full_name(index), "running periodic task on request");
+        let started = Instant::now();
+        let outcome = run(service, cx).await;
+        self.tasks[index]
+            .stats
+            .record(started.elapsed(), outcome.as_ref().err());
+        Some(outcome)
+    }
+
     fn take_due(&mut self, now: Instant) -> Vec<usize> {
         let mut due = Vec::new();
         while let Some(&Reverse((at, index))) = self.queue.peek() {

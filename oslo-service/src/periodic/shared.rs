@@ -3,8 +3,9 @@
 
 use std::any::Any;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
 use super::spec::PeriodicTask;
 use super::stats::TaskStats;
@@ -12,10 +13,16 @@ use super::stats::TaskStats;
 /// A task added at run time, typed as `PeriodicTask<S>` for the service's `S`.
 type AddedTask = Box<dyn Any + Send>;
 
+/// A request to run one task now: its name, and where the outcome goes.
+pub(crate) type RunRequest = (String, oneshot::Sender<Result<(), String>>);
+
 #[derive(Default)]
 pub(crate) struct DriverShared {
     stats: Mutex<Vec<TaskStats>>,
     added: Mutex<Vec<AddedTask>>,
+    runs: Mutex<Vec<RunRequest>>,
+    /// Whether a driver runs the tasks now: without one, nobody would answer a run.
+    driving: AtomicBool,
     wake: Notify,
 }
 
@@ -40,7 +47,32 @@ impl DriverShared {
         self.wake.notify_one();
     }
 
-    /// Completes when a task was added since the last [`DriverShared::take_added`].
+    pub(crate) fn set_driving(&self, driving: bool) {
+        self.driving.store(driving, Ordering::Relaxed);
+    }
+
+    /// Asks the driver to run the task `name` once, now; `None` when no driver runs.
+    pub(crate) fn request_run(&self, name: &str) -> Option<oneshot::Receiver<Result<(), String>>> {
+        if !self.driving.load(Ordering::Relaxed) {
+            return None;
+        }
+        let (answer, answered) = oneshot::channel();
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.push((name.to_owned(), answer));
+        }
+        self.wake.notify_one();
+        Some(answered)
+    }
+
+    pub(crate) fn take_runs(&self) -> Vec<RunRequest> {
+        self.runs
+            .lock()
+            .map(|mut runs| std::mem::take(&mut *runs))
+            .unwrap_or_default()
+    }
+
+    /// Completes when a task was added (or a run asked for) since the last
+    /// [`DriverShared::take_added`].
     pub(crate) async fn added(&self) {
         self.wake.notified().await
     }

@@ -1,0 +1,243 @@
+//! The debug console (oslo.service's `eventlet_backdoor`), off unless `backdoor_port`
+//! or `backdoor_socket` is set: a line protocol on localhost or on a 0600 UNIX socket
+//! that an operator drives with `nc` or `socat` to ask a running process what it is
+//! doing (`services`, `tasks`, `workers`, `conf`, `runtime`), change its log filter,
+//! or run a periodic task now. Every launcher starts one for its process: a parent of
+//! workers and each worker have their own.
+
+mod address;
+mod commands;
+mod session;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::service::Context;
+use address::Address;
+
+/// Clients served at once; more are told so and disconnected.
+const MAX_CLIENTS: usize = 16;
+
+/// A service as the console shows it.
+#[derive(Clone)]
+pub(crate) struct ServiceView {
+    pub(crate) cx: Context,
+    pub(crate) started_at: SystemTime,
+}
+
+/// A worker process as its parent's console shows it.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerView {
+    pub(crate) service: String,
+    pub(crate) index: usize,
+    pub(crate) pid: u32,
+    pub(crate) generation: u64,
+    pub(crate) started_at: SystemTime,
+    pub(crate) restarts: u64,
+    pub(crate) ready: bool,
+}
+
+/// What the launcher shows the console; it updates the views as things change.
+pub(crate) struct Views {
+    conf: Config,
+    services: Mutex<Vec<ServiceView>>,
+    workers: Mutex<Option<Vec<WorkerView>>>,
+}
+
+impl Views {
+    fn services(&self) -> Vec<ServiceView> {
+        self.services
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn workers(&self) -> Option<Vec<WorkerView>> {
+        self.workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A running console; dropping it stops it (and removes its socket file).
+pub(crate) struct Console {
+    views: Arc<Views>,
+    stop: CancellationToken,
+    socket_file: Option<PathBuf>,
+}
+
+impl Console {
+    /// Starts the console the configuration asks for, if any. A bad `backdoor_port` is
+    /// an error naming it; so is an address that cannot be bound.
+    pub(crate) fn start(conf: &Config) -> Result<Option<Console>> {
+        let pid = std::process::id();
+        let Some(address) = Address::read(&conf.snapshot(), pid)? else {
+            return Ok(None);
+        };
+        let views = Arc::new(Views {
+            conf: conf.clone(),
+            services: Mutex::default(),
+            workers: Mutex::default(),
+        });
+        let stop = CancellationToken::new();
+        let socket_file = match address {
+            Address::Tcp(range) => {
+                let listener = bind_port(range)?;
+                let port = listener
+                    .local_addr()
+                    .map_err(|err| Error::io("backdoor address", err))?
+                    .port();
+                tracing::info!("backdoor listening on {port} for process {pid}");
+                tokio::spawn(accept_tcp(listener, Arc::clone(&views), stop.clone()));
+                None
+            }
+            Address::Unix(path) => {
+                let listener = bind_socket(&path)?;
+                tracing::info!("backdoor listening on {} for process {pid}", path.display());
+                tokio::spawn(accept_unix(listener, Arc::clone(&views), stop.clone()));
+                Some(path)
+            }
+        };
+        Ok(Some(Console {
+            views,
+            stop,
+            socket_file,
+        }))
+    }
+
+    /// The services as they run now (after a start or a restart).
+    pub(crate) fn set_services(&self, contexts: Vec<Context>) {
+        let started_at = SystemTime::now();
+        let views = contexts
+            .into_iter()
+            .map(|cx| ServiceView { cx, started_at })
+            .collect();
+        *self
+            .views
+            .services
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = views;
+    }
+
+    /// The workers as they run now (in a parent).
+    pub(crate) fn set_workers(&self, workers: Vec<WorkerView>) {
+        *self
+            .views
+            .workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(workers);
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(path) = &self.socket_file {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The lowest port of the range that binds, on 127.0.0.1.
+fn bind_port(range: address::PortRange) -> Result<TcpListener> {
+    let mut last_error = None;
+    for port in range.start..=range.end {
+        match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(listener) => {
+                let socket_error = |err| Error::io("backdoor socket", err);
+                listener.set_nonblocking(true).map_err(socket_error)?;
+                return TcpListener::from_std(listener).map_err(socket_error);
+            }
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(Error::io(
+        format!(
+            "backdoor cannot listen on any port of {}:{}",
+            range.start, range.end
+        ),
+        last_error.unwrap_or_else(|| std::io::ErrorKind::AddrInUse.into()),
+    ))
+}
+
+/// A UNIX socket at `path`, a stale one replaced, mode 0600.
+fn bind_socket(path: &std::path::Path) -> Result<UnixListener> {
+    let bind_error = |err| Error::io(format!("backdoor cannot listen on {}", path.display()), err);
+    if std::fs::symlink_metadata(path).is_ok()
+        && std::os::unix::net::UnixStream::connect(path).is_err()
+    {
+        std::fs::remove_file(path).map_err(bind_error)?;
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(bind_error)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    UnixListener::from_std(listener).map_err(bind_error)
+}
+
+async fn accept_tcp(listener: TcpListener, views: Arc<Views>, stop: CancellationToken) {
+    let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        spawn_session(stream, &views, &clients);
+    }
+}
+
+async fn accept_unix(listener: UnixListener, views: Arc<Views>, stop: CancellationToken) {
+    let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let ours = rustix::process::getuid().as_raw();
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        // Only this user and root: the socket's mode says so too, but a socket in a
+        // directory others can reach must not rely on the mode alone.
+        let uid = stream.peer_cred().map(|cred| cred.uid());
+        if !matches!(uid, Ok(uid) if uid == ours || uid == 0) {
+            tracing::warn!(uid = ?uid.ok(), "backdoor refused a client of another user");
+            continue;
+        }
+        spawn_session(stream, &views, &clients);
+    }
+}
+
+fn spawn_session<S>(mut stream: S, views: &Arc<Views>, clients: &Arc<Semaphore>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let views = Arc::clone(views);
+    match Arc::clone(clients).try_acquire_owned() {
+        Ok(permit) => {
+            tokio::spawn(async move {
+                session::serve(stream, &views).await;
+                drop(permit);
+            });
+        }
+        Err(_) => {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let message =
+                    format!("error: too many console clients (at most {MAX_CLIENTS})\n\n");
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    stream.write_all(message.as_bytes()),
+                )
+                .await;
+            });
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The debug console, driven through the examples as real processes: every command
+//! checked against what the process did, on a port, a port range under worker
+//! processes, and a UNIX socket; hostile clients harm nothing.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use support::{HANG, Service, Signal, Stdout, exit_code, wait_until};
+
+const HELLO: &str = env!("CARGO_BIN_EXE_hello");
+const WORKERS: &str = env!("CARGO_BIN_EXE_workers");
+
+/// A console session over any stream.
+struct Console<S: Read + Write> {
+    reader: BufReader<S>,
+}
+
+impl<S: Read + Write> Console<S> {
+    fn new(stream: S) -> Self {
+        let mut console = Console {
+            reader: BufReader::new(stream),
+        };
+        let banner = console.answer();
+        assert!(banner.contains("debug console"), "{banner}");
+        console
+    }
+
+    /// Reads one answer: lines up to the blank line that ends it.
+    fn answer(&mut self) -> String {
+        let mut answer = String::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).unwrap() == 0 || line == "\n" {
+                return answer;
+            }
+            answer.push_str(&line);
+        }
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        self.reader
+            .get_mut()
+            .write_all(format!("{command}\n").as_bytes())
+            .unwrap();
+        self.answer()
+    }
+}
+
+fn tcp(port: u16) -> Console<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    Console::new(stream)
+}
+
+/// Every `backdoor listening on <where> for process <pid>` line of the log.
+fn consoles(log: &str) -> Vec<(String, u32)> {
+    log.lines()
+        .filter_map(|line| {
+            let rest = line.split_once("backdoor listening on ")?.1;
+            let (place, pid) = rest.split_once(" for process ")?;
+            Some((place.to_owned(), pid.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn hello_config(default: &str) -> String {
+    format!("[DEFAULT]\n{default}\n[hello]\ngreeting = hi\ntoken = s3cret\n")
+}
+
+fn runs(tasks: &str) -> u64 {
+    tasks
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("runs="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no runs in {tasks}"))
+}
+
+#[test]
+fn every_command_answers_with_what_the_process_did() {
+    let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
+    service.expect_notify("READY=1");
+    let found = consoles(&service.log());
+    assert_eq!(found.len(), 1, "{}", service.log());
+    let (port, pid) = (found[0].0.parse::<u16>().unwrap(), found[0].1);
+    assert_eq!(pid, service.pid());
+    let mut console = tcp(port);
+
+    assert!(console.ask("help").contains("run TASK"));
+    let services = console.ask("services");
+    assert!(
+        services.starts_with("hello state=running started_at=20"),
+        "{services}"
+    );
+
+    // The greeting task ran at start (run_immediately); `run` runs it once more, now.
+    wait_until("the first run in the stats", || {
+        console.ask("tasks").contains("runs=")
+    });
+    let before = runs(&console.ask("tasks"));
+    assert!(before >= 1);
+    let greetings = service.log_count("periodic greeting");
+    assert_eq!(console.ask("run greet"), "ran hello.greet\n");
+    assert_eq!(runs(&console.ask("tasks")), before + 1);
+    service.wait_for_log("periodic greeting", greetings + 1);
+    assert_eq!(
+        console.ask("run hello.nosuch"),
+        "error: no periodic task named 'hello.nosuch'\n"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&console.ask("tasks --json")).unwrap();
+    assert_eq!(json[0]["service"], "hello");
+    assert_eq!(json[0]["task"], "greet");
+    assert_eq!(json[0]["runs"], before + 1);
+
+    let conf = console.ask("conf");
+    let file = service.config_path().display().to_string();
+    assert!(
+        conf.contains(&format!("[hello] greeting = hi  ({file}:4)")),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(&format!("[hello] token = ****  ({file}:5)")),
+        "{conf}"
+    );
+    assert!(!conf.contains("s3cret"), "{conf}");
+
+    let runtime = console.ask("runtime");
+    assert!(runtime.contains(&format!("pid={pid} ")), "{runtime}");
+    let json: serde_json::Value = serde_json::from_str(&console.ask("runtime --json")).unwrap();
+    assert!(json["rss_bytes"].as_u64().unwrap() > 0);
+    assert!(json["open_fds"].as_u64().unwrap() > 2);
+    assert!(json["alive_tasks"].as_u64().is_some());
+
+    // loglevel changes the filter until the next reload re-applies the configuration.
+    let configured = console.ask("loglevel");
+    assert!(
+        configured.starts_with("filter=") && configured.ends_with(",info\n"),
+        "{configured}"
+    );
+    let debug_lines = |service: &Service| service.log_count("debug console command");
+    assert_eq!(debug_lines(&service), 0);
+    assert_eq!(console.ask("loglevel debug"), "filter=debug\n");
+    console.ask("services");
+    service.wait_log_line(&["DEBUG", "debug console command", "command=services"]);
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    assert_eq!(console.ask("loglevel"), configured);
+    let seen = debug_lines(&service);
+    console.ask("services");
+    assert_eq!(console.ask("loglevel"), configured);
+    assert_eq!(debug_lines(&service), seen, "DEBUG lines after the reload");
+
+    assert_eq!(
+        console.ask("workers"),
+        "error: this process has no workers (ask their parent)\n"
+    );
+    assert_eq!(
+        console.ask("frob"),
+        "error: unknown command 'frob'; try help\n"
+    );
+    assert_eq!(
+        console.ask("frob --json"),
+        "{\"error\":\"unknown command 'frob'; try help\"}\n"
+    );
+    assert_eq!(console.ask("quit"), "bye\n");
+    let mut rest = String::new();
+    assert_eq!(console.reader.read_to_string(&mut rest).unwrap(), 0);
+}
+
+#[test]
+fn a_bad_backdoor_port_stops_the_start_naming_value_and_forms() {
+    Service::expect_start_refused(
+        HELLO,
+        &hello_config("backdoor_port = 9:8"),
+        "2: invalid value '9:8' for option backdoor_port in group [DEFAULT]: expected 0 (any free port), <port>, or <start>:<end> (the lowest free port of the range)",
+    );
+}
+
+#[test]
+fn a_unix_socket_with_the_pid_replaces_a_stale_one_and_is_ours_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("backdoor-{pid}.sock");
+    let config = hello_config(&format!(
+        "backdoor_socket = {}\nbackdoor_port = 0",
+        pattern.display()
+    ));
+    let service = Service::start(HELLO, &config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let path = dir.path().join(format!("backdoor-{}.sock", service.pid()));
+    assert_eq!(
+        consoles(&service.log()),
+        [(path.display().to_string(), service.pid())]
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let stream = UnixStream::connect(&path).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let mut console = Console::new(stream);
+    assert!(console.ask("services").starts_with("hello state=running"));
+
+    // A socket file left by a process that is gone is replaced.
+    drop(service);
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let config = hello_config(&format!("backdoor_socket = {}", stale.display()));
+    let service = Service::start(HELLO, &config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let stream = UnixStream::connect(&stale).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    assert!(
+        Console::new(stream)
+            .ask("runtime")
+            .contains(&format!("pid={}", service.pid()))
+    );
+}
+
+/// A port range with room for a parent and its workers: from a free port on.
+fn free_range(len: u16) -> (u16, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = port.min(65535 - len);
+    (start, start + len)
+}
+
+#[test]
+fn under_workers_each_process_has_its_own_console_and_the_parent_lists_them() {
+    let (start, end) = free_range(40);
+    let config =
+        format!("[DEFAULT]\nbackdoor_port = {start}:{end}\n[workers]\ncount = 2\nport = 0\n");
+    let service = Service::start(WORKERS, &config, Stdout::Null);
+    service.expect_notify("READY=1");
+    wait_until("three consoles", || consoles(&service.log()).len() == 3);
+    let found = consoles(&service.log());
+    let ports: std::collections::BTreeSet<u16> =
+        found.iter().map(|(p, _)| p.parse().unwrap()).collect();
+    assert_eq!(ports.len(), 3, "{found:?}");
+    assert!(ports.iter().all(|p| (start..=end).contains(p)));
+    let parent_port: u16 = found
+        .iter()
+        .find(|(_, pid)| *pid == service.pid())
+        .map(|(port, _)| port.parse().unwrap())
+        .unwrap();
+
+    let mut parent = tcp(parent_port);
+    let workers = parent.ask("workers");
+    let children = service.children();
+    for pid in &children {
+        assert!(workers.contains(&format!("pid={pid} ")), "{workers}");
+    }
+    assert!(workers.contains("workers worker=0 "), "{workers}");
+    assert!(workers.contains("ready=true"), "{workers}");
+
+    // A worker's own console answers for itself.
+    let (worker_port, worker_pid) = found.iter().find(|(_, pid)| *pid != service.pid()).unwrap();
+    let mut worker = tcp(worker_port.parse().unwrap());
+    assert!(worker.ask("services").starts_with("workers state=running"));
+    assert!(
+        worker
+            .ask("runtime")
+            .contains(&format!("pid={worker_pid} "))
+    );
+
+    // A killed worker's replacement shows up in the parent's list, counted as a restart.
+    let killed = children[0];
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(killed as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    wait_until("the replacement in the list", || {
+        let workers = parent.ask("workers");
+        !workers.contains(&format!("pid={killed} ")) && workers.contains("restarts=1")
+    });
+    let json: serde_json::Value = serde_json::from_str(&parent.ask("workers --json")).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn hostile_clients_harm_nothing() {
+    let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
+    service.expect_notify("READY=1");
+    let port: u16 = consoles(&service.log())[0].0.parse().unwrap();
+    let rss = |console: &mut Console<TcpStream>| {
+        let json: serde_json::Value = serde_json::from_str(&console.ask("runtime --json")).unwrap();
+        json["rss_bytes"].as_u64().unwrap()
+    };
+    let mut watcher = tcp(port);
+    let rss_before = rss(&mut watcher);
+
+    // A line of 10 MB: refused, and never held whole.
+    let mut long = tcp(port);
+    let mut line = vec![b'a'; 10 << 20];
+    line.push(b'\n');
+    long.reader.get_mut().write_all(&line).unwrap();
+    assert_eq!(long.answer(), "error: line too long (at most 4096 bytes)\n");
+    assert!(long.ask("services").starts_with("hello"));
+
+    // Binary junk.
+    let mut junk = tcp(port);
+    junk.reader
+        .get_mut()
+        .write_all(b"\x00\xff\xfe\x01\x02\n")
+        .unwrap();
+    assert_eq!(junk.answer(), "error: not a line of text\n");
+
+    // A client that disconnects mid-line, and one that never reads its answers.
+    {
+        let mut gone = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        gone.write_all(b"serv").unwrap();
+    }
+    let mut deaf = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    deaf.set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    for _ in 0..2000 {
+        if deaf.write_all(b"help\n").is_err() {
+            break;
+        }
+    }
+
+    // 100 clients at once: some served, the others told so; none breaks anything.
+    let crowd: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let mut told = 0;
+    for mut client in crowd {
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut first = [0; 64];
+        if let Ok(n) = client.read(&mut first) {
+            if String::from_utf8_lossy(&first[..n]).contains("too many console clients") {
+                told += 1;
+            }
+        }
+    }
+    assert!(told > 0, "no client was turned away");
+
+    // The console and the service live on, and memory stayed bounded.
+    assert!(watcher.ask("services").starts_with("hello state=running"));
+    let growth = rss(&mut watcher).saturating_sub(rss_before);
+    assert!(growth < 32 << 20, "RSS grew by {growth} bytes");
+    assert_eq!(exit_code_after_term(service), 0);
+}
+
+fn exit_code_after_term(mut service: Service) -> i32 {
+    service.signal(Signal::TERM);
+    exit_code(service.wait_exit())
+}
