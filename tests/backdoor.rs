@@ -280,6 +280,14 @@ fn under_workers_each_process_has_its_own_console_and_the_parent_lists_them() {
         let workers = parent.ask("workers");
         !workers.contains(&format!("pid={killed} ")) && workers.contains("restarts=1")
     });
+    wait_until("both workers listed by their pids", || {
+        let workers = parent.ask("workers");
+        let children = service.children();
+        children.len() == 2
+            && children
+                .iter()
+                .all(|pid| workers.contains(&format!("pid={pid} ")))
+    });
     let json: serde_json::Value = serde_json::from_str(&parent.ask("workers --json")).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
 }
