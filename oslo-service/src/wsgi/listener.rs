@@ -105,6 +105,10 @@ impl Accepting {
         match self {
             Accepting::Tcp(listener) => {
                 let (stream, peer) = listener.accept().await?;
+                // A response written in more than one segment (a streamed body, TLS
+                // records) must not wait for the client's ACK of the first: nginx and
+                // Go's server set it too.
+                let _ = stream.set_nodelay(true);
                 if let Err(err) = keep_alive(&stream, tcp_keepidle) {
                     tracing::debug!(error = %err, "cannot set TCP keep-alive on a client socket");
                 }
