@@ -22,12 +22,8 @@ fn config(default: &str, workers: usize) -> String {
 fn start(default: &str, workers: usize) -> (Service, u16) {
     let service = Service::start(API, &config(default, workers), Stdout::Null);
     service.expect_notify("READY=1");
-    let log = service.log();
-    let (_, rest) = log
-        .split_once("listening server=api address=127.0.0.1:")
-        .unwrap_or_else(|| panic!("no address in the log\n{log}"));
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    (service, digits.parse().unwrap())
+    let port = support::listening_port(&service.log());
+    (service, port)
 }
 
 fn whoami_pid(port: u16) -> u32 {
@@ -424,14 +420,7 @@ fn the_paste_pipeline_serves_the_health_check_and_request_ids_from_every_worker(
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(API, &paste_config(dir.path(), "api", 2), Stdout::Null);
     service.expect_notify("READY=1");
-    let log = service.log();
-    let (_, rest) = log.split_once("address=127.0.0.1:").unwrap();
-    let port: u16 = rest
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap();
+    let port = support::listening_port(&service.log());
 
     let answer = get(port, "/v1/whoami").unwrap();
     assert_eq!(answer.status, 200);

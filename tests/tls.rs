@@ -18,12 +18,8 @@ fn config(ssl: &str, workers: usize) -> String {
 fn start(ssl: &str, workers: usize) -> (Service, u16) {
     let service = Service::start(API, &config(ssl, workers), Stdout::Null);
     service.expect_notify("READY=1");
-    let log = service.log();
-    let (_, rest) = log
-        .split_once("listening server=api address=127.0.0.1:")
-        .unwrap_or_else(|| panic!("no address in the log\n{log}"));
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    (service, digits.parse().unwrap())
+    let port = support::listening_port(&service.log());
+    (service, port)
 }
 
 /// Server certificate and key files from `authority`, plus the `[ssl]` lines naming them.
@@ -200,14 +196,7 @@ fn a_client_that_never_finishes_its_handshake_is_cut() {
         Stdout::Null,
     );
     service.expect_notify("READY=1");
-    let log = service.log();
-    let (_, rest) = log.split_once("address=127.0.0.1:").unwrap();
-    let port: u16 = rest
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap();
+    let port = support::listening_port(&service.log());
     // Connected, and silent: no ClientHello ever comes.
     let mut silent = support::http::Connection::open(port).unwrap();
     assert!(silent.closed_within(std::time::Duration::from_secs(20)));

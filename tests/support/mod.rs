@@ -350,6 +350,16 @@ pub fn is_informational(message: &str) -> bool {
 
 /// Whether one line of `log` holds every one of `parts`: a log line's message and its
 /// fields (`signal=SIGTERM`) in any order.
+/// The port of the first `address=127.0.0.1:<port>` in a log (where a server says it
+/// listens).
+pub fn listening_port(log: &str) -> u16 {
+    let (_, rest) = log
+        .split_once("address=127.0.0.1:")
+        .unwrap_or_else(|| panic!("no address in the log\n{log}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
 pub fn has_line(log: &str, parts: &[&str]) -> bool {
     log.lines()
         .any(|line| parts.iter().all(|part| line.contains(part)))

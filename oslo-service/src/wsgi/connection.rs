@@ -13,17 +13,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::body::Body;
+use super::app::HttpApp;
 use super::handler::{Handler, Shared};
 use super::io::WriteTimeout;
 use super::settings::Settings;
-use crate::error::BoxError;
 
 /// How long a stopping server leaves an idle keep-alive connection open for its
 /// client's next request (answered, then closed) before closing it.
@@ -37,7 +34,7 @@ pub(super) fn client_ip(peer: Option<IpAddr>) -> Arc<str> {
 /// Serves one connection until it closes. The pool permit is held until then, so
 /// `wsgi_default_pool_size` counts connections, keep-alive included, as eventlet's
 /// pool does.
-pub(super) async fn serve<IO, S, B>(
+pub(super) async fn serve<IO, S>(
     io: IO,
     client_ip: Arc<str>,
     app: S,
@@ -46,11 +43,7 @@ pub(super) async fn serve<IO, S, B>(
     permit: OwnedSemaphorePermit,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpApp,
 {
     let _permit = permit;
     let stopping = shared.stopping.clone();
@@ -87,7 +80,7 @@ pub(super) async fn serve<IO, S, B>(
 }
 
 /// Serves one TLS connection, once its handshake is done within its timeout.
-pub(super) async fn serve_tls<S, B>(
+pub(super) async fn serve_tls<S>(
     stream: tokio::net::TcpStream,
     acceptor: tokio_rustls::TlsAcceptor,
     client_ip: Arc<str>,
@@ -96,11 +89,7 @@ pub(super) async fn serve_tls<S, B>(
     settings: Arc<Settings>,
     permit: OwnedSemaphorePermit,
 ) where
-    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpApp,
 {
     let timeout = super::tls::handshake_timeout(settings.client_timeout);
     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {

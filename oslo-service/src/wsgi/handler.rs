@@ -21,6 +21,7 @@ use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 
 use super::access_log::AccessLog;
+use super::app::HttpApp;
 use super::body::{Body, LoggedBody, PendingEntry};
 use crate::error::BoxError;
 use crate::future::BoxFuture;
@@ -62,15 +63,11 @@ pub(super) struct Handler<S> {
     pub(super) client_ip: Arc<str>,
 }
 
-impl<S, B> hyper::service::Service<Request<Incoming>> for Handler<S>
+impl<S> hyper::service::Service<Request<Incoming>> for Handler<S>
 where
-    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpApp,
 {
-    type Response = Response<ResponseBody<B>>;
+    type Response = Response<ResponseBody<S::ResponseBody>>;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 

@@ -41,6 +41,7 @@
 //! process at `graceful_shutdown_timeout`.
 
 mod access_log;
+mod app;
 mod body;
 mod connection;
 mod handler;
@@ -53,6 +54,7 @@ mod settings;
 mod tls;
 
 pub use access_log::ACCESS_LOG_TARGET;
+pub use app::HttpApp;
 pub use body::{Body, BodyError};
 pub use healthcheck::{Healthcheck, HealthcheckService};
 pub use server::{DEFAULT_MAX_URL_LEN, Server, ServerBuilder};

@@ -62,6 +62,7 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 
 use super::Body;
+use super::app::HttpApp;
 use super::healthcheck::Healthcheck;
 use crate::config::Config;
 use crate::error::BoxError;
@@ -87,17 +88,9 @@ trait Erased: Send + Sync {
 
 struct Wrapped<S>(S);
 
-impl<S, B> Erased for Wrapped<S>
+impl<S: HttpApp> Erased for Wrapped<S>
 where
-    S: tower_service::Service<Request<Body>, Response = Response<B>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpApp,
 {
     fn clone_box(&self) -> Box<dyn Erased> {
         Box::new(Wrapped(self.0.clone()))
@@ -121,18 +114,7 @@ where
 
 impl App {
     /// Wraps a tower service (an axum `Router`, a layered service).
-    pub fn new<S, B>(service: S) -> App
-    where
-        S: tower_service::Service<Request<Body>, Response = Response<B>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    pub fn new<S: HttpApp>(service: S) -> App {
         App {
             inner: Box::new(Wrapped(service)),
         }
@@ -257,19 +239,11 @@ impl Paste {
 
     /// Registers an app factory under `name` (the value of `paste.app_factory` or
     /// `use` in the file): it builds the app from its section's options.
-    pub fn app<F, S, B, E>(mut self, name: impl Into<String>, factory: F) -> Self
+    pub fn app<F, S, E>(mut self, name: impl Into<String>, factory: F) -> Self
     where
         F: Fn(&LocalConf) -> Result<S, E> + Send + Sync + 'static,
         E: Into<BoxError>,
-        S: tower_service::Service<Request<Body>, Response = Response<B>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
+        S: HttpApp,
     {
         let factory: AppFactory =
             Arc::new(move |local| factory(local).map(App::new).map_err(Into::into));
@@ -280,20 +254,12 @@ impl Paste {
     /// Registers a filter factory under `name` (the value of `paste.filter_factory` or
     /// `use`): a tower layer built from its section's options, put around what follows
     /// it in a pipeline.
-    pub fn filter<F, L, E, B>(mut self, name: impl Into<String>, factory: F) -> Self
+    pub fn filter<F, L, E>(mut self, name: impl Into<String>, factory: F) -> Self
     where
         F: Fn(&LocalConf) -> Result<L, E> + Send + Sync + 'static,
         E: Into<BoxError>,
         L: tower_layer::Layer<App>,
-        L::Service: tower_service::Service<Request<Body>, Response = Response<B>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower_service::Service<Request<Body>>>::Future: Send + 'static,
-        <L::Service as tower_service::Service<Request<Body>>>::Error: Into<BoxError>,
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
+        L::Service: HttpApp,
     {
         let factory: FilterFactory = Arc::new(move |local, app| {
             let layer = factory(local).map_err(Into::into)?;

@@ -9,21 +9,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::access_log::AccessLog;
-use super::body::Body;
+use super::app::HttpApp;
 use super::connection;
 use super::handler::Shared;
 use super::listener::{Accepted, Accepting, Bound, UnixSocket};
 use super::settings::Settings;
 use super::tls;
 use crate::config::Config;
-use crate::error::{BoxError, Error, Result};
+use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 use crate::service::{Context, ServiceBase};
 
@@ -252,17 +250,9 @@ impl<S> Server<S> {
     }
 }
 
-impl<S, B> ServiceBase for Server<S>
+impl<S> ServiceBase for Server<S>
 where
-    S: tower_service::Service<Request<Body>, Response = Response<B>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpApp,
 {
     fn name(&self) -> &str {
         &self.name
@@ -312,17 +302,9 @@ where
 
 /// Accepts while the pool has room and the server runs; then waits for every
 /// connection to end.
-async fn accept_loop<S, B>(
-    accepting: Accepting,
-    app: S,
-    shared: Arc<Shared>,
-    settings: Arc<Settings>,
-) where
-    S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+async fn accept_loop<S>(accepting: Accepting, app: S, shared: Arc<Shared>, settings: Arc<Settings>)
+where
+    S: HttpApp,
 {
     let pool = Arc::new(Semaphore::new(settings.pool_size));
     let connections = TaskTracker::new();
