@@ -32,17 +32,13 @@ impl Address {
             return Ok(None);
         };
         let range = parse_port(&port).ok_or_else(|| {
-            let raw = snapshot.raw("DEFAULT", "backdoor_port");
-            ConfigError::InvalidValue(Box::new(InvalidValue {
-                file: raw
-                    .and_then(|raw| raw.file.as_deref())
-                    .map(|p| p.to_owned()),
-                line: raw.map_or(0, |raw| raw.line),
-                group: "DEFAULT".to_owned(),
-                option: "backdoor_port".to_owned(),
-                value: port.clone(),
-                reason: FORMS.to_owned(),
-            }))
+            InvalidValue::in_snapshot(
+                snapshot,
+                "DEFAULT",
+                "backdoor_port",
+                &port,
+                FORMS.to_owned(),
+            )
         })?;
         Ok(Some(Address::Tcp(range)))
     }

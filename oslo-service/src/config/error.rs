@@ -115,6 +115,30 @@ pub struct InvalidValue {
     pub reason: String,
 }
 
+impl InvalidValue {
+    /// The error for `value` of `[group] option`, with the file and line the snapshot
+    /// says it came from: for checks made after loading (a log format, a TLS file).
+    pub(crate) fn in_snapshot(
+        snapshot: &super::Snapshot,
+        group: &str,
+        option: &str,
+        value: &str,
+        reason: String,
+    ) -> ConfigError {
+        let raw = snapshot.raw(group, option);
+        ConfigError::InvalidValue(Box::new(InvalidValue {
+            file: raw
+                .and_then(|raw| raw.file.as_deref())
+                .map(|path| path.to_owned()),
+            line: raw.map_or(0, |raw| raw.line),
+            group: group.to_owned(),
+            option: option.to_owned(),
+            value: value.to_owned(),
+            reason,
+        }))
+    }
+}
+
 fn origin_prefix(file: &Option<PathBuf>, line: usize) -> String {
     match file {
         Some(file) if line > 0 => format!("{}:{line}: ", file.display()),

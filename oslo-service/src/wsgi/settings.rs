@@ -2,7 +2,6 @@
 //! (and again by `reset`), so that a bad value stops the service with an error that
 //! names it instead of failing requests.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::access_log::AccessLogFormat;
@@ -56,16 +55,7 @@ impl Settings {
 
 /// A bad value of a `[DEFAULT]` option, with the file and line it came from.
 fn invalid(conf: &Config, option: &str, value: &str, reason: String) -> ConfigError {
-    let snapshot = conf.snapshot();
-    let raw = snapshot.raw("DEFAULT", option);
-    ConfigError::InvalidValue(Box::new(InvalidValue {
-        file: raw.and_then(|raw| raw.file.as_deref()).map(Path::to_owned),
-        line: raw.map_or(0, |raw| raw.line),
-        group: "DEFAULT".to_owned(),
-        option: option.to_owned(),
-        value: value.to_owned(),
-        reason,
-    }))
+    InvalidValue::in_snapshot(&conf.snapshot(), "DEFAULT", option, value, reason)
 }
 
 #[cfg(test)]

@@ -240,15 +240,7 @@ fn cipher_suites(
 
 /// A bad value of an `[ssl]` option, with the file and line it came from.
 fn invalid(snapshot: &Snapshot, option: &str, value: &str, reason: String) -> ConfigError {
-    let raw = snapshot.raw("ssl", option);
-    ConfigError::InvalidValue(Box::new(InvalidValue {
-        file: raw.and_then(|raw| raw.file.as_deref()).map(Path::to_owned),
-        line: raw.map_or(0, |raw| raw.line),
-        group: "ssl".to_owned(),
-        option: option.to_owned(),
-        value: value.to_owned(),
-        reason,
-    }))
+    InvalidValue::in_snapshot(snapshot, "ssl", option, value, reason)
 }
 
 /// The ring provider, as every TLS object here uses it (tests' clients included).
