@@ -20,10 +20,7 @@ fn config(default: &str, workers: usize) -> String {
 
 /// Starts the example, waits for READY=1, and reads the port it logged.
 fn start(default: &str, workers: usize) -> (Service, u16) {
-    let service = Service::start(API, &config(default, workers), Stdout::Null);
-    service.expect_notify("READY=1");
-    let port = support::listening_port(&service.log());
-    (service, port)
+    support::start_listening(API, &config(default, workers))
 }
 
 fn whoami_pid(port: u16) -> u32 {
@@ -418,9 +415,7 @@ fn paste_config(dir: &std::path::Path, app: &str, workers: usize) -> String {
 #[test]
 fn the_paste_pipeline_serves_the_health_check_and_request_ids_from_every_worker() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(API, &paste_config(dir.path(), "api", 2), Stdout::Null);
-    service.expect_notify("READY=1");
-    let port = support::listening_port(&service.log());
+    let (_service, port) = support::start_listening(API, &paste_config(dir.path(), "api", 2));
 
     let answer = get(port, "/v1/whoami").unwrap();
     assert_eq!(answer.status, 200);

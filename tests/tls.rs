@@ -16,10 +16,7 @@ fn config(ssl: &str, workers: usize) -> String {
 }
 
 fn start(ssl: &str, workers: usize) -> (Service, u16) {
-    let service = Service::start(API, &config(ssl, workers), Stdout::Null);
-    service.expect_notify("READY=1");
-    let port = support::listening_port(&service.log());
-    (service, port)
+    support::start_listening(API, &config(ssl, workers))
 }
 
 /// Server certificate and key files from `authority`, plus the `[ssl]` lines naming them.
@@ -188,15 +185,10 @@ fn a_client_that_never_finishes_its_handshake_is_cut() {
     let dir = tempfile::tempdir().unwrap();
     let authority = Authority::new("test CA");
     let ssl = server_files(dir.path(), &authority);
-    let service = Service::start(
-        API,
-        &format!(
-            "[DEFAULT]\nclient_socket_timeout = 1\n[api]\nport = 0\nworkers = 1\n\n[ssl]\n{ssl}"
-        ),
-        Stdout::Null,
+    let config = format!(
+        "[DEFAULT]\nclient_socket_timeout = 1\n[api]\nport = 0\nworkers = 1\n\n[ssl]\n{ssl}"
     );
-    service.expect_notify("READY=1");
-    let port = support::listening_port(&service.log());
+    let (service, port) = support::start_listening(API, &config);
     // Connected, and silent: no ClientHello ever comes.
     let mut silent = support::http::Connection::open(port).unwrap();
     assert!(silent.closed_within(std::time::Duration::from_secs(20)));

@@ -350,6 +350,15 @@ pub fn is_informational(message: &str) -> bool {
 
 /// Whether one line of `log` holds every one of `parts`: a log line's message and its
 /// fields (`signal=SIGTERM`) in any order.
+/// Starts a server example with `config`, waits for READY=1, and reads the port it
+/// logged.
+pub fn start_listening(binary: &str, config: &str) -> (Service, u16) {
+    let service = Service::start(binary, config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let port = listening_port(&service.log());
+    (service, port)
+}
+
 /// The port of the first `address=127.0.0.1:<port>` in a log (where a server says it
 /// listens).
 pub fn listening_port(log: &str) -> u16 {

@@ -364,11 +364,7 @@ impl Paste {
         let factory = factory_name(section, "paste.app_factory")
             .ok_or_else(|| format!("[app:{name}] has no paste.app_factory or use"))?;
         if factory == HEALTHCHECK_APP {
-            let not_found = App::new(NotFound);
-            return Ok(App::new(tower_layer::Layer::layer(
-                &self.healthcheck(&local)?,
-                not_found,
-            )));
+            return self.healthcheck_around(&local, App::new(NotFound));
         }
         let build = self.apps.get(factory).ok_or_else(|| {
             format!("no app factory '{factory}' is registered (for [app:{name}])")
@@ -406,10 +402,7 @@ impl Paste {
         let factory = factory_name(section, "paste.filter_factory")
             .ok_or_else(|| format!("[filter:{name}] has no paste.filter_factory or use"))?;
         if factory == HEALTHCHECK_FILTER {
-            return Ok(App::new(tower_layer::Layer::layer(
-                &self.healthcheck(&local)?,
-                app,
-            )));
+            return self.healthcheck_around(&local, app);
         }
         let build = self.filters.get(factory).ok_or_else(|| {
             format!("no filter factory '{factory}' is registered (for [filter:{name}])")
@@ -449,7 +442,12 @@ impl Paste {
         }))
     }
 
-    /// The built-in health check from its section's options.
+    /// The built-in health check from its section's options, in front of `app`.
+    fn healthcheck_around(&self, local: &LocalConf, app: App) -> Result<App, String> {
+        let health = self.healthcheck(local)?;
+        Ok(App::new(tower_layer::Layer::layer(&health, app)))
+    }
+
     fn healthcheck(&self, local: &LocalConf) -> Result<Healthcheck, String> {
         let mut health = Healthcheck::new();
         if let Some(path) = local.get("path") {
@@ -470,7 +468,7 @@ impl Paste {
                 || self.health_checks.iter().any(|(n, _)| n == backend);
             if !known {
                 return Err(format!(
-                    "[filter:{}]: unknown health check backend '{backend}'",
+                    "[{}]: unknown health check backend '{backend}'",
                     local.name()
                 ));
             }
