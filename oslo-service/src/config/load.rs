@@ -47,47 +47,62 @@ pub struct IniFile {
 impl IniFile {
     /// Reads and parses the file at `path`.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_text(&text, Some(path))
+        Self::read_sized_as(path, &FileValues::new())
     }
 
     /// Parses `text`; `path` names where it came from in messages.
     pub fn from_text(text: &str, path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::parse(text, path, &FileValues::new())
+    }
+
+    /// Reads the file at `path`, its groups sized as those of `known` (the values before a
+    /// reload, which a file mostly keeps): a large group is then not grown step by step.
+    fn read_sized_as(path: &Path, known: &FileValues) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, Some(path), known)
+    }
+
+    fn parse(text: &str, path: Option<&Path>, known: &FileValues) -> Result<Self, ConfigError> {
+        let sized = |group: &str| {
+            let capacity = known.get(group).map_or(0, |options| options.len());
+            super::snapshot::Options::with_capacity_and_hasher(capacity, Default::default())
+        };
         let file: Option<Arc<Path>> = path.map(Arc::from);
         let mut values = FileValues::new();
-        // Sections are few and long: each one's name is normalized once.
+        // Sections are few and long: each one's name is normalized once, and its options
+        // gather in `options` until the next header, not looked up among the groups at
+        // every line.
         let (mut written, mut group) = (String::new(), String::new());
+        let mut options = super::snapshot::Options::default();
         ini::parse_each(text, |section, key, value, line| {
             if section != written {
+                merge_section(&mut values, std::mem::take(&mut group), &mut options);
                 group = normalize_group(section);
                 written = section.to_owned();
+                if options.capacity() == 0 {
+                    options = sized(&group);
+                }
             }
-            let option = if key.contains('-') {
+            let option = if key.as_bytes().contains(&b'-') {
                 normalize_option(&key)
             } else {
                 key
             };
-            let options = match values.get_mut(&group) {
-                Some(options) => options,
-                None => values.entry(group.clone()).or_default(),
-            };
-            options
-                .entry(option)
-                .or_insert_with(|| Vec::with_capacity(1))
-                .push(RawValue {
-                    text: value,
-                    file: file.clone(),
-                    line,
-                });
+            options.entry(option).or_default().push(RawValue {
+                text: value,
+                file: file.clone(),
+                line,
+            });
         })
         .map_err(|err| ConfigError::Syntax {
             file: path.map(Path::to_owned).unwrap_or_default(),
             line: err.line,
             message: err.message,
         })?;
+        merge_section(&mut values, group, &mut options);
         Ok(IniFile {
             path: path.map(Path::to_owned),
             values: Arc::new(values),
@@ -97,6 +112,25 @@ impl IniFile {
     /// The values, taken out of the file (copied only if the file is shared).
     pub(crate) fn into_values(self) -> FileValues {
         Arc::try_unwrap(self.values).unwrap_or_else(|shared| (*shared).clone())
+    }
+}
+
+/// Puts the options of one section into `values`, after those of an earlier section
+/// of the same name (a repeated key accumulates, as within a section).
+fn merge_section(values: &mut FileValues, group: String, options: &mut super::snapshot::Options) {
+    if options.is_empty() {
+        return;
+    }
+    let options = std::mem::take(options);
+    match values.get_mut(&group) {
+        Some(known) => {
+            for (option, raws) in options {
+                known.entry(option).or_default().extend(raws);
+            }
+        }
+        None => {
+            values.insert(group, options);
+        }
     }
 }
 
@@ -229,6 +263,15 @@ pub(crate) fn is_toml(path: &Path) -> bool {
 /// by option, what the sources before it said (figment's merge, without building the
 /// merged tree: INI files, the common case by far, go straight into the snapshot).
 pub(crate) fn read(sources: &ConfigSources) -> Result<Snapshot, ConfigError> {
+    read_sized_as(sources, &Snapshot::default())
+}
+
+/// [`read`], with the groups of INI files sized as those of `known`, the values the
+/// sources gave last time.
+pub(crate) fn read_sized_as(
+    sources: &ConfigSources,
+    known: &Snapshot,
+) -> Result<Snapshot, ConfigError> {
     let mut snapshot = Snapshot::default();
     for path in sources.paths()? {
         if is_toml(&path) {
@@ -243,7 +286,7 @@ pub(crate) fn read(sources: &ConfigSources) -> Result<Snapshot, ConfigError> {
             let origin: Arc<Path> = Arc::from(path.as_path());
             fold(&mut snapshot, &file, |_, _| Some(Arc::clone(&origin)))?;
         } else {
-            snapshot.overlay(IniFile::read(&path)?.into_values());
+            snapshot.overlay(IniFile::read_sized_as(&path, known.groups())?.into_values());
         }
     }
     if let Some(prefix) = &sources.env_prefix {

@@ -637,7 +637,10 @@ impl Config {
         {
             return Ok((*self.snapshot()).clone());
         }
-        let fresh = substituted(load::read(sources)?, &self.shared.groups)?;
+        let fresh = substituted(
+            load::read_sized_as(sources, &self.snapshot())?,
+            &self.shared.groups,
+        )?;
         check_groups(&self.shared.groups, &fresh)?;
         Ok(fresh)
     }

@@ -31,7 +31,11 @@ pub struct Snapshot {
 
 /// The options of one group. Hashed, not sorted: a large file inserts thousands, and
 /// the few readers that want an order ([`Snapshot::iter`]) sort.
-pub(crate) type Options = HashMap<String, Vec<RawValue>, foldhash::fast::RandomState>;
+pub(crate) type Options = HashMap<String, Values, foldhash::fast::RandomState>;
+
+/// The values of one option: nearly always one, kept inline (a large file's options
+/// then cost one allocation less each to read and to drop).
+pub(crate) type Values = smallvec::SmallVec<[RawValue; 1]>;
 
 /// Groups of options by name: a snapshot's values, or one file's.
 pub(crate) type Groups = BTreeMap<String, Options>;
@@ -87,7 +91,7 @@ impl std::fmt::Debug for TypedGroups {
 
 impl Snapshot {
     /// Sets the values of `option` in `group` (names already normalized).
-    pub(super) fn insert(&mut self, group: &str, option: &str, values: Vec<RawValue>) {
+    pub(super) fn insert(&mut self, group: &str, option: &str, values: impl Into<Values>) {
         self.insert_owned(group, option.to_owned(), values);
     }
 
@@ -104,14 +108,19 @@ impl Snapshot {
         }
     }
 
+    /// The values by group and option.
+    pub(crate) fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
     /// [`Snapshot::insert`] with the option's name already owned.
-    pub(super) fn insert_owned(&mut self, group: &str, option: String, values: Vec<RawValue>) {
+    pub(super) fn insert_owned(&mut self, group: &str, option: String, values: impl Into<Values>) {
         // The group is there most of the time: no key to allocate then.
         let options = match self.groups.get_mut(group) {
             Some(options) => options,
             None => self.groups.entry(group.to_owned()).or_default(),
         };
-        options.insert(option, values);
+        options.insert(option, values.into());
     }
 
     /// The group `T`, read and checked once per snapshot and shared afterwards.
@@ -147,7 +156,7 @@ impl Snapshot {
     /// Every group and option set, with its values.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &[RawValue])> {
         self.groups.iter().flat_map(|(group, options)| {
-            let mut sorted: Vec<(&String, &Vec<RawValue>)> = options.iter().collect();
+            let mut sorted: Vec<(&String, &Values)> = options.iter().collect();
             sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
             sorted
                 .into_iter()
@@ -165,7 +174,7 @@ impl Snapshot {
         self.groups
             .get(&normalize_group(group))
             .and_then(|options| options.get(&normalize_option(option)))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], |values| values.as_slice())
     }
 
     /// The value of `option` in `group` read as `T`, or `None` when it is not set.

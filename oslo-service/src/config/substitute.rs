@@ -37,7 +37,11 @@ pub(crate) fn apply(
         // reported is always the same.
         let mut referring: Vec<(&str, &str, &[RawValue])> = snapshot
             .iter_unordered()
-            .filter(|(_, _, values)| values.iter().any(|value| value.text.contains('$')))
+            .filter(|(_, _, values)| {
+                values
+                    .iter()
+                    .any(|value| value.text.as_bytes().contains(&b'$'))
+            })
             .collect();
         referring.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for (group, option, values) in referring {
