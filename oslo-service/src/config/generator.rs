@@ -44,6 +44,10 @@ pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<St
         sections.insert(0, DEFAULT_GROUP);
     }
 
+    // The defaults as the program sees them when no file sets anything: a default that
+    // refers to another option is shown as written (as oslo-config-generator does) and,
+    // beside it, as it comes out.
+    let seen = super::substituted(super::Snapshot::default(), groups).ok();
     let mut out = String::new();
     for (index, section) in sections.iter().enumerate() {
         if index > 0 {
@@ -64,7 +68,10 @@ pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<St
             {
                 for spec in (info.options)() {
                     out.push('\n');
-                    write_option(&mut out, spec);
+                    let substituted = seen
+                        .as_ref()
+                        .and_then(|seen| substituted_default(seen, spec));
+                    write_option(&mut out, spec, substituted.as_deref());
                 }
             }
         }
@@ -72,7 +79,22 @@ pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<St
     Ok(out)
 }
 
-fn write_option(out: &mut String, spec: &OptionSpec) {
+/// The default of `spec` after substitution, when it refers to another option.
+fn substituted_default(seen: &super::Snapshot, spec: &OptionSpec) -> Option<String> {
+    if !spec.default.iter().any(|text| text.contains('$')) {
+        return None;
+    }
+    let values = super::read::values_found(seen, spec, false);
+    (!values.is_empty()).then(|| {
+        values
+            .iter()
+            .map(|value| value.text.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>) {
     let mut help = spec.help.replace('\n', "\n\n");
     if help.is_empty() {
         help = "(no help given)".to_owned();
@@ -118,6 +140,12 @@ fn write_option(out: &mut String, spec: &OptionSpec) {
     }
     if spec.secret {
         out.push_str("# This option is secret: its value is not logged.\n");
+    }
+    if let Some(value) = substituted {
+        let _ = writeln!(
+            out,
+            "# With the defaults of the options it refers to: {value}"
+        );
     }
     match spec.default {
         [] => {
@@ -191,6 +219,9 @@ mod tests {
         /// Ratio.
         #[opt(default = 0.5, min = 0.0, max = 1.0)]
         ratio: f64,
+        /// Where state goes.
+        #[opt(default = "$mode/state and ${sample.port}")]
+        state: String,
     }
 
     fn groups() -> Vec<GroupInfo> {
@@ -222,6 +253,13 @@ mod tests {
         );
         assert!(sample.contains("#password = <None>\n"), "{sample}");
         assert!(sample.contains("# Maximum value: 1.0\n"), "{sample}");
+        assert!(
+            sample.contains(
+                "# With the defaults of the options it refers to: fast/state and 8080\n\
+                 #state = $mode/state and ${sample.port}\n"
+            ),
+            "{sample}"
+        );
     }
 
     #[test]
