@@ -125,6 +125,18 @@ pub struct LogOptions {
     /// it, the file is reopened on SIGHUP.
     #[opt(default = false)]
     pub watch_log_file: bool,
+    /// Log to the systemd journal as well, with the journal's native protocol: each
+    /// line's fields (level, target, source file and line, the fields of its spans) are
+    /// journal fields. Read at start.
+    #[opt(default = false)]
+    pub use_journal: bool,
+    /// Log to syslog (/dev/log) as well. Read at start.
+    #[opt(default = false)]
+    pub use_syslog: bool,
+    /// Syslog facility to receive log lines: LOG_USER, LOG_DAEMON, LOG_LOCAL0 to
+    /// LOG_LOCAL7, ….
+    #[opt(default = "LOG_USER")]
+    pub syslog_log_facility: String,
     /// Log levels of particular targets, as target=LEVEL pairs.
     #[opt(
         default = ["h2=WARN", "hyper=WARN", "rustls=WARN", "mio=WARN", "tokio_util=WARN"],

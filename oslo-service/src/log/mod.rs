@@ -1,17 +1,23 @@
 //! Logging set-up from the configuration's logging options ([`LogOptions`]: `debug`,
-//! `log_file`, `log_dir`, `use_stderr`, `use_json`, `watch_log_file`,
-//! `default_log_levels`), re-applied whole at run time: call [`setup`] again from a
-//! service's `reset` hook after a SIGHUP. The launchers [`reopen`] the log file on every
-//! SIGHUP, for logrotate's move-then-HUP.
+//! `log_file`, `log_dir`, `use_stderr`, `use_json`, `watch_log_file`, `use_journal`,
+//! `use_syslog`, `syslog_log_facility`, `default_log_levels`), re-applied whole at run
+//! time: call [`setup`] again from a service's `reset` hook after a SIGHUP. The launchers
+//! [`reopen`] the log file on every SIGHUP, for logrotate's move-then-HUP.
 //!
 //! Output: to `log_file` (relative to `log_dir` when both are set), or to
 //! `<log_dir>/<program>.log` when only `log_dir` is set, appended to; with
 //! `use_stderr` to standard error as well. Without a file, to standard error. With
 //! `use_json`, one JSON object per line (tracing-subscriber's JSON format). With
-//! `watch_log_file`, a log file moved or deleted is reopened at the next line.
+//! `watch_log_file`, a log file moved or deleted is reopened at the next line. With
+//! `use_journal`, to the systemd journal as well (tracing-journald: the level as
+//! `PRIORITY`, `TARGET`, `CODE_FILE`, `CODE_LINE`, the program as `SYSLOG_IDENTIFIER`,
+//! span fields as `S<n>_<NAME>` and the event's own as `F_<NAME>`; journald adds the
+//! sender's `_PID`). With `use_syslog`, each line to syslog as well (`/dev/log`,
+//! `<PRI>program[pid]: line`, the facility from `syslog_log_facility`).
 
 mod file;
 mod switch;
+mod syslog;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -19,16 +25,18 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use tracing::Level;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{Registry, reload};
 
-use crate::config::{Config, LogOptions};
+use crate::config::{Config, InvalidValue, LogOptions};
 use crate::error::{Error, Result};
 use file::LogFile;
 use switch::Switch;
+use syslog::Syslog;
 
 /// What a later [`setup`] changes in the subscriber the first one installed: the
 /// levels, the format, and where the lines go.
@@ -36,6 +44,10 @@ struct Installed {
     levels: reload::Handle<Targets, Registry>,
     json: Arc<AtomicBool>,
     text: Arc<AtomicBool>,
+    /// Whether lines go to the journal; it can only be on when the first set-up asked
+    /// for the journal (see [`journal_layer`]).
+    journal: Arc<AtomicBool>,
+    journal_installed: bool,
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
@@ -44,19 +56,29 @@ static INSTALLED: OnceLock<Installed> = OnceLock::new();
 static TARGET: Mutex<Target> = Mutex::new(Target {
     file: None,
     stderr: true,
+    syslog: None,
+    level: Level::INFO,
 });
 
 #[derive(Clone)]
 struct Target {
     file: Option<Arc<LogFile>>,
     stderr: bool,
+    syslog: Option<Arc<Syslog>>,
+    /// The level of the line being written, for its syslog priority.
+    level: Level,
 }
 
 /// Installs the process's log output as the configuration says: `[DEFAULT] debug =
 /// true` logs at DEBUG, otherwise INFO, and `default_log_levels` (`target=LEVEL` pairs)
-/// set the levels of other crates; `log_file`, `log_dir`, `use_stderr`, `use_json` and
-/// `watch_log_file` say where and how. A second call applies the current configuration
-/// to all of it: levels, file, directory and format.
+/// set the levels of other crates; `log_file`, `log_dir`, `use_stderr`, `use_json`,
+/// `watch_log_file`, `use_syslog`, `syslog_log_facility` and `use_journal` say where
+/// and how. A second call applies the current configuration to all of it: levels, file,
+/// directory, format and syslog; the journal only when the first call had it (it must
+/// see every span from the start), otherwise a warning says it takes a restart.
+///
+/// A journal or syslog daemon that cannot be reached when its option is on, or an
+/// unknown `syslog_log_facility`, is an error.
 ///
 /// `#[oslo::main]` calls it once at start; a service calls it again in `reset`:
 ///
@@ -71,7 +93,7 @@ struct Target {
 pub fn setup(conf: &Config, program: &str) -> Result<()> {
     let options = conf.group::<LogOptions>()?;
     let levels = levels(&options)?;
-    let target = target(&options, program)?;
+    let target = target(conf, &options, program)?;
     if let Some(installed) = INSTALLED.get() {
         installed
             .levels
@@ -80,11 +102,23 @@ pub fn setup(conf: &Config, program: &str) -> Result<()> {
         *TARGET.lock().unwrap_or_else(PoisonError::into_inner) = target;
         installed.json.store(options.use_json, Ordering::Relaxed);
         installed.text.store(!options.use_json, Ordering::Relaxed);
+        if options.use_journal && !installed.journal_installed {
+            tracing::warn!(
+                "use_journal is read at start: restart the service to log to the journal"
+            );
+        }
+        installed.journal.store(
+            options.use_journal && installed.journal_installed,
+            Ordering::Relaxed,
+        );
         tracing::debug!(program, debug = options.debug, "log set-up re-applied");
         return Ok(());
     }
     let json = Arc::new(AtomicBool::new(options.use_json));
     let text = Arc::new(AtomicBool::new(!options.use_json));
+    let journal_layer = journal_layer(&options, program)?;
+    let journal_installed = journal_layer.is_some();
+    let journal = Arc::new(AtomicBool::new(journal_installed));
     let (levels, levels_handle) = reload::Layer::new(levels);
     let subscriber = tracing_subscriber::registry()
         .with(levels)
@@ -97,6 +131,10 @@ pub fn setup(conf: &Config, program: &str) -> Result<()> {
                 .json()
                 .with_writer(CurrentTarget),
             on: Arc::clone(&json),
+        })
+        .with(Switch {
+            inner: journal_layer,
+            on: Arc::clone(&journal),
         });
     if subscriber.try_init().is_ok() {
         *TARGET.lock().unwrap_or_else(PoisonError::into_inner) = target;
@@ -106,9 +144,26 @@ pub fn setup(conf: &Config, program: &str) -> Result<()> {
             levels: levels_handle,
             json,
             text,
+            journal,
+            journal_installed,
         });
     }
     Ok(())
+}
+
+/// The journal's layer when `use_journal` is on. Installed at the first set-up only:
+/// it keeps each span's fields in the span, so it cannot join once spans exist.
+fn journal_layer(options: &LogOptions, program: &str) -> Result<Option<tracing_journald::Layer>> {
+    if !options.use_journal {
+        return Ok(None);
+    }
+    let layer = tracing_journald::Layer::new().map_err(|err| {
+        Error::io(
+            "use_journal: cannot reach the journal at /run/systemd/journal/socket",
+            err,
+        )
+    })?;
+    Ok(Some(layer.with_syslog_identifier(program.to_owned())))
 }
 
 /// The log filter in force, as `level,target=level,…` (`None` before [`setup`]).
@@ -167,11 +222,33 @@ pub fn reopen() {
 }
 
 /// Where the options send the lines.
-fn target(options: &LogOptions, program: &str) -> Result<Target> {
+fn target(conf: &Config, options: &LogOptions, program: &str) -> Result<Target> {
+    let syslog = if options.use_syslog {
+        let facility = syslog::facility(&options.syslog_log_facility).map_err(|reason| {
+            InvalidValue::in_snapshot(
+                &conf.snapshot(),
+                "DEFAULT",
+                "syslog_log_facility",
+                &options.syslog_log_facility,
+                reason,
+            )
+        })?;
+        let syslog = Syslog::open(facility, program).map_err(|err| {
+            Error::io(
+                format!("use_syslog: cannot reach syslog at {}", syslog::SYSLOG_PATH),
+                err,
+            )
+        })?;
+        Some(Arc::new(syslog))
+    } else {
+        None
+    };
     let Some(path) = log_path(options, program) else {
         return Ok(Target {
             file: None,
             stderr: true,
+            syslog,
+            level: Level::INFO,
         });
     };
     let file = LogFile::open(&path, options.watch_log_file)
@@ -179,6 +256,8 @@ fn target(options: &LogOptions, program: &str) -> Result<Target> {
     Ok(Target {
         file: Some(Arc::new(file)),
         stderr: options.use_stderr,
+        syslog,
+        level: Level::INFO,
     })
 }
 
@@ -194,6 +273,13 @@ impl<'a> MakeWriter<'a> for CurrentTarget {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Target {
+        Target {
+            level: *meta.level(),
+            ..self.make_writer()
+        }
+    }
 }
 
 impl Write for Target {
@@ -203,6 +289,9 @@ impl Write for Target {
         }
         if self.stderr {
             io::stderr().write_all(bytes)?;
+        }
+        if let Some(syslog) = &self.syslog {
+            syslog.send(self.level, bytes);
         }
         Ok(bytes.len())
     }
