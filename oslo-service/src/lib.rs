@@ -52,6 +52,7 @@ mod service;
 pub mod wsgi;
 
 // Task groups and logging.
+pub mod coordination;
 pub mod log;
 pub mod taskgroup;
 

@@ -145,6 +145,38 @@ pub struct LogOptions {
     pub default_log_levels: Vec<String>,
 }
 
+/// Coordination between the hosts of a service (`[coordination]`, namespace
+/// `oslo.service.coordination`): where etcd is, who this host is, and how long its
+/// membership lasts without a heartbeat.
+#[crate::options(
+    group = "coordination",
+    namespace = "oslo.service.coordination",
+    crate = "crate"
+)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoordinationOptions {
+    /// The coordination backend, in tooz's spelling: etcd3+http://HOST:PORT (etcd v3
+    /// through its JSON gateway). Unset: no coordination, cluster-scoped periodic tasks
+    /// run on every host.
+    #[opt(mutable)]
+    pub backend_url: Option<String>,
+    /// This host's name in its groups; the host name when unset. Every process of a
+    /// host (its workers too) is one member.
+    #[opt()]
+    pub member_id: Option<String>,
+    /// The group the service's hosts join; the program's name when unset.
+    #[opt()]
+    pub group: Option<String>,
+    /// How often the membership's lease is renewed.
+    #[opt(default = "1s", mutable)]
+    pub heartbeat: Duration,
+    /// How long the membership (and the locks and leadership it holds) outlives the
+    /// last heartbeat that reached etcd; a host cut off from etcd for longer stops
+    /// running cluster tasks.
+    #[opt(default = "10s")]
+    pub lease_ttl: Duration,
+}
+
 /// The runtime's groups, in the order the sample config lists them.
 pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<ServiceOptions>(),
@@ -152,6 +184,7 @@ pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<WsgiOptions>(),
     GroupInfo::of::<LogOptions>(),
     GroupInfo::of::<SslOptions>(),
+    GroupInfo::of::<CoordinationOptions>(),
 ];
 
 /// What the launcher reads, derived from the declared groups.

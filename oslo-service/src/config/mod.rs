@@ -59,7 +59,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub(crate) use builtin::RuntimeOptions;
-pub use builtin::{LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions};
+pub use builtin::{
+    CoordinationOptions, LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions,
+};
 pub use cli::{CommandLine, Invocation};
 pub use error::{ConfigError, InvalidValue};
 pub use generator::generate_sample;

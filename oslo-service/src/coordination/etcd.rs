@@ -1,0 +1,411 @@
+//! The calls the coordinator makes to etcd v3, through etcd's JSON gateway: `POST
+//! /v3/<service>/<method>` with the request as JSON (keys and values in base64, 64-bit
+//! numbers as strings), over HTTP/1.1 with hyper. One connection per call: calls are a
+//! few a second, on a local network, and a connection that outlived an etcd restart is
+//! never reused. A watch is one long response whose body is a stream of JSON objects.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+
+/// How long one call may take, connection included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a call to etcd failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EtcdError {
+    /// etcd could not be reached, or did not answer in time.
+    #[error("cannot reach etcd at {address}: {reason}")]
+    Unreachable {
+        /// `host:port`.
+        address: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// etcd answered with an error.
+    #[error("etcd refused {method}: {message}")]
+    Refused {
+        /// The call, such as `kv/txn`.
+        method: String,
+        /// etcd's message.
+        message: String,
+    },
+}
+
+/// One key and its value as etcd holds them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// The lease the key is attached to (0 for none).
+    pub lease: i64,
+}
+
+/// A change seen by a watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    Put(KeyValue),
+    Delete(String),
+}
+
+/// A compare of a transaction: the member's key is there, attached to a lease.
+#[derive(Clone, Debug)]
+pub(crate) enum Guard<'a> {
+    /// `key` exists.
+    Exists(&'a str),
+    /// `key` is attached to `lease`.
+    LeaseIs(&'a str, i64),
+}
+
+/// The etcd v3 API of one endpoint.
+#[derive(Clone, Debug)]
+pub(crate) struct Etcd {
+    address: String,
+}
+
+impl Etcd {
+    /// The endpoint at `host:port`.
+    pub(crate) fn new(address: String) -> Self {
+        Etcd { address }
+    }
+
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// A new lease of `ttl`; its id.
+    pub(crate) async fn grant(&self, ttl: Duration) -> Result<i64, EtcdError> {
+        let answer = self
+            .call("lease/grant", json!({ "TTL": ttl.as_secs().max(1) }))
+            .await?;
+        number(&answer["ID"]).ok_or_else(|| self.refused("lease/grant", "no lease id"))
+    }
+
+    /// Keeps lease `id` alive: its remaining TTL, or `None` when etcd no longer has it.
+    pub(crate) async fn keep_alive(&self, id: i64) -> Result<Option<Duration>, EtcdError> {
+        let answer = self
+            .call("lease/keepalive", json!({ "ID": id.to_string() }))
+            .await?;
+        Ok(number(&answer["result"]["TTL"])
+            .filter(|&ttl| ttl > 0)
+            .map(|ttl| Duration::from_secs(ttl.unsigned_abs())))
+    }
+
+    /// Ends lease `id`: every key attached to it goes at once.
+    pub(crate) async fn revoke(&self, id: i64) -> Result<(), EtcdError> {
+        match self
+            .call("lease/revoke", json!({ "ID": id.to_string() }))
+            .await
+        {
+            // Already gone is what was asked.
+            Err(EtcdError::Refused { message, .. }) if message.contains("lease not found") => {
+                Ok(())
+            }
+            other => other.map(drop),
+        }
+    }
+
+    /// Sets `key` to `value`, attached to `lease` (0 for none).
+    pub(crate) async fn put(&self, key: &str, value: &str, lease: i64) -> Result<(), EtcdError> {
+        self.call("kv/put", put(key, value, lease)).await.map(drop)
+    }
+
+    /// Sets `key` to `value` (attached to `lease`) if no one holds it: whether it did.
+    pub(crate) async fn create(
+        &self,
+        key: &str,
+        value: &str,
+        lease: i64,
+    ) -> Result<bool, EtcdError> {
+        let request = json!({
+            "compare": [{ "key": encode(key), "target": "CREATE", "result": "EQUAL",
+                          "create_revision": "0" }],
+            "success": [{ "request_put": put(key, value, lease) }],
+        });
+        let answer = self.call("kv/txn", request).await?;
+        Ok(answer["succeeded"].as_bool().unwrap_or(false))
+    }
+
+    /// Sets `key` to `value` when `guard` holds and the key is absent or its value sorts
+    /// before `before` (values are compared as bytes): whether it did.
+    pub(crate) async fn advance(
+        &self,
+        guard: Guard<'_>,
+        key: &str,
+        value: &str,
+        before: &str,
+    ) -> Result<bool, EtcdError> {
+        let guard = match guard {
+            Guard::Exists(member) => json!({ "key": encode(member), "target": "CREATE",
+                                             "result": "GREATER", "create_revision": "0" }),
+            Guard::LeaseIs(member, lease) => json!({ "key": encode(member), "target": "LEASE",
+                                                     "result": "EQUAL", "lease": lease.to_string() }),
+        };
+        let absent = json!({ "key": encode(key), "target": "CREATE", "result": "EQUAL",
+                             "create_revision": "0" });
+        let earlier = json!({ "key": encode(key), "target": "VALUE", "result": "LESS",
+                              "value": encode(before) });
+        // etcd has no "or": the second case is a transaction nested in the first's failure.
+        let request = json!({
+            "compare": [guard.clone(), absent],
+            "success": [{ "request_put": put(key, value, 0) }],
+            "failure": [{ "request_txn": {
+                "compare": [guard, earlier],
+                "success": [{ "request_put": put(key, value, 0) }],
+            }}],
+        });
+        let answer = self.call("kv/txn", request).await?;
+        let first = answer["succeeded"].as_bool().unwrap_or(false);
+        let second = answer["responses"][0]["response_txn"]["succeeded"]
+            .as_bool()
+            .unwrap_or(false);
+        Ok(first || second)
+    }
+
+    /// The value of `key`.
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<KeyValue>, EtcdError> {
+        let answer = self.call("kv/range", json!({ "key": encode(key) })).await?;
+        Ok(key_values(&answer["kvs"]).into_iter().next())
+    }
+
+    /// Every key under `prefix`, and the revision they were read at.
+    pub(crate) async fn get_prefix(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), EtcdError> {
+        let request = json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) });
+        let answer = self.call("kv/range", request).await?;
+        let revision = number(&answer["header"]["revision"]).unwrap_or(0);
+        Ok((key_values(&answer["kvs"]), revision))
+    }
+
+    /// Deletes `key` if it is still attached to `lease`.
+    pub(crate) async fn delete_if_lease(&self, key: &str, lease: i64) -> Result<(), EtcdError> {
+        let request = json!({
+            "compare": [{ "key": encode(key), "target": "LEASE", "result": "EQUAL",
+                          "lease": lease.to_string() }],
+            "success": [{ "request_delete_range": { "key": encode(key) } }],
+        });
+        self.call("kv/txn", request).await.map(drop)
+    }
+
+    /// Watches the keys under `prefix` from `revision` on; `changes` gets each batch.
+    /// Returns when the stream ends or fails (the caller watches again).
+    pub(crate) async fn watch_prefix(
+        &self,
+        prefix: &str,
+        revision: i64,
+        mut changes: impl FnMut(Vec<Change>),
+    ) -> Result<(), EtcdError> {
+        let request = json!({ "create_request": {
+            "key": encode(prefix),
+            "range_end": encode(&prefix_end(prefix)),
+            "start_revision": revision.to_string(),
+        }});
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.send("watch", &request))
+            .await
+            .map_err(|_| self.unreachable("no answer in time"))??;
+        let mut body = response.into_body();
+        let mut pending = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|err| self.unreachable(err))?;
+            let Some(data) = frame.data_ref() else {
+                continue;
+            };
+            pending.extend_from_slice(data);
+            // The gateway writes one JSON object per message; split on the newlines.
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                if let Ok(message) = serde_json::from_slice::<Value>(&line) {
+                    let batch = events(&message["result"]["events"]);
+                    if !batch.is_empty() {
+                        changes(batch);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One call: the answer's JSON, or the error etcd or the network gave.
+    async fn call(&self, method: &str, request: Value) -> Result<Value, EtcdError> {
+        let exchange = async {
+            let response = self.send(method, &request).await?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|err| self.unreachable(err))?
+                .to_bytes();
+            let answer: Value = serde_json::from_slice(&body)
+                .map_err(|err| self.refused(method, &format!("unreadable answer: {err}")))?;
+            if !status.is_success() || answer.get("error").is_some() {
+                let message = answer["message"]
+                    .as_str()
+                    .or_else(|| answer["error"].as_str())
+                    .unwrap_or("no message")
+                    .to_owned();
+                return Err(self.refused(method, &message));
+            }
+            Ok(answer)
+        };
+        tokio::time::timeout(CALL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| self.unreachable("no answer in time"))?
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        request: &Value,
+    ) -> Result<hyper::Response<Incoming>, EtcdError> {
+        let stream = TcpStream::connect(&self.address)
+            .await
+            .map_err(|err| self.unreachable(err))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|err| self.unreachable(err))?;
+        tokio::spawn(async move {
+            // Ends with the response; an error shows in the response's body.
+            let _ = connection.await;
+        });
+        let request = hyper::Request::post(format!("/v3/{method}"))
+            .header(hyper::header::HOST, &self.address)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(request.to_string())))
+            .map_err(|err| self.refused(method, &err.to_string()))?;
+        sender
+            .send_request(request)
+            .await
+            .map_err(|err| self.unreachable(err))
+    }
+
+    fn unreachable(&self, reason: impl std::fmt::Display) -> EtcdError {
+        EtcdError::Unreachable {
+            address: self.address.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn refused(&self, method: &str, message: &str) -> EtcdError {
+        EtcdError::Refused {
+            method: method.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
+fn put(key: &str, value: &str, lease: i64) -> Value {
+    let mut put = json!({ "key": encode(key), "value": encode(value) });
+    if lease != 0 {
+        put["lease"] = json!(lease.to_string());
+    }
+    put
+}
+
+fn encode(text: &str) -> String {
+    BASE64.encode(text)
+}
+
+fn decode(value: &Value) -> String {
+    value
+        .as_str()
+        .and_then(|text| BASE64.decode(text).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+/// A 64-bit number as the gateway writes it (a string), or as a plain number.
+fn number(value: &Value) -> Option<i64> {
+    value
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .or_else(|| value.as_i64())
+}
+
+/// The first key after every key that starts with `prefix`.
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8_lossy(&end).into_owned()
+}
+
+fn key_values(kvs: &Value) -> Vec<KeyValue> {
+    kvs.as_array()
+        .map(|kvs| kvs.iter().map(key_value).collect())
+        .unwrap_or_default()
+}
+
+fn key_value(kv: &Value) -> KeyValue {
+    KeyValue {
+        key: decode(&kv["key"]),
+        value: decode(&kv["value"]),
+        lease: number(&kv["lease"]).unwrap_or(0),
+    }
+}
+
+fn events(events: &Value) -> Vec<Change> {
+    events
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .map(|event| match event["type"].as_str() {
+                    Some("DELETE") => Change::Delete(decode(&event["kv"]["key"])),
+                    _ => Change::Put(key_value(&event["kv"])),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_end_after_their_last_key() {
+        assert_eq!(prefix_end("/oslo/members/a/"), "/oslo/members/a0");
+    }
+
+    #[test]
+    fn answers_as_the_gateway_writes_them() {
+        let answer: Value = serde_json::from_str(
+            r#"{"kvs":[{"key":"Zm9v","value":"YmFy","lease":"7"}],"header":{"revision":"3"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            key_values(&answer["kvs"]),
+            [KeyValue {
+                key: "foo".into(),
+                value: "bar".into(),
+                lease: 7
+            }]
+        );
+        let watch: Value = serde_json::from_str(
+            r#"{"events":[{"type":"DELETE","kv":{"key":"Zm9v"}},{"kv":{"key":"YQ==","value":"Yg=="}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            events(&watch["events"]),
+            [
+                Change::Delete("foo".into()),
+                Change::Put(KeyValue {
+                    key: "a".into(),
+                    value: "b".into(),
+                    lease: 0
+                })
+            ]
+        );
+    }
+}
