@@ -128,10 +128,16 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
         run_immediately,
         external_process_ok,
         enabled,
+        cluster,
         takes_context,
         returns_unit,
         output,
     } = task;
+    let scope = if *cluster {
+        quote!(#runtime::periodic::Scope::Cluster)
+    } else {
+        quote!(#runtime::periodic::Scope::Local)
+    };
     let spacing = match spacing {
         SpacingValue::Default => quote!(#runtime::periodic::Spacing::Default),
         SpacingValue::Negative => quote!(#runtime::periodic::Spacing::Negative),
@@ -159,7 +165,8 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
                 .spacing(#spacing)
                 .run_immediately(#run_immediately)
                 .external_process_ok(#external_process_ok)
-                .enabled(#enabled),
+                .enabled(#enabled)
+                .scope(#scope),
             #boxed,
         )
     }

@@ -24,6 +24,7 @@ const TASK_ARGS: Known = Known {
         "name",
         "external_process_ok",
         "enabled",
+        "scope",
     ],
     misplaced: &[(
         "ticks_between_runs",
@@ -58,6 +59,8 @@ pub(crate) struct CheckedTask {
     pub(crate) external_process_ok: bool,
     /// `enabled`.
     pub(crate) enabled: bool,
+    /// `scope = "cluster"`: once per period in the cluster.
+    pub(crate) cluster: bool,
     /// Whether the method takes the context.
     pub(crate) takes_context: bool,
     /// Whether the method returns `()` rather than `oslo::Result<()>`.
@@ -121,6 +124,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
     let mut run_immediately = false;
     let mut external_process_ok = false;
     let mut enabled = true;
+    let mut cluster = false;
     let mut name = None;
     args::read(
         parsed,
@@ -132,6 +136,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
             "external_process_ok" => external_process_ok = flag(arg, errors),
             "enabled" => enabled = flag(arg, errors),
             "name" => name = task_name(arg, errors),
+            "scope" => cluster = scope_is_cluster(arg, errors),
             other => unreachable!("argument `{other}` is in TASK_ARGS but not read"),
         },
     );
@@ -197,6 +202,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
         run_immediately,
         external_process_ok,
         enabled,
+        cluster,
         takes_context,
         returns_unit,
         output,
@@ -277,6 +283,25 @@ fn flag(arg: &Arg, errors: &mut Errors) -> bool {
         Some((_, other)) => {
             let name = arg.name.unraw();
             errors.at(other, format!("`{name}` takes `true` or `false`"));
+            false
+        }
+    }
+}
+
+/// Whether `scope` says `"cluster"` (`"local"` is the default); anything else is an
+/// error at the value.
+fn scope_is_cluster(arg: &Arg, errors: &mut Errors) -> bool {
+    let Some(scope) = args::string(arg, errors) else {
+        return false;
+    };
+    match scope.value().as_str() {
+        "cluster" => true,
+        "local" => false,
+        other => {
+            errors.at(
+                scope,
+                format!("`scope` is \"local\" (every host, the default) or \"cluster\" (one host per period), not \"{other}\""),
+            );
             false
         }
     }

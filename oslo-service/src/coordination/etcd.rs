@@ -78,10 +78,6 @@ impl Etcd {
         Etcd { address }
     }
 
-    pub(crate) fn address(&self) -> &str {
-        &self.address
-    }
-
     /// A new lease of `ttl`; its id.
     pub(crate) async fn grant(&self, ttl: Duration) -> Result<i64, EtcdError> {
         let answer = self

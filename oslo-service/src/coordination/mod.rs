@@ -120,10 +120,9 @@ struct Inner {
 }
 
 impl Coordinator {
-    /// Connects as `conf`'s `[coordination]` says, for program `program`; `None` when
-    /// `backend_url` is not set. The heartbeat starts at once; when etcd cannot be
+    /// Connects as `conf`'s `[coordination]` says; `None` when `backend_url` is not set. The heartbeat starts at once; when etcd cannot be
     /// reached the coordinator keeps trying (the outage is logged once).
-    fn start(conf: &Config, program: &str, role: Role) -> Result<Option<Self>, ConfigError> {
+    fn start(conf: &Config, role: Role) -> Result<Option<Self>, ConfigError> {
         let options = conf.group::<CoordinationOptions>()?;
         let Some(url) = options.backend_url.clone() else {
             return Ok(None);
@@ -151,7 +150,7 @@ impl Coordinator {
             ));
         }
         let member = options.member_id.clone().unwrap_or_else(host_name);
-        let group = options.group.clone().unwrap_or_else(|| program.to_owned());
+        let group = options.group.clone().unwrap_or_else(program_name);
         let inner = Arc::new(Inner {
             etcd: Etcd::new(address),
             url,
@@ -651,6 +650,19 @@ fn address_of(url: &str) -> Result<String, String> {
     }
 }
 
+/// The program's name, as its file is called: the same in the parent and its workers.
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::file_name)
+        .map_or_else(
+            || "oslo".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+}
+
 fn host_name() -> String {
     rustix::system::uname()
         .nodename()
@@ -672,9 +684,9 @@ pub fn current() -> Option<Coordinator> {
 
 /// Starts coordination for this process as its host's member (`worker` false) or as a
 /// worker under it; does nothing without `backend_url`. The launchers call it.
-pub(crate) fn start(conf: &Config, program: &str, worker: bool) -> Result<(), ConfigError> {
+pub(crate) fn start(conf: &Config, worker: bool) -> Result<(), ConfigError> {
     let role = if worker { Role::Worker } else { Role::Member };
-    let started = Coordinator::start(conf, program, role)?;
+    let started = Coordinator::start(conf, role)?;
     let old = std::mem::replace(
         &mut *CURRENT.lock().unwrap_or_else(PoisonError::into_inner),
         started,
@@ -683,6 +695,18 @@ pub(crate) fn start(conf: &Config, program: &str, worker: bool) -> Result<(), Co
         tokio::spawn(async move { old.leave().await });
     }
     Ok(())
+}
+
+/// Waits (a little) for the first lease of a coordinator just started, so that the
+/// services' first cluster-task runs can be claimed; returns at once without one, and
+/// after the first heartbeat's time when etcd does not answer.
+pub(crate) async fn wait_for_first_lease() {
+    if let Some(coordinator) = current() {
+        let within = coordinator.inner.heartbeat.min(Duration::from_secs(2));
+        if !coordinator.wait_for_lease(within).await {
+            tracing::warn!("starting without a coordination lease: cluster tasks wait for etcd");
+        }
+    }
 }
 
 /// Leaves, if coordination runs. The launchers call it at stop.
@@ -697,7 +721,7 @@ pub(crate) async fn stop() {
 }
 
 /// After a reload: starts, stops or moves coordination when `backend_url` changed.
-pub(crate) fn follow_reload(conf: &Config, program: &str, worker: bool) -> Result<(), ConfigError> {
+pub(crate) fn follow_reload(conf: &Config, worker: bool) -> Result<(), ConfigError> {
     let wanted = conf.group::<CoordinationOptions>()?.backend_url.clone();
     let running = current().map(|c| c.inner.url.clone());
     if wanted == running {
@@ -714,22 +738,53 @@ pub(crate) fn follow_reload(conf: &Config, program: &str, worker: bool) -> Resul
         }
         return Ok(());
     }
-    start(conf, program, worker)
+    start(conf, worker)
 }
 
-/// Whether a cluster task runs now on this host: `true` without coordination (the task
-/// is then local), otherwise as [`Coordinator::claim_run`] decides; `Err` holds why not.
-pub(crate) async fn may_run_cluster_task(task: &str, every: Duration) -> Result<(), String> {
+/// Whether a cluster task runs now on this host: `Ok(None)` without coordination (the
+/// task is then local), `Ok(Some(period))` when this host claimed the period, `Err`
+/// with why not otherwise.
+pub(crate) async fn may_run_cluster_task(
+    task: &str,
+    every: Duration,
+) -> Result<Option<u64>, String> {
     let Some(coordinator) = current() else {
-        return Ok(());
+        return Ok(None);
     };
     match coordinator.claim_run(task, every).await {
         Claim::Run { period } => {
             tracing::debug!(task, period, "cluster task claimed");
-            Ok(())
+            Ok(Some(period))
         }
         Claim::Skip(why) => Err(why),
     }
+}
+
+tokio::task_local! {
+    static CLAIMED: u64;
+}
+
+/// Runs `run` (a cluster task's run) with `period` as its [`claimed_period`].
+pub(crate) async fn with_claimed_period<F: std::future::Future>(
+    period: Option<u64>,
+    run: F,
+) -> F::Output {
+    match period {
+        Some(period) => CLAIMED.scope(period, run).await,
+        None => run.await,
+    }
+}
+
+/// Inside a cluster-scoped periodic task, the period this run claimed: the number of
+/// `spacing`s since the Unix epoch (rounded to the nearest), the same on every host.
+/// One period runs once in the cluster, so it makes a good idempotency key. `None`
+/// outside a cluster task, or when coordination is not configured.
+///
+/// ```
+/// assert_eq!(oslo::coordination::claimed_period(), None);
+/// ```
+pub fn claimed_period() -> Option<u64> {
+    CLAIMED.try_with(|period| *period).ok()
 }
 
 #[cfg(test)]

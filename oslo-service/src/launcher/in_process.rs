@@ -128,6 +128,12 @@ impl ServiceLauncher {
             Err(err) => return Err(err),
         };
 
+        // Before the services: their cluster tasks claim their runs through it.
+        crate::coordination::start(&self.conf, role.is_worker())?;
+        signals
+            .guard(crate::coordination::wait_for_first_lease())
+            .await
+            .map_err(|Interrupted| Error::Interrupted)?;
         signals
             .guard(self.services.start())
             .await
@@ -156,7 +162,8 @@ impl ServiceLauncher {
                 // A worker's SIGHUP comes from its parent, never from a terminal.
                 Some(SignalEvent::HangUp) if role.is_worker() || is_daemon() => {
                     tracing::info!(signal = %SignalEvent::HangUp, "caught signal, reloading the configuration");
-                    self.reload(&mut signals, &options).await?;
+                    self.reload(&mut signals, &options, role.is_worker())
+                        .await?;
                     if let Some(console) = &console {
                         console.set_services(self.services.contexts());
                     }
@@ -181,6 +188,8 @@ impl ServiceLauncher {
     /// Stops and waits for every service within `graceful_shutdown_timeout`.
     async fn shutdown(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
         self.phase.begin_stop(options.graceful_shutdown_timeout);
+        // Leaving first hands leadership, locks and cluster tasks over at once.
+        crate::coordination::stop().await;
         self.stop_within_timeout(signals, options).await?;
         tracing::info!("services stopped");
         Ok(())
@@ -221,9 +230,17 @@ impl ServiceLauncher {
     /// Applies a SIGHUP: re-reads the configuration, then restarts (`reload`) or resets
     /// (`mutate`) every service. A configuration that does not load is refused whole:
     /// the services keep running on the old one.
-    async fn reload(&mut self, signals: &mut SignalLoop, options: &RuntimeOptions) -> Result<()> {
+    async fn reload(
+        &mut self,
+        signals: &mut SignalLoop,
+        options: &RuntimeOptions,
+        worker: bool,
+    ) -> Result<()> {
         if !self.phase.reread(&self.conf, self.restart_method) {
             return Ok(());
+        }
+        if let Err(err) = crate::coordination::follow_reload(&self.conf, worker) {
+            tracing::error!(error = %err, "coordination keeps its old backend");
         }
         match self.restart_method {
             RestartMethod::Reload => {

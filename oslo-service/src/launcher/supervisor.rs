@@ -125,6 +125,10 @@ impl Supervisor {
             "starting worker processes"
         );
         let console = Console::start(&self.conf)?;
+        // The parent is the host's member; its workers claim cluster tasks on its
+        // membership.
+        crate::coordination::start(&self.conf, false)?;
+        crate::coordination::wait_for_first_lease().await;
         self.fill(Instant::now());
         loop {
             if let Some(console) = &console {
@@ -533,6 +537,9 @@ impl Supervisor {
             }
             return;
         }
+        if let Err(err) = crate::coordination::follow_reload(&self.conf, false) {
+            tracing::error!(error = %err, "coordination keeps its old backend");
+        }
         self.reload_deadline = self
             .options
             .graceful_shutdown_timeout
@@ -567,6 +574,8 @@ impl Supervisor {
     async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
         self.phase
             .begin_stop(self.options.graceful_shutdown_timeout);
+        // Leaving first hands leadership, locks and cluster tasks over at once.
+        crate::coordination::stop().await;
         let now = Instant::now();
         let deadline = self.options.graceful_shutdown_timeout.map(|t| now + t);
         for (&pid, worker) in &mut self.workers {

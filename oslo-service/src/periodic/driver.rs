@@ -106,7 +106,14 @@ pub(crate) fn scheduler_for<S: ?Sized>(
     declared: Vec<PeriodicTask<S>>,
 ) -> Result<PeriodicTasks<S>> {
     let mut tasks = PeriodicTasks::new(owner).run_external_tasks(run_external_tasks(cx.conf())?);
+    let uncoordinated = crate::coordination::current().is_none();
     for task in declared {
+        if uncoordinated && task.spec().scope_value() == super::Scope::Cluster {
+            tracing::warn!(
+                task = %format!("{owner}.{}", task.spec().name()),
+                "cluster-scoped periodic task runs on every host: [coordination] backend_url is not set"
+            );
+        }
         tasks.add_periodic_task(task);
     }
     Ok(tasks)

@@ -15,7 +15,7 @@ mod stats;
 
 pub use driver::Timing;
 pub use scheduler::PeriodicTasks;
-pub use spec::{DEFAULT_INTERVAL, PeriodicTask, PeriodicTaskSpec, Spacing, TaskFn};
+pub use spec::{DEFAULT_INTERVAL, PeriodicTask, PeriodicTaskSpec, Scope, Spacing, TaskFn};
 pub use stats::TaskStats;
 
 /// The periodic tasks a service type declares, in definition order: what

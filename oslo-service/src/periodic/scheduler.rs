@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::admission::admit;
-use super::spec::{DEFAULT_INTERVAL, PeriodicTask};
+use super::spec::{DEFAULT_INTERVAL, PeriodicTask, Scope};
 use super::stats::TaskStats;
 use crate::error::{Error, Result};
 use crate::service::Context;
@@ -213,9 +213,23 @@ impl<S: ?Sized> PeriodicTasks<S> {
         self.queue
             .push(Reverse((last_run + scheduled.spacing, index)));
 
+        let mut claimed = None;
+        if scheduled.task.spec.scope_value() == Scope::Cluster {
+            let every = scheduled.spacing;
+            let full_name = self.full_name(index);
+            match crate::coordination::may_run_cluster_task(&full_name, every).await {
+                Ok(period) => claimed = period,
+                Err(why) => {
+                    tracing::debug!(task = %full_name, reason = %why, "skipping cluster task");
+                    self.tasks[index].stats.skipped += 1;
+                    return Ok(());
+                }
+            }
+        }
+        let scheduled = &mut self.tasks[index];
         let run = std::sync::Arc::clone(&scheduled.task.run);
         tracing::debug!(task = %self.full_name(index), "running periodic task");
-        let outcome = run(service, cx).await;
+        let outcome = crate::coordination::with_claimed_period(claimed, run(service, cx)).await;
         let scheduled = &mut self.tasks[index];
         scheduled
             .stats

@@ -62,6 +62,19 @@ pub struct PeriodicTaskSpec {
     run_immediately: bool,
     external_process_ok: bool,
     enabled: bool,
+    scope: Scope,
+}
+
+/// Where a task runs: on every host, or on one host of the cluster per period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// In every process that runs the service (oslo.service's behaviour).
+    #[default]
+    Local,
+    /// Once per period in the whole cluster, on the host that claims the period in
+    /// etcd (see [`crate::coordination`]); the others skip it. Without
+    /// `[coordination] backend_url` it runs locally, with a warning at start.
+    Cluster,
 }
 
 impl PeriodicTaskSpec {
@@ -73,6 +86,7 @@ impl PeriodicTaskSpec {
             run_immediately: false,
             external_process_ok: false,
             enabled: true,
+            scope: Scope::Local,
         }
     }
 
@@ -93,6 +107,17 @@ impl PeriodicTaskSpec {
     pub fn external_process_ok(mut self, external_process_ok: bool) -> Self {
         self.external_process_ok = external_process_ok;
         self
+    }
+
+    /// Where the task runs: [`Scope::Cluster`] for once per period in the cluster.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Where it runs.
+    pub fn scope_value(&self) -> Scope {
+        self.scope
     }
 
     /// Whether the task runs at all.

@@ -13,6 +13,9 @@ pub struct TaskStats {
     pub runs: u64,
     /// How many of those runs failed.
     pub failures: u64,
+    /// How many times a cluster-scoped task was due here and another host ran it (or
+    /// this one could not claim it).
+    pub skipped: u64,
     /// How long the last run took.
     pub last_duration: Option<Duration>,
     /// The last run's error, if it failed.
@@ -27,6 +30,7 @@ impl TaskStats {
             name: name.to_owned(),
             runs: 0,
             failures: 0,
+            skipped: 0,
             last_duration: None,
             last_error: None,
             next_due: None,
