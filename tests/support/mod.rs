@@ -443,5 +443,6 @@ fn open_terminal() -> (OwnedFd, OwnedFd) {
     assert!(slave.as_raw_fd() > 2);
     (master, slave)
 }
+pub mod etcd;
 pub mod http;
 pub mod tls;

@@ -1,0 +1,215 @@
+//! Cluster-scoped periodic tasks against a real etcd (Debian's `etcd-server`, started by
+//! each test on free loopback ports): the `cluster` example started three times as
+//! three hosts, then the faults: a host killed, etcd gone and back, a host frozen past
+//! its lease, a host of several worker processes.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::etcd::Etcd;
+use support::{HANG, Service, Signal, Stdout, exit_code, wait_until};
+
+const CLUSTER: &str = env!("CARGO_BIN_EXE_cluster");
+
+/// The lease TTL of these tests' configuration.
+const LEASE_TTL: Duration = Duration::from_secs(3);
+
+fn config(etcd: &Etcd, member: &str, workers: u32) -> String {
+    format!(
+        "[DEFAULT]\ngraceful_shutdown_timeout = 10\n\
+         [coordination]\nbackend_url = {}\nmember_id = {member}\nheartbeat = 500ms\nlease_ttl = 3s\n\
+         [cluster]\nworkers = {workers}\n",
+        etcd.url()
+    )
+}
+
+fn host(etcd: &Etcd, member: &str) -> Service {
+    let service = Service::start(CLUSTER, &config(etcd, member, 0), Stdout::Null);
+    service.expect_notify("READY=1");
+    service
+}
+
+/// The periods a log says its host ran, in order.
+fn periods(log: &str) -> Vec<u64> {
+    log.lines()
+        .filter(|line| line.contains("cluster task ran"))
+        .map(|line| {
+            let (_, rest) = line.split_once("period=").expect("period field");
+            rest.split_whitespace().next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+/// Who ran each period, across `hosts`; fails on a period run twice.
+fn runs(hosts: &[(&str, &Service)]) -> BTreeMap<u64, String> {
+    let mut runs = BTreeMap::new();
+    for (name, service) in hosts {
+        for period in periods(&service.log()) {
+            if let Some(other) = runs.insert(period, (*name).to_owned()) {
+                panic!("period {period} ran on {other} and on {name}");
+            }
+        }
+    }
+    runs
+}
+
+/// Periods from the first to the last with none missing.
+fn assert_contiguous(runs: &BTreeMap<u64, String>) {
+    let (first, last) = (runs.keys().next().unwrap(), runs.keys().last().unwrap());
+    assert_eq!(
+        runs.len() as u64,
+        last - first + 1,
+        "a period was missed: {runs:?}"
+    );
+}
+
+fn stop(mut service: Service) {
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
+#[test]
+fn three_hosts_run_each_period_exactly_once() {
+    let etcd = Etcd::start();
+    let (a, b, c) = (host(&etcd, "a"), host(&etcd, "b"), host(&etcd, "c"));
+    let hosts = [("a", &a), ("b", &b), ("c", &c)];
+    wait_until("eight periods", || runs(&hosts).len() >= 8);
+    // Each host was due every period and ran only those it claimed: the rest are
+    // skipped, and nobody ran a period twice.
+    let runs = runs(&hosts);
+    assert_contiguous(&runs);
+    let members = etcd.values_under("/oslo/members/cluster/");
+    assert_eq!(members.len(), 3, "{members:?}");
+    let leaders = etcd.values_under("/oslo/leaders/cluster");
+    assert_eq!(leaders.len(), 1, "{leaders:?}");
+    for service in [a, b, c] {
+        stop(service);
+    }
+    // Leaving revoked each lease: nothing of theirs is left.
+    assert!(etcd.values_under("/oslo/members/").is_empty());
+}
+
+#[test]
+fn a_killed_runner_is_replaced_within_the_lease_ttl() {
+    let etcd = Etcd::start();
+    let hosts: Vec<(&str, Service)> = ["a", "b", "c"]
+        .into_iter()
+        .map(|m| (m, host(&etcd, m)))
+        .collect();
+    let view = |hosts: &[(&str, Service)]| {
+        let refs: Vec<(&str, &Service)> = hosts.iter().map(|(n, s)| (*n, s)).collect();
+        runs(&refs)
+    };
+    wait_until("three periods", || view(&hosts).len() >= 3);
+    let (&last, runner) = view(&hosts)
+        .iter()
+        .next_back()
+        .map(|(p, r)| (p, r.clone()))
+        .unwrap();
+    let victim = hosts.iter().position(|(name, _)| *name == runner).unwrap();
+    hosts[victim].1.signal(Signal::KILL);
+    let killed = Instant::now();
+    let survivors: Vec<(&str, Service)> = hosts
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, host)| (i != victim).then_some(host))
+        .collect();
+    wait_until("a survivor's run", || {
+        view(&survivors).keys().any(|&p| p > last + 1)
+    });
+    let took = killed.elapsed();
+    assert!(took < LEASE_TTL, "the task moved after {took:?}");
+    for (_, service) in survivors {
+        stop(service);
+    }
+}
+
+#[test]
+fn without_etcd_nobody_runs_the_task_and_each_says_why_once_then_all_resume() {
+    let mut etcd = Etcd::start();
+    let (a, b) = (host(&etcd, "a"), host(&etcd, "b"));
+    let hosts = [("a", &a), ("b", &b)];
+    wait_until("two periods", || runs(&hosts).len() >= 2);
+    etcd.stop();
+    let stopped = Instant::now();
+    // A run claimed just before etcd went may still be logged: let it land.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = runs(&hosts).len();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(runs(&hosts).len(), before, "a task ran while etcd was down");
+    for (name, service) in &hosts {
+        assert_eq!(
+            service.log_count("coordination unavailable"),
+            1,
+            "{name}: {}",
+            service.log()
+        );
+    }
+    etcd.resume();
+    wait_until("runs after etcd is back", || {
+        runs(&hosts).len() >= before + 3
+    });
+    for (_, service) in &hosts {
+        service.wait_log("coordination available again");
+    }
+    assert!(stopped.elapsed() < HANG);
+    let all = runs(&hosts);
+    assert!(all.len() >= before + 3);
+    stop(a);
+    stop(b);
+}
+
+#[test]
+fn a_host_frozen_past_its_lease_does_not_run_as_a_stale_runner() {
+    let etcd = Etcd::start();
+    let (a, b) = (host(&etcd, "a"), host(&etcd, "b"));
+    let hosts = [("a", &a), ("b", &b)];
+    wait_until("two periods", || runs(&hosts).len() >= 2);
+    a.signal(Signal::STOP);
+    std::thread::sleep(LEASE_TTL + Duration::from_secs(1));
+    let ran_before = periods(&a.log()).len();
+    a.signal(Signal::CONT);
+    a.wait_log("coordination lease lost");
+    wait_until("b and a both running again", || {
+        runs(&hosts).len() >= ran_before + 4
+    });
+    // No period twice (runs() checks), and a ran nothing between waking up and holding
+    // a new lease.
+    let log = a.log();
+    let lost = log.find("coordination lease lost").unwrap();
+    let regranted = lost
+        + log[lost..]
+            .find("coordination lease granted")
+            .expect("a new lease");
+    let woke_and_ran =
+        log[ran_before_offset(&log, ran_before)..regranted].contains("cluster task ran");
+    assert!(!woke_and_ran, "a ran before it held a new lease:\n{log}");
+    let _ = runs(&hosts);
+    stop(a);
+    stop(b);
+}
+
+/// The offset in `log` just after its `count`-th run line.
+fn ran_before_offset(log: &str, count: usize) -> usize {
+    log.match_indices("cluster task ran")
+        .nth(count.saturating_sub(1))
+        .map_or(0, |(at, _)| at + 1)
+}
+
+#[test]
+fn a_host_of_worker_processes_is_one_member_and_runs_each_period_once() {
+    let etcd = Etcd::start();
+    let a = Service::start(CLUSTER, &config(&etcd, "a", 3), Stdout::Null);
+    a.expect_notify("READY=1");
+    let b = host(&etcd, "b");
+    let hosts = [("a", &a), ("b", &b)];
+    wait_until("eight periods", || runs(&hosts).len() >= 8);
+    assert_contiguous(&runs(&hosts));
+    let mut members = etcd.values_under("/oslo/members/cluster/");
+    members.sort();
+    assert_eq!(members, ["a", "b"]);
+    stop(a);
+    stop(b);
+}

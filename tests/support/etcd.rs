@@ -1,0 +1,139 @@
+//! A real etcd for a test: Debian's `etcd-server`, started on free loopback ports with
+//! a data directory of its own, stopped (and killed if need be) when dropped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::HANG;
+
+/// A running etcd.
+pub struct Etcd {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    client_port: u16,
+    peer_port: u16,
+}
+
+impl Etcd {
+    /// Starts etcd on two free loopback ports and waits until it answers.
+    pub fn start() -> Etcd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut etcd = Etcd {
+            child: None,
+            dir,
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.resume();
+        etcd
+    }
+
+    /// `etcd3+http://127.0.0.1:PORT`, as `[coordination] backend_url` takes it.
+    pub fn url(&self) -> String {
+        format!("etcd3+http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// Stops etcd (SIGKILL: as abrupt as a host or network failure), keeping its data.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts etcd again on the same ports and data, and waits until it answers.
+    pub fn resume(&mut self) {
+        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("etcd.log"))
+            .expect("etcd log");
+        let child = Command::new("etcd")
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(["--name", "test", "--listen-client-urls", &client])
+            .args([
+                "--advertise-client-urls",
+                &client,
+                "--listen-peer-urls",
+                &peer,
+            ])
+            .args(["--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &format!("test={peer}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot run etcd ({err}): install it with `apt-get install etcd-server` \
+                     (.ci/run does when it is missing)"
+                )
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + HANG;
+        while self.post("/v3/kv/range", r#"{"key":"AA=="}"#).is_none() {
+            assert!(Instant::now() < deadline, "etcd did not answer");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The values of the keys under `prefix`, read through etcd's JSON gateway.
+    pub fn values_under(&self, prefix: &str) -> Vec<String> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut end = prefix.as_bytes().to_vec();
+        *end.last_mut().unwrap() += 1;
+        let body = format!(
+            r#"{{"key":"{}","range_end":"{}"}}"#,
+            b64.encode(prefix),
+            b64.encode(&end)
+        );
+        let answer = self.post("/v3/kv/range", &body).expect("etcd answers");
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        answer["kvs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|kv| {
+                let bytes = b64
+                    .decode(kv["value"].as_str().unwrap_or_default())
+                    .unwrap();
+                String::from_utf8(bytes).unwrap()
+            })
+            .collect()
+    }
+
+    /// One POST to the gateway: the body of a 200 answer.
+    fn post(&self, path: &str, body: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        let (head, body) = answer.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
