@@ -347,14 +347,19 @@ impl Coordinator {
         }))
     }
 
-    /// Whether this process may run a period of the cluster task `task` of `every`:
-    /// the lease is valid and etcd records this host as the one that runs the period
-    /// (the first to ask for it).
-    pub(crate) async fn claim_run(&self, task: &str, every: Duration) -> Claim {
+    /// Claims the current period of task `task`, which runs every `every`, for this
+    /// host: `Some(period)` when this host is the first to ask for it, `None` when
+    /// another host has it. Periods are counted from the Unix epoch (see
+    /// [`claimed_period`]); etcd grants a claim only while this host's membership
+    /// stands. Cluster-scoped periodic tasks claim each run this way; a program may
+    /// claim work of its own.
+    pub async fn claim(
+        &self,
+        task: &str,
+        every: Duration,
+    ) -> Result<Option<u64>, CoordinationError> {
         let inner = &self.inner;
-        let Some(lease) = inner.lease.borrow().valid() else {
-            return Claim::Skip("no valid coordination lease".to_owned());
-        };
+        let lease = self.valid_lease()?;
         let member_key = member_key(&inner.group, &inner.member);
         let guard = match inner.role {
             Role::Member => Guard::LeaseIs(&member_key, lease),
@@ -363,25 +368,35 @@ impl Coordinator {
         let period = period_of(SystemTime::now(), every);
         let key = format!("{PREFIX}/tasks/{}/{task}", inner.group);
         let value = format!("{period:020} {}", inner.member);
-        match inner
+        let claimed = inner
             .etcd
             .advance(guard, &key, &value, &format!("{period:020}"))
             .await
-        {
-            // Fencing: a lease that expired during the call no longer counts.
-            Ok(true) if inner.lease.borrow().valid().is_some() => Claim::Run { period },
-            Ok(true) => Claim::Skip("the coordination lease expired during the claim".to_owned()),
-            Ok(false) => Claim::Skip(format!("period {period} runs on another member")),
-            Err(err) => {
-                inner.report_outage(&err);
-                Claim::Skip(err.to_string())
-            }
+            .inspect_err(|err| inner.report_outage(err))?;
+        // Fencing: a lease that expired during the call no longer counts.
+        self.valid_lease()?;
+        Ok(claimed.then_some(period))
+    }
+
+    /// What [`Coordinator::claim`] decided, for the periodic scheduler.
+    async fn claim_run(&self, task: &str, every: Duration) -> Claim {
+        match self.claim(task, every).await {
+            Ok(Some(period)) => Claim::Run { period },
+            Ok(None) => Claim::Skip("another member runs this period".to_owned()),
+            Err(err) => Claim::Skip(err.to_string()),
         }
+    }
+
+    /// Connects as `conf`'s `[coordination]` says, as its host's member, outside a
+    /// launcher (a command-line tool, a benchmark): `None` when `backend_url` is not
+    /// set. Services get theirs from [`current`]. Call [`Coordinator::leave`] when done.
+    pub fn connect(conf: &Config) -> Result<Option<Coordinator>, ConfigError> {
+        Self::start(conf, Role::Member)
     }
 
     /// Leaves every group at once (the lease is revoked: locks and leadership pass to
     /// the others) and stops the heartbeat.
-    async fn leave(&self) {
+    pub async fn leave(&self) {
         self.inner.stop.cancel();
         let lease = *self.inner.lease.borrow();
         if let Lease::Held { id, .. } = lease {
@@ -404,7 +419,7 @@ impl Coordinator {
 
 /// What a cluster task's claim decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Claim {
+enum Claim {
     /// This host runs `period`.
     Run { period: u64 },
     /// Another host runs it, or this one may not: why.
