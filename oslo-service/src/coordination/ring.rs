@@ -49,12 +49,19 @@ impl HashRing {
     }
 }
 
-/// FNV-1a, 64 bits: the same on every host and every build, which the standard library's
-/// hasher does not promise.
+/// FNV-1a, 64 bits, then MurmurHash3's finalizer: the same on every host and every
+/// build (which the standard library's hasher does not promise), and names that differ
+/// in their last character (`volume-1`, `volume-2`) land far apart on the ring, which
+/// FNV alone does not do.
 fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+    let mut hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    });
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
 }
 
 #[cfg(test)]
