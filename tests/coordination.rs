@@ -1,0 +1,177 @@
+//! `oslo::coordination` against a real etcd (started by each test on free loopback
+//! ports): locks and their loss, group membership and its watch, leader election and
+//! its hand-over, the hash ring as members come and go. Each coordinator here is one
+//! host.
+
+mod support;
+
+use std::time::Duration;
+
+use oslo::config::Snapshot;
+use oslo::coordination::{Coordinator, GroupEvent};
+use support::etcd::Etcd;
+
+const WITHIN: Duration = Duration::from_secs(10);
+
+fn host(etcd: &Etcd, member: &str) -> Coordinator {
+    let ini = format!(
+        "[coordination]\nbackend_url = {}\nmember_id = {member}\ngroup = pool\n\
+         heartbeat = 200ms\nlease_ttl = 2s\n",
+        etcd.url()
+    );
+    let conf = oslo::Config::from_snapshot(Snapshot::from_ini(&ini, None).unwrap());
+    Coordinator::connect(&conf)
+        .unwrap()
+        .expect("backend_url is set")
+}
+
+async fn joined(etcd: &Etcd, member: &str) -> Coordinator {
+    let coordinator = host(etcd, member);
+    assert!(
+        coordinator.wait_for_lease(WITHIN).await,
+        "no lease for {member}"
+    );
+    coordinator
+}
+
+/// Polls `done` every 50 ms until it holds, or fails after [`WITHIN`].
+async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_lock_is_held_by_one_host_at_a_time_and_passes_on_release() {
+    let etcd = Etcd::start();
+    let (a, b) = (joined(&etcd, "a").await, joined(&etcd, "b").await);
+    let guard = a.lock("purge").await.unwrap();
+    assert!(b.try_lock("purge").await.unwrap().is_none());
+    let waiting = tokio::spawn({
+        let b = b.clone();
+        async move { b.lock("purge").await.map(|guard| guard.is_lost()) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "b took a held lock");
+    assert!(!guard.is_lost());
+    drop(guard);
+    let lost = tokio::time::timeout(WITHIN, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(!lost);
+    a.leave().await;
+    b.leave().await;
+}
+
+#[tokio::test]
+async fn a_lock_is_lost_when_its_lease_runs_out() {
+    let mut etcd = Etcd::start();
+    let a = joined(&etcd, "a").await;
+    let guard = a.lock("purge").await.unwrap();
+    etcd.stop();
+    tokio::time::timeout(WITHIN, guard.lost())
+        .await
+        .expect("the guard says it lost the lock");
+    assert!(guard.is_lost());
+    etcd.resume();
+    // Back with etcd, a new lease: the lock is free for whoever asks (the old key went
+    // with the old lease, or goes when it expires).
+    assert!(a.wait_for_lease(WITHIN).await);
+    drop(guard);
+    eventually("the lock taken again", async || {
+        matches!(a.try_lock("purge").await, Ok(Some(_)))
+    })
+    .await;
+    a.leave().await;
+}
+
+#[tokio::test]
+async fn members_watch_and_leadership_follow_joins_and_leaves() {
+    let etcd = Etcd::start();
+    let a = joined(&etcd, "a").await;
+    eventually("a leads", async || a.is_leader("pool")).await;
+    let mut events = a.watch_group("pool").await.unwrap();
+    let b = joined(&etcd, "b").await;
+    let joined_b = tokio::time::timeout(WITHIN, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(joined_b, GroupEvent::Joined("b".into()));
+    assert_eq!(
+        a.members("pool")
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert!(!b.is_leader("pool"));
+    assert_eq!(b.leader("pool").await.unwrap().as_deref(), Some("a"));
+
+    // A graceful leave hands the leadership over at b's next heartbeat.
+    a.leave().await;
+    eventually("b leads", async || b.is_leader("pool")).await;
+    let c = joined(&etcd, "c").await;
+    let mut seen = Vec::new();
+    let mut watch = c.watch_group("pool").await.unwrap();
+    b.leave().await;
+    while seen.is_empty() {
+        seen.push(
+            tokio::time::timeout(WITHIN, watch.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    assert_eq!(seen, [GroupEvent::Left("b".into())]);
+    eventually("c leads", async || c.is_leader("pool")).await;
+    c.leave().await;
+}
+
+#[tokio::test]
+async fn the_ring_is_shared_without_overlap_and_rebalances() {
+    let etcd = Etcd::start();
+    let hosts = [
+        joined(&etcd, "a").await,
+        joined(&etcd, "b").await,
+        joined(&etcd, "c").await,
+    ];
+    let items: Vec<String> = (0..300).map(|i| format!("volume-{i}")).collect();
+    let mut rings = Vec::new();
+    for host in &hosts {
+        rings.push(host.partitioner("pool").await.unwrap());
+    }
+    let owners = |rings: &[oslo::coordination::Partitioner]| -> Vec<usize> {
+        items
+            .iter()
+            .map(|item| {
+                rings
+                    .iter()
+                    .filter(|ring| ring.belongs_to_self(item))
+                    .count()
+            })
+            .collect()
+    };
+    // Every item has exactly one owner, and each host has some.
+    assert!(owners(&rings).iter().all(|&n| n == 1));
+    for ring in &rings {
+        assert!(items.iter().filter(|i| ring.belongs_to_self(i)).count() > 30);
+    }
+    let [a, b, c] = hosts;
+    c.leave().await;
+    let survivors = &rings[..2];
+    eventually("c's items taken over", async || {
+        owners(survivors).iter().all(|&n| n == 1)
+    })
+    .await;
+    assert_eq!(survivors[0].members_for("volume-7", 3).len(), 2);
+    a.leave().await;
+    b.leave().await;
+}
