@@ -31,6 +31,36 @@ fn host(etcd: &Etcd, member: &str) -> Service {
     service
 }
 
+/// Where each host's debug console listens (`{pid}` is the host's process id).
+fn console_path() -> String {
+    std::env::temp_dir()
+        .join("oslo-cluster-test-{pid}.sock")
+        .display()
+        .to_string()
+}
+
+/// The console's `tasks` line of the cluster task: (runs, skipped).
+fn task_counts(service: &Service) -> (u64, u64) {
+    use std::io::{BufRead, BufReader, Write};
+    let socket = console_path().replace("{pid}", &service.pid().to_string());
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("console");
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    stream.write_all(b"tasks\nquit\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.trim().strip_prefix("cluster.purge_expired ") {
+            let field = |name: &str| -> u64 {
+                let (_, value) = rest.split_once(&format!("{name}=")).unwrap();
+                value.split_whitespace().next().unwrap().parse().unwrap()
+            };
+            return (field("runs"), field("skipped"));
+        }
+        line.clear();
+    }
+    panic!("no purge_expired in the console's tasks")
+}
+
 /// The periods a log says its host ran, in order.
 fn periods(log: &str) -> Vec<u64> {
     log.lines()
@@ -73,9 +103,31 @@ fn stop(mut service: Service) {
 #[test]
 fn three_hosts_run_each_period_exactly_once() {
     let etcd = Etcd::start();
-    let (a, b, c) = (host(&etcd, "a"), host(&etcd, "b"), host(&etcd, "c"));
+    let with_console = |member: &str| {
+        let service = Service::start(
+            CLUSTER,
+            &format!(
+                "{}\n[DEFAULT]\nbackdoor_socket = {}\n",
+                config(&etcd, member, 0),
+                console_path()
+            ),
+            Stdout::Null,
+        );
+        service.expect_notify("READY=1");
+        service
+    };
+    let (a, b, c) = (with_console("a"), with_console("b"), with_console("c"));
     let hosts = [("a", &a), ("b", &b), ("c", &c)];
     wait_until("eight periods", || runs(&hosts).len() >= 8);
+    // Every host was due each period: what it did not run, it skipped.
+    let counts: Vec<(u64, u64)> = [&a, &b, &c].into_iter().map(task_counts).collect();
+    assert!(
+        counts.iter().map(|(_, skipped)| skipped).sum::<u64>() >= 8,
+        "{counts:?}"
+    );
+    for (service, (ran, _)) in [&a, &b, &c].into_iter().zip(&counts) {
+        assert!(periods(&service.log()).len() as u64 >= *ran, "{counts:?}");
+    }
     // Each host was due every period and ran only those it claimed: the rest are
     // skipped, and nobody ran a period twice.
     let runs = runs(&hosts);
@@ -212,4 +264,48 @@ fn a_host_of_worker_processes_is_one_member_and_runs_each_period_once() {
     assert_eq!(members, ["a", "b"]);
     stop(a);
     stop(b);
+}
+
+#[test]
+fn without_a_backend_a_cluster_task_runs_on_every_host_with_a_warning() {
+    let config = "[DEFAULT]\ngraceful_shutdown_timeout = 10\n";
+    let (a, b) = (
+        Service::start(CLUSTER, config, Stdout::Null),
+        Service::start(CLUSTER, config, Stdout::Null),
+    );
+    for service in [&a, &b] {
+        service.expect_notify("READY=1");
+        service.wait_for_log("cluster task ran", 2);
+        assert_eq!(
+            service.log_count(
+                "cluster-scoped periodic task runs on every host: [coordination] backend_url is not set"
+            ),
+            1,
+            "{}",
+            service.log()
+        );
+    }
+    stop(a);
+    stop(b);
+}
+
+#[test]
+fn sighup_moves_a_host_to_a_new_backend_url() {
+    let (old, new) = (Etcd::start(), Etcd::start());
+    let a = host(&old, "a");
+    wait_until("a member of the old cluster", || {
+        old.values_under("/oslo/members/cluster/") == ["a"]
+    });
+    a.rewrite_config(&config(&new, "a", 0));
+    a.signal(Signal::HUP);
+    a.wait_log("coordination backend changed");
+    wait_until("a member of the new cluster only", || {
+        new.values_under("/oslo/members/cluster/") == ["a"]
+            && old.values_under("/oslo/members/cluster/").is_empty()
+    });
+    // Its cluster task now claims its periods in the new etcd.
+    wait_until("a run claimed in the new etcd", || {
+        !new.values_under("/oslo/tasks/cluster/").is_empty()
+    });
+    stop(a);
 }

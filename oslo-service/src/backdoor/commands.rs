@@ -16,7 +16,7 @@ pub(super) struct Reply {
 const HELP: &str = "\
 help                 this list
 services             each service: name, state, started at
-tasks                each periodic task: runs, failures, last duration and error, next due
+tasks                each periodic task: runs, failures, skipped (cluster tasks another host ran), last duration and error, next due
 workers              (in a parent of workers) each worker: service, index, pid, generation, started at, restarts, ready
 conf                 every option with its value and where it was set (secrets as ****)
 runtime              tokio workers, alive tasks, queue depth; process RSS, open fds, uptime
@@ -113,10 +113,11 @@ fn tasks(views: &Views) -> (String, Value) {
                 .next_due
                 .map(|at| at.saturating_duration_since(now).as_secs_f64());
             text.push_str(&format!(
-                "{name}.{} runs={} failures={} last_duration={} last_error={} next_due_in={}\n",
+                "{name}.{} runs={} failures={} skipped={} last_duration={} last_error={} next_due_in={}\n",
                 task.name,
                 task.runs,
                 task.failures,
+                task.skipped,
                 duration.as_deref().unwrap_or("-"),
                 task.last_error.as_deref().unwrap_or("-"),
                 due.map_or_else(|| "-".to_owned(), |s| format!("{s:.3}s")),
@@ -126,6 +127,7 @@ fn tasks(views: &Views) -> (String, Value) {
                 "task": task.name,
                 "runs": task.runs,
                 "failures": task.failures,
+                "skipped": task.skipped,
                 "last_duration_seconds": task.last_duration.map(|d| d.as_secs_f64()),
                 "last_error": task.last_error,
                 "next_due_in_seconds": due,
