@@ -84,14 +84,7 @@ fn substituted_default(seen: &super::Snapshot, spec: &OptionSpec) -> Option<Stri
     if !spec.default.iter().any(|text| text.contains('$')) {
         return None;
     }
-    let values = super::read::values_found(seen, spec, false);
-    (!values.is_empty()).then(|| {
-        values
-            .iter()
-            .map(|value| value.text.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    })
+    super::joined(super::read::values_found(seen, spec, false))
 }
 
 fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>) {
