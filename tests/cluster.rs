@@ -262,6 +262,8 @@ fn a_host_of_worker_processes_is_one_member_and_runs_each_period_once() {
     let mut members = etcd.values_under("/oslo/members/cluster/");
     members.sort();
     assert_eq!(members, ["a", "b"]);
+    // The two parents' leases: workers that take no lock keep none.
+    assert_eq!(etcd.lease_count(), 2);
     stop(a);
     stop(b);
 }

@@ -108,6 +108,13 @@ impl Etcd {
             .collect()
     }
 
+    /// How many leases etcd holds.
+    pub fn lease_count(&self) -> usize {
+        let answer = self.post("/v3/lease/leases", "{}").expect("etcd answers");
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        answer["leases"].as_array().map_or(0, Vec::len)
+    }
+
     /// One POST to the gateway: the body of a 200 answer.
     fn post(&self, path: &str, body: &str) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;

@@ -6,8 +6,9 @@
 //! The launcher starts it when `[coordination] backend_url` is set (joining the
 //! service's group), leaves at stop (the lease is revoked, so leadership and locks pass
 //! to the others at once) and follows a changed `backend_url` on SIGHUP. Under worker
-//! processes the parent is the host's member; each worker holds a lease of its own for
-//! its locks and claims cluster-task runs on the parent's membership.
+//! processes the parent is the host's member and the only one to send heartbeats; a
+//! worker claims cluster-task runs on the parent's membership (etcd checks it stands)
+//! and takes a lease of its own only when it takes a lock.
 //!
 //! Everything that acts for the cluster checks the lease first (fencing): a host whose
 //! last heartbeat reached etcd more than `lease_ttl` ago, because etcd is down or the
@@ -116,6 +117,10 @@ struct Inner {
     members: Mutex<BTreeMap<String, BTreeSet<String>>>,
     /// Set while etcd cannot be reached, so that the outage is logged once.
     outage: AtomicBool,
+    /// Whether the heartbeat keeps a lease: always for a member, for a worker once it
+    /// takes a lock.
+    wants_lease: AtomicBool,
+    lease_wanted: tokio::sync::Notify,
     stop: CancellationToken,
 }
 
@@ -163,6 +168,8 @@ impl Coordinator {
             groups: Mutex::default(),
             members: Mutex::default(),
             outage: AtomicBool::new(false),
+            wants_lease: AtomicBool::new(role == Role::Member),
+            lease_wanted: tokio::sync::Notify::new(),
             stop: CancellationToken::new(),
         });
         if role == Role::Member {
@@ -333,6 +340,7 @@ impl Coordinator {
 
     /// Takes lock `name` if no one holds it.
     pub async fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, CoordinationError> {
+        self.want_lease().await;
         let lease = self.valid_lease()?;
         let key = format!("{PREFIX}/locks/{name}");
         let taken = self
@@ -359,10 +367,11 @@ impl Coordinator {
         every: Duration,
     ) -> Result<Option<u64>, CoordinationError> {
         let inner = &self.inner;
-        let lease = self.valid_lease()?;
         let member_key = member_key(&inner.group, &inner.member);
+        // A worker claims on its parent's membership, which etcd checks; a member on
+        // its own lease, which this process checks first (fencing).
         let guard = match inner.role {
-            Role::Member => Guard::LeaseIs(&member_key, lease),
+            Role::Member => Guard::LeaseIs(&member_key, self.valid_lease()?),
             Role::Worker => Guard::Exists(&member_key),
         };
         let period = period_of(SystemTime::now(), every);
@@ -373,8 +382,11 @@ impl Coordinator {
             .advance(guard, &key, &value, &format!("{period:020}"))
             .await
             .inspect_err(|err| inner.report_outage(err))?;
+        inner.report_recovery();
         // Fencing: a lease that expired during the call no longer counts.
-        self.valid_lease()?;
+        if inner.role == Role::Member {
+            self.valid_lease()?;
+        }
         Ok(claimed.then_some(period))
     }
 
@@ -406,6 +418,15 @@ impl Coordinator {
         }
         self.inner.lease.send_replace(Lease::None);
         tracing::info!(member = %self.inner.member, "coordination left");
+    }
+
+    /// A worker takes a lease of its own only once it needs one (for a lock): until
+    /// then its parent's heartbeat is the host's only one. Waits for the first grant.
+    async fn want_lease(&self) {
+        if !self.inner.wants_lease.swap(true, Ordering::Relaxed) {
+            self.inner.lease_wanted.notify_one();
+            self.wait_for_lease(self.inner.ttl).await;
+        }
     }
 
     fn valid_lease(&self) -> Result<i64, CoordinationError> {
@@ -613,6 +634,12 @@ impl Inner {
 }
 
 async fn heartbeat(inner: Arc<Inner>) {
+    if !inner.wants_lease.load(Ordering::Relaxed) {
+        tokio::select! {
+            () = inner.stop.cancelled() => return,
+            () = inner.lease_wanted.notified() => {}
+        }
+    }
     loop {
         let beat = tokio::select! {
             () = inner.stop.cancelled() => return,
@@ -716,7 +743,7 @@ pub(crate) fn start(conf: &Config, worker: bool) -> Result<(), ConfigError> {
 /// services' first cluster-task runs can be claimed; returns at once without one, and
 /// after the first heartbeat's time when etcd does not answer.
 pub(crate) async fn wait_for_first_lease() {
-    if let Some(coordinator) = current() {
+    if let Some(coordinator) = current().filter(|c| c.inner.role == Role::Member) {
         let within = coordinator.inner.heartbeat.min(Duration::from_secs(2));
         if !coordinator.wait_for_lease(within).await {
             tracing::warn!("starting without a coordination lease: cluster tasks wait for etcd");
