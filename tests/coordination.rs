@@ -14,9 +14,13 @@ use support::etcd::Etcd;
 const WITHIN: Duration = Duration::from_secs(10);
 
 fn host(etcd: &Etcd, member: &str) -> Coordinator {
+    host_beating(etcd, member, "200ms", "2s")
+}
+
+fn host_beating(etcd: &Etcd, member: &str, heartbeat: &str, lease_ttl: &str) -> Coordinator {
     let ini = format!(
         "[coordination]\nbackend_url = {}\nmember_id = {member}\ngroup = pool\n\
-         heartbeat = 200ms\nlease_ttl = 2s\n",
+         heartbeat = {heartbeat}\nlease_ttl = {lease_ttl}\n",
         etcd.url()
     );
     let conf = oslo::Config::from_snapshot(Snapshot::from_ini(&ini, None).unwrap());
@@ -173,5 +177,29 @@ async fn the_ring_is_shared_without_overlap_and_rebalances() {
     .await;
     assert_eq!(survivors[0].members_for("volume-7", 3).len(), 2);
     a.leave().await;
+    b.leave().await;
+}
+
+#[tokio::test]
+async fn a_graceful_leave_hands_leadership_over_at_once_not_at_the_next_heartbeat() {
+    let etcd = Etcd::start();
+    // Heartbeats 20 s apart: whatever happens within a few seconds is not theirs.
+    let a = host_beating(&etcd, "a", "20s", "60s");
+    assert!(a.wait_for_lease(WITHIN).await);
+    eventually("a leads", async || a.is_leader("pool")).await;
+    let b = host_beating(&etcd, "b", "20s", "60s");
+    assert!(b.wait_for_lease(WITHIN).await);
+    assert!(!b.is_leader("pool"));
+    // b's watch of the leader key is in place once its first campaign is done.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left = tokio::time::Instant::now();
+    a.leave().await;
+    eventually("b leads", async || b.is_leader("pool")).await;
+    assert!(
+        left.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        left.elapsed()
+    );
+    assert_eq!(b.leader("pool").await.unwrap().as_deref(), Some("b"));
     b.leave().await;
 }

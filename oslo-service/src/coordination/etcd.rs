@@ -173,6 +173,12 @@ impl Etcd {
         Ok(key_values(&answer["kvs"]).into_iter().next())
     }
 
+    /// The revision etcd is at, read with `key` (which need not exist).
+    pub(crate) async fn revision_at(&self, key: &str) -> Result<i64, EtcdError> {
+        let answer = self.call("kv/range", json!({ "key": encode(key) })).await?;
+        Ok(number(&answer["header"]["revision"]).unwrap_or(0))
+    }
+
     /// Every key under `prefix`, and the revision they were read at.
     pub(crate) async fn get_prefix(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), EtcdError> {
         let request = json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) });
@@ -197,13 +203,35 @@ impl Etcd {
         &self,
         prefix: &str,
         revision: i64,
-        mut changes: impl FnMut(Vec<Change>),
+        changes: impl FnMut(Vec<Change>),
     ) -> Result<(), EtcdError> {
         let request = json!({ "create_request": {
             "key": encode(prefix),
             "range_end": encode(&prefix_end(prefix)),
             "start_revision": revision.to_string(),
         }});
+        self.watch(request, changes).await
+    }
+
+    /// Watches `key` alone from `revision` on, as [`Etcd::watch_prefix`] does a prefix.
+    pub(crate) async fn watch_key(
+        &self,
+        key: &str,
+        revision: i64,
+        changes: impl FnMut(Vec<Change>),
+    ) -> Result<(), EtcdError> {
+        let request = json!({ "create_request": {
+            "key": encode(key),
+            "start_revision": revision.to_string(),
+        }});
+        self.watch(request, changes).await
+    }
+
+    async fn watch(
+        &self,
+        request: Value,
+        mut changes: impl FnMut(Vec<Change>),
+    ) -> Result<(), EtcdError> {
         let response = tokio::time::timeout(CALL_TIMEOUT, self.send("watch", &request))
             .await
             .map_err(|_| self.unreachable("no answer in time"))??;

@@ -173,7 +173,8 @@ impl Coordinator {
             stop: CancellationToken::new(),
         });
         if role == Role::Member {
-            inner.lock_groups().insert(group, None);
+            inner.lock_groups().insert(group.clone(), None);
+            tokio::spawn(follow_leadership(Arc::clone(&inner), group));
         }
         tokio::spawn(heartbeat(Arc::clone(&inner)));
         tracing::info!(
@@ -209,10 +210,14 @@ impl Coordinator {
     /// Joins `group` (the membership lasts as long as the lease) and stands for its
     /// leadership at each heartbeat.
     pub async fn join_group(&self, group: &str) -> Result<(), CoordinationError> {
-        self.inner
+        let new = self
+            .inner
             .lock_groups()
-            .entry(group.to_owned())
-            .or_insert(None);
+            .insert(group.to_owned(), None)
+            .is_none();
+        if new {
+            tokio::spawn(follow_leadership(Arc::clone(&self.inner), group.to_owned()));
+        }
         let lease = self.valid_lease()?;
         self.inner
             .etcd
@@ -649,6 +654,50 @@ async fn heartbeat(inner: Arc<Inner>) {
             Ok(()) => inner.report_recovery(),
             Err(err) => inner.report_outage(&err),
         }
+        tokio::select! {
+            () = inner.stop.cancelled() => return,
+            () = tokio::time::sleep(inner.heartbeat) => {}
+        }
+    }
+}
+
+/// Stands for `group`'s leadership as soon as its leader goes (a graceful leave revokes
+/// its lease, a dead one's lease expires), rather than at the next heartbeat; ends when
+/// the group is left or coordination stops.
+async fn follow_leadership(inner: Arc<Inner>, group: String) {
+    let key = leader_key(&group);
+    let vacated = tokio::sync::Notify::new();
+    let still_joined = || !inner.stop.is_cancelled() && inner.lock_groups().contains_key(&group);
+    while still_joined() {
+        let watched = async {
+            let revision = inner.etcd.revision_at(&key).await?;
+            inner
+                .etcd
+                .watch_key(&key, revision + 1, |changes| {
+                    if changes
+                        .iter()
+                        .any(|change| matches!(change, Change::Delete(_)))
+                    {
+                        vacated.notify_one();
+                    }
+                })
+                .await
+        };
+        tokio::pin!(watched);
+        loop {
+            tokio::select! {
+                () = inner.stop.cancelled() => return,
+                () = vacated.notified() => {
+                    let lease = inner.lease.borrow().valid();
+                    if let (Some(lease), true) = (lease, still_joined()) {
+                        // A failure here is the heartbeat's to report; it campaigns too.
+                        let _ = inner.campaign(&group, lease).await;
+                    }
+                }
+                _ = &mut watched => break,
+            }
+        }
+        // The watch ended (etcd went, or closed it): watch again after a heartbeat.
         tokio::select! {
             () = inner.stop.cancelled() => return,
             () = tokio::time::sleep(inner.heartbeat) => {}
