@@ -203,3 +203,30 @@ async fn a_graceful_leave_hands_leadership_over_at_once_not_at_the_next_heartbea
     assert_eq!(b.leader("pool").await.unwrap().as_deref(), Some("b"));
     b.leave().await;
 }
+
+#[tokio::test]
+async fn a_waiting_host_takes_a_released_lock_at_once() {
+    let etcd = Etcd::start();
+    // Heartbeats 20 s apart: the waiter learns of the release from etcd, not by a retry.
+    let a = host_beating(&etcd, "a", "20s", "60s");
+    let b = host_beating(&etcd, "b", "20s", "60s");
+    assert!(a.wait_for_lease(WITHIN).await && b.wait_for_lease(WITHIN).await);
+    let guard = a.lock("purge").await.unwrap();
+    let waiting = tokio::spawn({
+        let b = b.clone();
+        async move { b.lock("purge").await.map(|guard| guard.is_lost()) }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished());
+    let released = tokio::time::Instant::now();
+    drop(guard);
+    let lost = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("b took the lock within 5 s of its release")
+        .unwrap()
+        .unwrap();
+    assert!(!lost);
+    assert!(released.elapsed() < Duration::from_secs(5));
+    a.leave().await;
+    b.leave().await;
+}

@@ -335,11 +335,29 @@ impl Coordinator {
     /// Takes lock `name`, waiting while another holds it. The lock lasts as long as this
     /// process's lease: [`LockGuard::is_lost`] says when it no longer holds.
     pub async fn lock(&self, name: &str) -> Result<LockGuard, CoordinationError> {
+        let key = lock_key(name);
         loop {
+            // Read before trying, so that a release between the try and the watch is
+            // still seen: the watch starts after this revision.
+            let revision = self.inner.etcd.revision_at(&key).await?;
             if let Some(guard) = self.try_lock(name).await? {
                 return Ok(guard);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let released = tokio::sync::Notify::new();
+            let watched = self.inner.etcd.watch_key(&key, revision + 1, |changes| {
+                if changes
+                    .iter()
+                    .any(|change| matches!(change, Change::Delete(_)))
+                {
+                    released.notify_one();
+                }
+            });
+            // Released, or the watch broke, or a heartbeat's time passed: try again.
+            tokio::select! {
+                () = released.notified() => {}
+                _ = watched => {}
+                () = tokio::time::sleep(self.inner.heartbeat) => {}
+            }
         }
     }
 
@@ -347,7 +365,7 @@ impl Coordinator {
     pub async fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, CoordinationError> {
         self.want_lease().await;
         let lease = self.valid_lease()?;
-        let key = format!("{PREFIX}/locks/{name}");
+        let key = lock_key(name);
         let taken = self
             .inner
             .etcd
@@ -707,6 +725,10 @@ async fn follow_leadership(inner: Arc<Inner>, group: String) {
 
 fn member_key(group: &str, member: &str) -> String {
     format!("{PREFIX}/members/{group}/{member}")
+}
+
+fn lock_key(name: &str) -> String {
+    format!("{PREFIX}/locks/{name}")
 }
 
 fn leader_key(group: &str) -> String {
