@@ -155,6 +155,9 @@ pub fn options(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `external_process_ok`: the task may run in another process; it runs here only while
 ///   the option `run_external_periodic_tasks` is true.
 /// - `enabled = false`: the task never runs.
+/// - `scope = "cluster"`: once per period in the whole cluster, on the host that claims
+///   the period in etcd (`[coordination] backend_url`); the others skip it. `"local"`,
+///   the default, runs it in every process of the service.
 ///
 /// The method is `async fn NAME(&self)` or `async fn NAME(&self, cx: &oslo::Context)`,
 /// returning `()` or `oslo::Result<()>`. `#[oslo::service]` on the impl block reads and
