@@ -1,8 +1,10 @@
 //! The calls the coordinator makes to etcd v3, through etcd's JSON gateway: `POST
 //! /v3/<service>/<method>` with the request as JSON (keys and values in base64, 64-bit
-//! numbers as strings), over HTTP/1.1 with hyper. One connection per call: calls are a
-//! few a second, on a local network, and a connection that outlived an etcd restart is
-//! never reused. A watch is one long response whose body is a stream of JSON objects.
+//! numbers as strings), over HTTP/1.1 with hyper. Calls reuse one kept-alive connection
+//! (a call that finds it busy opens another; a request that fails on a kept connection,
+//! which etcd may have closed, is sent once more on a new one). A watch has a
+//! connection of its own: it is one long response whose body is a stream of JSON
+//! objects.
 
 use std::time::Duration;
 
@@ -66,16 +68,32 @@ pub(crate) enum Guard<'a> {
     LeaseIs(&'a str, i64),
 }
 
+/// The sending half of an HTTP/1.1 connection to etcd.
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
 /// The etcd v3 API of one endpoint.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Etcd {
     address: String,
+    /// A connection kept between calls.
+    idle: std::sync::Arc<std::sync::Mutex<Option<Sender>>>,
+}
+
+impl std::fmt::Debug for Etcd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Etcd")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Etcd {
     /// The endpoint at `host:port`.
     pub(crate) fn new(address: String) -> Self {
-        Etcd { address }
+        Etcd {
+            address,
+            idle: std::sync::Arc::default(),
+        }
     }
 
     /// A new lease of `ttl`; its id.
@@ -260,7 +278,24 @@ impl Etcd {
     /// One call: the answer's JSON, or the error etcd or the network gave.
     async fn call(&self, method: &str, request: Value) -> Result<Value, EtcdError> {
         let exchange = async {
-            let response = self.send(method, &request).await?;
+            let kept = self.take_idle();
+            let reused = kept.is_some();
+            let mut sender = match kept {
+                Some(sender) => sender,
+                None => self.connect().await?,
+            };
+            let response = match sender.send_request(self.request(method, &request)?).await {
+                Ok(response) => response,
+                // etcd may have closed a kept connection (a restart, an idle timeout).
+                Err(_) if reused => {
+                    sender = self.connect().await?;
+                    sender
+                        .send_request(self.request(method, &request)?)
+                        .await
+                        .map_err(|err| self.unreachable(err))?
+                }
+                Err(err) => return Err(self.unreachable(err)),
+            };
             let status = response.status();
             let body = response
                 .into_body()
@@ -268,6 +303,7 @@ impl Etcd {
                 .await
                 .map_err(|err| self.unreachable(err))?
                 .to_bytes();
+            self.keep_idle(sender);
             let answer: Value = serde_json::from_slice(&body)
                 .map_err(|err| self.refused(method, &format!("unreadable answer: {err}")))?;
             if !status.is_success() || answer.get("error").is_some() {
@@ -285,31 +321,62 @@ impl Etcd {
             .map_err(|_| self.unreachable("no answer in time"))?
     }
 
+    /// A request on a connection of its own (a watch's long answer).
     async fn send(
         &self,
         method: &str,
         request: &Value,
     ) -> Result<hyper::Response<Incoming>, EtcdError> {
+        let mut sender = self.connect().await?;
+        sender
+            .send_request(self.request(method, request)?)
+            .await
+            .map_err(|err| self.unreachable(err))
+    }
+
+    async fn connect(&self) -> Result<Sender, EtcdError> {
         let stream = TcpStream::connect(&self.address)
             .await
             .map_err(|err| self.unreachable(err))?;
         let _ = stream.set_nodelay(true);
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|err| self.unreachable(err))?;
         tokio::spawn(async move {
-            // Ends with the response; an error shows in the response's body.
+            // Ends when the connection closes; a request's error shows in its answer.
             let _ = connection.await;
         });
-        let request = hyper::Request::post(format!("/v3/{method}"))
+        Ok(sender)
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        request: &Value,
+    ) -> Result<hyper::Request<Full<Bytes>>, EtcdError> {
+        hyper::Request::post(format!("/v3/{method}"))
             .header(hyper::header::HOST, &self.address)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(request.to_string())))
-            .map_err(|err| self.refused(method, &err.to_string()))?;
-        sender
-            .send_request(request)
-            .await
-            .map_err(|err| self.unreachable(err))
+            .map_err(|err| self.refused(method, &err.to_string()))
+    }
+
+    /// The kept connection, if it is there and can take a request.
+    fn take_idle(&self) -> Option<Sender> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle.take().filter(|sender| sender.is_ready())
+    }
+
+    fn keep_idle(&self, sender: Sender) {
+        if sender.is_ready() {
+            *self
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
+        }
     }
 
     fn unreachable(&self, reason: impl std::fmt::Display) -> EtcdError {
