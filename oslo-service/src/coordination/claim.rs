@@ -1,0 +1,146 @@
+//! The claims of cluster-scoped periodic tasks: each run is recorded in etcd as the
+//! runner of its period, by the first host to ask, while its membership stands.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::etcd::Guard;
+use super::groups::member_key;
+use super::{CoordinationError, Coordinator, PREFIX, Role, current};
+
+impl Coordinator {
+    /// Claims the current period of task `task`, which runs every `every`, for this
+    /// host: `Some(period)` when this host is the first to ask for it, `None` when
+    /// another host has it. Periods are counted from the Unix epoch (see
+    /// [`claimed_period`]); etcd grants a claim only while this host's membership
+    /// stands. Cluster-scoped periodic tasks claim each run this way; a program may
+    /// claim work of its own.
+    pub async fn claim(
+        &self,
+        task: &str,
+        every: Duration,
+    ) -> Result<Option<u64>, CoordinationError> {
+        let inner = &self.inner;
+        let member_key = member_key(&inner.group, &inner.member);
+        // A worker claims on its parent's membership, which etcd checks; a member on
+        // its own lease, which this process checks first (fencing).
+        let guard = match inner.role {
+            Role::Member => Guard::LeaseIs(&member_key, self.valid_lease()?),
+            Role::Worker => Guard::Exists(&member_key),
+        };
+        let period = period_of(SystemTime::now(), every);
+        let key = format!("{PREFIX}/tasks/{}/{task}", inner.group);
+        let value = format!("{period:020} {}", inner.member);
+        let claimed = inner
+            .etcd
+            .advance(guard, &key, &value, &format!("{period:020}"))
+            .await
+            .inspect_err(|err| inner.report_outage(err))?;
+        inner.report_recovery();
+        // Fencing: a lease that expired during the call no longer counts.
+        if inner.role == Role::Member {
+            self.valid_lease()?;
+        }
+        Ok(claimed.then_some(period))
+    }
+
+    /// What [`Coordinator::claim`] decided, for the periodic scheduler.
+    async fn claim_run(&self, task: &str, every: Duration) -> Claim {
+        match self.claim(task, every).await {
+            Ok(Some(period)) => Claim::Run { period },
+            Ok(None) => Claim::Skip("another member runs this period".to_owned()),
+            Err(err) => Claim::Skip(err.to_string()),
+        }
+    }
+}
+
+/// What a cluster task's claim decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Claim {
+    /// This host runs `period`.
+    Run { period: u64 },
+    /// Another host runs it, or this one may not: why.
+    Skip(String),
+}
+
+/// The period `now` falls in, for a task that runs `every` so long: the nearest
+/// multiple of `every` since the epoch, so that hosts whose schedules are out of phase
+/// still name each period alike, and one host's runs, `every` apart, name consecutive
+/// periods.
+fn period_of(now: SystemTime, every: Duration) -> u64 {
+    let since = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let every = every.as_millis().max(1);
+    u64::try_from((since + every / 2) / every).unwrap_or(u64::MAX)
+}
+
+/// Whether a cluster task runs now on this host: `Ok(None)` without coordination (the
+/// task is then local), `Ok(Some(period))` when this host claimed the period, `Err`
+/// with why not otherwise.
+pub(crate) async fn may_run_cluster_task(
+    task: &str,
+    every: Duration,
+) -> Result<Option<u64>, String> {
+    let Some(coordinator) = current() else {
+        return Ok(None);
+    };
+    match coordinator.claim_run(task, every).await {
+        Claim::Run { period } => {
+            tracing::debug!(task, period, "cluster task claimed");
+            Ok(Some(period))
+        }
+        Claim::Skip(why) => Err(why),
+    }
+}
+
+tokio::task_local! {
+    static CLAIMED: u64;
+}
+
+/// Runs `run` (a cluster task's run) with `period` as its [`claimed_period`].
+pub(crate) async fn with_claimed_period<F: std::future::Future>(
+    period: Option<u64>,
+    run: F,
+) -> F::Output {
+    match period {
+        Some(period) => CLAIMED.scope(period, run).await,
+        None => run.await,
+    }
+}
+
+/// Inside a cluster-scoped periodic task, the period this run claimed: the number of
+/// `spacing`s since the Unix epoch (rounded to the nearest), the same on every host.
+/// One period runs once in the cluster, so it makes a good idempotency key. `None`
+/// outside a cluster task, or when coordination is not configured.
+///
+/// ```
+/// assert_eq!(oslo::coordination::claimed_period(), None);
+/// ```
+pub fn claimed_period() -> Option<u64> {
+    CLAIMED.try_with(|period| *period).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_out_of_phase_name_periods_alike() {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        let every = Duration::from_secs(10);
+        assert_eq!(period_of(at(100_000), every), 10);
+        assert_eq!(period_of(at(104_900), every), 10);
+        assert_eq!(period_of(at(95_100), every), 10);
+        // One host's runs, `every` apart, whatever its phase: consecutive periods.
+        for phase in [0, 2_500, 4_999, 5_001, 9_999] {
+            let periods: Vec<u64> = (0..5)
+                .map(|k| period_of(at(1_000_000 + phase + k * 10_000), every))
+                .collect();
+            assert!(
+                periods.windows(2).all(|w| w[1] == w[0] + 1),
+                "{phase}: {periods:?}"
+            );
+        }
+    }
+}
