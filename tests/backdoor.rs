@@ -363,3 +363,60 @@ fn exit_code_after_term(mut service: Service) -> i32 {
     service.signal(Signal::TERM);
     exit_code(service.wait_exit())
 }
+
+/// The console's socket is opened to everyone (as a socket in a shared directory might
+/// be): a client of another user still gets nothing, and the refusal is logged. The
+/// client is Python run as `nobody` (uid 65534), which needs root to start.
+#[test]
+fn a_client_of_another_user_is_refused_even_when_the_mode_lets_it_in() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    assert!(
+        rustix::process::getuid().is_root(),
+        "this test starts a client as another user: run it as root (CI does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let path = dir.path().join("console.sock");
+    let service = Service::start(
+        HELLO,
+        &hello_config(&format!("backdoor_socket = {}", path.display())),
+        Stdout::Null,
+    );
+    service.expect_notify("READY=1");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // Connecting works (the mode lets it); what counts is that nothing comes back and
+    // the server closes the connection, whether the write gets in before or not.
+    let client = "import socket, sys\n\
+                  s = socket.socket(socket.AF_UNIX)\n\
+                  s.settimeout(30)\n\
+                  s.connect(sys.argv[1])\n\
+                  data = b''\n\
+                  try:\n\
+                  \x20   s.sendall(b'conf\\n')\n\
+                  \x20   while True:\n\
+                  \x20       chunk = s.recv(4096)\n\
+                  \x20       if not chunk: break\n\
+                  \x20       data += chunk\n\
+                  except (BrokenPipeError, ConnectionResetError):\n\
+                  \x20   pass\n\
+                  print('connected, got %d bytes' % len(data))\n";
+    let output = std::process::Command::new("python3")
+        .args(["-c", client])
+        .arg(&path)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("python3 as nobody");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(said.trim(), "connected, got 0 bytes", "{output:?}");
+    service.wait_log_line(&[
+        "backdoor refused a client of another user",
+        "uid=Some(65534)",
+    ]);
+    // The owner is still served.
+    let stream = UnixStream::connect(&path).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let mut console = Console::new(stream);
+    assert!(console.ask("services").starts_with("hello state=running"));
+}
