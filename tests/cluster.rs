@@ -311,3 +311,24 @@ fn sighup_moves_a_host_to_a_new_backend_url() {
     });
     stop(a);
 }
+
+#[test]
+fn workers_ask_their_parent_so_a_frozen_parent_holds_its_hosts_runs() {
+    let etcd = Etcd::start();
+    let a = Service::start(CLUSTER, &config(&etcd, "a", 2), Stdout::Null);
+    a.expect_notify("READY=1");
+    let hosts = [("a", &a)];
+    wait_until("three periods", || runs(&hosts).len() >= 3);
+    // The parent alone: its workers run on, but their claims wait for its answers. The
+    // freeze is shorter than the lease, so the host's membership stands in etcd all along:
+    // a worker that claimed there itself would go on running.
+    a.signal(Signal::STOP);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = runs(&hosts).len();
+    std::thread::sleep(Duration::from_secs(2));
+    let during = runs(&hosts).len();
+    a.signal(Signal::CONT);
+    assert_eq!(during, before, "a worker ran a period without its parent");
+    wait_until("runs again", || runs(&hosts).len() >= during + 2);
+    stop(a);
+}

@@ -1,11 +1,27 @@
 //! The claims of cluster-scoped periodic tasks: each run is recorded in etcd as the
-//! runner of its period, by the first host to ask, while its membership stands.
+//! runner of its period, by the first host to ask, while its membership stands. A
+//! worker process asks its parent, which claims on its own membership.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::etcd::Guard;
 use super::groups::member_key;
-use super::{CoordinationError, Coordinator, PREFIX, Role, current};
+use super::{CoordinationError, Coordinator, PREFIX, current};
+use crate::future::BoxFuture;
+
+/// How long a worker waits for its parent's answer to a claim: a parent that does not
+/// answer (frozen, say) must not hold the worker's periodic tasks for good.
+const PARENT_ANSWER: Duration = Duration::from_secs(5);
+
+/// How a worker process asks its parent, its host's member, to claim a period for it
+/// (over their control socket; the launcher provides it).
+pub(crate) trait AskParent: Send + Sync + std::fmt::Debug {
+    /// What [`Coordinator::claim`] answers in the parent, or why it could not.
+    fn claim<'a>(
+        &'a self,
+        task: &'a str,
+        every: Duration,
+    ) -> BoxFuture<'a, Result<Option<u64>, String>>;
+}
 
 impl Coordinator {
     /// Claims the current period of task `task`, which runs every `every`, for this
@@ -20,26 +36,27 @@ impl Coordinator {
         every: Duration,
     ) -> Result<Option<u64>, CoordinationError> {
         let inner = &self.inner;
+        // A worker asks its parent, the host's member, to claim for it.
+        if let Some(parent) = &inner.parent {
+            return tokio::time::timeout(PARENT_ANSWER, parent.claim(task, every))
+                .await
+                .unwrap_or_else(|_| Err("the parent did not answer in time".to_owned()))
+                .map_err(CoordinationError::Parent);
+        }
+        // Fencing: this process checks its lease first, etcd checks it in the claim.
+        let lease = self.valid_lease()?;
         let member_key = member_key(&inner.group, &inner.member);
-        // A worker claims on its parent's membership, which etcd checks; a member on
-        // its own lease, which this process checks first (fencing).
-        let guard = match inner.role {
-            Role::Member => Guard::LeaseIs(&member_key, self.valid_lease()?),
-            Role::Worker => Guard::Exists(&member_key),
-        };
         let period = period_of(SystemTime::now(), every);
         let key = format!("{PREFIX}/tasks/{}/{task}", inner.group);
         let value = format!("{period:020} {}", inner.member);
         let claimed = inner
             .etcd
-            .advance(guard, &key, &value, &format!("{period:020}"))
+            .advance(&member_key, lease, &key, &value, &format!("{period:020}"))
             .await
             .inspect_err(|err| inner.report_outage(err))?;
         inner.report_recovery();
         // Fencing: a lease that expired during the call no longer counts.
-        if inner.role == Role::Member {
-            self.valid_lease()?;
-        }
+        self.valid_lease()?;
         Ok(claimed.then_some(period))
     }
 

@@ -59,15 +59,6 @@ pub(crate) enum Change {
     Delete(String),
 }
 
-/// A compare of a transaction: the member's key is there, attached to a lease.
-#[derive(Clone, Debug)]
-pub(crate) enum Guard<'a> {
-    /// `key` exists.
-    Exists(&'a str),
-    /// `key` is attached to `lease`.
-    LeaseIs(&'a str, i64),
-}
-
 /// The sending half of an HTTP/1.1 connection to etcd.
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
@@ -149,21 +140,18 @@ impl Etcd {
         Ok(answer["succeeded"].as_bool().unwrap_or(false))
     }
 
-    /// Sets `key` to `value` when `guard` holds and the key is absent or its value sorts
-    /// before `before` (values are compared as bytes): whether it did.
+    /// Sets `key` to `value` when `member` is attached to `lease` and the key is absent
+    /// or its value sorts before `before` (values are compared as bytes): whether it did.
     pub(crate) async fn advance(
         &self,
-        guard: Guard<'_>,
+        member: &str,
+        lease: i64,
         key: &str,
         value: &str,
         before: &str,
     ) -> Result<bool, EtcdError> {
-        let guard = match guard {
-            Guard::Exists(member) => json!({ "key": encode(member), "target": "CREATE",
-                                             "result": "GREATER", "create_revision": "0" }),
-            Guard::LeaseIs(member, lease) => json!({ "key": encode(member), "target": "LEASE",
-                                                     "result": "EQUAL", "lease": lease.to_string() }),
-        };
+        let guard = json!({ "key": encode(member), "target": "LEASE", "result": "EQUAL",
+                            "lease": lease.to_string() });
         let absent = json!({ "key": encode(key), "target": "CREATE", "result": "EQUAL",
                              "create_revision": "0" });
         let earlier = json!({ "key": encode(key), "target": "VALUE", "result": "LESS",

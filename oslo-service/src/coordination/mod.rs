@@ -7,8 +7,8 @@
 //! service's group), leaves at stop (the lease is revoked, so leadership and locks pass
 //! to the others at once) and follows a changed `backend_url` on SIGHUP. Under worker
 //! processes the parent is the host's member and the only one to send heartbeats; a
-//! worker claims cluster-task runs on the parent's membership (etcd checks it stands)
-//! and takes a lease of its own only when it takes a lock.
+//! worker asks the parent to claim its cluster-task runs, and takes a lease of its own
+//! only when it takes a lock.
 //!
 //! Everything that acts for the cluster checks the lease first (fencing): a host whose
 //! last heartbeat reached etcd more than `lease_ttl` ago, because etcd is down or the
@@ -50,7 +50,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError, CoordinationOptions, InvalidValue};
 pub use claim::claimed_period;
-pub(crate) use claim::{may_run_cluster_task, with_claimed_period};
+pub(crate) use claim::{AskParent, may_run_cluster_task, with_claimed_period};
 use etcd::Etcd;
 pub use etcd::{EtcdError, KeyValue};
 use groups::follow_leadership;
@@ -72,6 +72,9 @@ pub enum CoordinationError {
     /// etcd could not be reached or refused the call.
     #[error(transparent)]
     Etcd(#[from] EtcdError),
+    /// A worker's parent could not claim for it.
+    #[error("the parent process could not claim: {0}")]
+    Parent(String),
     /// The membership's lease is not valid: etcd has not heard from this host within
     /// `lease_ttl`.
     #[error(
@@ -100,6 +103,8 @@ struct Inner {
     member: String,
     group: String,
     role: Role,
+    /// A worker's way to its parent, which claims for it.
+    parent: Option<Arc<dyn AskParent>>,
     heartbeat: Duration,
     ttl: Duration,
     lease: watch::Sender<Lease>,
@@ -119,7 +124,15 @@ struct Inner {
 impl Coordinator {
     /// Connects as `conf`'s `[coordination]` says; `None` when `backend_url` is not set. The heartbeat starts at once; when etcd cannot be
     /// reached the coordinator keeps trying (the outage is logged once).
-    fn start(conf: &Config, role: Role) -> Result<Option<Self>, ConfigError> {
+    fn start(
+        conf: &Config,
+        parent: Option<Arc<dyn AskParent>>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let role = if parent.is_some() {
+            Role::Worker
+        } else {
+            Role::Member
+        };
         let options = conf.group::<CoordinationOptions>()?;
         let Some(url) = options.backend_url.clone() else {
             return Ok(None);
@@ -154,6 +167,7 @@ impl Coordinator {
             member,
             group: group.clone(),
             role,
+            parent,
             heartbeat: options.heartbeat,
             ttl: options.lease_ttl,
             lease: watch::Sender::new(Lease::None),
@@ -190,7 +204,7 @@ impl Coordinator {
     /// launcher (a command-line tool, a benchmark): `None` when `backend_url` is not
     /// set. Services get theirs from [`current`]. Call [`Coordinator::leave`] when done.
     pub fn connect(conf: &Config) -> Result<Option<Coordinator>, ConfigError> {
-        Self::start(conf, Role::Member)
+        Self::start(conf, None)
     }
 
     /// Leaves every group at once (the lease is revoked: locks and leadership pass to
@@ -261,11 +275,10 @@ pub fn current() -> Option<Coordinator> {
         .clone()
 }
 
-/// Starts coordination for this process as its host's member (`worker` false) or as a
-/// worker under it; does nothing without `backend_url`. The launchers call it.
-pub(crate) fn start(conf: &Config, worker: bool) -> Result<(), ConfigError> {
-    let role = if worker { Role::Worker } else { Role::Member };
-    let started = Coordinator::start(conf, role)?;
+/// Starts coordination for this process as its host's member, or as a worker that asks
+/// `parent` to claim for it; does nothing without `backend_url`. The launchers call it.
+pub(crate) fn start(conf: &Config, parent: Option<Arc<dyn AskParent>>) -> Result<(), ConfigError> {
+    let started = Coordinator::start(conf, parent)?;
     let old = std::mem::replace(
         &mut *CURRENT.lock().unwrap_or_else(PoisonError::into_inner),
         started,
@@ -300,7 +313,10 @@ pub(crate) async fn stop() {
 }
 
 /// After a reload: starts, stops or moves coordination when `backend_url` changed.
-pub(crate) fn follow_reload(conf: &Config, worker: bool) -> Result<(), ConfigError> {
+pub(crate) fn follow_reload(
+    conf: &Config,
+    parent: Option<Arc<dyn AskParent>>,
+) -> Result<(), ConfigError> {
     let wanted = conf.group::<CoordinationOptions>()?.backend_url.clone();
     let running = current().map(|c| c.inner.url.clone());
     if wanted == running {
@@ -317,7 +333,7 @@ pub(crate) fn follow_reload(conf: &Config, worker: bool) -> Result<(), ConfigErr
         }
         return Ok(());
     }
-    start(conf, worker)
+    start(conf, parent)
 }
 
 #[cfg(test)]

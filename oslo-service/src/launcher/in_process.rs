@@ -129,7 +129,12 @@ impl ServiceLauncher {
         };
 
         // Before the services: their cluster tasks claim their runs through it.
-        crate::coordination::start(&self.conf, role.is_worker())?;
+        // A worker asks its parent, the host's member, to claim its cluster tasks' runs.
+        let parent = match &role {
+            Role::Worker(link) => Some(link.asker()),
+            Role::Standalone => None,
+        };
+        crate::coordination::start(&self.conf, parent.clone())?;
         signals
             .guard(crate::coordination::wait_for_first_lease())
             .await
@@ -162,8 +167,7 @@ impl ServiceLauncher {
                 // A worker's SIGHUP comes from its parent, never from a terminal.
                 Some(SignalEvent::HangUp) if role.is_worker() || is_daemon() => {
                     tracing::info!(signal = %SignalEvent::HangUp, "caught signal, reloading the configuration");
-                    self.reload(&mut signals, &options, role.is_worker())
-                        .await?;
+                    self.reload(&mut signals, &options, parent.clone()).await?;
                     if let Some(console) = &console {
                         console.set_services(self.services.contexts());
                     }
@@ -234,12 +238,12 @@ impl ServiceLauncher {
         &mut self,
         signals: &mut SignalLoop,
         options: &RuntimeOptions,
-        worker: bool,
+        parent: Option<std::sync::Arc<dyn crate::coordination::AskParent>>,
     ) -> Result<()> {
         if !self.phase.reread(&self.conf, self.restart_method) {
             return Ok(());
         }
-        if let Err(err) = crate::coordination::follow_reload(&self.conf, worker) {
+        if let Err(err) = crate::coordination::follow_reload(&self.conf, parent) {
             tracing::error!(error = %err, "coordination keeps its old backend");
         }
         match self.restart_method {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,7 +13,7 @@ use super::fork_rate::{ForkRate, PAUSE, Verdict};
 use super::phase::{LauncherState, Phase};
 use super::services::{RestartMethod, Services};
 use super::spawn::{self, WorkerSpec};
-use super::worker::{READY, handover_frame};
+use super::worker::{Frame, Frames, Outcome, answer_frame, handover_frame};
 use crate::backdoor::{Console, WorkerView};
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
@@ -127,7 +127,7 @@ impl Supervisor {
         let console = Console::start(&self.conf)?;
         // The parent is the host's member; its workers claim cluster tasks on its
         // membership.
-        crate::coordination::start(&self.conf, false)?;
+        crate::coordination::start(&self.conf, None)?;
         crate::coordination::wait_for_first_lease().await;
         self.fill(Instant::now());
         loop {
@@ -284,8 +284,8 @@ impl Supervisor {
     }
 
     /// Hands the worker the configuration its siblings run on, then reads its readiness
-    /// reports, in a task that holds the parent's end of its control socket until the
-    /// worker closes its own.
+    /// reports and claims (answering each), in a task that holds the parent's end of its
+    /// control socket until the worker closes its own.
     fn watch(&self, pid: i32, control: std::os::unix::net::UnixStream) -> std::io::Result<()> {
         control.set_nonblocking(true)?;
         let mut control = tokio::net::UnixStream::from_std(control)?;
@@ -299,21 +299,44 @@ impl Supervisor {
             // its own) must still be heard when it is ready. Borrowed halves: dropping
             // one does not shut the socket down.
             let (mut reader, mut writer) = control.split();
-            let hand_over = async {
+            let (answers, mut to_send) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+            let write = async {
                 if let Err(err) = writer.write_all(&values).await {
                     // The worker reads end-of-file or a short frame, and gives up.
                     tracing::debug!(pid, error = %err, "cannot hand the configuration to the worker");
+                    return;
                 }
-            };
-            let reports = async {
-                let mut buf = [0u8; 16];
-                while let Ok(n @ 1..) = reader.read(&mut buf).await {
-                    for _ in buf[..n].iter().filter(|&&b| b == READY) {
-                        let _ = ready.send(pid);
+                while let Some(answer) = to_send.recv().await {
+                    if writer.write_all(&answer).await.is_err() {
+                        return;
                     }
                 }
             };
-            tokio::join!(hand_over, reports);
+            let read = async move {
+                let mut buf = [0u8; 512];
+                let mut frames = Frames::default();
+                while let Ok(n @ 1..) = reader.read(&mut buf).await {
+                    frames.push(&buf[..n]);
+                    while let Some(frame) = frames.next_frame() {
+                        match frame {
+                            Frame::Ready => {
+                                let _ = ready.send(pid);
+                            }
+                            Frame::Claim { id, every, task } => {
+                                let answers = answers.clone();
+                                tokio::spawn(async move {
+                                    let outcome = claim_for_worker(&task, every).await;
+                                    let _ = answers.send(answer_frame(id, &outcome));
+                                });
+                            }
+                            Frame::Answer { .. } => {}
+                        }
+                    }
+                }
+                // The writer ends once the claims under way have answered.
+                drop(answers);
+            };
+            tokio::join!(write, read);
         });
         Ok(())
     }
@@ -537,7 +560,7 @@ impl Supervisor {
             }
             return;
         }
-        if let Err(err) = crate::coordination::follow_reload(&self.conf, false) {
+        if let Err(err) = crate::coordination::follow_reload(&self.conf, None) {
             tracing::error!(error = %err, "coordination keeps its old backend");
         }
         self.reload_deadline = self
@@ -642,6 +665,18 @@ fn send(pid: i32, signal: Signal) {
         if let Err(err) = rustix::process::kill_process(raw, signal) {
             tracing::debug!(pid, signal = signal.as_raw(), error = %err, "cannot signal worker");
         }
+    }
+}
+
+/// Claims a period of a cluster task for a worker, on this host's membership.
+async fn claim_for_worker(task: &str, every: Duration) -> Outcome {
+    let Some(coordinator) = crate::coordination::current() else {
+        return Outcome::Failed("the parent runs no coordination".to_owned());
+    };
+    match coordinator.claim(task, every).await {
+        Ok(Some(period)) => Outcome::Run(period),
+        Ok(None) => Outcome::Elsewhere,
+        Err(err) => Outcome::Failed(err.to_string()),
     }
 }
 

@@ -1,14 +1,16 @@
 //! The worker side of worker processes: which worker this process is (its marker, read
 //! from the environment once), and its link to the parent.
 
+mod claims;
 mod handover;
 mod marker;
 mod parent_link;
 
+pub(super) use claims::{Frame, Frames, Outcome, answer_frame};
 pub(super) use handover::handover_frame;
 pub(crate) use handover::parent_values;
 pub(super) use marker::{Marker, WORKER_ENV, marker, take_env};
-pub(super) use parent_link::{ParentLink, READY, parent_died};
+pub(super) use parent_link::{ParentLink, parent_died};
 
 /// Which worker of which service this process is.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,26 +1,93 @@
 //! A worker's side of its control socket: tells the parent when the worker is ready,
-//! and ends the worker when the parent is gone.
+//! asks it to claim cluster-task periods (see `claims`), and ends the worker when the
+//! parent is gone.
 //!
 //! The parent holds the other end and never hands it to anyone, so when the parent dies,
 //! even by SIGKILL, the worker reads end-of-file here. The kernel's parent-death signal
 //! (SIGUSR2, set before exec) is the second way the news arrives.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
 
+use super::claims::{Frame, Frames, Outcome, READY, claim_frame};
 use super::marker::Marker;
-
-/// The byte a worker sends when its services have started or been reset.
-pub(in crate::launcher) const READY: u8 = b'R';
+use crate::coordination::AskParent;
+use crate::future::BoxFuture;
 
 /// A worker's connection to its parent.
 #[derive(Debug)]
 pub(in crate::launcher) struct ParentLink {
-    control: UnixStream,
+    /// Written by one writer at a time, so that frames never interleave.
+    control: Arc<Mutex<UnixStream>>,
     parent: i32,
+    claims: Arc<Claims>,
+}
+
+/// The claims asked of the parent and not answered yet.
+#[derive(Debug, Default)]
+struct Claims {
+    next: AtomicU32,
+    waiting: Mutex<HashMap<u32, oneshot::Sender<Outcome>>>,
+}
+
+impl Claims {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<u32, oneshot::Sender<Outcome>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Forgets a claim whose asker stopped waiting (its answer came, or it gave up).
+struct Asked<'a>(&'a Claims, u32);
+
+impl Drop for Asked<'_> {
+    fn drop(&mut self) {
+        self.0.waiting().remove(&self.1);
+    }
+}
+
+/// What the coordinator of a worker asks its parent through.
+#[derive(Debug)]
+struct ParentAsker {
+    control: Arc<Mutex<UnixStream>>,
+    claims: Arc<Claims>,
+}
+
+impl AskParent for ParentAsker {
+    fn claim<'a>(
+        &'a self,
+        task: &'a str,
+        every: Duration,
+    ) -> BoxFuture<'a, Result<Option<u64>, String>> {
+        Box::pin(async move {
+            let id = self.claims.next.fetch_add(1, Ordering::Relaxed);
+            let (answer, answered) = oneshot::channel();
+            self.claims.waiting().insert(id, answer);
+            let _asked = Asked(&self.claims, id);
+            write_frame(&self.control, &claim_frame(id, task, every))
+                .map_err(|err| format!("cannot ask the parent: {err}"))?;
+            match answered.await {
+                Ok(Outcome::Run(period)) => Ok(Some(period)),
+                Ok(Outcome::Elsewhere) => Ok(None),
+                Ok(Outcome::Failed(reason)) => Err(reason),
+                Err(_) => Err("the parent closed the control socket".to_owned()),
+            }
+        })
+    }
+}
+
+/// Writes one whole frame (a few bytes: the socket's buffer takes it at once, or the
+/// parent has stopped reading and the frame is refused).
+fn write_frame(control: &Mutex<UnixStream>, frame: &[u8]) -> io::Result<()> {
+    let control = control.lock().unwrap_or_else(PoisonError::into_inner);
+    (&*control).write_all(frame)
 }
 
 impl ParentLink {
@@ -31,8 +98,9 @@ impl ParentLink {
         let control = UnixStream::from(unsafe { OwnedFd::from_raw_fd(marker.control) });
         control.set_nonblocking(true)?;
         Ok(ParentLink {
-            control,
+            control: Arc::new(Mutex::new(control)),
             parent: marker.parent,
+            claims: Arc::default(),
         })
     }
 
@@ -41,19 +109,44 @@ impl ParentLink {
         rustix::process::getppid().map(|pid| pid.as_raw_pid()) != Some(self.parent)
     }
 
-    /// Watches the control socket in a task of its own and exits the process with
-    /// status 1 as soon as the parent is gone.
+    /// The way this worker's coordinator asks the parent to claim cluster-task periods.
+    pub(in crate::launcher) fn asker(&self) -> Arc<dyn AskParent> {
+        Arc::new(ParentAsker {
+            control: Arc::clone(&self.control),
+            claims: Arc::clone(&self.claims),
+        })
+    }
+
+    /// Watches the control socket in a task of its own: hands the parent's answers to
+    /// the claims waiting for them, and exits the process with status 1 as soon as the
+    /// parent is gone.
     pub(in crate::launcher) fn watch_parent(&self) -> io::Result<()> {
-        let mut reader = tokio::net::UnixStream::from_std(self.control.try_clone()?)?;
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_clone()?;
+        let mut reader = tokio::net::UnixStream::from_std(control)?;
         if self.orphaned() {
             parent_died();
         }
+        let claims = Arc::clone(&self.claims);
         tokio::spawn(async move {
-            let mut buf = [0u8; 64];
+            let mut buf = [0u8; 512];
+            let mut frames = Frames::default();
             loop {
                 match reader.read(&mut buf).await {
                     Ok(0) => parent_died(),
-                    Ok(_) => {}
+                    Ok(n) => {
+                        frames.push(&buf[..n]);
+                        while let Some(frame) = frames.next_frame() {
+                            if let Frame::Answer { id, outcome } = frame {
+                                if let Some(waiting) = claims.waiting().remove(&id) {
+                                    let _ = waiting.send(outcome);
+                                }
+                            }
+                        }
+                    }
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                     Err(err) => {
                         tracing::error!(error = %err, "cannot read the control socket");
@@ -67,7 +160,7 @@ impl ParentLink {
 
     /// Tells the parent that this worker's services are up.
     pub(in crate::launcher) fn report_ready(&self) {
-        if let Err(err) = (&self.control).write_all(&[READY]) {
+        if let Err(err) = write_frame(&self.control, &[READY]) {
             tracing::warn!(error = %err, "cannot tell the parent that this worker is ready");
         }
     }

@@ -1,0 +1,174 @@
+//! The cluster-task claims a worker asks its parent for, over their control socket: the
+//! parent is its host's member of the coordination group, so a worker's runs are
+//! claimed on the parent's membership, by the parent, and a host is one member however
+//! many workers it has.
+//!
+//! After the configuration handover, frames go both ways on the socket:
+//!
+//! ```text
+//! worker -> parent   R                                      ready (one byte)
+//!                    C id:u32 every_ms:u64 len:u16 task      claim the current period
+//! parent -> worker   A id:u32 outcome:u8 period:u64 len:u16 reason
+//! ```
+//!
+//! Numbers are little-endian; `outcome` is 0 (run `period`), 1 (another host runs it) or
+//! 2 (no claim could be made: `reason`).
+
+use std::time::Duration;
+
+/// The byte a worker sends when its services have started or been reset.
+pub(in crate::launcher) const READY: u8 = b'R';
+const CLAIM: u8 = b'C';
+const ANSWER: u8 = b'A';
+
+/// What the parent answers a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::launcher) enum Outcome {
+    /// The worker runs this period.
+    Run(u64),
+    /// Another host runs it.
+    Elsewhere,
+    /// No claim could be made, for this reason.
+    Failed(String),
+}
+
+/// One frame read from the control socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::launcher) enum Frame {
+    Ready,
+    Claim {
+        id: u32,
+        every: Duration,
+        task: String,
+    },
+    Answer {
+        id: u32,
+        outcome: Outcome,
+    },
+}
+
+pub(in crate::launcher) fn claim_frame(id: u32, task: &str, every: Duration) -> Vec<u8> {
+    let task = &task.as_bytes()[..task.len().min(usize::from(u16::MAX))];
+    let mut frame = vec![CLAIM];
+    frame.extend_from_slice(&id.to_le_bytes());
+    let millis = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
+    frame.extend_from_slice(&millis.to_le_bytes());
+    frame.extend_from_slice(&(task.len() as u16).to_le_bytes());
+    frame.extend_from_slice(task);
+    frame
+}
+
+pub(in crate::launcher) fn answer_frame(id: u32, outcome: &Outcome) -> Vec<u8> {
+    let (code, period, reason) = match outcome {
+        Outcome::Run(period) => (0u8, *period, ""),
+        Outcome::Elsewhere => (1, 0, ""),
+        Outcome::Failed(reason) => (2, 0, reason.as_str()),
+    };
+    let reason = &reason.as_bytes()[..reason.len().min(usize::from(u16::MAX))];
+    let mut frame = vec![ANSWER];
+    frame.extend_from_slice(&id.to_le_bytes());
+    frame.push(code);
+    frame.extend_from_slice(&period.to_le_bytes());
+    frame.extend_from_slice(&(reason.len() as u16).to_le_bytes());
+    frame.extend_from_slice(reason);
+    frame
+}
+
+/// Frames out of the bytes of a stream, as they arrive in pieces.
+#[derive(Debug, Default)]
+pub(in crate::launcher) struct Frames {
+    pending: Vec<u8>,
+}
+
+impl Frames {
+    pub(in crate::launcher) fn push(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// The next whole frame, if one has arrived. A byte that starts no frame is dropped.
+    pub(in crate::launcher) fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            let (frame, used) = match *self.pending.first()? {
+                READY => (Frame::Ready, 1),
+                CLAIM => {
+                    let head = self.pending.get(..15)?;
+                    let len = usize::from(u16::from_le_bytes([head[13], head[14]]));
+                    let task = self.pending.get(15..15 + len)?;
+                    let frame = Frame::Claim {
+                        id: u32::from_le_bytes(head[1..5].try_into().ok()?),
+                        every: Duration::from_millis(u64::from_le_bytes(
+                            head[5..13].try_into().ok()?,
+                        )),
+                        task: String::from_utf8_lossy(task).into_owned(),
+                    };
+                    (frame, 15 + len)
+                }
+                ANSWER => {
+                    let head = self.pending.get(..16)?;
+                    let len = usize::from(u16::from_le_bytes([head[14], head[15]]));
+                    let reason = self.pending.get(16..16 + len)?;
+                    let period = u64::from_le_bytes(head[6..14].try_into().ok()?);
+                    let outcome = match head[5] {
+                        0 => Outcome::Run(period),
+                        1 => Outcome::Elsewhere,
+                        _ => Outcome::Failed(String::from_utf8_lossy(reason).into_owned()),
+                    };
+                    let id = u32::from_le_bytes(head[1..5].try_into().ok()?);
+                    (Frame::Answer { id, outcome }, 16 + len)
+                }
+                _ => {
+                    self.pending.remove(0);
+                    continue;
+                }
+            };
+            self.pending.drain(..used);
+            return Some(frame);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_arrive_whole_whatever_the_pieces() {
+        let mut bytes = vec![READY];
+        bytes.extend(claim_frame(7, "Cluster.purge", Duration::from_secs(60)));
+        bytes.push(b'?');
+        bytes.extend(answer_frame(7, &Outcome::Run(42)));
+        bytes.extend(answer_frame(8, &Outcome::Failed("etcd is down".into())));
+        bytes.extend(answer_frame(9, &Outcome::Elsewhere));
+        let mut frames = Frames::default();
+        let mut got = Vec::new();
+        for piece in bytes.chunks(3) {
+            frames.push(piece);
+            while let Some(frame) = frames.next_frame() {
+                got.push(frame);
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                Frame::Ready,
+                Frame::Claim {
+                    id: 7,
+                    every: Duration::from_secs(60),
+                    task: "Cluster.purge".into()
+                },
+                Frame::Answer {
+                    id: 7,
+                    outcome: Outcome::Run(42)
+                },
+                Frame::Answer {
+                    id: 8,
+                    outcome: Outcome::Failed("etcd is down".into())
+                },
+                Frame::Answer {
+                    id: 9,
+                    outcome: Outcome::Elsewhere
+                },
+            ]
+        );
+    }
+}
