@@ -67,7 +67,9 @@ impl Coordinator {
     }
 
     /// Whether this host leads `group` (as of the last heartbeat) and its lease is
-    /// valid.
+    /// valid. In a worker process, which stands for nothing itself, it is `false`:
+    /// compare [`Coordinator::leader`] with [`Coordinator::member_id`] to learn whether
+    /// the worker's host leads.
     pub fn is_leader(&self, group: &str) -> bool {
         self.has_valid_lease()
             && self

@@ -76,9 +76,17 @@ impl Inner {
         }
     }
 
-    /// One heartbeat: renews the lease (or takes a new one, joining the groups again),
-    /// stands for leadership, refreshes the members partitioners read.
+    /// One heartbeat: renews the lease (or takes a new one, joining the groups again)
+    /// and stands for leadership, unless this is a worker that needs no lease; then
+    /// refreshes the members partitioners read.
     async fn beat(&self) -> Result<(), EtcdError> {
+        if self.wants_lease.load(Ordering::Relaxed) {
+            self.renew_lease().await?;
+        }
+        self.refresh_members().await
+    }
+
+    async fn renew_lease(&self) -> Result<(), EtcdError> {
         let sent = Instant::now();
         let current = *self.lease.borrow();
         let renewed = match current {
@@ -118,6 +126,10 @@ impl Inner {
                 self.campaign(group, id).await?;
             }
         }
+        Ok(())
+    }
+
+    async fn refresh_members(&self) -> Result<(), EtcdError> {
         let watched: Vec<String> = self
             .members
             .lock()
@@ -141,12 +153,6 @@ impl Inner {
 }
 
 pub(super) async fn heartbeat(inner: Arc<Inner>) {
-    if !inner.wants_lease.load(Ordering::Relaxed) {
-        tokio::select! {
-            () = inner.stop.cancelled() => return,
-            () = inner.lease_wanted.notified() => {}
-        }
-    }
     loop {
         let beat = tokio::select! {
             () = inner.stop.cancelled() => return,
@@ -159,6 +165,8 @@ pub(super) async fn heartbeat(inner: Arc<Inner>) {
         tokio::select! {
             () = inner.stop.cancelled() => return,
             () = tokio::time::sleep(inner.heartbeat) => {}
+            // A worker that now wants a lease (for a lock) gets one at once.
+            () = inner.lease_wanted.notified() => {}
         }
     }
 }
