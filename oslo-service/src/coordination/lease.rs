@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::etcd::EtcdError;
 use super::groups::member_key;
-use super::{CoordinationError, Coordinator, Inner, PREFIX, Role};
+use super::{CoordinationError, Coordinator, Inner, PREFIX};
 
 /// A member's (or a worker's) lease as this process last knew it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Inner {
             }
         };
         let fresh = !matches!(current, Lease::Held { id: old, .. } if old == id);
-        if fresh && self.role == Role::Member {
+        if fresh && self.is_member() {
             let groups: Vec<String> = self.lock_groups().keys().cloned().collect();
             for group in &groups {
                 self.etcd
@@ -120,7 +120,7 @@ impl Inner {
         if fresh {
             tracing::info!(member = %self.member, lease = id, "coordination lease granted");
         }
-        if self.role == Role::Member {
+        if self.is_member() {
             let groups: Vec<String> = self.lock_groups().keys().cloned().collect();
             for group in &groups {
                 self.campaign(group, id).await?;

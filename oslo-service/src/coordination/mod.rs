@@ -83,13 +83,6 @@ pub enum CoordinationError {
     NoLease,
 }
 
-/// Whether this process is its host's member or a worker under it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    Member,
-    Worker,
-}
-
 /// A connection to the coordination backend for this process. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Coordinator {
@@ -102,8 +95,7 @@ struct Inner {
     url: String,
     member: String,
     group: String,
-    role: Role,
-    /// A worker's way to its parent, which claims for it.
+    /// A worker's way to its parent, which claims for it; `None` in the host's member.
     parent: Option<Arc<dyn AskParent>>,
     heartbeat: Duration,
     ttl: Duration,
@@ -122,17 +114,15 @@ struct Inner {
 }
 
 impl Coordinator {
-    /// Connects as `conf`'s `[coordination]` says; `None` when `backend_url` is not set. The heartbeat starts at once; when etcd cannot be
-    /// reached the coordinator keeps trying (the outage is logged once).
+    /// Connects as `conf`'s `[coordination]` says, as the host's member or (with
+    /// `parent`) as a worker under it; `None` when `backend_url` is not set. The
+    /// heartbeat starts at once; when etcd cannot be reached the coordinator keeps
+    /// trying (the outage is logged once).
     fn start(
         conf: &Config,
         parent: Option<Arc<dyn AskParent>>,
     ) -> Result<Option<Self>, ConfigError> {
-        let role = if parent.is_some() {
-            Role::Worker
-        } else {
-            Role::Member
-        };
+        let member_of_host = parent.is_none();
         let options = conf.group::<CoordinationOptions>()?;
         let Some(url) = options.backend_url.clone() else {
             return Ok(None);
@@ -166,7 +156,6 @@ impl Coordinator {
             url,
             member,
             group: group.clone(),
-            role,
             parent,
             heartbeat: options.heartbeat,
             ttl: options.lease_ttl,
@@ -174,18 +163,18 @@ impl Coordinator {
             groups: Mutex::default(),
             members: Mutex::default(),
             outage: AtomicBool::new(false),
-            wants_lease: AtomicBool::new(role == Role::Member),
+            wants_lease: AtomicBool::new(member_of_host),
             lease_wanted: tokio::sync::Notify::new(),
             stop: CancellationToken::new(),
         });
-        if role == Role::Member {
+        if member_of_host {
             inner.lock_groups().insert(group.clone(), None);
             tokio::spawn(follow_leadership(Arc::clone(&inner), group));
         }
         tokio::spawn(heartbeat(Arc::clone(&inner)));
         tracing::info!(
             backend = %inner.url, member = %inner.member, group = %inner.group,
-            role = ?role, "coordination started"
+            role = if member_of_host { "member" } else { "worker" }, "coordination started"
         );
         Ok(Some(Coordinator { inner }))
     }
@@ -223,6 +212,11 @@ impl Coordinator {
 }
 
 impl Inner {
+    /// Whether this process is its host's member (not a worker under it).
+    fn is_member(&self) -> bool {
+        self.parent.is_none()
+    }
+
     fn lock_groups(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<String>>> {
         self.groups.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -293,7 +287,7 @@ pub(crate) fn start(conf: &Config, parent: Option<Arc<dyn AskParent>>) -> Result
 /// services' first cluster-task runs can be claimed; returns at once without one, and
 /// after the first heartbeat's time when etcd does not answer.
 pub(crate) async fn wait_for_first_lease() {
-    if let Some(coordinator) = current().filter(|c| c.inner.role == Role::Member) {
+    if let Some(coordinator) = current().filter(|c| c.inner.is_member()) {
         let within = coordinator.inner.heartbeat.min(Duration::from_secs(2));
         if !coordinator.wait_for_lease(within).await {
             tracing::warn!("starting without a coordination lease: cluster tasks wait for etcd");
