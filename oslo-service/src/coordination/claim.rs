@@ -59,24 +59,6 @@ impl Coordinator {
         self.valid_lease()?;
         Ok(claimed.then_some(period))
     }
-
-    /// What [`Coordinator::claim`] decided, for the periodic scheduler.
-    async fn claim_run(&self, task: &str, every: Duration) -> Claim {
-        match self.claim(task, every).await {
-            Ok(Some(period)) => Claim::Run { period },
-            Ok(None) => Claim::Skip("another member runs this period".to_owned()),
-            Err(err) => Claim::Skip(err.to_string()),
-        }
-    }
-}
-
-/// What a cluster task's claim decided.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Claim {
-    /// This host runs `period`.
-    Run { period: u64 },
-    /// Another host runs it, or this one may not: why.
-    Skip(String),
 }
 
 /// The period `now` falls in, for a task that runs `every` so long: the nearest
@@ -102,12 +84,13 @@ pub(crate) async fn may_run_cluster_task(
     let Some(coordinator) = current() else {
         return Ok(None);
     };
-    match coordinator.claim_run(task, every).await {
-        Claim::Run { period } => {
+    match coordinator.claim(task, every).await {
+        Ok(Some(period)) => {
             tracing::debug!(task, period, "cluster task claimed");
             Ok(Some(period))
         }
-        Claim::Skip(why) => Err(why),
+        Ok(None) => Err("another member runs this period".to_owned()),
+        Err(err) => Err(err.to_string()),
     }
 }
 

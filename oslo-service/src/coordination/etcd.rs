@@ -203,41 +203,23 @@ impl Etcd {
         self.call("kv/txn", request).await.map(drop)
     }
 
-    /// Watches the keys under `prefix` from `revision` on; `changes` gets each batch.
-    /// Returns when the stream ends or fails (the caller watches again).
-    pub(crate) async fn watch_prefix(
-        &self,
-        prefix: &str,
-        revision: i64,
-        changes: impl FnMut(Vec<Change>),
-    ) -> Result<(), EtcdError> {
-        let request = json!({ "create_request": {
-            "key": encode(prefix),
-            "range_end": encode(&prefix_end(prefix)),
-            "start_revision": revision.to_string(),
-        }});
-        self.watch(request, changes).await
-    }
-
-    /// Watches `key` alone from `revision` on, as [`Etcd::watch_prefix`] does a prefix.
-    pub(crate) async fn watch_key(
+    /// Watches `key` (with `whole_prefix`, every key under it) from `revision` on;
+    /// `changes` gets each batch. Returns when the stream ends or fails (the caller
+    /// watches again).
+    pub(crate) async fn watch(
         &self,
         key: &str,
+        whole_prefix: bool,
         revision: i64,
-        changes: impl FnMut(Vec<Change>),
+        mut changes: impl FnMut(Vec<Change>),
     ) -> Result<(), EtcdError> {
-        let request = json!({ "create_request": {
+        let mut request = json!({ "create_request": {
             "key": encode(key),
             "start_revision": revision.to_string(),
         }});
-        self.watch(request, changes).await
-    }
-
-    async fn watch(
-        &self,
-        request: Value,
-        mut changes: impl FnMut(Vec<Change>),
-    ) -> Result<(), EtcdError> {
+        if whole_prefix {
+            request["create_request"]["range_end"] = json!(encode(&prefix_end(key)));
+        }
         let response = tokio::time::timeout(CALL_TIMEOUT, self.send("watch", &request))
             .await
             .map_err(|_| self.unreachable("no answer in time"))??;

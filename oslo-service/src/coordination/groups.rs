@@ -92,7 +92,7 @@ impl Coordinator {
         tokio::spawn(async move {
             let mut next = revision + 1;
             loop {
-                let sent = inner.etcd.watch_prefix(&prefix, next, |changes| {
+                let sent = inner.etcd.watch(&prefix, true, next, |changes| {
                     for change in changes {
                         let event = match change {
                             Change::Put(kv) => GroupEvent::Joined(kv.value),
@@ -211,7 +211,7 @@ pub(super) async fn follow_leadership(inner: Arc<Inner>, group: String) {
             let revision = inner.etcd.revision_at(&key).await?;
             inner
                 .etcd
-                .watch_key(&key, revision + 1, |changes| {
+                .watch(&key, false, revision + 1, |changes| {
                     if changes
                         .iter()
                         .any(|change| matches!(change, Change::Delete(_)))

@@ -22,7 +22,7 @@ impl Coordinator {
                 return Ok(guard);
             }
             let released = tokio::sync::Notify::new();
-            let watched = self.inner.etcd.watch_key(&key, revision + 1, |changes| {
+            let watched = self.inner.etcd.watch(&key, false, revision + 1, |changes| {
                 if changes
                     .iter()
                     .any(|change| matches!(change, Change::Delete(_)))

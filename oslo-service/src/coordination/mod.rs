@@ -191,7 +191,8 @@ impl Coordinator {
 
     /// Connects as `conf`'s `[coordination]` says, as its host's member, outside a
     /// launcher (a command-line tool, a benchmark): `None` when `backend_url` is not
-    /// set. Services get theirs from [`current`]. Call [`Coordinator::leave`] when done.
+    /// set. Services get theirs from [`current`]. Call it inside a tokio runtime (the
+    /// heartbeat is a task of it), and [`Coordinator::leave`] when done.
     pub fn connect(conf: &Config) -> Result<Option<Coordinator>, ConfigError> {
         Self::start(conf, None)
     }
