@@ -25,7 +25,7 @@ pub struct ServiceOptions {
     pub log_options: bool,
     /// Seconds a service stopping on SIGTERM has to finish before the process exits
     /// with status 1; 0 waits without limit.
-    #[opt(default = 60, min = 0)]
+    #[opt(default = 60, min = 0, max = 31536000)]
     pub graceful_shutdown_timeout: u64,
 }
 
@@ -77,14 +77,14 @@ pub struct WsgiOptions {
         default = "%(client_ip)s \"%(request_line)s\" status: %(status_code)s  len: %(body_length)s time: %(wall_seconds).7f"
     )]
     pub wsgi_log_format: String,
-    /// TCP_KEEPIDLE of each server socket, in seconds.
-    #[opt(default = 600, min = 1)]
+    /// TCP_KEEPIDLE of each server socket, in seconds (Linux takes at most 32767).
+    #[opt(default = 600, min = 1, max = 32767)]
     pub tcp_keepidle: i64,
     /// Client connections each HTTP server serves at once; more wait in the backlog.
-    #[opt(default = 100, min = 1)]
+    #[opt(default = 100, min = 1, max = 1000000)]
     pub wsgi_default_pool_size: i64,
     /// Longest request header line accepted, in bytes; large tokens may need more.
-    #[opt(default = 16384, min = 1)]
+    #[opt(default = 16384, min = 1, max = 1048576)]
     pub max_header_line: i64,
     /// Keep client connections open between requests; false closes each after its
     /// response.
@@ -92,7 +92,7 @@ pub struct WsgiOptions {
     pub wsgi_keep_alive: bool,
     /// Seconds an idle client connection is kept before it is closed; 0 keeps it
     /// without limit.
-    #[opt(default = 900, min = 0)]
+    #[opt(default = 900, min = 0, max = 31536000)]
     pub client_socket_timeout: i64,
     /// Send the error's details to the client with a 500 response; false sends an
     /// empty body.

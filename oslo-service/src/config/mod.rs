@@ -69,6 +69,7 @@ pub use ini::{Assignment, IniError, parse as parse_ini};
 pub use load::IniFile;
 pub use snapshot::{RawValue, Snapshot};
 pub use spec::{Bound, DeprecatedName, GroupInfo, OptionGroup, OptionSpec, OptionType};
+pub(crate) use value::MAX_DURATION;
 pub use value::{OptionValue, Port};
 
 /// figment, whose providers the configuration is read with ([`IniFile`] is one), for a

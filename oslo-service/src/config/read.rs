@@ -122,13 +122,21 @@ fn check_bounds(text: &str, spec: &OptionSpec) -> Result<(), String> {
         Bound::Int(max) => text.parse::<i128>().is_ok_and(|n| n > *max),
         Bound::Float(max) => text.parse::<f64>().is_ok_and(|x| x > *max),
     };
-    if let Some(min) = spec.min.as_ref().filter(|min| below(min)) {
-        return Err(format!("should be greater than or equal to {min}"));
+    let out_of_range = spec.min.as_ref().is_some_and(below) || spec.max.as_ref().is_some_and(above);
+    if !out_of_range {
+        return Ok(());
     }
-    if let Some(max) = spec.max.as_ref().filter(|max| above(max)) {
-        return Err(format!("should be less than or equal to {max}"));
-    }
-    Ok(())
+    Err(match (&spec.min, &spec.max) {
+        (Some(min), Some(max)) => format!("out of range: expected a value from {min} to {max}"),
+        (Some(min), None) => format!("should be greater than or equal to {min}"),
+        (None, _) => format!(
+            "should be less than or equal to {}",
+            spec.max
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        ),
+    })
 }
 
 /// The values that apply to `spec` in `snapshot`: those of its own name, else those of
@@ -313,12 +321,12 @@ mod tests {
         assert_eq!(read::<u32>("[g]\n", &int), Ok(5));
         assert_eq!(
             read::<u32>("[g]\nk = 11\n", &int).unwrap_err(),
-            "invalid value '11' for option k in group [g]: should be less than or equal to 10"
+            "invalid value '11' for option k in group [g]: out of range: expected a value from 1 to 10"
         );
         assert!(
             read::<u32>("[g]\nk = 0\n", &int)
                 .unwrap_err()
-                .contains("greater")
+                .contains("from 1 to 10")
         );
         let choice = OptionSpec {
             choices: &["a", "b"],

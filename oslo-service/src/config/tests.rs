@@ -80,6 +80,31 @@ fn repeated_keys_accumulate_within_a_file_and_are_replaced_by_a_later_file() {
 }
 
 #[test]
+fn a_number_out_of_its_range_names_the_range_from_any_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = write(
+        dir.path(),
+        "svc.conf",
+        "[DEFAULT]\ngraceful_shutdown_timeout = 18446744073709551615\n",
+    );
+    let toml = write(
+        dir.path(),
+        "svc.toml",
+        "graceful_shutdown_timeout = 9223372036854775807\n",
+    );
+    for file in [&ini, &toml] {
+        let message = Config::load(ConfigSources::from_files([file]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("option graceful_shutdown_timeout in group [DEFAULT]")
+                && message.contains("expected a value from 0 to 31536000"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
 fn a_bad_value_names_file_line_group_option_and_value() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(

@@ -124,19 +124,40 @@ from_str_values!("integer":
     u16 => "an integer from 0 to 65535", u32 => "a non-negative integer",
     u64 => "a non-negative integer", usize => "a non-negative integer",
 );
-from_str_values!("floating point": f64 => "a number");
+
+impl OptionValue for f64 {
+    const TYPE_NAME: &'static str = "floating point";
+    fn parse_option(text: &str) -> Result<Self, String> {
+        match text.trim().parse::<f64>() {
+            Ok(number) if number.is_finite() => Ok(number),
+            Ok(_) => Err("expected a finite number".to_owned()),
+            Err(err) => Err(format!("expected a number: {err}")),
+        }
+    }
+}
+
+/// The longest duration an option takes: a century (of 365.25 days, as humantime counts
+/// `100y`). Any instant a service computes
+/// from a duration option (a deadline, a lease's end) stays far from the clock's limits.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3_155_760_000);
 
 impl OptionValue for Duration {
     const TYPE_NAME: &'static str = "duration";
     fn parse_option(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        if let Ok(seconds) = text.parse::<f64>() {
-            return Duration::try_from_secs_f64(seconds)
-                .map_err(|_| "expected a non-negative number of seconds".to_owned());
+        let duration = match text.parse::<f64>() {
+            Ok(seconds) => Duration::try_from_secs_f64(seconds)
+                .map_err(|_| "expected a non-negative number of seconds".to_owned())?,
+            Err(_) => humantime::parse_duration(text).map_err(|err| {
+                format!(
+                    "expected a duration such as 30s, 1m30s, 250ms or a number of seconds: {err}"
+                )
+            })?,
+        };
+        if duration > MAX_DURATION {
+            return Err("expected a duration of at most 100 years".to_owned());
         }
-        humantime::parse_duration(text).map_err(|err| {
-            format!("expected a duration such as 30s, 1m30s, 250ms or a number of seconds: {err}")
-        })
+        Ok(duration)
     }
 }
 
@@ -153,6 +174,24 @@ mod tests {
             assert_eq!(bool::parse_option(no), Ok(false));
         }
         assert!(bool::parse_option("maybe").is_err());
+    }
+
+    #[test]
+    fn no_number_or_duration_past_what_arithmetic_on_it_survives() {
+        for text in ["nan", "NaN", "inf", "-inf", "1e309"] {
+            assert!(f64::parse_option(text).is_err(), "{text}");
+        }
+        for text in [
+            "18446744073709551615",
+            "1e309",
+            "nan",
+            "-1",
+            "101y",
+            "5000000000s",
+        ] {
+            assert!(Duration::parse_option(text).is_err(), "{text}");
+        }
+        assert_eq!(Duration::parse_option("100y"), Ok(MAX_DURATION));
     }
 
     #[test]

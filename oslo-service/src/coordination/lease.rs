@@ -113,9 +113,11 @@ impl Inner {
                     .await?;
             }
         }
+        // etcd's answer is a number from the network: never trusted for longer than the
+        // TTL this member asked for.
         self.lease.send_replace(Lease::Held {
             id,
-            valid_until: sent + ttl,
+            valid_until: sent + ttl.min(self.ttl),
         });
         if fresh {
             tracing::info!(member = %self.member, lease = id, "coordination lease granted");

@@ -136,13 +136,26 @@ impl Coordinator {
                 reason,
             )
         })?;
+        let snapshot = conf.snapshot();
+        let invalid = |option: &str, value: Duration, reason: String| {
+            // The value as written, where it was written; the parsed one otherwise.
+            let text = snapshot.raw("coordination", option).map_or_else(
+                || humantime::format_duration(value).to_string(),
+                |raw| raw.text.clone(),
+            );
+            InvalidValue::in_snapshot(&snapshot, "coordination", option, &text, reason)
+        };
+        if options.lease_ttl < Duration::from_secs(1) {
+            return Err(invalid(
+                "lease_ttl",
+                options.lease_ttl,
+                "must be at least 1s (etcd counts leases in whole seconds)".to_owned(),
+            ));
+        }
         if options.heartbeat >= options.lease_ttl || options.heartbeat.is_zero() {
-            let value = humantime::format_duration(options.heartbeat).to_string();
-            return Err(InvalidValue::in_snapshot(
-                &conf.snapshot(),
-                "coordination",
+            return Err(invalid(
                 "heartbeat",
-                &value,
+                options.heartbeat,
                 format!(
                     "must be above 0 and below lease_ttl ({})",
                     humantime::format_duration(options.lease_ttl)

@@ -21,6 +21,10 @@ use crate::service::ServiceBase;
 use crate::signals::{SignalEvent, SignalLoop, is_daemon};
 use crate::systemd;
 
+/// Claims one worker may have under way at once; more are answered with a refusal at
+/// once, so a worker gone wrong cannot pile up tasks in its parent.
+const MAX_CLAIMS_IN_FLIGHT: usize = 64;
+
 /// A service and how many workers run it.
 pub(super) struct Launched {
     pub(super) service: Arc<dyn ServiceBase>,
@@ -312,6 +316,7 @@ impl Supervisor {
                     }
                 }
             };
+            let claims_in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_CLAIMS_IN_FLIGHT));
             let read = async move {
                 let mut buf = [0u8; 512];
                 let mut frames = Frames::default();
@@ -324,9 +329,18 @@ impl Supervisor {
                             }
                             Frame::Claim { id, every, task } => {
                                 let answers = answers.clone();
+                                let Ok(permit) = Arc::clone(&claims_in_flight).try_acquire_owned()
+                                else {
+                                    let outcome = Outcome::Failed(format!(
+                                        "too many claims under way (at most {MAX_CLAIMS_IN_FLIGHT})"
+                                    ));
+                                    let _ = answers.send(answer_frame(id, &outcome));
+                                    continue;
+                                };
                                 tokio::spawn(async move {
                                     let outcome = claim_for_worker(&task, every).await;
                                     let _ = answers.send(answer_frame(id, &outcome));
+                                    drop(permit);
                                 });
                             }
                             Frame::Answer { .. } => {}
@@ -670,6 +684,10 @@ fn send(pid: i32, signal: Signal) {
 
 /// Claims a period of a cluster task for a worker, on this host's membership.
 async fn claim_for_worker(task: &str, every: Duration) -> Outcome {
+    // The spacing comes off the control socket: bounded as an option's would be.
+    if every.is_zero() || every > crate::config::MAX_DURATION {
+        return Outcome::Failed(format!("invalid task spacing {every:?}"));
+    }
     let Some(coordinator) = crate::coordination::current() else {
         return Outcome::Failed("the parent runs no coordination".to_owned());
     };

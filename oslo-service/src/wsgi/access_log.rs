@@ -151,6 +151,9 @@ impl AccessLogFormat {
     }
 }
 
+/// The widest width or precision a field may ask for.
+const MAX_WIDTH: usize = 128;
+
 /// `[flags][width][.precision]conversion` after `%(name)`.
 fn parse_spec(name: usize, spec: &str) -> Result<(Field, &str), String> {
     let mut field = Field {
@@ -193,6 +196,12 @@ fn parse_spec(name: usize, spec: &str) -> Result<(Field, &str), String> {
         field.precision = Some(number(&mut chars).unwrap_or(0));
     }
     let field_name = FIELDS[name];
+    // Each access line pads to these: bounded, so a template cannot make one line huge.
+    if field.width > MAX_WIDTH || field.precision.is_some_and(|p| p > MAX_WIDTH) {
+        return Err(format!(
+            "the field '{field_name}' has a width or precision over {MAX_WIDTH}"
+        ));
+    }
     let Some((at, conversion)) = chars.next() else {
         return Err(format!(
             "the field '{field_name}' has no conversion (such as 's')"
@@ -348,6 +357,19 @@ mod tests {
         );
         assert_eq!(date_time(0), "01/Jan/1970 00:00:00");
         assert_eq!(date_time(951_782_400), "29/Feb/2000 00:00:00");
+    }
+
+    #[test]
+    fn widths_and_precisions_are_bounded() {
+        assert!(AccessLogFormat::parse("%(client_ip)128s %(wall_seconds).128f").is_ok());
+        for template in [
+            "%(client_ip)129s",
+            "%(wall_seconds).129f",
+            "%(client_ip)99999999999999999999999s",
+        ] {
+            let error = AccessLogFormat::parse(template).unwrap_err();
+            assert!(error.contains("over 128"), "{template}: {error}");
+        }
     }
 
     #[test]
