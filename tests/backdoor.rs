@@ -420,3 +420,76 @@ fn a_client_of_another_user_is_refused_even_when_the_mode_lets_it_in() {
     let mut console = Console::new(stream);
     assert!(console.ask("services").starts_with("hello state=running"));
 }
+
+/// A nova.conf as deployments write it: credentials in options no group of the program
+/// declares. Neither the console (text and JSON), nor `log_options`, nor an error shows
+/// them.
+const NOVA_SECRETS: &str = "\
+[DEFAULT]
+debug = true
+backdoor_port = 0
+transport_url = rabbit://nova:S3cretPass@rabbit:5672/
+[database]
+connection = mysql+pymysql://nova:DbPa55@db/nova
+[keystone_authtoken]
+password = K3yst0nePw
+auth_url = http://keystone:5000/v3
+[app]
+url = https://example.test/?key=${keystone_authtoken.password}
+[hello]
+greeting = hi
+";
+
+const SECRET_TEXTS: &[&str] = &["S3cretPass", "DbPa55", "K3yst0nePw"];
+
+#[test]
+fn credentials_of_undeclared_options_never_show_in_the_console_or_the_log() {
+    let service = Service::start(HELLO, NOVA_SECRETS, Stdout::Null);
+    service.expect_notify("READY=1");
+    let (port_text, _) = consoles(&service.log())[0].clone();
+    let mut console = tcp(port_text.parse().unwrap());
+    let conf = console.ask("conf");
+    for shown in [
+        "[DEFAULT] transport_url = rabbit://nova:****@rabbit:5672/",
+        "[database] connection = mysql+pymysql://nova:****@db/nova",
+        "[keystone_authtoken] password = ****",
+        "[keystone_authtoken] auth_url = http://keystone:5000/v3",
+        // Substituted from a secret: masked whole.
+        "[app] url = ****",
+    ] {
+        assert!(conf.contains(shown), "no '{shown}' in:\n{conf}");
+    }
+    let json = console.ask("conf --json");
+    assert!(json.contains("mysql+pymysql://nova:****@db/nova"), "{json}");
+    let log = service.log();
+    // log_options ran (debug = true) and showed the declared options it knows.
+    assert!(log.contains("option value"), "{log}");
+    for secret in SECRET_TEXTS {
+        assert!(!conf.contains(secret), "{secret} in:\n{conf}");
+        assert!(!json.contains(secret), "{secret} in:\n{json}");
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+}
+
+#[test]
+fn a_secret_that_fails_substitution_is_not_echoed_at_start_or_by_a_refused_reload() {
+    // At start.
+    let config = "[DEFAULT]\n[keystone_authtoken]\npassword = ab$cdPw\n[hello]\ngreeting = hi\n";
+    let mut service = Service::start(HELLO, config, Stdout::Null);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let log = service.log();
+    assert!(
+        log.contains("invalid value '****' for option password in group [keystone_authtoken]"),
+        "{log}"
+    );
+    assert!(!log.contains("ab$cd"), "{log}");
+
+    // On a reload: refused, the service runs on, and the log says why without it.
+    let mut service = Service::start(HELLO, "[hello]\ngreeting = hi\n", Stdout::Null);
+    service.expect_notify("READY=1");
+    service.rewrite_config(config);
+    service.signal(Signal::HUP);
+    service.wait_log("invalid value '****' for option password");
+    assert!(!service.log().contains("ab$cd"), "{}", service.log());
+    assert!(service.is_running());
+}

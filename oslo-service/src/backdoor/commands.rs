@@ -18,7 +18,7 @@ help                 this list
 services             each service: name, state, started at
 tasks                each periodic task: runs, failures, skipped (cluster tasks another host ran), last duration and error, next due
 workers              (in a parent of workers) each worker: service, index, pid, generation, started at, restarts, ready
-conf                 every option with its value and where it was set (secrets as ****)
+conf                 every option with its value and where it was set (secrets, and passwords inside values, as ****)
 runtime              tokio workers, alive tasks, queue depth; process RSS, open fds, uptime
 loglevel [FILTER]    show the log filter, or set it (such as debug, or info,oslo::wsgi::access=warn) until the next reload
 run TASK             run a periodic task (TASK or SERVICE.TASK) once, now
@@ -172,15 +172,15 @@ fn workers(views: &Views) -> Result<(String, Value), String> {
 
 fn conf(views: &Views) -> (String, Value) {
     let snapshot = views.conf.snapshot();
+    // Every option the files set, declared or not (a nova.conf holds hundreds that no
+    // group of the program declares): whatever looks like a secret is masked.
+    let masker = views.conf.masker(&snapshot);
     let mut text = String::new();
     let mut list = Vec::new();
     for (group, option, values) in snapshot.iter() {
-        let secret = views
-            .conf
-            .spec(group, option)
-            .is_some_and(|spec| spec.secret);
+        let secret = views.conf.is_secret(group, option);
         for value in values {
-            let shown = if secret { "****" } else { value.text.as_str() };
+            let shown = masker.show(secret, &value.text);
             let source = match &value.file {
                 Some(file) => format!("{}:{}", file.display(), value.line),
                 None => "-".to_owned(),

@@ -94,6 +94,26 @@ pub enum ConfigError {
     UnknownNamespace(String, String),
 }
 
+impl ConfigError {
+    /// The error with the value it shows passed through `show(group, option, value)`,
+    /// which masks what is secret; the reason loses any copy of the hidden text too.
+    pub(crate) fn masked(self, show: impl Fn(&str, &str, &str) -> String) -> Self {
+        match self {
+            ConfigError::InvalidValue(mut invalid) => {
+                let shown = show(&invalid.group, &invalid.option, &invalid.value);
+                if shown != invalid.value {
+                    if !invalid.value.is_empty() {
+                        invalid.reason = invalid.reason.replace(&invalid.value, &shown);
+                    }
+                    invalid.value = shown;
+                }
+                ConfigError::InvalidValue(invalid)
+            }
+            other => other,
+        }
+    }
+}
+
 /// A value that does not parse as its option's type, with where it was written.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -136,6 +156,17 @@ impl InvalidValue {
             value: value.to_owned(),
             reason,
         }))
+        .masked(shown_by_name)
+    }
+}
+
+/// What an error may show of a value when only the option's name is known: nothing of a
+/// secret, the rest with its credentials masked.
+pub(crate) fn shown_by_name(_group: &str, option: &str, text: &str) -> String {
+    if super::mask::name_is_secret(option) {
+        super::mask::MASK.to_owned()
+    } else {
+        super::mask::mask_inline(text).into_owned()
     }
 }
 

@@ -134,7 +134,7 @@ fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>) 
     if spec.secret {
         out.push_str("# This option is secret: its value is not logged.\n");
     }
-    if let Some(value) = substituted {
+    if let Some(value) = substituted.filter(|_| !spec.secret) {
         let _ = writeln!(
             out,
             "# With the defaults of the options it refers to: {value}"

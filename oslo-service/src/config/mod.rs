@@ -48,6 +48,7 @@ mod error;
 mod generator;
 mod ini;
 mod load;
+mod mask;
 pub(crate) mod read;
 mod search;
 mod snapshot;
@@ -67,6 +68,7 @@ pub use error::{ConfigError, InvalidValue};
 pub use generator::generate_sample;
 pub use ini::{Assignment, IniError, parse as parse_ini};
 pub use load::IniFile;
+pub(crate) use mask::Masker;
 pub use snapshot::{RawValue, Snapshot};
 pub use spec::{Bound, DeprecatedName, GroupInfo, OptionGroup, OptionSpec, OptionType};
 pub(crate) use value::MAX_DURATION;
@@ -531,18 +533,20 @@ impl Config {
         }
         let changed = self.replace(fresh);
         let new = self.snapshot();
+        let (old_masker, new_masker) = (self.masker(&old), self.masker(&new));
         let changes: Vec<OptionChange> = changed
             .iter()
             .map(|(group, option)| {
-                let secret = declared.get(group, option).is_some_and(|spec| spec.secret);
-                let text = |snapshot: &Snapshot| {
-                    joined(snapshot.raw_all(group, option)).map(|text| masked(text, secret))
+                let secret = self.is_secret(group, option);
+                let text = |snapshot: &Snapshot, masker: &Masker| {
+                    joined(snapshot.raw_all(group, option))
+                        .map(|text| masker.show(secret, &text).into_owned())
                 };
                 OptionChange {
                     group: group.clone(),
                     option: option.clone(),
-                    old: text(&old),
-                    new: text(&new),
+                    old: text(&old, &old_masker),
+                    new: text(&new, &new_masker),
                 }
             })
             .collect();
@@ -557,6 +561,35 @@ impl Config {
             }
         }
         changed
+    }
+
+    /// Whether the value of `option` in `group` is a secret: declared `secret`, or named
+    /// as oslo.utils' `mask_password` knows secrets (`*password*`, `*token*`…).
+    pub fn is_secret(&self, group: &str, option: &str) -> bool {
+        self.spec(group, option).is_some_and(|spec| spec.secret) || mask::name_is_secret(option)
+    }
+
+    /// `text`, a value of `option` in `group`, as a log line or a console may show it:
+    /// `****` for a secret or a value substituted from one, otherwise with the
+    /// credentials inside it masked (a URL's password, `password=…` pairs).
+    ///
+    /// ```
+    /// let conf = oslo::Config::default();
+    /// assert_eq!(conf.shown_value("database", "connection", "mysql://nova:pw@db/nova"), "mysql://nova:****@db/nova");
+    /// assert_eq!(conf.shown_value("keystone_authtoken", "password", "pw"), "****");
+    /// ```
+    pub fn shown_value(&self, group: &str, option: &str, text: &str) -> String {
+        self.masker(&self.snapshot())
+            .show(self.is_secret(group, option), text)
+            .into_owned()
+    }
+
+    /// What masks the values of `snapshot` under this configuration's declarations.
+    pub(crate) fn masker(&self, snapshot: &Snapshot) -> Masker {
+        let declared = &self.shared.declared;
+        Masker::new(snapshot, |group, option| {
+            declared.get(group, option).is_some_and(|spec| spec.secret)
+        })
     }
 
     /// The declaration of `option` in `group`, if a registered group declares it (by
@@ -616,15 +649,17 @@ impl Config {
         let snapshot = self.snapshot();
         let files = self.sources().paths().unwrap_or_default();
         tracing::debug!(?files, "configuration options gathered");
+        let masker = self.masker(&snapshot);
         for info in self.groups() {
             for spec in (info.options)() {
                 let values = read::values_found(&snapshot, spec, false);
                 let value = joined(values)
                     .or_else(|| spec.default_text())
                     .unwrap_or_else(|| "None".to_owned());
+                let secret = spec.secret || mask::name_is_secret(spec.name);
                 tracing::debug!(
                     option = %spec.qualified_name(),
-                    value = %masked(value, spec.secret),
+                    value = %masker.show(secret, &value),
                     "option value"
                 );
             }
@@ -671,17 +706,21 @@ fn joined(values: &[RawValue]) -> Option<String> {
     })
 }
 
-/// How every log line and change record shows the value of an option: a secret's as
-/// `****`.
-fn masked(text: String, secret: bool) -> String {
-    if secret { "****".to_owned() } else { text }
-}
-
 /// `snapshot` with oslo.config's substitution applied, against the options of `groups`.
 fn substituted(snapshot: Snapshot, groups: &[GroupInfo]) -> Result<Snapshot, ConfigError> {
     let index = SpecIndex::of(groups);
     let declared = |group: &str, option: &str| index.get(group, option);
-    substitute::apply(snapshot, &declared, &index.specs)
+    // An error must not show a secret it was about to substitute, nor one that fails.
+    let masker = Masker::new(&snapshot, |group, option| {
+        declared(group, option).is_some_and(|spec| spec.secret)
+    });
+    substitute::apply(snapshot, &declared, &index.specs).map_err(|err| {
+        err.masked(|group, option, text| {
+            let secret = declared(group, option).is_some_and(|spec| spec.secret)
+                || mask::name_is_secret(option);
+            masker.show(secret, text).into_owned()
+        })
+    })
 }
 
 /// The declarations of registered groups, found by group and name (or an older name).
@@ -729,7 +768,22 @@ fn with_runtime_groups(groups: &[GroupInfo]) -> Vec<GroupInfo> {
 
 /// Reads every group, so that a bad value stops a start or a reload as a whole.
 fn check_groups(groups: &[GroupInfo], snapshot: &Snapshot) -> Result<(), ConfigError> {
-    groups.iter().try_for_each(|info| (info.check)(snapshot))
+    groups
+        .iter()
+        .try_for_each(|info| (info.check)(snapshot))
+        .map_err(|err| masked_error(err, &SpecIndex::of(groups), snapshot))
+}
+
+/// `err` without a secret of `snapshot` in it: the value of a secret option, or one
+/// substituted from a secret, shows as `****`.
+fn masked_error(err: ConfigError, index: &SpecIndex, snapshot: &Snapshot) -> ConfigError {
+    let declared_secret =
+        |group: &str, option: &str| index.get(group, option).is_some_and(|spec| spec.secret);
+    let masker = Masker::new(snapshot, declared_secret);
+    err.masked(|group, option, text| {
+        let secret = declared_secret(group, option) || mask::name_is_secret(option);
+        masker.show(secret, text).into_owned()
+    })
 }
 
 /// oslo.config keeps `DEFAULT` as it is and compares other group names in lower case.

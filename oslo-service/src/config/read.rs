@@ -236,6 +236,13 @@ fn read_with<T>(
                 value: raw.text.clone(),
                 reason,
             }))
+            .masked(|group, option, text| {
+                if spec.secret {
+                    super::mask::MASK.to_owned()
+                } else {
+                    super::error::shown_by_name(group, option, text)
+                }
+            })
         });
     }
     if spec.required {

@@ -191,6 +191,7 @@ impl Snapshot {
                 value: raw.text.clone(),
                 reason,
             }))
+            .masked(super::error::shown_by_name)
         })
     }
 
