@@ -493,3 +493,66 @@ fn a_secret_that_fails_substitution_is_not_echoed_at_start_or_by_a_refused_reloa
     assert!(!service.log().contains("ab$cd"), "{}", service.log());
     assert!(service.is_running());
 }
+
+/// `backdoor_socket` naming a file that is no socket (a typo, a config file, a symlink
+/// planted by another user): the start stops naming the path, and the file, or the
+/// symlink and its target, stay as they were.
+#[test]
+fn a_backdoor_socket_path_that_is_no_socket_is_never_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let regular = dir.path().join("nova.conf");
+    std::fs::write(&regular, "precious").unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, "also precious").unwrap();
+    let link = dir.path().join("console.sock");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for path in [&regular, &link] {
+        let config = hello_config(&format!("backdoor_socket = {}", path.display()));
+        let mut service = Service::start(HELLO, &config, Stdout::Null);
+        assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+        let log = service.log();
+        assert!(
+            log.contains(&format!("{} exists and is not a socket", path.display())),
+            "{log}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&regular).unwrap(), "precious");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "also precious");
+}
+
+/// A worker killed by SIGKILL cannot remove its console's socket: its parent does, and
+/// the live workers' sockets stay.
+#[test]
+fn the_parent_removes_the_socket_of_a_killed_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("console-{pid}.sock");
+    let config = format!(
+        "[DEFAULT]\nbackdoor_socket = {}\n[workers]\ncount = 2\nport = 0\n",
+        pattern.display()
+    );
+    let service = Service::start(WORKERS, &config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let socket_of = |pid: u32| dir.path().join(format!("console-{pid}.sock"));
+    wait_until("each worker's socket", || {
+        let children = service.children();
+        children.len() == 2 && children.iter().all(|pid| socket_of(*pid).exists())
+    });
+    let children = service.children();
+    let killed = children[0];
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(killed as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    wait_until("the killed worker's socket removed", || {
+        !socket_of(killed).exists()
+    });
+    assert!(socket_of(children[1]).exists());
+    assert!(socket_of(service.pid()).exists());
+}

@@ -83,7 +83,8 @@ pub fn listen_with_backlog(
 /// that name, as [`listen`] does for TCP.
 ///
 /// A socket file left at `path` by a process that is gone is removed first; a socket
-/// some process still listens on is an error (`AddrInUse`), as is any other file there.
+/// some process still listens on is an error (`AddrInUse`), as is any other file there
+/// (never removed). The mode is the socket's from the moment its file exists.
 ///
 /// ```no_run
 /// # fn demo() -> std::io::Result<()> {
@@ -181,6 +182,39 @@ fn bind_tcp(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<OwnedFd> {
 
 fn bind_unix(path: &Path, mode: u32, backlog: u32) -> io::Result<OwnedFd> {
     let backlog = backlog_arg(backlog)?;
+    let (fd, _) = bind_unix_socket(path, mode)?;
+    net::listen(&fd, backlog)?;
+    Ok(fd)
+}
+
+/// The identity of a socket file this process created: removed at the end only if the
+/// path still names that very file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SocketFile {
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFile {
+    /// Removes `path` if it is still this socket file; anything else there stays.
+    pub(crate) fn remove(self, path: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::symlink_metadata(path).is_ok_and(|meta| {
+            meta.file_type().is_socket() && (meta.dev(), meta.ino()) == (self.dev, self.ino)
+        }) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A UNIX stream socket bound at `path` (not yet listening) whose file has `mode`, and
+/// the identity of that file. Nothing at `path` is removed unless it is a socket that
+/// no process answers on (a stale one); any other file there is an error naming it.
+/// The mode is given to the socket before `bind` creates the file, and any bit the
+/// umask took is put back through a descriptor of the file checked to be that socket:
+/// no path is followed that another user could have swapped for a symlink.
+pub(crate) fn bind_unix_socket(path: &Path, mode: u32) -> io::Result<(OwnedFd, SocketFile)> {
+    use std::os::unix::fs::MetadataExt;
     remove_stale_socket(path)?;
     let fd = net::socket_with(
         net::AddressFamily::UNIX,
@@ -188,28 +222,78 @@ fn bind_unix(path: &Path, mode: u32, backlog: u32) -> io::Result<OwnedFd> {
         net::SocketFlags::CLOEXEC,
         None,
     )?;
-    net::bind(&fd, &net::SocketAddrUnix::new(path)?)?;
-    // Before listen, so that no client connects through looser permissions.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    net::listen(&fd, backlog)?;
-    Ok(fd)
+    let mode = rustix::fs::Mode::from_raw_mode(mode & 0o7777);
+    // On Linux, bind gives the file the socket's own mode, less the umask.
+    rustix::fs::fchmod(&fd, mode)?;
+    net::bind(&fd, &net::SocketAddrUnix::new(path)?).map_err(|err| {
+        io::Error::new(
+            io::Error::from(err).kind(),
+            format!("cannot bind a socket at {}: {err}", path.display()),
+        )
+    })?;
+    let file = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let stat = rustix::fs::fstat(&file)?;
+    let is_socket =
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Socket;
+    if !is_socket || stat.st_uid != rustix::process::geteuid().as_raw() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} was replaced while it was bound", path.display()),
+        ));
+    }
+    if stat.st_mode & 0o7777 != mode.bits() {
+        // An O_PATH descriptor takes no fchmod; its /proc link names that very inode.
+        let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+        std::fs::set_permissions(&link, std::fs::Permissions::from_mode(mode.bits()))?;
+    }
+    let meta = std::fs::symlink_metadata(path)?;
+    Ok((
+        fd,
+        SocketFile {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        },
+    ))
 }
 
-/// Removes a socket file nobody listens on any more; leaves everything else to `bind`,
-/// which then fails with `AddrInUse`.
-fn remove_stale_socket(path: &Path) -> io::Result<()> {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return Ok(());
+/// Makes room at `path` for a new socket: nothing there, or a socket file no process
+/// answers on (removed). A socket in use is `AddrInUse`; any other file, or a symlink,
+/// is an error naming it, and stays as it is.
+pub(crate) fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
     };
     if !meta.file_type().is_socket() {
-        return Ok(());
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; it is left as it is (remove it, or choose another path)",
+                path.display()
+            ),
+        ));
     }
     match std::os::unix::net::UnixStream::connect(path) {
         Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
             tracing::info!(path = %path.display(), "removing a stale socket file");
             std::fs::remove_file(path)
         }
-        _ => Ok(()),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{} is a socket another process listens on", path.display()),
+        )),
+        Err(err) => Err(io::Error::new(
+            err.kind(),
+            format!(
+                "{} is a socket that cannot be checked: {err}",
+                path.display()
+            ),
+        )),
     }
 }
 

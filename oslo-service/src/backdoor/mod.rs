@@ -9,7 +9,6 @@ mod address;
 mod commands;
 mod session;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -20,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::net::SocketFile;
 use crate::service::Context;
 use address::Address;
 
@@ -72,7 +72,7 @@ impl Views {
 pub(crate) struct Console {
     views: Arc<Views>,
     stop: CancellationToken,
-    socket_file: Option<PathBuf>,
+    socket_file: Option<(PathBuf, SocketFile)>,
 }
 
 impl Console {
@@ -101,10 +101,10 @@ impl Console {
                 None
             }
             Address::Unix(path) => {
-                let listener = bind_socket(&path)?;
+                let (listener, file) = bind_socket(&path)?;
                 tracing::info!("backdoor listening on {} for process {pid}", path.display());
                 tokio::spawn(accept_unix(listener, Arc::clone(&views), stop.clone()));
-                Some(path)
+                Some((path, file))
             }
         };
         Ok(Some(Console {
@@ -141,8 +141,8 @@ impl Console {
 impl Drop for Console {
     fn drop(&mut self) {
         self.stop.cancel();
-        if let Some(path) = &self.socket_file {
-            let _ = std::fs::remove_file(path);
+        if let Some((path, file)) = &self.socket_file {
+            file.remove(path);
         }
     }
 }
@@ -169,18 +169,27 @@ fn bind_port(range: address::PortRange) -> Result<TcpListener> {
     ))
 }
 
-/// A UNIX socket at `path`, a stale one replaced, mode 0600.
-fn bind_socket(path: &std::path::Path) -> Result<UnixListener> {
+/// A UNIX socket at `path`, mode 0600; a stale socket there is replaced, anything else
+/// is an error naming the path.
+fn bind_socket(path: &std::path::Path) -> Result<(UnixListener, SocketFile)> {
     let bind_error = |err| Error::io(format!("backdoor cannot listen on {}", path.display()), err);
-    if std::fs::symlink_metadata(path).is_ok()
-        && std::os::unix::net::UnixStream::connect(path).is_err()
-    {
-        std::fs::remove_file(path).map_err(bind_error)?;
-    }
-    let listener = std::os::unix::net::UnixListener::bind(path).map_err(bind_error)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_error)?;
+    let (fd, file) = crate::net::bind_unix_socket(path, 0o600).map_err(bind_error)?;
+    rustix::net::listen(&fd, 16).map_err(|err| bind_error(err.into()))?;
+    let listener = std::os::unix::net::UnixListener::from(fd);
     listener.set_nonblocking(true).map_err(bind_error)?;
-    UnixListener::from_std(listener).map_err(bind_error)
+    Ok((UnixListener::from_std(listener).map_err(bind_error)?, file))
+}
+
+/// Removes the console socket a worker that is gone left at `backdoor_socket` (its
+/// `{pid}`): a worker killed by a signal never removes its own. Only a socket no one
+/// answers on is removed.
+pub(crate) fn remove_socket_of_gone_process(conf: &Config, pid: u32) {
+    let Ok(Some(Address::Unix(path))) = Address::read(&conf.snapshot(), pid) else {
+        return;
+    };
+    if std::fs::symlink_metadata(&path).is_ok() {
+        let _ = crate::net::remove_stale_socket(&path);
+    }
 }
 
 async fn accept_tcp(listener: TcpListener, views: Arc<Views>, stop: CancellationToken) {

@@ -400,6 +400,10 @@ impl Supervisor {
             }
             (None, None) => tracing::info!(pid, worker = index, %service, "child gone"),
         }
+        // A worker killed by a signal left its console's socket behind.
+        if let Ok(pid) = u32::try_from(pid) {
+            crate::backdoor::remove_socket_of_gone_process(&self.conf, pid);
+        }
     }
 
     /// Changes how many workers a service should have: new ones start at once (as the

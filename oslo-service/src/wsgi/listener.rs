@@ -169,6 +169,35 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_is_no_socket_is_left_alone_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.sock");
+        std::fs::write(&path, "data").unwrap();
+        let link = dir.path().join("link.sock");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        for (name, at) in [("unix-file", &path), ("unix-link", &link)] {
+            let unix = UnixSocket {
+                path: at.clone(),
+                mode: 0o600,
+            };
+            let error = Bound::bind(name, "", 0, 8, Some(&unix)).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("{} exists and is not a socket", at.display())),
+                "{error}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "data");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
     fn backlog_zero_is_refused() {
         let error = Bound::bind("backlog-test", "127.0.0.1", 0, 0, None).unwrap_err();
         assert!(error.to_string().contains("at least 1"), "{error}");
