@@ -335,11 +335,12 @@ fn hostile_clients_harm_nothing() {
     }
 
     // 100 clients at once: some served, the others told so; none breaks anything.
-    let crowd: Vec<TcpStream> = (0..100)
+    // All held open until each has been read from, so that no session ends meanwhile.
+    let mut crowd: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
     let mut told = 0;
-    for mut client in crowd {
+    for client in &mut crowd {
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
@@ -350,7 +351,7 @@ fn hostile_clients_harm_nothing() {
             }
         }
     }
-    assert!(told > 0, "no client was turned away");
+    assert!(told > 0, "no client was turned away\n{}", service.log());
 
     // The console and the service live on, and memory stayed bounded.
     assert!(watcher.ask("services").starts_with("hello state=running"));
@@ -370,7 +371,6 @@ fn exit_code_after_term(mut service: Service) -> i32 {
 #[test]
 fn a_client_of_another_user_is_refused_even_when_the_mode_lets_it_in() {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     assert!(
         rustix::process::getuid().is_root(),
         "this test starts a client as another user: run it as root (CI does)"
@@ -387,29 +387,11 @@ fn a_client_of_another_user_is_refused_even_when_the_mode_lets_it_in() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     // Connecting works (the mode lets it); what counts is that nothing comes back and
     // the server closes the connection, whether the write gets in before or not.
-    let client = "import socket, sys\n\
-                  s = socket.socket(socket.AF_UNIX)\n\
-                  s.settimeout(30)\n\
-                  s.connect(sys.argv[1])\n\
-                  data = b''\n\
-                  try:\n\
-                  \x20   s.sendall(b'conf\\n')\n\
-                  \x20   while True:\n\
-                  \x20       chunk = s.recv(4096)\n\
-                  \x20       if not chunk: break\n\
-                  \x20       data += chunk\n\
-                  except (BrokenPipeError, ConnectionResetError):\n\
-                  \x20   pass\n\
-                  print('connected, got %d bytes' % len(data))\n";
-    let output = std::process::Command::new("python3")
-        .args(["-c", client])
-        .arg(&path)
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .expect("python3 as nobody");
-    let said = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(said.trim(), "connected, got 0 bytes", "{output:?}");
+    let said = connect_as_nobody(
+        "socket.AF_UNIX",
+        &format!("{:?}", path.display().to_string()),
+    );
+    assert_eq!(said.trim(), "connected, got 0 bytes");
     service.wait_log_line(&[
         "backdoor refused a client of another user",
         "uid=Some(65534)",
@@ -419,6 +401,57 @@ fn a_client_of_another_user_is_refused_even_when_the_mode_lets_it_in() {
     stream.set_read_timeout(Some(HANG)).unwrap();
     let mut console = Console::new(stream);
     assert!(console.ask("services").starts_with("hello state=running"));
+}
+
+/// The TCP console listens on 127.0.0.1, which every local user reaches: a client of
+/// another user gets nothing (the kernel's socket table names its owner), the refusal
+/// is logged, and the owner is served.
+#[test]
+fn a_tcp_client_of_another_user_is_refused() {
+    assert!(
+        rustix::process::getuid().is_root(),
+        "this test starts a client as another user: run it as root (CI does)"
+    );
+    let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
+    service.expect_notify("READY=1");
+    let port: u16 = consoles(&service.log())[0].0.parse().unwrap();
+    let said = connect_as_nobody("socket.AF_INET", &format!("('127.0.0.1', {port})"));
+    assert_eq!(said.trim(), "connected, got 0 bytes");
+    service.wait_log_line(&[
+        "backdoor refused a client of another user",
+        "uid=Some(65534)",
+    ]);
+    assert!(tcp(port).ask("services").starts_with("hello state=running"));
+}
+
+/// Runs a Python client as `nobody` (uid 65534) that connects to `address` of
+/// `family`, sends `conf` and reads to the end; returns what it printed.
+fn connect_as_nobody(family: &str, address: &str) -> String {
+    use std::os::unix::process::CommandExt;
+    let client = format!(
+        "import socket\n\
+         s = socket.socket({family})\n\
+         s.settimeout(30)\n\
+         s.connect({address})\n\
+                  data = b''\n\
+                  try:\n\
+                  \x20   s.sendall(b'conf\\n')\n\
+                  \x20   while True:\n\
+                  \x20       chunk = s.recv(4096)\n\
+                  \x20       if not chunk: break\n\
+                  \x20       data += chunk\n\
+                  except (BrokenPipeError, ConnectionResetError):\n\
+                  \x20   pass\n\
+                  print('connected, got %d bytes' % len(data))\n"
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &client])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("python3 as nobody");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A nova.conf as deployments write it: credentials in options no group of the program
@@ -555,4 +588,70 @@ fn the_parent_removes_the_socket_of_a_killed_worker() {
     });
     assert!(socket_of(children[1]).exists());
     assert!(socket_of(service.pid()).exists());
+}
+
+/// Out of file descriptors, the console's accept loop pauses instead of spinning: the
+/// process stays nearly idle, says so at most once a second, and serves again once
+/// descriptors are free.
+#[test]
+fn out_of_descriptors_the_console_backs_off_instead_of_spinning() {
+    use rustix::process::{Pid, Resource, Rlimit, prlimit};
+    let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
+    service.expect_notify("READY=1");
+    let port: u16 = consoles(&service.log())[0].0.parse().unwrap();
+    let pid = Pid::from_raw(service.pid() as i32).unwrap();
+    // The limit is on descriptor numbers: at the lowest free one, no new descriptor
+    // can be made (those in use above it stay usable).
+    let in_use: std::collections::BTreeSet<u64> =
+        std::fs::read_dir(format!("/proc/{}/fd", service.pid()))
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+    let lowest_free = (0..).find(|fd| !in_use.contains(fd)).unwrap();
+    let before = prlimit(
+        Some(pid),
+        Resource::Nofile,
+        Rlimit {
+            current: Some(lowest_free),
+            // The child inherited this process's hard limit.
+            maximum: rustix::process::getrlimit(Resource::Nofile).maximum,
+        },
+    )
+    .unwrap();
+    let clients: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    wait_until("the pause logged", || {
+        service
+            .log()
+            .contains("backdoor cannot accept a client; pausing")
+    });
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", service.pid())).unwrap();
+        let fields: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        fields[0] + fields[1]
+    };
+    let (ticks_before, from) = (cpu(), std::time::Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let ticks = cpu() - ticks_before;
+    let per_second = rustix::param::clock_ticks_per_second();
+    // A loop that spins burns a whole core: 2 s of CPU time in 2 s.
+    assert!(
+        ticks * 2 < per_second * from.elapsed().as_secs(),
+        "{ticks} ticks of CPU in {:?}",
+        from.elapsed()
+    );
+    let warnings = service.log_count("backdoor cannot accept a client; pausing");
+    assert!(warnings <= 4, "{warnings} warnings in about 2 s");
+    prlimit(Some(pid), Resource::Nofile, before).unwrap();
+    drop(clients);
+    assert!(tcp(port).ask("services").starts_with("hello state=running"));
 }

@@ -7,6 +7,7 @@
 
 mod address;
 mod commands;
+mod peer;
 mod session;
 
 use std::path::PathBuf;
@@ -25,6 +26,9 @@ use address::Address;
 
 /// Clients served at once; more are told so and disconnected.
 const MAX_CLIENTS: usize = 16;
+
+/// The pause after an accept failed for want of descriptors or memory.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A service as the console shows it.
 #[derive(Clone)]
@@ -199,25 +203,76 @@ async fn accept_tcp(listener: TcpListener, views: Arc<Views>, stop: Cancellation
             () = stop.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                back_off_after(&err).await;
+                continue;
+            }
+        };
+        // Only this user and root, as on the UNIX socket: any local user can reach a
+        // port on 127.0.0.1, so the kernel's socket table says who connected.
+        let Ok(us) = stream.local_addr() else {
+            continue;
+        };
+        let uid = tokio::task::spawn_blocking(move || peer::tcp_peer_uid(us, peer))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        if !is_allowed(uid) {
+            tracing::warn!(?uid, %peer, "backdoor refused a client of another user");
+            continue;
+        }
         spawn_session(stream, &views, &clients);
+    }
+}
+
+/// Whether a client of user `uid` may use the console: this process's user and root.
+fn is_allowed(uid: Option<u32>) -> bool {
+    let ours = rustix::process::geteuid().as_raw();
+    matches!(uid, Some(uid) if uid == ours || uid == 0)
+}
+
+/// After a failed accept: out of descriptors (or memory) a retry at once fails again,
+/// so wait a little, saying so once a second at most; other errors concern one client.
+async fn back_off_after(err: &std::io::Error) {
+    let exhausted = matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    );
+    if exhausted {
+        static LAST_WARNING: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+        {
+            let mut last = LAST_WARNING.lock().unwrap_or_else(PoisonError::into_inner);
+            if last.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1)) {
+                tracing::warn!(error = %err, "backdoor cannot accept a client; pausing");
+                *last = Some(std::time::Instant::now());
+            }
+        }
+        tokio::time::sleep(ACCEPT_BACKOFF).await;
     }
 }
 
 async fn accept_unix(listener: UnixListener, views: Arc<Views>, stop: CancellationToken) {
     let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
-    let ours = rustix::process::getuid().as_raw();
     loop {
         let accepted = tokio::select! {
             () = stop.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                back_off_after(&err).await;
+                continue;
+            }
+        };
         // Only this user and root: the socket's mode says so too, but a socket in a
         // directory others can reach must not rely on the mode alone.
-        let uid = stream.peer_cred().map(|cred| cred.uid());
-        if !matches!(uid, Ok(uid) if uid == ours || uid == 0) {
-            tracing::warn!(uid = ?uid.ok(), "backdoor refused a client of another user");
+        let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+        if !is_allowed(uid) {
+            tracing::warn!(?uid, "backdoor refused a client of another user");
             continue;
         }
         spawn_session(stream, &views, &clients);
