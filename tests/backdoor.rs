@@ -144,6 +144,14 @@ fn every_command_answers_with_what_the_process_did() {
     let debug_lines = |service: &Service| service.log_count("debug console command");
     assert_eq!(debug_lines(&service), 0);
     assert_eq!(console.ask("loglevel debug"), "filter=debug\n");
+    // Who changed it: the client's address and user.
+    let uid = rustix::process::getuid().as_raw();
+    service.wait_log_line(&[
+        "log filter changed from the debug console",
+        "filter=debug",
+        "peer=127.0.0.1:",
+        &format!("uid={uid}"),
+    ]);
     console.ask("services");
     service.wait_log_line(&["DEBUG", "debug console command", "command=services"]);
     service.signal(Signal::HUP);

@@ -334,3 +334,67 @@ fn workers_ask_their_parent_so_a_frozen_parent_holds_its_hosts_runs() {
     wait_until("runs again", || runs(&hosts).len() >= during + 2);
     stop(a);
 }
+
+/// The console's `run` of a cluster task claims the current period as a scheduled run
+/// does: run on request or on schedule, on this host or another, no period runs twice,
+/// and a refused request says why.
+#[test]
+fn a_console_run_of_a_cluster_task_claims_its_period() {
+    use std::io::{BufRead, BufReader, Write};
+    let etcd = Etcd::start();
+    let with_console = |member: &str| {
+        let service = Service::start(
+            CLUSTER,
+            &format!(
+                "{}\n[DEFAULT]\nbackdoor_socket = {}\n",
+                config(&etcd, member, 0),
+                console_path()
+            ),
+            Stdout::Null,
+        );
+        service.expect_notify("READY=1");
+        service
+    };
+    let (a, b) = (with_console("a"), with_console("b"));
+    let socket = console_path().replace("{pid}", &a.pid().to_string());
+    let stream = std::os::unix::net::UnixStream::connect(&socket).expect("console");
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut banner = String::new();
+    while banner != "\n" {
+        banner.clear();
+        reader.read_line(&mut banner).unwrap();
+    }
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        writer.write_all(b"run purge_expired\n").unwrap();
+        let mut answer = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\n" {
+                break;
+            }
+            answer.push_str(&line);
+        }
+        answers.push(answer);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // The log's own lines show every run, requested or scheduled, with its period.
+    runs(&[("a", &a), ("b", &b)]);
+    for answer in &answers {
+        assert!(
+            answer.starts_with("ran cluster.purge_expired")
+                || answer.starts_with("error: cluster.purge_expired: not run: "),
+            "{answers:?}"
+        );
+    }
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.contains("not run: another member runs this period")),
+        "{answers:?}"
+    );
+    stop(a);
+    stop(b);
+}

@@ -25,8 +25,8 @@ run TASK             run a periodic task (TASK or SERVICE.TASK) once, now
 quit                 end the session
 Add --json to any command for one JSON document.";
 
-/// Answers one command line.
-pub(super) async fn answer(line: &str, views: &Views) -> Reply {
+/// Answers one command line from the client `peer` (who it is, for the log).
+pub(super) async fn answer(line: &str, views: &Views, peer: &str) -> Reply {
     let mut words: Vec<&str> = line.split_whitespace().collect();
     let json = words.contains(&"--json");
     words.retain(|w| *w != "--json");
@@ -35,7 +35,7 @@ pub(super) async fn answer(line: &str, views: &Views) -> Reply {
         None => ("", &[][..]),
     };
     if !command.is_empty() {
-        tracing::debug!(command = %line.trim(), "debug console command");
+        tracing::debug!(command = %line.trim(), peer = %peer, "debug console command");
     }
     let outcome: Result<(String, Value), String> = match command {
         "" => Ok((String::new(), Value::Null)),
@@ -48,7 +48,7 @@ pub(super) async fn answer(line: &str, views: &Views) -> Reply {
         "workers" => workers(views),
         "conf" => Ok(conf(views)),
         "runtime" => Ok(runtime()),
-        "loglevel" => loglevel(args),
+        "loglevel" => loglevel(args, peer),
         "run" => run(views, args).await,
         "quit" | "exit" => {
             return Reply {
@@ -250,10 +250,11 @@ fn uptime() -> Option<Duration> {
     ))
 }
 
-fn loglevel(args: &[&str]) -> Result<(String, Value), String> {
-    if let Some(filter) = args.first() {
-        crate::log::set_filter(&args.join(",")).map_err(|err| err.to_string())?;
-        tracing::info!(filter, "log filter changed from the debug console");
+fn loglevel(args: &[&str], peer: &str) -> Result<(String, Value), String> {
+    if !args.is_empty() {
+        let filter = args.join(",");
+        crate::log::set_filter(&filter).map_err(|err| err.to_string())?;
+        tracing::info!(%filter, peer = %peer, "log filter changed from the debug console");
     }
     let current = crate::log::current_filter().unwrap_or_else(|| "-".to_owned());
     Ok((format!("filter={current}\n"), json!({ "filter": current })))
@@ -280,6 +281,10 @@ async fn run(views: &Views, args: &[&str]) -> Result<(String, Value), String> {
         return Err(format!("no periodic task named '{wanted}'"));
     };
     let full = format!("{}.{task}", owner.cx.service_name());
-    owner.cx.run_periodic_task_now(task).await?;
+    owner
+        .cx
+        .run_periodic_task_now(task)
+        .await
+        .map_err(|err| format!("{full}: {err}"))?;
     Ok((format!("ran {full}\n"), json!({ "ran": full, "ok": true })))
 }

@@ -224,7 +224,8 @@ async fn accept_tcp(listener: TcpListener, views: Arc<Views>, stop: Cancellation
             tracing::warn!(?uid, %peer, "backdoor refused a client of another user");
             continue;
         }
-        spawn_session(stream, &views, &clients);
+        let who = format!("{peer} uid={}", uid.unwrap_or_default());
+        spawn_session(stream, who, &views, &clients);
     }
 }
 
@@ -270,16 +271,21 @@ async fn accept_unix(listener: UnixListener, views: Arc<Views>, stop: Cancellati
         };
         // Only this user and root: the socket's mode says so too, but a socket in a
         // directory others can reach must not rely on the mode alone.
-        let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+        let cred = stream.peer_cred().ok();
+        let uid = cred.map(|cred| cred.uid());
         if !is_allowed(uid) {
             tracing::warn!(?uid, "backdoor refused a client of another user");
             continue;
         }
-        spawn_session(stream, &views, &clients);
+        let who = match cred.and_then(|cred| cred.pid()) {
+            Some(pid) => format!("uid={} pid={pid}", uid.unwrap_or_default()),
+            None => format!("uid={}", uid.unwrap_or_default()),
+        };
+        spawn_session(stream, who, &views, &clients);
     }
 }
 
-fn spawn_session<S>(mut stream: S, views: &Arc<Views>, clients: &Arc<Semaphore>)
+fn spawn_session<S>(mut stream: S, peer: String, views: &Arc<Views>, clients: &Arc<Semaphore>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -287,7 +293,7 @@ where
     match Arc::clone(clients).try_acquire_owned() {
         Ok(permit) => {
             tokio::spawn(async move {
-                session::serve(stream, &views).await;
+                session::serve(stream, &views, &peer).await;
                 drop(permit);
             });
         }

@@ -19,7 +19,7 @@ const IDLE: Duration = Duration::from_secs(300);
 const WRITE: Duration = Duration::from_secs(10);
 
 /// Serves one client until it quits, goes away, idles or stops reading.
-pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, views: &Views) {
+pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, views: &Views, peer: &str) {
     let (reader, mut writer) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(MAX_LINE, reader);
     if write(&mut writer, b"oslo-service debug console; type help\n\n")
@@ -38,7 +38,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, views: &
             Ok(Ok(None)) | Ok(Err(_)) => return,
         };
         let reply = match line {
-            Line::Text(text) => commands::answer(&text, views).await,
+            Line::Text(text) => commands::answer(&text, views, peer).await,
             Line::TooLong => commands::Reply {
                 text: format!("error: line too long (at most {MAX_LINE} bytes)\n"),
                 quit: false,

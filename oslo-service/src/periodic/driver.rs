@@ -70,11 +70,8 @@ pub(crate) async fn drive<S: 'static>(
                 () = cx.aborted() => return Ok(()),
                 outcome = tasks.run_now(&name, service, cx) => outcome,
             };
-            let outcome = match outcome {
-                Some(Ok(())) => Ok(()),
-                Some(Err(err)) => Err(err.to_string()),
-                None => Err(format!("no periodic task named '{name}'")),
-            };
+            let outcome =
+                outcome.unwrap_or_else(|| Err(format!("no periodic task named '{name}'")));
             // The asker sees the run in the stats as soon as it has the answer.
             shared.publish(tasks.stats());
             let _ = answer.send(outcome);

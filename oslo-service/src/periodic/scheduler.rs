@@ -162,22 +162,34 @@ impl<S: ?Sized> PeriodicTasks<S> {
     }
 
     /// Runs the task `name` once, now, outside its schedule (its next run stays when it
-    /// was due), and records the run in its stats; `None` when there is no such task.
+    /// was due), and records the run in its stats; `None` when there is no such task. A
+    /// cluster task claims the current period first, as a scheduled run does: when
+    /// another host has it, or no claim can be made, it does not run and the error says
+    /// why.
     pub(crate) async fn run_now(
         &mut self,
         name: &str,
         service: &S,
         cx: &Context,
-    ) -> Option<Result<()>> {
+    ) -> Option<std::result::Result<(), String>> {
         let index = self.tasks.iter().position(|t| t.task.spec.name() == name)?;
+        let full_name = self.full_name(index);
+        let mut claimed = None;
+        if self.tasks[index].task.spec.scope_value() == Scope::Cluster {
+            let every = self.tasks[index].spacing;
+            match crate::coordination::may_run_cluster_task(&full_name, every).await {
+                Ok(period) => claimed = period,
+                Err(why) => return Some(Err(format!("not run: {why}"))),
+            }
+        }
         let run = std::sync::Arc::clone(&self.tasks[index].task.run);
-        tracing::info!(task = %self.full_name(index), "running periodic task on request");
+        tracing::info!(task = %full_name, period = ?claimed, "running periodic task on request");
         let started = Instant::now();
-        let outcome = run(service, cx).await;
+        let outcome = crate::coordination::with_claimed_period(claimed, run(service, cx)).await;
         self.tasks[index]
             .stats
             .record(started.elapsed(), outcome.as_ref().err());
-        Some(outcome)
+        Some(outcome.map_err(|err| err.to_string()))
     }
 
     fn take_due(&mut self, now: Instant) -> Vec<usize> {
