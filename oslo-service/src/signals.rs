@@ -8,10 +8,9 @@ use std::io;
 use std::os::fd::AsFd;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use futures_core::Stream;
-use signal_hook::SigId;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR2};
 use signal_hook_tokio::{Handle, Signals};
 
@@ -196,10 +195,10 @@ impl std::fmt::Debug for SignalLoop {
 /// a process started with them blocked (the launcher starts its workers so).
 ///
 /// `#[oslo::main]` calls it before `main`, and leaves at once (exit 0 for SIGTERM, 1 for
-/// SIGINT) when one came while it read the command line and the configuration; a
-/// program with a `main` of its own can call it too. The signals are held until a
-/// signal loop takes them: a program that never launches a service should not call it.
-/// A worker leaves SIGINT alone: its parent set it to be ignored.
+/// SIGINT) when one came while it read the command line and the configuration. Once it
+/// runs the program's own `main`, it calls [`hand_over`]: from then on a signal that no
+/// launcher takes over within a moment ends the process as it would any program. A
+/// worker leaves SIGINT alone: its parent set it to be ignored.
 ///
 /// ```
 /// oslo::signals::capture_early(false)?;
@@ -215,55 +214,135 @@ pub fn capture_early(worker: bool) -> io::Result<()> {
     unblock(taken)
 }
 
-/// The signals caught before the loop existed, one flag each.
+/// Hands the signals [`capture_early`] holds back to the program, for a program that
+/// may never start a launcher (a `nova-manage`-style tool): a SIGTERM, SIGINT or SIGHUP
+/// that no launcher has taken over [`HAND_OVER_GRACE`] after it arrived takes its usual
+/// action (the process ends by that signal: a shell shows 143, 130 or 129), unless the
+/// program installed a handler of its own for it (`tokio::signal::ctrl_c()`, say),
+/// which then has it alone. A launcher started within the grace handles it as always.
+/// `#[oslo::main]` calls it right before the program's `main`.
+pub fn hand_over() -> io::Result<()> {
+    early::hand_over()
+}
+
+/// How long a signal waits for a launcher to take it over, after [`hand_over`].
+pub const HAND_OVER_GRACE: std::time::Duration = std::time::Duration::from_millis(80);
+
+/// The signals caught before the loop existed. The handler is a plain sigaction, not
+/// signal-hook's registry: when a launcher (or the program) registers there later, the
+/// registry installs its own handler over it, and calls this one before its own.
 mod early {
     use super::*;
+    use std::sync::atomic::AtomicI32;
 
-    /// Each signal taken over early: its flag and its registration.
-    static CAUGHT: Mutex<Vec<(i32, Arc<AtomicBool>, SigId)>> = Mutex::new(Vec::new());
+    /// The signals this module may hold, in a fixed order.
+    const HELD: [i32; 3] = [SIGTERM, SIGINT, SIGHUP];
+
+    /// Whether each of [`HELD`] is taken over, arrived, was ignored when the process
+    /// started (then it stays ignored once handed over).
+    static TAKEN: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+    static ARRIVED: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+    static WAS_IGNORED: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+    /// A signal loop took the signals over: the handler has nothing more to do.
+    static LOOP_OWNS: AtomicBool = AtomicBool::new(false);
+    /// The write end of the pipe that wakes the hand-over thread; -1 before.
+    static WAKE: AtomicI32 = AtomicI32::new(-1);
+    static CAPTURE: Mutex<()> = Mutex::new(());
+
+    fn slot(signal: i32) -> Option<usize> {
+        HELD.iter().position(|&held| held == signal)
+    }
+
+    extern "C" fn on_signal(signal: libc::c_int) {
+        let Some(index) = slot(signal) else { return };
+        if LOOP_OWNS.load(Ordering::SeqCst) {
+            return;
+        }
+        ARRIVED[index].store(true, Ordering::SeqCst);
+        let fd = WAKE.load(Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: errno is this thread's; write(2) is async-signal-safe and only
+            // reads the one byte on this stack frame. errno is put back as it was, as a
+            // signal handler must.
+            unsafe {
+                let errno = *libc::__errno_location();
+                let byte = signal as u8;
+                libc::write(fd, (&raw const byte).cast(), 1);
+                *libc::__errno_location() = errno;
+            }
+        }
+    }
+
+    /// [`on_signal`] as sigaction(2) takes a handler: its address.
+    fn handler_address() -> libc::sighandler_t {
+        on_signal as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t
+    }
+
+    /// The handler installed for `signal` now, as a number.
+    fn current_handler(signal: i32) -> Option<libc::sighandler_t> {
+        // SAFETY: sigaction with a null new action only reads the disposition into
+        // `old`, a zeroed local.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(signal, std::ptr::null(), &mut old) == 0).then_some(old.sa_sigaction)
+        }
+    }
+
+    fn set_handler(signal: i32, handler: libc::sighandler_t) -> io::Result<libc::sighandler_t> {
+        // SAFETY: `action` is a zeroed local with an empty mask and either SIG_DFL or a
+        // handler that is async-signal-safe (`on_signal`); `old` receives the previous.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, &action, &mut old) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(old.sa_sigaction)
+        }
+    }
 
     pub(super) fn capture(raw: &[i32]) -> io::Result<()> {
-        let mut caught = CAUGHT.lock().unwrap_or_else(PoisonError::into_inner);
+        let _once = CAPTURE.lock().unwrap_or_else(PoisonError::into_inner);
         for &signal in raw {
-            if caught.iter().any(|(known, _, _)| *known == signal) {
+            let Some(index) = slot(signal) else { continue };
+            if TAKEN[index].load(Ordering::SeqCst) || LOOP_OWNS.load(Ordering::SeqCst) {
                 continue;
             }
-            let flag = Arc::new(AtomicBool::new(false));
-            let id = signal_hook::flag::register(signal, Arc::clone(&flag))?;
-            caught.push((signal, flag, id));
+            let old = set_handler(signal, handler_address())?;
+            WAS_IGNORED[index].store(old == libc::SIG_IGN, Ordering::SeqCst);
+            TAKEN[index].store(true, Ordering::SeqCst);
         }
         Ok(())
     }
 
     /// SIGINT or SIGTERM, if one arrived early (and is still waiting for the loop).
     pub(super) fn stop_requested() -> Option<SignalEvent> {
-        let caught = CAUGHT.lock().unwrap_or_else(PoisonError::into_inner);
         [SIGINT, SIGTERM].into_iter().find_map(|wanted| {
-            caught
-                .iter()
-                .find(|(signal, flag, _)| *signal == wanted && flag.load(Ordering::SeqCst))
-                .and_then(|_| SignalEvent::from_raw(wanted))
+            let index = slot(wanted)?;
+            (TAKEN[index].load(Ordering::SeqCst) && ARRIVED[index].load(Ordering::SeqCst))
+                .then(|| SignalEvent::from_raw(wanted))
+                .flatten()
         })
     }
 
-    /// The events of `raw` that arrived early, gravest first; their early handlers go,
-    /// the loop's own being in place. A signal landing between the loop's registration
-    /// and this may be seen twice: the second asks for what the first already does.
+    /// The events of `raw` that arrived early, gravest first; from now on the loop's
+    /// own handler (installed before this) has them. A signal landing between the
+    /// loop's registration and this may be seen twice: the second asks for what the
+    /// first already does.
     pub(super) fn take(raw: &[i32]) -> VecDeque<SignalEvent> {
-        let mut caught = CAUGHT.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut events = VecDeque::new();
-        caught.retain(|(signal, flag, id)| {
-            if !raw.contains(signal) {
-                return true;
-            }
-            signal_hook::low_level::unregister(*id);
-            if flag.load(Ordering::SeqCst) {
-                if let Some(event) = SignalEvent::from_raw(*signal) {
-                    events.push_back(event);
-                }
-            }
-            false
-        });
+        LOOP_OWNS.store(true, Ordering::SeqCst);
+        let mut events: VecDeque<SignalEvent> = raw
+            .iter()
+            .filter(|&&signal| {
+                slot(signal).is_some_and(|index| ARRIVED[index].swap(false, Ordering::SeqCst))
+            })
+            .filter_map(|&signal| SignalEvent::from_raw(signal))
+            .collect();
+        // Wakes the hand-over thread, which ends.
+        wake(0);
         let gravity = |event: &SignalEvent| match event {
             SignalEvent::Interrupt => 0,
             SignalEvent::Terminate => 1,
@@ -271,6 +350,74 @@ mod early {
         };
         events.make_contiguous().sort_by_key(gravity);
         events
+    }
+
+    fn wake(byte: u8) {
+        let fd = WAKE.load(Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: a one-byte write from a local to a descriptor this module owns
+            // (the pipe's write end is never closed).
+            unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+        }
+    }
+
+    pub(super) fn hand_over() -> io::Result<()> {
+        if LOOP_OWNS.load(Ordering::SeqCst) || WAKE.load(Ordering::SeqCst) >= 0 {
+            return Ok(());
+        }
+        let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        rustix::fs::fcntl_setfl(&writer, rustix::fs::OFlags::NONBLOCK)?;
+        // Kept for the life of the process: the handler may write at any time.
+        WAKE.store(
+            std::os::fd::IntoRawFd::into_raw_fd(writer),
+            Ordering::SeqCst,
+        );
+        std::thread::Builder::new()
+            .name("oslo-signals".to_owned())
+            .spawn(move || hand_over_thread(reader))?;
+        // What arrived between the last look at the flags and now.
+        for (index, &signal) in HELD.iter().enumerate() {
+            if ARRIVED[index].load(Ordering::SeqCst) {
+                wake(signal as u8);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the signals that arrive; each one that no launcher takes over within
+    /// the grace, and that no handler of the program's has, takes its default action.
+    fn hand_over_thread(reader: std::os::fd::OwnedFd) {
+        let mut byte = [0u8; 1];
+        loop {
+            match rustix::io::read(&reader, &mut byte) {
+                Ok(1) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                _ => return,
+            }
+            if LOOP_OWNS.load(Ordering::SeqCst) {
+                return;
+            }
+            let signal = i32::from(byte[0]);
+            let Some(index) = slot(signal) else { continue };
+            let until = std::time::Instant::now() + HAND_OVER_GRACE;
+            while std::time::Instant::now() < until {
+                if LOOP_OWNS.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let ours = current_handler(signal) == Some(handler_address());
+            if !ours || WAS_IGNORED[index].load(Ordering::SeqCst) {
+                // The program handles it, or it was ignored from the start.
+                ARRIVED[index].store(false, Ordering::SeqCst);
+                continue;
+            }
+            if set_handler(signal, libc::SIG_DFL).is_ok() {
+                // This thread never blocked it; the default action ends the process.
+                // SAFETY: raise(3) sends the signal to this thread, nothing more.
+                unsafe { libc::raise(signal) };
+            }
+        }
     }
 }
 

@@ -187,6 +187,13 @@ where
             return ExitCode::FAILURE;
         }
     };
+    // From here on, a signal that no launcher takes over ends the program as it would
+    // any other (a worker always runs one: its parent decides when it ends).
+    if !crate::launcher::started_as_worker() {
+        if let Err(err) = crate::signals::hand_over() {
+            tracing::warn!(error = %err, "cannot hand the signals over to the program");
+        }
+    }
     // On the heap: the state machine of a whole service is large, and a worker's one
     // thread would otherwise dirty that much more of its stack.
     let outcome = runtime.block_on(Box::pin(main(conf, own)));
