@@ -39,6 +39,21 @@ fn console_path() -> String {
         .to_string()
 }
 
+/// A host with its debug console at [`console_path`], once ready.
+fn with_console(etcd: &Etcd, member: &str) -> Service {
+    let service = Service::start(
+        CLUSTER,
+        &format!(
+            "{}\n[DEFAULT]\nbackdoor_socket = {}\n",
+            config(etcd, member, 0),
+            console_path()
+        ),
+        Stdout::Null,
+    );
+    service.expect_notify("READY=1");
+    service
+}
+
 /// The console's `tasks` line of the cluster task: (runs, skipped).
 fn task_counts(service: &Service) -> (u64, u64) {
     use std::io::{BufRead, BufReader, Write};
@@ -103,20 +118,11 @@ fn stop(mut service: Service) {
 #[test]
 fn three_hosts_run_each_period_exactly_once() {
     let etcd = Etcd::start();
-    let with_console = |member: &str| {
-        let service = Service::start(
-            CLUSTER,
-            &format!(
-                "{}\n[DEFAULT]\nbackdoor_socket = {}\n",
-                config(&etcd, member, 0),
-                console_path()
-            ),
-            Stdout::Null,
-        );
-        service.expect_notify("READY=1");
-        service
-    };
-    let (a, b, c) = (with_console("a"), with_console("b"), with_console("c"));
+    let (a, b, c) = (
+        with_console(&etcd, "a"),
+        with_console(&etcd, "b"),
+        with_console(&etcd, "c"),
+    );
     let hosts = [("a", &a), ("b", &b), ("c", &c)];
     wait_until("eight periods", || runs(&hosts).len() >= 8);
     // Every host was due each period: what it did not run, it skipped.
@@ -342,20 +348,7 @@ fn workers_ask_their_parent_so_a_frozen_parent_holds_its_hosts_runs() {
 fn a_console_run_of_a_cluster_task_claims_its_period() {
     use std::io::{BufRead, BufReader, Write};
     let etcd = Etcd::start();
-    let with_console = |member: &str| {
-        let service = Service::start(
-            CLUSTER,
-            &format!(
-                "{}\n[DEFAULT]\nbackdoor_socket = {}\n",
-                config(&etcd, member, 0),
-                console_path()
-            ),
-            Stdout::Null,
-        );
-        service.expect_notify("READY=1");
-        service
-    };
-    let (a, b) = (with_console("a"), with_console("b"));
+    let (a, b) = (with_console(&etcd, "a"), with_console(&etcd, "b"));
     let socket = console_path().replace("{pid}", &a.pid().to_string());
     let stream = std::os::unix::net::UnixStream::connect(&socket).expect("console");
     stream.set_read_timeout(Some(HANG)).unwrap();

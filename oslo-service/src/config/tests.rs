@@ -182,7 +182,10 @@ fn a_bad_reload_changes_nothing() {
         "[a]\nk = 2\n[DEFAULT]\ngraceful_shutdown_timeout = 18446744073709551615\n",
     );
     let error = conf.reload().unwrap_err().to_string();
-    assert!(error.contains("expected a value from 0 to 31536000"), "{error}");
+    assert!(
+        error.contains("expected a value from 0 to 31536000"),
+        "{error}"
+    );
     write(dir.path(), "svc.conf", "[a\n");
     assert!(conf.reload().is_err());
     assert_eq!(conf.get::<u32>("a", "k").unwrap(), Some(1));
