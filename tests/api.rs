@@ -75,15 +75,23 @@ fn worker_processes_serve_the_json_api_on_one_port_and_log_each_request() {
 }
 
 #[test]
-fn a_full_pool_leaves_new_clients_in_the_backlog_until_a_connection_closes() {
+fn the_pool_bounds_requests_being_served_not_connections() {
     let (_service, port) = start("wsgi_default_pool_size = 2", 1);
-    let mut first = Connection::open(port).unwrap();
-    assert_eq!(first.get("/", "").unwrap().status, 200);
-    let mut second = Connection::open(port).unwrap();
-    assert_eq!(second.get("/", "").unwrap().status, 200);
+    // Idle keep-alive connections hold no turn in the pool.
+    let mut idle: Vec<Connection> = (0..5).map(|_| Connection::open(port).unwrap()).collect();
+    for connection in &mut idle {
+        assert_eq!(connection.get("/", "").unwrap().status, 200);
+    }
+    assert_eq!(get(port, "/").unwrap().status, 200);
 
-    // Connected (the kernel queues it), but not served while two keep-alive
-    // connections hold the pool.
+    // Two requests being served fill it: a third waits for a turn, then is served.
+    let mut slow: Vec<Connection> = (0..2).map(|_| Connection::open(port).unwrap()).collect();
+    for connection in &mut slow {
+        connection
+            .send(b"GET /debug/sleep/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let mut third = Connection::open(port).unwrap();
     third.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     third.set_read_timeout(Duration::from_millis(500));
@@ -95,11 +103,11 @@ fn a_full_pool_leaves_new_clients_in_the_backlog_until_a_connection_closes() {
         ),
         "{waiting}"
     );
-    // The kept connections still work, then one goes: the third is served.
-    assert_eq!(second.get("/", "").unwrap().status, 200);
-    drop(first);
     third.set_read_timeout(HANG);
     assert_eq!(third.read_response().unwrap().status, 200);
+    for connection in &mut slow {
+        assert_eq!(connection.read_response().unwrap().status, 200);
+    }
 }
 
 #[test]
@@ -122,7 +130,10 @@ fn keep_alive_keeps_connections_unless_wsgi_keep_alive_is_false() {
 
 #[test]
 fn client_socket_timeout_cuts_silent_idle_slow_and_deaf_clients() {
-    let (service, port) = start("client_socket_timeout = 1\ndebug = true", 1);
+    let (service, port) = start(
+        "client_socket_timeout = 1\nclient_header_timeout = 1\ndebug = true",
+        1,
+    );
     let within = Duration::from_secs(20);
 
     let mut silent = Connection::open(port).unwrap();

@@ -186,13 +186,20 @@ fn a_client_that_never_finishes_its_handshake_is_cut() {
     let authority = Authority::new("test CA");
     let ssl = server_files(dir.path(), &authority);
     let config = format!(
-        "[DEFAULT]\nclient_socket_timeout = 1\n[api]\nport = 0\nworkers = 1\n\n[ssl]\n{ssl}"
+        "[DEFAULT]\nclient_socket_timeout = 2\nclient_header_timeout = 1\n[api]\nport = 0\nworkers = 1\n\n[ssl]\n{ssl}"
     );
     let (service, port) = support::start_listening(API, &config);
-    // Connected, and silent: no ClientHello ever comes.
+    // The first bytes of a ClientHello (a record header that announces 255 bytes), then
+    // nothing: cut at client_header_timeout.
+    let mut stalled = support::http::Connection::open(port).unwrap();
+    stalled.send(b"\x16\x03\x01\x00\xff\x01").unwrap();
+    assert!(stalled.closed_within(std::time::Duration::from_secs(20)));
+    service.wait_log_line(&["client connection cut", "cause=\"tls_handshake\""]);
+    // Connected, and silent: no ClientHello ever comes; cut as idle, and it never cost
+    // a handshake's state.
     let mut silent = support::http::Connection::open(port).unwrap();
     assert!(silent.closed_within(std::time::Duration::from_secs(20)));
-    service.wait_log_line(&["TLS handshake timed out", "client=127.0.0.1"]);
+    service.wait_log_line(&["client connection cut", "cause=\"idle\""]);
     // Others are still served.
     assert!(
         get(port, "/", &authority.pem(), None)

@@ -80,7 +80,8 @@ pub struct WsgiOptions {
     /// TCP_KEEPIDLE of each server socket, in seconds (Linux takes at most 32767).
     #[opt(default = 600, min = 1, max = 32767)]
     pub tcp_keepidle: i64,
-    /// Client connections each HTTP server serves at once; more wait in the backlog.
+    /// Requests each process of an HTTP server serves at once; more wait for a turn.
+    /// Connections that are idle or still sending a request head do not count.
     #[opt(default = 100, min = 1, max = 1000000)]
     pub wsgi_default_pool_size: i64,
     /// Longest request header line accepted, in bytes; large tokens may need more.
@@ -94,6 +95,20 @@ pub struct WsgiOptions {
     /// without limit.
     #[opt(default = 900, min = 0, max = 31536000)]
     pub client_socket_timeout: i64,
+    /// Seconds a client has from the first byte of a request head to its end (and for
+    /// a TLS handshake); a slower one is cut. Also the grace a request body has before
+    /// client_body_min_rate applies.
+    #[opt(default = 20, min = 1, max = 86400)]
+    pub client_header_timeout: i64,
+    /// Bytes per second a request body must arrive at, on average, once
+    /// client_header_timeout has passed; a slower client is cut. 0 sets no minimum.
+    #[opt(default = 500, min = 0, max = 1073741824)]
+    pub client_body_min_rate: i64,
+    /// Client connections each process of an HTTP server holds open at once, idle ones
+    /// included (never more than its file descriptor limit allows). At the limit, the
+    /// connection idle the longest is closed for a new client.
+    #[opt(default = 10000, min = 1, max = 1000000)]
+    pub wsgi_max_connections: i64,
     /// Send the error's details to the client with a 500 response; false sends an
     /// empty body.
     #[opt(default = false)]

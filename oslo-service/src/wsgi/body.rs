@@ -11,6 +11,7 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 
 use super::access_log::{AccessLog, Record};
+use super::clients::{Clients, Cut};
 use super::io::Stall;
 
 /// The body of a request as the application reads it: hyper's body, failing with
@@ -25,6 +26,53 @@ pub struct Body {
     inner: Inner,
     timeout: Option<Duration>,
     stall: Stall,
+    /// The minimum rate, when there is one.
+    pace: Option<Box<Pace>>,
+    /// Where a cut is counted, and the client's address for its log line.
+    report: Option<(std::sync::Arc<Clients>, std::sync::Arc<str>)>,
+}
+
+/// A body's minimum average rate after a grace: its deadline moves on by a second for
+/// every `rate` bytes received (as Apache's mod_reqtimeout counts).
+#[derive(Debug)]
+pub(super) struct Pace {
+    grace: Duration,
+    rate: u64,
+    started: tokio::time::Instant,
+    received: u64,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Pace {
+    pub(super) fn new(grace: Duration, rate: u64) -> Self {
+        Pace {
+            grace,
+            rate,
+            started: tokio::time::Instant::now(),
+            received: 0,
+            timer: None,
+        }
+    }
+
+    fn deadline(&self) -> tokio::time::Instant {
+        let earned = Duration::from_secs_f64(self.received as f64 / self.rate.max(1) as f64);
+        self.started + self.grace + earned.min(crate::config::MAX_DURATION)
+    }
+
+    /// `Ready` once the body is behind its pace.
+    fn poll_behind(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = self.deadline();
+        if tokio::time::Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().poll(cx)
+    }
 }
 
 #[derive(Debug)]
@@ -40,17 +88,27 @@ pub enum BodyError {
     /// The client sent nothing for `client_socket_timeout` seconds.
     #[error("the client sent nothing of its request body within client_socket_timeout")]
     TimedOut,
+    /// The client sent its body slower than `client_body_min_rate`.
+    #[error("the client sent its request body slower than client_body_min_rate")]
+    TooSlow,
     /// The connection failed or the body broke HTTP's rules.
     #[error(transparent)]
     Http(#[from] hyper::Error),
 }
 
 impl Body {
-    pub(super) fn new(inner: Incoming, timeout: Option<Duration>) -> Self {
+    pub(super) fn new(
+        inner: Incoming,
+        timeout: Option<Duration>,
+        pace: Option<Pace>,
+        report: (std::sync::Arc<Clients>, std::sync::Arc<str>),
+    ) -> Self {
         Body {
             inner: Inner::Client(inner),
             timeout,
             stall: Stall::default(),
+            pace: pace.map(Box::new),
+            report: Some(report),
         }
     }
 
@@ -65,6 +123,8 @@ impl Body {
             inner: Inner::Memory(Some(bytes.into())),
             timeout: None,
             stall: Stall::default(),
+            pace: None,
+            report: None,
         }
     }
 
@@ -74,6 +134,8 @@ impl Body {
             inner: Inner::Memory(None),
             timeout: None,
             stall: Stall::default(),
+            pace: None,
+            report: None,
         }
     }
 }
@@ -98,15 +160,32 @@ impl http_body::Body for Body {
             }
         };
         match Pin::new(incoming).poll_frame(cx) {
-            Poll::Pending => match this.timeout {
-                Some(timeout) => this
-                    .stall
-                    .poll_expired(timeout, cx)
-                    .map(|()| Some(Err(BodyError::TimedOut))),
-                None => Poll::Pending,
-            },
+            Poll::Pending => {
+                let behind = this
+                    .pace
+                    .as_mut()
+                    .is_some_and(|pace| pace.poll_behind(cx).is_ready());
+                let stalled = !behind
+                    && this
+                        .timeout
+                        .is_some_and(|timeout| this.stall.poll_expired(timeout, cx).is_ready());
+                let error = match (behind, stalled) {
+                    (true, _) => BodyError::TooSlow,
+                    (false, true) => BodyError::TimedOut,
+                    (false, false) => return Poll::Pending,
+                };
+                if let Some((clients, client_ip)) = &this.report {
+                    clients.cut(Cut::SlowBody, client_ip);
+                }
+                Poll::Ready(Some(Err(error)))
+            }
             Poll::Ready(frame) => {
                 this.stall.progressed();
+                if let (Some(pace), Some(Ok(frame))) = (&mut this.pace, &frame) {
+                    if let Some(data) = frame.data_ref() {
+                        pace.received = pace.received.saturating_add(data.len() as u64);
+                    }
+                }
                 Poll::Ready(frame.map(|frame| frame.map_err(BodyError::from)))
             }
         }
@@ -136,6 +215,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         entry: Option<PendingEntry>,
+        // Dropped with the body: the request is served.
+        served: super::handler::Served,
     }
 
     impl<B> PinnedDrop for LoggedBody<B> {
@@ -159,8 +240,16 @@ pub(super) struct PendingEntry {
 }
 
 impl<B> LoggedBody<B> {
-    pub(super) fn new(inner: B, entry: Option<PendingEntry>) -> Self {
-        LoggedBody { inner, entry }
+    pub(super) fn new(
+        inner: B,
+        entry: Option<PendingEntry>,
+        served: super::handler::Served,
+    ) -> Self {
+        LoggedBody {
+            inner,
+            entry,
+            served,
+        }
     }
 }
 

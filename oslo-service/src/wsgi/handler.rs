@@ -18,11 +18,13 @@ use http::header::{CONNECTION, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::access_log::AccessLog;
 use super::app::HttpApp;
-use super::body::{Body, LoggedBody, PendingEntry};
+use super::body::{Body, LoggedBody, Pace, PendingEntry};
+use super::clients::{Client, Clients, Phase};
 use crate::error::BoxError;
 use crate::future::BoxFuture;
 
@@ -33,6 +35,12 @@ pub(super) struct Shared {
     pub(super) max_url_len: usize,
     pub(super) debug: bool,
     pub(super) body_timeout: Option<Duration>,
+    /// `client_body_min_rate` and its grace, `client_header_timeout`.
+    pub(super) body_pace: Option<(Duration, u64)>,
+    /// Requests served at once (`wsgi_default_pool_size`).
+    pub(super) pool: Arc<Semaphore>,
+    /// The server's connections, and its count of clients cut.
+    pub(super) clients: Arc<Clients>,
     pub(super) access_log: AccessLog,
     /// Cancelled when the server stops.
     pub(super) stopping: CancellationToken,
@@ -61,6 +69,7 @@ pub(super) struct Handler<S> {
     pub(super) app: S,
     pub(super) shared: Arc<Shared>,
     pub(super) client_ip: Arc<str>,
+    pub(super) client: Arc<Client>,
 }
 
 impl<S> hyper::service::Service<Request<Incoming>> for Handler<S>
@@ -75,7 +84,17 @@ where
         let mut app = self.app.clone();
         let shared = Arc::clone(&self.shared);
         let client_ip = Arc::clone(&self.client_ip);
+        // The head is whole: from here the request is being served, until its response
+        // has been written (or dropped).
+        self.client.set_phase(Phase::Request);
+        let client = Arc::clone(&self.client);
         Box::pin(async move {
+            // A turn in the pool: requests, not connections, wait for one.
+            let permit = Arc::clone(&shared.pool).acquire_owned().await.ok();
+            let served = Served {
+                client,
+                _permit: permit,
+            };
             let started = AccessLog::enabled().then(|| {
                 let request_line = format!(
                     "{} {} {:?}",
@@ -88,7 +107,10 @@ where
             let response = match refusal(&request, &shared) {
                 Some(refused) => refused,
                 None => {
-                    let request = request.map(|body| Body::new(body, shared.body_timeout));
+                    let report = (Arc::clone(&shared.clients), Arc::clone(&client_ip));
+                    let pace = shared.body_pace.map(|(grace, rate)| Pace::new(grace, rate));
+                    let request =
+                        request.map(|body| Body::new(body, shared.body_timeout, pace, report));
                     respond(&mut app, request, shared.debug).await
                 }
             };
@@ -109,8 +131,24 @@ where
                     .map_or(0, |since| since.as_secs()),
                 body_length: 0,
             });
-            Ok(Response::from_parts(parts, LoggedBody::new(body, entry)))
+            Ok(Response::from_parts(
+                parts,
+                LoggedBody::new(body, entry, served),
+            ))
         })
+    }
+}
+
+/// A request being served: its turn in the pool, given back (and its connection idle
+/// again) once its response is written or dropped.
+pub(super) struct Served {
+    client: Arc<Client>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.client.set_phase(Phase::Idle);
     }
 }
 
@@ -125,6 +163,19 @@ fn refusal<B>(
         .map_or(0, |p| p.as_str().len());
     if url_len > shared.max_url_len {
         return Some(plain(StatusCode::URI_TOO_LONG, "Request URI Too Long"));
+    }
+    // RFC 9112, 3.2: an HTTP/1.1 request has exactly one Host header.
+    if request.version() == http::Version::HTTP_11
+        && request.headers().get_all(http::header::HOST).iter().count() != 1
+    {
+        let mut response = plain(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: one Host header needed",
+        );
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Some(response);
     }
     let max_header_line = shared.max_header_line.load(Ordering::Relaxed);
     let too_long = request

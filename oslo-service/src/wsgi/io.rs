@@ -1,17 +1,18 @@
-//! A client connection's socket with `client_socket_timeout` on writes: a client that
-//! stops reading its response is cut once a write has waited that long, as eventlet's
-//! socket timeout cuts it. (Reads are bounded elsewhere: hyper's header read timeout
-//! covers an idle or slow request head, [`super::Body`] a slow request body. A read
-//! timeout here would also cut a client waiting for a slow answer, since hyper keeps a
-//! read pending to notice a client that hangs up.)
+//! A client connection's socket with its deadlines: `client_socket_timeout` on writes
+//! (a client that stops reading its response is cut once a write has waited that long,
+//! as eventlet's socket timeout cuts it) and on an idle connection, and
+//! `client_header_timeout` from a request head's first byte to its end.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+use super::clients::{Client, Clients, Cut, Phase};
 
 /// A timer for one kind of operation: armed when it first waits, disarmed by progress.
 #[derive(Debug, Default)]
@@ -25,6 +26,11 @@ impl Stall {
     /// The operation made progress.
     pub(super) fn progressed(&mut self) {
         self.waiting_since = None;
+    }
+
+    /// Whether the operation is waiting now.
+    pub(super) fn is_waiting(&self) -> bool {
+        self.waiting_since.is_some()
     }
 
     /// The operation is waiting: `Ready` once it has waited `timeout` (the caller then
@@ -45,27 +51,61 @@ impl Stall {
     }
 }
 
-/// A stream whose writes fail with `TimedOut` after waiting `timeout`.
-#[derive(Debug)]
-pub(super) struct WriteTimeout<S> {
-    inner: S,
-    timeout: Option<Duration>,
-    stall: Stall,
+/// The deadlines of a client connection's socket.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deadlines {
+    /// Idle between requests (`client_socket_timeout`); `None`: no limit.
+    pub(super) idle: Option<Duration>,
+    /// From a request head's first byte to its end (`client_header_timeout`).
+    pub(super) head: Duration,
+    /// A write waiting for the client to read (`client_socket_timeout`).
+    pub(super) write: Option<Duration>,
 }
 
-impl<S> WriteTimeout<S> {
-    pub(super) fn new(inner: S, timeout: Option<Duration>) -> Self {
-        WriteTimeout {
+/// A client connection's socket: reads fail with `TimedOut` when the client has been
+/// idle too long or takes too long over a request head (by the connection's
+/// [`Phase`]); writes when the client has not read for too long. Each cut is counted.
+/// While a request is served, reads have no deadline here: hyper keeps one pending to
+/// notice a client that hangs up, and the request body has its own ([`super::Body`]).
+#[derive(Debug)]
+pub(super) struct ClientIo<S> {
+    inner: S,
+    deadlines: Deadlines,
+    client: Arc<Client>,
+    clients: Arc<Clients>,
+    client_ip: Arc<str>,
+    read_timer: Option<Pin<Box<Sleep>>>,
+    write_stall: Stall,
+}
+
+impl<S> ClientIo<S> {
+    pub(super) fn new(
+        inner: S,
+        deadlines: Deadlines,
+        client: Arc<Client>,
+        clients: Arc<Clients>,
+        client_ip: Arc<str>,
+    ) -> Self {
+        ClientIo {
             inner,
-            timeout,
-            stall: Stall::default(),
+            deadlines,
+            client,
+            clients,
+            client_ip,
+            read_timer: None,
+            write_stall: Stall::default(),
         }
     }
 
-    fn after<T>(&mut self, poll: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
-        match (poll, self.timeout) {
+    fn after_write<T>(
+        &mut self,
+        poll: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
+        match (poll, self.deadlines.write) {
             (Poll::Pending, Some(timeout)) => {
-                ready!(self.stall.poll_expired(timeout, cx));
+                ready!(self.write_stall.poll_expired(timeout, cx));
+                self.clients.cut(Cut::SlowReader, &self.client_ip);
                 Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the client did not read its response within client_socket_timeout",
@@ -73,31 +113,87 @@ impl<S> WriteTimeout<S> {
             }
             (Poll::Pending, None) => Poll::Pending,
             (ready, _) => {
-                self.stall.progressed();
+                self.write_stall.progressed();
                 ready
             }
         }
     }
+
+    /// The read deadline of the connection's phase, and what passing it means.
+    fn read_deadline(&self) -> Option<(Instant, Cut, &'static str)> {
+        // A response still being written (hyper took its last frame, the socket has not
+        // taken it all) is the write deadline's to judge.
+        if self.write_stall.is_waiting() {
+            return None;
+        }
+        let since = self.client.phase_started();
+        match self.client.phase() {
+            Phase::Idle => self.deadlines.idle.map(|idle| {
+                (
+                    since + idle,
+                    Cut::Idle,
+                    "the client sent nothing within client_socket_timeout",
+                )
+            }),
+            Phase::Head => Some((
+                since + self.deadlines.head,
+                Cut::SlowHead,
+                "the client did not send its request head within client_header_timeout",
+            )),
+            Phase::Request => None,
+        }
+    }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before && this.client.phase() == Phase::Idle {
+                    this.client.set_phase(Phase::Head);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            Poll::Pending => {
+                this.client.waiting_reader(cx.waker());
+                let Some((deadline, cut, message)) = this.read_deadline() else {
+                    return Poll::Pending;
+                };
+                if Instant::now() >= deadline {
+                    this.clients.cut(cut, &this.client_ip);
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, message)));
+                }
+                let timer = this
+                    .read_timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    this.clients.cut(cut, &this.client_ip);
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, message)));
+                }
+                Poll::Pending
+            }
+        }
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.after(poll, cx)
+        self.after_write(poll, cx)
     }
 
     fn poll_write_vectored(
@@ -106,7 +202,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.after(poll, cx)
+        self.after_write(poll, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -115,12 +211,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let poll = Pin::new(&mut self.inner).poll_flush(cx);
-        self.after(poll, cx)
+        self.after_write(poll, cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
-        self.after(poll, cx)
+        self.after_write(poll, cx)
     }
 }
 
@@ -129,20 +225,95 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
+    const DEADLINES: Deadlines = Deadlines {
+        idle: Some(Duration::from_secs(900)),
+        head: Duration::from_secs(3),
+        write: Some(Duration::from_secs(5)),
+    };
+
+    fn client_io(
+        stream: tokio::io::DuplexStream,
+    ) -> (
+        ClientIo<tokio::io::DuplexStream>,
+        Arc<Clients>,
+        super::super::clients::Registered,
+    ) {
+        let clients = Clients::new(10);
+        let registered = clients.register();
+        let io = ClientIo::new(
+            stream,
+            DEADLINES,
+            Arc::clone(&registered.client),
+            Arc::clone(&clients),
+            Arc::from("127.0.0.1"),
+        );
+        (io, clients, registered)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_does_not_read_fails_the_write_after_the_timeout() {
         let (ours, _theirs) = tokio::io::duplex(64);
-        let mut stream = WriteTimeout::new(ours, Some(Duration::from_secs(5)));
+        let (mut stream, clients, _registered) = client_io(ours);
         let started = Instant::now();
         let error = stream.write_all(&[0; 1024]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert_eq!(clients.cut_count(Cut::SlowReader), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_comes_a_byte_at_a_time_is_cut_at_the_header_timeout() {
+        use tokio::io::AsyncReadExt;
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let (mut stream, clients, registered) = client_io(ours);
+        let sender = tokio::spawn(async move {
+            for byte in b"GET / HTTP/1.1\r\n" {
+                if theirs.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            theirs
+        });
+        let started = Instant::now();
+        let mut buf = [0; 64];
+        let error = loop {
+            match stream.read(&mut buf).await {
+                Ok(_) => continue,
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        assert_eq!(registered.client.phase(), Phase::Head);
+        assert_eq!(clients.cut_count(Cut::SlowHead), 1);
+        drop(sender);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_has_the_idle_timeout_and_a_served_one_none() {
+        use tokio::io::AsyncReadExt;
+        let (ours, _theirs) = tokio::io::duplex(64);
+        let (mut stream, clients, registered) = client_io(ours);
+        registered.client.set_phase(Phase::Request);
+        let mut buf = [0; 8];
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3600), stream.read(&mut buf))
+                .await
+                .is_err()
+        );
+        registered.client.set_phase(Phase::Idle);
+        let started = Instant::now();
+        let error = stream.read(&mut buf).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(900));
+        assert_eq!(clients.cut_count(Cut::Idle), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_reads_keeps_the_stream_alive() {
         let (ours, mut theirs) = tokio::io::duplex(64);
-        let mut stream = WriteTimeout::new(ours, Some(Duration::from_secs(5)));
+        let (mut stream, _clients, _registered) = client_io(ours);
         let reader = tokio::spawn(async move {
             let mut sink = Vec::new();
             let mut chunk = [0; 16];

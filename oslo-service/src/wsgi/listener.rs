@@ -100,6 +100,62 @@ pub(super) enum Accepted {
     Unix(UnixStream),
 }
 
+impl Accepted {
+    /// Waits until the client has sent something (or hung up), without reading it: a
+    /// readiness alone may be stale, so a byte is peeked at to be sure.
+    pub(super) async fn first_byte(&self) -> io::Result<()> {
+        match self {
+            Accepted::Tcp(stream, _) => peek_until_data(stream).await,
+            Accepted::Unix(stream) => peek_until_data(stream).await,
+        }
+    }
+}
+
+/// A stream tokio watches for readiness.
+trait Readable: std::os::fd::AsFd {
+    fn readable_now(&self) -> impl Future<Output = io::Result<()>>;
+    fn try_io_read<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
+}
+
+impl Readable for TcpStream {
+    fn readable_now(&self) -> impl Future<Output = io::Result<()>> {
+        self.readable()
+    }
+    fn try_io_read<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.try_io(tokio::io::Interest::READABLE, f)
+    }
+}
+
+impl Readable for UnixStream {
+    fn readable_now(&self) -> impl Future<Output = io::Result<()>> {
+        self.readable()
+    }
+    fn try_io_read<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.try_io(tokio::io::Interest::READABLE, f)
+    }
+}
+
+async fn peek_until_data<S: Readable>(stream: &S) -> io::Result<()> {
+    loop {
+        stream.readable_now().await?;
+        let mut byte = [0u8; 1];
+        let peeked = stream.try_io_read(|| {
+            rustix::net::recv(
+                stream.as_fd(),
+                &mut byte,
+                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+            )
+            .map_err(io::Error::from)
+        });
+        match peeked {
+            // A byte, or the end of the stream: either way, hyper has something to see.
+            Ok(_) => return Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 impl Accepting {
     pub(super) async fn accept(&self, tcp_keepidle: Duration) -> io::Result<Accepted> {
         match self {

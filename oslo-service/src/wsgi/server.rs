@@ -15,9 +15,10 @@ use tracing::Instrument;
 
 use super::access_log::AccessLog;
 use super::app::HttpApp;
+use super::clients::Clients;
 use super::connection;
 use super::handler::Shared;
-use super::listener::{Accepted, Accepting, Bound, UnixSocket};
+use super::listener::{Accepting, Bound, UnixSocket};
 use super::settings::Settings;
 use super::tls;
 use crate::config::Config;
@@ -31,6 +32,9 @@ pub const DEFAULT_MAX_URL_LEN: usize = 8192;
 /// How long the accept loop rests after a failure such as running out of descriptors,
 /// so that it does not spin while the condition lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// The accept loop warns of its failures at most this often.
+const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(1);
 
 /// An HTTP/1.1 server for a tower service: oslo.service's `wsgi.Server`, and a service
 /// the launchers run like any other.
@@ -272,11 +276,22 @@ where
                 max_url_len: self.max_url_len,
                 debug: settings.debug,
                 body_timeout: settings.client_timeout,
+                body_pace: settings
+                    .body_min_rate
+                    .map(|rate| (settings.header_timeout, rate)),
+                pool: Arc::new(Semaphore::new(settings.pool_size)),
+                clients: Clients::new(settings.max_connections),
                 access_log: AccessLog::new(settings.access_log.clone()),
                 stopping: cx.shutdown_token(),
                 draining: AtomicBool::new(false),
                 tls: RwLock::new(self.tls_acceptor(cx.conf())?),
             });
+            tracing::debug!(
+                server = %self.name,
+                pool_size = settings.pool_size,
+                max_connections = shared.clients.limit(),
+                "serving"
+            );
             *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
             // Its lines, and its connections', carry the service's (or worker's) span.
             let serving = accept_loop(accepting, self.app.clone(), shared, settings);
@@ -300,56 +315,48 @@ where
     }
 }
 
-/// Accepts while the pool has room and the server runs; then waits for every
-/// connection to end.
+/// Accepts while the server runs, as many connections as `wsgi_max_connections` lets
+/// it hold (closing the one idle the longest for a newcomer at the limit); then waits
+/// for every connection to end.
 async fn accept_loop<S>(accepting: Accepting, app: S, shared: Arc<Shared>, settings: Arc<Settings>)
 where
     S: HttpApp,
 {
-    let pool = Arc::new(Semaphore::new(settings.pool_size));
     let connections = TaskTracker::new();
     let stopping = shared.stopping.clone();
+    let mut last_warning: Option<tokio::time::Instant> = None;
     loop {
-        // A full pool leaves new clients in the backlog, as eventlet's pool does.
-        let permit = tokio::select! {
+        // At the limit with nobody idle, new clients wait in the backlog.
+        tokio::select! {
             biased;
             () = stopping.cancelled() => break,
-            permit = Arc::clone(&pool).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_closed) => break,
-            },
-        };
+            () = shared.clients.make_room() => {}
+        }
         let accepted = tokio::select! {
             biased;
             () = stopping.cancelled() => break,
             accepted = accepting.accept(settings.tcp_keepidle) => accepted,
         };
-        let (app, shared, settings) = (app.clone(), Arc::clone(&shared), Arc::clone(&settings));
         match accepted {
-            Ok(Accepted::Tcp(stream, ip)) => {
-                let client_ip = connection::client_ip(Some(ip));
-                match shared.tls() {
-                    Some(acceptor) => {
-                        let serving = connection::serve_tls(
-                            stream, acceptor, client_ip, app, shared, settings, permit,
-                        );
-                        connections.spawn(serving.in_current_span());
-                    }
-                    None => {
-                        let serving =
-                            connection::serve(stream, client_ip, app, shared, settings, permit);
-                        connections.spawn(serving.in_current_span());
-                    }
-                }
-            }
-            Ok(Accepted::Unix(stream)) => {
-                let client_ip = connection::client_ip(None);
-                let serving = connection::serve(stream, client_ip, app, shared, settings, permit);
+            Ok(accepted) => {
+                let registered = shared.clients.register();
+                let (app, shared, settings) =
+                    (app.clone(), Arc::clone(&shared), Arc::clone(&settings));
+                let serving = connection::serve(accepted, app, shared, settings, registered);
                 connections.spawn(serving.in_current_span());
             }
             Err(err) if err.kind() == std::io::ErrorKind::ConnectionAborted => continue,
             Err(err) => {
-                tracing::warn!(error = %err, "accept failed");
+                // Out of descriptors, say: retrying at once would fail again. One line
+                // a second at most, however long it lasts.
+                if last_warning.is_none_or(|at| at.elapsed() >= ACCEPT_WARNING_EVERY) {
+                    tracing::warn!(
+                        error = %err,
+                        connections = shared.clients.count(),
+                        "accept failed; pausing"
+                    );
+                    last_warning = Some(tokio::time::Instant::now());
+                }
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                 continue;
             }

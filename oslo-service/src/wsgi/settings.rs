@@ -22,6 +22,12 @@ pub(super) struct Settings {
     pub(super) max_header_line: usize,
     pub(super) debug: bool,
     pub(super) access_log: AccessLogFormat,
+    /// `client_header_timeout`.
+    pub(super) header_timeout: Duration,
+    /// `client_body_min_rate`; `None` for 0.
+    pub(super) body_min_rate: Option<u64>,
+    /// `wsgi_max_connections`, within what the descriptor limit leaves.
+    pub(super) max_connections: usize,
 }
 
 impl Settings {
@@ -44,13 +50,56 @@ impl Settings {
             max_header_line: positive(options.max_header_line),
             debug: options.wsgi_server_debug,
             access_log,
+            header_timeout: Duration::from_secs(positive(options.client_header_timeout) as u64),
+            body_min_rate: u64::try_from(options.client_body_min_rate)
+                .ok()
+                .filter(|rate| *rate > 0),
+            max_connections: positive(options.wsgi_max_connections)
+                .min(connections_the_descriptors_allow()),
         })
+    }
+
+    /// The socket's deadlines for a client connection.
+    pub(super) fn deadlines(&self) -> super::io::Deadlines {
+        super::io::Deadlines {
+            idle: self.client_timeout,
+            head: self.header_timeout,
+            write: self.client_timeout,
+        }
     }
 
     /// hyper's read buffer: large enough for a head of header lines this long.
     pub(super) fn max_buf_size(&self) -> usize {
         HYPER_MAX_BUF_SIZE.max(self.max_header_line.saturating_mul(2))
     }
+}
+
+/// Descriptors kept free of client connections: for log files, the console, etcd,
+/// the application's own files and sockets.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// How many client connections the process's file descriptors allow: the soft limit,
+/// raised to the hard one first (once per process, as Go's runtime does: a server
+/// holding thousands of connections needs more than the 1024 many systems start
+/// with), less [`RESERVED_DESCRIPTORS`].
+fn connections_the_descriptors_allow() -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    static RAISED: std::sync::Once = std::sync::Once::new();
+    RAISED.call_once(|| {
+        let limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            let raised = rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            match setrlimit(Resource::Nofile, raised) {
+                Ok(()) => tracing::debug!(to = ?limit.maximum, "raised the file descriptor limit"),
+                Err(err) => tracing::debug!(error = %err, "cannot raise the file descriptor limit"),
+            }
+        }
+    });
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    usize::try_from(soft.saturating_sub(RESERVED_DESCRIPTORS).max(1)).unwrap_or(usize::MAX)
 }
 
 /// A bad value of a `[DEFAULT]` option, with the file and line it came from.

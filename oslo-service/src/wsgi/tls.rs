@@ -6,7 +6,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -14,14 +13,6 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
 use crate::config::{ConfigError, InvalidValue, Snapshot, SslOptions};
-
-/// The longest a TLS handshake may take (shorter when `client_socket_timeout` is).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a client has to finish its handshake.
-pub(super) fn handshake_timeout(client_timeout: Option<Duration>) -> Duration {
-    client_timeout.map_or(HANDSHAKE_TIMEOUT, |timeout| timeout.min(HANDSHAKE_TIMEOUT))
-}
 
 /// OpenSSL's names of the suites rustls offers, beside their IANA names.
 const OPENSSL_NAMES: [(&str, &str); 9] = [
