@@ -30,6 +30,10 @@ const SD_LISTEN_FDS_START: RawFd = 3;
 /// Every socket this process shares with its workers, by name.
 static SOCKETS: OnceLock<Mutex<BTreeMap<String, OwnedFd>>> = OnceLock::new();
 
+/// The names of the sockets this process bound itself (not inherited from a parent or
+/// from systemd).
+static BOUND_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 fn sockets() -> &'static Mutex<BTreeMap<String, OwnedFd>> {
     SOCKETS.get_or_init(|| Mutex::new(inherited()))
 }
@@ -134,7 +138,42 @@ fn shared_or_bind(name: &str, bind: impl FnOnce() -> io::Result<OwnedFd>) -> io:
     let fd = bind()?;
     tracing::debug!(socket = name, "bound a shared socket");
     sockets.insert(name.to_owned(), fd.try_clone()?);
+    BOUND_HERE
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .push(name.to_owned());
     Ok(fd)
+}
+
+/// Stops the TCP sockets this process bound from listening, for every process that
+/// shares them: a client that connects from now on is refused at once, instead of
+/// waiting in a backlog that no one will accept from any more, to be reset when the
+/// process exits. For the final stop only (a reload keeps them). Sockets inherited from
+/// systemd are left alone: systemd keeps them and queues clients for the next start.
+pub(crate) fn refuse_new_connections() {
+    let bound_here = BOUND_HERE
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .clone();
+    let sockets = sockets()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    for name in bound_here {
+        let Some(fd) = sockets.get(&name) else {
+            continue;
+        };
+        let is_tcp = matches!(
+            net::getsockname(fd).map(|addr| addr.address_family()),
+            Ok(net::AddressFamily::INET | net::AddressFamily::INET6)
+        );
+        if !is_tcp {
+            continue;
+        }
+        match net::shutdown(fd, net::Shutdown::Read) {
+            Ok(()) => tracing::debug!(socket = %name, "no longer listening"),
+            Err(err) => tracing::debug!(socket = %name, error = %err, "cannot stop listening"),
+        }
+    }
 }
 
 fn backlog_arg(backlog: u32) -> io::Result<i32> {

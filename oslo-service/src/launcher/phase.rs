@@ -51,6 +51,8 @@ impl Phase {
     /// timeout; with no timeout, systemd's own (`TimeoutStopSec=`) is the limit.
     pub(super) fn begin_stop(&mut self, timeout: Option<Duration>) {
         self.enter(LauncherState::Stopping);
+        // New clients are refused from now on; those connected are served or closed.
+        crate::net::refuse_new_connections();
         systemd::notify_stopping();
         systemd::notify_status("stopping");
         if let Some(timeout) = timeout {

@@ -346,6 +346,8 @@ where
                 connections.spawn(serving.in_current_span());
             }
             Err(err) if err.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+            // The socket was shut down for the final stop: nothing more to accept.
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => break,
             Err(err) => {
                 // Out of descriptors, say: retrying at once would fail again. One line
                 // a second at most, however long it lasts.
