@@ -126,13 +126,38 @@ fn bad_ssl_files_stop_the_start_with_oslo_messages() {
         API,
         &config(
             &format!(
-                "cert_file = {}\nkey_file = {}\nversion = TLSv1_1\n",
+                "cert_file = {}\nkey_file = {}\nciphers = MEDIUM:!HIGH\n",
                 cert.display(),
                 key.display()
             ),
             1,
         ),
-        "9: invalid value 'TLSv1_1' for option version in group [ssl]: TLSv1_1 is too old to be offered; use TLSv1_2 or TLSv1_3",
+        "9: invalid value 'MEDIUM:!HIGH' for option ciphers in group [ssl]: it leaves none of the TLS 1.2 suites offered",
+    );
+}
+
+/// Cipher lists and versions as deployment guides and oslo's docs write them start the
+/// server: the list read as OpenSSL reads it, an old version taken as TLS 1.2 at least.
+#[test]
+fn openssl_cipher_strings_and_old_versions_as_deployments_write_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = Authority::new("test CA");
+    let ssl = server_files(dir.path(), &authority);
+    let config = format!(
+        "[DEFAULT]\ndebug = true\n[api]\nport = 0\nworkers = 1\n\n[ssl]\n{ssl}version = TLSv1\nciphers = HIGH:!aNULL:!MD5\n"
+    );
+    let (service, port) = support::start_listening(API, &config);
+    assert!(
+        get(port, "/", &authority.pem(), None)
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    let log = service.log();
+    assert!(log.contains("older than TLS 1.2"), "{log}");
+    assert!(
+        log.contains("TLS cipher suites offered")
+            && log.contains("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+        "{log}"
     );
 }
 

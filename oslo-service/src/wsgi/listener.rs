@@ -208,8 +208,17 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("api.sock");
-        // A socket file whose listener is gone.
-        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        // A socket file whose listener is gone. Bound but never listening: a process
+        // that a test elsewhere forks at that moment may hold the descriptor until its
+        // exec, and must not make it look alive.
+        let stale = rustix::net::socket(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            None,
+        )
+        .unwrap();
+        rustix::net::bind(&stale, &rustix::net::SocketAddrUnix::new(&path).unwrap()).unwrap();
+        drop(stale);
         let unix = UnixSocket {
             path: path.clone(),
             mode: 0o640,

@@ -43,6 +43,7 @@
 mod access_log;
 mod app;
 mod body;
+mod ciphers;
 mod clients;
 mod connection;
 mod handler;

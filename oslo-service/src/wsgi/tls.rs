@@ -10,43 +10,9 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use rustls::{ServerConfig, SupportedProtocolVersion};
 
 use crate::config::{ConfigError, InvalidValue, Snapshot, SslOptions};
-
-/// OpenSSL's names of the suites rustls offers, beside their IANA names.
-const OPENSSL_NAMES: [(&str, &str); 9] = [
-    ("TLS_AES_256_GCM_SHA384", "TLS13_AES_256_GCM_SHA384"),
-    ("TLS_AES_128_GCM_SHA256", "TLS13_AES_128_GCM_SHA256"),
-    (
-        "TLS_CHACHA20_POLY1305_SHA256",
-        "TLS13_CHACHA20_POLY1305_SHA256",
-    ),
-    (
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    ),
-    (
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    ),
-    (
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    ),
-    (
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    ),
-    (
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    ),
-    (
-        "ECDHE-RSA-CHACHA20-POLY1305",
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    ),
-];
 
 /// The server's TLS configuration from `[ssl]`, or `None` when neither `cert_file` nor
 /// `key_file` is set (oslo's `is_enabled`). Errors carry oslo.service's messages.
@@ -96,8 +62,14 @@ pub(super) fn server_config(snapshot: &Snapshot) -> Result<Option<Arc<ServerConf
     };
     let mut provider = rustls::crypto::ring::default_provider();
     if let Some(ciphers) = &ssl.ciphers {
-        provider.cipher_suites = cipher_suites(ciphers, &provider.cipher_suites)
+        let (suites, unknown) = super::ciphers::select(ciphers, &provider.cipher_suites)
             .map_err(|reason| invalid(snapshot, "ciphers", ciphers, reason))?;
+        if !unknown.is_empty() {
+            tracing::debug!(ignored = %unknown.join(":"), "cipher list words that match no suite rustls offers");
+        }
+        let names: Vec<String> = suites.iter().map(|s| format!("{:?}", s.suite())).collect();
+        tracing::debug!(ciphers = %names.join(":"), "TLS cipher suites offered");
+        provider.cipher_suites = suites;
     }
     let provider = Arc::new(provider);
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -155,78 +127,30 @@ fn certificates(
 }
 
 /// oslo's `version` values: one protocol, or SSLv23 for whatever both ends support.
+/// The protocols older than TLS 1.2 that oslo documents (TLSv1, TLSv1_1, SSLv3, SSLv2)
+/// are taken as "TLS 1.2 at least", rustls having nothing older, with a warning (once
+/// per process).
 fn versions(version: &str) -> Result<Vec<&'static SupportedProtocolVersion>, String> {
+    let both = vec![&rustls::version::TLS13, &rustls::version::TLS12];
     match version.to_ascii_lowercase().replace('.', "_").as_str() {
         "tlsv1_2" => Ok(vec![&rustls::version::TLS12]),
         "tlsv1_3" => Ok(vec![&rustls::version::TLS13]),
-        "sslv23" | "tls" => Ok(vec![&rustls::version::TLS13, &rustls::version::TLS12]),
-        "tlsv1" | "tlsv1_1" | "sslv2" | "sslv3" => Err(format!(
-            "{version} is too old to be offered; use TLSv1_2 or TLSv1_3"
-        )),
-        _ => Err("unknown TLS version; use TLSv1_2 or TLSv1_3".to_owned()),
-    }
-}
-
-/// The suites an OpenSSL cipher list keeps: the named ones in its order (`!NAME` or
-/// `-NAME` removes one). TLS 1.3 suites are kept unless the list names one, as
-/// OpenSSL's cipher list leaves them alone.
-fn cipher_suites(
-    list: &str,
-    offered: &[SupportedCipherSuite],
-) -> Result<Vec<SupportedCipherSuite>, String> {
-    let find = |name: &str| {
-        let iana = OPENSSL_NAMES
-            .iter()
-            .find(|(openssl, iana)| {
-                name.eq_ignore_ascii_case(openssl) || name.eq_ignore_ascii_case(iana)
-            })
-            .map(|(_, iana)| *iana)?;
-        offered
-            .iter()
-            .find(|suite| format!("{:?}", suite.suite()) == iana)
-            .copied()
-    };
-    let mut kept: Vec<SupportedCipherSuite> = Vec::new();
-    let mut removed = Vec::new();
-    for entry in list
-        .split([':', ',', ' '])
-        .filter(|entry| !entry.is_empty())
-    {
-        if let Some(name) = entry.strip_prefix(['!', '-']) {
-            // Removing what is never offered (aNULL, RC4…) changes nothing.
-            removed.extend(find(name));
-            continue;
+        "sslv23" | "tls" => Ok(both),
+        "tlsv1" | "tlsv1_0" | "tlsv1_1" | "sslv2" | "sslv3" => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    version,
+                    "[ssl] version asks for a protocol older than TLS 1.2, which rustls does not have: TLS 1.2 and 1.3 are offered"
+                );
+            });
+            Ok(both)
         }
-        let suite = find(entry.trim_start_matches('+')).ok_or_else(|| {
-            let known: Vec<&str> = OPENSSL_NAMES.iter().map(|(openssl, _)| *openssl).collect();
-            format!(
-                "unknown cipher '{entry}'; the ciphers offered are {}",
-                known.join(", ")
-            )
-        })?;
-        if !kept.iter().any(|k| k.suite() == suite.suite()) {
-            kept.push(suite);
-        }
+        _ => Err(
+            "unknown TLS version; use TLSv1_2, TLSv1_3 or SSLv23 (TLSv1, TLSv1_1, SSLv2 and SSLv3 mean TLS 1.2 at least)"
+                .to_owned(),
+        ),
     }
-    if kept.is_empty() {
-        kept = offered.to_vec();
-    } else if !kept.iter().any(|suite| suite.tls13().is_some()) {
-        kept.extend(
-            offered
-                .iter()
-                .filter(|suite| suite.tls13().is_some())
-                .copied(),
-        );
-    }
-    kept.retain(|suite| {
-        !removed
-            .iter()
-            .any(|r: &SupportedCipherSuite| r.suite() == suite.suite())
-    });
-    if kept.is_empty() {
-        return Err("it leaves no cipher to offer".to_owned());
-    }
-    Ok(kept)
 }
 
 /// A bad value of an `[ssl]` option, with the file and line it came from.
@@ -234,60 +158,18 @@ fn invalid(snapshot: &Snapshot, option: &str, value: &str, reason: String) -> Co
     InvalidValue::in_snapshot(snapshot, "ssl", option, value, reason)
 }
 
-/// The ring provider, as every TLS object here uses it (tests' clients included).
-#[cfg(test)]
-pub(super) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(suites: &[SupportedCipherSuite]) -> Vec<String> {
-        suites.iter().map(|s| format!("{:?}", s.suite())).collect()
-    }
-
     #[test]
-    fn openssl_cipher_lists_map_onto_rustls_suites() {
-        let offered = provider().cipher_suites.clone();
-        let kept = cipher_suites(
-            "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:!aNULL",
-            &offered,
-        )
-        .unwrap();
-        let kept = names(&kept);
-        assert_eq!(
-            kept[..2],
-            [
-                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
-            ]
-        );
-        // TLS 1.3's suites stay, as OpenSSL's cipher list does not touch them.
-        assert!(kept.iter().any(|name| name.starts_with("TLS13_")));
-        assert_eq!(kept.len(), 5);
-
-        let only = cipher_suites("TLS_AES_128_GCM_SHA256", &offered).unwrap();
-        assert_eq!(names(&only), ["TLS13_AES_128_GCM_SHA256"]);
-
-        let error = cipher_suites("ECDHE-RSA-AES128-GCM-SHA256:RC4-SHA", &offered).unwrap_err();
-        assert!(error.contains("unknown cipher 'RC4-SHA'"), "{error}");
-        assert!(
-            cipher_suites("!ECDHE-RSA-AES128-GCM-SHA256", &offered)
-                .unwrap()
-                .len()
-                == offered.len() - 1
-        );
-    }
-
-    #[test]
-    fn versions_older_than_tls_1_2_are_refused_by_name() {
+    fn every_version_oslo_documents_is_taken() {
         assert_eq!(versions("TLSv1_2").unwrap().len(), 1);
         assert_eq!(versions("tlsv1.3").unwrap().len(), 1);
         assert_eq!(versions("SSLv23").unwrap().len(), 2);
-        let error = versions("TLSv1_1").unwrap_err();
-        assert!(error.contains("TLSv1_1 is too old"), "{error}");
+        for old in ["TLSv1", "TLSv1_1", "SSLv2", "SSLv3"] {
+            assert_eq!(versions(old).unwrap().len(), 2, "{old}");
+        }
         assert!(
             versions("TLSv9")
                 .unwrap_err()
