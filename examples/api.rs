@@ -207,6 +207,8 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
         .port(opts.port.get())
         // TLS when [ssl] names a certificate and key.
         .use_ssl(&conf)
+        // As axum's own default: a larger announced body is refused before it is read.
+        .max_body_size(2 * 1024 * 1024)
         .bind()?;
     let workers = usize::try_from(opts.workers).unwrap_or(1);
     oslo::launch(conf, server, workers).await

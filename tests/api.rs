@@ -180,6 +180,7 @@ fn client_socket_timeout_cuts_silent_idle_slow_and_deaf_clients() {
         "client connection ended with an error",
         "did not read its response within client_socket_timeout",
     ]);
+    service.wait_log_line(&["client connection cut", "cause=\"slow_reader\"", "count=1"]);
     let mut received = Vec::new();
     let ended = std::io::Read::read_to_end(&mut deaf.reader(), &mut received);
     assert!(

@@ -161,3 +161,32 @@ fn a_request_without_exactly_one_host_gets_400() {
     old.send(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     assert_eq!(old.read_response().unwrap().status, 200);
 }
+
+/// A body announced over the limit with `Expect: 100-continue` is refused before the
+/// client sends it: 413, never `100 Continue`.
+#[test]
+fn expect_100_continue_over_the_limit_gets_413_without_100() {
+    let (_service, port) = start("");
+    let mut client = Connection::open(port).unwrap();
+    client
+        .send(
+            b"POST /debug/upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(client.reader(), &mut first).unwrap();
+    assert!(first.starts_with("HTTP/1.1 413"), "{first}");
+    // Within the limit, the client is told to go on and served.
+    let mut client = Connection::open(port).unwrap();
+    client
+        .send(b"POST /debug/upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(client.reader(), &mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 100"), "{line}");
+    client.send(b"hello").unwrap();
+    std::io::BufRead::read_line(client.reader(), &mut line).unwrap();
+    let answer = client.read_response().unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.text(), "received 5 bytes\n");
+}

@@ -30,6 +30,9 @@ pub struct Body {
     pace: Option<Box<Pace>>,
     /// Where a cut is counted, and the client's address for its log line.
     report: Option<(std::sync::Arc<Clients>, std::sync::Arc<str>)>,
+    /// The most it may bring, and what it has brought.
+    limit: Option<u64>,
+    read: u64,
 }
 
 /// A body's minimum average rate after a grace: its deadline moves on by a second for
@@ -91,6 +94,9 @@ pub enum BodyError {
     /// The client sent its body slower than `client_body_min_rate`.
     #[error("the client sent its request body slower than client_body_min_rate")]
     TooSlow,
+    /// The body is larger than the server's `max_body_size`.
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(u64),
     /// The connection failed or the body broke HTTP's rules.
     #[error(transparent)]
     Http(#[from] hyper::Error),
@@ -109,7 +115,15 @@ impl Body {
             stall: Stall::default(),
             pace: pace.map(Box::new),
             report: Some(report),
+            limit: None,
+            read: 0,
         }
+    }
+
+    /// The body, failing with [`BodyError::TooLarge`] past `limit` bytes.
+    pub(super) fn limited(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// A body held in memory: for calling an application without a client.
@@ -125,6 +139,8 @@ impl Body {
             stall: Stall::default(),
             pace: None,
             report: None,
+            limit: None,
+            read: 0,
         }
     }
 
@@ -136,6 +152,8 @@ impl Body {
             stall: Stall::default(),
             pace: None,
             report: None,
+            limit: None,
+            read: 0,
         }
     }
 }
@@ -181,6 +199,14 @@ impl http_body::Body for Body {
             }
             Poll::Ready(frame) => {
                 this.stall.progressed();
+                if let (Some(limit), Some(Ok(frame))) = (this.limit, &frame) {
+                    if let Some(data) = frame.data_ref() {
+                        this.read = this.read.saturating_add(data.len() as u64);
+                        if this.read > limit {
+                            return Poll::Ready(Some(Err(BodyError::TooLarge(limit))));
+                        }
+                    }
+                }
                 if let (Some(pace), Some(Ok(frame))) = (&mut this.pace, &frame) {
                     if let Some(data) = frame.data_ref() {
                         pace.received = pace.received.saturating_add(data.len() as u64);

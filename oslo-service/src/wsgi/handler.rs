@@ -33,6 +33,7 @@ pub(super) struct Shared {
     /// Re-read by `reset`, so an atomic rather than a copy per connection.
     pub(super) max_header_line: AtomicUsize,
     pub(super) max_url_len: usize,
+    pub(super) max_body_size: Option<u64>,
     pub(super) debug: bool,
     pub(super) body_timeout: Option<Duration>,
     /// `client_body_min_rate` and its grace, `client_header_timeout`.
@@ -109,8 +110,10 @@ where
                 None => {
                     let report = (Arc::clone(&shared.clients), Arc::clone(&client_ip));
                     let pace = shared.body_pace.map(|(grace, rate)| Pace::new(grace, rate));
-                    let request =
-                        request.map(|body| Body::new(body, shared.body_timeout, pace, report));
+                    let request = request.map(|body| {
+                        Body::new(body, shared.body_timeout, pace, report)
+                            .limited(shared.max_body_size)
+                    });
                     respond(&mut app, request, shared.debug).await
                 }
             };
@@ -163,6 +166,22 @@ fn refusal<B>(
         .map_or(0, |p| p.as_str().len());
     if url_len > shared.max_url_len {
         return Some(plain(StatusCode::URI_TOO_LONG, "Request URI Too Long"));
+    }
+    // Refused on its announced length, before a byte of the body is read: hyper sends
+    // `100 Continue` only once the body is read, so a client that waits for it is told
+    // 413 instead.
+    let announced = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if let (Some(max), Some(length)) = (shared.max_body_size, announced) {
+        if length > max {
+            let mut response = plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return Some(response);
+        }
     }
     // RFC 9112, 3.2: an HTTP/1.1 request has exactly one Host header.
     if request.version() == http::Version::HTTP_11

@@ -65,6 +65,7 @@ pub struct Server<S> {
     bound: Bound,
     pool_size: Option<usize>,
     max_url_len: usize,
+    max_body_size: Option<u64>,
     /// Whether `[ssl]` is read: TLS when it names a certificate.
     use_ssl: bool,
     /// The running start's shared state, for `reset`.
@@ -93,6 +94,7 @@ pub struct ServerBuilder<S> {
     backlog: u32,
     pool_size: Option<usize>,
     max_url_len: usize,
+    max_body_size: Option<u64>,
     unix: Option<UnixSocket>,
     ssl: Option<Config>,
 }
@@ -110,6 +112,7 @@ impl<S> Server<S> {
             backlog: crate::net::DEFAULT_BACKLOG,
             pool_size: None,
             max_url_len: DEFAULT_MAX_URL_LEN,
+            max_body_size: None,
             unix: None,
             ssl: None,
         }
@@ -160,6 +163,15 @@ impl<S> ServerBuilder<S> {
     /// The longest request URL (path and query) served; longer gets `414`.
     pub fn max_url_len(mut self, max_url_len: usize) -> Self {
         self.max_url_len = max_url_len;
+        self
+    }
+
+    /// The largest request body accepted, in bytes; none by default. A request whose
+    /// `Content-Length` says more gets `413` before any of its body is read (a client
+    /// that sent `Expect: 100-continue` is never told to go on); a body without one that
+    /// grows past it fails its reader.
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.max_body_size = Some(bytes);
         self
     }
 
@@ -237,6 +249,7 @@ impl<S> ServerBuilder<S> {
             bound,
             pool_size: self.pool_size,
             max_url_len: self.max_url_len,
+            max_body_size: self.max_body_size,
             use_ssl: self.ssl.is_some(),
             running: Mutex::new(None),
         })
@@ -274,6 +287,7 @@ where
             let shared = Arc::new(Shared {
                 max_header_line: settings.max_header_line.into(),
                 max_url_len: self.max_url_len,
+                max_body_size: self.max_body_size,
                 debug: settings.debug,
                 body_timeout: settings.client_timeout,
                 body_pace: settings
