@@ -1,8 +1,9 @@
 """The oslo.service side of benches/http.sh: oslo.service's wsgi.Server (eventlet) in 2
-worker processes under ProcessLauncher, serving a trivial WSGI app that answers "ok".
+worker processes (WORKERS) under ProcessLauncher, serving a trivial WSGI app that answers "ok".
 Prints `port <n>` once bound. Logging is left unconfigured, so eventlet's access lines
 (INFO) are not written, as ours are not in the bench."""
 
+import os
 import sys
 
 from oslo_service import backend
@@ -38,4 +39,5 @@ class Api(service.ServiceBase):
 cfg.CONF(sys.argv[1:], project="bench")
 api = Api(cfg.CONF)
 print("port %d" % api.server.port, flush=True)
-service.launch(cfg.CONF, api, workers=2).wait()
+workers = int(os.environ.get("WORKERS", "2"))
+service.launch(cfg.CONF, api, workers=workers).wait()
