@@ -11,7 +11,7 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 
 use super::access_log::{AccessLog, Record};
-use super::clients::{Clients, Cut};
+use super::clients::{Clients, Cut, Served};
 use super::io::Stall;
 
 /// The body of a request as the application reads it: hyper's body, failing with
@@ -242,7 +242,7 @@ pin_project_lite::pin_project! {
         inner: B,
         entry: Option<PendingEntry>,
         // Dropped with the body: the request is served.
-        served: super::handler::Served,
+        served: Served,
     }
 
     impl<B> PinnedDrop for LoggedBody<B> {
@@ -266,11 +266,7 @@ pub(super) struct PendingEntry {
 }
 
 impl<B> LoggedBody<B> {
-    pub(super) fn new(
-        inner: B,
-        entry: Option<PendingEntry>,
-        served: super::handler::Served,
-    ) -> Self {
+    pub(super) fn new(inner: B, entry: Option<PendingEntry>, served: Served) -> Self {
         LoggedBody {
             inner,
             entry,

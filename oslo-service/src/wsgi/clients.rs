@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Waker;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -112,6 +112,29 @@ impl Client {
     /// When the current phase began.
     pub(super) fn phase_started(&self) -> Instant {
         self.epoch + std::time::Duration::from_millis(self.since.load(Ordering::Acquire))
+    }
+}
+
+/// A request being served: its turn in the pool, given back (and its connection idle
+/// again) once its response is written or dropped.
+#[derive(Debug)]
+pub(super) struct Served {
+    client: Arc<Client>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Served {
+    pub(super) fn new(client: Arc<Client>, permit: Option<OwnedSemaphorePermit>) -> Self {
+        Served {
+            client,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.client.set_phase(Phase::Idle);
     }
 }
 

@@ -18,13 +18,13 @@ use http::header::{CONNECTION, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::access_log::AccessLog;
 use super::app::HttpApp;
 use super::body::{Body, LoggedBody, Pace, PendingEntry};
-use super::clients::{Client, Clients, Phase};
+use super::clients::{Client, Clients, Phase, Served};
 use crate::error::BoxError;
 use crate::future::BoxFuture;
 
@@ -92,10 +92,7 @@ where
         Box::pin(async move {
             // A turn in the pool: requests, not connections, wait for one.
             let permit = Arc::clone(&shared.pool).acquire_owned().await.ok();
-            let served = Served {
-                client,
-                _permit: permit,
-            };
+            let served = Served::new(client, permit);
             let started = AccessLog::enabled().then(|| {
                 let request_line = format!(
                     "{} {} {:?}",
@@ -139,19 +136,6 @@ where
                 LoggedBody::new(body, entry, served),
             ))
         })
-    }
-}
-
-/// A request being served: its turn in the pool, given back (and its connection idle
-/// again) once its response is written or dropped.
-pub(super) struct Served {
-    client: Arc<Client>,
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.client.set_phase(Phase::Idle);
     }
 }
 

@@ -18,11 +18,17 @@
 //!
 //! # Options (`[DEFAULT]`, namespace `oslo.service.wsgi`)
 //!
-//! - `wsgi_default_pool_size` (100): client connections served at once, keep-alive ones
-//!   included; the rest wait in the backlog, none is refused.
+//! - `wsgi_default_pool_size` (100): requests served at once; more wait for a turn.
+//!   Idle connections and clients still sending a request head hold no turn.
+//! - `wsgi_max_connections` (10000): connections a process holds, idle ones included,
+//!   within its descriptor limit; at the limit the one idle the longest is closed.
 //! - `wsgi_keep_alive` (true): false closes each connection after its response.
-//! - `client_socket_timeout` (900 s, 0 = no limit): a client idle between requests, slow
-//!   to send its request (head or body), or not reading its response is cut after it.
+//! - `client_socket_timeout` (900 s, 0 = no limit): a client idle before or between
+//!   requests, sending nothing of its body, or not reading its response is cut after it.
+//! - `client_header_timeout` (20 s): from a request head's (or TLS handshake's) first
+//!   byte to its end.
+//! - `client_body_min_rate` (500 B/s, 0 = none): the average rate a request body must
+//!   keep once `client_header_timeout` has passed.
 //! - `max_header_line` (16384): a header line (`name: value`) longer than this gets
 //!   `400 Header Line Too Long`, and the connection is closed. Re-read by `reset`.
 //! - `tcp_keepidle` (600 s): TCP keep-alive probes on accepted sockets.
@@ -36,9 +42,10 @@
 //!
 //! On stop the server stops accepting (the socket stays open for the other processes
 //! that share it), answers every request from then on with `Connection: close`, closes
-//! connections that stay idle for a second, and `wait` returns once every connection
-//! has ended. A client that stops reading is cut by `client_socket_timeout`, or with the
-//! process at `graceful_shutdown_timeout`.
+//! the connections that have no request being served after a second (idle, silent, or
+//! with a half-sent head), and `wait` returns once every connection has ended. A client
+//! that stops reading is cut by `client_socket_timeout`, or with the process at
+//! `graceful_shutdown_timeout`.
 
 mod access_log;
 mod app;
