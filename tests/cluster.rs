@@ -349,6 +349,10 @@ fn a_console_run_of_a_cluster_task_claims_its_period() {
     use std::io::{BufRead, BufReader, Write};
     let etcd = Etcd::start();
     let (a, b) = (with_console(&etcd, "a"), with_console(&etcd, "b"));
+    // The task is known to the console once the service's driver has run it once.
+    wait_until("the task in the console's list", || {
+        std::panic::catch_unwind(|| task_counts(&a)).is_ok_and(|(runs, skipped)| runs + skipped > 0)
+    });
     let socket = console_path().replace("{pid}", &a.pid().to_string());
     let stream = std::os::unix::net::UnixStream::connect(&socket).expect("console");
     stream.set_read_timeout(Some(HANG)).unwrap();
