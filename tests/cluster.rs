@@ -17,11 +17,14 @@ const CLUSTER: &str = env!("CARGO_BIN_EXE_cluster");
 const LEASE_TTL: Duration = Duration::from_secs(3);
 
 fn config(etcd: &Etcd, member: &str, workers: u32) -> String {
+    config_for(&etcd.url(), member, workers)
+}
+
+fn config_for(url: &str, member: &str, workers: u32) -> String {
     format!(
         "[DEFAULT]\ngraceful_shutdown_timeout = 10\n\
-         [coordination]\nbackend_url = {}\nmember_id = {member}\nheartbeat = 500ms\nlease_ttl = 3s\n\
-         [cluster]\nworkers = {workers}\n",
-        etcd.url()
+         [coordination]\nbackend_url = {url}\nmember_id = {member}\nheartbeat = 500ms\nlease_ttl = 3s\n\
+         [cluster]\nworkers = {workers}\n"
     )
 }
 
@@ -394,4 +397,90 @@ fn a_console_run_of_a_cluster_task_claims_its_period() {
     );
     stop(a);
     stop(b);
+}
+
+/// etcd serving its clients over TLS and asking each for a certificate: a host with
+/// one runs the cluster task; a host without one is refused, and its log says why.
+#[test]
+fn over_tls_a_client_certificate_is_needed() {
+    use support::tls::{Authority, write};
+    let dir = tempfile::tempdir().unwrap();
+    let authority = Authority::new("etcd CA");
+    let ca = write(dir.path(), "ca.pem", &authority.pem());
+    let server = authority.issue("etcd");
+    let server_cert = write(dir.path(), "etcd.pem", &server.cert_pem);
+    let server_key = write(dir.path(), "etcd.key", &server.key_pem);
+    let client = authority.issue("oslo");
+    let client_cert = write(dir.path(), "oslo.pem", &client.cert_pem);
+    let client_key = write(dir.path(), "oslo.key", &client.key_pem);
+    let etcd = Etcd::start_tls(&server_cert, &server_key, &ca);
+
+    let url = format!(
+        "etcd3+https://{}?ca_cert={}&cert_cert={}&cert_key={}",
+        etcd.client_address(),
+        ca.display(),
+        client_cert.display(),
+        client_key.display()
+    );
+    let with_certificate = Service::start(CLUSTER, &config_for(&url, "a", 0), Stdout::Null);
+    with_certificate.expect_notify("READY=1");
+    wait_until("two periods run over TLS", || {
+        periods(&with_certificate.log()).len() >= 2
+    });
+
+    let url = format!(
+        "etcd3+https://{}?ca_cert={}",
+        etcd.client_address(),
+        ca.display()
+    );
+    let without = Service::start(CLUSTER, &config_for(&url, "b", 0), Stdout::Null);
+    without.expect_notify("READY=1");
+    without.wait_log("coordination unavailable");
+    let log = without.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("coordination unavailable"))
+        .unwrap();
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
+    assert!(periods(&log).is_empty(), "{log}");
+    stop(with_certificate);
+    stop(without);
+}
+
+/// etcd with its authentication on: a host with the right user and password runs the
+/// cluster task (and its log masks the password); a wrong password stops the start
+/// with etcd's reason, once, and shows the password nowhere.
+#[test]
+fn with_etcd_authentication_a_wrong_password_stops_the_start() {
+    let etcd = Etcd::start();
+    etcd.enable_auth("R00tPw");
+    let address = etcd.client_address();
+    let good = Service::start(
+        CLUSTER,
+        &config_for(&format!("etcd3+http://root:R00tPw@{address}"), "a", 0),
+        Stdout::Null,
+    );
+    good.expect_notify("READY=1");
+    wait_until("two periods run with a token", || {
+        periods(&good.log()).len() >= 2
+    });
+    let log = good.log();
+    assert!(log.contains("root:****@"), "{log}");
+    assert!(!log.contains("R00tPw"), "{log}");
+
+    let mut wrong = Service::start(
+        CLUSTER,
+        &config_for(&format!("etcd3+http://root:Wr0ngPw@{address}"), "b", 0),
+        Stdout::Null,
+    );
+    assert_eq!(exit_code(wrong.wait_exit()), 1, "{}", wrong.log());
+    let log = wrong.log();
+    // Said at once, not retried in a loop: the heartbeat may have said it too.
+    let said = log
+        .matches("etcd refused to authenticate user root")
+        .count();
+    assert!((1..=2).contains(&said), "{log}");
+    assert!(log.contains("ERROR"), "{log}");
+    assert!(!log.contains("Wr0ngPw"), "{log}");
+    stop(good);
 }

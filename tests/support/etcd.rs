@@ -7,8 +7,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::HANG;
@@ -74,6 +74,8 @@ pub struct Etcd {
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
+    /// Its certificate, key, and the CA its clients' certificates must come from.
+    tls: Option<[PathBuf; 3]>,
 }
 
 impl Etcd {
@@ -85,14 +87,65 @@ impl Etcd {
             dir,
             client_port: free_port(),
             peer_port: free_port(),
+            tls: None,
         };
         etcd.resume();
         etcd
     }
 
+    /// Starts etcd serving its clients over TLS with `cert` and `key`, asking each
+    /// for a certificate signed by `ca` (`--client-cert-auth`).
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Etcd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut etcd = Etcd {
+            child: None,
+            dir,
+            client_port: free_port(),
+            peer_port: free_port(),
+            tls: Some([cert.to_owned(), key.to_owned(), ca.to_owned()]),
+        };
+        etcd.resume();
+        etcd
+    }
+
+    /// Turns etcd's authentication on, with the user `root` and `password` (the user
+    /// etcd needs before it enables it, and who may do everything).
+    pub fn enable_auth(&self, password: &str) {
+        let calls = [
+            (
+                "/v3/auth/user/add",
+                format!(r#"{{"name":"root","password":"{password}"}}"#),
+            ),
+            ("/v3/auth/role/add", r#"{"name":"root"}"#.to_owned()),
+            (
+                "/v3/auth/user/grant",
+                r#"{"user":"root","role":"root"}"#.to_owned(),
+            ),
+            ("/v3/auth/enable", "{}".to_owned()),
+        ];
+        for (path, body) in calls {
+            // The root role may exist already in some versions: what counts is the end.
+            let _ = self.post(path, &body);
+        }
+        assert!(
+            self.post("/v3/kv/range", r#"{"key":"AA=="}"#).is_none(),
+            "etcd still answers without a token: its authentication is not on"
+        );
+    }
+
     /// `etcd3+http://127.0.0.1:PORT`, as `[coordination] backend_url` takes it.
     pub fn url(&self) -> String {
         format!("etcd3+http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// `127.0.0.1:PORT`, where clients reach it.
+    pub fn client_address(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// What etcd wrote to its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
     }
 
     /// Stops etcd (SIGKILL: as abrupt as a host or network failure), keeping its data.
@@ -105,7 +158,8 @@ impl Etcd {
 
     /// Starts etcd again on the same ports and data, and waits until it answers.
     pub fn resume(&mut self) {
-        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let client = format!("{scheme}://127.0.0.1:{}", self.client_port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -124,6 +178,17 @@ impl Etcd {
             ])
             .args(["--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &format!("test={peer}")])
+            .args(self.tls.iter().flat_map(|[cert, key, ca]| {
+                [
+                    "--cert-file".into(),
+                    cert.clone().into_os_string(),
+                    "--key-file".into(),
+                    key.clone().into_os_string(),
+                    "--trusted-ca-file".into(),
+                    ca.clone().into_os_string(),
+                    "--client-cert-auth".into(),
+                ]
+            }))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -131,8 +196,17 @@ impl Etcd {
             .unwrap_or_else(|err| panic!("cannot run {} ({err})", binary().display()));
         self.child = Some(child);
         let deadline = Instant::now() + HANG;
-        while self.post("/v3/kv/range", r#"{"key":"AA=="}"#).is_none() {
-            assert!(Instant::now() < deadline, "etcd did not answer");
+        let ready = || match self.tls {
+            // Over TLS this client cannot ask: etcd says when it serves.
+            Some(_) => self.log().contains("serving client"),
+            None => self.post("/v3/kv/range", r#"{"key":"AA=="}"#).is_some(),
+        };
+        while !ready() {
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not answer:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -68,7 +68,7 @@ pub use error::{ConfigError, InvalidValue};
 pub use generator::generate_sample;
 pub use ini::{Assignment, IniError, parse as parse_ini};
 pub use load::IniFile;
-pub(crate) use mask::Masker;
+pub(crate) use mask::{Masker, mask_inline};
 pub use snapshot::{RawValue, Snapshot};
 pub use spec::{Bound, DeprecatedName, GroupInfo, OptionGroup, OptionSpec, OptionType};
 pub(crate) use value::MAX_DURATION;

@@ -4,7 +4,9 @@
 //! (a call that finds it busy opens another; a request that fails on a kept connection,
 //! which etcd may have closed, is sent once more on a new one). A watch has a
 //! connection of its own: it is one long response whose body is a stream of JSON
-//! objects.
+//! objects. Connections go to the member last reached and move to the next when it
+//! cannot be reached; over TLS when the URL says `etcd3+https`; with the token of
+//! etcd's authentication when it names a user.
 
 use std::time::Duration;
 
@@ -16,6 +18,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
+
+use super::backend::{Backend, Member};
 
 /// How long one call may take, connection included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -30,6 +34,14 @@ pub enum EtcdError {
         address: String,
         /// What went wrong.
         reason: String,
+    },
+    /// etcd refused the user and password of `backend_url`.
+    #[error("etcd refused to authenticate user {user}: {message}")]
+    Authentication {
+        /// The user.
+        user: String,
+        /// etcd's message.
+        message: String,
     },
     /// etcd answered with an error.
     #[error("etcd refused {method}: {message}")]
@@ -62,29 +74,87 @@ pub(crate) enum Change {
 /// The sending half of an HTTP/1.1 connection to etcd.
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-/// The etcd v3 API of one endpoint.
+/// A connection's stream: plain TCP, or TLS over it.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for S {}
+
+/// The largest answer read from etcd: a range of every member of a large group fits
+/// many times over; a larger one is refused rather than held.
+const MAX_ANSWER: usize = 16 << 20;
+
+/// How long connecting to one member may take before the next is tried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The etcd v3 API of a cluster's members: calls go to the member last reached, and
+/// move to the next one when it cannot be reached.
 #[derive(Clone)]
 pub(crate) struct Etcd {
-    address: String,
+    backend: std::sync::Arc<Backend>,
+    /// The member calls go to: the last one reached.
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// A connection kept between calls.
     idle: std::sync::Arc<std::sync::Mutex<Option<Sender>>>,
+    /// The token of etcd's authentication, once a user has logged in.
+    token: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for Etcd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Etcd")
-            .field("address", &self.address)
+            .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
 }
 
 impl Etcd {
-    /// The endpoint at `host:port`.
-    pub(crate) fn new(address: String) -> Self {
+    /// The cluster `backend` describes.
+    pub(crate) fn new(backend: Backend) -> Self {
         Etcd {
-            address,
+            backend: std::sync::Arc::new(backend),
+            current: std::sync::Arc::default(),
             idle: std::sync::Arc::default(),
+            token: std::sync::Arc::default(),
         }
+    }
+
+    /// The member calls go to now, as `host:port`.
+    fn address(&self) -> String {
+        let members = &self.backend.members;
+        let index = self.current.load(std::sync::atomic::Ordering::Relaxed) % members.len().max(1);
+        members.get(index).map(Member::address).unwrap_or_default()
+    }
+
+    /// Logs in when the URL names a user and no token is held: the token every call
+    /// then carries. A wrong password is refused by etcd with its reason.
+    pub(crate) async fn authenticate(&self) -> Result<(), EtcdError> {
+        let Some((user, password)) = &self.backend.credentials else {
+            return Ok(());
+        };
+        let request = json!({ "name": user, "password": password });
+        let answer = match self.exchange("auth/authenticate", &request, false).await {
+            Err(EtcdError::Refused { message, .. }) => {
+                return Err(EtcdError::Authentication {
+                    user: user.clone(),
+                    message,
+                });
+            }
+            other => other?,
+        };
+        let token = answer["token"]
+            .as_str()
+            .ok_or_else(|| self.refused("auth/authenticate", "no token in the answer"))?;
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.to_owned());
+        Ok(())
+    }
+
+    fn token(&self) -> Option<String> {
+        self.token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A new lease of `ttl`; its id.
@@ -245,8 +315,30 @@ impl Etcd {
         Ok(())
     }
 
-    /// One call: the answer's JSON, or the error etcd or the network gave.
+    /// One call: the answer's JSON, or the error etcd or the network gave. With a user,
+    /// it logs in first, and once more when etcd says the token expired.
     async fn call(&self, method: &str, request: Value) -> Result<Value, EtcdError> {
+        if self.backend.credentials.is_some() && self.token().is_none() {
+            self.authenticate().await?;
+        }
+        match self.exchange(method, &request, true).await {
+            Err(EtcdError::Refused { message, .. })
+                if self.backend.credentials.is_some() && is_token_refusal(&message) =>
+            {
+                self.authenticate().await?;
+                self.exchange(method, &request, true).await
+            }
+            other => other,
+        }
+    }
+
+    /// One request and its answer, within [`CALL_TIMEOUT`].
+    async fn exchange(
+        &self,
+        method: &str,
+        request: &Value,
+        with_token: bool,
+    ) -> Result<Value, EtcdError> {
         let exchange = async {
             let kept = self.take_idle();
             let reused = kept.is_some();
@@ -254,24 +346,27 @@ impl Etcd {
                 Some(sender) => sender,
                 None => self.connect().await?,
             };
-            let response = match sender.send_request(self.request(method, &request)?).await {
+            let response = match sender
+                .send_request(self.request(method, request, with_token)?)
+                .await
+            {
                 Ok(response) => response,
-                // etcd may have closed a kept connection (a restart, an idle timeout).
+                // etcd may have closed a kept connection (a restart, an idle timeout, a
+                // member gone: the next connection goes to another).
                 Err(_) if reused => {
                     sender = self.connect().await?;
                     sender
-                        .send_request(self.request(method, &request)?)
+                        .send_request(self.request(method, request, with_token)?)
                         .await
-                        .map_err(|err| self.unreachable(err))?
+                        .map_err(|err| self.unreachable(error_chain(&err)))?
                 }
-                Err(err) => return Err(self.unreachable(err)),
+                Err(err) => return Err(self.unreachable(error_chain(&err))),
             };
             let status = response.status();
-            let body = response
-                .into_body()
+            let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
                 .collect()
                 .await
-                .map_err(|err| self.unreachable(err))?
+                .map_err(|err| self.unreachable(error_chain(&*err)))?
                 .to_bytes();
             self.keep_idle(sender);
             let answer: Value = serde_json::from_slice(&body)
@@ -297,21 +392,62 @@ impl Etcd {
         method: &str,
         request: &Value,
     ) -> Result<hyper::Response<Incoming>, EtcdError> {
+        if self.backend.credentials.is_some() && self.token().is_none() {
+            self.authenticate().await?;
+        }
         let mut sender = self.connect().await?;
         sender
-            .send_request(self.request(method, request)?)
+            .send_request(self.request(method, request, true)?)
             .await
-            .map_err(|err| self.unreachable(err))
+            .map_err(|err| self.unreachable(error_chain(&err)))
     }
 
+    /// A connection to the member last reached, or else to the next one that answers.
     async fn connect(&self) -> Result<Sender, EtcdError> {
-        let stream = TcpStream::connect(&self.address)
+        let members = &self.backend.members;
+        let first = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        let mut last_error = None;
+        for offset in 0..members.len() {
+            let index = (first + offset) % members.len();
+            match self.connect_to(&members[index]).await {
+                Ok(sender) => {
+                    if index != first % members.len() {
+                        tracing::info!(member = %members[index].address(), "etcd calls move to another member");
+                    }
+                    self.current
+                        .store(index, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(sender);
+                }
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| self.unreachable("no member")))
+    }
+
+    async fn connect_to(&self, member: &Member) -> Result<Sender, EtcdError> {
+        let unreachable = |reason: String| EtcdError::Unreachable {
+            address: member.address(),
+            reason,
+        };
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(member.address()))
             .await
-            .map_err(|err| self.unreachable(err))?;
+            .map_err(|_| unreachable("no connection in time".to_owned()))?
+            .map_err(|err| unreachable(err.to_string()))?;
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn Stream> = match &self.backend.tls {
+            None => Box::new(stream),
+            Some(connector) => {
+                let name = Backend::server_name(member).map_err(&unreachable)?;
+                let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
+                    .await
+                    .map_err(|_| unreachable("no TLS handshake in time".to_owned()))?
+                    .map_err(|err| unreachable(format!("TLS: {}", error_chain(&err))))?;
+                Box::new(tls)
+            }
+        };
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|err| self.unreachable(err))?;
+            .map_err(|err| unreachable(err.to_string()))?;
         tokio::spawn(async move {
             // Ends when the connection closes; a request's error shows in its answer.
             let _ = connection.await;
@@ -323,10 +459,15 @@ impl Etcd {
         &self,
         method: &str,
         request: &Value,
+        with_token: bool,
     ) -> Result<hyper::Request<Full<Bytes>>, EtcdError> {
-        hyper::Request::post(format!("/v3/{method}"))
-            .header(hyper::header::HOST, &self.address)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+        let mut builder = hyper::Request::post(format!("/v3/{method}"))
+            .header(hyper::header::HOST, self.address())
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        if let Some(token) = self.token().filter(|_| with_token) {
+            builder = builder.header(hyper::header::AUTHORIZATION, token);
+        }
+        builder
             .body(Full::new(Bytes::from(request.to_string())))
             .map_err(|err| self.refused(method, &err.to_string()))
     }
@@ -351,7 +492,7 @@ impl Etcd {
 
     fn unreachable(&self, reason: impl std::fmt::Display) -> EtcdError {
         EtcdError::Unreachable {
-            address: self.address.clone(),
+            address: self.address(),
             reason: reason.to_string(),
         }
     }
@@ -362,6 +503,23 @@ impl Etcd {
             message: message.to_owned(),
         }
     }
+}
+
+/// Whether etcd refused a call for its token (expired, or from before a restart).
+fn is_token_refusal(message: &str) -> bool {
+    message.contains("invalid auth token") || message.contains("user name is empty")
+}
+
+/// An error and its causes, `outer: inner`.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn put(key: &str, value: &str, lease: i64) -> Value {

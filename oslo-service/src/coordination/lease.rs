@@ -72,7 +72,7 @@ impl Inner {
 
     pub(super) fn report_recovery(&self) {
         if self.outage.swap(false, Ordering::Relaxed) {
-            tracing::info!(backend = %self.url, "coordination available again");
+            tracing::info!(backend = %self.shown_url, "coordination available again");
         }
     }
 
@@ -160,13 +160,21 @@ pub(super) async fn heartbeat(inner: Arc<Inner>) {
             () = inner.stop.cancelled() => return,
             beat = inner.beat() => beat,
         };
+        // A refused password does not get better at the heartbeat's pace: try again
+        // ten heartbeats later (at most 30 s), as it may be changed in etcd.
+        let mut pause = inner.heartbeat;
         match beat {
             Ok(()) => inner.report_recovery(),
-            Err(err) => inner.report_outage(&err),
+            Err(err) => {
+                if matches!(err, EtcdError::Authentication { .. }) {
+                    pause = (inner.heartbeat * 10).min(Duration::from_secs(30));
+                }
+                inner.report_outage(&err);
+            }
         }
         tokio::select! {
             () = inner.stop.cancelled() => return,
-            () = tokio::time::sleep(inner.heartbeat) => {}
+            () = tokio::time::sleep(pause) => {}
             // A worker that now wants a lease (for a lock) gets one at once.
             () = inner.lease_wanted.notified() => {}
         }

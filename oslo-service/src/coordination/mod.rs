@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+mod backend;
 mod claim;
 mod etcd;
 mod groups;
@@ -49,6 +50,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError, CoordinationOptions, InvalidValue};
+use backend::Backend;
 pub use claim::claimed_period;
 pub(crate) use claim::{AskParent, may_run_cluster_task, with_claimed_period};
 use etcd::Etcd;
@@ -93,6 +95,8 @@ pub struct Coordinator {
 struct Inner {
     etcd: Etcd,
     url: String,
+    /// The URL as logs show it: its password masked.
+    shown_url: String,
     member: String,
     group: String,
     /// A worker's way to its parent, which claims for it; `None` in the host's member.
@@ -127,7 +131,7 @@ impl Coordinator {
         let Some(url) = options.backend_url.clone() else {
             return Ok(None);
         };
-        let address = address_of(&url).map_err(|reason| {
+        let backend = Backend::parse(&url).map_err(|reason| {
             InvalidValue::in_snapshot(
                 &conf.snapshot(),
                 "coordination",
@@ -165,7 +169,8 @@ impl Coordinator {
         let member = options.member_id.clone().unwrap_or_else(host_name);
         let group = options.group.clone().unwrap_or_else(program_name);
         let inner = Arc::new(Inner {
-            etcd: Etcd::new(address),
+            etcd: Etcd::new(backend),
+            shown_url: crate::config::mask_inline(&url).into_owned(),
             url,
             member,
             group: group.clone(),
@@ -186,7 +191,7 @@ impl Coordinator {
         }
         tokio::spawn(heartbeat(Arc::clone(&inner)));
         tracing::info!(
-            backend = %inner.url, member = %inner.member, group = %inner.group,
+            backend = %inner.shown_url, member = %inner.member, group = %inner.group,
             role = if member_of_host { "member" } else { "worker" }, "coordination started"
         );
         Ok(Some(Coordinator { inner }))
@@ -233,21 +238,6 @@ impl Inner {
 
     fn lock_groups(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<String>>> {
         self.groups.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// `host:port` of a backend URL in tooz's spelling (`etcd3+http://host:port`).
-fn address_of(url: &str) -> Result<String, String> {
-    let rest = url.strip_prefix("etcd3+http://").ok_or_else(|| {
-        "expected etcd3+http://HOST:PORT (etcd v3 through its JSON gateway)".to_owned()
-    })?;
-    let address = rest.split(['/', '?']).next().unwrap_or_default();
-    match address.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            Ok(address.to_owned())
-        }
-        _ if !address.is_empty() && !address.contains(':') => Ok(format!("{address}:2379")),
-        _ => Err("expected etcd3+http://HOST:PORT (etcd v3 through its JSON gateway)".to_owned()),
     }
 }
 
@@ -300,13 +290,25 @@ pub(crate) fn start(conf: &Config, parent: Option<Arc<dyn AskParent>>) -> Result
 /// Waits (a little) for the first lease of a coordinator just started, so that the
 /// services' first cluster-task runs can be claimed; returns at once without one, and
 /// after the first heartbeat's time when etcd does not answer.
-pub(crate) async fn wait_for_first_lease() {
-    if let Some(coordinator) = current().filter(|c| c.inner.is_member()) {
+///
+/// etcd refusing the URL's user and password stops the start: no later heartbeat
+/// would do better. An etcd that cannot be reached does not: it may come back.
+pub(crate) async fn wait_for_first_lease() -> Result<(), EtcdError> {
+    let Some(coordinator) = current() else {
+        return Ok(());
+    };
+    // Unreachable is no reason to stop: the heartbeat keeps trying, and says so.
+    if let Err(err @ EtcdError::Authentication { .. }) = coordinator.inner.etcd.authenticate().await
+    {
+        return Err(err);
+    }
+    if coordinator.inner.is_member() {
         let within = coordinator.inner.heartbeat.min(Duration::from_secs(2));
         if !coordinator.wait_for_lease(within).await {
             tracing::warn!("starting without a coordination lease: cluster tasks wait for etcd");
         }
     }
+    Ok(())
 }
 
 /// Leaves, if coordination runs. The launchers call it at stop.
@@ -330,7 +332,11 @@ pub(crate) fn follow_reload(
     if wanted == running {
         return Ok(());
     }
-    tracing::info!(from = ?running, to = ?wanted, "coordination backend changed");
+    let shown = |url: &Option<String>| {
+        url.as_deref()
+            .map(|url| crate::config::mask_inline(url).into_owned())
+    };
+    tracing::info!(from = ?shown(&running), to = ?shown(&wanted), "coordination backend changed");
     if wanted.is_none() {
         if let Some(old) = CURRENT
             .lock()
@@ -342,24 +348,4 @@ pub(crate) fn follow_reload(
         return Ok(());
     }
     start(conf, parent)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backend_urls_in_tooz_spelling() {
-        assert_eq!(
-            address_of("etcd3+http://127.0.0.1:2379"),
-            Ok("127.0.0.1:2379".into())
-        );
-        assert_eq!(
-            address_of("etcd3+http://etcd?timeout=30"),
-            Ok("etcd:2379".into())
-        );
-        assert!(address_of("etcd3://127.0.0.1:2379").is_err());
-        assert!(address_of("etcd3+http://:2379").is_err());
-        assert!(address_of("etcd3+http://h:port").is_err());
-    }
 }

@@ -138,7 +138,8 @@ impl ServiceLauncher {
         signals
             .guard(crate::coordination::wait_for_first_lease())
             .await
-            .map_err(|Interrupted| Error::Interrupted)?;
+            .map_err(|Interrupted| Error::Interrupted)?
+            .map_err(Error::other)?;
         signals
             .guard(self.services.start())
             .await

@@ -132,7 +132,9 @@ impl Supervisor {
         // The parent is the host's member; its workers claim cluster tasks on its
         // membership.
         crate::coordination::start(&self.conf, None)?;
-        crate::coordination::wait_for_first_lease().await;
+        crate::coordination::wait_for_first_lease()
+            .await
+            .map_err(Error::other)?;
         self.fill(Instant::now());
         loop {
             if let Some(console) = &console {
