@@ -230,3 +230,63 @@ async fn a_waiting_host_takes_a_released_lock_at_once() {
     a.leave().await;
     b.leave().await;
 }
+
+/// A group watch broken by an outage resumes after the last change it saw: a join and a
+/// leave made while it was down are delivered, in order.
+#[tokio::test]
+async fn a_group_watch_replays_what_happened_while_it_was_down() {
+    let mut etcd = Etcd::start();
+    // Three seconds between two tries of the watch: room for a join and a leave.
+    let a = host_beating(&etcd, "a", "3s", "10s");
+    assert!(a.wait_for_lease(WITHIN).await);
+    let mut events = a.watch_group("pool").await.unwrap();
+    etcd.stop();
+    etcd.resume();
+    let b = joined(&etcd, "b").await;
+    b.leave().await;
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let event = tokio::time::timeout(WITHIN, events.recv())
+            .await
+            .expect("the gap's changes delivered")
+            .unwrap();
+        seen.push(event);
+    }
+    assert_eq!(
+        seen,
+        [GroupEvent::Joined("b".into()), GroupEvent::Left("b".into())]
+    );
+    a.leave().await;
+}
+
+/// Names inside keys are escaped: group `x` does not list the members of group `x/y`,
+/// and a member id with a `/` is one member.
+#[tokio::test]
+async fn names_with_slashes_stay_apart() {
+    let etcd = Etcd::start();
+    let a = joined(&etcd, "a").await;
+    let b = joined(&etcd, "rack-1/b").await;
+    a.join_group("x").await.unwrap();
+    b.join_group("x/y").await.unwrap();
+    let members = |group: &'static str| {
+        let a = a.clone();
+        async move {
+            a.members(group)
+                .await
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(members("x").await, ["a"]);
+    assert_eq!(members("x/y").await, ["rack-1/b"]);
+    let mut events = a.watch_group("x/y").await.unwrap();
+    b.leave_group("x/y").await.unwrap();
+    let left = tokio::time::timeout(WITHIN, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left, GroupEvent::Left("rack-1/b".into()));
+    a.leave().await;
+    b.leave().await;
+}

@@ -47,7 +47,11 @@ impl Coordinator {
         let lease = self.valid_lease()?;
         let member_key = member_key(&inner.group, &inner.member);
         let period = period_of(SystemTime::now(), every);
-        let key = format!("{PREFIX}/tasks/{}/{task}", inner.group);
+        let key = format!(
+            "{PREFIX}/tasks/{}/{}",
+            super::escape(&inner.group),
+            super::escape(task)
+        );
         let value = format!("{period:020} {}", inner.member);
         let claimed = inner
             .etcd

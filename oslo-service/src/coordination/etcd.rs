@@ -64,6 +64,15 @@ pub struct KeyValue {
     pub lease: i64,
 }
 
+/// Why a watch ended without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WatchEnd {
+    /// etcd (or the connection) closed it.
+    Closed,
+    /// The revision asked for is gone: etcd compacted its history up to this one.
+    Compacted(i64),
+}
+
 /// A change seen by a watch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
@@ -274,15 +283,16 @@ impl Etcd {
     }
 
     /// Watches `key` (with `whole_prefix`, every key under it) from `revision` on;
-    /// `changes` gets each batch. Returns when the stream ends or fails (the caller
-    /// watches again).
+    /// `changes` gets each batch, with the revision of its last change (a watch started
+    /// again after it misses nothing). Returns when the stream ends or fails (the
+    /// caller watches again), or when etcd has compacted away `revision`.
     pub(crate) async fn watch(
         &self,
         key: &str,
         whole_prefix: bool,
         revision: i64,
-        mut changes: impl FnMut(Vec<Change>),
-    ) -> Result<(), EtcdError> {
+        mut changes: impl FnMut(Vec<Change>, i64),
+    ) -> Result<WatchEnd, EtcdError> {
         let mut request = json!({ "create_request": {
             "key": encode(key),
             "start_revision": revision.to_string(),
@@ -305,14 +315,29 @@ impl Etcd {
             while let Some(end) = pending.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=end).collect();
                 if let Ok(message) = serde_json::from_slice::<Value>(&line) {
-                    let batch = events(&message["result"]["events"]);
-                    if !batch.is_empty() {
-                        changes(batch);
+                    let result = &message["result"];
+                    if let Some(compacted) = number(&result["compact_revision"]).filter(|&r| r > 0)
+                    {
+                        return Ok(WatchEnd::Compacted(compacted));
                     }
+                    let batch = events(&result["events"]);
+                    let last = result["events"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|event| number(&event["kv"]["mod_revision"]))
+                        .max();
+                    if let (false, Some(last)) = (batch.is_empty(), last) {
+                        changes(batch, last);
+                    }
+                }
+                // A line can be no longer than an answer may be.
+                if pending.len() > MAX_ANSWER {
+                    return Err(self.unreachable("a watch message longer than 16 MiB"));
                 }
             }
         }
-        Ok(())
+        Ok(WatchEnd::Closed)
     }
 
     /// One call: the answer's JSON, or the error etcd or the network gave. With a user,

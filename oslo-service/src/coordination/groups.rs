@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, PoisonError};
 
-use super::etcd::{Change, EtcdError};
-use super::{CoordinationError, Coordinator, HashRing, Inner, PREFIX};
+use super::etcd::{Change, EtcdError, WatchEnd};
+use super::{CoordinationError, Coordinator, HashRing, Inner, PREFIX, escape, unescape};
 
 impl Coordinator {
     /// Joins `group` (the membership lasts as long as the lease) and stands for its
@@ -51,7 +51,7 @@ impl Coordinator {
         let (kvs, _) = self
             .inner
             .etcd
-            .get_prefix(&format!("{PREFIX}/members/{group}/"))
+            .get_prefix(&format!("{PREFIX}/members/{}/", escape(group)))
             .await?;
         Ok(kvs.into_iter().map(|kv| kv.value).collect())
     }
@@ -80,44 +80,67 @@ impl Coordinator {
     }
 
     /// Joins and leaves in `group` from now on, as they happen: the receiver gets each
-    /// one until it is dropped.
+    /// one until it is dropped. A watch broken by an outage resumes after the last
+    /// change it saw, so the joins and leaves of the gap are delivered too; when etcd
+    /// has compacted that history away, the members are read afresh, the difference
+    /// delivered as joins and leaves, and a warning says so.
     pub async fn watch_group(
         &self,
         group: &str,
     ) -> Result<tokio::sync::mpsc::UnboundedReceiver<GroupEvent>, CoordinationError> {
-        let prefix = format!("{PREFIX}/members/{group}/");
-        let (_, revision) = self.inner.etcd.get_prefix(&prefix).await?;
+        let prefix = format!("{PREFIX}/members/{}/", escape(group));
+        let (present, revision) = self.inner.etcd.get_prefix(&prefix).await?;
         let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::clone(&self.inner);
+        let mut known: BTreeSet<String> = present.into_iter().map(|kv| kv.value).collect();
         tokio::spawn(async move {
             let mut next = revision + 1;
             loop {
-                let sent = inner.etcd.watch(&prefix, true, next, |changes| {
+                let sent = inner.etcd.watch(&prefix, true, next, |changes, last| {
                     for change in changes {
                         let event = match change {
-                            Change::Put(kv) => GroupEvent::Joined(kv.value),
-                            Change::Delete(key) => GroupEvent::Left(
-                                key.rsplit('/').next().unwrap_or_default().to_owned(),
-                            ),
+                            Change::Put(kv) => {
+                                known.insert(kv.value.clone());
+                                GroupEvent::Joined(kv.value)
+                            }
+                            Change::Delete(key) => {
+                                let member = key.rsplit('/').next().unwrap_or_default();
+                                let member = unescape(member);
+                                known.remove(&member);
+                                GroupEvent::Left(member)
+                            }
                         };
                         let _ = events.send(event);
                     }
+                    next = last + 1;
                 });
-                tokio::select! {
+                let ended = tokio::select! {
                     () = inner.stop.cancelled() => return,
                     () = events.closed() => return,
-                    result = sent => {
-                        if let Err(err) = result {
-                            inner.report_outage(&err);
+                    ended = sent => ended,
+                };
+                match ended {
+                    Err(err) => inner.report_outage(&err),
+                    Ok(WatchEnd::Closed) => {}
+                    Ok(WatchEnd::Compacted(compacted)) => {
+                        tracing::warn!(%prefix, compacted, "group watch fell behind etcd's compaction: members read afresh");
+                        if let Ok((present, revision)) = inner.etcd.get_prefix(&prefix).await {
+                            let present: BTreeSet<String> =
+                                present.into_iter().map(|kv| kv.value).collect();
+                            for gone in known.difference(&present) {
+                                let _ = events.send(GroupEvent::Left(gone.clone()));
+                            }
+                            for new in present.difference(&known) {
+                                let _ = events.send(GroupEvent::Joined(new.clone()));
+                            }
+                            known = present;
+                            next = revision + 1;
                         }
+                        continue;
                     }
                 }
-                // Watch again from what is there now: changes missed while the watch
-                // was down are not replayed, the members are read afresh.
+                // Watch again after a heartbeat, from the change after the last one seen.
                 tokio::time::sleep(inner.heartbeat).await;
-                if let Ok((_, revision)) = inner.etcd.get_prefix(&prefix).await {
-                    next = revision + 1;
-                }
             }
         });
         Ok(receiver)
@@ -211,7 +234,7 @@ pub(super) async fn follow_leadership(inner: Arc<Inner>, group: String) {
             let revision = inner.etcd.revision_at(&key).await?;
             inner
                 .etcd
-                .watch(&key, false, revision + 1, |changes| {
+                .watch(&key, false, revision + 1, |changes, _| {
                     if changes
                         .iter()
                         .any(|change| matches!(change, Change::Delete(_)))
@@ -244,9 +267,9 @@ pub(super) async fn follow_leadership(inner: Arc<Inner>, group: String) {
 }
 
 pub(super) fn member_key(group: &str, member: &str) -> String {
-    format!("{PREFIX}/members/{group}/{member}")
+    format!("{PREFIX}/members/{}/{}", escape(group), escape(member))
 }
 
 pub(super) fn leader_key(group: &str) -> String {
-    format!("{PREFIX}/leaders/{group}")
+    format!("{PREFIX}/leaders/{}", escape(group))
 }

@@ -142,7 +142,7 @@ impl Inner {
         for group in watched {
             let (kvs, _) = self
                 .etcd
-                .get_prefix(&format!("{PREFIX}/members/{group}/"))
+                .get_prefix(&format!("{PREFIX}/members/{}/", super::escape(&group)))
                 .await?;
             let now: BTreeSet<String> = kvs.into_iter().map(|kv| kv.value).collect();
             self.members

@@ -22,14 +22,17 @@ impl Coordinator {
                 return Ok(guard);
             }
             let released = tokio::sync::Notify::new();
-            let watched = self.inner.etcd.watch(&key, false, revision + 1, |changes| {
-                if changes
-                    .iter()
-                    .any(|change| matches!(change, Change::Delete(_)))
-                {
-                    released.notify_one();
-                }
-            });
+            let watched = self
+                .inner
+                .etcd
+                .watch(&key, false, revision + 1, |changes, _| {
+                    if changes
+                        .iter()
+                        .any(|change| matches!(change, Change::Delete(_)))
+                    {
+                        released.notify_one();
+                    }
+                });
             // Released, or the watch broke, or a heartbeat's time passed: try again.
             tokio::select! {
                 () = released.notified() => {}
@@ -103,5 +106,5 @@ impl Drop for LockGuard {
 }
 
 pub(super) fn lock_key(name: &str) -> String {
-    format!("{PREFIX}/locks/{name}")
+    format!("{PREFIX}/locks/{}", super::escape(name))
 }

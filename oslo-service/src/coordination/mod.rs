@@ -241,6 +241,21 @@ impl Inner {
     }
 }
 
+/// A name (group, member, task, lock) as one segment of a key: `%` and `/` escaped, so
+/// that group `a` does not list the members of group `a/b`, and a member id with a `/`
+/// is one member.
+pub(crate) fn escape(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains(['%', '/']) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    std::borrow::Cow::Owned(name.replace('%', "%25").replace('/', "%2F"))
+}
+
+/// The name a key segment made by [`escape`] stands for.
+pub(crate) fn unescape(segment: &str) -> String {
+    segment.replace("%2F", "/").replace("%25", "%")
+}
+
 /// The program's name, as its file is called: the same in the parent and its workers.
 fn program_name() -> String {
     std::env::args_os()
@@ -348,4 +363,21 @@ pub(crate) fn follow_reload(
         return Ok(());
     }
     start(conf, parent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_one_segment_of_a_key() {
+        assert_eq!(escape("pool"), "pool");
+        assert_eq!(escape("a/b"), "a%2Fb");
+        assert_eq!(escape("50%/x"), "50%25%2Fx");
+        for name in ["pool", "a/b", "50%/x", "%2F", "a%b/c%2F"] {
+            assert_eq!(unescape(&escape(name)), name);
+        }
+        // A group's prefix never holds another group's keys.
+        assert!(!groups::member_key("a/b", "m").starts_with(&format!("{PREFIX}/members/a/")));
+    }
 }
