@@ -290,3 +290,72 @@ async fn names_with_slashes_stay_apart() {
     a.leave().await;
     b.leave().await;
 }
+
+/// Three etcd members, and the one in use (the first of the URL) SIGKILLed: calls and
+/// watches move to the others; the lock's holder keeps it alone, each period is still
+/// claimed by exactly one host, and the group watch goes on.
+#[tokio::test]
+async fn with_three_members_the_death_of_the_one_in_use_changes_nothing() {
+    use support::etcd::EtcdCluster;
+    let mut cluster = EtcdCluster::start(3);
+    let url = cluster.url();
+    let connect = |member: &str| {
+        let ini = format!(
+            "[coordination]\nbackend_url = {url}\nmember_id = {member}\ngroup = pool\n\
+             heartbeat = 200ms\nlease_ttl = 3s\n"
+        );
+        let conf = oslo::Config::from_snapshot(Snapshot::from_ini(&ini, None).unwrap());
+        Coordinator::connect(&conf).unwrap().unwrap()
+    };
+    let (a, b) = (connect("a"), connect("b"));
+    assert!(a.wait_for_lease(WITHIN).await && b.wait_for_lease(WITHIN).await);
+    let guard = a.lock("purge").await.unwrap();
+    let mut events = b.watch_group("pool").await.unwrap();
+
+    // Each period, both ask: exactly one gets it.
+    let one_winner_per_period = async |a: &Coordinator, b: &Coordinator, rounds: usize| {
+        for _ in 0..rounds {
+            // At a whole second: the period both name is the same, whatever the skew.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(1000 - u64::from(now.subsec_millis()))).await;
+            let (ra, rb) = tokio::join!(
+                a.claim("sweep", Duration::from_secs(1)),
+                b.claim("sweep", Duration::from_secs(1))
+            );
+            let winners = [ra.unwrap(), rb.unwrap()].into_iter().flatten().count();
+            assert_eq!(winners, 1, "one winner a period");
+        }
+    };
+    one_winner_per_period(&a, &b, 2).await;
+
+    cluster.kill(0);
+    one_winner_per_period(&a, &b, 3).await;
+    // The holder is still alone, its lease renewed through the others.
+    assert!(b.try_lock("purge").await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        !guard.is_lost(),
+        "the lease ran out with one member of three gone"
+    );
+    assert!(b.try_lock("purge").await.unwrap().is_none());
+    // The watch goes on.
+    let c = connect("c");
+    assert!(c.wait_for_lease(WITHIN).await);
+    let joined = tokio::time::timeout(WITHIN, async {
+        loop {
+            if let Some(GroupEvent::Joined(member)) = events.recv().await {
+                if member == "c" {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(joined.is_ok(), "the watch stopped with the member");
+    drop(guard);
+    for host in [a, b, c] {
+        host.leave().await;
+    }
+}

@@ -246,18 +246,7 @@ impl Etcd {
 
     /// One POST to the gateway: the body of a 200 answer.
     fn post(&self, path: &str, body: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).ok()?;
-        let (head, body) = answer.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+        post(self.client_port, path, body)
     }
 }
 
@@ -272,4 +261,113 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("a free port")
+}
+
+/// A cluster of etcd members on loopback, each with its own ports and data.
+pub struct EtcdCluster {
+    members: Vec<(Option<Child>, u16)>,
+    _dir: tempfile::TempDir,
+}
+
+impl EtcdCluster {
+    /// Starts `count` members that form one cluster, and waits until each answers.
+    pub fn start(count: usize) -> EtcdCluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports: Vec<(u16, u16)> = (0..count).map(|_| (free_port(), free_port())).collect();
+        let initial: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+            .collect();
+        let mut members = Vec::new();
+        for (i, (client, peer)) in ports.iter().enumerate() {
+            let log = std::fs::File::create(dir.path().join(format!("m{i}.log"))).expect("log");
+            let child = Command::new(binary())
+                .arg("--data-dir")
+                .arg(dir.path().join(format!("m{i}")))
+                .args(["--name", &format!("m{i}")])
+                .args([
+                    "--listen-client-urls",
+                    &format!("http://127.0.0.1:{client}"),
+                ])
+                .args([
+                    "--advertise-client-urls",
+                    &format!("http://127.0.0.1:{client}"),
+                ])
+                .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+                .args([
+                    "--initial-advertise-peer-urls",
+                    &format!("http://127.0.0.1:{peer}"),
+                ])
+                .args(["--initial-cluster", &initial.join(",")])
+                .args([
+                    "--initial-cluster-state",
+                    "new",
+                    "--initial-cluster-token",
+                    "oslo-test",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|err| panic!("cannot run {} ({err})", binary().display()));
+            members.push((Some(child), *client));
+        }
+        let cluster = EtcdCluster { members, _dir: dir };
+        let deadline = Instant::now() + HANG;
+        for (_, client) in &cluster.members {
+            while post(*client, "/v3/kv/range", r#"{"key":"AA=="}"#).is_none() {
+                assert!(Instant::now() < deadline, "the etcd cluster did not form");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        cluster
+    }
+
+    /// `etcd3+http://` with every member, in order.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .members
+            .iter()
+            .map(|(_, client)| format!("127.0.0.1:{client}"))
+            .collect();
+        format!("etcd3+http://{}", hosts.join(","))
+    }
+
+    /// `127.0.0.1:PORT` of member `index`.
+    pub fn address(&self, index: usize) -> String {
+        format!("127.0.0.1:{}", self.members[index].1)
+    }
+
+    /// SIGKILLs member `index`.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut child) = self.members[index].0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        for index in 0..self.members.len() {
+            self.kill(index);
+        }
+    }
+}
+
+/// One POST to a member's gateway: the body of a 200 answer.
+fn post(port: u16, path: &str, body: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
 }
