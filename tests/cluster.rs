@@ -448,11 +448,12 @@ fn over_tls_a_client_certificate_is_needed() {
 }
 
 /// etcd with its authentication on: a host with the right user and password runs the
-/// cluster task (and its log masks the password); a wrong password stops the start
-/// with etcd's reason, once, and shows the password nowhere.
+/// cluster task on and on, taking a new token when etcd refuses the old one (a restart
+/// forgets every token), and its log masks the password; a wrong password stops the
+/// start with etcd's reason, once, and shows the password nowhere.
 #[test]
 fn with_etcd_authentication_a_wrong_password_stops_the_start() {
-    let etcd = Etcd::start();
+    let mut etcd = Etcd::start();
     etcd.enable_auth("R00tPw");
     let address = etcd.client_address();
     let good = Service::start(
@@ -463,6 +464,13 @@ fn with_etcd_authentication_a_wrong_password_stops_the_start() {
     good.expect_notify("READY=1");
     wait_until("two periods run with a token", || {
         periods(&good.log()).len() >= 2
+    });
+    // etcd restarted: the host's token is no longer known; a new one is taken.
+    etcd.stop();
+    etcd.resume();
+    let before = periods(&good.log()).len();
+    wait_until("periods run again with a new token", || {
+        periods(&good.log()).len() >= before + 2
     });
     let log = good.log();
     assert!(log.contains("root:****@"), "{log}");

@@ -76,11 +76,18 @@ pub struct Etcd {
     peer_port: u16,
     /// Its certificate, key, and the CA its clients' certificates must come from.
     tls: Option<[PathBuf; 3]>,
+    /// More of etcd's flags.
+    extra: Vec<String>,
 }
 
 impl Etcd {
     /// Starts etcd on two free loopback ports and waits until it answers.
     pub fn start() -> Etcd {
+        Self::start_with(&[])
+    }
+
+    /// Like [`Etcd::start`], with more of etcd's flags.
+    pub fn start_with(extra: &[&str]) -> Etcd {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut etcd = Etcd {
             child: None,
@@ -88,6 +95,7 @@ impl Etcd {
             client_port: free_port(),
             peer_port: free_port(),
             tls: None,
+            extra: extra.iter().map(|flag| (*flag).to_owned()).collect(),
         };
         etcd.resume();
         etcd
@@ -103,6 +111,7 @@ impl Etcd {
             client_port: free_port(),
             peer_port: free_port(),
             tls: Some([cert.to_owned(), key.to_owned(), ca.to_owned()]),
+            extra: Vec::new(),
         };
         etcd.resume();
         etcd
@@ -189,6 +198,7 @@ impl Etcd {
                     "--client-cert-auth".into(),
                 ]
             }))
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -199,7 +209,8 @@ impl Etcd {
         let ready = || match self.tls {
             // Over TLS this client cannot ask: etcd says when it serves.
             Some(_) => self.log().contains("serving client"),
-            None => self.post("/v3/kv/range", r#"{"key":"AA=="}"#).is_some(),
+            // Any answer will do: with authentication on, this one is a refusal.
+            None => answer(self.client_port, "/v3/kv/range", r#"{"key":"AA=="}"#).is_some(),
         };
         while !ready() {
             assert!(
@@ -358,6 +369,12 @@ impl Drop for EtcdCluster {
 
 /// One POST to a member's gateway: the body of a 200 answer.
 fn post(port: u16, path: &str, body: &str) -> Option<String> {
+    let (head, body) = answer(port, path, body)?;
+    head.starts_with("HTTP/1.1 200").then_some(body)
+}
+
+/// One POST to a member's gateway: the head and body of its answer, whatever it is.
+fn answer(port: u16, path: &str, body: &str) -> Option<(String, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     let request = format!(
@@ -369,5 +386,5 @@ fn post(port: u16, path: &str, body: &str) -> Option<String> {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
     let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+    Some((head.to_owned(), body.to_owned()))
 }
