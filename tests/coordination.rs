@@ -312,9 +312,11 @@ async fn with_three_members_the_death_of_the_one_in_use_changes_nothing() {
     let guard = a.lock("purge").await.unwrap();
     let mut events = b.watch_group("pool").await.unwrap();
 
-    // Each period, both ask: exactly one gets it.
+    // Each period, both ask: never two get it, and once etcd has a leader, one does.
+    // (While the members elect a new leader, a claim may fail: that period is skipped.)
     let one_winner_per_period = async |a: &Coordinator, b: &Coordinator, rounds: usize| {
-        for _ in 0..rounds {
+        let mut settled = 0;
+        for round in 0..rounds {
             // At a whole second: the period both name is the same, whatever the skew.
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -324,14 +326,23 @@ async fn with_three_members_the_death_of_the_one_in_use_changes_nothing() {
                 a.claim("sweep", Duration::from_secs(1)),
                 b.claim("sweep", Duration::from_secs(1))
             );
-            let winners = [ra.unwrap(), rb.unwrap()].into_iter().flatten().count();
-            assert_eq!(winners, 1, "one winner a period");
+            let winners = [ra, rb]
+                .into_iter()
+                .filter_map(Result::ok)
+                .flatten()
+                .count();
+            assert!(winners <= 1, "two winners in round {round}");
+            settled = if winners == 1 { settled + 1 } else { 0 };
         }
+        assert!(
+            settled >= 2,
+            "the claims did not settle on one winner a period"
+        );
     };
     one_winner_per_period(&a, &b, 2).await;
 
     cluster.kill(0);
-    one_winner_per_period(&a, &b, 3).await;
+    one_winner_per_period(&a, &b, 6).await;
     // The holder is still alone, its lease renewed through the others.
     assert!(b.try_lock("purge").await.unwrap().is_none());
     tokio::time::sleep(Duration::from_secs(4)).await;
