@@ -603,23 +603,10 @@ fn the_parent_removes_the_socket_of_a_killed_worker() {
 /// descriptors are free.
 #[test]
 fn out_of_descriptors_the_console_backs_off_instead_of_spinning() {
-    use rustix::process::{Pid, Resource, Rlimit, prlimit};
     let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
     service.expect_notify("READY=1");
     let port: u16 = consoles(&service.log())[0].0.parse().unwrap();
-    let pid = Pid::from_raw(service.pid() as i32).unwrap();
-    // The limit is on descriptor numbers: at 3 (its standard input, output and error
-    // are open), no new descriptor can be made, while those in use stay usable.
-    let before = prlimit(
-        Some(pid),
-        Resource::Nofile,
-        Rlimit {
-            current: Some(3),
-            // The child inherited this process's hard limit.
-            maximum: rustix::process::getrlimit(Resource::Nofile).maximum,
-        },
-    )
-    .unwrap();
+    let before = service.starve_of_descriptors();
     let clients: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
@@ -653,7 +640,7 @@ fn out_of_descriptors_the_console_backs_off_instead_of_spinning() {
     );
     let warnings = service.log_count("backdoor cannot accept a client; pausing");
     assert!(warnings <= 4, "{warnings} warnings in about 2 s");
-    prlimit(Some(pid), Resource::Nofile, before).unwrap();
+    service.restore_descriptors(before);
     drop(clients);
     assert!(tcp(port).ask("services").starts_with("hello state=running"));
 }

@@ -118,19 +118,8 @@ fn sigterm_with_a_half_sent_head_open_exits_0_promptly() {
 /// second at most, and serves again once descriptors are free.
 #[test]
 fn a_descriptor_flood_backs_off_and_recovers() {
-    use rustix::process::{Pid, Resource, Rlimit, getrlimit, prlimit};
     let (service, port) = start("");
-    let pid = Pid::from_raw(service.pid() as i32).unwrap();
-    // No new descriptor at all (its standard input, output and error are 0 to 2).
-    let before = prlimit(
-        Some(pid),
-        Resource::Nofile,
-        Rlimit {
-            current: Some(3),
-            maximum: getrlimit(Resource::Nofile).maximum,
-        },
-    )
-    .unwrap();
+    let before = service.starve_of_descriptors();
     let flood: Vec<TcpStream> = (0..20)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
@@ -138,7 +127,7 @@ fn a_descriptor_flood_backs_off_and_recovers() {
     std::thread::sleep(Duration::from_secs(2));
     let warnings = service.log_count("accept failed; pausing");
     assert!(warnings <= 4, "{warnings} warnings in about 2 s");
-    prlimit(Some(pid), Resource::Nofile, before).unwrap();
+    service.restore_descriptors(before);
     drop(flood);
     wait_until("served again", || {
         get(port, "/").is_ok_and(|answer| answer.status == 200)

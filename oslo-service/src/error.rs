@@ -109,3 +109,15 @@ impl From<std::io::Error> for Error {
         Error::Service(Box::new(source))
     }
 }
+
+/// An error and its causes, `outer: inner: innermost`, as one log field shows them.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -88,14 +88,17 @@ impl Etcd {
 
     /// Like [`Etcd::start`], with more of etcd's flags.
     pub fn start_with(extra: &[&str]) -> Etcd {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::launch(None, extra.iter().map(|flag| (*flag).to_owned()).collect())
+    }
+
+    fn launch(tls: Option<[PathBuf; 3]>, extra: Vec<String>) -> Etcd {
         let mut etcd = Etcd {
             child: None,
-            dir,
+            dir: tempfile::tempdir().expect("temp dir"),
             client_port: free_port(),
             peer_port: free_port(),
-            tls: None,
-            extra: extra.iter().map(|flag| (*flag).to_owned()).collect(),
+            tls,
+            extra,
         };
         etcd.resume();
         etcd
@@ -104,17 +107,10 @@ impl Etcd {
     /// Starts etcd serving its clients over TLS with `cert` and `key`, asking each
     /// for a certificate signed by `ca` (`--client-cert-auth`).
     pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Etcd {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut etcd = Etcd {
-            child: None,
-            dir,
-            client_port: free_port(),
-            peer_port: free_port(),
-            tls: Some([cert.to_owned(), key.to_owned(), ca.to_owned()]),
-            extra: Vec::new(),
-        };
-        etcd.resume();
-        etcd
+        Self::launch(
+            Some([cert.to_owned(), key.to_owned(), ca.to_owned()]),
+            Vec::new(),
+        )
     }
 
     /// Turns etcd's authentication on, with the user `root` and `password` (the user

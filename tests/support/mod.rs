@@ -336,6 +336,34 @@ impl Service {
     pub fn children(&self) -> Vec<u32> {
         children_of(self.pid())
     }
+
+    /// Leaves the service no new file descriptor: its limit goes to 3 (its standard
+    /// input, output and error are open; the limit is on descriptor numbers, so those in
+    /// use above it stay usable). Returns the limit it had, for
+    /// [`Service::restore_descriptors`].
+    pub fn starve_of_descriptors(&self) -> rustix::process::Rlimit {
+        use rustix::process::{Resource, Rlimit, getrlimit, prlimit};
+        let starved = Rlimit {
+            current: Some(3),
+            // It inherited this process's hard limit.
+            maximum: getrlimit(Resource::Nofile).maximum,
+        };
+        prlimit(Some(self.rustix_pid()), Resource::Nofile, starved).expect("prlimit")
+    }
+
+    /// Gives the service back the descriptor limit it had.
+    pub fn restore_descriptors(&self, limit: rustix::process::Rlimit) {
+        rustix::process::prlimit(
+            Some(self.rustix_pid()),
+            rustix::process::Resource::Nofile,
+            limit,
+        )
+        .expect("prlimit");
+    }
+
+    fn rustix_pid(&self) -> rustix::process::Pid {
+        rustix::process::Pid::from_raw(self.pid() as i32).expect("a pid")
+    }
 }
 
 /// A notification that says what the service is doing but changes no state: `STATUS=`,

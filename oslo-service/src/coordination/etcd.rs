@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
 use super::backend::{Backend, Member};
+use crate::error::error_chain;
 
 /// How long one call may take, connection included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -533,18 +534,6 @@ impl Etcd {
 /// Whether etcd refused a call for its token (expired, or from before a restart).
 fn is_token_refusal(message: &str) -> bool {
     message.contains("invalid auth token") || message.contains("user name is empty")
-}
-
-/// An error and its causes, `outer: inner`.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn put(key: &str, value: &str, lease: i64) -> Value {

@@ -243,17 +243,7 @@ fn plain<B>(status: StatusCode, text: impl Into<String>) -> Response<Either<B, F
     response
 }
 
-/// An error and its causes, `outer: inner: innermost`.
-pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(super) use crate::error::error_chain;
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
     panic
