@@ -1,0 +1,385 @@
+//! The parent of worker processes: the event loop that turns signals, the workers'
+//! reports and timers into events for the pool's rules (`pool`), and carries out what
+//! they ask: start a worker, signal one, tell systemd. The control socket of each
+//! worker is `control`'s.
+
+mod control;
+mod pool;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+use tokio::sync::mpsc;
+
+use super::phase::{LauncherState, Phase};
+use super::services::{RestartMethod, Services};
+use super::spawn::{self, WorkerSpec};
+use crate::backdoor::{Console, WorkerView};
+use crate::config::{Config, RuntimeOptions};
+use crate::error::{Error, Result};
+use crate::service::ServiceBase;
+use crate::signals::{SignalEvent, SignalLoop, is_daemon};
+use crate::systemd;
+use pool::{Action, Pool};
+
+/// A service and how many workers run it.
+pub(super) struct Launched {
+    pub(super) service: Arc<dyn ServiceBase>,
+    pub(super) workers: usize,
+}
+
+/// What a [`LauncherHandle`](super::LauncherHandle) asks of a running launcher.
+#[derive(Debug)]
+pub(super) enum Command {
+    SetWorkers { service: String, workers: usize },
+}
+
+pub(super) struct Supervisor {
+    conf: Config,
+    restart_method: RestartMethod,
+    options: RuntimeOptions,
+    /// The service objects of the parent, for `reset()` after a reload.
+    services: Services,
+    pool: Pool,
+    phase: Phase,
+    ready_tx: mpsc::UnboundedSender<i32>,
+    ready_rx: mpsc::UnboundedReceiver<i32>,
+    commands: mpsc::UnboundedReceiver<Command>,
+}
+
+impl Supervisor {
+    pub(super) fn new(
+        conf: Config,
+        restart_method: RestartMethod,
+        launched: Vec<Launched>,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Result<Self> {
+        let options = RuntimeOptions::read(&conf.snapshot())?;
+        let mut services = Services::new(conf.clone());
+        let mut wanted = Vec::with_capacity(launched.len());
+        for Launched { service, workers } in launched {
+            wanted.push((service.name().to_owned(), workers));
+            services.add(service);
+        }
+        let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+        Ok(Supervisor {
+            pool: Pool::new(wanted, options.graceful_shutdown_timeout),
+            conf,
+            restart_method,
+            options,
+            services,
+            phase: Phase::new(),
+            ready_tx,
+            ready_rx,
+            commands,
+        })
+    }
+
+    /// Starts every worker and supervises them until a signal ends the launcher.
+    pub(super) async fn run(mut self) -> Result<()> {
+        let mut signals = SignalLoop::install_supervisor()
+            .map_err(|err| Error::io("cannot install signal handlers", err))?;
+        tracing::info!(
+            pid = std::process::id(),
+            services = self.pool.services(),
+            workers = self.pool.workers_in_all(),
+            "starting worker processes"
+        );
+        let console = Console::start(&self.conf)?;
+        // The parent is the host's member; its workers claim cluster tasks on its
+        // membership.
+        crate::coordination::start(&self.conf, None)?;
+        crate::coordination::wait_for_first_lease()
+            .await
+            .map_err(Error::other)?;
+        self.fill();
+        loop {
+            if let Some(console) = &console {
+                console.set_workers(self.worker_views());
+            }
+            let wake = self.pool.next_deadline();
+            tokio::select! {
+                event = signals.next() => match event {
+                    None | Some(SignalEvent::Interrupt) => return self.interrupt(),
+                    Some(SignalEvent::Terminate) => {
+                        tracing::info!(signal = %SignalEvent::Terminate, "caught signal, stopping workers");
+                        return self.stop(&mut signals).await;
+                    }
+                    Some(SignalEvent::HangUp) if is_daemon() => {
+                        tracing::info!(signal = %SignalEvent::HangUp, "caught signal, reloading the configuration");
+                        self.hang_up().await;
+                    }
+                    Some(SignalEvent::HangUp) => {
+                        tracing::info!(
+                            signal = %SignalEvent::HangUp,
+                            "caught signal in a terminal's foreground, stopping workers"
+                        );
+                        self.stop(&mut signals).await?;
+                        return Err(Error::StoppedBySignal { signal: "SIGHUP" });
+                    }
+                    Some(SignalEvent::ChildExited) => self.reap(),
+                    // Only a worker listens for its parent's death.
+                    Some(SignalEvent::ParentGone) => {}
+                    Some(SignalEvent::AddWorker) => {
+                        tracing::info!(signal = %SignalEvent::AddWorker, "caught signal, adding a worker to every service");
+                        for pool in 0..self.pool.services() {
+                            self.set_target(pool, self.pool.target(pool) + 1);
+                        }
+                    }
+                    Some(SignalEvent::RemoveWorker) => {
+                        tracing::info!(signal = %SignalEvent::RemoveWorker, "caught signal, removing a worker from every service");
+                        for pool in 0..self.pool.services() {
+                            match self.pool.target(pool) {
+                                0 | 1 => tracing::info!(service = %self.pool.name(pool), "keeping the last worker"),
+                                target => self.set_target(pool, target - 1),
+                            }
+                        }
+                    }
+                },
+                Some(pid) = self.ready_rx.recv() => self.mark_ready(pid),
+                Some(command) = self.commands.recv() => self.command(command),
+                () = sleep_until(wake) => {
+                    let actions = self.pool.tick(self.phase.state(), Instant::now());
+                    self.carry_out(actions);
+                }
+            }
+            self.fill();
+            let actions = self.pool.progress(self.phase.state(), Instant::now());
+            self.carry_out(actions);
+        }
+    }
+
+    /// Carries out what the pool's rules asked for.
+    fn carry_out(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Start { pool, index } => self.start_worker(pool, index),
+                Action::Signal { pid, signal } => send(pid, signal),
+                Action::Settled { status } => {
+                    let workers = self.pool.workers().values().filter(|w| !w.retiring).count();
+                    tracing::info!(workers, "all workers ready");
+                    self.phase.enter(LauncherState::Running);
+                    systemd::notify_ready_with_status(&status);
+                }
+            }
+        }
+    }
+
+    fn fill(&mut self) {
+        let actions = self.pool.fill(self.phase.state(), Instant::now());
+        self.carry_out(actions);
+    }
+
+    /// The live workers, as the debug console's `workers` shows them.
+    fn worker_views(&self) -> Vec<WorkerView> {
+        self.pool
+            .workers()
+            .iter()
+            .map(|(&pid, worker)| WorkerView {
+                service: self.pool.name(worker.pool).to_owned(),
+                index: worker.index,
+                pid: pid.unsigned_abs(),
+                generation: worker.generation,
+                started_at: worker.started_at,
+                restarts: self.pool.restarts(worker.pool, worker.index),
+                ready: worker.ready,
+            })
+            .collect()
+    }
+
+    fn start_worker(&mut self, pool: usize, index: usize) {
+        let spec = WorkerSpec {
+            service: pool,
+            name: self.pool.name(pool),
+            worker: index,
+            workers_in_all: self.pool.workers_in_all(),
+        };
+        let spawned = match spawn::spawn(spec) {
+            Ok(spawned) => spawned,
+            Err(err) => {
+                tracing::error!(service = %spec.name, worker = index, error = %err, "cannot start a worker process");
+                self.pool.start_failed(pool, Instant::now());
+                return;
+            }
+        };
+        let pid = spawned.pid.as_raw_pid();
+        tracing::info!(service = %spec.name, worker = index, pid, "started worker");
+        self.pool.started(pool, index, pid, SystemTime::now());
+        if let Err(err) = control::watch(&self.conf, pid, spawned.control, self.ready_tx.clone()) {
+            // Without the socket the worker saw end-of-file and is exiting already.
+            tracing::error!(pid, error = %err, "cannot watch the worker's control socket");
+        }
+    }
+
+    fn mark_ready(&mut self, pid: i32) {
+        if let Some(worker) = self.pool.workers().get(&pid) {
+            tracing::debug!(pid, worker = worker.index, service = %self.pool.name(worker.pool), "worker ready");
+        }
+        let actions = self.pool.ready(pid, self.phase.state(), Instant::now());
+        if self.phase.state() != LauncherState::Running && actions.is_empty() {
+            systemd::notify_status(&self.pool.readiness());
+        }
+        self.carry_out(actions);
+    }
+
+    /// Collects every worker that exited and logs how.
+    fn reap(&mut self) {
+        let pids: Vec<i32> = self.pool.workers().keys().copied().collect();
+        for pid in pids {
+            let Some(raw) = Pid::from_raw(pid) else {
+                continue;
+            };
+            match rustix::process::waitpid(Some(raw), WaitOptions::NOHANG) {
+                Ok(None) => {}
+                Ok(Some((_, status))) => self.exited(pid, Some(status)),
+                Err(err) => {
+                    tracing::warn!(pid, error = %err, "cannot wait for worker");
+                    self.exited(pid, None);
+                }
+            }
+        }
+    }
+
+    fn exited(&mut self, pid: i32, status: Option<WaitStatus>) {
+        let Some(worker) = self.pool.exited(pid) else {
+            return;
+        };
+        let service = self.pool.name(worker.pool);
+        let index = worker.index;
+        let signal = status.and_then(WaitStatus::terminating_signal);
+        let code = status.and_then(WaitStatus::exit_status);
+        match (signal, code) {
+            (Some(signal), _) => {
+                tracing::info!(pid, worker = index, %service, signal, "child killed")
+            }
+            (None, Some(code)) => {
+                tracing::info!(pid, worker = index, %service, status = code, "child exited")
+            }
+            (None, None) => tracing::info!(pid, worker = index, %service, "child gone"),
+        }
+        // A worker killed by a signal left its console's socket behind.
+        if let Ok(pid) = u32::try_from(pid) {
+            crate::backdoor::remove_socket_of_gone_process(&self.conf, pid);
+        }
+    }
+
+    fn set_target(&mut self, pool: usize, target: usize) {
+        let actions = self.pool.set_target(pool, target, Instant::now());
+        self.carry_out(actions);
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::SetWorkers { service, workers } => {
+                let slots: Vec<usize> = (0..self.pool.services())
+                    .filter(|&s| self.pool.name(s) == service)
+                    .collect();
+                if slots.is_empty() {
+                    tracing::warn!(%service, "no service of that name to set the worker count of");
+                }
+                for pool in slots {
+                    self.set_target(pool, workers);
+                }
+            }
+        }
+    }
+
+    /// Applies a SIGHUP: re-reads the configuration, resets the services here, then
+    /// starts a new generation of workers (`reload`; the old one stops once the new one
+    /// is ready) or has every worker re-read its configuration in place (`mutate`).
+    async fn hang_up(&mut self) {
+        if !self.phase.reread(&self.conf, self.restart_method) {
+            // The workers run on, on the old configuration.
+            if self.phase.state() == LauncherState::Running {
+                systemd::notify_ready_with_status(&self.pool.readiness());
+            }
+            return;
+        }
+        if let Err(err) = crate::coordination::follow_reload(&self.conf, None) {
+            tracing::error!(error = %err, "coordination keeps its old backend");
+        }
+        self.services.reset().await;
+        let actions = self.pool.reload(self.restart_method, Instant::now());
+        self.carry_out(actions);
+    }
+
+    /// SIGTERM (or SIGHUP in a terminal): every worker is asked to stop, and killed if
+    /// it has not within `graceful_shutdown_timeout`. A worker already stopping (the old
+    /// generation of a reload) keeps its own deadline: the SIGTERM does not extend it.
+    async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
+        self.phase
+            .begin_stop(self.options.graceful_shutdown_timeout);
+        // Leaving first hands leadership, locks and cluster tasks over at once.
+        crate::coordination::stop().await;
+        let deadline = self
+            .options
+            .graceful_shutdown_timeout
+            .map(|t| Instant::now() + t);
+        let actions = self.pool.stop(deadline);
+        self.carry_out(actions);
+        let children = self.pool.workers().len();
+        tracing::info!(children, "waiting on children to exit");
+        while !self.pool.workers().is_empty() {
+            let wake = self.pool.next_kill();
+            tokio::select! {
+                event = signals.next() => match event {
+                    None | Some(SignalEvent::Interrupt) => return self.interrupt(),
+                    Some(SignalEvent::ChildExited) => {
+                        self.reap();
+                        systemd::notify_status(&format!("stopping: {} workers left", self.pool.workers().len()));
+                    }
+                    Some(_) => {}
+                },
+                () = sleep_until(wake) => {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|deadline| deadline <= now) {
+                        tracing::error!(
+                            children = self.pool.workers().len(),
+                            "graceful shutdown timeout exceeded, killing the workers left"
+                        );
+                        self.kill_all();
+                        return Err(Error::GracefulShutdownTimeout);
+                    }
+                    let actions = self.pool.tick(self.phase.state(), now);
+                    self.carry_out(actions);
+                }
+            }
+        }
+        tracing::info!("all workers stopped");
+        Ok(())
+    }
+
+    /// SIGINT: every worker is killed at once.
+    fn interrupt(&mut self) -> Result<()> {
+        // The caller logs the error "caught SIGINT, exiting at once".
+        tracing::info!(signal = %SignalEvent::Interrupt, "caught signal, killing every worker");
+        self.kill_all();
+        Err(Error::Interrupted)
+    }
+
+    fn kill_all(&mut self) {
+        for pid in self.pool.take_all() {
+            send(pid, Signal::KILL);
+            if let Some(raw) = Pid::from_raw(pid) {
+                // After SIGKILL the wait is short; it leaves no zombie behind.
+                let _ = rustix::process::waitpid(Some(raw), WaitOptions::empty());
+            }
+        }
+    }
+}
+
+fn send(pid: i32, signal: Signal) {
+    if let Some(raw) = Pid::from_raw(pid) {
+        if let Err(err) = rustix::process::kill_process(raw, signal) {
+            tracing::debug!(pid, signal = signal.as_raw(), error = %err, "cannot signal worker");
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

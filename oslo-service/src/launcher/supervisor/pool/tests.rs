@@ -1,0 +1,269 @@
+//! The pool's rules, driven by tables of events: no process is started, no signal
+//! sent, no time waited.
+
+use super::*;
+
+const GRACEFUL: Duration = Duration::from_secs(30);
+
+/// A pool and the world around it: the state the launcher is in, the clock, the pids
+/// handed out, and every signal the rules asked for.
+struct World {
+    pool: Pool,
+    state: LauncherState,
+    now: Instant,
+    next_pid: i32,
+    signals: Vec<(i32, Signal)>,
+    settled: usize,
+}
+
+impl World {
+    fn new(services: &[(&str, usize)]) -> Self {
+        World {
+            pool: Pool::new(
+                services
+                    .iter()
+                    .map(|(n, c)| ((*n).to_owned(), *c))
+                    .collect(),
+                Some(GRACEFUL),
+            ),
+            state: LauncherState::Starting,
+            now: Instant::now(),
+            next_pid: 100,
+            signals: Vec::new(),
+            settled: 0,
+        }
+    }
+
+    /// Carries out actions as the event loop would; a SIGKILL ends its worker at once.
+    fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Start { pool, index } => {
+                    self.next_pid += 1;
+                    self.pool
+                        .started(pool, index, self.next_pid, SystemTime::UNIX_EPOCH);
+                }
+                Action::Signal { pid, signal } => {
+                    self.signals.push((pid, signal));
+                    if signal == Signal::KILL {
+                        self.pool.exited(pid);
+                    }
+                }
+                Action::Settled { .. } => {
+                    self.settled += 1;
+                    self.state = LauncherState::Running;
+                }
+            }
+        }
+    }
+
+    fn fill(&mut self) {
+        let actions = self.pool.fill(self.state, self.now);
+        self.apply(actions);
+    }
+
+    /// The pids of the current generation's live workers that are not retiring.
+    fn current(&self) -> Vec<i32> {
+        self.pool.current(None).map(|(&pid, _)| pid).collect()
+    }
+
+    fn ready(&mut self, pids: &[i32]) {
+        for &pid in pids {
+            let actions = self.pool.ready(pid, self.state, self.now);
+            self.apply(actions);
+        }
+    }
+
+    fn exit(&mut self, pid: i32) {
+        assert!(self.pool.exited(pid).is_some(), "{pid} was no worker");
+        self.fill();
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        let actions = self.pool.tick(self.state, self.now);
+        self.apply(actions);
+        self.fill();
+    }
+
+    fn reload(&mut self, method: RestartMethod) {
+        self.state = LauncherState::Reloading;
+        let actions = self.pool.reload(method, self.now);
+        self.apply(actions);
+        self.fill();
+    }
+
+    fn signalled(&self, signal: Signal) -> Vec<i32> {
+        self.signals
+            .iter()
+            .filter(|(_, s)| *s == signal)
+            .map(|(pid, _)| *pid)
+            .collect()
+    }
+}
+
+/// Two services of two workers, started and ready.
+fn running() -> World {
+    let mut world = World::new(&[("api", 2), ("conductor", 2)]);
+    world.fill();
+    assert_eq!(world.current().len(), 4);
+    assert_eq!(world.pool.readiness(), "0/4 workers ready");
+    let pids = world.current();
+    world.ready(&pids[..3]);
+    assert_eq!(world.settled, 0, "settled before the last worker");
+    world.ready(&pids[3..]);
+    assert_eq!(world.settled, 1);
+    assert_eq!(world.state, LauncherState::Running);
+    world
+}
+
+#[test]
+fn a_start_settles_once_every_worker_is_ready() {
+    let world = running();
+    assert!(world.signals.is_empty());
+    assert_eq!(world.pool.readiness(), "4/4 workers ready");
+}
+
+#[test]
+fn a_reload_retires_the_old_generation_once_the_new_one_is_ready() {
+    let mut world = running();
+    let old = world.current();
+    world.reload(RestartMethod::Reload);
+    let new = world.current();
+    assert_eq!(new.len(), 4);
+    assert!(new.iter().all(|pid| !old.contains(pid)));
+    // Both generations serve meanwhile.
+    assert_eq!(world.pool.workers().len(), 8);
+    world.ready(&new);
+    assert_eq!(world.settled, 2);
+    assert_eq!(world.signalled(Signal::TERM), old);
+    // A retiring worker that does not go is killed at its deadline, and not replaced.
+    world.exit(old[0]);
+    world.advance(GRACEFUL);
+    assert_eq!(world.signalled(Signal::KILL), &old[1..]);
+    assert_eq!(world.current(), new);
+}
+
+#[test]
+fn a_reload_with_a_laggard_replaces_it_at_the_deadline_and_ends() {
+    let mut world = running();
+    let old = world.current();
+    world.reload(RestartMethod::Reload);
+    let new = world.current();
+    world.ready(&new[1..]);
+    assert_eq!(world.state, LauncherState::Reloading);
+    world.advance(GRACEFUL - Duration::from_secs(1));
+    assert!(world.signalled(Signal::KILL).is_empty());
+    world.advance(Duration::from_secs(1));
+    // The laggard is killed and replaced; the reload ends; the old generation retires.
+    assert_eq!(world.signalled(Signal::KILL), [new[0]]);
+    assert_eq!(world.state, LauncherState::Running);
+    assert_eq!(world.signalled(Signal::TERM), old);
+    let now = world.current();
+    assert_eq!(now.len(), 4);
+    assert!(!now.contains(&new[0]));
+}
+
+#[test]
+fn a_worker_that_crashes_during_a_reload_is_replaced_and_counted() {
+    let mut world = running();
+    world.reload(RestartMethod::Reload);
+    let new = world.current();
+    world.exit(new[2]);
+    let replaced = world.current();
+    assert_eq!(replaced.len(), 4);
+    let worker = &world.pool.workers()[replaced.last().unwrap()];
+    assert_eq!(world.pool.restarts(worker.pool, worker.index), 1);
+    world.ready(&replaced);
+    assert_eq!(world.state, LauncherState::Running);
+}
+
+#[test]
+fn sigterm_during_a_reload_stops_both_generations_and_starts_nothing() {
+    let mut world = running();
+    world.reload(RestartMethod::Reload);
+    world.state = LauncherState::Stopping;
+    let deadline = world.now + GRACEFUL;
+    let actions = world.pool.stop(Some(deadline));
+    world.apply(actions);
+    assert_eq!(world.signalled(Signal::TERM).len(), 8);
+    let first = world.current().first().copied();
+    assert!(first.is_none(), "every worker is retiring");
+    let any = *world.pool.workers().keys().next().unwrap();
+    world.exit(any);
+    assert_eq!(
+        world.pool.workers().len(),
+        7,
+        "nothing replaced while stopping"
+    );
+    assert_eq!(world.pool.next_kill(), Some(deadline));
+}
+
+#[test]
+fn ttin_and_ttou_in_the_middle_of_a_reload() {
+    let mut world = running();
+    let old = world.current();
+    world.reload(RestartMethod::Reload);
+    // One more for the api: the new generation gets three.
+    let actions = world.pool.set_target(0, 3, world.now);
+    world.apply(actions);
+    world.fill();
+    assert_eq!(world.pool.current(Some(0)).count(), 3);
+    let new = world.current();
+    world.ready(&new);
+    assert_eq!(world.state, LauncherState::Running);
+    assert_eq!(world.signalled(Signal::TERM), old);
+    // Then one less: the highest index of the current generation stops.
+    let actions = world.pool.set_target(0, 2, world.now);
+    world.apply(actions);
+    let stopped = *world.signalled(Signal::TERM).last().unwrap();
+    assert_eq!(world.pool.workers()[&stopped].index, 2);
+    assert_eq!(world.pool.current(Some(0)).count(), 2);
+}
+
+#[test]
+fn mutate_asks_ready_workers_to_reread_and_retires_none() {
+    let mut world = running();
+    let pids = world.current();
+    world.reload(RestartMethod::Mutate);
+    assert_eq!(world.signalled(Signal::HUP), pids);
+    assert_eq!(world.pool.readiness(), "0/4 workers ready");
+    world.ready(&pids);
+    assert_eq!(world.state, LauncherState::Running);
+    assert!(world.signalled(Signal::TERM).is_empty());
+    assert_eq!(world.current(), pids);
+}
+
+#[test]
+fn a_worker_that_keeps_dying_is_restarted_at_the_fork_rate() {
+    let mut world = World::new(&[("api", 1)]);
+    world.fill();
+    let mut restarts = 0;
+    for _ in 0..10 {
+        let Some(&pid) = world.current().first() else {
+            break;
+        };
+        world.exit(pid);
+        restarts += 1;
+    }
+    // More forks than workers within as many seconds: the pool waits.
+    assert!(
+        world.current().is_empty(),
+        "restarted {restarts} times without a pause"
+    );
+    let due = world.pool.next_deadline().expect("a paused start is due");
+    assert_eq!(due, world.now + PAUSE);
+    world.advance(PAUSE);
+    assert_eq!(world.current().len(), 1);
+}
+
+#[test]
+fn a_worker_that_cannot_be_started_is_tried_again_after_a_pause() {
+    let mut world = World::new(&[("api", 1)]);
+    let actions = world.pool.fill(world.state, world.now);
+    assert_eq!(actions, [Action::Start { pool: 0, index: 0 }]);
+    world.pool.start_failed(0, world.now);
+    assert!(world.pool.fill(world.state, world.now).is_empty());
+    world.advance(PAUSE);
+    assert_eq!(world.current().len(), 1);
+}
