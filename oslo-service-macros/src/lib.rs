@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod attribute;
 mod diag;
 mod duration;
 mod entry;

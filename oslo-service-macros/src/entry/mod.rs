@@ -7,7 +7,8 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
-use crate::diag::{Failed, run_attribute};
+use crate::attribute::run_attribute;
+use crate::diag::Failed;
 
 /// Runs the attribute: parse, validate, expand. On errors, the function is still emitted
 /// (inside a `fn main` that does not run it), so that the errors are the only ones.

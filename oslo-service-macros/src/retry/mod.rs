@@ -10,7 +10,8 @@ use proc_macro2::TokenStream;
 
 use quote::ToTokens as _;
 
-use crate::diag::{Failed, run_attribute};
+use crate::attribute::run_attribute;
+use crate::diag::Failed;
 
 /// Runs the attribute: parse, validate, expand. On errors the function is emitted
 /// unchanged, so that the errors are the only ones.

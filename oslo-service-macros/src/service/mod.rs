@@ -9,7 +9,8 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
-use crate::diag::{Failed, run_attribute};
+use crate::attribute::run_attribute;
+use crate::diag::Failed;
 
 /// Runs the attribute: parse, validate, expand. On errors, the item and the parts of the
 /// expansion that do not depend on the mistakes are still emitted.
