@@ -14,7 +14,7 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
     let server = oslo::wsgi::Server::builder("bench", app)
         .host("127.0.0.1")
         .bind()?;
-    if oslo::launcher::current().is_none() {
+    if oslo::launcher::current_worker().is_none() {
         if let Some(addr) = server.local_addr() {
             println!("port {}", addr.port());
         }

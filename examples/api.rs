@@ -159,7 +159,7 @@ async fn versions() -> Json<serde_json::Value> {
 async fn whoami() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "pid": std::process::id(),
-        "worker": oslo::launcher::current().map(|worker| worker.index()),
+        "worker": oslo::launcher::current_worker().map(|worker| worker.index()),
     }))
 }
 

@@ -103,7 +103,7 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
     // Bound here, where the parent and every worker pass: the parent binds, each
     // worker gets the parent's socket back.
     let listener = oslo::net::listen(GROUP, address(&conf)?)?;
-    if oslo::launcher::current().is_none() {
+    if oslo::launcher::current_worker().is_none() {
         tracing::info!(address = %listener.local_addr()?, "listening");
     }
     drop(listener);

@@ -72,8 +72,7 @@ pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use future::BoxFuture;
 pub use launcher::{
-    LauncherHandle, LauncherState, ProcessLauncher, RestartMethod, ServiceLauncher, Services,
-    launch,
+    LauncherHandle, ProcessLauncher, RestartMethod, ServiceLauncher, Services, launch,
 };
 pub use oslo_service_macros::{main, options, periodic_task, retry, service};
 pub use service::{Context, ServiceBase};

@@ -2,6 +2,8 @@
 //! the public API; it may change in any release. Generated code names only this module
 //! and documented public API.
 
+/// The INI reader alone, for the test that holds it against oslo.config's.
+pub use crate::config::ini::{Assignment, IniError, parse as parse_ini};
 pub use crate::config::read::{OptionField, read_option, read_serde};
 pub use crate::config::spec::option_spec;
 pub use crate::entry::{MainSpec, RuntimeFlavor, RuntimeSpec, run_main, run_main_with_cli};

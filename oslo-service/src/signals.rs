@@ -95,14 +95,14 @@ impl SignalLoop {
     /// For the parent of worker processes: takes over SIGCHLD (reap and replace a
     /// worker), SIGTTIN and SIGTTOU (one worker more or less) besides SIGTERM, SIGINT
     /// and SIGHUP.
-    pub fn install_supervisor() -> io::Result<Self> {
+    pub(crate) fn install_supervisor() -> io::Result<Self> {
         Self::install_for(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU])
     }
 
     /// For a worker process: takes over SIGTERM, SIGHUP and SIGUSR2 (its parent-death
     /// signal). SIGINT stays ignored, as its parent set it up: a Ctrl-C reaches the
     /// whole process group, and the parent alone decides what happens to its workers.
-    pub fn install_worker() -> io::Result<Self> {
+    pub(crate) fn install_worker() -> io::Result<Self> {
         Self::install_for(&[SIGTERM, SIGHUP, SIGUSR2])
     }
 
@@ -153,7 +153,7 @@ impl SignalLoop {
     }
 
     /// Drops the signals that arrived while other work ran.
-    pub fn forget_deferred(&mut self) {
+    pub(crate) fn forget_deferred(&mut self) {
         self.deferred.clear();
     }
 
@@ -200,11 +200,7 @@ impl std::fmt::Debug for SignalLoop {
 /// launcher takes over within a moment ends the process as it would any program. A
 /// worker leaves SIGINT alone: its parent set it to be ignored.
 ///
-/// ```
-/// oslo::signals::capture_early(false)?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub fn capture_early(worker: bool) -> io::Result<()> {
+pub(crate) fn capture_early(worker: bool) -> io::Result<()> {
     let taken: &[i32] = if worker {
         &[SIGTERM, SIGHUP]
     } else {
@@ -221,12 +217,12 @@ pub fn capture_early(worker: bool) -> io::Result<()> {
 /// program installed a handler of its own for it (`tokio::signal::ctrl_c()`, say),
 /// which then has it alone. A launcher started within the grace handles it as always.
 /// `#[oslo::main]` calls it right before the program's `main`.
-pub fn hand_over() -> io::Result<()> {
+pub(crate) fn hand_over() -> io::Result<()> {
     early::hand_over()
 }
 
 /// How long a signal waits for a launcher to take it over, after [`hand_over`].
-pub const HAND_OVER_GRACE: std::time::Duration = std::time::Duration::from_millis(80);
+pub(crate) const HAND_OVER_GRACE: std::time::Duration = std::time::Duration::from_millis(80);
 
 /// The signals caught before the loop existed. The handler is a plain sigaction, not
 /// signal-hook's registry: when a launcher (or the program) registers there later, the
@@ -423,7 +419,7 @@ mod early {
 
 /// SIGINT or SIGTERM, if one arrived after [`capture_early`] and before the signal loop
 /// existed: a program still starting can leave at once, and cleanly.
-pub fn stop_requested_early() -> Option<SignalEvent> {
+pub(crate) fn stop_requested_early() -> Option<SignalEvent> {
     early::stop_requested()
 }
 

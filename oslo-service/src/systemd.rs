@@ -2,7 +2,7 @@
 //! `WATCHDOG=1` and `EXTEND_TIMEOUT_USEC=` sent as datagrams to the socket named by
 //! `NOTIFY_SOCKET` (`@name` for the abstract namespace).
 //!
-//! The socket is read once per process. [`forget_notify_socket_env`] takes it out of the
+//! The socket is read once per process. `#[oslo::main]` takes it out of the
 //! environment (with `WATCHDOG_USEC` and `WATCHDOG_PID`) so that processes the service
 //! starts cannot notify in its name; the process itself keeps notifying through the
 //! address it remembered. A notification never blocks: a socket whose queue is full (a
@@ -48,7 +48,7 @@ pub fn watchdog_interval() -> Option<Duration> {
 ///
 /// No other thread may read or write the environment while this runs: call it at the
 /// start of `main`, before any runtime or thread exists (`#[oslo::main]` does).
-pub unsafe fn forget_notify_socket_env() {
+pub(crate) unsafe fn forget_notify_socket_env() {
     address();
     watchdog_interval();
     // SAFETY: the caller promises that no other thread touches the environment now.

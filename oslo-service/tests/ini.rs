@@ -87,7 +87,7 @@ enum Outcome {
 /// assignment, at the next line that is not a continuation (or the last line); that
 /// line is the one compared.
 fn ours(text: &str) -> Outcome {
-    match oslo::config::parse_ini(text) {
+    match oslo::__private::parse_ini(text) {
         Err(err) if err.message == "section must be started before assignment" => {
             let lines: Vec<&str> = text.lines().collect();
             let flushed = (err.line..lines.len())

@@ -171,9 +171,9 @@ pub struct LogOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoordinationOptions {
     /// The coordination backend, in tooz's spelling: etcd3+http://HOST:PORT (etcd v3
-    /// through its JSON gateway), or etcd3+https://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]
-    /// ?ca_cert=PATH[&cert_cert=PATH&cert_key=PATH] for TLS, authentication and several
-    /// members. Unset: no coordination, cluster-scoped periodic tasks run on every host.
+    /// through its JSON gateway), or etcd3+https://USER:PASSWORD@HOST:PORT,HOST:PORT
+    /// ?ca_cert=PATH&cert_cert=PATH&cert_key=PATH for TLS (client certificate
+    /// optional), authentication (optional) and several members. Unset: no coordination, cluster-scoped periodic tasks run on every host.
     #[opt(mutable)]
     pub backend_url: Option<String>,
     /// This host's name in its groups; the host name when unset. Every process of a

@@ -77,16 +77,7 @@ impl CommandLine {
 
 impl Invocation {
     /// Parses the arguments after the program name; `program` appears in the help text.
-    ///
-    /// ```
-    /// use oslo::config::Invocation;
-    ///
-    /// let args = ["--config-file", "a.conf", "--config-file=b.conf", "--config-dir", "conf.d"];
-    /// let Invocation::Run(line) = Invocation::parse("svc", args)? else { unreachable!() };
-    /// assert_eq!(line.sources.files, ["a.conf", "b.conf"].map(std::path::PathBuf::from));
-    /// assert_eq!(line.sources.dirs, [std::path::PathBuf::from("conf.d")]);
-    /// # Ok::<(), oslo::config::ConfigError>(())
-    /// ```
+    #[cfg(test)]
     pub fn parse<I>(program: &str, args: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator,

@@ -46,7 +46,7 @@ mod builtin;
 mod cli;
 mod error;
 mod generator;
-mod ini;
+pub(crate) mod ini;
 mod load;
 mod mask;
 pub(crate) mod read;
@@ -63,10 +63,10 @@ pub(crate) use builtin::RuntimeOptions;
 pub use builtin::{
     CoordinationOptions, LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions,
 };
-pub use cli::{CommandLine, Invocation};
+pub(crate) use cli::{CommandLine, Invocation};
 pub use error::{ConfigError, InvalidValue};
 pub use generator::generate_sample;
-pub use ini::{Assignment, IniError, parse as parse_ini};
+pub(crate) use ini::parse as parse_ini;
 pub use load::IniFile;
 pub(crate) use mask::{Masker, mask_inline};
 pub use snapshot::{RawValue, Snapshot};

@@ -49,12 +49,11 @@ mod supervisor;
 mod worker;
 
 pub use in_process::ServiceLauncher;
-pub use phase::LauncherState;
 pub use process::{LauncherHandle, ProcessLauncher};
 pub use services::{RestartMethod, Services};
 pub(crate) use worker::parent_values;
 pub(crate) use worker::thread_share as worker_thread_share;
-pub use worker::{WorkerId, current};
+pub use worker::{WorkerId, current_worker};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -101,7 +100,7 @@ fn check_workers(workers: usize) -> Result<()> {
 /// Whether this process was started as a worker: its marker is in the environment
 /// (read before [`take_inherited_env`] takes it out).
 pub(crate) fn started_as_worker() -> bool {
-    std::env::var_os(worker::WORKER_ENV).is_some() || current().is_some()
+    std::env::var_os(worker::WORKER_ENV).is_some() || current_worker().is_some()
 }
 
 /// Reads what the process inherited and takes it out of the environment, so that

@@ -35,11 +35,11 @@ impl WorkerId {
 /// the parent, or a service launched with one worker).
 ///
 /// ```
-/// if oslo::launcher::current().is_none() {
+/// if oslo::launcher::current_worker().is_none() {
 ///     println!("this is the parent (or a single process)");
 /// }
 /// ```
-pub fn current() -> Option<WorkerId> {
+pub fn current_worker() -> Option<WorkerId> {
     marker().ok().flatten().map(|m| WorkerId {
         service: m.name.clone(),
         index: m.worker,

@@ -1,0 +1,183 @@
+//! The public API, as a list a reviewer reads: every public item reachable from the
+//! crate's root (modules, types, traits, functions, constants, re-exports, and the
+//! public functions of their inherent impls), written to `tests/public-api.txt`. A
+//! change to the list fails this test until the file is rewritten with it
+//! (`UPDATE_PUBLIC_API=1 cargo test -p oslo-service --test public_api`), so that a leak
+//! of an internal shows in the diff under review. `#[doc(hidden)]` modules
+//! (`__private`) and test code are left out.
+
+use std::path::{Path, PathBuf};
+
+use syn::{Attribute, Item, Visibility};
+
+fn is_public(vis: &Visibility) -> bool {
+    matches!(vis, Visibility::Public(_))
+}
+
+fn is_hidden_or_test(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        let path = attr.path();
+        (path.is_ident("doc") || path.is_ident("cfg"))
+            && attr.meta.require_list().is_ok_and(|list| {
+                let tokens = list.tokens.to_string();
+                tokens == "hidden" || tokens == "test"
+            })
+    })
+}
+
+/// The file of module `name` declared in `file` (`name.rs`, `name/mod.rs`, or a
+/// `#[path]`).
+fn module_file(file: &Path, name: &str, attrs: &[Attribute]) -> PathBuf {
+    let dir = match file.file_name().and_then(|n| n.to_str()) {
+        Some("lib.rs" | "mod.rs") => file.parent().unwrap().to_owned(),
+        _ => file.with_extension(""),
+    };
+    for attr in attrs {
+        if attr.path().is_ident("path") {
+            if let syn::Meta::NameValue(nv) = attr.meta.clone() {
+                if let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(path),
+                    ..
+                }) = nv.value
+                {
+                    return dir.join(path.value());
+                }
+            }
+        }
+    }
+    let flat = dir.join(format!("{name}.rs"));
+    if flat.exists() {
+        flat
+    } else {
+        dir.join(name).join("mod.rs")
+    }
+}
+
+fn walk(file: &Path, items: &[Item], prefix: &str, out: &mut Vec<String>) {
+    for item in items {
+        let mut push = |kind: &str, name: String| out.push(format!("{prefix}::{name} {kind}"));
+        match item {
+            Item::Mod(module) if is_public(&module.vis) && !is_hidden_or_test(&module.attrs) => {
+                let name = module.ident.to_string();
+                push("mod", name.clone());
+                let path = format!("{prefix}::{name}");
+                match &module.content {
+                    Some((_, inner)) => walk(file, inner, &path, out),
+                    None => {
+                        let child = module_file(file, &name, &module.attrs);
+                        let text = std::fs::read_to_string(&child)
+                            .unwrap_or_else(|err| panic!("{}: {err}", child.display()));
+                        let parsed = syn::parse_file(&text).expect("parse");
+                        walk(&child, &parsed.items, &path, out);
+                    }
+                }
+            }
+            Item::Fn(f) if is_public(&f.vis) && !is_hidden_or_test(&f.attrs) => {
+                push("fn", f.sig.ident.to_string())
+            }
+            Item::Struct(s) if is_public(&s.vis) && !is_hidden_or_test(&s.attrs) => {
+                push("struct", s.ident.to_string())
+            }
+            Item::Enum(e) if is_public(&e.vis) && !is_hidden_or_test(&e.attrs) => {
+                push("enum", e.ident.to_string())
+            }
+            Item::Trait(t) if is_public(&t.vis) && !is_hidden_or_test(&t.attrs) => {
+                push("trait", t.ident.to_string())
+            }
+            Item::Const(c) if is_public(&c.vis) && !is_hidden_or_test(&c.attrs) => {
+                push("const", c.ident.to_string())
+            }
+            Item::Static(s) if is_public(&s.vis) && !is_hidden_or_test(&s.attrs) => {
+                push("static", s.ident.to_string())
+            }
+            Item::Type(t) if is_public(&t.vis) && !is_hidden_or_test(&t.attrs) => {
+                push("type", t.ident.to_string())
+            }
+            Item::Use(u) if is_public(&u.vis) && !is_hidden_or_test(&u.attrs) => {
+                let text = quote_use(&u.tree);
+                push("use", text)
+            }
+            Item::Impl(imp) if imp.trait_.is_none() && !is_hidden_or_test(&imp.attrs) => {
+                let ty = match &*imp.self_ty {
+                    syn::Type::Path(path) => path
+                        .path
+                        .segments
+                        .last()
+                        .map(|s| s.ident.to_string())
+                        .unwrap_or_default(),
+                    _ => continue,
+                };
+                for inner in &imp.items {
+                    if let syn::ImplItem::Fn(f) = inner {
+                        if is_public(&f.vis) && !is_hidden_or_test(&f.attrs) {
+                            push("fn", format!("{ty}::{}", f.sig.ident));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A use tree as written, `a::{b, c as d}`.
+fn quote_use(tree: &syn::UseTree) -> String {
+    match tree {
+        syn::UseTree::Path(path) => format!("{}::{}", path.ident, quote_use(&path.tree)),
+        syn::UseTree::Name(name) => name.ident.to_string(),
+        syn::UseTree::Rename(rename) => format!("{} as {}", rename.ident, rename.rename),
+        syn::UseTree::Glob(_) => "*".to_owned(),
+        syn::UseTree::Group(group) => {
+            let mut parts: Vec<String> = group.items.iter().map(quote_use).collect();
+            parts.sort();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+#[test]
+fn the_public_api_is_the_reviewed_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = root.join("src/lib.rs");
+    let parsed = syn::parse_file(&std::fs::read_to_string(&lib).unwrap()).unwrap();
+    let mut items = Vec::new();
+    walk(&lib, &parsed.items, "oslo", &mut items);
+    items.sort();
+    items.dedup();
+    let listed = items.join("\n") + "\n";
+    let snapshot = root.join("tests/public-api.txt");
+    if std::env::var_os("UPDATE_PUBLIC_API").is_some() {
+        std::fs::write(&snapshot, &listed).unwrap();
+        return;
+    }
+    let reviewed = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    if reviewed != listed {
+        let old: std::collections::BTreeSet<&str> = reviewed.lines().collect();
+        let new: std::collections::BTreeSet<&str> = listed.lines().collect();
+        let added: Vec<&&str> = new.difference(&old).collect();
+        let removed: Vec<&&str> = old.difference(&new).collect();
+        panic!(
+            "the public API changed; review it, then rewrite tests/public-api.txt with \
+             UPDATE_PUBLIC_API=1 cargo test -p oslo-service --test public_api\n\
+             added: {added:#?}\nremoved: {removed:#?}"
+        );
+    }
+    // The internals the house's second pass took out stay out.
+    for internal in [
+        "SignalLoop::install_supervisor",
+        "SignalLoop::install_worker",
+        "SignalLoop::forget_deferred",
+        "signals::capture_early",
+        "signals::stop_requested_early",
+        "LauncherState",
+        "parse_ini",
+        "forget_notify_socket_env",
+        "Invocation",
+        "CommandLine",
+    ] {
+        assert!(
+            !listed.contains(internal),
+            "{internal} is public again:\n{listed}"
+        );
+    }
+}
