@@ -38,14 +38,6 @@ impl CommandLine {
     /// `--config-file`, the first `<project>.conf` and `<program>.conf` found in
     /// `~/.<project>/`, `~/`, `/etc/<project>/`, `/etc/`; without `--config-dir`, the
     /// first `<project>.conf.d/` and `<program>.conf.d/` found there.
-    ///
-    /// ```
-    /// use oslo::config::CommandLine;
-    ///
-    /// let line = CommandLine::default().or_search("nova", "nova-api");
-    /// // On a machine without /etc/nova.conf and the like, nothing is found.
-    /// # let _ = line;
-    /// ```
     pub fn or_search(self, project: &str, program: &str) -> Self {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         self.or_search_in(
@@ -88,26 +80,8 @@ impl Invocation {
 
     /// Like [`Invocation::parse`], with the flags of the options of `groups` (and of the
     /// runtime's) declared `#[opt(cli)]`: `--name VALUE` (`--group-name` outside
-    /// `[DEFAULT]`), or `--name` / `--noname` for a bool; a flag wins over the files.
-    ///
-    /// ```
-    /// use oslo::config::Invocation;
-    ///
-    /// /// Options.
-    /// #[oslo::options(group = "api")]
-    /// struct ApiOpts {
-    ///     /// The port.
-    ///     #[opt(default = 8080, cli)]
-    ///     port: u16,
-    /// }
-    ///
-    /// let groups = [oslo::config::GroupInfo::of::<ApiOpts>()];
-    /// let Invocation::Run(line) = Invocation::parse_with("svc", ["--api-port", "9000"], &groups)? else {
-    ///     unreachable!()
-    /// };
-    /// assert_eq!(line.sources.cli, [("api".to_owned(), "port".to_owned(), "9000".to_owned())]);
-    /// # Ok::<(), oslo::config::ConfigError>(())
-    /// ```
+    /// `[DEFAULT]`), or `--name` / `--noname` for a bool; a flag wins over the files
+    /// (`--api-port 9000` sets `port` of `[api]`).
     pub fn parse_with<I>(program: &str, args: I, groups: &[GroupInfo]) -> Result<Self, ConfigError>
     where
         I: IntoIterator,
