@@ -34,8 +34,10 @@
 //! # Inside the package
 //!
 //! `in_process` is the in-process launcher, which a worker also runs; `process` the
-//! process launcher's front; `supervisor` its parent side; `worker` the worker side
-//! (its marker and its link to the parent); `spawn` starts one worker; `fork_rate` is
+//! process launcher's front; `supervisor` its parent side (the pool's rules without I/O
+//! in `supervisor::pool`, the event loop around them); `worker` the worker side (its
+//! marker and its link to the parent); `protocol` the control socket's frames, which
+//! both sides speak; `spawn` starts one worker; `fork_rate` is
 //! oslo.service's rule against crash loops; `phase` the launcher states and the reload
 //! path both launchers share; `services` the services of one process.
 
@@ -43,6 +45,7 @@ mod fork_rate;
 mod in_process;
 mod phase;
 mod process;
+mod protocol;
 mod services;
 mod spawn;
 mod supervisor;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::super::worker::{Frame, Frames, Outcome, answer_frame, handover_frame};
+use super::super::protocol::{Frame, Frames, Outcome, answer_frame};
+use super::super::worker::handover_frame;
 use crate::config::Config;
 
 /// Claims one worker may have under way at once; more are answered with a refusal at

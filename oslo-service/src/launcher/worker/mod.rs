@@ -1,12 +1,10 @@
 //! The worker side of worker processes: which worker this process is (its marker, read
 //! from the environment once), and its link to the parent.
 
-mod claims;
 mod handover;
 mod marker;
 mod parent_link;
 
-pub(super) use claims::{Frame, Frames, Outcome, answer_frame};
 pub(super) use handover::handover_frame;
 pub(crate) use handover::parent_values;
 pub(super) use marker::{Marker, WORKER_ENV, marker, take_env};

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
-use super::claims::{Frame, Frames, Outcome, READY, claim_frame};
+use super::super::protocol::{Frame, Frames, Outcome, READY, claim_frame};
 use super::marker::Marker;
 use crate::coordination::AskParent;
 use crate::future::BoxFuture;

@@ -1,9 +1,8 @@
-//! The cluster-task claims a worker asks its parent for, over their control socket: the
-//! parent is its host's member of the coordination group, so a worker's runs are
-//! claimed on the parent's membership, by the parent, and a host is one member however
-//! many workers it has.
-//!
-//! After the configuration handover, frames go both ways on the socket:
+//! The control socket's protocol, both sides of it: after the configuration handover
+//! (`worker::handover`), a worker reports that it is ready, and asks its parent to claim
+//! the periods of its cluster tasks (the parent is its host's member of the
+//! coordination group, so a worker's runs are claimed on the parent's membership, and a
+//! host is one member however many workers it has). Frames go both ways:
 //!
 //! ```text
 //! worker -> parent   R                                      ready (one byte)
