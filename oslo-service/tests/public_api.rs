@@ -53,22 +53,38 @@ fn module_file(file: &Path, name: &str, attrs: &[Attribute]) -> PathBuf {
     }
 }
 
-fn walk(file: &Path, items: &[Item], prefix: &str, out: &mut Vec<String>) {
+/// What the walk found: the public items by path, and the public methods of every
+/// inherent impl of the crate (by the name of their type), wherever the impl is.
+#[derive(Default)]
+struct Found {
+    items: Vec<String>,
+    methods: Vec<(String, String)>,
+}
+
+fn walk(file: &Path, items: &[Item], prefix: &str, public: bool, found: &mut Found) {
     for item in items {
-        let mut push = |kind: &str, name: String| out.push(format!("{prefix}::{name} {kind}"));
+        let out = &mut found.items;
+        let mut push = |kind: &str, name: String| {
+            if public {
+                out.push(format!("{prefix}::{name} {kind}"));
+            }
+        };
         match item {
-            Item::Mod(module) if is_public(&module.vis) && !is_hidden_or_test(&module.attrs) => {
+            Item::Mod(module) if !is_hidden_or_test(&module.attrs) => {
                 let name = module.ident.to_string();
-                push("mod", name.clone());
+                let inner_public = public && is_public(&module.vis);
+                if inner_public {
+                    push("mod", name.clone());
+                }
                 let path = format!("{prefix}::{name}");
                 match &module.content {
-                    Some((_, inner)) => walk(file, inner, &path, out),
+                    Some((_, inner)) => walk(file, inner, &path, inner_public, found),
                     None => {
                         let child = module_file(file, &name, &module.attrs);
                         let text = std::fs::read_to_string(&child)
                             .unwrap_or_else(|err| panic!("{}: {err}", child.display()));
                         let parsed = syn::parse_file(&text).expect("parse");
-                        walk(&child, &parsed.items, &path, out);
+                        walk(&child, &parsed.items, &path, inner_public, found);
                     }
                 }
             }
@@ -110,7 +126,7 @@ fn walk(file: &Path, items: &[Item], prefix: &str, out: &mut Vec<String>) {
                 for inner in &imp.items {
                     if let syn::ImplItem::Fn(f) = inner {
                         if is_public(&f.vis) && !is_hidden_or_test(&f.attrs) {
-                            push("fn", format!("{ty}::{}", f.sig.ident));
+                            found.methods.push((ty.clone(), f.sig.ident.to_string()));
                         }
                     }
                 }
@@ -140,8 +156,27 @@ fn the_public_api_is_the_reviewed_list() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = root.join("src/lib.rs");
     let parsed = syn::parse_file(&std::fs::read_to_string(&lib).unwrap()).unwrap();
-    let mut items = Vec::new();
-    walk(&lib, &parsed.items, "oslo", &mut items);
+    let mut found = Found::default();
+    walk(&lib, &parsed.items, "oslo", true, &mut found);
+    // The types a user can name: those declared or re-exported in the public tree.
+    let named: std::collections::BTreeSet<String> = found
+        .items
+        .iter()
+        .filter_map(|line| line.rsplit_once(' '))
+        .flat_map(|(path, _)| {
+            let last = path.rsplit("::").next().unwrap_or_default();
+            last.trim_matches(|c| c == '{' || c == '}')
+                .split(", ")
+                .map(|name| name.rsplit(" as ").next().unwrap_or(name).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut items = found.items;
+    for (ty, method) in found.methods {
+        if named.contains(&ty) {
+            items.push(format!("impl {ty}::{method} fn"));
+        }
+    }
     items.sort();
     items.dedup();
     let listed = items.join("\n") + "\n";

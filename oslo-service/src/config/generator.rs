@@ -84,7 +84,7 @@ fn substituted_default(seen: &super::Snapshot, spec: &OptionSpec) -> Option<Stri
     if !spec.default.iter().any(|text| text.contains('$')) {
         return None;
     }
-    super::joined(super::read::values_found(seen, spec, false))
+    super::report::joined(super::typed::values_found(seen, spec, false))
 }
 
 fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>) {

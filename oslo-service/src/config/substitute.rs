@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::read::values_found;
 use super::spec::OptionSpec;
+use super::typed::values_found;
 use super::{ConfigError, InvalidValue, RawValue, Snapshot, normalize_group, normalize_option};
 
 /// Finds the declaration of an option, by group and name.

@@ -476,7 +476,7 @@ fn a_snapshot_survives_its_bytes_with_files_lines_and_repeated_keys() {
         "[DEFAULT]\ndebug = true\n[g]\nk = a, b:c\nk = 12:3,\nm = ünï  cödé \n  continued\n",
     )
     .unwrap();
-    let snapshot = load::read(&ConfigSources::from_files([&file])).unwrap();
+    let snapshot = providers::read(&ConfigSources::from_files([&file])).unwrap();
     let back = Snapshot::from_bytes(&snapshot.to_bytes()).unwrap();
     assert_eq!(back, snapshot);
     assert_eq!(back.raw_all("g", "k").len(), 2);
