@@ -58,8 +58,10 @@ impl Pace {
     }
 
     fn deadline(&self) -> tokio::time::Instant {
-        let earned = Duration::from_secs_f64(self.received as f64 / self.rate.max(1) as f64);
-        self.started + self.grace + earned.min(crate::config::MAX_DURATION)
+        let earned = Duration::try_from_secs_f64(self.received as f64 / self.rate.max(1) as f64)
+            .unwrap_or(crate::config::MAX_DURATION)
+            .min(crate::config::MAX_DURATION);
+        self.started + self.grace + earned
     }
 
     /// `Ready` once the body is behind its pace.
