@@ -309,3 +309,29 @@ fn setup_in_reset_reapplies_the_whole_log_set_up() {
             .contains("caught signal")
     );
 }
+
+/// As oslo.service does after each SIGHUP, `log_options` logs the values now in force.
+#[test]
+fn log_options_logs_the_values_again_after_each_reload() {
+    let service = start(&config("debug = true", "greeting = hello"));
+    let before = service.log_count("option value");
+    assert!(before > 0, "{}", service.log());
+    service.rewrite_config(&config("debug = true", "greeting = bonjour"));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    assert_eq!(
+        service.log_count("option value"),
+        2 * before,
+        "{}",
+        service.log()
+    );
+    assert!(
+        has_line(
+            &service.log(),
+            &["option value", "option=hello.greeting", "value=bonjour"]
+        ),
+        "{}",
+        service.log()
+    );
+}

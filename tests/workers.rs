@@ -605,3 +605,39 @@ fn a_respawned_worker_runs_on_its_siblings_values_not_on_an_edited_file() {
         seen.insert(answer.pid);
     }
 }
+
+/// `graceful_shutdown_timeout` is read when the stop comes, as oslo.service reads it: a
+/// value a reload brought counts. A worker that cannot stop (SIGSTOPped) is killed
+/// after the new, shorter timeout, not the one the parent started with.
+#[test]
+fn a_reloaded_graceful_shutdown_timeout_is_the_one_a_stop_honours() {
+    let (mut service, _) = start(&config(
+        "graceful_shutdown_timeout = 60\ndebug = true",
+        "count = 2\nport = 0",
+    ));
+    service.rewrite_config(&config(
+        "graceful_shutdown_timeout = 2\ndebug = true",
+        "count = 2\nport = 0",
+    ));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    wait_until("the old generation gone", || service.children().len() == 2);
+    let stuck = service.children()[0];
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(stuck as i32).unwrap(),
+        Signal::STOP,
+    )
+    .unwrap();
+    service.signal(Signal::TERM);
+    // Within the test's bound (30 s), so not after the 60 s it started with.
+    let status = service.wait_exit();
+    assert_eq!(exit_code(status), 1, "{}", service.log());
+    assert!(
+        service
+            .log()
+            .contains("graceful shutdown timeout exceeded, killing the workers left"),
+        "{}",
+        service.log()
+    );
+}

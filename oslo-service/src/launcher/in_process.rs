@@ -105,15 +105,10 @@ impl ServiceLauncher {
         };
         let mut signals =
             signals.map_err(|err| Error::io("cannot install signal handlers", err))?;
-        let mut options = RuntimeOptions::read(&self.conf.snapshot())?;
+        let mut options = runtime_options(&self.conf, &role)?;
         if let Role::Worker(link) = &role {
             link.watch_parent()
                 .map_err(|err| Error::io("cannot watch the parent process", err))?;
-            // The parent enforces the timeout and kills a worker that overstays it; the
-            // worker's own, a little later, only matters when someone else sent SIGTERM.
-            options.graceful_shutdown_timeout = options
-                .graceful_shutdown_timeout
-                .map(|timeout| timeout + WORKER_TIMEOUT_MARGIN);
             // The worker's span carries its service, index and pid.
             tracing::info!("worker starting");
         }
@@ -169,6 +164,8 @@ impl ServiceLauncher {
                 Some(SignalEvent::HangUp) if role.is_worker() || is_daemon() => {
                     tracing::info!(signal = %SignalEvent::HangUp, "caught signal, reloading the configuration");
                     self.reload(&mut signals, &options, parent.clone()).await?;
+                    // As oslo.service reads it at SIGTERM: a reloaded value counts.
+                    options = runtime_options(&self.conf, &role)?;
                     if let Some(console) = &console {
                         console.set_services(self.services.contexts());
                     }
@@ -301,4 +298,17 @@ impl Role {
             Role::Worker(link) => link.report_ready(),
         }
     }
+}
+
+/// The runtime's options as this process applies them. The parent of a worker enforces
+/// `graceful_shutdown_timeout` and kills a worker that overstays it; the worker's own,
+/// a little later, only matters when someone else sent SIGTERM.
+fn runtime_options(conf: &Config, role: &Role) -> Result<RuntimeOptions> {
+    let mut options = RuntimeOptions::read(&conf.snapshot())?;
+    if role.is_worker() {
+        options.graceful_shutdown_timeout = options
+            .graceful_shutdown_timeout
+            .map(|timeout| timeout + WORKER_TIMEOUT_MARGIN);
+    }
+    Ok(options)
 }

@@ -84,6 +84,13 @@ impl Phase {
                 if let Err(err) = crate::log::reapply_levels(conf) {
                     tracing::warn!(error = %err, "cannot re-apply the configured log levels");
                 }
+                // As oslo.service does after each SIGHUP: the values now in force.
+                if conf
+                    .group::<crate::config::ServiceOptions>()
+                    .is_ok_and(|options| options.log_options)
+                {
+                    conf.log_options();
+                }
                 true
             }
             Err(err) => {

@@ -300,6 +300,14 @@ impl Supervisor {
             tracing::error!(error = %err, "coordination keeps its old backend");
         }
         self.services.reset().await;
+        // As oslo.service reads it at SIGTERM: a reloaded graceful_shutdown_timeout counts.
+        match RuntimeOptions::read(&self.conf.snapshot()) {
+            Ok(options) => {
+                self.pool.set_graceful(options.graceful_shutdown_timeout);
+                self.options = options;
+            }
+            Err(err) => tracing::error!(error = %err, "keeping the runtime's options"),
+        }
         let actions = self.pool.reload(self.restart_method, Instant::now());
         self.carry_out(actions);
     }

@@ -88,6 +88,11 @@ impl Pool {
         }
     }
 
+    /// How long a worker retired from now on has (a reloaded `graceful_shutdown_timeout`).
+    pub(super) fn set_graceful(&mut self, graceful: Option<Duration>) {
+        self.graceful = graceful;
+    }
+
     pub(super) fn services(&self) -> usize {
         self.services.len()
     }
