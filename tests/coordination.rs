@@ -240,7 +240,11 @@ async fn a_group_watch_replays_what_happened_while_it_was_down() {
     let a = host_beating(&etcd, "a", "3s", "10s");
     assert!(a.wait_for_lease(WITHIN).await);
     let mut events = a.watch_group("pool").await.unwrap();
+    // The watch connects, then sees etcd go (this test's thread blocks while etcd stops
+    // and starts: the watch's task runs only when the test awaits).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     etcd.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
     etcd.resume();
     let b = joined(&etcd, "b").await;
     b.leave().await;
@@ -369,4 +373,40 @@ async fn with_three_members_the_death_of_the_one_in_use_changes_nothing() {
     for host in [a, b, c] {
         host.leave().await;
     }
+}
+
+/// When etcd has compacted the history a broken group watch would resume from, the
+/// members are read afresh and the difference is delivered: a host that joined in the
+/// gap is announced all the same.
+#[tokio::test]
+async fn a_group_watch_behind_a_compaction_reads_the_members_afresh() {
+    let mut etcd = Etcd::start();
+    // Eight seconds between two tries of the watch: the gap, and the compaction, come
+    // first.
+    let a = host_beating(&etcd, "a", "8s", "30s");
+    assert!(a.wait_for_lease(WITHIN).await);
+    let mut events = a.watch_group("pool").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let broken = std::time::Instant::now();
+    etcd.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    etcd.resume();
+    let b = joined(&etcd, "b").await;
+    // More history, then all of it compacted away.
+    for _ in 0..3 {
+        b.leave_group("pool").await.unwrap();
+        b.join_group("pool").await.unwrap();
+    }
+    etcd.compact();
+    assert!(
+        broken.elapsed() < Duration::from_secs(7),
+        "the gap took too long for this test's timing"
+    );
+    let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+        .await
+        .expect("the gap's outcome delivered")
+        .unwrap();
+    assert_eq!(event, GroupEvent::Joined("b".into()));
+    a.leave().await;
+    b.leave().await;
 }

@@ -244,6 +244,23 @@ impl Etcd {
             .collect()
     }
 
+    /// Compacts etcd's history up to now: a watch from an older revision is refused.
+    pub fn compact(&self) {
+        let answer = self
+            .post("/v3/kv/range", r#"{"key":"AA=="}"#)
+            .expect("etcd answers");
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        let revision = answer["header"]["revision"]
+            .as_str()
+            .expect("a revision")
+            .to_owned();
+        self.post(
+            "/v3/kv/compaction",
+            &format!(r#"{{"revision":"{revision}","physical":true}}"#),
+        )
+        .expect("etcd compacts");
+    }
+
     /// How many leases etcd holds.
     pub fn lease_count(&self) -> usize {
         let answer = self.post("/v3/lease/leases", "{}").expect("etcd answers");
