@@ -31,27 +31,14 @@ trap cleanup EXIT
 
 printf '[DEFAULT]\ndefault_log_levels = oslo::wsgi::access=WARN,oslo::wsgi::clients=WARN\n[bench]\nworkers = 1\n' > "$tmp/bench.conf"
 
-start() {
-  setsid "$@" > "$tmp/out" 2> "$tmp/err" &
-  server=$!
-  port=""
-  for _ in $(seq 200); do
-    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/out")
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$tmp/err" >&2; exit 1; }
-  sleep 1
-  wrk -t2 -c50 -d1s "http://127.0.0.1:$port/" > /dev/null
-}
+source benches/server.sh
 
-stop() {
+# Stops the crowd, then the server.
+stop_all() {
   [ -n "$holder" ] && kill -KILL "$holder" 2>/dev/null || true
   wait "$holder" 2>/dev/null || true
   holder=""
-  kill -KILL -- "-$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  server=""
+  stop
 }
 
 # The resident memory of the server's whole process group, in KiB.
@@ -102,7 +89,7 @@ kept = 100 * ra / rb if rb else 0
 per = (sa - sb) * 1024 / opened if opened else float("nan")
 print(f"{label:<22} {rb:>9.0f} {pb:>8.2f} {ra:>9.0f} {pa:>8.2f} {kept:>6.1f}% {per:>9.0f} {opened:>7}")
 PY
-  stop
+  stop_all
 }
 
 echo "wrk -t2 -c50 -d${duration}s, before and with $crowd silent connections open; $(nproc) cores"

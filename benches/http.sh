@@ -35,26 +35,7 @@ graceful_shutdown_timeout = 30
 CONF
 { cat "$tmp/bench.conf"; printf '[bench]\nworkers = 1\n'; } > "$tmp/in-process.conf"
 
-# Starts a server in a session of its own and sets $port from its `port <n>` line.
-start() {
-  setsid "$@" > "$tmp/out" 2> "$tmp/err" &
-  server=$!
-  for _ in $(seq 200); do
-    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/out")
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$tmp/err" >&2; exit 1; }
-  # Let the workers come up, then warm up.
-  sleep 1
-  wrk -t2 -c50 -d1s "http://127.0.0.1:$port/" > /dev/null
-}
-
-stop() {
-  kill -KILL -- "-$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  server=""
-}
+source benches/server.sh
 
 # Runs wrk and prints one summary line: req/s, p50, p99 (ms), failed requests.
 measure() {
