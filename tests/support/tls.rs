@@ -61,6 +61,8 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// `GET path` over TLS, trusting `ca_pem`, presenting `client` if given; the whole
 /// answer (the request asks the server to close), or the error that ended it.
 pub fn get(port: u16, path: &str, ca_pem: &str, client: Option<&Identity>) -> io::Result<String> {
+    // Deprecated in rustls 0.23.48 (no post-quantum key exchange); the server uses it.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {

@@ -179,6 +179,10 @@ fn tls_connector(
             .add(cert)
             .map_err(|err| format!("ca_cert {ca_cert} holds no usable CA certificate: {err}"))?;
     }
+    // ring, as the server: rustls 0.23.48 deprecates its provider for lacking
+    // post-quantum key exchange, but aws-lc-rs (which has it) needs cmake and a C
+    // toolchain to build, which this framework does not ask of its users.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -345,7 +345,7 @@ mod tests {
     use super::*;
 
     fn offered() -> Vec<SupportedCipherSuite> {
-        rustls::crypto::ring::default_provider().cipher_suites
+        rustls::crypto::ring::DEFAULT_CIPHER_SUITES.to_vec()
     }
 
     /// The TLS 1.2 suites chosen, by OpenSSL's names, in order.

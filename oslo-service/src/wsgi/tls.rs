@@ -60,6 +60,9 @@ pub(super) fn server_config(snapshot: &Snapshot) -> Result<Option<Arc<ServerConf
         }
         None => vec![&rustls::version::TLS13, &rustls::version::TLS12],
     };
+    // ring: rustls 0.23.48 deprecates its provider for lacking post-quantum key
+    // exchange, but aws-lc-rs (which has it) needs cmake and a C toolchain to build.
+    #[allow(deprecated)]
     let mut provider = rustls::crypto::ring::default_provider();
     if let Some(ciphers) = &ssl.ciphers {
         let (suites, unknown) = super::ciphers::select(ciphers, &provider.cipher_suites)
