@@ -380,3 +380,63 @@ fn a_program_brings_its_own_sub_commands_beside_the_services_flags() {
     assert_eq!(run(&[]).status.code(), Some(2));
     assert!(run(&["--generate-config"]).status.success());
 }
+
+/// `--check-config` reads the configuration as a start would and says everything that
+/// is wrong at once (exit 1), or that it is fine (exit 0), starting nothing: no socket
+/// is bound, no etcd reached. Unknown options are warnings.
+#[test]
+fn check_config_says_what_a_start_would_refuse_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("console.sock");
+    let good = dir.path().join("good.conf");
+    std::fs::write(
+        &good,
+        format!(
+            "[DEFAULT]\nbackdoor_socket = {}\n[hello]\ngreeting = hi\ngreting = typo\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let checked = Command::new(HELLO)
+        .args(["--check-config", "--config-file"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr),
+    );
+    assert!(checked.status.success(), "{out}{err}");
+    assert!(out.contains("configuration OK (1 file: "), "{out}");
+    assert!(
+        err.contains("warning: unknown option greting in group [hello]"),
+        "{err}"
+    );
+    assert!(!socket.exists(), "the console was started");
+
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(
+        &bad,
+        "[DEFAULT]\nbackdoor_port = 99999\nwsgi_log_format = %(nope)s\n\
+         [coordination]\nbackend_url = etcd3+https://oslo:S3cret@etcd:2379\n",
+    )
+    .unwrap();
+    let checked = Command::new(HELLO)
+        .args(["--check-config", "--config-file"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(1), "{err}");
+    let file = bad.display();
+    for expected in [
+        format!("{file}:2: invalid value '99999' for option backdoor_port"),
+        format!("{file}:3: invalid value '%(nope)s' for option wsgi_log_format"),
+        format!(
+            "{file}:5: invalid value 'etcd3+https://oslo:****@etcd:2379' for option backend_url"
+        ),
+    ] {
+        assert!(err.contains(&expected), "no '{expected}' in:\n{err}");
+    }
+    assert!(!err.contains("S3cret"), "{err}");
+}

@@ -151,6 +151,11 @@ impl Drop for Console {
     }
 }
 
+/// Checks where the console would listen, listening nowhere (`--check-config`).
+pub(crate) fn check(conf: &Config) -> std::result::Result<(), crate::config::ConfigError> {
+    Address::read(&conf.snapshot(), std::process::id()).map(drop)
+}
+
 /// The lowest port of the range that binds, on 127.0.0.1.
 fn bind_port(range: address::PortRange) -> Result<TcpListener> {
     let mut last_error = None;

@@ -24,6 +24,9 @@ pub enum Invocation {
         /// The namespaces asked for.
         namespaces: Vec<String>,
     },
+    /// `--check-config`: read the configuration of this command line as a start would,
+    /// check it, say what is wrong, and exit.
+    CheckConfig(CommandLine),
 }
 
 /// A command line that asks to run the service.
@@ -189,6 +192,9 @@ impl Invocation {
                     .push((spec.group.to_owned(), spec.name.to_owned(), text));
             }
         }
+        if matches.get_flag(CHECK) {
+            return Ok((Invocation::CheckConfig(line), matches));
+        }
         Ok((Invocation::Run(line), matches))
     }
 }
@@ -196,6 +202,7 @@ impl Invocation {
 const CONFIG_FILE: &str = "config-file";
 const CONFIG_DIR: &str = "config-dir";
 const GENERATE: &str = "generate-config";
+const CHECK: &str = "check-config";
 const NAMESPACE: &str = "namespace";
 const VERSION: &str = "version";
 
@@ -240,6 +247,13 @@ fn with_service_args(command: clap::Command, specs: &[&'static OptionSpec]) -> c
                 .long(GENERATE)
                 .action(ArgAction::SetTrue)
                 .help("Print a sample config file of every option and exit"),
+        )
+        .arg(
+            Arg::new(CHECK)
+                .long(CHECK)
+                .action(ArgAction::SetTrue)
+                .conflicts_with(GENERATE)
+                .help("Read the configuration as a start would, check every option, say what is wrong (exit 1) or that it is fine (exit 0), and start nothing"),
         )
         .arg(
             Arg::new(NAMESPACE)

@@ -127,45 +127,9 @@ impl Coordinator {
         parent: Option<Arc<dyn AskParent>>,
     ) -> Result<Option<Self>, ConfigError> {
         let member_of_host = parent.is_none();
-        let options = conf.group::<CoordinationOptions>()?;
-        let Some(url) = options.backend_url.clone() else {
+        let Some((url, backend, options)) = checked_options(conf)? else {
             return Ok(None);
         };
-        let backend = Backend::parse(&url).map_err(|reason| {
-            InvalidValue::in_snapshot(
-                &conf.snapshot(),
-                "coordination",
-                "backend_url",
-                &url,
-                reason,
-            )
-        })?;
-        let snapshot = conf.snapshot();
-        let invalid = |option: &str, value: Duration, reason: String| {
-            // The value as written, where it was written; the parsed one otherwise.
-            let text = snapshot.raw("coordination", option).map_or_else(
-                || humantime::format_duration(value).to_string(),
-                |raw| raw.text.clone(),
-            );
-            InvalidValue::in_snapshot(&snapshot, "coordination", option, &text, reason)
-        };
-        if options.lease_ttl < Duration::from_secs(1) {
-            return Err(invalid(
-                "lease_ttl",
-                options.lease_ttl,
-                "must be at least 1s (etcd counts leases in whole seconds)".to_owned(),
-            ));
-        }
-        if options.heartbeat >= options.lease_ttl || options.heartbeat.is_zero() {
-            return Err(invalid(
-                "heartbeat",
-                options.heartbeat,
-                format!(
-                    "must be above 0 and below lease_ttl ({})",
-                    humantime::format_duration(options.lease_ttl)
-                ),
-            ));
-        }
         let member = options.member_id.clone().unwrap_or_else(host_name);
         let group = options.group.clone().unwrap_or_else(program_name);
         let inner = Arc::new(Inner {
@@ -239,6 +203,58 @@ impl Inner {
     fn lock_groups(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<String>>> {
         self.groups.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `[coordination]` checked as a start needs it: the URL read (its files too), the
+/// lease and heartbeat in their bounds; `None` without `backend_url`.
+fn checked_options(
+    conf: &Config,
+) -> Result<Option<(String, Backend, Arc<CoordinationOptions>)>, ConfigError> {
+    let options = conf.group::<CoordinationOptions>()?;
+    let Some(url) = options.backend_url.clone() else {
+        return Ok(None);
+    };
+    let backend = Backend::parse(&url).map_err(|reason| {
+        InvalidValue::in_snapshot(
+            &conf.snapshot(),
+            "coordination",
+            "backend_url",
+            &url,
+            reason,
+        )
+    })?;
+    let snapshot = conf.snapshot();
+    let invalid = |option: &str, value: Duration, reason: String| {
+        // The value as written, where it was written; the parsed one otherwise.
+        let text = snapshot.raw("coordination", option).map_or_else(
+            || humantime::format_duration(value).to_string(),
+            |raw| raw.text.clone(),
+        );
+        InvalidValue::in_snapshot(&snapshot, "coordination", option, &text, reason)
+    };
+    if options.lease_ttl < Duration::from_secs(1) {
+        return Err(invalid(
+            "lease_ttl",
+            options.lease_ttl,
+            "must be at least 1s (etcd counts leases in whole seconds)".to_owned(),
+        ));
+    }
+    if options.heartbeat >= options.lease_ttl || options.heartbeat.is_zero() {
+        return Err(invalid(
+            "heartbeat",
+            options.heartbeat,
+            format!(
+                "must be above 0 and below lease_ttl ({})",
+                humantime::format_duration(options.lease_ttl)
+            ),
+        ));
+    }
+    Ok(Some((url, backend, options)))
+}
+
+/// Checks `[coordination]` as a start would, connecting nowhere (`--check-config`).
+pub(crate) fn check(conf: &Config) -> Result<(), ConfigError> {
+    checked_options(conf).map(drop)
 }
 
 /// A name (group, member, task, lock) as one segment of a key: `%` and `/` escaped, so

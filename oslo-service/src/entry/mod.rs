@@ -1,6 +1,7 @@
 //! What `#[oslo::main]` runs: command line, configuration, logging, the tokio runtime,
 //! and the exit status.
 
+mod check;
 mod runtime;
 
 use std::process::ExitCode;
@@ -135,6 +136,10 @@ where
                 env!("CARGO_PKG_VERSION")
             );
             return ExitCode::SUCCESS;
+        }
+        Ok((Invocation::CheckConfig(line), _)) => {
+            let line = line.or_search(spec.project.unwrap_or(spec.name), &program());
+            return check::run(spec.name, line.sources, spec.options);
         }
         Ok((Invocation::GenerateConfig { namespaces }, _)) => {
             return match generate_sample(spec.options, &namespaces) {

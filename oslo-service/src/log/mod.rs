@@ -206,6 +206,23 @@ pub(crate) fn reapply_levels(conf: &Config) -> Result<()> {
         .map_err(|err| Error::Launch(format!("cannot change log levels: {err}")))
 }
 
+/// Checks the logging options without applying them (for `--check-config`): the
+/// levels and the syslog facility read, nothing opened.
+pub(crate) fn check(conf: &Config) -> Result<()> {
+    let options = conf.group::<LogOptions>()?;
+    levels(&options)?;
+    syslog::facility(&options.syslog_log_facility).map_err(|reason| {
+        InvalidValue::in_snapshot(
+            &conf.snapshot(),
+            "DEFAULT",
+            "syslog_log_facility",
+            &options.syslog_log_facility,
+            reason,
+        )
+    })?;
+    Ok(())
+}
+
 /// Opens the log file again, if the log goes to one: after logrotate moved it away, the
 /// log goes on in a new file of the same name. The launchers call it on every SIGHUP.
 pub fn reopen() {

@@ -67,3 +67,11 @@ pub use app::HttpApp;
 pub use body::{Body, BodyError};
 pub use healthcheck::{Healthcheck, HealthcheckService};
 pub use server::{DEFAULT_MAX_URL_LEN, Server, ServerBuilder};
+
+/// Checks the server's options as a start would, binding nothing (`--check-config`):
+/// the `[DEFAULT]` wsgi options and, when `[ssl]` names them, the TLS files.
+pub(crate) fn check(conf: &crate::Config) -> Result<(), crate::config::ConfigError> {
+    settings::Settings::read(conf, None)?;
+    tls::server_config(&conf.snapshot())?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `--check-config`: the configuration a start would read, checked as a start would
+//! check it, without starting anything (nothing bound, opened or connected): every
+//! declared group (types, bounds, choices, substitution), the runtime's own options
+//! that are checked at start (the console's address, the HTTP server's options and TLS
+//! files, `[coordination]`, the logging options), and the options no declaration
+//! knows, as warnings. What a program checks in its own `main` is not run.
+
+use std::process::ExitCode;
+
+use crate::config::{Config, ConfigError, ConfigSources, GroupInfo};
+
+/// Checks the configuration of `sources` for a program with `groups`; prints what is
+/// wrong (exit 1) or that it is fine (exit 0).
+pub(super) fn run(program: &str, sources: ConfigSources, groups: &[GroupInfo]) -> ExitCode {
+    let files = sources.paths().unwrap_or_default();
+    let conf = match Config::load_with(sources, groups) {
+        Ok(conf) => conf,
+        Err(err) => {
+            eprintln!("{program}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let errors: Vec<String> = checks(&conf)
+        .into_iter()
+        .filter_map(Result::err)
+        .map(|err| err.to_string())
+        .collect();
+    for (group, option) in conf.unknown_options() {
+        eprintln!("{program}: warning: unknown option {option} in group [{group}]");
+    }
+    for error in &errors {
+        eprintln!("{program}: {error}");
+    }
+    if !errors.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    println!(
+        "{program}: configuration OK ({} file{}: {})",
+        shown.len(),
+        if shown.len() == 1 { "" } else { "s" },
+        if shown.is_empty() {
+            "none".to_owned()
+        } else {
+            shown.join(", ")
+        }
+    );
+    ExitCode::SUCCESS
+}
+
+/// Every check a start makes of the runtime's own options, each on its own.
+fn checks(conf: &Config) -> Vec<Result<(), ConfigError>> {
+    vec![
+        crate::backdoor::check(conf),
+        crate::wsgi::check(conf),
+        crate::coordination::check(conf),
+        crate::log::check(conf).map_err(|err| match err {
+            crate::Error::Config(err) => err,
+            other => ConfigError::CommandLine(other.to_string()),
+        }),
+    ]
+}
