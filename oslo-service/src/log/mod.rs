@@ -211,7 +211,13 @@ pub(crate) fn reapply_levels(conf: &Config) -> Result<()> {
 pub(crate) fn check(conf: &Config) -> Result<()> {
     let options = conf.group::<LogOptions>()?;
     levels(&options)?;
-    syslog::facility(&options.syslog_log_facility).map_err(|reason| {
+    facility(conf, &options)?;
+    Ok(())
+}
+
+/// `syslog_log_facility` read, or an error naming where it was written.
+fn facility(conf: &Config, options: &LogOptions) -> Result<u8> {
+    let facility = syslog::facility(&options.syslog_log_facility).map_err(|reason| {
         InvalidValue::in_snapshot(
             &conf.snapshot(),
             "DEFAULT",
@@ -220,7 +226,7 @@ pub(crate) fn check(conf: &Config) -> Result<()> {
             reason,
         )
     })?;
-    Ok(())
+    Ok(facility)
 }
 
 /// Opens the log file again, if the log goes to one: after logrotate moved it away, the
@@ -241,15 +247,7 @@ pub fn reopen() {
 /// Where the options send the lines.
 fn target(conf: &Config, options: &LogOptions, program: &str) -> Result<Target> {
     let syslog = if options.use_syslog {
-        let facility = syslog::facility(&options.syslog_log_facility).map_err(|reason| {
-            InvalidValue::in_snapshot(
-                &conf.snapshot(),
-                "DEFAULT",
-                "syslog_log_facility",
-                &options.syslog_log_facility,
-                reason,
-            )
-        })?;
+        let facility = facility(conf, options)?;
         let syslog = Syslog::open(facility, program).map_err(|err| {
             Error::io(
                 format!("use_syslog: cannot reach syslog at {}", syslog::SYSLOG_PATH),
