@@ -418,6 +418,7 @@ fn check_config_says_what_a_start_would_refuse_and_starts_nothing() {
     std::fs::write(
         &bad,
         "[DEFAULT]\nbackdoor_port = 99999\nwsgi_log_format = %(nope)s\n\
+         syslog_log_facility = LOG_NOPE\n\
          [coordination]\nbackend_url = etcd3+https://oslo:S3cret@etcd:2379\n",
     )
     .unwrap();
@@ -432,8 +433,9 @@ fn check_config_says_what_a_start_would_refuse_and_starts_nothing() {
     for expected in [
         format!("{file}:2: invalid value '99999' for option backdoor_port"),
         format!("{file}:3: invalid value '%(nope)s' for option wsgi_log_format"),
+        format!("{file}:4: invalid value 'LOG_NOPE' for option syslog_log_facility"),
         format!(
-            "{file}:5: invalid value 'etcd3+https://oslo:****@etcd:2379' for option backend_url"
+            "{file}:6: invalid value 'etcd3+https://oslo:****@etcd:2379' for option backend_url"
         ),
     ] {
         assert!(err.contains(&expected), "no '{expected}' in:\n{err}");
