@@ -111,6 +111,7 @@ impl From<std::io::Error> for Error {
 }
 
 /// An error and its causes, `outer: inner: innermost`, as one log field shows them.
+#[cfg(any(feature = "http", feature = "coordination"))]
 pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

@@ -42,17 +42,23 @@ pub mod __private;
 mod entry;
 pub mod testing;
 
-// Launchers, and the debug console they start.
+// Launchers, and the debug console they start (its listener with feature `console`).
 mod backdoor;
 pub mod launcher;
 
 // Services, their periodic tasks, and the HTTP server.
 pub mod periodic;
 mod service;
+#[cfg(feature = "http")]
 pub mod wsgi;
 
-// Task groups and logging.
+// Coordination, task groups and logging. Without feature `coordination`, a private
+// stand-in answers the launchers: no etcd, and a `backend_url` refused at start.
+#[cfg(feature = "coordination")]
 pub mod coordination;
+#[cfg(not(feature = "coordination"))]
+#[path = "coordination/absent.rs"]
+mod coordination;
 pub mod log;
 pub mod taskgroup;
 

@@ -22,15 +22,29 @@ pub(crate) enum Address {
 const FORMS: &str =
     "expected 0 (any free port), <port>, or <start>:<end> (the lowest free port of the range)";
 
+/// Why a console asked for is refused by a build without one.
+pub(crate) const WITHOUT_CONSOLE: &str =
+    "this program was built without oslo-service's `console` feature";
+
 impl Address {
-    /// `None` when the console is off (neither option set).
+    /// `None` when the console is off (neither option set). A build without the
+    /// `console` feature refuses either option, naming the feature.
     pub(crate) fn read(snapshot: &Snapshot, pid: u32) -> Result<Option<Address>, ConfigError> {
+        let without_console = |option: &str, value: &str| {
+            InvalidValue::in_snapshot(snapshot, "DEFAULT", option, value, WITHOUT_CONSOLE.to_owned())
+        };
         if let Some(path) = snapshot.get::<String>("DEFAULT", "backdoor_socket")? {
+            if cfg!(not(feature = "console")) {
+                return Err(without_console("backdoor_socket", &path).into());
+            }
             return Ok(Some(Address::Unix(socket_path(&path, pid))));
         }
         let Some(port) = snapshot.get::<String>("DEFAULT", "backdoor_port")? else {
             return Ok(None);
         };
+        if cfg!(not(feature = "console")) {
+            return Err(without_console("backdoor_port", &port).into());
+        }
         let range = parse_port(&port).ok_or_else(|| {
             InvalidValue::in_snapshot(
                 snapshot,
@@ -112,5 +126,17 @@ mod tests {
             socket_path("/run/{pid}-{other}", 42),
             PathBuf::from("/run/{pid}-{other}")
         );
+    }
+
+    #[cfg(not(feature = "console"))]
+    #[test]
+    fn a_console_is_refused_without_the_feature() {
+        for ini in ["[DEFAULT]\nbackdoor_port = 0\n", "[DEFAULT]\nbackdoor_socket = /tmp/c\n"] {
+            let snapshot = Snapshot::from_ini(ini, None).unwrap();
+            let text = Address::read(&snapshot, 1).unwrap_err().to_string();
+            assert!(text.contains("`console` feature"), "{text}");
+        }
+        let snapshot = Snapshot::from_ini("[DEFAULT]\ndebug = true\n", None).unwrap();
+        assert_eq!(Address::read(&snapshot, 1).unwrap(), None);
     }
 }

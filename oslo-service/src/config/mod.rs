@@ -72,8 +72,11 @@ pub(crate) use cli::{CommandLine, Invocation};
 use declared::{SpecIndex, check_groups, substituted, with_runtime_groups};
 pub use error::{ConfigError, InvalidValue};
 pub use generator::generate_sample;
+#[cfg(any(feature = "http", test))]
 pub(crate) use ini::parse as parse_ini;
-pub(crate) use mask::{Masker, mask_inline};
+pub(crate) use mask::Masker;
+#[cfg(feature = "coordination")]
+pub(crate) use mask::mask_inline;
 use names::{normalize_group, normalize_option};
 pub(crate) use option_value::MAX_DURATION;
 pub use option_value::{OptionValue, Port};

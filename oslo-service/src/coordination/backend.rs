@@ -6,10 +6,7 @@
 //! certificate), `cert_cert` and `cert_key` (this client's certificate and key, when
 //! etcd asks for one). The URL as logs show it has its password masked.
 
-use std::sync::Arc;
-
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use super::tls::{Connector, connector};
 
 /// The default port of an etcd member.
 const DEFAULT_PORT: u16 = 2379;
@@ -39,7 +36,7 @@ impl Member {
 pub(crate) struct Backend {
     pub(crate) members: Vec<Member>,
     /// The TLS client, for `etcd3+https`.
-    pub(crate) tls: Option<tokio_rustls::TlsConnector>,
+    pub(crate) tls: Option<Connector>,
     /// User and password for etcd's authentication.
     pub(crate) credentials: Option<(String, String)>,
 }
@@ -93,7 +90,7 @@ impl Backend {
             parameters.insert(name.to_owned(), percent_decode(value)?);
         }
         let tls = if https {
-            Some(tls_connector(&parameters)?)
+            Some(connector(&parameters)?)
         } else {
             if parameters
                 .keys()
@@ -110,11 +107,6 @@ impl Backend {
         })
     }
 
-    /// The name etcd's certificate must bear for `member`.
-    pub(crate) fn server_name(member: &Member) -> Result<ServerName<'static>, String> {
-        ServerName::try_from(member.host.clone())
-            .map_err(|err| format!("{} is no name a certificate can bear: {err}", member.host))
-    }
 }
 
 fn parse_member(text: &str) -> Result<Member, String> {
@@ -164,54 +156,6 @@ fn percent_decode(text: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(out).map_err(|_| "the URL's escapes are not UTF-8".to_owned())
-}
-
-/// The TLS client `ca_cert`, `cert_cert` and `cert_key` describe.
-fn tls_connector(
-    parameters: &std::collections::BTreeMap<String, String>,
-) -> Result<tokio_rustls::TlsConnector, String> {
-    let ca_cert = parameters.get("ca_cert").ok_or_else(|| {
-        "etcd3+https needs ca_cert=PATH: the CA that signed etcd's certificate".to_owned()
-    })?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in certificates("ca_cert", ca_cert)? {
-        roots
-            .add(cert)
-            .map_err(|err| format!("ca_cert {ca_cert} holds no usable CA certificate: {err}"))?;
-    }
-    // ring, as the server: rustls 0.23.48 deprecates its provider for lacking
-    // post-quantum key exchange, but aws-lc-rs (which has it) needs cmake and a C
-    // toolchain to build, which this framework does not ask of its users.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| err.to_string())?
-        .with_root_certificates(roots);
-    let config = match (parameters.get("cert_cert"), parameters.get("cert_key")) {
-        (None, None) => builder.with_no_client_auth(),
-        (Some(cert), Some(key)) => {
-            let chain = certificates("cert_cert", cert)?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|err| {
-                format!("cert_key {key}: no private key can be read from it: {err}")
-            })?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|err| format!("cert_key does not go with cert_cert: {err}"))?
-        }
-        _ => return Err("cert_cert and cert_key go together".to_owned()),
-    };
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
-}
-
-fn certificates(parameter: &str, path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|err| format!("{parameter} {path}: no certificate can be read from it: {err}"))?;
-    if certs.is_empty() {
-        return Err(format!("{parameter} {path} holds no PEM certificate"));
-    }
-    Ok(certs)
 }
 
 #[cfg(test)]

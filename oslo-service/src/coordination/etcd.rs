@@ -462,14 +462,11 @@ impl Etcd {
         let _ = stream.set_nodelay(true);
         let stream: Box<dyn Stream> = match &self.backend.tls {
             None => Box::new(stream),
-            Some(connector) => {
-                let name = Backend::server_name(member).map_err(&unreachable)?;
-                let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
+            Some(connector) => Box::new(
+                super::tls::handshake(connector, &member.host, stream, CONNECT_TIMEOUT)
                     .await
-                    .map_err(|_| unreachable("no TLS handshake in time".to_owned()))?
-                    .map_err(|err| unreachable(format!("TLS: {}", error_chain(&err))))?;
-                Box::new(tls)
-            }
+                    .map_err(&unreachable)?,
+            ),
         };
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await

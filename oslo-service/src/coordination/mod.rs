@@ -40,6 +40,8 @@ mod groups;
 mod lease;
 mod lock;
 mod ring;
+#[cfg_attr(not(feature = "tls"), path = "without_tls.rs")]
+mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicBool;

@@ -52,6 +52,7 @@ pub(super) fn run(program: &str, sources: ConfigSources, groups: &[GroupInfo]) -
 fn checks(conf: &Config) -> Vec<Result<(), ConfigError>> {
     vec![
         crate::backdoor::check(conf),
+        #[cfg(feature = "http")]
         crate::wsgi::check(conf),
         crate::coordination::check(conf),
         crate::log::check(conf).map_err(|err| match err {

@@ -46,6 +46,8 @@ pub(in crate::launcher) enum Frame {
     },
 }
 
+// Without feature `coordination`, no worker asks for a claim.
+#[cfg_attr(not(feature = "coordination"), allow(dead_code))]
 pub(in crate::launcher) fn claim_frame(id: u32, task: &str, every: Duration) -> Vec<u8> {
     let task = &task.as_bytes()[..task.len().min(usize::from(u16::MAX))];
     let mut frame = vec![CLAIM];

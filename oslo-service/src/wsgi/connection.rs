@@ -90,6 +90,7 @@ async fn serve_arrived<S: HttpApp>(
     registered: Registered,
 ) {
     match (accepted, shared.tls()) {
+        #[cfg(feature = "tls")]
         (Accepted::Tcp(stream, _), Some(acceptor)) => {
             // A handshake has the time a request head has, and a stop ends it.
             registered.client.set_phase(Phase::Head);
@@ -115,6 +116,8 @@ async fn serve_arrived<S: HttpApp>(
                 Err(_elapsed) => shared.clients.cut(Cut::Handshake, &client_ip),
             }
         }
+        #[cfg(not(feature = "tls"))]
+        (Accepted::Tcp(_, _), Some(acceptor)) => match acceptor {},
         (Accepted::Tcp(stream, _), None) => {
             serve_http(stream, client_ip, app, shared, settings, registered).await;
         }

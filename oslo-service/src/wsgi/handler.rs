@@ -50,11 +50,11 @@ pub(super) struct Shared {
     /// every response.)
     pub(super) draining: AtomicBool,
     /// The TLS acceptor of `[ssl]`, when the server serves TLS; `reset` replaces it.
-    pub(super) tls: std::sync::RwLock<Option<tokio_rustls::TlsAcceptor>>,
+    pub(super) tls: std::sync::RwLock<Option<super::tls::Acceptor>>,
 }
 
 impl Shared {
-    pub(super) fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
+    pub(super) fn tls(&self) -> Option<super::tls::Acceptor> {
         self.tls
             .read()
             .unwrap_or_else(|poison| poison.into_inner())

@@ -50,6 +50,7 @@
 mod access_log;
 mod app;
 mod body;
+#[cfg(feature = "tls")]
 mod ciphers;
 mod clients;
 mod connection;
@@ -60,6 +61,7 @@ mod listener;
 pub mod paste;
 mod server;
 mod settings;
+#[cfg_attr(not(feature = "tls"), path = "without_tls.rs")]
 mod tls;
 
 pub use access_log::ACCESS_LOG_TARGET;
@@ -72,6 +74,6 @@ pub use server::{DEFAULT_MAX_URL_LEN, Server, ServerBuilder};
 /// the `[DEFAULT]` wsgi options and, when `[ssl]` names them, the TLS files.
 pub(crate) fn check(conf: &crate::Config) -> Result<(), crate::config::ConfigError> {
     settings::Settings::read(conf, None)?;
-    tls::server_config(&conf.snapshot())?;
+    tls::acceptor(&conf.snapshot())?;
     Ok(())
 }

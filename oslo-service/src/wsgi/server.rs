@@ -214,10 +214,10 @@ impl<S> ServerBuilder<S> {
         }
         let mut scheme = "http";
         if let Some(conf) = &self.ssl {
-            if tls::server_config(&conf.snapshot())?.is_some() && self.unix.is_none() {
+            if tls::acceptor(&conf.snapshot())?.is_some() && self.unix.is_none() {
                 scheme = "https";
             }
-            conf.add_reload_check(|snapshot| tls::server_config(snapshot).map(drop));
+            conf.add_reload_check(|snapshot| tls::acceptor(snapshot).map(drop));
         }
         let inherited = crate::net::is_shared(&self.name);
         let bound = Bound::bind(
@@ -258,12 +258,11 @@ impl<S> ServerBuilder<S> {
 
 impl<S> Server<S> {
     /// The certificate and key of `[ssl]`, read now, when the server serves TLS.
-    fn tls_acceptor(&self, conf: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>> {
+    fn tls_acceptor(&self, conf: &Config) -> Result<Option<tls::Acceptor>> {
         if !self.use_ssl {
             return Ok(None);
         }
-        let config = tls::server_config(&conf.snapshot())?;
-        Ok(config.map(tokio_rustls::TlsAcceptor::from))
+        Ok(tls::acceptor(&conf.snapshot())?)
     }
 }
 

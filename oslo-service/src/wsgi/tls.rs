@@ -14,9 +14,16 @@ use rustls::{ServerConfig, SupportedProtocolVersion};
 
 use crate::config::{ConfigError, InvalidValue, Snapshot, SslOptions};
 
-/// The server's TLS configuration from `[ssl]`, or `None` when neither `cert_file` nor
+/// What accepts TLS connections for the server.
+pub(super) type Acceptor = tokio_rustls::TlsAcceptor;
+
+/// The server's TLS acceptor from `[ssl]`, or `None` when neither `cert_file` nor
 /// `key_file` is set (oslo's `is_enabled`). Errors carry oslo.service's messages.
-pub(super) fn server_config(snapshot: &Snapshot) -> Result<Option<Arc<ServerConfig>>, ConfigError> {
+pub(super) fn acceptor(snapshot: &Snapshot) -> Result<Option<Acceptor>, ConfigError> {
+    Ok(server_config(snapshot)?.map(Acceptor::from))
+}
+
+fn server_config(snapshot: &Snapshot) -> Result<Option<Arc<ServerConfig>>, ConfigError> {
     let ssl = snapshot.group::<SslOptions>()?;
     let files = [
         ("cert_file", &ssl.cert_file),

@@ -6,6 +6,9 @@
 //! even by SIGKILL, the worker reads end-of-file here. The kernel's parent-death signal
 //! (SIGUSR2, set before exec) is the second way the news arrives.
 
+// Without feature `coordination`, nothing asks the parent to claim.
+#![cfg_attr(not(feature = "coordination"), allow(dead_code))]
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::fd::{FromRawFd, OwnedFd};

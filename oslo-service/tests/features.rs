@@ -1,0 +1,87 @@
+//! The wings a service may leave out: built with `default-features = false`,
+//! oslo-service depends on none of the HTTP, TLS and etcd crates; each feature brings
+//! its own. Read from cargo's own resolution of this workspace (`cargo tree`).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// The crates oslo-service depends on (normal dependencies, every depth) with
+/// `features`, after `--no-default-features`.
+fn dependencies(features: &str) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "tree",
+            "--package",
+            "oslo-service",
+            "--no-default-features",
+            "--features",
+            features,
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+const HTTP: &[&str] = &["hyper", "http", "http-body", "tower-service", "tower-layer"];
+const TLS: &[&str] = &["rustls", "tokio-rustls", "ring"];
+const ETCD: &[&str] = &["base64", "hyper"];
+
+fn assert_without(deps: &BTreeSet<String>, crates: &[&str], features: &str) {
+    let present: Vec<&&str> = crates.iter().filter(|c| deps.contains(**c)).collect();
+    assert!(
+        present.is_empty(),
+        "with features [{features}] oslo-service depends on {present:?}"
+    );
+}
+
+fn assert_with(deps: &BTreeSet<String>, crates: &[&str], features: &str) {
+    let missing: Vec<&&str> = crates.iter().filter(|c| !deps.contains(**c)).collect();
+    assert!(
+        missing.is_empty(),
+        "with features [{features}] oslo-service lacks {missing:?}"
+    );
+}
+
+#[test]
+fn the_minimal_build_has_no_http_tls_or_etcd_crate() {
+    let deps = dependencies("");
+    assert!(deps.contains("tokio"), "{deps:?}");
+    assert_without(&deps, HTTP, "");
+    assert_without(&deps, TLS, "");
+    assert_without(&deps, ETCD, "");
+}
+
+#[test]
+fn each_feature_brings_its_own_crates_only() {
+    let http = dependencies("http");
+    assert_with(&http, HTTP, "http");
+    assert_without(&http, TLS, "http");
+    assert!(!http.contains("base64"), "http alone needs no base64");
+
+    let tls = dependencies("http,tls");
+    assert_with(&tls, TLS, "http,tls");
+
+    let coordination = dependencies("coordination");
+    assert_with(&coordination, ETCD, "coordination");
+    assert_without(&coordination, TLS, "coordination");
+    assert!(!coordination.contains("tower-service"), "{coordination:?}");
+
+    let console = dependencies("console");
+    assert_without(&console, HTTP, "console");
+    assert_without(&console, TLS, "console");
+}
