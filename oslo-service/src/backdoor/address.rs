@@ -31,11 +31,17 @@ impl Address {
     /// `console` feature refuses either option, naming the feature.
     pub(crate) fn read(snapshot: &Snapshot, pid: u32) -> Result<Option<Address>, ConfigError> {
         let without_console = |option: &str, value: &str| {
-            InvalidValue::in_snapshot(snapshot, "DEFAULT", option, value, WITHOUT_CONSOLE.to_owned())
+            InvalidValue::in_snapshot(
+                snapshot,
+                "DEFAULT",
+                option,
+                value,
+                WITHOUT_CONSOLE.to_owned(),
+            )
         };
         if let Some(path) = snapshot.get::<String>("DEFAULT", "backdoor_socket")? {
             if cfg!(not(feature = "console")) {
-                return Err(without_console("backdoor_socket", &path).into());
+                return Err(without_console("backdoor_socket", &path));
             }
             return Ok(Some(Address::Unix(socket_path(&path, pid))));
         }
@@ -43,7 +49,7 @@ impl Address {
             return Ok(None);
         };
         if cfg!(not(feature = "console")) {
-            return Err(without_console("backdoor_port", &port).into());
+            return Err(without_console("backdoor_port", &port));
         }
         let range = parse_port(&port).ok_or_else(|| {
             InvalidValue::in_snapshot(
@@ -131,7 +137,10 @@ mod tests {
     #[cfg(not(feature = "console"))]
     #[test]
     fn a_console_is_refused_without_the_feature() {
-        for ini in ["[DEFAULT]\nbackdoor_port = 0\n", "[DEFAULT]\nbackdoor_socket = /tmp/c\n"] {
+        for ini in [
+            "[DEFAULT]\nbackdoor_port = 0\n",
+            "[DEFAULT]\nbackdoor_socket = /tmp/c\n",
+        ] {
             let snapshot = Snapshot::from_ini(ini, None).unwrap();
             let text = Address::read(&snapshot, 1).unwrap_err().to_string();
             assert!(text.contains("`console` feature"), "{text}");

@@ -162,4 +162,3 @@ pub(crate) fn remove_socket_of_gone_process(conf: &Config, pid: u32) {
         let _ = crate::net::remove_stale_socket(&path);
     }
 }
-

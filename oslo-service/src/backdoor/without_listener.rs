@@ -16,7 +16,11 @@ fn refused() -> Error {
 }
 
 /// Refuses: no console in this build.
-pub(super) fn tcp(_range: PortRange, _views: &Arc<Views>, _stop: &CancellationToken) -> Result<u16> {
+pub(super) fn tcp(
+    _range: PortRange,
+    _views: &Arc<Views>,
+    _stop: &CancellationToken,
+) -> Result<u16> {
     Err(refused())
 }
 

@@ -55,8 +55,7 @@ pub(crate) fn check(conf: &Config) -> Result<(), ConfigError> {
             "backend_url",
             url,
             "this program was built without oslo-service's `coordination` feature".to_owned(),
-        )
-        .into()),
+        )),
     }
 }
 

@@ -106,7 +106,6 @@ impl Backend {
             credentials,
         })
     }
-
 }
 
 fn parse_member(text: &str) -> Result<Member, String> {

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-
 /// No TLS client can exist in such a build.
 #[derive(Clone)]
 pub(crate) enum Connector {}
@@ -14,7 +13,10 @@ pub(crate) enum Connector {}
 pub(super) fn connector(
     _parameters: &std::collections::BTreeMap<String, String>,
 ) -> Result<Connector, String> {
-    Err("etcd3+https needs oslo-service's `tls` feature, which this program was built without".to_owned())
+    Err(
+        "etcd3+https needs oslo-service's `tls` feature, which this program was built without"
+            .to_owned(),
+    )
 }
 
 /// Never called: there is no connector to call it with.

@@ -2,7 +2,7 @@
 //! `key_file` is refused at start, on reload and by `--check-config`, with the feature
 //! to turn on, rather than served as plain HTTP.
 
-use crate::config::{ConfigError, SslOptions, Snapshot};
+use crate::config::{ConfigError, Snapshot, SslOptions};
 
 /// No acceptor can exist in such a build.
 #[derive(Clone)]
@@ -26,7 +26,10 @@ mod tests {
 
     #[test]
     fn certificates_are_refused_naming_the_feature() {
-        for ini in ["[ssl]\ncert_file = /c.pem\nkey_file = /k.pem\n", "[ssl]\nkey_file = /k.pem\n"] {
+        for ini in [
+            "[ssl]\ncert_file = /c.pem\nkey_file = /k.pem\n",
+            "[ssl]\nkey_file = /k.pem\n",
+        ] {
             let snapshot = Snapshot::from_ini(ini, None).unwrap();
             let text = acceptor(&snapshot).err().unwrap().to_string();
             assert!(text.contains("`tls` feature"), "{text}");
