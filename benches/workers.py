@@ -11,9 +11,10 @@ datagram socket once its service has started; the figures:
 - replace: SIGKILL of one worker until its replacement has said it started;
 - stop: SIGTERM until the parent and every worker have exited.
 
-Prints medians over the runs, and the ratios theirs / ours.
+Prints medians over the runs, and the ratios theirs / ours (for each Rust binary, when
+more are named as NAME=BINARY after RUNS).
 
-    python3 benches/workers.py RUST_BINARY PYTHON [RUNS]
+    python3 benches/workers.py RUST_BINARY PYTHON [RUNS [NAME=BINARY...]]
 """
 
 import os
@@ -171,16 +172,20 @@ def ratio(theirs, ours, key):
 def main():
     rust, python = sys.argv[1], sys.argv[2]
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    rusts = [("Rust", rust)] + [tuple(arg.split("=", 1)) for arg in sys.argv[4:]]
     here = os.path.dirname(os.path.abspath(__file__))
     conf = os.path.join(here, "bench_workers.conf")
-    ours = report("oslo-service (Rust)", [rust, "--config-file", conf], runs)
+    ours = [(name, report("oslo-service (%s)" % name, [binary, "--config-file", conf], runs))
+            for name, binary in rusts]
     for backend in ("threading", "eventlet"):
         theirs = report("oslo.service (%s)" % backend,
                         [python, os.path.join(here, "py_workers.py"), backend,
                          "--config-file", conf], runs)
-        print("  theirs / ours: " + ", ".join(
-            "%s %s" % (key, ratio(theirs, ours, key))
-            for key in ("ready", "parent_rss", "rss", "pss", "private", "reload", "replace", "stop")))
+        for name, figures in ours:
+            print("  theirs / %s: " % name + ", ".join(
+                "%s %s" % (key, ratio(theirs, figures, key))
+                for key in ("ready", "parent_rss", "rss", "pss", "private", "reload", "replace",
+                            "stop")))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,19 @@
 //!     oslo::launch(conf, Greeter, 1).await
 //! }
 //! ```
+//!
+//! # Features
+//!
+//! On by default, each may be left out (`default-features = false`, then the ones the
+//! service uses), and its crates are then neither compiled nor linked:
+//!
+//! - `http`: `wsgi`, the HTTP server, paste pipelines and the health check (hyper);
+//! - `tls`: `[ssl]` for the HTTP server and `etcd3+https` for coordination (rustls);
+//! - `coordination`: `coordination`, etcd membership and cluster-scoped tasks;
+//! - `console`: the debug console (`backdoor_port`, `backdoor_socket`).
+//!
+//! A configuration that asks for a wing left out is refused at start with the feature
+//! to turn on.
 #![deny(missing_docs)]
 
 // The layers, top to bottom (ARCHITECTURE.md): each module imports only from its own

@@ -72,7 +72,7 @@ pub enum Scope {
     #[default]
     Local,
     /// Once per period in the whole cluster, on the host that claims the period in
-    /// etcd (see [`crate::coordination`]); the others skip it. Without
+    /// etcd (see `oslo::coordination`); the others skip it. Without
     /// `[coordination] backend_url` it runs locally, with a warning at start.
     Cluster,
 }
