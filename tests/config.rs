@@ -9,6 +9,7 @@ use std::process::Command;
 use support::{Service, Signal, Stdout, exit_code, has_line};
 
 const HELLO: &str = env!("CARGO_BIN_EXE_hello");
+const API: &str = env!("CARGO_BIN_EXE_api");
 
 fn start(config: &str) -> Service {
     let service = Service::start(HELLO, config, Stdout::Null);
@@ -114,7 +115,8 @@ fn log_options_logs_every_value_at_debug_with_secrets_masked() {
                 "unknown options",
                 "group=hello",
                 "count=1",
-                "options=greting"
+                "options=greting (",
+                "service.conf:7, did you mean `greeting`?)"
             ]
         ),
         "{log}"
@@ -409,9 +411,11 @@ fn check_config_says_what_a_start_would_refuse_and_starts_nothing() {
     assert!(checked.status.success(), "{out}{err}");
     assert!(out.contains("configuration OK (1 file: "), "{out}");
     assert!(
-        err.contains("warning: unknown option greting in group [hello]"),
+        err.contains("service.conf:5: unknown option in group [hello]: greting (")
+            || err.contains("good.conf:5: unknown option in group [hello]: greting ("),
         "{err}"
     );
+    assert!(err.contains("did you mean `greeting`?"), "{err}");
     assert!(!socket.exists(), "the console was started");
 
     let bad = dir.path().join("bad.conf");
@@ -441,4 +445,84 @@ fn check_config_says_what_a_start_would_refuse_and_starts_nothing() {
         assert!(err.contains(&expected), "no '{expected}' in:\n{err}");
     }
     assert!(!err.contains("S3cret"), "{err}");
+}
+
+#[test]
+fn typos_in_groups_and_options_are_said_once_for_the_host_with_what_was_meant() {
+    let config = "[DEFAULT]\ndebug = true\n[api]\nport = 0\nworkers = 3\nprot = 1\n\
+                  [apii]\nhost = 0.0.0.0\n[database]\nconnection = sqlite://\n";
+    let mut service = Service::start(API, config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let file = service.config_path().display().to_string();
+    let log = service.log();
+    let undeclared = "options group that no declaration of this program knows";
+    assert!(
+        has_line(
+            &log,
+            &[
+                undeclared,
+                "group=apii",
+                &format!("at={file}:8"),
+                "did_you_mean=api"
+            ]
+        ),
+        "{log}"
+    );
+    // Far from every declared name: no suggestion.
+    assert!(has_line(&log, &[undeclared, "group=database"]), "{log}");
+    assert!(
+        !has_line(&log, &[undeclared, "group=database", "did_you_mean"]),
+        "{log}"
+    );
+    assert!(
+        has_line(
+            &log,
+            &[
+                "unknown options",
+                "group=api",
+                &format!("options=prot ({file}:6, did you mean `port`?)")
+            ]
+        ),
+        "{log}"
+    );
+    // The parent says it; none of its 3 workers does.
+    assert_eq!(service.log_count("group=apii"), 1, "{log}");
+    assert_eq!(service.log_count("unknown options"), 1, "{log}");
+
+    // A reload says it again, once: a typo may come with any edit.
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    let log = service.log();
+    assert_eq!(service.log_count("group=apii"), 2, "{log}");
+    assert_eq!(service.log_count("unknown options"), 2, "{log}");
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
+}
+
+#[test]
+fn fatal_unknown_options_refuses_a_start_and_check_config_says_why() {
+    let config = "[DEFAULT]\nfatal_unknown_options = true\n[inventroy]\nport = 1\n";
+    Service::expect_start_refused(
+        HELLO,
+        config,
+        "4: no options group of this program declares [inventroy] (fatal_unknown_options is set)",
+    );
+    let config = "[DEFAULT]\nfatal_unknown_options = true\n[helo]\ngreeting = hi\n";
+    Service::expect_start_refused(
+        HELLO,
+        config,
+        "4: no options group of this program declares [helo] (did you mean [hello]?) (fatal_unknown_options is set)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("svc.conf");
+    std::fs::write(&file, config).unwrap();
+    let checked = Command::new(HELLO)
+        .args(["--check-config", "--config-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(1), "{err}");
+    assert!(err.contains("did you mean [hello]?"), "{err}");
 }

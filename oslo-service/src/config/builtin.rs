@@ -23,6 +23,10 @@ pub struct ServiceOptions {
     /// secret options show as ****.
     #[opt(default = true)]
     pub log_options: bool,
+    /// Refuse to start or reload when the configuration sets a group or an option that
+    /// no declaration of the program knows (probably a typo), rather than warn.
+    #[opt(default = false)]
+    pub fatal_unknown_options: bool,
     /// Seconds a service stopping on SIGTERM has to finish before the process exits
     /// with status 1; 0 waits without limit.
     #[opt(default = 60, min = 0, max = 31536000)]

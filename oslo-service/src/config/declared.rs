@@ -67,12 +67,27 @@ pub(super) fn with_runtime_groups(groups: &[GroupInfo]) -> Vec<GroupInfo> {
     all
 }
 
-/// Reads every group, so that a bad value stops a start or a reload as a whole.
+/// Reads every group, so that a bad value stops a start or a reload as a whole; and,
+/// with `fatal_unknown_options`, refuses what no declaration knows.
 pub(super) fn check_groups(groups: &[GroupInfo], snapshot: &Snapshot) -> Result<(), ConfigError> {
     groups
         .iter()
         .try_for_each(|info| (info.check)(snapshot))
-        .map_err(|err| masked_error(err, &SpecIndex::of(groups), snapshot))
+        .map_err(|err| masked_error(err, &SpecIndex::of(groups), snapshot))?;
+    if snapshot
+        .group::<builtin::ServiceOptions>()?
+        .fatal_unknown_options
+    {
+        let unknown = super::unknown::find(groups, &SpecIndex::of(groups), snapshot);
+        if !unknown.is_empty() {
+            let found: Vec<String> = unknown
+                .iter()
+                .map(super::unknown::Unknown::describe)
+                .collect();
+            return Err(ConfigError::Unknown(found.join("; ")));
+        }
+    }
+    Ok(())
 }
 
 /// `err` without a secret of `snapshot` in it: the value of a secret option, or one

@@ -45,6 +45,22 @@ pub enum ConfigError {
         message: String,
     },
 
+    /// A group of options read through `Config::group` that the program did not
+    /// register, so that no start checked it.
+    #[error(
+        "options group [{group}] (`{type_name}`) is not registered, so it was not checked at start: add it to `#[oslo::main(options = [{type_name}])]` (or to the groups given to `Config::load_with`)"
+    )]
+    Unregistered {
+        /// The group.
+        group: String,
+        /// The Rust type that declares it, as its source names it.
+        type_name: String,
+    },
+
+    /// With `fatal_unknown_options`: groups or options that no declaration knows.
+    #[error("{0} (fatal_unknown_options is set)")]
+    Unknown(String),
+
     /// A required option has no value.
     #[error("missing value for required option {option} in group [{group}]")]
     MissingRequired {
@@ -95,6 +111,18 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// `Unregistered` for the group `T` declares.
+    pub(crate) fn unregistered<T: super::OptionGroup>() -> Self {
+        let path = std::any::type_name::<T>();
+        // `crate::module::Type<Args>`: the type's own name, as the source spells it.
+        let bare = path.split('<').next().unwrap_or(path);
+        let name = bare.rsplit("::").next().unwrap_or(bare);
+        ConfigError::Unregistered {
+            group: T::GROUP.to_owned(),
+            type_name: name.to_owned(),
+        }
+    }
+
     /// The error with the value it shows passed through `show(group, option, value)`,
     /// which masks what is secret; the reason loses any copy of the hidden text too.
     pub(crate) fn masked(self, show: impl Fn(&str, &str, &str) -> String) -> Self {

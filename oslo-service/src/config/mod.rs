@@ -60,6 +60,7 @@ mod sources;
 pub(crate) mod spec;
 mod substitute;
 pub(crate) mod typed;
+mod unknown;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -132,6 +133,9 @@ struct Shared {
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<MutateHook>>,
     checks: Mutex<Vec<ReloadCheck>>,
+    /// Whether `group` reads only the registered groups: so for a program's
+    /// configuration; a configuration built in memory (tests) reads any.
+    registered_only: bool,
 }
 
 impl Config {
@@ -168,6 +172,7 @@ impl Config {
                 current: RwLock::new(Arc::new(snapshot)),
                 hooks: Mutex::default(),
                 checks: Mutex::default(),
+                registered_only: true,
             }),
         })
     }
@@ -208,7 +213,19 @@ impl Config {
 
     /// The group `T` as it is now, typed: read once per snapshot, then shared, so that
     /// this is cheap to call from any task.
+    ///
+    /// # Errors
+    ///
+    /// A bad value of the group; or, in a program's configuration, a group that is not
+    /// registered (`#[oslo::main(options = [T])]`, the groups given to
+    /// [`Config::load_with`] or the test `Harness`): unregistered, it would be checked
+    /// neither at start nor on reload, nor listed by `--generate-config`.
     pub fn group<T: OptionGroup>(&self) -> Result<Arc<T>, ConfigError> {
+        if self.shared.registered_only
+            && !self.shared.groups.iter().any(GroupInfo::declared_by::<T>)
+        {
+            return Err(ConfigError::unregistered::<T>());
+        }
         self.snapshot().group::<T>()
     }
 

@@ -3,6 +3,7 @@
 //! (secrets masked).
 
 use super::mask;
+use super::unknown::{self, Unknown};
 use super::{Config, Masker, RawValue, ServiceOptions, Snapshot, typed};
 
 impl Config {
@@ -36,38 +37,64 @@ impl Config {
     }
 
     /// Options set in a registered group that no declaration knows: probably a typo.
+    /// (Groups that no registered group declares are [`Config::warn_unknown_options`]'s
+    /// too.)
     pub fn unknown_options(&self) -> Vec<(String, String)> {
-        let declared = &self.shared.declared;
-        let snapshot = self.snapshot();
-        let mut unknown: Vec<(String, String)> = snapshot
-            .iter_unordered()
-            .filter(|(group, _, _)| self.shared.groups.iter().any(|info| info.group == *group))
-            .filter(|(group, option, _)| declared.get(group, option).is_none())
-            .map(|(group, option, _)| (group.to_owned(), option.to_owned()))
-            .collect();
-        unknown.sort_unstable();
-        unknown
+        self.unknown()
+            .into_iter()
+            .filter(|unknown| unknown.declared)
+            .flat_map(|unknown| {
+                let group = unknown.group;
+                unknown
+                    .options
+                    .into_iter()
+                    .map(move |option| (group.clone(), option.name))
+            })
+            .collect()
     }
 
-    /// Logs the [`Config::unknown_options`]: one warning a group, with their count and
-    /// names (`[DEFAULT]`, which services share with their libraries, may hold hundreds).
+    /// What the values set hold that no declaration knows, by group, with where and the
+    /// closest declared names.
+    pub(crate) fn unknown(&self) -> Vec<Unknown> {
+        unknown::find(&self.shared.groups, &self.shared.declared, &self.snapshot())
+    }
+
+    /// Logs what no declaration knows: one warning per group, naming where it was set
+    /// and, for a near miss, the declared name (`did you mean`). An undeclared group
+    /// is one line whatever it holds; a declared one lists its unknown options
+    /// (`[DEFAULT]`, which services share with their libraries, may hold hundreds).
+    /// `#[oslo::main]` calls it once for the host, in the parent of workers, and again
+    /// after each accepted reload.
     pub fn warn_unknown_options(&self) {
-        let mut by_group: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for (group, option) in self.unknown_options() {
-            by_group.entry(group).or_default().push(option);
-        }
-        for (group, options) in by_group {
-            tracing::warn!(
-                %group,
-                count = options.len(),
-                options = %options.join(","),
-                "unknown options"
-            );
+        for unknown in self.unknown() {
+            let at = unknown.at().unwrap_or("environment").to_owned();
+            if unknown.declared {
+                tracing::warn!(
+                    group = %unknown.group,
+                    count = unknown.options.len(),
+                    options = %unknown.options_text(),
+                    "unknown options"
+                );
+            } else if let Some(suggestion) = unknown.group_suggestion {
+                tracing::warn!(
+                    group = %unknown.group,
+                    %at,
+                    did_you_mean = %suggestion,
+                    "options group that no declaration of this program knows"
+                );
+            } else {
+                tracing::warn!(
+                    group = %unknown.group,
+                    %at,
+                    "options group that no declaration of this program knows"
+                );
+            }
         }
     }
 
-    /// What `#[oslo::main]` does once logging is set up: warns of unknown options and,
-    /// when `log_options` is true, logs every option's value.
+    /// What `#[oslo::main]` does once logging is set up, in a program's one process or
+    /// the parent of its workers: warns of unknown groups and options and, when
+    /// `log_options` is true, logs every option's value.
     pub fn log_at_start(&self) {
         let files = self.sources().paths().unwrap_or_default();
         tracing::info!(?files, "configuration read");

@@ -212,6 +212,8 @@ pub struct GroupInfo {
     pub options: fn() -> &'static [OptionSpec],
     /// Reads it from a snapshot, only to check that every value is good.
     pub check: fn(&Snapshot) -> Result<(), ConfigError>,
+    /// Which Rust type declares it: what `Config::group` looks for.
+    type_id: fn() -> std::any::TypeId,
 }
 
 impl GroupInfo {
@@ -222,7 +224,13 @@ impl GroupInfo {
             namespace: T::NAMESPACE,
             options: T::options,
             check: check_group::<T>,
+            type_id: std::any::TypeId::of::<T>,
         }
+    }
+
+    /// Whether this describes the group `T` declares.
+    pub(crate) fn declared_by<T: OptionGroup>(&self) -> bool {
+        (self.type_id)() == std::any::TypeId::of::<T>()
     }
 
     /// Whether both describe the same group of the same namespace.

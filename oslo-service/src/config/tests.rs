@@ -240,6 +240,29 @@ fn load_poller(files: &[&Path]) -> Result<Config, ConfigError> {
 }
 
 #[test]
+fn a_group_read_but_not_registered_is_an_error_saying_how_to_register_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "svc.conf", "[poller]\nport = abc\n");
+    // Not registered: not checked at start, so the bad port is not seen...
+    let conf = Config::load(ConfigSources::from_files([&file])).unwrap();
+    // ...and reading the group says why, not the value.
+    let text = conf.group::<PollerOpts>().unwrap_err().to_string();
+    assert!(text.contains("[poller]"), "{text}");
+    assert!(
+        text.contains("#[oslo::main(options = [PollerOpts])]"),
+        "{text}"
+    );
+    // The runtime's own groups are always registered.
+    conf.group::<ServiceOptions>().unwrap();
+    // Registered, the bad value stops the start.
+    let err = load_poller(&[&file]).err().unwrap().to_string();
+    assert!(err.contains("port") && err.contains("abc"), "{err}");
+    // A configuration built in memory, as a test builds one, reads any group.
+    let conf = Config::from_snapshot(Snapshot::from_ini("[poller]\nport = 7\n", None).unwrap());
+    assert_eq!(conf.group::<PollerOpts>().unwrap().port, Port(7));
+}
+
+#[test]
 fn typed_groups_are_read_once_per_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(

@@ -25,8 +25,8 @@ pub(super) fn run(program: &str, sources: ConfigSources, groups: &[GroupInfo]) -
         .filter_map(Result::err)
         .map(|err| err.to_string())
         .collect();
-    for (group, option) in conf.unknown_options() {
-        eprintln!("{program}: warning: unknown option {option} in group [{group}]");
+    for unknown in conf.unknown() {
+        eprintln!("{program}: warning: {}", unknown.describe());
     }
     for error in &errors {
         eprintln!("{program}: {error}");

@@ -174,7 +174,11 @@ where
         eprintln!("{}: {err}", spec.name);
         return ExitCode::FAILURE;
     }
-    conf.log_at_start();
+    // Once for the host: a worker runs on its parent's values, which the parent has
+    // reported on.
+    if !crate::launcher::started_as_worker() {
+        conf.log_at_start();
+    }
     // Start-up ends here if it was asked to: nothing is running yet that would need a
     // graceful stop.
     if let Some(signal) = crate::signals::stop_requested_early() {

@@ -84,6 +84,11 @@ impl Phase {
                 if let Err(err) = crate::log::reapply_levels(conf) {
                     tracing::warn!(error = %err, "cannot re-apply the configured log levels");
                 }
+                // A typo added by this edit of the files, said once for the host (a
+                // worker reloads the files its parent has reported on).
+                if !super::started_as_worker() {
+                    conf.warn_unknown_options();
+                }
                 // As oslo.service does after each SIGHUP: the values now in force.
                 if conf
                     .group::<crate::config::ServiceOptions>()
