@@ -43,6 +43,25 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         };
         quote! { #name: #read(snapshot, &options[#index])?, }
     });
+    // What a serde enum takes, for the sample config's "Possible values".
+    let serde_fields: Vec<(&String, &syn::Type)> = fields
+        .iter()
+        .filter(|field| matches!(field.kind, Kind::Serde))
+        .map(|field| (&field.name, &field.field.ty))
+        .collect();
+    let serde_choices = (!serde_fields.is_empty()).then(|| {
+        let arms = serde_fields.iter().map(|(name, ty)| {
+            quote! { #name => #runtime::__private::serde_variants::<#ty>(), }
+        });
+        quote! {
+            fn serde_choices(option: &str) -> &'static [&'static str] {
+                match option {
+                    #(#arms)*
+                    _ => &[],
+                }
+            }
+        }
+    });
     quote! {
         #item
 
@@ -62,6 +81,43 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
             ) -> ::core::result::Result<Self, #runtime::config::ConfigError> {
                 let options = <Self as #runtime::config::OptionGroup>::options();
                 ::core::result::Result::Ok(Self { #(#reads)* })
+            }
+
+            #serde_choices
+        }
+    }
+}
+
+/// The struct and an `OptionGroup` impl that declares no option and reads nothing:
+/// emitted beside the errors of a declaration that failed, so that `group::<T>()` and
+/// `#[oslo::main(options = [T])]` add no errors of their own.
+pub(crate) fn placeholder(checked: &Checked) -> TokenStream {
+    let Checked {
+        options,
+        runtime,
+        group,
+        ..
+    } = checked;
+    let item = &options.item;
+    let ident = &item.ident;
+    let cfgs = cfgs(&item.attrs);
+    quote! {
+        #item
+
+        #(#cfgs)*
+        #[automatically_derived]
+        impl #runtime::config::OptionGroup for #ident {
+            const GROUP: &'static str = #group;
+            const NAMESPACE: &'static str = "";
+
+            fn options() -> &'static [#runtime::config::OptionSpec] {
+                &[]
+            }
+
+            fn from_snapshot(
+                _snapshot: &#runtime::config::Snapshot,
+            ) -> ::core::result::Result<Self, #runtime::config::ConfigError> {
+                ::core::unreachable!("a declaration with errors never builds")
             }
         }
     }

@@ -143,7 +143,7 @@ pub(crate) fn kind_of(ty: &Type, errors: &mut Errors) -> Option<(bool, Kind)> {
 
 pub(crate) fn unsupported(ty: &Type) -> String {
     let _ = ty;
-    "this type is not an option type; options take String, bool, integers, f64, Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, or a type that implements oslo::config::OptionValue".to_owned()
+    "this type is not an option type; options take String, bool, integers, f64, Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, a type that implements oslo::config::OptionValue, or a type that derives serde::Deserialize with `#[opt(serde)]` on the field".to_owned()
 }
 
 pub(crate) fn last_segment(

@@ -15,7 +15,8 @@ use crate::args;
 use crate::diag::{Errors, Failed};
 
 /// Runs the attribute: parse, validate, expand. On errors, the struct is still emitted
-/// (without its `#[opt]` attributes) so that the errors are the only ones.
+/// (without its `#[opt]` attributes) with a placeholder `OptionGroup` impl, so that the
+/// errors are the only ones.
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> Result<TokenStream, Failed> {
     let mut errors = Errors::new();
     let args = args::parse(args).unwrap_or_else(|error| {
@@ -42,7 +43,9 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> Result<TokenStr
     if errors.is_empty() {
         errors.finish(expand::expand(&checked))
     } else {
-        errors.finish(quote::ToTokens::to_token_stream(&options.item))
+        // The struct, and an impl that checks nothing (it never runs: the errors stop
+        // the build), so that its uses do not add errors of their own.
+        errors.finish(expand::placeholder(&checked))
     }
 }
 

@@ -71,7 +71,8 @@ pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<St
                     let substituted = seen
                         .as_ref()
                         .and_then(|seen| substituted_default(seen, spec));
-                    write_option(&mut out, spec, substituted.as_deref());
+                    let choices = info.choices_of(spec);
+                    write_option(&mut out, spec, substituted.as_deref(), choices);
                 }
             }
         }
@@ -87,7 +88,7 @@ fn substituted_default(seen: &super::Snapshot, spec: &OptionSpec) -> Option<Stri
     super::report::joined(super::typed::values_found(seen, spec, false))
 }
 
-fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>) {
+fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>, choices: &[&str]) {
     let mut help = spec.help.replace('\n', "\n\n");
     if help.is_empty() {
         help = "(no help given)".to_owned();
@@ -105,9 +106,9 @@ fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>) 
             let _ = writeln!(out, "# {line}");
         }
     }
-    if !spec.choices.is_empty() {
+    if !choices.is_empty() {
         out.push_str("# Possible values:\n");
-        for choice in spec.choices {
+        for choice in choices {
             let _ = writeln!(out, "# {choice} - <No description provided>");
         }
     }

@@ -61,6 +61,7 @@ pub(crate) mod spec;
 mod substitute;
 pub(crate) mod typed;
 mod unknown;
+pub(crate) mod variants;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};

@@ -43,7 +43,7 @@ use std::time::Duration;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a type an option can have",
     label = "not an option type",
-    note = "options take String, bool, integers, f64, oslo::config::Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, or a type that implements oslo::config::OptionValue"
+    note = "options take String, bool, integers, f64, oslo::config::Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, a type that implements oslo::config::OptionValue, or a type that derives serde::Deserialize with `#[opt(serde)]` on the field"
 )]
 pub trait OptionValue: Sized {
     /// The type as the sample config file names it: `string value`, `integer value`…

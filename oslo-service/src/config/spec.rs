@@ -198,6 +198,13 @@ pub trait OptionGroup: Sized + Send + Sync + 'static {
     fn options() -> &'static [OptionSpec];
     /// Reads and checks every option of the group; unset options take their default.
     fn from_snapshot(snapshot: &Snapshot) -> Result<Self, ConfigError>;
+    /// The values option `option` takes when it is an `#[opt(serde)]` enum (as serde
+    /// names them), for the sample config; empty otherwise. `#[oslo::options]`
+    /// provides it.
+    fn serde_choices(option: &str) -> &'static [&'static str] {
+        let _ = option;
+        &[]
+    }
 }
 
 /// A group of options as a value: what `#[oslo::main(options = [A, B])]` registers and
@@ -214,6 +221,8 @@ pub struct GroupInfo {
     pub check: fn(&Snapshot) -> Result<(), ConfigError>,
     /// Which Rust type declares it: what `Config::group` looks for.
     type_id: fn() -> std::any::TypeId,
+    /// `OptionGroup::serde_choices` of that type.
+    serde_choices: fn(&str) -> &'static [&'static str],
 }
 
 impl GroupInfo {
@@ -225,6 +234,17 @@ impl GroupInfo {
             options: T::options,
             check: check_group::<T>,
             type_id: std::any::TypeId::of::<T>,
+            serde_choices: T::serde_choices,
+        }
+    }
+
+    /// The values `spec`, one of this group's options, takes: its declared `choices`,
+    /// or a serde enum's variants.
+    pub(crate) fn choices_of(&self, spec: &OptionSpec) -> &'static [&'static str] {
+        if spec.choices.is_empty() {
+            (self.serde_choices)(spec.name)
+        } else {
+            spec.choices
         }
     }
 

@@ -565,7 +565,16 @@ fn types_that_derive_deserialize_are_options_too() {
         bad.starts_with("/etc/svc.conf:3: invalid value 'slow' for option mode in group [svc]: "),
         "{bad}"
     );
-    assert!(bad.contains("fast") && bad.contains("safe"), "{bad}");
+    assert!(bad.ends_with(": expected one of 'fast', 'safe'"), "{bad}");
+    let bad = read("[svc]\nlimits = cpu:2, mem:1G\n").unwrap_err();
+    assert!(bad.ends_with(": missing key 'memory'"), "{bad}");
+    let sample = crate::config::generate_sample(&[GroupInfo::of::<SerdeOpts>()], &[]).unwrap();
+    assert!(
+        sample.contains(
+            "# Possible values:\n# fast - <No description provided>\n# safe - <No description provided>\n"
+        ),
+        "{sample}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use super::{ConfigError, InvalidValue, OptionValue, RawValue, Snapshot};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a type an option can have",
     label = "not an option type",
-    note = "options take String, bool, integers, f64, oslo::config::Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, or a type that implements oslo::config::OptionValue"
+    note = "options take String, bool, integers, f64, oslo::config::Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, a type that implements oslo::config::OptionValue, or a type that derives serde::Deserialize with `#[opt(serde)]` on the field"
 )]
 pub trait OptionField: Sized {
     /// Reads the values (at least one, in the order written); on failure, the index of
@@ -283,7 +283,29 @@ fn extract<T: serde::de::DeserializeOwned>(value: figment::value::Value) -> Resu
     root.insert("value".to_owned(), value);
     figment::Figment::from(figment::providers::Serialized::defaults(root))
         .extract_inner_lossy::<T>("value")
-        .map_err(|err| err.kind.to_string())
+        .map_err(|err| reason(&err.kind))
+}
+
+/// What serde (through figment) found wrong, in the words the other options' errors
+/// use: figment's own text of a list of names quotes it twice over.
+fn reason(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    let one_of = |names: &[&str]| {
+        let quoted: Vec<String> = names.iter().map(|name| format!("'{name}'")).collect();
+        quoted.join(", ")
+    };
+    match kind {
+        Kind::UnknownVariant(_, expected) => format!("expected one of {}", one_of(expected)),
+        Kind::UnknownField(found, expected) if !expected.is_empty() => {
+            format!(
+                "unknown key '{found}', expected one of {}",
+                one_of(expected)
+            )
+        }
+        Kind::UnknownField(found, _) => format!("unknown key '{found}'"),
+        Kind::MissingField(name) => format!("missing key '{name}'"),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
