@@ -25,13 +25,11 @@ type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Syn
 /// `oslo_middleware:Healthcheck.factory` (see [`super::paste`]).
 ///
 /// ```no_run
-/// use tower_layer::Layer;
-///
 /// let health = oslo::wsgi::Healthcheck::new()
 ///     .disable_by_file("/etc/api/maintenance")
 ///     .check("database", || async { Ok(()) });
 /// let app: axum::Router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
-/// let server = oslo::wsgi::Server::builder("api", health.layer(app)).bind();
+/// let server = oslo::wsgi::Server::builder("api", health.wrap(app)).bind();
 /// ```
 #[derive(Clone)]
 pub struct Healthcheck {
@@ -91,6 +89,15 @@ impl Healthcheck {
             Arc::new(move || Box::pin(check()) as BoxFuture<'static, _>),
         ));
         self
+    }
+
+    /// `app` behind this health check: what its tower `Layer` impl makes, without
+    /// importing the trait.
+    pub fn wrap<S>(self, app: S) -> HealthcheckService<S> {
+        HealthcheckService {
+            health: Arc::new(self),
+            inner: app,
+        }
     }
 
     /// The reasons the service is unhealthy; empty when it is healthy.
