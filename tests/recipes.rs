@@ -3,7 +3,7 @@
 mod support;
 
 use support::http::Connection;
-use support::{Service, Signal, exit_code, start_listening};
+use support::{Signal, exit_code, start_listening};
 
 const INVENTORY: &str = env!("CARGO_BIN_EXE_inventory");
 
