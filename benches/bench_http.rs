@@ -7,7 +7,7 @@ use axum::routing::get;
 
 // A worker's share of 2 cores is one thread; on the multi-threaded scheduler (rather
 // than the current-thread one a worker gets by default) the tail latency under load
-// is about half as long: see "The tokio runtime" in README.md.
+// is about half as long: see "The tokio runtime" in docs/launchers.md.
 #[oslo::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main(conf: oslo::Config) -> oslo::Result<()> {
     let app = Router::new().route("/", get(|| async { "ok" }));

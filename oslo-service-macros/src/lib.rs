@@ -46,10 +46,26 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// Arguments:
-/// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`);
-///   on the struct and on the impl block alike.
-/// - `name = "…"`: the service name, on the struct only.
+/// Arguments on the struct, all optional:
+/// - `name = "…"`: the service name (default: the struct's name), as logs, the debug
+///   console and worker counts (`ProcessLauncher::set_workers`) name it. (Periodic
+///   tasks are named after the struct: `Struct.method`.)
+/// - `periodic_interval_max = "60s"`: the longest sleep between two ticks of the
+///   service's periodic tasks, whatever their spacing (default 60 s).
+/// - `periodic_fuzzy_delay = "5s"`: the first tick comes after a random delay of up to
+///   this long (whole seconds), so that processes started together do not run their
+///   tasks together (default 0).
+/// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`).
+///
+/// On the impl block, only `crate = "path"`. Its methods marked `#[periodic_task]` (see
+/// [`macro@periodic_task`]) become the service's periodic tasks, run between `start`
+/// and `stop`.
+///
+/// Where the hooks run: `start` and `stop` in the process that runs the service (a
+/// worker, with worker processes); `reset` after an accepted SIGHUP there, and in the
+/// parent of the workers too, on its own copy of the service, which never ran `start`
+/// (see docs/launchers.md). The launcher re-applies the log levels and reopens the log
+/// file itself before `reset`.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     service::attribute(args.into(), item.into())
@@ -152,7 +168,8 @@ pub fn options(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `spacing`: a duration such as `"10s"`, `"1m30s"`, `"250ms"`, or a number of seconds;
 ///   0 means the default 60 s, a negative number disables the task.
 /// - `run_immediately`: first run at the first tick instead of one spacing after start.
-/// - `name`: the task's name (default: the method's name), unique in the service.
+/// - `name`: the task's name (default: the method's name), unique in the service; logs,
+///   stats and the console show it as `Struct.name`.
 /// - `external_process_ok`: the task may run in another process; it runs here only while
 ///   the option `run_external_periodic_tasks` is true.
 /// - `enabled = false`: the task never runs.

@@ -97,6 +97,11 @@ pub use oslo_service_macros::{main, options, periodic_task, retry, service};
 pub use service::{Context, ServiceBase};
 pub use taskgroup::TaskGroup;
 
+// The README's example compiles (and the lines around it stay true).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
+
 /// The names most services use.
 pub mod prelude {
     pub use crate::{Config, Context, ServiceBase, TaskGroup, periodic_task};

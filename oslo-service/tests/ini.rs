@@ -82,7 +82,7 @@ enum Outcome {
 }
 
 /// What ours made of `text`, in oslo.config's terms where the two only differ in how
-/// they say it (README, "The INI reader and oslo.config's"): an assignment before any
+/// they say it (docs/configuration.md, "The INI reader and oslo.config's"): an assignment before any
 /// section is refused at its own line, where oslo.config notices it when it flushes the
 /// assignment, at the next line that is not a continuation (or the last line); that
 /// line is the one compared.
