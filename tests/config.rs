@@ -376,6 +376,9 @@ fn a_program_brings_its_own_sub_commands_beside_the_services_flags() {
         "--config-file",
         "--manage-greeting",
         "--generate-config",
+        // The usage says a run needs a sub-command, and what needs none.
+        "Usage: manage [OPTIONS] <COMMAND>\n",
+        "manage [OPTIONS] --check-config | --generate-config | --version",
     ] {
         assert!(help.contains(part), "{part}: {help}");
     }

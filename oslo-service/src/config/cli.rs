@@ -111,10 +111,21 @@ impl Invocation {
     {
         let specs = cli_specs(groups);
         // `--generate-config` and `--version` need no sub-command of the program's; a run
-        // without the one it requires is refused when its arguments are read.
-        let command = with_service_args(command, &specs)
+        // without the one it requires is refused when its arguments are read. The usage
+        // still says that a run needs one.
+        let required = command.is_subcommand_required_set();
+        let mut command = with_service_args(command, &specs)
             .subcommand_required(false)
             .arg_required_else_help(false);
+        if required {
+            let usage = command.render_usage().to_string();
+            let usage = usage.trim_start_matches("Usage:").trim();
+            let program = usage.split_whitespace().next().unwrap_or_default().to_owned();
+            command = command.override_usage(format!(
+                "{}\n       {program} [OPTIONS] --check-config | --generate-config | --version",
+                usage.replace("[COMMAND]", "<COMMAND>")
+            ));
+        }
         let args = args.into_iter().map(Into::into);
         Self::from_matches(command.try_get_matches_from(args), &specs)
     }
