@@ -43,3 +43,43 @@ fn an_http_api_and_background_tasks_in_one_program() {
     service.signal(Signal::TERM);
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
 }
+
+/// "What to put in Cargo.toml": a crate of its own whose one dependency is
+/// `oslo-service` without its default features builds a service with `#[oslo::main]`,
+/// `#[oslo::service]` and the launcher (the generated code needs no tokio, clap or
+/// tracing of the user's). It is `benches/footprint`, checked here as a user's build
+/// would check it, with the workspace's lock file.
+#[test]
+fn a_users_crate_with_oslo_service_alone_builds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let manifest = std::fs::read_to_string(root.join("benches/footprint/Cargo.toml"))
+        .unwrap()
+        .replace(
+            "path = \"../../oslo-service\"",
+            &format!("path = {:?}", root.join("oslo-service")),
+        );
+    assert!(manifest.contains("default-features = false"), "{manifest}");
+    std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(
+        root.join("benches/footprint/src/main.rs"),
+        dir.path().join("src/main.rs"),
+    )
+    .unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let checked = std::process::Command::new(cargo)
+        .args(["check", "--quiet", "--manifest-path"])
+        .arg(dir.path().join("Cargo.toml"))
+        // Its own target directory, kept between runs: a user's crate builds apart.
+        .env("CARGO_TARGET_DIR", root.join("target/users-crate"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

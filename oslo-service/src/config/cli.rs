@@ -120,7 +120,11 @@ impl Invocation {
         if required {
             let usage = command.render_usage().to_string();
             let usage = usage.trim_start_matches("Usage:").trim();
-            let program = usage.split_whitespace().next().unwrap_or_default().to_owned();
+            let program = usage
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             command = command.override_usage(format!(
                 "{}\n       {program} [OPTIONS] --check-config | --generate-config | --version",
                 usage.replace("[COMMAND]", "<COMMAND>")
