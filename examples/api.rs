@@ -4,10 +4,11 @@
 //! ```text
 //! cargo run --bin api -- --config-file examples/api.conf
 //! curl -s http://127.0.0.1:8780/                 # the versions document
-//! curl -s http://127.0.0.1:8780/v1/whoami        # which worker answered
+//! curl -s http://127.0.0.1:8780/v1/whoami        # which worker answered, and its build
 //! curl -s -X POST -d '{"name":"web-1"}' -H 'Content-Type: application/json' \
 //!      http://127.0.0.1:8780/v1/servers          # 201 and the new server
 //! kill -HUP <pid>    # reload: new workers first, then the old ones drain
+//! kill -USR2 <pid>   # upgrade: the executable now on disk takes over, the old drains
 //! kill -TERM <pid>   # graceful stop: requests in flight finish
 //! ```
 //!
@@ -160,7 +161,26 @@ async fn whoami() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "pid": std::process::id(),
         "worker": oslo::launcher::current_worker().map(|worker| worker.index()),
+        "build": build(),
     }))
+}
+
+/// The build this process runs: the size and modification time of its executable (the
+/// very file it was started from, even once another took its name), so that an
+/// upgrade to a new build shows in the answers.
+fn build() -> &'static str {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD.get_or_init(|| match std::fs::metadata("/proc/self/exe") {
+        Ok(meta) => {
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            format!("{}-{}", meta.len(), modified.as_nanos())
+        }
+        Err(_) => "unknown".to_owned(),
+    })
 }
 
 async fn create_server(

@@ -21,6 +21,11 @@ use std::sync::{Mutex, OnceLock};
 /// The variable naming the sockets a parent passes to its workers: `name=fd,…`.
 pub(crate) const LISTEN_ENV: &str = "OSLO_LISTEN_FDS";
 
+/// The variable naming, in the successor of a binary upgrade, the sockets its
+/// predecessor had bound itself: `name,…`. They become the successor's own, to stop at
+/// its final stop; the others stay systemd's.
+pub(crate) const OWN_ENV: &str = "OSLO_LISTEN_OWN";
+
 /// systemd's socket activation variables.
 pub(crate) const SYSTEMD_ENV: [&str; 3] = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"];
 
@@ -355,13 +360,21 @@ pub(crate) fn init_inherited() {
     sockets();
 }
 
+/// The names of the sockets this process bound itself, as the value of [`OWN_ENV`].
+pub(crate) fn own_names() -> String {
+    BOUND_HERE
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .join(",")
+}
+
 /// Removes the variables naming inherited sockets.
 ///
 /// # Safety
 ///
 /// No other thread may read or write the environment while this runs.
 pub(crate) unsafe fn remove_env() {
-    for name in std::iter::once(LISTEN_ENV).chain(SYSTEMD_ENV) {
+    for name in [LISTEN_ENV, OWN_ENV].into_iter().chain(SYSTEMD_ENV) {
         // SAFETY: the caller promises that no other thread touches the environment.
         unsafe { std::env::remove_var(name) };
     }
@@ -380,6 +393,17 @@ fn inherited() -> BTreeMap<String, OwnedFd> {
         // SAFETY: the parent (or systemd) passed this open descriptor to this process
         // for this socket alone, and it is taken exactly once, here.
         found.insert(name, unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    // A binary upgrade's predecessor hands over the sockets it bound as this process's.
+    if let Some(own) = std::env::var_os(OWN_ENV) {
+        let mut bound_here = BOUND_HERE
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        for name in own.to_string_lossy().split(',') {
+            if found.contains_key(name) {
+                bound_here.push(name.to_owned());
+            }
+        }
     }
     found
 }

@@ -33,6 +33,9 @@ pub enum SignalEvent {
     /// ended, which happens when the parent dies (and, the kernel being what it is, when
     /// only that thread ends); only a worker receives it.
     ParentGone,
+    /// SIGUSR2 to a launcher's top process: start the executable now on disk and hand
+    /// it the listening sockets (a binary upgrade).
+    Upgrade,
 }
 
 impl SignalEvent {
@@ -45,7 +48,7 @@ impl SignalEvent {
             SignalEvent::ChildExited => "SIGCHLD",
             SignalEvent::AddWorker => "SIGTTIN",
             SignalEvent::RemoveWorker => "SIGTTOU",
-            SignalEvent::ParentGone => "SIGUSR2",
+            SignalEvent::ParentGone | SignalEvent::Upgrade => "SIGUSR2",
         }
     }
 
@@ -80,6 +83,8 @@ pub struct SignalLoop {
     /// only while this loop is polled, so a launcher that stops handling signals stops
     /// feeding the watchdog, and systemd restarts it.
     watchdog: Option<tokio::time::Interval>,
+    /// What SIGUSR2 means here: a worker's parent-death signal, or an upgrade.
+    usr2: SignalEvent,
 }
 
 /// SIGINT arrived (or the loop closed) while [`SignalLoop::guard`] ran its future.
@@ -89,24 +94,33 @@ pub struct Interrupted;
 impl SignalLoop {
     /// Takes over SIGTERM, SIGINT and SIGHUP. Must be called inside a tokio runtime.
     pub fn install() -> io::Result<Self> {
-        Self::install_for(&[SIGTERM, SIGINT, SIGHUP])
+        Self::install_for(&[SIGTERM, SIGINT, SIGHUP], SignalEvent::ParentGone)
+    }
+
+    /// For a launcher that runs its services in its own process, alone: SIGUSR2 (a
+    /// binary upgrade) besides SIGTERM, SIGINT and SIGHUP.
+    pub(crate) fn install_standalone() -> io::Result<Self> {
+        Self::install_for(&[SIGTERM, SIGINT, SIGHUP, SIGUSR2], SignalEvent::Upgrade)
     }
 
     /// For the parent of worker processes: takes over SIGCHLD (reap and replace a
-    /// worker), SIGTTIN and SIGTTOU (one worker more or less) besides SIGTERM, SIGINT
-    /// and SIGHUP.
+    /// worker), SIGTTIN and SIGTTOU (one worker more or less) and SIGUSR2 (a binary
+    /// upgrade) besides SIGTERM, SIGINT and SIGHUP.
     pub(crate) fn install_supervisor() -> io::Result<Self> {
-        Self::install_for(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU])
+        Self::install_for(
+            &[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR2],
+            SignalEvent::Upgrade,
+        )
     }
 
     /// For a worker process: takes over SIGTERM, SIGHUP and SIGUSR2 (its parent-death
     /// signal). SIGINT stays ignored, as its parent set it up: a Ctrl-C reaches the
     /// whole process group, and the parent alone decides what happens to its workers.
     pub(crate) fn install_worker() -> io::Result<Self> {
-        Self::install_for(&[SIGTERM, SIGHUP, SIGUSR2])
+        Self::install_for(&[SIGTERM, SIGHUP, SIGUSR2], SignalEvent::ParentGone)
     }
 
-    fn install_for(raw: &[i32]) -> io::Result<Self> {
+    fn install_for(raw: &[i32], usr2: SignalEvent) -> io::Result<Self> {
         let signals = Signals::new(raw)?;
         let handle = signals.handle();
         // Signals the process was started with blocked (a worker is) reach the loop
@@ -123,6 +137,7 @@ impl SignalLoop {
             // What arrived before the loop existed is handled first.
             deferred: early::take(raw),
             watchdog,
+            usr2,
         })
     }
 
@@ -164,7 +179,11 @@ impl SignalLoop {
             let raw_signal = poll_fn(|cx| Pin::new(&mut *signals).poll_next(cx));
             tokio::select! {
                 raw = raw_signal => {
-                    if let Some(event) = SignalEvent::from_raw(raw?) {
+                    let raw = raw?;
+                    if raw == SIGUSR2 {
+                        return Some(self.usr2);
+                    }
+                    if let Some(event) = SignalEvent::from_raw(raw) {
                         return Some(event);
                     }
                 }

@@ -59,12 +59,38 @@ pub(crate) unsafe fn forget_notify_socket_env() {
     }
 }
 
+/// Set once a binary upgrade's successor is systemd's main process: this one, draining,
+/// says nothing more.
+static HANDED_OVER: AtomicBool = AtomicBool::new(false);
+
+/// What a binary upgrade's successor needs to reach systemd as this process does: the
+/// notify socket and the watchdog's period (both were taken out of the environment).
+pub(crate) fn successor_env() -> Vec<(&'static str, String)> {
+    let mut env = Vec::new();
+    if let Some(address) = address() {
+        env.push((NOTIFY_SOCKET, address.to_owned()));
+    }
+    if let Some(half) = watchdog_interval() {
+        env.push((WATCHDOG_USEC, (half.as_micros() * 2).to_string()));
+    }
+    env
+}
+
+/// After a successor took over as systemd's main process: nothing more is sent from
+/// here, neither the stop of this process nor its watchdog.
+pub(crate) fn hand_over() {
+    HANDED_OVER.store(true, Ordering::SeqCst);
+}
+
 /// Sends `state` (one or more `KEY=value` lines) to the notify socket, if there is one.
 /// Returns whether a message was sent.
 pub fn notify(state: &str) -> bool {
     let Some(address) = address() else {
         return false;
     };
+    if HANDED_OVER.load(Ordering::SeqCst) {
+        return false;
+    }
     match send(address, state) {
         Ok(()) => true,
         Err(err) => {

@@ -78,7 +78,9 @@ pub(super) fn check_groups(groups: &[GroupInfo], snapshot: &Snapshot) -> Result<
         .group::<builtin::ServiceOptions>()?
         .fatal_unknown_options
     {
-        let unknown = super::unknown::find(groups, &SpecIndex::of(groups), snapshot);
+        let index = SpecIndex::of(groups);
+        let declared = |group: &str, option: &str| index.get(group, option).is_some();
+        let unknown = super::unknown::find(groups, declared, snapshot);
         if !unknown.is_empty() {
             let found: Vec<String> = unknown
                 .iter()

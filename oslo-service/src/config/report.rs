@@ -56,7 +56,9 @@ impl Config {
     /// What the values set hold that no declaration knows, by group, with where and the
     /// closest declared names.
     pub(crate) fn unknown(&self) -> Vec<Unknown> {
-        unknown::find(&self.shared.groups, &self.shared.declared, &self.snapshot())
+        let declared = &self.shared.declared;
+        let known = |group: &str, option: &str| declared.get(group, option).is_some();
+        unknown::find(&self.shared.groups, known, &self.snapshot())
     }
 
     /// Logs what no declaration knows: one warning per group, naming where it was set

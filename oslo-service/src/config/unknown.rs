@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{GroupInfo, RawValue, Snapshot, declared::SpecIndex};
+use super::{GroupInfo, RawValue, Snapshot};
 
 /// The most edits a name may be away from a declared one to be suggested, for a
 /// declared name of `len` characters: one per three characters, at least one.
@@ -88,11 +88,16 @@ impl Unknown {
     }
 }
 
-/// What in `snapshot` no declaration of `groups` knows, by group.
-pub(crate) fn find(groups: &[GroupInfo], index: &SpecIndex, snapshot: &Snapshot) -> Vec<Unknown> {
+/// What in `snapshot` no declaration of `groups` knows, by group; `declared` says
+/// whether a declaration knows an option (by its name or an older one).
+pub(crate) fn find(
+    groups: &[GroupInfo],
+    declared: impl Fn(&str, &str) -> bool,
+    snapshot: &Snapshot,
+) -> Vec<Unknown> {
     let mut found: BTreeMap<&str, Vec<(&str, &[RawValue])>> = BTreeMap::new();
     for (group, option, values) in snapshot.iter_unordered() {
-        if index.get(group, option).is_none() {
+        if !declared(group, option) {
             found.entry(group).or_default().push((option, values));
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::phase::{LauncherState, Phase};
 use super::services::{RestartMethod, Services};
+use super::upgrade::{self, Outcome, Successor};
 use super::worker::{ParentLink, parent_died};
 use crate::backdoor::Console;
 use crate::config::{Config, RuntimeOptions};
@@ -100,7 +101,7 @@ impl ServiceLauncher {
 
     pub(super) async fn run_as(mut self, role: Role) -> Result<()> {
         let signals = match role {
-            Role::Standalone => SignalLoop::install(),
+            Role::Standalone => SignalLoop::install_standalone(),
             Role::Worker(_) => SignalLoop::install_worker(),
         };
         let mut signals =
@@ -145,9 +146,42 @@ impl ServiceLauncher {
         }
         role.ready();
 
+        // The new executable a SIGUSR2 started, until it is ready or has failed.
+        let mut successor: Option<Successor> = None;
         loop {
-            match signals.next().await {
+            let event = tokio::select! {
+                event = signals.next() => event,
+                outcome = upgrade::outcome_of(&mut successor) => {
+                    let pid = successor.take().map(|s| s.pid());
+                    match outcome {
+                        Outcome::Ready => return self.hand_over(pid, &mut signals, &options).await,
+                        Outcome::Failed(reason) => {
+                            tracing::error!(successor = pid, %reason, "upgrade failed, serving on");
+                        }
+                    }
+                    continue;
+                }
+            };
+            match event {
                 Some(SignalEvent::Interrupt) | None => return Err(Error::Interrupted),
+                Some(SignalEvent::Upgrade) if successor.is_some() => {
+                    tracing::warn!("an upgrade is under way already");
+                }
+                Some(SignalEvent::Upgrade) => {
+                    match Successor::start(options.graceful_shutdown_timeout) {
+                        Ok(started) => {
+                            tracing::info!(
+                                signal = %SignalEvent::Upgrade,
+                                successor = started.pid(),
+                                "caught signal, started the executable on disk"
+                            );
+                            successor = Some(started);
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "upgrade failed: cannot start the executable on disk, serving on")
+                        }
+                    }
+                }
                 Some(SignalEvent::Terminate | SignalEvent::ParentGone) if role.orphaned() => {
                     parent_died()
                 }
@@ -158,6 +192,10 @@ impl ServiceLauncher {
                 }
                 Some(SignalEvent::Terminate) => {
                     tracing::info!(signal = %SignalEvent::Terminate, "caught signal, stopping services gracefully");
+                    // A new executable still starting stops with this one.
+                    if let Some(successor) = successor.take() {
+                        successor.kill();
+                    }
                     return self.shutdown(&mut signals, &options).await;
                 }
                 // A worker's SIGHUP comes from its parent, never from a terminal.
@@ -185,6 +223,27 @@ impl ServiceLauncher {
                 ) => {}
             }
         }
+    }
+
+    /// The successor of a binary upgrade is ready and systemd's main process: this
+    /// process says nothing more to systemd, stops its services as on SIGTERM (the
+    /// shared sockets stay open: the successor accepts on them) and exits 0.
+    async fn hand_over(
+        &mut self,
+        successor: Option<i32>,
+        signals: &mut SignalLoop,
+        options: &RuntimeOptions,
+    ) -> Result<()> {
+        tracing::info!(
+            successor,
+            "the new executable is ready, stopping this one's services"
+        );
+        systemd::hand_over();
+        self.phase.enter(LauncherState::Stopping);
+        crate::coordination::stop().await;
+        self.stop_within_timeout(signals, options).await?;
+        tracing::info!("services stopped");
+        Ok(())
     }
 
     /// Stops and waits for every service within `graceful_shutdown_timeout`.
@@ -293,6 +352,8 @@ impl Role {
     fn ready(&self) {
         match self {
             Role::Standalone => {
+                // The successor of an upgrade takes over from its predecessor here.
+                upgrade::announce_ready();
                 systemd::notify_ready_with_status("running");
             }
             Role::Worker(link) => link.report_ready(),

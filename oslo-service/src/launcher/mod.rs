@@ -25,6 +25,7 @@
 //! | a worker does not acknowledge a reload within `graceful_shutdown_timeout` | logged with its pid, killed and replaced; the reload ends with `READY=1` |
 //! | SIGTTIN / SIGTTOU | one worker more / less for every service |
 //! | parent dies | each worker reads end-of-file on its control socket (and SIGUSR2, its parent-death signal) and exits at once |
+//! | SIGUSR2 | starts the executable now on disk with the same arguments and the listening sockets; once its workers are ready, it takes over (`MAINPID=`) and this parent drains its own and exits 0; if it fails, this parent serves on |
 //!
 //! systemd hears `READY=1` from the parent once every worker has reported that its
 //! services started; workers never notify. Workers start with SIGTERM and SIGHUP
@@ -37,7 +38,8 @@
 //! process launcher's front; `supervisor` its parent side (the pool's rules without I/O
 //! in `supervisor::pool`, the event loop around them); `worker` the worker side (its
 //! marker and its link to the parent); `protocol` the control socket's frames, which
-//! both sides speak; `spawn` starts one worker; `fork_rate` is
+//! both sides speak; `spawn` starts one worker; `upgrade` a binary upgrade (SIGUSR2),
+//! on both sides; `fork_rate` is
 //! oslo.service's rule against crash loops; `phase` the launcher states and the reload
 //! path both launchers share; `services` the services of one process.
 
@@ -49,6 +51,7 @@ mod protocol;
 mod services;
 mod spawn;
 mod supervisor;
+mod upgrade;
 mod worker;
 
 pub use in_process::ServiceLauncher;
@@ -119,5 +122,6 @@ pub(crate) unsafe fn take_inherited_env() {
     unsafe {
         crate::systemd::forget_notify_socket_env();
         worker::take_env();
+        upgrade::take_env();
     }
 }

@@ -5,6 +5,7 @@
 
 mod control;
 mod pool;
+mod stopping;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 use super::phase::{LauncherState, Phase};
 use super::services::{RestartMethod, Services};
 use super::spawn::{self, WorkerSpec};
+use super::upgrade::{self, Outcome, Successor};
 use crate::backdoor::{Console, WorkerView};
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
@@ -46,6 +48,8 @@ pub(super) struct Supervisor {
     ready_tx: mpsc::UnboundedSender<i32>,
     ready_rx: mpsc::UnboundedReceiver<i32>,
     commands: mpsc::UnboundedReceiver<Command>,
+    /// The new executable a SIGUSR2 started, until it is ready or has failed.
+    successor: Option<Successor>,
 }
 
 impl Supervisor {
@@ -73,6 +77,7 @@ impl Supervisor {
             ready_tx,
             ready_rx,
             commands,
+            successor: None,
         })
     }
 
@@ -119,6 +124,7 @@ impl Supervisor {
                         return Err(Error::StoppedBySignal { signal: "SIGHUP" });
                     }
                     Some(SignalEvent::ChildExited) => self.reap(),
+                    Some(SignalEvent::Upgrade) => self.upgrade(),
                     // Only a worker listens for its parent's death.
                     Some(SignalEvent::ParentGone) => {}
                     Some(SignalEvent::AddWorker) => {
@@ -139,6 +145,15 @@ impl Supervisor {
                 },
                 Some(pid) = self.ready_rx.recv() => self.mark_ready(pid),
                 Some(command) = self.commands.recv() => self.command(command),
+                outcome = upgrade::outcome_of(&mut self.successor) => {
+                    let pid = self.successor.take().map(|s| s.pid());
+                    match outcome {
+                        Outcome::Ready => return self.hand_over(pid, &mut signals).await,
+                        Outcome::Failed(reason) => {
+                            tracing::error!(successor = pid, %reason, "upgrade failed, serving on");
+                        }
+                    }
+                }
                 () = sleep_until(wake) => {
                     let actions = self.pool.tick(self.phase.state(), Instant::now());
                     self.carry_out(actions);
@@ -160,6 +175,8 @@ impl Supervisor {
                     let workers = self.pool.workers().values().filter(|w| !w.retiring).count();
                     tracing::info!(workers, "all workers ready");
                     self.phase.enter(LauncherState::Running);
+                    // The successor of an upgrade takes over from its predecessor here.
+                    upgrade::announce_ready();
                     systemd::notify_ready_with_status(&status);
                 }
             }
@@ -310,70 +327,6 @@ impl Supervisor {
         }
         let actions = self.pool.reload(self.restart_method, Instant::now());
         self.carry_out(actions);
-    }
-
-    /// SIGTERM (or SIGHUP in a terminal): every worker is asked to stop, and killed if
-    /// it has not within `graceful_shutdown_timeout`. A worker already stopping (the old
-    /// generation of a reload) keeps its own deadline: the SIGTERM does not extend it.
-    async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
-        self.phase
-            .begin_stop(self.options.graceful_shutdown_timeout);
-        // Leaving first hands leadership, locks and cluster tasks over at once.
-        crate::coordination::stop().await;
-        let deadline = self
-            .options
-            .graceful_shutdown_timeout
-            .map(|t| Instant::now() + t);
-        let actions = self.pool.stop(deadline);
-        self.carry_out(actions);
-        let children = self.pool.workers().len();
-        tracing::info!(children, "waiting on children to exit");
-        while !self.pool.workers().is_empty() {
-            let wake = self.pool.next_kill();
-            tokio::select! {
-                event = signals.next() => match event {
-                    None | Some(SignalEvent::Interrupt) => return self.interrupt(),
-                    Some(SignalEvent::ChildExited) => {
-                        self.reap();
-                        systemd::notify_status(&format!("stopping: {} workers left", self.pool.workers().len()));
-                    }
-                    Some(_) => {}
-                },
-                () = sleep_until(wake) => {
-                    let now = Instant::now();
-                    if deadline.is_some_and(|deadline| deadline <= now) {
-                        tracing::error!(
-                            children = self.pool.workers().len(),
-                            "graceful shutdown timeout exceeded, killing the workers left"
-                        );
-                        self.kill_all();
-                        return Err(Error::GracefulShutdownTimeout);
-                    }
-                    let actions = self.pool.tick(self.phase.state(), now);
-                    self.carry_out(actions);
-                }
-            }
-        }
-        tracing::info!("all workers stopped");
-        Ok(())
-    }
-
-    /// SIGINT: every worker is killed at once.
-    fn interrupt(&mut self) -> Result<()> {
-        // The caller logs the error "caught SIGINT, exiting at once".
-        tracing::info!(signal = %SignalEvent::Interrupt, "caught signal, killing every worker");
-        self.kill_all();
-        Err(Error::Interrupted)
-    }
-
-    fn kill_all(&mut self) {
-        for pid in self.pool.take_all() {
-            send(pid, Signal::KILL);
-            if let Some(raw) = Pid::from_raw(pid) {
-                // After SIGKILL the wait is short; it leaves no zombie behind.
-                let _ = rustix::process::waitpid(Some(raw), WaitOptions::empty());
-            }
-        }
     }
 }
 
