@@ -5,11 +5,10 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::http::{Connection, get};
+use support::load::Load;
 use support::{HANG, Service, Signal, Stdout, exit_code};
 
 const API: &str = env!("CARGO_BIN_EXE_api");
@@ -308,81 +307,6 @@ fn graceful_shutdown_timeout_cuts_what_is_left() {
     );
 }
 
-/// Keep-alive clients that send request after request, reconnecting only when an
-/// answer says `Connection: close`; every request without a full answer is a failure.
-struct Load {
-    stop: Arc<AtomicBool>,
-    answered: Arc<AtomicUsize>,
-    failures: Arc<Mutex<Vec<String>>>,
-    pids: Arc<Mutex<BTreeSet<u32>>>,
-    clients: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, clients: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let answered = Arc::new(AtomicUsize::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let pids = Arc::new(Mutex::new(BTreeSet::new()));
-        let clients = (0..clients)
-            .map(|_| {
-                let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
-                let (failures, pids) = (Arc::clone(&failures), Arc::clone(&pids));
-                std::thread::spawn(move || {
-                    let mut connection = None;
-                    while !stop.load(Ordering::Relaxed) {
-                        let client = match &mut connection {
-                            Some(client) => client,
-                            None => connection.insert(Connection::open(port).unwrap()),
-                        };
-                        match client.get("/v1/whoami", "") {
-                            Ok(answer) if answer.status == 200 => {
-                                answered.fetch_add(1, Ordering::Relaxed);
-                                let json: serde_json::Value =
-                                    serde_json::from_slice(&answer.body).unwrap();
-                                pids.lock()
-                                    .unwrap()
-                                    .insert(json["pid"].as_u64().unwrap() as u32);
-                                if answer.closes() {
-                                    connection = None;
-                                }
-                            }
-                            Ok(answer) => {
-                                failures
-                                    .lock()
-                                    .unwrap()
-                                    .push(format!("status {}", answer.status));
-                                connection = None;
-                            }
-                            Err(err) => {
-                                failures.lock().unwrap().push(err.to_string());
-                                connection = None;
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            answered,
-            failures,
-            pids,
-            clients,
-        }
-    }
-
-    fn finish(self) -> (usize, Vec<String>, BTreeSet<u32>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for client in self.clients {
-            client.join().unwrap();
-        }
-        let failures = self.failures.lock().unwrap().clone();
-        let pids = self.pids.lock().unwrap().clone();
-        (self.answered.load(Ordering::Relaxed), failures, pids)
-    }
-}
-
 #[test]
 fn five_reloads_under_keep_alive_load_fail_no_request() {
     let (service, port) = start("graceful_shutdown_timeout = 30", 2);
@@ -394,14 +318,19 @@ fn five_reloads_under_keep_alive_load_fail_no_request() {
         service.expect_notify("READY=1");
     }
     std::thread::sleep(Duration::from_millis(300));
-    let (answered, failures, pids) = load.finish();
+    let seen = load.finish();
+    let answered = seen.answers.len();
     assert!(
-        failures.is_empty(),
-        "{} failed of {answered}: {failures:?}",
-        failures.len()
+        seen.failures.is_empty() && seen.refused.is_empty(),
+        "{} failed, {} refused of {answered}: {:?} {:?}",
+        seen.failures.len(),
+        seen.refused.len(),
+        seen.failures,
+        seen.refused
     );
     assert!(answered > 100, "only {answered} requests answered");
     // Six generations of two workers each answered.
+    let pids: BTreeSet<u32> = seen.answers.iter().map(|(pid, _)| *pid).collect();
     assert!(pids.len() >= 6, "answers came from {pids:?}");
 }
 

@@ -1,0 +1,220 @@
+//! A binary upgrade (SIGUSR2) of the `api` example under load: the file on disk is
+//! replaced by a new build, the running parent starts it and hands it the listening
+//! socket, the new one takes over as systemd's main process once its workers are
+//! ready, and the old one drains and exits. No request fails, no connection is refused.
+//!
+//! A "new build" is a copy of the example's executable with bytes appended (which the
+//! loader ignores): its size differs, and so does the build the example answers with
+//! (the size and time of its own executable, read through `/proc/self/exe`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::load::Load;
+use support::{HANG, Service, Signal, Stdout, exit_code, listening_port};
+
+const API: &str = env!("CARGO_BIN_EXE_api");
+
+/// Puts a new build at `exe`, as a deployment does: written beside it, then renamed
+/// over it (the running processes keep their old inode).
+fn deploy(exe: &Path, round: usize) {
+    let mut bytes = std::fs::read(API).unwrap();
+    bytes.extend(std::iter::repeat_n(b'x', round));
+    let staged = exe.with_extension("new");
+    std::fs::write(&staged, bytes).unwrap();
+    make_executable(&staged);
+    std::fs::rename(&staged, exe).unwrap();
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Whether `pid` runs (a zombie no longer does).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_owned();
+            Some(state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+fn wait_gone(pid: u32) {
+    let deadline = Instant::now() + HANG;
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "process {pid} still runs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(pid: u32, signal: Signal) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process(pid, signal).unwrap();
+}
+
+/// The pid a `MAINPID=` notification names.
+fn main_pid(message: &str) -> u32 {
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix("MAINPID="))
+        .and_then(|pid| pid.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no MAINPID in {message:?}"))
+}
+
+/// The executable of the test's service, copied where a test may replace it.
+fn installed(dir: &Path) -> PathBuf {
+    let exe = dir.join("api");
+    std::fs::copy(API, &exe).unwrap();
+    exe
+}
+
+fn upgrade_under_load(workers: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = installed(dir.path());
+    let config = format!(
+        "[DEFAULT]\ngraceful_shutdown_timeout = 30\n[api]\nport = 0\nworkers = {workers}\n"
+    );
+    let mut service = Service::start(&exe.to_string_lossy(), &config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let port = listening_port(&service.log());
+    let load = Load::start(port, 8);
+
+    let mut parent = service.pid();
+    let mut parents = vec![parent];
+    for round in 1..=3 {
+        std::thread::sleep(Duration::from_millis(300));
+        deploy(&exe, round);
+        signal(parent, Signal::USR2);
+        let successor = main_pid(&service.expect_notify("MAINPID="));
+        assert_ne!(successor, parent);
+        service.expect_notify("READY=1");
+        wait_gone(parent);
+        parent = successor;
+        parents.push(parent);
+    }
+    // Answers from now on come from the last build alone.
+    let answered = load.answered();
+    std::thread::sleep(Duration::from_millis(300));
+    let last = load.last_builds(load.answered() - answered);
+    let seen = load.finish();
+    let log = service.log();
+    assert!(
+        seen.failures.is_empty() && seen.refused.is_empty(),
+        "{} failed, {} refused of {} answered: {:?} {:?}\n{log}",
+        seen.failures.len(),
+        seen.refused.len(),
+        seen.answers.len(),
+        seen.failures,
+        seen.refused,
+    );
+    assert!(
+        seen.answers.len() > 100,
+        "only {} answered",
+        seen.answers.len()
+    );
+    // Four builds answered, one after the other.
+    let mut builds: Vec<&String> = Vec::new();
+    for (_, build) in &seen.answers {
+        if builds.last() != Some(&build) && !builds.contains(&build) {
+            builds.push(build);
+        }
+    }
+    assert_eq!(builds.len(), 4, "builds seen: {builds:?}");
+    assert!(!last.is_empty(), "no answer after the last upgrade");
+    assert!(last.iter().all(|b| b == builds[3]), "{last:?}");
+    // No process of an old build is left: its parents and workers are gone.
+    let old_pids: Vec<u32> = seen
+        .answers
+        .iter()
+        .filter(|(_, build)| build != builds[3])
+        .map(|(pid, _)| *pid)
+        .chain(parents[..3].iter().copied())
+        .collect();
+    for pid in old_pids {
+        assert!(!alive(pid), "process {pid} of an old build still runs");
+    }
+    // The original parent (the test's child) exited 0.
+    assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
+
+    // The last parent is the one systemd follows, and stops as ever.
+    assert!(alive(parent));
+    signal(parent, Signal::TERM);
+    wait_gone(parent);
+}
+
+#[test]
+fn three_upgrades_of_four_workers_under_load_fail_no_request() {
+    upgrade_under_load(4);
+}
+
+#[test]
+fn an_upgrade_of_a_single_process_service_fails_no_request() {
+    upgrade_under_load(1);
+}
+
+#[test]
+fn a_new_executable_that_fails_leaves_the_old_one_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = installed(dir.path());
+    let config = "[DEFAULT]\ngraceful_shutdown_timeout = 2\n[api]\nport = 0\nworkers = 2\n";
+    let mut service = Service::start(&exe.to_string_lossy(), config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let port = listening_port(&service.log());
+    let load = Load::start(port, 4);
+
+    // One that exits at once, then one that never gets ready.
+    let failing = [
+        (
+            "#!/bin/sh\nexit 3\n",
+            "exited with status 3 before it was ready",
+        ),
+        (
+            "#!/bin/sh\nexec sleep 600\n",
+            "was not ready within graceful_shutdown_timeout",
+        ),
+    ];
+    for (script, reason) in failing {
+        let staged = exe.with_extension("new");
+        std::fs::write(&staged, script).unwrap();
+        make_executable(&staged);
+        std::fs::rename(&staged, &exe).unwrap();
+        service.signal(Signal::USR2);
+        let deadline = Instant::now() + HANG;
+        while !service.log().contains(reason) {
+            assert!(Instant::now() < deadline, "{}", service.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            service.log().contains("upgrade failed, serving on"),
+            "{}",
+            service.log()
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = load.finish();
+    let log = service.log();
+    assert!(
+        seen.failures.is_empty() && seen.refused.is_empty(),
+        "{:?} {:?}\n{log}",
+        seen.failures,
+        seen.refused
+    );
+    // Every answer came from the build that was running all along.
+    let first = &seen.answers[0].1;
+    assert!(seen.answers.iter().all(|(_, b)| b == first), "{log}");
+    // No successor took over as systemd's main process.
+    let notes = service.notifications_for(Duration::from_millis(100));
+    assert!(!notes.iter().any(|n| n.contains("MAINPID")), "{notes:?}");
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
+}
