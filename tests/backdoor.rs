@@ -644,3 +644,51 @@ fn out_of_descriptors_the_console_backs_off_instead_of_spinning() {
     drop(clients);
     assert!(tcp(port).ask("services").starts_with("hello state=running"));
 }
+
+/// A refused reload shows where an operator looks: systemd's status says why, and the
+/// console gives the generation of the configuration in force and the refusal, until
+/// an accepted reload clears it.
+#[test]
+fn a_refused_reload_is_visible_to_systemd_and_the_console() {
+    let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
+    service.expect_notify("READY=1");
+    let port = consoles(&service.log())[0].0.parse::<u16>().unwrap();
+    let mut console = tcp(port);
+    let services = console.ask("services");
+    assert!(
+        services.contains("configuration generation=0 last_reload_refused=-\n"),
+        "{services}"
+    );
+
+    service.rewrite_config(
+        "[DEFAULT]\nbackdoor_port = 0\n[hello]\nrestart_method = sometimes\ntoken = s3cret\n",
+    );
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    let ready = service.expect_notify("READY=1");
+    assert!(
+        ready.contains("STATUS=reload refused: ") && ready.contains("'sometimes'"),
+        "{ready}"
+    );
+    let services = console.ask("services");
+    assert!(
+        services.contains("configuration generation=0 last_reload_refused=\"")
+            && services.contains("restart_method"),
+        "{services}"
+    );
+    let json = console.ask("services --json");
+    assert!(json.contains("\"last_reload_refused\":\""), "{json}");
+
+    service.rewrite_config(&hello_config("backdoor_port = 0"));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    let ready = service.expect_notify("READY=1");
+    assert!(ready.contains("STATUS=running"), "{ready}");
+    // A reload restarts the service; the console stays.
+    let services = console.ask("services");
+    assert!(
+        services.contains("configuration generation=1 last_reload_refused=-\n"),
+        "{services}"
+    );
+    service.signal(Signal::TERM);
+}

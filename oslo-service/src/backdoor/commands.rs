@@ -91,12 +91,32 @@ fn services(views: &Views) -> (String, Value) {
             "{name} state={state} started_at={}\n",
             time(service.started_at)
         ));
-        list.push(json!({ "name": name, "state": state, "started_at": time(service.started_at) }));
+        list.push(json!({
+            "name": name,
+            "state": state,
+            "started_at": time(service.started_at),
+            "configuration_generation": views.conf.generation(),
+            "last_reload_refused": views.conf.last_refused_reload(),
+        }));
     }
     if services.is_empty() {
         text.push_str("no service runs in this process\n");
     }
+    text.push_str(&configuration_line(views));
     (text, Value::Array(list))
+}
+
+/// The configuration in force: how many reloads were accepted, and why the last one
+/// was refused, until one is accepted.
+fn configuration_line(views: &Views) -> String {
+    let refused = views
+        .conf
+        .last_refused_reload()
+        .map_or_else(|| "-".to_owned(), |reason| format!("{reason:?}"));
+    format!(
+        "configuration generation={} last_reload_refused={refused}\n",
+        views.conf.generation()
+    )
 }
 
 fn tasks(views: &Views) -> (String, Value) {
@@ -165,8 +185,11 @@ fn workers(views: &Views) -> Result<(String, Value), String> {
             "started_at": time(worker.started_at),
             "restarts": worker.restarts,
             "ready": worker.ready,
+            "configuration_generation": views.conf.generation(),
+            "last_reload_refused": views.conf.last_refused_reload(),
         }));
     }
+    text.push_str(&configuration_line(views));
     Ok((text, Value::Array(list)))
 }
 

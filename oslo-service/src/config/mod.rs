@@ -137,6 +137,14 @@ struct Shared {
     /// Whether `group` reads only the registered groups: so for a program's
     /// configuration; a configuration built in memory (tests) reads any.
     registered_only: bool,
+    reloads: Mutex<Reloads>,
+}
+
+/// The reloads of a configuration: accepted ones counted, the last refusal kept.
+#[derive(Default)]
+struct Reloads {
+    generation: u64,
+    refused: Option<String>,
 }
 
 impl Config {
@@ -174,6 +182,7 @@ impl Config {
                 hooks: Mutex::default(),
                 checks: Mutex::default(),
                 registered_only: true,
+                reloads: Mutex::default(),
             }),
         })
     }

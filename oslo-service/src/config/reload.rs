@@ -80,9 +80,10 @@ impl Config {
     /// value is bad or a [reload check](Config::add_reload_check) fails, nothing changes
     /// and the error is returned.
     pub fn reload(&self) -> Result<Vec<(String, String)>, ConfigError> {
-        let fresh = self.read_sources()?;
-        self.run_reload_checks(&fresh)?;
-        Ok(self.replace(fresh))
+        self.record(self.read_sources().and_then(|fresh| {
+            self.run_reload_checks(&fresh)?;
+            Ok(self.replace(fresh))
+        }))
     }
 
     /// Re-reads every source and applies only the options declared `mutable` (and
@@ -91,9 +92,42 @@ impl Config {
     /// old value.
     /// The hooks of [`Config::on_mutate`] are then called with what changed.
     pub fn mutate(&self) -> Result<Vec<(String, String)>, ConfigError> {
-        let fresh = self.read_sources()?;
-        self.run_reload_checks(&fresh)?;
-        Ok(self.mutate_to(fresh))
+        self.record(self.read_sources().and_then(|fresh| {
+            self.run_reload_checks(&fresh)?;
+            Ok(self.mutate_to(fresh))
+        }))
+    }
+
+    /// How many reloads (or mutates) were accepted since start: the generation of the
+    /// configuration in force, 0 for the one read at start.
+    pub fn generation(&self) -> u64 {
+        self.reloads().generation
+    }
+
+    /// Why the last reload was refused (its error, secrets masked), until one is
+    /// accepted; `None` when the last one was.
+    pub fn last_refused_reload(&self) -> Option<String> {
+        self.reloads().refused.clone()
+    }
+
+    fn reloads(&self) -> std::sync::MutexGuard<'_, super::Reloads> {
+        self.shared
+            .reloads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts an accepted reload, or keeps why one was refused.
+    fn record<T>(&self, outcome: Result<T, ConfigError>) -> Result<T, ConfigError> {
+        let mut reloads = self.reloads();
+        match &outcome {
+            Ok(_) => {
+                reloads.generation += 1;
+                reloads.refused = None;
+            }
+            Err(err) => reloads.refused = Some(err.to_string()),
+        }
+        outcome
     }
 
     /// A configuration of `groups` (and the runtime's) holding the values of INI `text`,

@@ -144,7 +144,7 @@ impl ServiceLauncher {
         if let Some(console) = &console {
             console.set_services(self.services.contexts());
         }
-        role.ready();
+        role.ready(&self.conf);
 
         // The new executable a SIGUSR2 started, until it is ready or has failed.
         let mut successor: Option<Successor> = None;
@@ -207,7 +207,7 @@ impl ServiceLauncher {
                     if let Some(console) = &console {
                         console.set_services(self.services.contexts());
                     }
-                    role.ready();
+                    role.ready(&self.conf);
                 }
                 Some(SignalEvent::HangUp) => {
                     tracing::info!(
@@ -349,12 +349,12 @@ impl Role {
     }
 
     /// Every service is up (again): tell systemd, or the parent.
-    fn ready(&self) {
+    fn ready(&self, conf: &Config) {
         match self {
             Role::Standalone => {
                 // The successor of an upgrade takes over from its predecessor here.
                 upgrade::announce_ready();
-                systemd::notify_ready_with_status("running");
+                systemd::notify_ready_with_status(&Phase::status(conf, "running"));
             }
             Role::Worker(link) => link.report_ready(),
         }

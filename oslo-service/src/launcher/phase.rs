@@ -105,4 +105,13 @@ impl Phase {
             }
         }
     }
+
+    /// What systemd's `STATUS=` says once (re)started: `ready`, or why the last reload
+    /// was refused (the next accepted one clears it).
+    pub(super) fn status(conf: &Config, ready: &str) -> String {
+        match conf.last_refused_reload() {
+            Some(reason) => format!("reload refused: {reason}"),
+            None => ready.to_owned(),
+        }
+    }
 }

@@ -309,7 +309,8 @@ impl Supervisor {
         if !self.phase.reread(&self.conf, self.restart_method) {
             // The workers run on, on the old configuration.
             if self.phase.state() == LauncherState::Running {
-                systemd::notify_ready_with_status(&self.pool.readiness());
+                let status = Phase::status(&self.conf, &self.pool.readiness());
+                systemd::notify_ready_with_status(&status);
             }
             return;
         }
