@@ -13,6 +13,8 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
     let app = Router::new().route("/", get(|| async { "ok" }));
     let server = oslo::wsgi::Server::builder("bench", app)
         .host("127.0.0.1")
+        // 0, any free port, unless benches/upgrade.sh restarts it on the port it had.
+        .port(conf.get_or("bench", "port", 0_u16)?)
         .bind()?;
     if oslo::launcher::current_worker().is_none() {
         if let Some(addr) = server.local_addr() {
