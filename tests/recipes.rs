@@ -53,20 +53,18 @@ fn an_http_api_and_background_tasks_in_one_program() {
 fn a_users_crate_with_oslo_service_alone_builds() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("src")).unwrap();
     let manifest = std::fs::read_to_string(root.join("benches/footprint/Cargo.toml"))
         .unwrap()
         .replace(
             "path = \"../../oslo-service\"",
             &format!("path = {:?}", root.join("oslo-service")),
+        )
+        .replace(
+            "path = \"../bench_workers.rs\"",
+            &format!("path = {:?}", root.join("benches/bench_workers.rs")),
         );
     assert!(manifest.contains("default-features = false"), "{manifest}");
     std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
-    std::fs::copy(
-        root.join("benches/footprint/src/main.rs"),
-        dir.path().join("src/main.rs"),
-    )
-    .unwrap();
     std::fs::copy(root.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let checked = std::process::Command::new(cargo)
