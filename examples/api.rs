@@ -17,8 +17,9 @@
 //! With `paste_app = api` it serves the pipeline of `api_paste_config`
 //! (examples/api-paste.ini: the health check, a request-id filter, the routes); with
 //! `[ssl] cert_file` and `key_file` it serves TLS.
-//! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/panic`, `/debug/upload` and
-//! `/debug/bytes/{n}`, for trying the server's limits and its graceful stop with curl.
+//! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/block/{ms}` (blocks the worker's
+//! thread), `/debug/panic`, `/debug/upload` and `/debug/bytes/{n}`, for trying the
+//! server's limits, the heartbeat and the graceful stop with curl.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,8 +45,8 @@ struct ApiOpts {
     /// Worker processes; 1 serves in the launcher's own process.
     #[opt(default = 4, min = 1, max = 64)]
     workers: i64,
-    /// Routes for trying the server's limits: /debug/sleep/{ms}, /debug/panic,
-    /// /debug/upload, /debug/bytes/{n}.
+    /// Routes for trying the server's limits: /debug/sleep/{ms}, /debug/block/{ms},
+    /// /debug/panic, /debug/upload, /debug/bytes/{n}.
     #[opt(default = false)]
     debug_routes: bool,
     /// The app to serve from the paste file `api_paste_config` (such as `api`, in
@@ -144,6 +145,7 @@ fn app(debug_routes: bool) -> Router {
     if debug_routes {
         routes = routes
             .route("/debug/sleep/{ms}", get(sleep))
+            .route("/debug/block/{ms}", get(block))
             .route("/debug/panic", get(panics))
             .route("/debug/upload", post(upload))
             .route("/debug/bytes/{n}", get(bytes));
@@ -196,6 +198,14 @@ async fn sleep(Path(ms): Path<u64>) -> String {
     tracing::info!(ms, "sleep started");
     tokio::time::sleep(Duration::from_millis(ms)).await;
     format!("slept {ms} ms\n")
+}
+
+/// Blocks the worker's thread (a handler that calls a blocking function): its runtime
+/// answers nothing, not even its parent's heartbeat, for `ms` (at most an hour).
+async fn block(Path(ms): Path<u64>) -> String {
+    tracing::info!(ms, "blocking the worker's thread");
+    std::thread::sleep(Duration::from_millis(ms.min(3_600_000)));
+    format!("blocked {ms} ms\n")
 }
 
 async fn panics() -> &'static str {

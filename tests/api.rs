@@ -411,3 +411,101 @@ fn a_paste_app_that_does_not_load_stops_the_start() {
         service.log()
     );
 }
+
+/// A worker whose runtime is blocked (a handler that calls a blocking function) stops
+/// answering its parent's heartbeat: the parent logs it with its pid and how long it
+/// was silent, aborts it, kills it, and starts another, while the other worker serves.
+#[test]
+fn a_worker_whose_runtime_blocks_is_replaced_while_the_others_serve() {
+    let (service, port) = start(
+        "worker_heartbeat_interval = 1\nworker_heartbeat_timeout = 2",
+        2,
+    );
+    // Block the worker that answers this connection.
+    let mut blocked = Connection::open(port).unwrap();
+    let answer = blocked.get("/v1/whoami", "").unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let pid = json["pid"].as_u64().unwrap() as u32;
+    blocked
+        .send(b"GET /debug/block/600000 HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+
+    // The other worker (then the replacement too) answers all along.
+    let deadline = std::time::Instant::now() + HANG;
+    let mut served = 0;
+    while !service.log().contains(&format!("child killed pid={pid} ")) {
+        assert!(std::time::Instant::now() < deadline, "{}", service.log());
+        let answer = get(port, "/v1/whoami").unwrap();
+        assert_eq!(answer.status, 200);
+        served += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        served > 10,
+        "only {served} answers while the worker was blocked"
+    );
+    let log = service.log();
+    assert!(
+        log.lines().any(
+            |line| line.contains("worker runtime not answering, aborting it")
+                && line.contains(&format!("pid={pid} "))
+                && line.contains("silent_seconds=")
+        ),
+        "{log}"
+    );
+    // SIGABRT ended it (the handler blocks in a sleep, which the signal does not wait for).
+    assert!(
+        log.contains(&format!("child killed pid={pid} worker=")) && log.contains("signal=6"),
+        "{log}"
+    );
+    // Its connection ends without an answer, and a replacement serves.
+    assert!(blocked.read_response().is_err());
+    let deadline = std::time::Instant::now() + HANG;
+    while whoami_pid(port) == pid || service.log().matches("started worker").count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    service.signal(Signal::TERM);
+}
+
+/// `graceful_shutdown_delay`: on SIGTERM the health check answers 503 at once while the
+/// routes serve on for the delay; then the stop proceeds and the process exits 0.
+#[test]
+fn on_sigterm_the_health_check_fails_first_and_the_routes_serve_through_the_delay() {
+    let config = "[DEFAULT]\ngraceful_shutdown_delay = 2\n[inventory]\nport = 0\napi_workers = 2\n";
+    let (mut service, port) = support::start_listening(env!("CARGO_BIN_EXE_inventory"), config);
+    assert_eq!(get(port, "/healthcheck").unwrap().status, 200);
+
+    let signalled = std::time::Instant::now();
+    service.signal(Signal::TERM);
+    // Within a moment the health check says so...
+    let deadline = signalled + Duration::from_secs(1);
+    let unhealthy = loop {
+        let health = get(port, "/healthcheck").unwrap();
+        if health.status == 503 {
+            break health;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        unhealthy.text().contains("shutting down"),
+        "{}",
+        unhealthy.text()
+    );
+    // ...while the routes serve on, new connections included, until the delay is over.
+    while signalled.elapsed() < Duration::from_millis(1500) {
+        let items = get(port, "/items").unwrap();
+        assert_eq!(items.status, 200, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "the delay was cut short"
+    );
+    assert!(
+        get(port, "/items").is_err(),
+        "still accepting after the stop"
+    );
+}

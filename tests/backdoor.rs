@@ -266,6 +266,15 @@ fn under_workers_each_process_has_its_own_console_and_the_parent_lists_them() {
     }
     assert!(workers.contains("workers worker=0 "), "{workers}");
     assert!(workers.contains("ready=true"), "{workers}");
+    // Each worker's runtime answers the parent's heartbeat (every 5 s by default; the
+    // first ping goes out as it starts).
+    wait_until("every worker's first heartbeat answer", || {
+        let workers = parent.ask("workers");
+        workers
+            .lines()
+            .filter(|l| l.contains(" pid="))
+            .all(|l| l.contains("last_answer=20"))
+    });
 
     // A worker's own console answers for itself.
     let (worker_port, worker_pid) = found.iter().find(|(_, pid)| *pid != service.pid()).unwrap();

@@ -168,14 +168,15 @@ fn workers(views: &Views) -> Result<(String, Value), String> {
     let mut list = Vec::new();
     for worker in &workers {
         text.push_str(&format!(
-            "{} worker={} pid={} generation={} started_at={} restarts={} ready={}\n",
+            "{} worker={} pid={} generation={} started_at={} restarts={} ready={} last_answer={}\n",
             worker.service,
             worker.index,
             worker.pid,
             worker.generation,
             time(worker.started_at),
             worker.restarts,
-            worker.ready
+            worker.ready,
+            worker.last_answer.map_or_else(|| "-".to_owned(), time),
         ));
         list.push(json!({
             "service": worker.service,
@@ -185,6 +186,7 @@ fn workers(views: &Views) -> Result<(String, Value), String> {
             "started_at": time(worker.started_at),
             "restarts": worker.restarts,
             "ready": worker.ready,
+            "last_answer": worker.last_answer.map(time),
             "configuration_generation": views.conf.generation(),
             "last_reload_refused": views.conf.last_refused_reload(),
         }));

@@ -48,6 +48,8 @@ pub(crate) struct WorkerView {
     pub(crate) started_at: SystemTime,
     pub(crate) restarts: u64,
     pub(crate) ready: bool,
+    /// When its runtime last answered the heartbeat.
+    pub(crate) last_answer: Option<SystemTime>,
 }
 
 /// What the launcher shows the console; it updates the views as things change.

@@ -31,6 +31,19 @@ pub struct ServiceOptions {
     /// with status 1; 0 waits without limit.
     #[opt(default = 60, min = 0, max = 31536000)]
     pub graceful_shutdown_timeout: u64,
+    /// Seconds between two checks that a worker process's runtime answers its parent;
+    /// 0 checks nothing.
+    #[opt(default = 5, min = 0, max = 86400)]
+    pub worker_heartbeat_interval: u64,
+    /// Seconds a worker's runtime may go without answering before the parent logs it,
+    /// sends it SIGABRT (a core, where the system keeps them) and then SIGKILL, and
+    /// replaces it; 0 never does.
+    #[opt(default = 60, min = 0, max = 86400)]
+    pub worker_heartbeat_timeout: u64,
+    /// Seconds between SIGTERM and the stop of accepting: the health check answers 503
+    /// at once (so that load balancers take the host out) while every route serves on.
+    #[opt(default = 0, min = 0, max = 3600)]
+    pub graceful_shutdown_delay: u64,
 }
 
 /// Options of periodic tasks (`[DEFAULT]`, namespace `oslo.service.periodic_task`).
@@ -212,15 +225,35 @@ pub(crate) const GROUPS: &[GroupInfo] = &[
 pub(crate) struct RuntimeOptions {
     /// `graceful_shutdown_timeout`; `None` for 0, which waits forever.
     pub graceful_shutdown_timeout: Option<Duration>,
+    /// `worker_heartbeat_interval` and `worker_heartbeat_timeout`; `None` when either
+    /// is 0.
+    pub heartbeat: Option<Heartbeat>,
+    /// `graceful_shutdown_delay`.
+    pub shutdown_delay: Duration,
+}
+
+/// How a parent checks that its workers' runtimes answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Heartbeat {
+    pub interval: Duration,
+    pub timeout: Duration,
 }
 
 impl RuntimeOptions {
     pub fn read(snapshot: &Snapshot) -> Result<Self, ConfigError> {
-        let timeout = snapshot
-            .group::<ServiceOptions>()?
-            .graceful_shutdown_timeout;
+        let options = snapshot.group::<ServiceOptions>()?;
+        let timeout = options.graceful_shutdown_timeout;
+        let (interval, silence) = (
+            options.worker_heartbeat_interval,
+            options.worker_heartbeat_timeout,
+        );
         Ok(RuntimeOptions {
             graceful_shutdown_timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
+            heartbeat: (interval > 0 && silence > 0).then(|| Heartbeat {
+                interval: Duration::from_secs(interval),
+                timeout: Duration::from_secs(silence),
+            }),
+            shutdown_delay: Duration::from_secs(options.graceful_shutdown_delay),
         })
     }
 }

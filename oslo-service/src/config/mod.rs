@@ -66,10 +66,10 @@ pub(crate) mod variants;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-pub(crate) use builtin::RuntimeOptions;
 pub use builtin::{
     CoordinationOptions, LogOptions, PeriodicTaskOptions, ServiceOptions, SslOptions, WsgiOptions,
 };
+pub(crate) use builtin::{Heartbeat, RuntimeOptions};
 pub(crate) use cli::{CommandLine, Invocation};
 use declared::{SpecIndex, check_groups, substituted, with_runtime_groups};
 pub use error::{ConfigError, InvalidValue};

@@ -196,6 +196,10 @@ impl ServiceLauncher {
                     if let Some(successor) = successor.take() {
                         successor.kill();
                     }
+                    // A worker's parent applies the delay for all its workers.
+                    if !role.is_worker() && !options.shutdown_delay.is_zero() {
+                        delay_stop(&mut signals, options.shutdown_delay).await?;
+                    }
                     return self.shutdown(&mut signals, &options).await;
                 }
                 // A worker's SIGHUP comes from its parent, never from a terminal.
@@ -326,6 +330,21 @@ impl ServiceLauncher {
 
 /// How much longer than its parent a worker waits for its own services to stop.
 const WORKER_TIMEOUT_MARGIN: Duration = Duration::from_secs(2);
+
+/// `graceful_shutdown_delay`: the health check answers 503 from now, every route serves
+/// on and the sockets accept, for that long; SIGINT cuts it short.
+async fn delay_stop(signals: &mut SignalLoop, delay: Duration) -> Result<()> {
+    tracing::info!(
+        delay_seconds = delay.as_secs(),
+        "draining before the stop: the health check answers 503, routes serve on"
+    );
+    crate::service::begin_draining();
+    systemd::notify_status("draining");
+    signals
+        .guard(tokio::time::sleep(delay))
+        .await
+        .map_err(|Interrupted| Error::Interrupted)
+}
 
 /// Where a [`ServiceLauncher`] runs: on its own, or as one worker of a parent.
 #[derive(Debug)]

@@ -7,7 +7,10 @@
 //! ```text
 //! worker -> parent   R                                      ready (one byte)
 //!                    C id:u32 every_ms:u64 len:u16 task      claim the current period
+//!                    O                                      pong: its runtime answers
 //! parent -> worker   A id:u32 outcome:u8 period:u64 len:u16 reason
+//!                    P                                      ping (the heartbeat)
+//!                    D                                      drain: the host stops soon
 //! ```
 //!
 //! Numbers are little-endian; `outcome` is 0 (run `period`), 1 (another host runs it) or
@@ -19,6 +22,11 @@ use std::time::Duration;
 pub(in crate::launcher) const READY: u8 = b'R';
 const CLAIM: u8 = b'C';
 const ANSWER: u8 = b'A';
+/// The parent's heartbeat, which the worker's runtime answers with [`PONG`].
+pub(in crate::launcher) const PING: u8 = b'P';
+pub(in crate::launcher) const PONG: u8 = b'O';
+/// Sent on SIGTERM with a `graceful_shutdown_delay`: the health check says so from now.
+pub(in crate::launcher) const DRAIN: u8 = b'D';
 
 /// What the parent answers a claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +43,9 @@ pub(in crate::launcher) enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(in crate::launcher) enum Frame {
     Ready,
+    Ping,
+    Pong,
+    Drain,
     Claim {
         id: u32,
         every: Duration,
@@ -91,6 +102,9 @@ impl Frames {
         loop {
             let (frame, used) = match *self.pending.first()? {
                 READY => (Frame::Ready, 1),
+                PING => (Frame::Ping, 1),
+                PONG => (Frame::Pong, 1),
+                DRAIN => (Frame::Drain, 1),
                 CLAIM => {
                     let head = self.pending.get(..15)?;
                     let len = usize::from(u16::from_le_bytes([head[13], head[14]]));
@@ -134,7 +148,7 @@ mod tests {
 
     #[test]
     fn frames_arrive_whole_whatever_the_pieces() {
-        let mut bytes = vec![READY];
+        let mut bytes = vec![READY, PING, PONG, DRAIN];
         bytes.extend(claim_frame(7, "Cluster.purge", Duration::from_secs(60)));
         bytes.push(b'?');
         bytes.extend(answer_frame(7, &Outcome::Run(42)));
@@ -152,6 +166,9 @@ mod tests {
             got,
             [
                 Frame::Ready,
+                Frame::Ping,
+                Frame::Pong,
+                Frame::Drain,
                 Frame::Claim {
                     id: 7,
                     every: Duration::from_secs(60),

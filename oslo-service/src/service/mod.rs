@@ -7,6 +7,20 @@ mod context;
 
 pub use context::Context;
 
+/// Set when a stop with `graceful_shutdown_delay` begins: the process stops accepting
+/// once the delay is over, and the health check answers 503 from now on.
+static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The stop of this process (or of its host, in a worker) is coming: see [`DRAINING`].
+pub(crate) fn begin_draining() {
+    DRAINING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether a stop with `graceful_shutdown_delay` has begun.
+pub(crate) fn is_draining() -> bool {
+    DRAINING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 use crate::error::Result;
 use crate::future::BoxFuture;
 

@@ -103,6 +103,11 @@ impl Healthcheck {
     /// The reasons the service is unhealthy; empty when it is healthy.
     pub async fn failures(&self) -> Vec<String> {
         let mut reasons = Vec::new();
+        // A stop with `graceful_shutdown_delay` began: load balancers take the host out
+        // while the routes still serve.
+        if crate::service::is_draining() {
+            reasons.push("shutting down".to_owned());
+        }
         if let Some(file) = &self.disable_by_file {
             if file.exists() {
                 reasons.push("DISABLED BY FILE".to_owned());

@@ -1,48 +1,99 @@
 //! The parent's side of a worker's control socket: the configuration handed over, then
 //! the worker's readiness reports and its claims of cluster-task periods, each answered
-//! (claimed on the parent's membership of the coordination group).
+//! (claimed on the parent's membership of the coordination group), and the heartbeat:
+//! a worker whose runtime stops answering is logged, sent SIGABRT, then SIGKILL.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::super::protocol::{Frame, Frames, Outcome, answer_frame};
+use super::super::protocol::{Frame, Frames, Outcome, PING, answer_frame};
 use super::super::worker::handover_frame;
-use crate::config::Config;
+use crate::config::{Config, Heartbeat};
+
+/// How long a silent worker has, after SIGABRT (and the core it may write), before
+/// SIGKILL.
+const ABORT_GRACE: Duration = Duration::from_secs(5);
+
+/// What a worker's control socket tells the supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WorkerEvent {
+    /// Its services are up (or reset).
+    Ready(i32),
+    /// Its runtime answered the heartbeat.
+    Heard(i32),
+    /// Its runtime has not answered for this long: it is being killed.
+    Silent(i32, Duration),
+}
 
 /// Claims one worker may have under way at once; more are answered with a refusal at
 /// once, so a worker gone wrong cannot pile up tasks in its parent.
 const MAX_CLAIMS_IN_FLIGHT: usize = 64;
 
 /// Hands worker `pid` the configuration its siblings run on, then reads its readiness
-/// reports (sent on `ready`) and claims (answering each), in a task that holds the
-/// parent's end of its control socket until the worker closes its own.
+/// reports and claims (answering each), and checks its heartbeat, in a task that holds
+/// the parent's end of its control socket until the worker closes its own. What it
+/// learns goes to `events`; the sender returned writes frames to the worker (keep it
+/// no longer than the worker lives).
 pub(super) fn watch(
     conf: &Config,
     pid: i32,
     control: std::os::unix::net::UnixStream,
-    ready: mpsc::UnboundedSender<i32>,
-) -> std::io::Result<()> {
+    events: mpsc::UnboundedSender<WorkerEvent>,
+    heartbeat: Option<Heartbeat>,
+) -> std::io::Result<mpsc::UnboundedSender<Vec<u8>>> {
     control.set_nonblocking(true)?;
     let mut control = tokio::net::UnixStream::from_std(control)?;
     let values = handover_frame(&conf.snapshot().to_bytes(), &conf.sources().to_bytes());
+    let (answers, mut to_send) = mpsc::unbounded_channel::<Vec<u8>>();
+    let to_worker = answers.clone();
     tokio::spawn(async move {
         // Side by side: a program that does not read the configuration (a `main` of its
         // own) must still be heard when it is ready. Borrowed halves: dropping one does
         // not shut the socket down.
         let (mut reader, mut writer) = control.split();
-        let (answers, mut to_send) = mpsc::unbounded_channel::<Vec<u8>>();
+        let last_heard = Arc::new(Mutex::new(Instant::now()));
         let write = async {
             if let Err(err) = writer.write_all(&values).await {
                 // The worker reads end-of-file or a short frame, and gives up.
                 tracing::debug!(pid, error = %err, "cannot hand the configuration to the worker");
                 return;
             }
-            while let Some(answer) = to_send.recv().await {
-                if writer.write_all(&answer).await.is_err() {
+            let mut pings = heartbeat.map(|beat| tokio::time::interval(beat.interval));
+            loop {
+                let frame = tokio::select! {
+                    frame = to_send.recv() => match frame {
+                        Some(frame) => frame,
+                        None => return,
+                    },
+                    _ = async { pings.as_mut()?.tick().await; Some(()) }, if pings.is_some() => vec![PING],
+                };
+                if writer.write_all(&frame).await.is_err() {
                     return;
+                }
+            }
+        };
+        let silence = {
+            let last_heard = Arc::clone(&last_heard);
+            let events = events.clone();
+            async move {
+                let Some(beat) = heartbeat else {
+                    return std::future::pending().await;
+                };
+                loop {
+                    tokio::time::sleep(beat.interval).await;
+                    let silent = last_heard
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .elapsed();
+                    if silent > beat.timeout {
+                        let _ = events.send(WorkerEvent::Silent(pid, silent));
+                        abort(pid).await;
+                        return;
+                    }
                 }
             }
         };
@@ -55,7 +106,12 @@ pub(super) fn watch(
                 while let Some(frame) = frames.next_frame() {
                     match frame {
                         Frame::Ready => {
-                            let _ = ready.send(pid);
+                            let _ = events.send(WorkerEvent::Ready(pid));
+                        }
+                        Frame::Pong => {
+                            *last_heard.lock().unwrap_or_else(PoisonError::into_inner) =
+                                Instant::now();
+                            let _ = events.send(WorkerEvent::Heard(pid));
                         }
                         Frame::Claim { id, every, task } => {
                             let answers = answers.clone();
@@ -73,16 +129,32 @@ pub(super) fn watch(
                                 drop(permit);
                             });
                         }
-                        Frame::Answer { .. } => {}
+                        Frame::Answer { .. } | Frame::Ping | Frame::Drain => {}
                     }
                 }
             }
             // The writer ends once the claims under way have answered.
             drop(answers);
         };
-        tokio::join!(write, read);
+        // A silent worker is killed; its socket then closes, which ends the others.
+        tokio::select! {
+            _ = async { tokio::join!(write, read) } => {}
+            () = silence => {}
+        }
     });
-    Ok(())
+    Ok(to_worker)
+}
+
+/// SIGABRT to a worker whose runtime went silent (for a core that shows where it
+/// hangs), then SIGKILL if it still runs after [`ABORT_GRACE`].
+async fn abort(pid: i32) {
+    let Some(pid) = Pid::from_raw(pid) else {
+        return;
+    };
+    let _ = rustix::process::kill_process(pid, Signal::ABORT);
+    tokio::time::sleep(ABORT_GRACE).await;
+    // Still a child of ours, not yet reaped: the pid is still this worker's.
+    let _ = rustix::process::kill_process(pid, Signal::KILL);
 }
 
 /// Claims a period of a cluster task for a worker, on this host's membership.

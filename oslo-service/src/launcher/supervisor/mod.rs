@@ -7,6 +7,7 @@ mod control;
 mod pool;
 mod stopping;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -23,7 +24,16 @@ use crate::error::{Error, Result};
 use crate::service::ServiceBase;
 use crate::signals::{SignalEvent, SignalLoop, is_daemon};
 use crate::systemd;
+use control::WorkerEvent;
 use pool::{Action, Pool};
+
+/// The parent's end of a live worker's control socket.
+struct Link {
+    /// Frames to write to the worker.
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    /// When its runtime last answered the heartbeat.
+    last_heard: Option<SystemTime>,
+}
 
 /// A service and how many workers run it.
 pub(super) struct Launched {
@@ -45,8 +55,11 @@ pub(super) struct Supervisor {
     services: Services,
     pool: Pool,
     phase: Phase,
-    ready_tx: mpsc::UnboundedSender<i32>,
-    ready_rx: mpsc::UnboundedReceiver<i32>,
+    events_tx: mpsc::UnboundedSender<WorkerEvent>,
+    events_rx: mpsc::UnboundedReceiver<WorkerEvent>,
+    /// Each live worker's control socket, to send it frames, and when its runtime last
+    /// answered the heartbeat.
+    links: HashMap<i32, Link>,
     commands: mpsc::UnboundedReceiver<Command>,
     /// The new executable a SIGUSR2 started, until it is ready or has failed.
     successor: Option<Successor>,
@@ -66,7 +79,7 @@ impl Supervisor {
             wanted.push((service.name().to_owned(), workers));
             services.add(service);
         }
-        let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             pool: Pool::new(wanted, options.graceful_shutdown_timeout),
             conf,
@@ -74,8 +87,9 @@ impl Supervisor {
             options,
             services,
             phase: Phase::new(),
-            ready_tx,
-            ready_rx,
+            events_tx,
+            events_rx,
+            links: HashMap::new(),
             commands,
             successor: None,
         })
@@ -143,7 +157,7 @@ impl Supervisor {
                         }
                     }
                 },
-                Some(pid) = self.ready_rx.recv() => self.mark_ready(pid),
+                Some(event) = self.events_rx.recv() => self.worker_event(event),
                 Some(command) = self.commands.recv() => self.command(command),
                 outcome = upgrade::outcome_of(&mut self.successor) => {
                     let pid = self.successor.take().map(|s| s.pid());
@@ -201,6 +215,7 @@ impl Supervisor {
                 started_at: worker.started_at,
                 restarts: self.pool.restarts(worker.pool, worker.index),
                 ready: worker.ready,
+                last_answer: self.links.get(&pid).and_then(|link| link.last_heard),
             })
             .collect()
     }
@@ -223,9 +238,43 @@ impl Supervisor {
         let pid = spawned.pid.as_raw_pid();
         tracing::info!(service = %spec.name, worker = index, pid, "started worker");
         self.pool.started(pool, index, pid, SystemTime::now());
-        if let Err(err) = control::watch(&self.conf, pid, spawned.control, self.ready_tx.clone()) {
+        let heartbeat = self.options.heartbeat;
+        match control::watch(
+            &self.conf,
+            pid,
+            spawned.control,
+            self.events_tx.clone(),
+            heartbeat,
+        ) {
+            Ok(frames) => {
+                let link = Link {
+                    frames,
+                    last_heard: None,
+                };
+                self.links.insert(pid, link);
+            }
             // Without the socket the worker saw end-of-file and is exiting already.
-            tracing::error!(pid, error = %err, "cannot watch the worker's control socket");
+            Err(err) => {
+                tracing::error!(pid, error = %err, "cannot watch the worker's control socket")
+            }
+        }
+    }
+
+    fn worker_event(&mut self, event: WorkerEvent) {
+        match event {
+            WorkerEvent::Ready(pid) => self.mark_ready(pid),
+            WorkerEvent::Heard(pid) => {
+                if let Some(link) = self.links.get_mut(&pid) {
+                    link.last_heard = Some(SystemTime::now());
+                }
+            }
+            WorkerEvent::Silent(pid, silent) => {
+                tracing::error!(
+                    pid,
+                    silent_seconds = silent.as_secs(),
+                    "worker runtime not answering, aborting it"
+                );
+            }
         }
     }
 
@@ -259,6 +308,7 @@ impl Supervisor {
     }
 
     fn exited(&mut self, pid: i32, status: Option<WaitStatus>) {
+        self.links.remove(&pid);
         let Some(worker) = self.pool.exited(pid) else {
             return;
         };

@@ -1,13 +1,17 @@
 //! How the parent ends: a stop (SIGTERM, or SIGHUP in a terminal), a hand-over to the
 //! successor of a binary upgrade, or SIGINT; and the upgrade's start.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// What a stop takes beyond its delay and `graceful_shutdown_timeout`.
+const STOP_MARGIN: Duration = Duration::from_secs(5);
 
 use rustix::process::{Pid, Signal, WaitOptions};
 
 use super::{Supervisor, send, sleep_until};
 use crate::error::{Error, Result};
 use crate::launcher::phase::LauncherState;
+use crate::launcher::protocol::DRAIN;
 use crate::launcher::upgrade::Successor;
 use crate::signals::{SignalEvent, SignalLoop};
 use crate::systemd;
@@ -63,13 +67,45 @@ impl Supervisor {
     /// it has not within `graceful_shutdown_timeout`. A worker already stopping (the old
     /// generation of a reload) keeps its own deadline: the SIGTERM does not extend it.
     pub(super) async fn stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
-        self.phase
-            .begin_stop(self.options.graceful_shutdown_timeout);
         // A new executable still starting stops with this one.
         if let Some(successor) = self.successor.take() {
             successor.kill();
         }
+        if !self.options.shutdown_delay.is_zero() {
+            self.delay_stop(signals).await?;
+        }
+        self.phase
+            .begin_stop(self.options.graceful_shutdown_timeout);
         self.drain(signals).await
+    }
+
+    /// `graceful_shutdown_delay`: every worker's health check answers 503 from now (a
+    /// drain frame), every route serves on and the sockets accept, for that long; then
+    /// the stop proceeds.
+    async fn delay_stop(&mut self, signals: &mut SignalLoop) -> Result<()> {
+        let delay = self.options.shutdown_delay;
+        tracing::info!(
+            delay_seconds = delay.as_secs(),
+            "draining before the stop: health checks answer 503, routes serve on"
+        );
+        systemd::notify_status("draining");
+        if let Some(timeout) = self.options.graceful_shutdown_timeout {
+            systemd::notify_extend_timeout(delay + timeout + STOP_MARGIN);
+        }
+        for link in self.links.values() {
+            let _ = link.frames.send(vec![DRAIN]);
+        }
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                event = signals.next() => match event {
+                    None | Some(SignalEvent::Interrupt) => return self.interrupt(),
+                    Some(SignalEvent::ChildExited) => self.reap(),
+                    Some(_) => {}
+                },
+                () = tokio::time::sleep_until(until) => return Ok(()),
+            }
+        }
     }
 
     /// Every worker is asked to stop, and killed if it has not within

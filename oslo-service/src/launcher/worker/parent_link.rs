@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
-use super::super::protocol::{Frame, Frames, Outcome, READY, claim_frame};
+use super::super::protocol::{Frame, Frames, Outcome, PONG, READY, claim_frame};
 use super::marker::Marker;
 use crate::coordination::AskParent;
 use crate::future::BoxFuture;
@@ -121,8 +121,9 @@ impl ParentLink {
     }
 
     /// Watches the control socket in a task of its own: hands the parent's answers to
-    /// the claims waiting for them, and exits the process with status 1 as soon as the
-    /// parent is gone.
+    /// the claims waiting for them, answers its heartbeat (from this task, so that a
+    /// runtime that runs no task any more goes silent), marks the process draining when
+    /// told, and exits the process with status 1 as soon as the parent is gone.
     pub(in crate::launcher) fn watch_parent(&self) -> io::Result<()> {
         let control = self
             .control
@@ -134,6 +135,7 @@ impl ParentLink {
             parent_died();
         }
         let claims = Arc::clone(&self.claims);
+        let control = Arc::clone(&self.control);
         tokio::spawn(async move {
             let mut buf = [0u8; 512];
             let mut frames = Frames::default();
@@ -143,10 +145,17 @@ impl ParentLink {
                     Ok(n) => {
                         frames.push(&buf[..n]);
                         while let Some(frame) = frames.next_frame() {
-                            if let Frame::Answer { id, outcome } = frame {
-                                if let Some(waiting) = claims.waiting().remove(&id) {
-                                    let _ = waiting.send(outcome);
+                            match frame {
+                                Frame::Answer { id, outcome } => {
+                                    if let Some(waiting) = claims.waiting().remove(&id) {
+                                        let _ = waiting.send(outcome);
+                                    }
                                 }
+                                Frame::Ping => {
+                                    let _ = write_frame(&control, &[PONG]);
+                                }
+                                Frame::Drain => crate::service::begin_draining(),
+                                _ => {}
                             }
                         }
                     }
