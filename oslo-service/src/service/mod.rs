@@ -16,7 +16,8 @@ pub(crate) fn begin_draining() {
     DRAINING.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-/// Whether a stop with `graceful_shutdown_delay` has begun.
+/// Whether a stop with `graceful_shutdown_delay` has begun (the health check asks).
+#[cfg(feature = "http")]
 pub(crate) fn is_draining() -> bool {
     DRAINING.load(std::sync::atomic::Ordering::SeqCst)
 }
