@@ -509,3 +509,67 @@ fn on_sigterm_the_health_check_fails_first_and_the_routes_serve_through_the_dela
         "still accepting after the stop"
     );
 }
+
+/// `max_requests`: every 1,000 requests (and up to 100 more) a worker is replaced, a
+/// new one first and then the old one drained, as a reload does: under keep-alive
+/// load for 20 s, no request fails and no connection is refused.
+#[test]
+fn workers_recycled_every_thousand_requests_under_load_fail_no_request() {
+    let (service, port) = start(
+        "graceful_shutdown_timeout = 30\nmax_requests = 1000\nmax_requests_jitter = 100",
+        2,
+    );
+    let load = Load::start(port, 8);
+    std::thread::sleep(Duration::from_secs(20));
+    let seen = load.finish();
+    let answered = seen.answers.len();
+    assert!(
+        seen.failures.is_empty() && seen.refused.is_empty(),
+        "{} failed, {} refused of {answered}: {:?} {:?}",
+        seen.failures.len(),
+        seen.refused.len(),
+        seen.failures,
+        seen.refused
+    );
+    // Replaced again and again (as fast as the fork rate allows: a worker keeps
+    // serving until its replacement is ready, so one serves more than its 1,000 here).
+    let pids: BTreeSet<u32> = seen.answers.iter().map(|(pid, _)| *pid).collect();
+    let recycled = service.log_count("recycling worker");
+    assert!(
+        pids.len() >= 10,
+        "{answered} answers from {} workers",
+        pids.len()
+    );
+    assert!(recycled >= 10, "{}", service.log());
+    assert!(
+        service.log().contains("reason=max_requests"),
+        "{}",
+        service.log()
+    );
+    service.signal(Signal::TERM);
+}
+
+/// `max_worker_lifetime`: a worker past its lifetime is replaced the same way.
+#[test]
+fn workers_past_their_lifetime_are_replaced() {
+    let (service, port) = start("max_worker_lifetime = 1", 2);
+    let first = whoami_pid(port);
+    let deadline = std::time::Instant::now() + HANG;
+    while !service
+        .log()
+        .contains(&format!("child exited pid={first} "))
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", service.log());
+        assert_eq!(get(port, "/v1/whoami").unwrap().status, 200);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = service.log();
+    assert!(
+        log.lines().any(|line| line.contains("recycling worker")
+            && line.contains(&format!("pid={first} "))
+            && line.contains("reason=max_worker_lifetime")),
+        "{log}"
+    );
+    assert_ne!(whoami_pid(port), first);
+    service.signal(Signal::TERM);
+}

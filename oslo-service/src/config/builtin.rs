@@ -44,6 +44,21 @@ pub struct ServiceOptions {
     /// at once (so that load balancers take the host out) while every route serves on.
     #[opt(default = 0, min = 0, max = 3600)]
     pub graceful_shutdown_delay: u64,
+    /// HTTP requests a worker process serves before it is replaced (a new one first,
+    /// then it drains), to bound what slow leaks cost; 0 never replaces it.
+    #[opt(default = 0, min = 0, max = 1000000000000)]
+    pub max_requests: u64,
+    /// Up to this many requests more, drawn for each worker, so that workers started
+    /// together are not replaced together.
+    #[opt(default = 0, min = 0, max = 1000000000000)]
+    pub max_requests_jitter: u64,
+    /// Seconds a worker process lives before it is replaced (a new one first, then it
+    /// drains); 0 never replaces it.
+    #[opt(default = 0, min = 0, max = 31536000)]
+    pub max_worker_lifetime: u64,
+    /// Up to this many seconds more, drawn for each worker.
+    #[opt(default = 0, min = 0, max = 31536000)]
+    pub max_worker_lifetime_jitter: u64,
 }
 
 /// Options of periodic tasks (`[DEFAULT]`, namespace `oslo.service.periodic_task`).
@@ -230,6 +245,10 @@ pub(crate) struct RuntimeOptions {
     pub heartbeat: Option<Heartbeat>,
     /// `graceful_shutdown_delay`.
     pub shutdown_delay: Duration,
+    /// `max_requests` and its jitter; `None` for 0.
+    pub max_requests: Option<(u64, u64)>,
+    /// `max_worker_lifetime` and its jitter; `None` for 0.
+    pub max_lifetime: Option<(Duration, Duration)>,
 }
 
 /// How a parent checks that its workers' runtimes answer.
@@ -254,6 +273,14 @@ impl RuntimeOptions {
                 timeout: Duration::from_secs(silence),
             }),
             shutdown_delay: Duration::from_secs(options.graceful_shutdown_delay),
+            max_requests: (options.max_requests > 0)
+                .then_some((options.max_requests, options.max_requests_jitter)),
+            max_lifetime: (options.max_worker_lifetime > 0).then(|| {
+                (
+                    Duration::from_secs(options.max_worker_lifetime),
+                    Duration::from_secs(options.max_worker_lifetime_jitter),
+                )
+            }),
         })
     }
 }

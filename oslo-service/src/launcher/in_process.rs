@@ -148,9 +148,24 @@ impl ServiceLauncher {
 
         // The new executable a SIGUSR2 started, until it is ready or has failed.
         let mut successor: Option<Successor> = None;
+        // `max_requests`, with its jitter drawn for this worker: then its parent
+        // replaces it.
+        let mut recycle_pending = false;
+        if let (Role::Worker(_), Some((max, jitter))) = (&role, options.max_requests) {
+            crate::service::set_request_limit(max.saturating_add(fastrand::u64(0..=jitter)));
+            recycle_pending = true;
+        }
         loop {
             let event = tokio::select! {
                 event = signals.next() => event,
+                () = crate::service::request_limit_reached(), if recycle_pending => {
+                    recycle_pending = false;
+                    if let Role::Worker(link) = &role {
+                        tracing::info!("served max_requests, asking the parent for a replacement");
+                        link.report_recycle();
+                    }
+                    continue;
+                }
                 outcome = upgrade::outcome_of(&mut successor) => {
                     let pid = successor.take().map(|s| s.pid());
                     match outcome {
@@ -198,7 +213,7 @@ impl ServiceLauncher {
                     }
                     // A worker's parent applies the delay for all its workers.
                     if !role.is_worker() && !options.shutdown_delay.is_zero() {
-                        delay_stop(&mut signals, options.shutdown_delay).await?;
+                        super::phase::delay_stop(&mut signals, options.shutdown_delay).await?;
                     }
                     return self.shutdown(&mut signals, &options).await;
                 }
@@ -330,21 +345,6 @@ impl ServiceLauncher {
 
 /// How much longer than its parent a worker waits for its own services to stop.
 const WORKER_TIMEOUT_MARGIN: Duration = Duration::from_secs(2);
-
-/// `graceful_shutdown_delay`: the health check answers 503 from now, every route serves
-/// on and the sockets accept, for that long; SIGINT cuts it short.
-async fn delay_stop(signals: &mut SignalLoop, delay: Duration) -> Result<()> {
-    tracing::info!(
-        delay_seconds = delay.as_secs(),
-        "draining before the stop: the health check answers 503, routes serve on"
-    );
-    crate::service::begin_draining();
-    systemd::notify_status("draining");
-    signals
-        .guard(tokio::time::sleep(delay))
-        .await
-        .map_err(|Interrupted| Error::Interrupted)
-}
 
 /// Where a [`ServiceLauncher`] runs: on its own, or as one worker of a parent.
 #[derive(Debug)]

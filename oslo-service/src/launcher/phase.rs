@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::signals::{Interrupted, SignalLoop};
 use crate::systemd;
 
 use super::services::RestartMethod;
@@ -114,4 +116,19 @@ impl Phase {
             None => ready.to_owned(),
         }
     }
+}
+
+/// `graceful_shutdown_delay`: the health check answers 503 from now, every route serves
+/// on and the sockets accept, for that long; SIGINT cuts it short.
+pub(super) async fn delay_stop(signals: &mut SignalLoop, delay: Duration) -> Result<()> {
+    tracing::info!(
+        delay_seconds = delay.as_secs(),
+        "draining before the stop: the health check answers 503, routes serve on"
+    );
+    crate::service::begin_draining();
+    systemd::notify_status("draining");
+    signals
+        .guard(tokio::time::sleep(delay))
+        .await
+        .map_err(|Interrupted| Error::Interrupted)
 }

@@ -8,6 +8,7 @@
 //! worker -> parent   R                                      ready (one byte)
 //!                    C id:u32 every_ms:u64 len:u16 task      claim the current period
 //!                    O                                      pong: its runtime answers
+//!                    X                                      it served its max_requests
 //! parent -> worker   A id:u32 outcome:u8 period:u64 len:u16 reason
 //!                    P                                      ping (the heartbeat)
 //!                    D                                      drain: the host stops soon
@@ -27,6 +28,8 @@ pub(in crate::launcher) const PING: u8 = b'P';
 pub(in crate::launcher) const PONG: u8 = b'O';
 /// Sent on SIGTERM with a `graceful_shutdown_delay`: the health check says so from now.
 pub(in crate::launcher) const DRAIN: u8 = b'D';
+/// Sent by a worker that served its `max_requests`: its parent replaces it.
+pub(in crate::launcher) const RECYCLE: u8 = b'X';
 
 /// What the parent answers a claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +49,7 @@ pub(in crate::launcher) enum Frame {
     Ping,
     Pong,
     Drain,
+    Recycle,
     Claim {
         id: u32,
         every: Duration,
@@ -105,6 +109,7 @@ impl Frames {
                 PING => (Frame::Ping, 1),
                 PONG => (Frame::Pong, 1),
                 DRAIN => (Frame::Drain, 1),
+                RECYCLE => (Frame::Recycle, 1),
                 CLAIM => {
                     let head = self.pending.get(..15)?;
                     let len = usize::from(u16::from_le_bytes([head[13], head[14]]));

@@ -16,6 +16,43 @@ pub(crate) fn begin_draining() {
     DRAINING.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Requests the process's HTTP servers began to serve.
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `max_requests` (with its jitter) for this process; 0 for none.
+static REQUEST_LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Woken when [`REQUESTS`] reaches [`REQUEST_LIMIT`].
+static LIMIT_REACHED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// One more request is being served.
+#[cfg(feature = "http")]
+pub(crate) fn count_request() {
+    use std::sync::atomic::Ordering;
+    let served = REQUESTS.fetch_add(1, Ordering::Relaxed) + 1;
+    if served == REQUEST_LIMIT.load(Ordering::Relaxed) {
+        LIMIT_REACHED.notify_one();
+    }
+}
+
+/// Sets how many requests this process serves before it asks to be replaced.
+pub(crate) fn set_request_limit(limit: u64) {
+    REQUEST_LIMIT.store(limit, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Resolves once the process has served its request limit (never without one).
+pub(crate) async fn request_limit_reached() {
+    use std::sync::atomic::Ordering;
+    let limit = REQUEST_LIMIT.load(Ordering::Relaxed);
+    if limit == 0 {
+        return std::future::pending().await;
+    }
+    if REQUESTS.load(Ordering::Relaxed) >= limit {
+        return;
+    }
+    LIMIT_REACHED.notified().await;
+}
+
 /// Whether a stop with `graceful_shutdown_delay` has begun (the health check asks).
 #[cfg(feature = "http")]
 pub(crate) fn is_draining() -> bool {

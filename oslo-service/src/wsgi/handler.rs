@@ -93,6 +93,8 @@ where
             // A turn in the pool: requests, not connections, wait for one.
             let permit = Arc::clone(&shared.pool).acquire_owned().await.ok();
             let served = Served::new(client, permit);
+            // `max_requests` counts what the process served.
+            crate::service::count_request();
             let started = AccessLog::enabled().then(|| {
                 let request_line = format!(
                     "{} {} {:?}",

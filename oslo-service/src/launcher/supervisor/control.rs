@@ -27,6 +27,8 @@ pub(super) enum WorkerEvent {
     Heard(i32),
     /// Its runtime has not answered for this long: it is being killed.
     Silent(i32, Duration),
+    /// It served its `max_requests`: replace it.
+    ServedItsRequests(i32),
 }
 
 /// Claims one worker may have under way at once; more are answered with a refusal at
@@ -107,6 +109,9 @@ pub(super) fn watch(
                     match frame {
                         Frame::Ready => {
                             let _ = events.send(WorkerEvent::Ready(pid));
+                        }
+                        Frame::Recycle => {
+                            let _ = events.send(WorkerEvent::ServedItsRequests(pid));
                         }
                         Frame::Pong => {
                             *last_heard.lock().unwrap_or_else(PoisonError::into_inner) =

@@ -4,6 +4,7 @@
 //! worker is `control`'s.
 
 mod control;
+mod events;
 mod pool;
 mod stopping;
 
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+use rustix::process::{Pid, Signal};
 use tokio::sync::mpsc;
 
 use super::phase::{LauncherState, Phase};
@@ -237,7 +238,13 @@ impl Supervisor {
         };
         let pid = spawned.pid.as_raw_pid();
         tracing::info!(service = %spec.name, worker = index, pid, "started worker");
-        self.pool.started(pool, index, pid, SystemTime::now());
+        // `max_worker_lifetime`, with its jitter drawn for this worker.
+        let recycle_at = self.options.max_lifetime.map(|(lifetime, jitter)| {
+            let jitter = jitter.mul_f64(fastrand::f64());
+            Instant::now() + lifetime + jitter
+        });
+        self.pool
+            .started(pool, index, pid, SystemTime::now(), recycle_at);
         let heartbeat = self.options.heartbeat;
         match control::watch(
             &self.conf,
@@ -257,77 +264,6 @@ impl Supervisor {
             Err(err) => {
                 tracing::error!(pid, error = %err, "cannot watch the worker's control socket")
             }
-        }
-    }
-
-    fn worker_event(&mut self, event: WorkerEvent) {
-        match event {
-            WorkerEvent::Ready(pid) => self.mark_ready(pid),
-            WorkerEvent::Heard(pid) => {
-                if let Some(link) = self.links.get_mut(&pid) {
-                    link.last_heard = Some(SystemTime::now());
-                }
-            }
-            WorkerEvent::Silent(pid, silent) => {
-                tracing::error!(
-                    pid,
-                    silent_seconds = silent.as_secs(),
-                    "worker runtime not answering, aborting it"
-                );
-            }
-        }
-    }
-
-    fn mark_ready(&mut self, pid: i32) {
-        if let Some(worker) = self.pool.workers().get(&pid) {
-            tracing::debug!(pid, worker = worker.index, service = %self.pool.name(worker.pool), "worker ready");
-        }
-        let actions = self.pool.ready(pid, self.phase.state(), Instant::now());
-        if self.phase.state() != LauncherState::Running && actions.is_empty() {
-            systemd::notify_status(&self.pool.readiness());
-        }
-        self.carry_out(actions);
-    }
-
-    /// Collects every worker that exited and logs how.
-    fn reap(&mut self) {
-        let pids: Vec<i32> = self.pool.workers().keys().copied().collect();
-        for pid in pids {
-            let Some(raw) = Pid::from_raw(pid) else {
-                continue;
-            };
-            match rustix::process::waitpid(Some(raw), WaitOptions::NOHANG) {
-                Ok(None) => {}
-                Ok(Some((_, status))) => self.exited(pid, Some(status)),
-                Err(err) => {
-                    tracing::warn!(pid, error = %err, "cannot wait for worker");
-                    self.exited(pid, None);
-                }
-            }
-        }
-    }
-
-    fn exited(&mut self, pid: i32, status: Option<WaitStatus>) {
-        self.links.remove(&pid);
-        let Some(worker) = self.pool.exited(pid) else {
-            return;
-        };
-        let service = self.pool.name(worker.pool);
-        let index = worker.index;
-        let signal = status.and_then(WaitStatus::terminating_signal);
-        let code = status.and_then(WaitStatus::exit_status);
-        match (signal, code) {
-            (Some(signal), _) => {
-                tracing::info!(pid, worker = index, %service, signal, "child killed")
-            }
-            (None, Some(code)) => {
-                tracing::info!(pid, worker = index, %service, status = code, "child exited")
-            }
-            (None, None) => tracing::info!(pid, worker = index, %service, "child gone"),
-        }
-        // A worker killed by a signal left its console's socket behind.
-        if let Ok(pid) = u32::try_from(pid) {
-            crate::backdoor::remove_socket_of_gone_process(&self.conf, pid);
         }
     }
 

@@ -48,6 +48,11 @@ pub(super) struct Worker {
     /// When a retiring worker is killed if it is still there.
     kill_at: Option<Instant>,
     pub(super) started_at: SystemTime,
+    /// To be replaced (`max_requests`, `max_worker_lifetime`): it serves on until its
+    /// replacement is ready, then retires.
+    pub(super) recycling: bool,
+    /// When it is recycled for its age (`max_worker_lifetime` and its jitter).
+    recycle_at: Option<Instant>,
 }
 
 /// The workers of every service of a process launcher.
@@ -123,7 +128,10 @@ impl Pool {
     /// of every service: the one filter the rules read the pool through.
     fn current(&self, pool: Option<usize>) -> impl Iterator<Item = (&i32, &Worker)> {
         self.workers.iter().filter(move |(_, w)| {
-            w.generation == self.generation && !w.retiring && pool.is_none_or(|p| w.pool == p)
+            w.generation == self.generation
+                && !w.retiring
+                && !w.recycling
+                && pool.is_none_or(|p| w.pool == p)
         })
     }
 
@@ -176,8 +184,15 @@ impl Pool {
         actions
     }
 
-    /// Worker `index` of `pool` started as `pid`.
-    pub(super) fn started(&mut self, pool: usize, index: usize, pid: i32, at: SystemTime) {
+    /// Worker `index` of `pool` started as `pid`; it is recycled at `recycle_at`.
+    pub(super) fn started(
+        &mut self,
+        pool: usize,
+        index: usize,
+        pid: i32,
+        at: SystemTime,
+        recycle_at: Option<Instant>,
+    ) {
         self.workers.insert(
             pid,
             Worker {
@@ -188,6 +203,8 @@ impl Pool {
                 retiring: false,
                 kill_at: None,
                 started_at: at,
+                recycling: false,
+                recycle_at,
             },
         );
         if !self.started_slots.insert((pool, index, self.generation)) {
@@ -200,12 +217,43 @@ impl Pool {
         self.services[pool].rate.hold(now + PAUSE);
     }
 
-    /// Worker `pid` reported ready; the start or reload under way may be over.
+    /// Worker `pid` reported ready: a worker it replaces (recycled) retires now; the
+    /// start or reload under way may be over.
     pub(super) fn ready(&mut self, pid: i32, state: LauncherState, now: Instant) -> Vec<Action> {
-        if let Some(worker) = self.workers.get_mut(&pid) {
-            worker.ready = true;
+        let Some(worker) = self.workers.get_mut(&pid) else {
+            return self.progress(state, now);
+        };
+        worker.ready = true;
+        let (pool, index) = (worker.pool, worker.index);
+        let replaced: Vec<i32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.recycling && !w.retiring && w.pool == pool && w.index == index)
+            .map(|(&pid, _)| pid)
+            .collect();
+        let mut actions: Vec<Action> = replaced
+            .into_iter()
+            .flat_map(|pid| self.retire(pid, now))
+            .collect();
+        actions.extend(self.progress(state, now));
+        actions
+    }
+
+    /// Replaces worker `pid` new-before-old, as a reload does for all: the next
+    /// [`Pool::fill`] starts its replacement, and once that one is ready it retires.
+    /// Only a ready worker of the current generation is recycled (once).
+    pub(super) fn recycle(&mut self, pid: i32, reason: &str) -> bool {
+        let generation = self.generation;
+        let Some(worker) = self.workers.get_mut(&pid) else {
+            return false;
+        };
+        if worker.recycling || worker.retiring || !worker.ready || worker.generation != generation {
+            return false;
         }
-        self.progress(state, now)
+        worker.recycling = true;
+        worker.recycle_at = None;
+        tracing::info!(pid, worker = worker.index, service = %self.services[worker.pool].name, %reason, "recycling worker");
+        true
     }
 
     /// Worker `pid` exited: what it was, if it was one.
@@ -304,65 +352,6 @@ impl Pool {
         }
     }
 
-    /// The clock moved on: retiring workers past their time are killed; a reload past
-    /// its deadline replaces the workers that did not acknowledge it, and ends.
-    pub(super) fn tick(&mut self, state: LauncherState, now: Instant) -> Vec<Action> {
-        let mut actions = Vec::new();
-        for (&pid, worker) in &mut self.workers {
-            if worker.kill_at.is_some_and(|at| at <= now) {
-                worker.kill_at = None;
-                tracing::warn!(
-                    pid,
-                    worker = worker.index,
-                    "worker did not stop within graceful_shutdown_timeout, killing it"
-                );
-                actions.push(Action::Signal {
-                    pid,
-                    signal: Signal::KILL,
-                });
-            }
-        }
-        if state != LauncherState::Reloading
-            || self.reload_deadline.is_none_or(|deadline| deadline > now)
-        {
-            return actions;
-        }
-        let laggards: Vec<i32> = self
-            .current(None)
-            .filter(|(_, w)| !w.ready)
-            .map(|(&pid, _)| pid)
-            .collect();
-        for pid in laggards {
-            if let Some(worker) = self.workers.get_mut(&pid) {
-                tracing::error!(
-                    pid,
-                    worker = worker.index,
-                    service = %self.services[worker.pool].name,
-                    "worker did not acknowledge the reload within graceful_shutdown_timeout, replacing it"
-                );
-                worker.retiring = true;
-                worker.kill_at = None;
-                // SIGKILL: a worker that is stopped or hung would not act on SIGTERM.
-                actions.push(Action::Signal {
-                    pid,
-                    signal: Signal::KILL,
-                });
-            }
-        }
-        actions.extend(self.settle(now));
-        actions
-    }
-
-    /// The next moment something is due: a paused start, a retiring worker's kill, the
-    /// reload's deadline.
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
-        let starts = (0..self.services.len())
-            .filter(|&pool| !self.missing(pool).is_empty())
-            .filter_map(|pool| self.services[pool].rate.held_until());
-        let kills = self.workers.values().filter_map(|w| w.kill_at);
-        starts.chain(kills).chain(self.reload_deadline).min()
-    }
-
     /// The final stop: every worker is asked to stop, and killed after `deadline`. A
     /// worker already retiring keeps its own deadline: the stop does not extend it.
     pub(super) fn stop(&mut self, deadline: Option<Instant>) -> Vec<Action> {
@@ -391,5 +380,6 @@ impl Pool {
     }
 }
 
+mod clock;
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
-use super::super::protocol::{Frame, Frames, Outcome, PONG, READY, claim_frame};
+use super::super::protocol::{Frame, Frames, Outcome, PONG, READY, RECYCLE, claim_frame};
 use super::marker::Marker;
 use crate::coordination::AskParent;
 use crate::future::BoxFuture;
@@ -168,6 +168,13 @@ impl ParentLink {
             }
         });
         Ok(())
+    }
+
+    /// Asks the parent to replace this worker: it served its `max_requests`.
+    pub(in crate::launcher) fn report_recycle(&self) {
+        if let Err(err) = write_frame(&self.control, &[RECYCLE]) {
+            tracing::warn!(error = %err, "cannot ask the parent to replace this worker");
+        }
     }
 
     /// Tells the parent that this worker's services are up.

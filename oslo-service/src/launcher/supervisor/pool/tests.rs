@@ -14,6 +14,8 @@ struct World {
     next_pid: i32,
     signals: Vec<(i32, Signal)>,
     settled: usize,
+    /// `max_worker_lifetime` for the workers started from now on.
+    lifetime: Option<Duration>,
 }
 
 impl World {
@@ -31,6 +33,7 @@ impl World {
             next_pid: 100,
             signals: Vec::new(),
             settled: 0,
+            lifetime: None,
         }
     }
 
@@ -40,8 +43,14 @@ impl World {
             match action {
                 Action::Start { pool, index } => {
                     self.next_pid += 1;
-                    self.pool
-                        .started(pool, index, self.next_pid, SystemTime::UNIX_EPOCH);
+                    let recycle_at = self.lifetime.map(|lifetime| self.now + lifetime);
+                    self.pool.started(
+                        pool,
+                        index,
+                        self.next_pid,
+                        SystemTime::UNIX_EPOCH,
+                        recycle_at,
+                    );
                 }
                 Action::Signal { pid, signal } => {
                     self.signals.push((pid, signal));
@@ -266,4 +275,62 @@ fn a_worker_that_cannot_be_started_is_tried_again_after_a_pause() {
     assert!(world.pool.fill(world.state, world.now).is_empty());
     world.advance(PAUSE);
     assert_eq!(world.current().len(), 1);
+}
+
+#[test]
+fn a_recycled_worker_serves_until_its_replacement_is_ready() {
+    let mut world = running();
+    let before = world.current();
+    assert!(world.pool.recycle(before[0], "max_requests"));
+    // Asked twice (more requests came): once is enough.
+    assert!(!world.pool.recycle(before[0], "max_requests"));
+    world.fill();
+    let after = world.current();
+    assert_eq!(after.len(), 4);
+    let replacement = *after.iter().find(|pid| !before.contains(pid)).unwrap();
+    let (old, new) = (
+        &world.pool.workers()[&before[0]],
+        &world.pool.workers()[&replacement],
+    );
+    assert_eq!((old.pool, old.index), (new.pool, new.index));
+    // Both serve until the replacement is ready: nothing is signalled before.
+    assert!(world.signals.is_empty());
+    world.ready(&[replacement]);
+    assert_eq!(world.signalled(Signal::TERM), [before[0]]);
+    // It retires like any: killed at its deadline if it stays, and not replaced again.
+    world.advance(GRACEFUL);
+    assert_eq!(world.signalled(Signal::KILL), [before[0]]);
+    assert_eq!(world.current().len(), 4);
+}
+
+#[test]
+fn a_worker_past_its_lifetime_is_recycled_and_never_during_a_reload() {
+    let mut world = World::new(&[("api", 2)]);
+    world.lifetime = Some(Duration::from_secs(100));
+    world.fill();
+    let first = world.current();
+    world.ready(&first);
+    assert_eq!(
+        world.pool.next_deadline(),
+        Some(world.now + Duration::from_secs(100))
+    );
+    world.advance(Duration::from_secs(99));
+    assert_eq!(world.current(), first);
+    world.advance(Duration::from_secs(1));
+    // Both recycled: two replacements start, and the old ones retire once they are ready.
+    let second: Vec<i32> = world
+        .current()
+        .into_iter()
+        .filter(|p| !first.contains(p))
+        .collect();
+    assert_eq!(second.len(), 2);
+    world.ready(&second);
+    assert_eq!(world.signalled(Signal::TERM), first);
+    // Past their lifetime during a reload: the reload's generation replaces them anyway.
+    world.reload(RestartMethod::Reload);
+    world.advance(Duration::from_secs(100));
+    assert!(
+        world.pool.workers().values().all(|w| !w.recycling),
+        "nothing recycled while reloading"
+    );
 }
