@@ -213,7 +213,12 @@ impl ServiceLauncher {
                     }
                     // A worker's parent applies the delay for all its workers.
                     if !role.is_worker() && !options.shutdown_delay.is_zero() {
-                        super::phase::delay_stop(&mut signals, options.shutdown_delay).await?;
+                        super::phase::delay_stop(
+                            &mut signals,
+                            options.shutdown_delay,
+                            options.graceful_shutdown_timeout,
+                        )
+                        .await?;
                     }
                     return self.shutdown(&mut signals, &options).await;
                 }

@@ -120,13 +120,20 @@ impl Phase {
 
 /// `graceful_shutdown_delay`: the health check answers 503 from now, every route serves
 /// on and the sockets accept, for that long; SIGINT cuts it short.
-pub(super) async fn delay_stop(signals: &mut SignalLoop, delay: Duration) -> Result<()> {
+pub(super) async fn delay_stop(
+    signals: &mut SignalLoop,
+    delay: Duration,
+    timeout: Option<Duration>,
+) -> Result<()> {
     tracing::info!(
         delay_seconds = delay.as_secs(),
         "draining before the stop: the health check answers 503, routes serve on"
     );
     crate::service::begin_draining();
     systemd::notify_status("draining");
+    if let Some(timeout) = timeout {
+        systemd::notify_extend_timeout(delay + timeout + STOP_MARGIN);
+    }
     signals
         .guard(tokio::time::sleep(delay))
         .await
