@@ -55,6 +55,9 @@ use proc_macro::TokenStream;
 /// - `periodic_fuzzy_delay = "5s"`: the first tick comes after a random delay of up to
 ///   this long (whole seconds), so that processes started together do not run their
 ///   tasks together (default 0).
+/// - `periodic_max_concurrent = 4`: the most of its due tasks that run at once (1 to
+///   1024, default 4), so that a slow task delays no other; a task never overlaps
+///   itself. `[DEFAULT] periodic_max_concurrent` overrides it.
 /// - `crate = "path"`: where the runtime is, for a renamed dependency (default `::oslo`).
 ///
 /// On the impl block, only `crate = "path"`. Its methods marked `#[periodic_task]` (see
@@ -173,6 +176,9 @@ pub fn options(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `external_process_ok`: the task may run in another process; it runs here only while
 ///   the option `run_external_periodic_tasks` is true.
 /// - `enabled = false`: the task never runs.
+/// - `timeout = "30s"`: a run that takes longer is cancelled; it counts as a failure
+///   (`timed out after 30s` in the stats and the console), and the task runs again at
+///   its next period.
 /// - `scope = "cluster"`: once per period in the whole cluster, on the host that claims
 ///   the period in etcd (`[coordination] backend_url`); the others skip it. `"local"`,
 ///   the default, runs it in every process of the service.

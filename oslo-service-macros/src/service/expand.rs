@@ -26,21 +26,28 @@ fn service_struct(service: &ServiceStruct) -> TokenStream {
         name,
         periodic_interval_max,
         periodic_fuzzy_delay,
+        periodic_max_concurrent,
     } = service;
     let ident = &item.ident;
     let type_name = ident.unraw().to_string();
-    let timing = (periodic_interval_max.is_some() || periodic_fuzzy_delay.is_some()).then(|| {
+    let timing = (periodic_interval_max.is_some()
+        || periodic_fuzzy_delay.is_some()
+        || periodic_max_concurrent.is_some())
+    .then(|| {
         let set = |field: &str, nanos: &Option<u64>| {
             let field = Ident::new(field, Span::call_site());
             nanos.map(|nanos| quote!(timing.#field = ::core::time::Duration::from_nanos(#nanos);))
         };
         let interval_max = set("interval_max", periodic_interval_max);
         let fuzzy_delay = set("fuzzy_delay", periodic_fuzzy_delay);
+        let max_concurrent =
+            periodic_max_concurrent.map(|most| quote!(timing.max_concurrent = #most;));
         quote! {
             const PERIODIC_TIMING: #runtime::periodic::Timing = {
                 let mut timing = #runtime::periodic::Timing::DEFAULT;
                 #interval_max
                 #fuzzy_delay
+                #max_concurrent
                 timing
             };
         }
@@ -126,6 +133,7 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
         name,
         spacing,
         run_immediately,
+        timeout,
         external_process_ok,
         enabled,
         cluster,
@@ -133,6 +141,7 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
         returns_unit,
         output,
     } = task;
+    let timeout = timeout.map(|nanos| quote!(.timeout(::core::time::Duration::from_nanos(#nanos))));
     let scope = if *cluster {
         quote!(#runtime::periodic::Scope::Cluster)
     } else {
@@ -166,7 +175,8 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
                 .run_immediately(#run_immediately)
                 .external_process_ok(#external_process_ok)
                 .enabled(#enabled)
-                .scope(#scope),
+                .scope(#scope)
+                #timeout,
             #boxed,
         )
     }

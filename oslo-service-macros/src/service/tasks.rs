@@ -25,6 +25,7 @@ const TASK_ARGS: Known = Known {
         "external_process_ok",
         "enabled",
         "scope",
+        "timeout",
     ],
     misplaced: &[(
         "ticks_between_runs",
@@ -61,6 +62,8 @@ pub(crate) struct CheckedTask {
     pub(crate) enabled: bool,
     /// `scope = "cluster"`: once per period in the cluster.
     pub(crate) cluster: bool,
+    /// `timeout`, in nanoseconds: a longer run is cancelled.
+    pub(crate) timeout: Option<u64>,
     /// Whether the method takes the context.
     pub(crate) takes_context: bool,
     /// Whether the method returns `()` rather than `oslo::Result<()>`.
@@ -125,6 +128,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
     let mut external_process_ok = false;
     let mut enabled = true;
     let mut cluster = false;
+    let mut timeout = None;
     let mut name = None;
     args::read(
         parsed,
@@ -137,6 +141,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
             "enabled" => enabled = flag(arg, errors),
             "name" => name = task_name(arg, errors),
             "scope" => cluster = scope_is_cluster(arg, errors),
+            "timeout" => timeout = task_timeout(arg, errors),
             other => unreachable!("argument `{other}` is in TASK_ARGS but not read"),
         },
     );
@@ -200,6 +205,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
         method: sig.ident.clone(),
         spacing,
         run_immediately,
+        timeout,
         external_process_ok,
         enabled,
         cluster,
@@ -267,6 +273,23 @@ fn nanos_to_spacing(nanos: u64) -> SpacingValue {
     } else {
         SpacingValue::Nanos(nanos)
     }
+}
+
+/// `timeout = "30s"`: a duration above 0.
+fn task_timeout(arg: &Arg, errors: &mut Errors) -> Option<u64> {
+    let nanos = args::duration(arg, errors)?;
+    if nanos == 0 {
+        let at = arg.value.as_ref().map(|(_, value)| value);
+        match at {
+            Some(value) => errors.at(value, "`timeout` must be above 0; leave it out for none"),
+            None => errors.at(
+                &arg.name,
+                "`timeout` must be above 0; leave it out for none",
+            ),
+        }
+        return None;
+    }
+    Some(nanos)
 }
 
 /// `flag`, `flag = true` or `flag = false`.

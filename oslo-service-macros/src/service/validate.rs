@@ -27,6 +27,7 @@ const STRUCT_ARGS: Known = Known {
         "name",
         "periodic_interval_max",
         "periodic_fuzzy_delay",
+        "periodic_max_concurrent",
     ],
     misplaced: &[],
 };
@@ -47,6 +48,10 @@ const IMPL_ARGS: Known = Known {
         (
             "periodic_fuzzy_delay",
             "`periodic_fuzzy_delay` goes on the struct's #[oslo::service], not on its impl block",
+        ),
+        (
+            "periodic_max_concurrent",
+            "`periodic_max_concurrent` goes on the struct's #[oslo::service], not on its impl block",
         ),
     ],
 };
@@ -73,6 +78,8 @@ pub(crate) struct ServiceStruct<'a> {
     pub(crate) periodic_interval_max: Option<u64>,
     /// `periodic_fuzzy_delay`, in nanoseconds.
     pub(crate) periodic_fuzzy_delay: Option<u64>,
+    /// `periodic_max_concurrent`: the most tasks that run at once.
+    pub(crate) periodic_max_concurrent: Option<usize>,
 }
 
 /// A checked impl block.
@@ -132,6 +139,7 @@ fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> 
     let mut name = None;
     let mut periodic_interval_max = None;
     let mut periodic_fuzzy_delay = None;
+    let mut periodic_max_concurrent = None;
     args::read(
         args,
         &STRUCT_ARGS,
@@ -141,6 +149,7 @@ fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> 
             "name" => name = service_name(arg, errors),
             "periodic_interval_max" => periodic_interval_max = args::duration(arg, errors),
             "periodic_fuzzy_delay" => periodic_fuzzy_delay = args::duration(arg, errors),
+            "periodic_max_concurrent" => periodic_max_concurrent = max_concurrent(arg, errors),
             other => unreachable!("argument `{other}` is in STRUCT_ARGS but not read"),
         },
     );
@@ -151,6 +160,32 @@ fn check_struct<'a>(args: &[Arg], item: &'a ItemStruct, errors: &mut Errors) -> 
             .unwrap_or_else(|| LitStr::new(&item.ident.unraw().to_string(), item.ident.span())),
         periodic_interval_max,
         periodic_fuzzy_delay,
+        periodic_max_concurrent,
+    }
+}
+
+/// `periodic_max_concurrent = N`: an integer from 1 to 1024.
+fn max_concurrent(arg: &Arg, errors: &mut Errors) -> Option<usize> {
+    let expected = "`periodic_max_concurrent` takes a number of tasks from 1 to 1024";
+    let Some((_, value)) = &arg.value else {
+        errors.at(&arg.name, expected);
+        return None;
+    };
+    match value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => match int.base10_parse::<usize>() {
+            Ok(most @ 1..=1024) => Some(most),
+            _ => {
+                errors.at(value, expected);
+                None
+            }
+        },
+        _ => {
+            errors.at(value, expected);
+            None
+        }
     }
 }
 

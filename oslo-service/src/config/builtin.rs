@@ -72,6 +72,11 @@ pub struct PeriodicTaskOptions {
     /// Run here the periodic tasks marked as able to run in a separate process.
     #[opt(default = true)]
     pub run_external_periodic_tasks: bool,
+    /// The most periodic tasks of one service that run at once, overriding the
+    /// service's own (`#[oslo::service(periodic_max_concurrent = N)]`, 4 by default); 0
+    /// keeps the service's. A task never overlaps itself.
+    #[opt(default = 0, min = 0, max = 1024)]
+    pub periodic_max_concurrent: u64,
 }
 
 /// TLS options (`[ssl]`, namespace `oslo.service.sslutils`).

@@ -1,16 +1,20 @@
 //! The dynamic timer that runs a service's periodic tasks between its start and stop.
 
+use std::collections::HashSet;
 use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 
 use super::PeriodicTaskRegistry;
 use super::admission::run_external_tasks;
-use super::scheduler::PeriodicTasks;
+use super::scheduler::{Finished, PeriodicTasks};
 use super::spec::PeriodicTask;
 use crate::error::Result;
 use crate::service::Context;
 
-/// When a service's periodic tasks run: the arguments `periodic_interval_max` and
-/// `periodic_fuzzy_delay` of `#[oslo::service]`.
+/// When a service's periodic tasks run: the arguments `periodic_interval_max`,
+/// `periodic_fuzzy_delay` and `periodic_max_concurrent` of `#[oslo::service]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// The longest sleep between two ticks, whatever the tasks' spacing.
@@ -18,13 +22,16 @@ pub struct Timing {
     /// The first tick comes after a random delay of up to this many whole seconds, so
     /// that many processes started together do not run their tasks together.
     pub fuzzy_delay: Duration,
+    /// The most due tasks that run at once; a task never overlaps itself.
+    pub max_concurrent: usize,
 }
 
 impl Timing {
-    /// Ticks at least every 60 s, and the first tick without delay.
+    /// Ticks at least every 60 s, the first tick without delay, up to 4 tasks at once.
     pub const DEFAULT: Timing = Timing {
         interval_max: Duration::from_secs(60),
         fuzzy_delay: Duration::ZERO,
+        max_concurrent: 4,
     };
 }
 
@@ -35,13 +42,16 @@ impl Default for Timing {
 }
 
 /// Runs `tasks` until the service is asked to stop: sleeps a random initial delay (drawn
-/// from `rng`) up to `timing.fuzzy_delay`, then runs the due tasks and sleeps what
-/// [`PeriodicTasks::run_periodic_tasks`] returns, capped by `timing.interval_max`.
+/// from `rng`) up to `timing.fuzzy_delay`, then starts the due tasks and sleeps until
+/// the next one is due, at most `timing.interval_max`.
 ///
-/// A stop cuts a sleep short and lets a task already running finish; an abort (a stop
-/// at once) drops the running task too. Tasks never overlap: one tick runs them one
-/// after the other. Tasks added with [`Context::add_periodic_task`] join at once.
-pub(crate) async fn drive<S: 'static>(
+/// Due tasks run side by side, at most `timing.max_concurrent` at once (the
+/// `periodic_max_concurrent` option overrides it), so a slow task delays no other; a
+/// task never overlaps itself (due again while it runs, it waits for its next
+/// period). A stop cuts a sleep short and lets the runs under way finish; an abort (a
+/// stop at once) drops them. Tasks added with [`Context::add_periodic_task`] join at
+/// once.
+pub(crate) async fn drive<S: Sync + 'static>(
     service: &S,
     cx: &Context,
     mut tasks: PeriodicTasks<S>,
@@ -51,15 +61,35 @@ pub(crate) async fn drive<S: 'static>(
     let shared = cx.driver_shared();
     shared.set_driving(true);
     let _not_driving = NotDriving(&shared);
+    let most = max_concurrent(cx, timing)?;
     let fuzzy_seconds = timing.fuzzy_delay.as_secs();
     let mut sleep_for = Duration::from_secs(rng.u64(0..=fuzzy_seconds));
+    let mut running = FuturesUnordered::new();
+    let mut in_flight: HashSet<usize> = HashSet::new();
+    let mut stopping = false;
     loop {
         tokio::select! {
             biased;
-            () = cx.stopped() => return Ok(()),
-            () = shared.added() => {}
+            () = cx.aborted() => return Ok(()),
+            () = cx.stopped(), if !stopping => stopping = true,
+            Some(done) = running.next(), if !running.is_empty() => {
+                let done: Finished = done;
+                in_flight.remove(&done.index);
+                let name = tasks.name_of(done.index);
+                if let Err(err) = tasks.finish(done) {
+                    tracing::error!(task = %name, error = %err, "periodic task failed");
+                }
+                shared.publish(tasks.stats());
+            }
+            () = shared.added(), if !stopping => {}
             // With no task, nothing is due: wait for one to be added, without waking.
-            () = tokio::time::sleep(sleep_for), if !tasks.is_empty() => {}
+            () = tokio::time::sleep(sleep_for), if !tasks.is_empty() && !stopping => {}
+        }
+        if stopping {
+            if running.is_empty() {
+                return Ok(());
+            }
+            continue;
         }
         for task in shared.take_added::<S>() {
             tasks.add_periodic_task(task);
@@ -76,14 +106,43 @@ pub(crate) async fn drive<S: 'static>(
             shared.publish(tasks.stats());
             let _ = answer.send(outcome);
         }
-        let idle_for = tokio::select! {
-            biased;
-            () = cx.aborted() => return Ok(()),
-            idle_for = tasks.run_periodic_tasks(service, cx, false) => idle_for?,
-        };
+        let now = tokio::time::Instant::now();
+        let mut due = tasks.take_due(now);
+        due.sort_unstable();
+        let mut waiting = false;
+        for index in due {
+            if in_flight.contains(&index) {
+                tasks.put_off(index, now);
+            } else if running.len() >= most {
+                // It stays due: the next run to end makes room.
+                tasks.keep_due(index, now);
+                waiting = true;
+            } else {
+                in_flight.insert(index);
+                running.push(tasks.start(index, service, cx));
+            }
+        }
         shared.publish(tasks.stats());
-        sleep_for = idle_for.min(timing.interval_max);
+        sleep_for = if waiting {
+            timing.interval_max
+        } else {
+            tasks.until_next().min(timing.interval_max)
+        };
     }
+}
+
+/// The most tasks of one service that run at once: `periodic_max_concurrent` when set,
+/// else the service's own (`#[oslo::service(periodic_max_concurrent = N)]`).
+fn max_concurrent(cx: &Context, timing: Timing) -> Result<usize> {
+    let configured = cx
+        .conf()
+        .group::<crate::config::PeriodicTaskOptions>()?
+        .periodic_max_concurrent;
+    let most = match configured {
+        0 => timing.max_concurrent,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    Ok(most.max(1))
 }
 
 /// Clears the driving flag however `drive` ends.

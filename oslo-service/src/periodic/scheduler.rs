@@ -12,6 +12,7 @@ use super::admission::admit;
 use super::spec::{DEFAULT_INTERVAL, PeriodicTask, Scope};
 use super::stats::TaskStats;
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 use crate::service::Context;
 
 /// The periodic tasks of one service and when each is due: oslo.service's
@@ -135,12 +136,15 @@ impl<S: ?Sized> PeriodicTasks<S> {
         service: &S,
         cx: &Context,
         raise_on_error: bool,
-    ) -> Result<Duration> {
+    ) -> Result<Duration>
+    where
+        S: Sync,
+    {
         let mut due = self.take_due(Instant::now());
         due.sort_unstable();
         for (position, &index) in due.iter().enumerate() {
-            let outcome = self.run_one(index, service, cx).await;
-            if let Err(err) = outcome {
+            let done = self.start(index, service, cx).await;
+            if let Err(err) = self.finish(done) {
                 let full_name = self.full_name(index);
                 if raise_on_error {
                     for &rest in &due[position + 1..] {
@@ -152,13 +156,19 @@ impl<S: ?Sized> PeriodicTasks<S> {
                 tracing::error!(task = %full_name, error = %err, "periodic task failed");
             }
         }
+        Ok(self.until_next())
+    }
+
+    /// How long until the next task is due (at most 60 s, and at most the shortest
+    /// spacing).
+    pub(crate) fn until_next(&self) -> Duration {
         let until_next = self
             .queue
             .peek()
             .map_or(DEFAULT_INTERVAL, |Reverse((at, _))| {
                 at.saturating_duration_since(Instant::now())
             });
-        Ok(until_next.min(self.shortest_spacing).min(DEFAULT_INTERVAL))
+        until_next.min(self.shortest_spacing).min(DEFAULT_INTERVAL)
     }
 
     /// Runs the task `name` once, now, outside its schedule (its next run stays when it
@@ -192,7 +202,17 @@ impl<S: ?Sized> PeriodicTasks<S> {
         Some(outcome.map_err(|err| err.to_string()))
     }
 
-    fn take_due(&mut self, now: Instant) -> Vec<usize> {
+    /// Puts a due task back as due: no room to run it now.
+    pub(crate) fn keep_due(&mut self, index: usize, now: Instant) {
+        self.queue.push(Reverse((now, index)));
+    }
+
+    /// `Owner.task` of task `index`.
+    pub(crate) fn name_of(&self, index: usize) -> String {
+        self.full_name(index)
+    }
+
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<usize> {
         let mut due = Vec::new();
         while let Some(&Reverse((at, index))) = self.queue.peek() {
             if at > now {
@@ -216,38 +236,126 @@ impl<S: ?Sized> PeriodicTasks<S> {
             .map_or_else(Instant::now, |at| at + scheduled.spacing)
     }
 
-    async fn run_one(&mut self, index: usize, service: &S, cx: &Context) -> Result<()> {
+    /// Starts task `index`, just taken off the queue as due: its run time is recorded
+    /// now, and the future returned runs it (a cluster task claims its period first; a
+    /// `timeout` cancels a run that takes longer). Hand what it comes to to
+    /// [`PeriodicTasks::finish`].
+    pub(crate) fn start<'a>(
+        &mut self,
+        index: usize,
+        service: &'a S,
+        cx: &'a Context,
+    ) -> BoxFuture<'a, Finished>
+    where
+        S: Sync,
+    {
         let jitter = jitter(self.tasks[index].spacing, &mut self.rng);
+        let full_name = self.full_name(index);
         let scheduled = &mut self.tasks[index];
         let started = Instant::now();
-        let last_run = nearest_boundary(scheduled.last_run, scheduled.spacing, started, jitter);
-        scheduled.last_run = Some(last_run);
-        self.queue
-            .push(Reverse((last_run + scheduled.spacing, index)));
-
-        let mut claimed = None;
-        if scheduled.task.spec.scope_value() == Scope::Cluster {
-            let every = scheduled.spacing;
-            let full_name = self.full_name(index);
-            match crate::coordination::may_run_cluster_task(&full_name, every).await {
-                Ok(period) => claimed = period,
-                Err(why) => {
-                    tracing::debug!(task = %full_name, reason = %why, "skipping cluster task");
-                    self.tasks[index].stats.skipped += 1;
-                    return Ok(());
+        scheduled.last_run = Some(nearest_boundary(
+            scheduled.last_run,
+            scheduled.spacing,
+            started,
+            jitter,
+        ));
+        let run = std::sync::Arc::clone(&scheduled.task.run);
+        let cluster = scheduled.task.spec.scope_value() == Scope::Cluster;
+        let every = scheduled.spacing;
+        let timeout = scheduled.task.spec.timeout_value();
+        Box::pin(async move {
+            let mut claimed = None;
+            if cluster {
+                match crate::coordination::may_run_cluster_task(&full_name, every).await {
+                    Ok(period) => claimed = period,
+                    Err(why) => {
+                        let outcome = Ran::Skipped(why);
+                        let took = started.elapsed();
+                        return Finished {
+                            index,
+                            took,
+                            outcome,
+                        };
+                    }
                 }
             }
-        }
-        let scheduled = &mut self.tasks[index];
-        let run = std::sync::Arc::clone(&scheduled.task.run);
-        tracing::debug!(task = %self.full_name(index), "running periodic task");
-        let outcome = crate::coordination::with_claimed_period(claimed, run(service, cx)).await;
-        let scheduled = &mut self.tasks[index];
-        scheduled
-            .stats
-            .record(started.elapsed(), outcome.as_ref().err());
-        outcome
+            tracing::debug!(task = %full_name, "running periodic task");
+            let work = crate::coordination::with_claimed_period(claimed, run(service, cx));
+            let outcome = match timeout {
+                Some(limit) => match tokio::time::timeout(limit, work).await {
+                    Ok(outcome) => Ran::Done(outcome),
+                    Err(_) => Ran::TimedOut(limit),
+                },
+                None => Ran::Done(work.await),
+            };
+            Finished {
+                index,
+                took: started.elapsed(),
+                outcome,
+            }
+        })
     }
+
+    /// Records what a run came to and puts its task back on its schedule; the error
+    /// of a run that failed or timed out (the caller logs it).
+    pub(crate) fn finish(&mut self, done: Finished) -> Result<()> {
+        let index = done.index;
+        // Its next period; one that ran past its next run time skips the periods it
+        // overran, and stays on its grid.
+        let mut next = self.due_after(index);
+        let now = Instant::now();
+        if next <= now {
+            let scheduled = &self.tasks[index];
+            next = nearest_boundary(scheduled.last_run, scheduled.spacing, now, Duration::ZERO)
+                + scheduled.spacing;
+        }
+        self.queue.push(Reverse((next, index)));
+        let full_name = self.full_name(index);
+        let stats = &mut self.tasks[index].stats;
+        match done.outcome {
+            Ran::Done(outcome) => {
+                stats.record(done.took, outcome.as_ref().err());
+                outcome
+            }
+            Ran::Skipped(why) => {
+                tracing::debug!(task = %full_name, reason = %why, "skipping cluster task");
+                stats.skipped += 1;
+                Ok(())
+            }
+            Ran::TimedOut(limit) => {
+                let err = Error::msg(format!(
+                    "timed out after {}",
+                    humantime::format_duration(limit)
+                ));
+                stats.record(done.took, Some(&err));
+                Err(err)
+            }
+        }
+    }
+
+    /// Puts a due task off to its next period: it is still running (a task never
+    /// overlaps itself), or no room is left to run it now.
+    pub(crate) fn put_off(&mut self, index: usize, now: Instant) {
+        let scheduled = &self.tasks[index];
+        let next = scheduled.last_run.map_or(now + scheduled.spacing, |last| {
+            nearest_boundary(Some(last), scheduled.spacing, now, Duration::ZERO) + scheduled.spacing
+        });
+        self.queue.push(Reverse((next, index)));
+    }
+}
+
+/// What one run of a task came to.
+pub(crate) struct Finished {
+    pub(crate) index: usize,
+    took: Duration,
+    outcome: Ran,
+}
+
+enum Ran {
+    Done(Result<()>),
+    /// A cluster task another host runs (or that could not be claimed), and why.
+    Skipped(String),
+    TimedOut(Duration),
 }
 
 impl<S: ?Sized> std::fmt::Debug for PeriodicTasks<S> {

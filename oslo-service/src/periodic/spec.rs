@@ -63,6 +63,7 @@ pub struct PeriodicTaskSpec {
     external_process_ok: bool,
     enabled: bool,
     scope: Scope,
+    timeout: Option<Duration>,
 }
 
 /// Where a task runs: on every host, or on one host of the cluster per period.
@@ -87,6 +88,7 @@ impl PeriodicTaskSpec {
             external_process_ok: false,
             enabled: true,
             scope: Scope::Local,
+            timeout: None,
         }
     }
 
@@ -118,6 +120,18 @@ impl PeriodicTaskSpec {
     /// Where it runs.
     pub fn scope_value(&self) -> Scope {
         self.scope
+    }
+
+    /// Cancels a run that takes longer than `limit`: it counts as a failure (in the
+    /// stats and the console), and the task runs again at its next period.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// Its timeout, if it has one.
+    pub fn timeout_value(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Whether the task runs at all.
