@@ -9,24 +9,46 @@ use oslo::prelude::*;
 use oslo::{Error, Services};
 use tokio::time::Instant;
 
-#[oslo::service(periodic_interval_max = "5s", periodic_fuzzy_delay = 0)]
-struct Counter {
+/// When each task ran, in whole seconds since the start.
+struct Runs {
     start: Instant,
     runs: Mutex<Vec<(&'static str, u64)>>,
 }
 
-impl Counter {
+impl Runs {
+    fn new() -> Self {
+        Runs {
+            start: Instant::now(),
+            runs: Mutex::default(),
+        }
+    }
+
     fn record(&self, task: &'static str) {
         let at = self.start.elapsed().as_secs();
         self.runs.lock().unwrap().push((task, at));
     }
 
-    fn runs_of(&self, task: &str) -> Vec<u64> {
+    fn of(&self, task: &str) -> Vec<u64> {
         let runs = self.runs.lock().unwrap();
         runs.iter()
             .filter(|(t, _)| *t == task)
             .map(|(_, at)| *at)
             .collect()
+    }
+}
+
+#[oslo::service(periodic_interval_max = "5s", periodic_fuzzy_delay = 0)]
+struct Counter {
+    runs: Runs,
+}
+
+impl Counter {
+    fn record(&self, task: &'static str) {
+        self.runs.record(task);
+    }
+
+    fn runs_of(&self, task: &str) -> Vec<u64> {
+        self.runs.of(task)
     }
 }
 
@@ -79,10 +101,7 @@ fn the_registry_lists_tasks_in_definition_order_with_their_arguments() {
 
 /// A `Counter` started under `Services`, as a launcher starts it.
 async fn started_counter() -> (Arc<Counter>, Services) {
-    let counter = Arc::new(Counter {
-        start: Instant::now(),
-        runs: Mutex::default(),
-    });
+    let counter = Arc::new(Counter { runs: Runs::new() });
     let mut services = Services::new(Config::default());
     services.add(counter.clone());
     services.start().await.unwrap();
@@ -135,8 +154,7 @@ async fn a_task_added_at_run_time_joins_the_running_service() {
 /// A slow task, a hung one with a timeout, and a quick one: three at once.
 #[oslo::service(periodic_max_concurrent = 3, periodic_fuzzy_delay = 0)]
 struct Mixed {
-    start: Instant,
-    runs: Mutex<Vec<(&'static str, u64)>>,
+    runs: Runs,
     /// How many runs of `slow` are under way now, and the most ever.
     slow_running: Mutex<(u32, u32)>,
 }
@@ -172,24 +190,18 @@ impl Mixed {
 
 impl Mixed {
     fn record(&self, task: &'static str) {
-        let at = self.start.elapsed().as_secs();
-        self.runs.lock().unwrap().push((task, at));
+        self.runs.record(task);
     }
 
     fn runs_of(&self, task: &str) -> Vec<u64> {
-        let runs = self.runs.lock().unwrap();
-        runs.iter()
-            .filter(|(t, _)| *t == task)
-            .map(|(_, at)| *at)
-            .collect()
+        self.runs.of(task)
     }
 }
 
 /// A `Mixed` started under `Services` with the configuration `ini`, run for 30.5 s.
 async fn mixed_for_thirty_seconds(ini: &str) -> (Arc<Mixed>, Services) {
     let mixed = Arc::new(Mixed {
-        start: Instant::now(),
-        runs: Mutex::default(),
+        runs: Runs::new(),
         slow_running: Mutex::default(),
     });
     let snapshot = oslo::config::Snapshot::from_ini(ini, None).unwrap();

@@ -20,6 +20,22 @@ pub struct Seen {
     pub refused: Vec<String>,
 }
 
+impl Seen {
+    /// Panics, saying what went wrong (and `context`), unless every request was answered
+    /// and every connection accepted.
+    pub fn assert_nothing_failed(&self, context: &str) {
+        assert!(
+            self.failures.is_empty() && self.refused.is_empty(),
+            "{} failed, {} refused of {} answered: {:?} {:?}\n{context}",
+            self.failures.len(),
+            self.refused.len(),
+            self.answers.len(),
+            self.failures,
+            self.refused,
+        );
+    }
+}
+
 /// The clients, running until [`Load::finish`].
 pub struct Load {
     stop: Arc<AtomicBool>,
