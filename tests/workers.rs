@@ -402,6 +402,47 @@ fn set_workers_changes_the_count_at_run_time() {
 
 #[test]
 fn under_systemd_socket_activation_the_workers_accept_on_systemds_socket() {
+    let (service, port) = socket_activated();
+    let children = service.children();
+    for _ in 0..4 {
+        let answer = ask(port).unwrap();
+        assert!(
+            children.contains(&answer.pid),
+            "{answer:?} from {children:?}"
+        );
+    }
+}
+
+/// A binary upgrade hands systemd's socket to the new parent: it could bind nothing of
+/// its own (`port = 1`), yet its workers answer on systemd's port.
+#[test]
+fn an_upgrade_hands_systemds_socket_over() {
+    let (mut service, port) = socket_activated();
+    service.signal(Signal::USR2);
+    let took_over = service.expect_notify("MAINPID=");
+    let successor: u32 = took_over
+        .trim_start_matches("MAINPID=")
+        .trim()
+        .parse()
+        .unwrap();
+    service.expect_notify("READY=1");
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    let deadline = Instant::now() + HANG;
+    loop {
+        let answer = ask(port).unwrap();
+        if support::children_of(successor).contains(&answer.pid) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{answer:?}\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_raw(successor as i32).unwrap();
+    rustix::process::kill_process(pid, Signal::TERM).unwrap();
+}
+
+/// The `workers` example started as systemd starts a socket-activated service, with
+/// one socket named `workers`; its port.
+fn socket_activated() -> (Service, u16) {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
 
@@ -442,14 +483,7 @@ fn under_systemd_socket_activation_the_workers_accept_on_systemds_socket() {
         "{log}"
     );
     drop(socket);
-    let children = service.children();
-    for _ in 0..4 {
-        let answer = ask(port).unwrap();
-        assert!(
-            children.contains(&answer.pid),
-            "{answer:?} from {children:?}"
-        );
-    }
+    (service, port)
 }
 
 #[test]
