@@ -57,7 +57,9 @@ pub(super) fn watch(
         // own) must still be heard when it is ready. Borrowed halves: dropping one does
         // not shut the socket down.
         let (mut reader, mut writer) = control.split();
-        let last_heard = Arc::new(Mutex::new(Instant::now()));
+        // The clock starts at the first answer: a worker still starting (a `main` that
+        // loads for minutes before its launcher runs) reads no ping yet.
+        let last_heard: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
         let write = async {
             if let Err(err) = writer.write_all(&values).await {
                 // The worker reads end-of-file or a short frame, and gives up.
@@ -87,10 +89,10 @@ pub(super) fn watch(
                 };
                 loop {
                     tokio::time::sleep(beat.interval).await;
-                    let silent = last_heard
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .elapsed();
+                    let heard = *last_heard.lock().unwrap_or_else(PoisonError::into_inner);
+                    let Some(silent) = heard.map(|at| at.elapsed()) else {
+                        continue;
+                    };
                     if silent > beat.timeout {
                         let _ = events.send(WorkerEvent::Silent(pid, silent));
                         abort(pid).await;
@@ -115,7 +117,7 @@ pub(super) fn watch(
                         }
                         Frame::Pong => {
                             *last_heard.lock().unwrap_or_else(PoisonError::into_inner) =
-                                Instant::now();
+                                Some(Instant::now());
                             let _ = events.send(WorkerEvent::Heard(pid));
                         }
                         Frame::Claim { id, every, task } => {
