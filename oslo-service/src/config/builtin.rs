@@ -35,9 +35,9 @@ pub struct ServiceOptions {
     /// 0 checks nothing.
     #[opt(default = 5, min = 0, max = 86400)]
     pub worker_heartbeat_interval: u64,
-    /// Seconds a worker's runtime may go without answering before the parent logs it,
-    /// sends it SIGABRT (a core, where the system keeps them) and then SIGKILL, and
-    /// replaces it; 0 never does.
+    /// Seconds a worker's runtime, once it first answered, may go without answering
+    /// before the parent logs it, sends it SIGABRT (a core, where the system keeps
+    /// them) and then SIGKILL, and replaces it; 0 never does.
     #[opt(default = 60, min = 0, max = 86400)]
     pub worker_heartbeat_timeout: u64,
     /// Seconds between SIGTERM and the stop of accepting: the health check answers 503
