@@ -14,6 +14,9 @@ use super::super::protocol::{Frame, Frames, Outcome, PING, answer_frame};
 use super::super::worker::handover_frame;
 use crate::config::{Config, Heartbeat};
 
+/// The supervisor hears of a worker's answers this often at most.
+const HEARD_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+
 /// How long a silent worker has, after SIGABRT (and the core it may write), before
 /// SIGKILL.
 const ABORT_GRACE: Duration = Duration::from_secs(5);
@@ -105,6 +108,8 @@ pub(super) fn watch(
         let read = async move {
             let mut buf = [0u8; 512];
             let mut frames = Frames::default();
+            // When the supervisor was last told of an answer.
+            let mut told: Option<Instant> = None;
             while let Ok(n @ 1..) = reader.read(&mut buf).await {
                 frames.push(&buf[..n]);
                 while let Some(frame) = frames.next_frame() {
@@ -116,9 +121,14 @@ pub(super) fn watch(
                             let _ = events.send(WorkerEvent::ServedItsRequests(pid));
                         }
                         Frame::Pong => {
-                            *last_heard.lock().unwrap_or_else(PoisonError::into_inner) =
-                                Some(Instant::now());
-                            let _ = events.send(WorkerEvent::Heard(pid));
+                            let now = Instant::now();
+                            *last_heard.lock().unwrap_or_else(PoisonError::into_inner) = Some(now);
+                            // A worker gone wrong that sends pong after pong costs the
+                            // supervisor one event a second at most.
+                            if told.is_none_or(|at| now - at >= HEARD_AT_MOST_EVERY) {
+                                told = Some(now);
+                                let _ = events.send(WorkerEvent::Heard(pid));
+                            }
                         }
                         Frame::Claim { id, every, task } => {
                             let answers = answers.clone();
