@@ -110,6 +110,7 @@ pub(super) fn watch(
             let mut frames = Frames::default();
             // When the supervisor was last told of an answer.
             let mut told: Option<Instant> = None;
+            let mut asked_to_recycle = false;
             while let Ok(n @ 1..) = reader.read(&mut buf).await {
                 frames.push(&buf[..n]);
                 while let Some(frame) = frames.next_frame() {
@@ -117,7 +118,9 @@ pub(super) fn watch(
                         Frame::Ready => {
                             let _ = events.send(WorkerEvent::Ready(pid));
                         }
-                        Frame::Recycle => {
+                        // Once: a worker is replaced once, however often it asks.
+                        Frame::Recycle if !asked_to_recycle => {
+                            asked_to_recycle = true;
                             let _ = events.send(WorkerEvent::ServedItsRequests(pid));
                         }
                         Frame::Pong => {
@@ -146,7 +149,7 @@ pub(super) fn watch(
                                 drop(permit);
                             });
                         }
-                        Frame::Answer { .. } | Frame::Ping | Frame::Drain => {}
+                        Frame::Answer { .. } | Frame::Ping | Frame::Drain | Frame::Recycle => {}
                     }
                 }
             }
