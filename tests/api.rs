@@ -423,20 +423,27 @@ fn a_worker_whose_runtime_blocks_is_replaced_while_the_others_serve() {
         .send(b"GET /debug/block/600000 HTTP/1.1\r\nHost: test\r\n\r\n")
         .unwrap();
 
-    // The other worker (then the replacement too) answers all along.
+    // The other worker (then the replacement too) answers all along. A connection
+    // the blocked worker had accepted as it blocked is reset when it is killed: a
+    // hung worker holds what it took.
     let deadline = std::time::Instant::now() + HANG;
-    let mut served = 0;
+    let (mut served, mut lost) = (0, 0);
     while !service.log().contains(&format!("child killed pid={pid} ")) {
         assert!(std::time::Instant::now() < deadline, "{}", service.log());
-        let answer = get(port, "/v1/whoami").unwrap();
-        assert_eq!(answer.status, 200);
-        served += 1;
+        match get(port, "/v1/whoami") {
+            Ok(answer) => {
+                assert_eq!(answer.status, 200);
+                served += 1;
+            }
+            Err(_) => lost += 1,
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
         served > 10,
         "only {served} answers while the worker was blocked"
     );
+    assert!(lost <= 2, "{lost} requests lost beside {served} answered");
     let log = service.log();
     assert!(
         log.lines().any(
