@@ -472,14 +472,14 @@ fn a_worker_whose_runtime_blocks_is_replaced_while_the_others_serve() {
 /// routes serve on for the delay; then the stop proceeds and the process exits 0.
 #[test]
 fn on_sigterm_the_health_check_fails_first_and_the_routes_serve_through_the_delay() {
-    let config = "[DEFAULT]\ngraceful_shutdown_delay = 2\n[inventory]\nport = 0\napi_workers = 2\n";
+    let config = "[DEFAULT]\ngraceful_shutdown_delay = 4\n[inventory]\nport = 0\napi_workers = 2\n";
     let (mut service, port) = support::start_listening(env!("CARGO_BIN_EXE_inventory"), config);
     assert_eq!(get(port, "/healthcheck").unwrap().status, 200);
 
     let signalled = std::time::Instant::now();
     service.signal(Signal::TERM);
     // Within a moment the health check says so...
-    let deadline = signalled + Duration::from_secs(1);
+    let deadline = signalled + Duration::from_secs(3);
     let unhealthy = loop {
         let health = get(port, "/healthcheck").unwrap();
         if health.status == 503 {
@@ -494,14 +494,14 @@ fn on_sigterm_the_health_check_fails_first_and_the_routes_serve_through_the_dela
         unhealthy.text()
     );
     // ...while the routes serve on, new connections included, until the delay is over.
-    while signalled.elapsed() < Duration::from_millis(1500) {
+    while signalled.elapsed() < Duration::from_secs(3) {
         let items = get(port, "/items").unwrap();
         assert_eq!(items.status, 200, "{}", service.log());
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
     assert!(
-        signalled.elapsed() >= Duration::from_secs(2),
+        signalled.elapsed() >= Duration::from_secs(4),
         "the delay was cut short"
     );
     assert!(
