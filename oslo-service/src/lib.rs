@@ -80,6 +80,13 @@ pub mod config;
 mod error;
 mod future;
 pub mod looping;
+// Without feature `metrics`, a private stand-in records nothing and refuses
+// `[metrics] enabled`.
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics/absent.rs"]
+mod metrics;
 pub mod net;
 pub mod signals;
 pub mod systemd;

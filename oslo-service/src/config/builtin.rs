@@ -230,6 +230,27 @@ pub struct CoordinationOptions {
     pub lease_ttl: Duration,
 }
 
+/// The host's metrics endpoint (`[metrics]`, namespace `oslo.service.metrics`): one
+/// Prometheus scrape for the launcher's process and every worker (feature `metrics`).
+#[crate::options(group = "metrics", namespace = "oslo.service.metrics", crate = "crate")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsOptions {
+    /// Serve the host's metrics, the launcher's and every worker's, in Prometheus'
+    /// text format at http://HOST:PORT/metrics, from the launcher's top process.
+    #[opt(default = false)]
+    pub enabled: bool,
+    /// Address the metrics endpoint listens on.
+    #[opt(default = "127.0.0.1")]
+    pub host: String,
+    /// Port the metrics endpoint listens on; 0 takes a free one (logged).
+    #[opt(default = 9464)]
+    pub port: super::Port,
+    /// How long a worker has to answer a scrape; one that does not is left out of
+    /// that scrape, and counted in oslo_metrics_missed_workers_total.
+    #[opt(default = "1s")]
+    pub worker_timeout: Duration,
+}
+
 /// The runtime's groups, in the order the sample config lists them.
 pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<ServiceOptions>(),
@@ -238,6 +259,7 @@ pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<LogOptions>(),
     GroupInfo::of::<SslOptions>(),
     GroupInfo::of::<CoordinationOptions>(),
+    GroupInfo::of::<MetricsOptions>(),
 ];
 
 /// What the launcher reads, derived from the declared groups.

@@ -1,0 +1,143 @@
+//! The host's metrics endpoint: `GET /metrics` over HTTP/1.1, one request per
+//! connection, on a socket shared like the HTTP server's (so that a binary upgrade's
+//! successor serves on it too). Scrapers are few and known: a handful of connections
+//! at once, each with a few seconds to send its request, and the whole exchange bounded.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Semaphore;
+
+use super::host::{self, Part};
+use super::settings::{self, Settings};
+use super::{WorkerMetrics, record, registry};
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// Scrapes served at once; a connection beyond them is closed at once.
+const MAX_CONNECTIONS: usize = 8;
+
+/// How long a client has to send its request's head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest a connection lasts beyond the workers' time to answer: its head, the
+/// encoding, and the client reading the answer.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The exposition's media type: OpenMetrics text, as prometheus-client writes it.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The endpoint's socket name among the shared ones.
+const SOCKET: &str = "oslo-metrics";
+
+/// The running endpoint; dropping it stops it.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the endpoint `[metrics]` asks for, in the launcher's top process: `None` when
+/// metrics are off. `workers` collects the metrics of a launcher's workers.
+pub(crate) fn serve(
+    conf: &Config,
+    workers: Option<Arc<dyn WorkerMetrics>>,
+) -> Result<Option<Endpoint>> {
+    let Some(settings) = settings::read(&conf.snapshot())? else {
+        return Ok(None);
+    };
+    let Settings {
+        host,
+        port,
+        worker_timeout,
+    } = settings;
+    let address = format!("{host}:{port}");
+    let bind = |err| Error::io(format!("cannot serve metrics on {address}"), err);
+    let listener = crate::net::listen(SOCKET, (host.as_str(), port)).map_err(bind)?;
+    listener.set_nonblocking(true).map_err(bind)?;
+    let local = listener.local_addr().map_err(bind)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(bind)?;
+    tracing::info!(address = %local, "serving metrics at http://{local}/metrics");
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::debug!(error = %err, "cannot accept a metrics client");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                continue;
+            };
+            let workers = workers.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let workers = workers.clone();
+                    async move { Ok::<_, Infallible>(answer(request, workers.as_deref(), worker_timeout).await) }
+                });
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(HEAD_TIMEOUT)
+                    .keep_alive(false);
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(worker_timeout + EXCHANGE_TIMEOUT, connection).await;
+                drop(slot);
+            });
+        }
+    });
+    Ok(Some(Endpoint { task }))
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    workers: Option<&dyn WorkerMetrics>,
+    worker_timeout: Duration,
+) -> Response<Full<Bytes>> {
+    if request.uri().path() != "/metrics" {
+        return plain(StatusCode::NOT_FOUND, "Not Found: the metrics are at /metrics\n");
+    }
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+    }
+    let body = scrape(workers, worker_timeout).await;
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+/// The exposition of the host: this process's metrics, then its workers'.
+pub(super) async fn scrape(workers: Option<&dyn WorkerMetrics>, timeout: Duration) -> String {
+    let collected = match workers {
+        Some(workers) => workers.collect(timeout).await,
+        None => super::Collected::default(),
+    };
+    record::missed_workers(collected.missed);
+    let mut parts = vec![Part {
+        labels: Vec::new(),
+        families: registry::families(),
+    }];
+    parts.extend(collected.parts);
+    host::text(host::merge(parts))
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response
+}

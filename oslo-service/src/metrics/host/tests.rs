@@ -1,0 +1,96 @@
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+use super::*;
+use crate::metrics::model;
+
+/// The families of a process that counted `requests` and observed `latencies`.
+fn process(requests: u64, latencies: &[f64], in_flight: i64) -> Vec<MetricFamily> {
+    let mut registry = Registry::default();
+    let counted = Family::<Vec<(String, String)>, Counter>::default();
+    counted
+        .get_or_create(&vec![("status".into(), "2xx".into())])
+        .inc_by(requests);
+    registry.register("requests", "Requests", counted);
+    let histogram = Histogram::new([0.1, 1.0]);
+    for latency in latencies {
+        histogram.observe(*latency);
+    }
+    registry.register_with_unit("latency", "Latency", Unit::Seconds, histogram);
+    let gauge = Gauge::<i64>::default();
+    gauge.set(in_flight);
+    registry.register("in_flight", "In flight", gauge);
+    let bytes = model::to_bytes(&registry);
+    model::from_bytes(&bytes).unwrap()
+}
+
+fn worker(index: &str, families: Vec<MetricFamily>) -> Part {
+    Part {
+        labels: vec![("worker".into(), index.into())],
+        families,
+    }
+}
+
+#[test]
+fn one_family_per_name_with_each_workers_samples() {
+    let text = text(merge(vec![
+        worker("0", process(3, &[0.05], 1)),
+        worker("1", process(5, &[0.5, 2.0], 2)),
+    ]));
+    let expected = "\
+# HELP requests Requests.
+# TYPE requests counter
+requests_total{worker=\"0\",status=\"2xx\"} 3
+requests_total{worker=\"1\",status=\"2xx\"} 5
+# HELP latency_seconds Latency.
+# TYPE latency_seconds histogram
+# UNIT latency_seconds seconds
+latency_seconds_sum{worker=\"0\"} 0.05
+latency_seconds_count{worker=\"0\"} 1
+latency_seconds_bucket{le=\"0.1\",worker=\"0\"} 1
+latency_seconds_bucket{le=\"1.0\",worker=\"0\"} 1
+latency_seconds_bucket{le=\"+Inf\",worker=\"0\"} 1
+latency_seconds_sum{worker=\"1\"} 2.5
+latency_seconds_count{worker=\"1\"} 2
+latency_seconds_bucket{le=\"0.1\",worker=\"1\"} 0
+latency_seconds_bucket{le=\"1.0\",worker=\"1\"} 1
+latency_seconds_bucket{le=\"+Inf\",worker=\"1\"} 2
+# HELP in_flight In flight.
+# TYPE in_flight gauge
+in_flight{worker=\"0\"} 1
+in_flight{worker=\"1\"} 2
+# EOF
+";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn a_gone_workers_counters_stay_in_its_slot_and_its_gauges_go() {
+    let mut slot = process(2, &[0.05], 4);
+    fold(&mut slot, &process(10, &[0.5, 0.5], 7));
+    let text = text(merge(vec![worker("0", slot)]));
+    assert!(text.contains("requests_total{worker=\"0\",status=\"2xx\"} 12\n"), "{text}");
+    assert!(text.contains("latency_seconds_count{worker=\"0\"} 3\n"), "{text}");
+    assert!(text.contains("latency_seconds_bucket{le=\"0.1\",worker=\"0\"} 1\n"), "{text}");
+    assert!(text.contains("latency_seconds_bucket{le=\"1.0\",worker=\"0\"} 3\n"), "{text}");
+    assert!(text.contains("in_flight{worker=\"0\"} 4\n"), "{text}");
+
+    // A slot that only a gone worker filled keeps its counters, and no gauge.
+    let mut empty = Vec::new();
+    fold(&mut empty, &process(10, &[], 7));
+    let text = super::text(merge(vec![worker("1", empty)]));
+    assert!(text.contains("requests_total{worker=\"1\",status=\"2xx\"} 10\n"), "{text}");
+    assert!(!text.contains("in_flight{"), "{text}");
+}
+
+#[test]
+fn a_family_of_another_type_under_a_known_name_is_left_out() {
+    let mut registry = Registry::default();
+    registry.register("in_flight", "Not a gauge here", Counter::<u64>::default());
+    let odd = model::from_bytes(&model::to_bytes(&registry)).unwrap();
+    let merged = merge(vec![worker("0", process(1, &[], 1)), worker("1", odd)]);
+    let in_flight = merged.iter().filter(|f| f.name.starts_with("in_flight")).count();
+    assert_eq!(in_flight, 1);
+}

@@ -1,0 +1,224 @@
+//! What the framework's modules call to record: short functions that do nothing when
+//! metrics are off. The same names exist without feature `metrics`, doing nothing.
+
+use std::time::{Duration, Instant};
+
+use super::registry::FAMILIES;
+use super::settings::enabled;
+
+/// A request being served, recorded when dropped: its method, its status class and
+/// how long it took.
+#[derive(Debug)]
+pub(crate) struct HttpRequest {
+    method: &'static str,
+    status: &'static str,
+    started: Instant,
+}
+
+/// Starts recording a request with `method`: `None` when metrics are off.
+pub(crate) fn http_request(method: &str) -> Option<HttpRequest> {
+    if !enabled() {
+        return None;
+    }
+    FAMILIES.http.in_flight.inc();
+    Some(HttpRequest {
+        method: method_label(method),
+        status: "none",
+        started: Instant::now(),
+    })
+}
+
+impl HttpRequest {
+    /// The status the request was answered with.
+    pub(crate) fn answered(&mut self, status: u16) {
+        self.status = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+    }
+}
+
+impl Drop for HttpRequest {
+    fn drop(&mut self) {
+        let http = &FAMILIES.http;
+        http.in_flight.dec();
+        http.requests
+            .get_or_create(&[("method", self.method), ("status", self.status)])
+            .inc();
+        http.duration.observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// The methods HTTP defines keep their name; any other, which a client may make up
+/// by the thousand, is `other`.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
+/// Bytes of a request body read.
+pub(crate) fn http_received(bytes: usize) {
+    if enabled() {
+        FAMILIES.http.received.inc_by(bytes as u64);
+    }
+}
+
+/// Bytes of a response body written.
+pub(crate) fn http_sent(bytes: usize) {
+    if enabled() {
+        FAMILIES.http.sent.inc_by(bytes as u64);
+    }
+}
+
+/// A request the server answered itself, for `cause`.
+pub(crate) fn http_refused(cause: &'static str) {
+    if enabled() {
+        FAMILIES.http.refused.get_or_create(&[("cause", cause)]).inc();
+    }
+}
+
+/// A client cut for `cause`.
+pub(crate) fn http_cut(cause: &'static str) {
+    if enabled() {
+        FAMILIES.http.cut.get_or_create(&[("cause", cause)]).inc();
+    }
+}
+
+/// A connection opened (`1`) or closed (`-1`).
+pub(crate) fn http_connections(change: i64) {
+    if enabled() {
+        FAMILIES.http.open.inc_by(change);
+    }
+}
+
+/// A connection became idle (`1`) or stopped being idle (`-1`).
+pub(crate) fn http_idle(change: i64) {
+    if enabled() {
+        FAMILIES.http.idle.inc_by(change);
+    }
+}
+
+/// A run of periodic task `task`.
+pub(crate) fn periodic_ran(task: &str, took: Duration, failed: bool) {
+    if !enabled() {
+        return;
+    }
+    let periodic = &FAMILIES.periodic;
+    let label = [("task", task.to_owned())];
+    periodic.runs.get_or_create(&label).inc();
+    if failed {
+        periodic.failures.get_or_create(&label).inc();
+    }
+    periodic
+        .duration
+        .get_or_create(&label)
+        .observe(took.as_secs_f64());
+}
+
+/// A period of cluster task `task` that ran elsewhere or could not be claimed.
+pub(crate) fn periodic_skipped(task: &str) {
+    if enabled() {
+        FAMILIES
+            .periodic
+            .skipped
+            .get_or_create(&[("task", task.to_owned())])
+            .inc();
+    }
+}
+
+/// The workers of `service`: wanted, alive and ready.
+pub(crate) fn workers(service: &str, wanted: usize, alive: usize, ready: usize) {
+    if !enabled() {
+        return;
+    }
+    let launcher = &FAMILIES.launcher;
+    let label = [("service", service.to_owned())];
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    launcher.wanted.get_or_create(&label).set(count(wanted));
+    launcher.alive.get_or_create(&label).set(count(alive));
+    launcher.ready.get_or_create(&label).set(count(ready));
+}
+
+/// A worker of `service` replaced, for `reason`.
+pub(crate) fn worker_restarted(service: &str, reason: &'static str) {
+    if enabled() {
+        FAMILIES
+            .launcher
+            .restarts
+            .get_or_create(&[("service", service.to_owned()), ("reason", reason.to_owned())])
+            .inc();
+    }
+}
+
+/// A reload, accepted or refused; `generation` is the configuration's after it.
+pub(crate) fn reloaded(accepted: bool, generation: u64) {
+    if !enabled() {
+        return;
+    }
+    let outcome = if accepted { "accepted" } else { "refused" };
+    let launcher = &FAMILIES.launcher;
+    launcher.reloads.get_or_create(&[("outcome", outcome)]).inc();
+    launcher
+        .generation
+        .set(i64::try_from(generation).unwrap_or(i64::MAX));
+}
+
+/// The launcher waited before starting a worker.
+pub(crate) fn fork_rate_slept() {
+    if enabled() {
+        FAMILIES.launcher.fork_rate_sleeps.inc();
+    }
+}
+
+/// A claim of a cluster task's period: `won`, `lost` or `failed`.
+pub(crate) fn claimed(outcome: &'static str) {
+    if enabled() {
+        FAMILIES
+            .coordination
+            .claims
+            .get_or_create(&[("outcome", outcome)])
+            .inc();
+    }
+}
+
+/// The host's lease was renewed.
+pub(crate) fn lease_renewed() {
+    if enabled() {
+        FAMILIES.coordination.renewals.inc();
+    }
+}
+
+/// The host's lease was lost.
+pub(crate) fn lease_lost() {
+    if enabled() {
+        FAMILIES.coordination.losses.inc();
+    }
+}
+
+/// A call to etcd failed.
+pub(crate) fn etcd_error() {
+    if enabled() {
+        FAMILIES.coordination.errors.inc();
+    }
+}
+
+/// Whether this host leads `group`.
+pub(crate) fn leading(group: &str, leads: bool) {
+    if enabled() {
+        FAMILIES
+            .coordination
+            .leader
+            .get_or_create(&[("group", group.to_owned())])
+            .set(i64::from(leads));
+    }
+}
+
+/// Workers left out of a scrape.
+pub(super) fn missed_workers(count: u64) {
+    FAMILIES.scrape.missed.inc_by(count);
+}
