@@ -57,7 +57,11 @@ impl Coordinator {
             .etcd
             .advance(&member_key, lease, &key, &value, &format!("{period:020}"))
             .await
-            .inspect_err(|err| inner.report_outage(err))?;
+            .inspect_err(|err| {
+                crate::metrics::claimed("failed");
+                inner.report_outage(err);
+            })?;
+        crate::metrics::claimed(if claimed { "won" } else { "lost" });
         inner.report_recovery();
         // Fencing: a lease that expired during the call no longer counts.
         self.valid_lease()?;

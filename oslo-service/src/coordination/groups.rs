@@ -167,6 +167,7 @@ impl Inner {
         let key = leader_key(group);
         self.etcd.create(&key, &self.member, lease).await?;
         let leader = self.etcd.get(&key).await?.map(|kv| kv.value);
+        crate::metrics::leading(group, leader.as_deref() == Some(&self.member));
         if let Some(known) = self.lock_groups().get_mut(group) {
             if *known != leader && leader.as_deref() == Some(&self.member) {
                 tracing::info!(group, member = %self.member, "elected leader");

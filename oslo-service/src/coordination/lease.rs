@@ -65,6 +65,7 @@ impl Coordinator {
 impl Inner {
     /// Logs that etcd cannot be reached, once per outage.
     pub(super) fn report_outage(&self, err: &EtcdError) {
+        crate::metrics::etcd_error();
         if !self.outage.swap(true, Ordering::Relaxed) {
             tracing::warn!(error = %err, "coordination unavailable: cluster tasks do not run here until etcd answers");
         }
@@ -94,9 +95,13 @@ impl Inner {
             Lease::None => None,
         };
         let (id, ttl) = match renewed {
-            Some(renewed) => renewed,
+            Some(renewed) => {
+                crate::metrics::lease_renewed();
+                renewed
+            }
             None => {
                 if current != Lease::None {
+                    crate::metrics::lease_lost();
                     tracing::warn!(member = %self.member, "coordination lease lost: joining again");
                     self.lease.send_replace(Lease::None);
                 }

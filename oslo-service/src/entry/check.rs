@@ -55,6 +55,7 @@ fn checks(conf: &Config) -> Vec<Result<(), ConfigError>> {
         #[cfg(feature = "http")]
         crate::wsgi::check(conf),
         crate::coordination::check(conf),
+        crate::metrics::check(conf),
         crate::log::check(conf).map_err(|err| match err {
             crate::Error::Config(err) => err,
             other => ConfigError::CommandLine(other.to_string()),

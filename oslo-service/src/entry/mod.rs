@@ -174,6 +174,11 @@ where
         eprintln!("{}: {err}", spec.name);
         return ExitCode::FAILURE;
     }
+    // Whether this process records metrics, decided once for its life.
+    if let Err(err) = crate::metrics::configure(&conf) {
+        tracing::error!("{err}");
+        return ExitCode::FAILURE;
+    }
     // Once for the host: a worker runs on its parent's values, which the parent has
     // reported on.
     if !crate::launcher::started_as_worker() {

@@ -124,6 +124,12 @@ impl ServiceLauncher {
             Err(err) => return Err(err),
         };
 
+        // The top process serves the metrics; a worker's go through its parent.
+        let _metrics = match &role {
+            Role::Standalone => crate::metrics::serve(&self.conf, None)?,
+            Role::Worker(_) => None,
+        };
+
         // Before the services: their cluster tasks claim their runs through it.
         // A worker asks its parent, the host's member, to claim its cluster tasks' runs.
         let parent = match &role {

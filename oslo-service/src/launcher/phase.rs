@@ -81,6 +81,7 @@ impl Phase {
         match reread {
             Ok(changed) => {
                 tracing::info!(changed = changed.len(), "configuration reloaded");
+                crate::metrics::reloaded(true, conf.generation());
                 // Levels changed at run time (the debug console's loglevel) last until
                 // a reload.
                 if let Err(err) = crate::log::reapply_levels(conf) {
@@ -102,6 +103,7 @@ impl Phase {
             }
             Err(err) => {
                 tracing::error!(error = %err, "reload refused, keeping the running configuration");
+                crate::metrics::reloaded(false, conf.generation());
                 self.enter(previous);
                 false
             }

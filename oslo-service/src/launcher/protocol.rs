@@ -9,10 +9,15 @@
 //!                    C id:u32 every_ms:u64 len:u16 task      claim the current period
 //!                    O                                      pong: its runtime answers
 //!                    X                                      it served its max_requests
+//!                    M id:u32 len:u32 metrics                its metrics, for a scrape
 //! parent -> worker   A id:u32 outcome:u8 period:u64 len:u16 reason
 //!                    P                                      ping (the heartbeat)
 //!                    D                                      drain: the host stops soon
+//!                    S id:u32                               scrape: send your metrics
 //! ```
+//!
+//! A worker's metrics are its registry's families in prometheus-client's protobuf
+//! encoding, at most [`MAX_METRICS`] bytes.
 //!
 //! Numbers are little-endian; `outcome` is 0 (run `period`), 1 (another host runs it) or
 //! 2 (no claim could be made: `reason`).
@@ -30,6 +35,14 @@ pub(in crate::launcher) const PONG: u8 = b'O';
 pub(in crate::launcher) const DRAIN: u8 = b'D';
 /// Sent by a worker that served its `max_requests`: its parent replaces it.
 pub(in crate::launcher) const RECYCLE: u8 = b'X';
+
+/// The parent asks a worker for its metrics.
+const SCRAPE: u8 = b'S';
+/// A worker's metrics.
+const METRICS: u8 = b'M';
+/// The most bytes of metrics a worker sends: a frame that says more is not waited
+/// for (its first byte is dropped like any byte that starts no frame).
+pub(in crate::launcher) const MAX_METRICS: usize = 16 << 20;
 
 /// What the parent answers a claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +72,36 @@ pub(in crate::launcher) enum Frame {
         id: u32,
         outcome: Outcome,
     },
+    Scrape {
+        id: u32,
+    },
+    Metrics {
+        id: u32,
+        bytes: Vec<u8>,
+    },
+}
+
+// Without feature `metrics`, no parent scrapes.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(in crate::launcher) fn scrape_frame(id: u32) -> Vec<u8> {
+    let mut frame = vec![SCRAPE];
+    frame.extend_from_slice(&id.to_le_bytes());
+    frame
+}
+
+/// The frame of `metrics`; empty if there are more than [`MAX_METRICS`] bytes.
+pub(in crate::launcher) fn metrics_frame(id: u32, metrics: &[u8]) -> Vec<u8> {
+    let metrics = if metrics.len() > MAX_METRICS {
+        &[][..]
+    } else {
+        metrics
+    };
+    let mut frame = Vec::with_capacity(9 + metrics.len());
+    frame.push(METRICS);
+    frame.extend_from_slice(&id.to_le_bytes());
+    frame.extend_from_slice(&(metrics.len() as u32).to_le_bytes());
+    frame.extend_from_slice(metrics);
+    frame
 }
 
 // Without feature `coordination`, no worker asks for a claim.
@@ -136,6 +179,23 @@ impl Frames {
                     let id = u32::from_le_bytes(head[1..5].try_into().ok()?);
                     (Frame::Answer { id, outcome }, 16 + len)
                 }
+                SCRAPE => {
+                    let head = self.pending.get(..5)?;
+                    let id = u32::from_le_bytes(head[1..5].try_into().ok()?);
+                    (Frame::Scrape { id }, 5)
+                }
+                METRICS => {
+                    let head = self.pending.get(..9)?;
+                    let id = u32::from_le_bytes(head[1..5].try_into().ok()?);
+                    let len = usize::try_from(u32::from_le_bytes(head[5..9].try_into().ok()?))
+                        .unwrap_or(usize::MAX);
+                    if len > MAX_METRICS {
+                        self.pending.remove(0);
+                        continue;
+                    }
+                    let bytes = self.pending.get(9..9 + len)?.to_vec();
+                    (Frame::Metrics { id, bytes }, 9 + len)
+                }
                 _ => {
                     self.pending.remove(0);
                     continue;
@@ -152,6 +212,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_metrics_frame_that_says_too_much_is_not_waited_for() {
+        let mut bytes = vec![METRICS];
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.push(READY);
+        let mut frames = Frames::default();
+        frames.push(&bytes);
+        // The header's bytes that start no frame are dropped; the next frame is read.
+        let mut got = Vec::new();
+        while let Some(frame) = frames.next_frame() {
+            got.push(frame);
+        }
+        assert_eq!(got.last(), Some(&Frame::Ready));
+    }
+
+    #[test]
     fn frames_arrive_whole_whatever_the_pieces() {
         let mut bytes = vec![READY, PING, PONG, DRAIN];
         bytes.extend(claim_frame(7, "Cluster.purge", Duration::from_secs(60)));
@@ -159,6 +235,9 @@ mod tests {
         bytes.extend(answer_frame(7, &Outcome::Run(42)));
         bytes.extend(answer_frame(8, &Outcome::Failed("etcd is down".into())));
         bytes.extend(answer_frame(9, &Outcome::Elsewhere));
+        bytes.extend(scrape_frame(10));
+        bytes.extend(metrics_frame(10, b"families"));
+        bytes.extend(metrics_frame(11, &vec![0; MAX_METRICS + 1]));
         let mut frames = Frames::default();
         let mut got = Vec::new();
         for piece in bytes.chunks(3) {
@@ -190,6 +269,16 @@ mod tests {
                 Frame::Answer {
                     id: 9,
                     outcome: Outcome::Elsewhere
+                },
+                Frame::Scrape { id: 10 },
+                Frame::Metrics {
+                    id: 10,
+                    bytes: b"families".to_vec()
+                },
+                // Too much to send: sent empty.
+                Frame::Metrics {
+                    id: 11,
+                    bytes: Vec::new()
                 },
             ]
         );

@@ -44,7 +44,7 @@ use std::time::Duration;
 pub use prometheus_client;
 pub use registry::{MetricsError, register, register_with_unit};
 
-pub(crate) use endpoint::{Endpoint, serve};
+pub(crate) use endpoint::serve;
 pub(crate) use host::{Part, fold};
 pub(crate) use model::{MetricFamily, from_bytes};
 pub(crate) use record::*;

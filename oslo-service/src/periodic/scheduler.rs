@@ -319,7 +319,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
             }
             Ran::Skipped(why) => {
                 tracing::debug!(task = %full_name, reason = %why, "skipping cluster task");
-                stats.skipped += 1;
+                stats.skip();
                 Ok(())
             }
             Ran::TimedOut(limit) => {

@@ -201,6 +201,9 @@ impl http_body::Body for Body {
             }
             Poll::Ready(frame) => {
                 this.stall.progressed();
+                if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
+                    crate::metrics::http_received(data.len());
+                }
                 if let (Some(limit), Some(Ok(frame))) = (this.limit, &frame) {
                     if let Some(data) = frame.data_ref() {
                         this.read = this.read.saturating_add(data.len() as u64);
@@ -301,9 +304,12 @@ impl<B: http_body::Body<Data = Bytes>> http_body::Body for LoggedBody<B> {
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
-        if let (Poll::Ready(Some(Ok(frame))), Some(entry)) = (&polled, this.entry) {
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(data) = frame.data_ref() {
-                entry.body_length += data.len() as u64;
+                crate::metrics::http_sent(data.len());
+                if let Some(entry) = this.entry {
+                    entry.body_length += data.len() as u64;
+                }
             }
         }
         polled

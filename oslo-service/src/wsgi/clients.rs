@@ -90,7 +90,13 @@ impl Client {
 
     pub(super) fn set_phase(&self, phase: Phase) {
         self.since.store(millis(self.epoch), Ordering::Release);
-        self.phase.store(phase as u8, Ordering::Release);
+        let was = self.phase.swap(phase as u8, Ordering::AcqRel);
+        let idle = Phase::Idle as u8;
+        if was == idle && phase != Phase::Idle {
+            crate::metrics::http_idle(-1);
+        } else if was != idle && phase == Phase::Idle {
+            crate::metrics::http_idle(1);
+        }
         let reader = self
             .reader
             .lock()
@@ -116,18 +122,31 @@ impl Client {
 }
 
 /// A request being served: its turn in the pool, given back (and its connection idle
-/// again) once its response is written or dropped.
+/// again, its metrics recorded) once its response is written or dropped.
 #[derive(Debug)]
 pub(super) struct Served {
     client: Arc<Client>,
     _permit: Option<OwnedSemaphorePermit>,
+    measured: Option<crate::metrics::HttpRequest>,
 }
 
 impl Served {
-    pub(super) fn new(client: Arc<Client>, permit: Option<OwnedSemaphorePermit>) -> Self {
+    pub(super) fn new(
+        client: Arc<Client>,
+        permit: Option<OwnedSemaphorePermit>,
+        measured: Option<crate::metrics::HttpRequest>,
+    ) -> Self {
         Served {
             client,
             _permit: permit,
+            measured,
+        }
+    }
+
+    /// The status the request is answered with, for its metrics.
+    pub(super) fn answered(&mut self, status: u16) {
+        if let Some(measured) = &mut self.measured {
+            measured.answered(status);
         }
     }
 }
@@ -164,6 +183,10 @@ pub(super) struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
+        crate::metrics::http_connections(-1);
+        if self.client.phase() == Phase::Idle {
+            crate::metrics::http_idle(-1);
+        }
         self.clients
             .open
             .lock()
@@ -239,6 +262,8 @@ impl Clients {
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(id, Arc::clone(&client));
+        crate::metrics::http_connections(1);
+        crate::metrics::http_idle(1);
         Registered {
             clients: Arc::clone(self),
             id,
@@ -250,6 +275,7 @@ impl Clients {
     pub(super) fn cut(&self, cause: Cut, client_ip: &str) {
         let index = Cut::ALL.iter().position(|c| *c == cause).unwrap_or(0);
         let count = self.cuts[index].fetch_add(1, Ordering::Relaxed) + 1;
+        crate::metrics::http_cut(cause.name());
         tracing::info!(
             client = client_ip,
             cause = cause.name(),

@@ -92,7 +92,8 @@ where
         Box::pin(async move {
             // A turn in the pool: requests, not connections, wait for one.
             let permit = Arc::clone(&shared.pool).acquire_owned().await.ok();
-            let served = Served::new(client, permit);
+            let measured = crate::metrics::http_request(request.method().as_str());
+            let mut served = Served::new(client, permit, measured);
             // `max_requests` counts what the process served.
             crate::service::count_request();
             let started = AccessLog::enabled().then(|| {
@@ -117,6 +118,7 @@ where
                 }
             };
             let (mut parts, body) = response.into_parts();
+            served.answered(parts.status.as_u16());
             if shared.draining.load(Ordering::Relaxed) {
                 parts
                     .headers
@@ -151,6 +153,7 @@ fn refusal<B>(
         .path_and_query()
         .map_or(0, |p| p.as_str().len());
     if url_len > shared.max_url_len {
+        crate::metrics::http_refused("uri_too_long");
         return Some(plain(StatusCode::URI_TOO_LONG, "Request URI Too Long"));
     }
     // Refused on its announced length, before a byte of the body is read: hyper sends
@@ -162,6 +165,7 @@ fn refusal<B>(
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if let (Some(max), Some(length)) = (shared.max_body_size, announced) {
         if length > max {
+            crate::metrics::http_refused("body_too_large");
             let mut response = plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
             response
                 .headers_mut()
@@ -173,6 +177,7 @@ fn refusal<B>(
     if request.version() == http::Version::HTTP_11
         && request.headers().get_all(http::header::HOST).iter().count() != 1
     {
+        crate::metrics::http_refused("bad_host");
         let mut response = plain(
             StatusCode::BAD_REQUEST,
             "Bad Request: one Host header needed",
@@ -188,6 +193,7 @@ fn refusal<B>(
         .iter()
         .any(|(name, value)| name.as_str().len() + 2 + value.len() > max_header_line);
     if too_long {
+        crate::metrics::http_refused("header_too_long");
         let mut response = plain(StatusCode::BAD_REQUEST, "Header Line Too Long");
         response
             .headers_mut()

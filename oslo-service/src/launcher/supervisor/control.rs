@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::super::protocol::{Frame, Frames, Outcome, PING, answer_frame};
+use super::scrape::Scrapes;
 use super::super::worker::handover_frame;
 use crate::config::{Config, Heartbeat};
 
@@ -49,6 +50,7 @@ pub(super) fn watch(
     control: std::os::unix::net::UnixStream,
     events: mpsc::UnboundedSender<WorkerEvent>,
     heartbeat: Option<Heartbeat>,
+    scrapes: Scrapes,
 ) -> std::io::Result<mpsc::UnboundedSender<Vec<u8>>> {
     control.set_nonblocking(true)?;
     let mut control = tokio::net::UnixStream::from_std(control)?;
@@ -106,7 +108,7 @@ pub(super) fn watch(
         };
         let claims_in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_CLAIMS_IN_FLIGHT));
         let read = async move {
-            let mut buf = [0u8; 512];
+            let mut buf = vec![0u8; 16 << 10];
             let mut frames = Frames::default();
             // When the supervisor was last told of an answer.
             let mut told: Option<Instant> = None;
@@ -149,7 +151,12 @@ pub(super) fn watch(
                                 drop(permit);
                             });
                         }
-                        Frame::Answer { .. } | Frame::Ping | Frame::Drain | Frame::Recycle => {}
+                        Frame::Metrics { id, bytes } => scrapes.answered(id, bytes),
+                        Frame::Answer { .. }
+                        | Frame::Ping
+                        | Frame::Drain
+                        | Frame::Recycle
+                        | Frame::Scrape { .. } => {}
                     }
                 }
             }

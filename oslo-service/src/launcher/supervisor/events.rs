@@ -65,6 +65,7 @@ impl Supervisor {
 
     fn exited(&mut self, pid: i32, status: Option<WaitStatus>) {
         self.links.remove(&pid);
+        self.scrapes.exited(pid);
         let Some(worker) = self.pool.exited(pid) else {
             return;
         };
@@ -72,6 +73,12 @@ impl Supervisor {
         let index = worker.index;
         let signal = status.and_then(WaitStatus::terminating_signal);
         let code = status.and_then(WaitStatus::exit_status);
+        let reason = match (worker.retiring, signal) {
+            (true, _) => "retired",
+            (false, Some(_)) => "killed",
+            (false, None) => "exited",
+        };
+        crate::metrics::worker_restarted(service, reason);
         match (signal, code) {
             (Some(signal), _) => {
                 tracing::info!(pid, worker = index, %service, signal, "child killed")

@@ -6,6 +6,7 @@
 mod control;
 mod events;
 mod pool;
+mod scrape;
 mod stopping;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::signals::{SignalEvent, SignalLoop, is_daemon};
 use crate::systemd;
 use control::WorkerEvent;
 use pool::{Action, Pool};
+use scrape::Scrapes;
 
 /// The parent's end of a live worker's control socket.
 struct Link {
@@ -64,6 +66,8 @@ pub(super) struct Supervisor {
     commands: mpsc::UnboundedReceiver<Command>,
     /// The new executable a SIGUSR2 started, until it is ready or has failed.
     successor: Option<Successor>,
+    /// The workers a scrape of the metrics endpoint asks.
+    scrapes: Scrapes,
 }
 
 impl Supervisor {
@@ -93,6 +97,7 @@ impl Supervisor {
             links: HashMap::new(),
             commands,
             successor: None,
+            scrapes: Scrapes::default(),
         })
     }
 
@@ -107,6 +112,8 @@ impl Supervisor {
             "starting worker processes"
         );
         let console = Console::start(&self.conf)?;
+        let scrapes: Arc<dyn crate::metrics::WorkerMetrics> = Arc::new(self.scrapes.clone());
+        let _metrics = crate::metrics::serve(&self.conf, Some(scrapes))?;
         // The parent is the host's member; its workers claim cluster tasks on its
         // membership.
         crate::coordination::start(&self.conf, None)?;
@@ -118,6 +125,7 @@ impl Supervisor {
             if let Some(console) = &console {
                 console.set_workers(self.worker_views());
             }
+            self.record_workers();
             let wake = self.pool.next_deadline();
             tokio::select! {
                 event = signals.next() => match event {
@@ -221,6 +229,17 @@ impl Supervisor {
             .collect()
     }
 
+    /// The workers' gauges of the metrics.
+    fn record_workers(&self) {
+        for pool in 0..self.pool.services() {
+            let workers = self.pool.workers().values().filter(|w| w.pool == pool);
+            let (alive, ready) = workers.fold((0, 0), |(alive, ready), worker| {
+                (alive + 1, ready + usize::from(worker.ready))
+            });
+            crate::metrics::workers(self.pool.name(pool), self.pool.target(pool), alive, ready);
+        }
+    }
+
     fn start_worker(&mut self, pool: usize, index: usize) {
         let spec = WorkerSpec {
             service: pool,
@@ -252,8 +271,11 @@ impl Supervisor {
             spawned.control,
             self.events_tx.clone(),
             heartbeat,
+            self.scrapes.clone(),
         ) {
             Ok(frames) => {
+                self.scrapes
+                    .started(pid, self.pool.name(pool), index, frames.clone());
                 let link = Link {
                     frames,
                     last_heard: None,

@@ -174,6 +174,7 @@ impl Pool {
                     Verdict::Fork => actions.push(Action::Start { pool, index }),
                     Verdict::Wait { first, .. } => {
                         if first {
+                            crate::metrics::fork_rate_slept();
                             tracing::info!(service = %self.services[pool].name, "forking too fast, sleeping");
                         }
                         break;

@@ -10,17 +10,19 @@
 #![cfg_attr(not(feature = "coordination"), allow(dead_code))]
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::sync::oneshot;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
 
-use super::super::protocol::{Frame, Frames, Outcome, PONG, READY, RECYCLE, claim_frame};
+use super::super::protocol::{
+    Frame, Frames, Outcome, PONG, READY, RECYCLE, claim_frame, metrics_frame,
+};
 use super::marker::Marker;
 use crate::coordination::AskParent;
 use crate::future::BoxFuture;
@@ -28,8 +30,12 @@ use crate::future::BoxFuture;
 /// A worker's connection to its parent.
 #[derive(Debug)]
 pub(in crate::launcher) struct ParentLink {
-    /// Written by one writer at a time, so that frames never interleave.
-    control: Arc<Mutex<UnixStream>>,
+    control: UnixStream,
+    /// Frames to the parent, written one after the other by one task, so that they
+    /// never interleave (a scrape's answer can be larger than the socket's buffer).
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    /// The other end of `out`, until the writer task takes it.
+    queued: Mutex<Option<mpsc::UnboundedReceiver<Vec<u8>>>>,
     parent: i32,
     claims: Arc<Claims>,
 }
@@ -59,7 +65,7 @@ impl Drop for Asked<'_> {
 /// What the coordinator of a worker asks its parent through.
 #[derive(Debug)]
 struct ParentAsker {
-    control: Arc<Mutex<UnixStream>>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
     claims: Arc<Claims>,
 }
 
@@ -74,7 +80,7 @@ impl AskParent for ParentAsker {
             let (answer, answered) = oneshot::channel();
             self.claims.waiting().insert(id, answer);
             let _asked = Asked(&self.claims, id);
-            write_frame(&self.control, &claim_frame(id, task, every))
+            write_frame(&self.out, claim_frame(id, task, every))
                 .map_err(|err| format!("cannot ask the parent: {err}"))?;
             match answered.await {
                 Ok(Outcome::Run(period)) => Ok(Some(period)),
@@ -86,11 +92,14 @@ impl AskParent for ParentAsker {
     }
 }
 
-/// Writes one whole frame (a few bytes: the socket's buffer takes it at once, or the
-/// parent has stopped reading and the frame is refused).
-fn write_frame(control: &Mutex<UnixStream>, frame: &[u8]) -> io::Result<()> {
-    let control = control.lock().unwrap_or_else(PoisonError::into_inner);
-    (&*control).write_all(frame)
+/// Queues one whole frame for the writer task.
+fn write_frame(out: &mpsc::UnboundedSender<Vec<u8>>, frame: Vec<u8>) -> io::Result<()> {
+    out.send(frame).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the control socket is closed",
+        )
+    })
 }
 
 impl ParentLink {
@@ -100,8 +109,11 @@ impl ParentLink {
         // checked open when the marker was read, and the launcher takes it only once.
         let control = UnixStream::from(unsafe { OwnedFd::from_raw_fd(marker.control) });
         control.set_nonblocking(true)?;
+        let (out, queued) = mpsc::unbounded_channel();
         Ok(ParentLink {
-            control: Arc::new(Mutex::new(control)),
+            control,
+            out,
+            queued: Mutex::new(Some(queued)),
             parent: marker.parent,
             claims: Arc::default(),
         })
@@ -115,29 +127,41 @@ impl ParentLink {
     /// The way this worker's coordinator asks the parent to claim cluster-task periods.
     pub(in crate::launcher) fn asker(&self) -> Arc<dyn AskParent> {
         Arc::new(ParentAsker {
-            control: Arc::clone(&self.control),
+            out: self.out.clone(),
             claims: Arc::clone(&self.claims),
         })
     }
 
     /// Watches the control socket in a task of its own: hands the parent's answers to
     /// the claims waiting for them, answers its heartbeat (from this task, so that a
-    /// runtime that runs no task any more goes silent), marks the process draining when
-    /// told, and exits the process with status 1 as soon as the parent is gone.
+    /// runtime that runs no task any more goes silent) and its scrapes, marks the
+    /// process draining when told, and exits the process with status 1 as soon as the
+    /// parent is gone. Another task writes the frames queued for the parent.
     pub(in crate::launcher) fn watch_parent(&self) -> io::Result<()> {
-        let control = self
-            .control
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .try_clone()?;
-        let mut reader = tokio::net::UnixStream::from_std(control)?;
+        let mut reader = tokio::net::UnixStream::from_std(self.control.try_clone()?)?;
+        let mut writer = tokio::net::UnixStream::from_std(self.control.try_clone()?)?;
         if self.orphaned() {
             parent_died();
         }
+        let queued = self
+            .queued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut queued) = queued {
+            tokio::spawn(async move {
+                while let Some(frame) = queued.recv().await {
+                    // The reader sees the parent gone and ends the process.
+                    if writer.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let claims = Arc::clone(&self.claims);
-        let control = Arc::clone(&self.control);
+        let out = self.out.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 512];
+            let mut buf = vec![0u8; 16 << 10];
             let mut frames = Frames::default();
             loop {
                 match reader.read(&mut buf).await {
@@ -152,7 +176,11 @@ impl ParentLink {
                                     }
                                 }
                                 Frame::Ping => {
-                                    let _ = write_frame(&control, &[PONG]);
+                                    let _ = write_frame(&out, vec![PONG]);
+                                }
+                                Frame::Scrape { id } => {
+                                    let metrics = crate::metrics::encoded();
+                                    let _ = write_frame(&out, metrics_frame(id, &metrics));
                                 }
                                 Frame::Drain => crate::service::begin_draining(),
                                 _ => {}
@@ -172,14 +200,14 @@ impl ParentLink {
 
     /// Asks the parent to replace this worker: it served its `max_requests`.
     pub(in crate::launcher) fn report_recycle(&self) {
-        if let Err(err) = write_frame(&self.control, &[RECYCLE]) {
+        if let Err(err) = write_frame(&self.out, vec![RECYCLE]) {
             tracing::warn!(error = %err, "cannot ask the parent to replace this worker");
         }
     }
 
     /// Tells the parent that this worker's services are up.
     pub(in crate::launcher) fn report_ready(&self) {
-        if let Err(err) = write_frame(&self.control, &[READY]) {
+        if let Err(err) = write_frame(&self.out, vec![READY]) {
             tracing::warn!(error = %err, "cannot tell the parent that this worker is ready");
         }
     }
