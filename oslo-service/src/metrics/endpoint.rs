@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
+use super::families::Role;
 use super::host::{self, Part};
 use super::settings::{self, Settings};
 use super::{WorkerMetrics, record, registry};
@@ -68,7 +69,7 @@ pub(crate) fn serve(
     listener.set_nonblocking(true).map_err(bind)?;
     let local = listener.local_addr().map_err(bind)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(bind)?;
-    tracing::info!(address = %local, "serving metrics at http://{local}/metrics");
+    tracing::info!("serving metrics at http://{local}/metrics");
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let task = tokio::spawn(async move {
         loop {
@@ -87,7 +88,11 @@ pub(crate) fn serve(
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
                     let workers = workers.clone();
-                    async move { Ok::<_, Infallible>(answer(request, workers.as_deref(), worker_timeout).await) }
+                    async move {
+                        Ok::<_, Infallible>(
+                            answer(request, workers.as_deref(), worker_timeout).await,
+                        )
+                    }
                 });
                 let mut http = hyper::server::conn::http1::Builder::new();
                 http.timer(TokioTimer::new())
@@ -108,29 +113,33 @@ async fn answer(
     worker_timeout: Duration,
 ) -> Response<Full<Bytes>> {
     if request.uri().path() != "/metrics" {
-        return plain(StatusCode::NOT_FOUND, "Not Found: the metrics are at /metrics\n");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "Not Found: the metrics are at /metrics\n",
+        );
     }
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
     }
     let body = scrape(workers, worker_timeout).await;
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(CONTENT_TYPE));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(CONTENT_TYPE),
+    );
     response
 }
 
 /// The exposition of the host: this process's metrics, then its workers'.
 pub(super) async fn scrape(workers: Option<&dyn WorkerMetrics>, timeout: Duration) -> String {
-    let collected = match workers {
-        Some(workers) => workers.collect(timeout).await,
-        None => super::Collected::default(),
+    let (collected, role) = match workers {
+        Some(workers) => (workers.collect(timeout).await, Role::Parent),
+        None => (super::Collected::default(), Role::Alone),
     };
     record::missed_workers(collected.missed);
     let mut parts = vec![Part {
         labels: Vec::new(),
-        families: registry::families(),
+        families: registry::families(role),
     }];
     parts.extend(collected.parts);
     host::text(host::merge(parts))

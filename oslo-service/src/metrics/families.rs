@@ -25,6 +25,44 @@ fn seconds() -> Histogram {
     Histogram::new(SECONDS)
 }
 
+/// Which process of a host a registry is encoded for: the families that mean nothing
+/// there (a parent serves no HTTP; a worker has no workers) are left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// The parent of workers.
+    Parent,
+    /// One of them.
+    Worker,
+    /// A launcher without workers.
+    Alone,
+}
+
+/// Families about the workers, which their parent records.
+const OF_THE_POOL: [&str; 4] = [
+    "oslo_workers_",
+    "oslo_worker_restarts",
+    "oslo_fork_rate_sleeps",
+    "oslo_metrics_missed_workers",
+];
+
+/// Families about the configuration the host runs, which its top process records.
+const OF_THE_TOP: [&str; 2] = ["oslo_reloads", "oslo_config_generation"];
+
+/// Families about serving, which workers (or a launcher without them) record.
+const OF_SERVING: [&str; 2] = ["oslo_http_", "oslo_periodic_task_"];
+
+impl Role {
+    /// Whether family `name` is shown for this role.
+    pub(super) fn shows(self, name: &str) -> bool {
+        let among = |prefixes: &[&str]| prefixes.iter().any(|p| name.starts_with(p));
+        match self {
+            Role::Parent => !among(&OF_SERVING),
+            Role::Worker => !among(&OF_THE_POOL) && !among(&OF_THE_TOP),
+            Role::Alone => !among(&OF_THE_POOL),
+        }
+    }
+}
+
 /// Every metric the framework records in one process.
 #[derive(Debug, Default)]
 pub(super) struct Families {

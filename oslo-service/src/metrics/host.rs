@@ -95,9 +95,11 @@ pub(crate) fn fold(into: &mut Vec<MetricFamily>, gone: &[MetricFamily]) {
 
 fn same_labels(a: &Metric, b: &Metric) -> bool {
     a.label.len() == b.label.len()
-        && a.label
-            .iter()
-            .all(|l| b.label.iter().any(|m| m.name == l.name && m.value == l.value))
+        && a.label.iter().all(|l| {
+            b.label
+                .iter()
+                .any(|m| m.name == l.name && m.value == l.value)
+        })
 }
 
 fn add(sample: &mut Metric, gone: &Metric) {

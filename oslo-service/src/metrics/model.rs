@@ -17,10 +17,10 @@ pub(super) fn families(registry: &Registry) -> Vec<MetricFamily> {
     })
 }
 
-/// The families of `registry`, as bytes.
-pub(super) fn to_bytes(registry: &Registry) -> Vec<u8> {
+/// `families`, as bytes.
+pub(super) fn to_bytes(families: Vec<MetricFamily>) -> Vec<u8> {
     let mut bytes = Vec::new();
-    for family in families(registry) {
+    for family in families {
         // Writing into a Vec only fails when it cannot grow.
         let _ = family.encode_length_delimited(&mut bytes);
     }

@@ -31,32 +31,32 @@ impl Collector for ProcessCollector {
         let cpu = ConstCounter::new(figures.cpu_seconds);
         cpu.encode(encoder.encode_descriptor(
             "process_cpu",
-            "User and system CPU time spent",
+            "User and system CPU time spent.",
             Some(&Unit::Seconds),
             cpu.metric_type(),
         )?)?;
         let gauges = [
             (
                 "process_resident_memory",
-                "Resident memory size",
+                "Resident memory size.",
                 Some(Unit::Bytes),
                 figures.resident_bytes as f64,
             ),
             (
                 "process_start_time",
-                "Start time of the process since the Unix epoch",
+                "Start time of the process since the Unix epoch.",
                 Some(Unit::Seconds),
                 figures.start_time_seconds,
             ),
             (
                 "process_open_fds",
-                "Open file descriptors",
+                "Open file descriptors.",
                 None,
                 figures.open_fds as f64,
             ),
             (
                 "process_max_fds",
-                "The limit of open file descriptors",
+                "The limit of open file descriptors.",
                 None,
                 figures.max_fds as f64,
             ),
@@ -96,7 +96,10 @@ fn parse(stat: &str, boot: &str) -> Option<Figures> {
     let page = rustix::param::page_size() as i64;
     // The command name, in parentheses, may hold spaces and parentheses: the fields
     // that follow start after the last ')'.
-    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
     // Field n of proc(5) is at n - 3 here.
     let number = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
     let booted: u64 = boot

@@ -78,7 +78,11 @@ pub(crate) fn http_sent(bytes: usize) {
 /// A request the server answered itself, for `cause`.
 pub(crate) fn http_refused(cause: &'static str) {
     if enabled() {
-        FAMILIES.http.refused.get_or_create(&[("cause", cause)]).inc();
+        FAMILIES
+            .http
+            .refused
+            .get_or_create(&[("cause", cause)])
+            .inc();
     }
 }
 
@@ -150,7 +154,10 @@ pub(crate) fn worker_restarted(service: &str, reason: &'static str) {
         FAMILIES
             .launcher
             .restarts
-            .get_or_create(&[("service", service.to_owned()), ("reason", reason.to_owned())])
+            .get_or_create(&[
+                ("service", service.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
             .inc();
     }
 }
@@ -162,7 +169,10 @@ pub(crate) fn reloaded(accepted: bool, generation: u64) {
     }
     let outcome = if accepted { "accepted" } else { "refused" };
     let launcher = &FAMILIES.launcher;
-    launcher.reloads.get_or_create(&[("outcome", outcome)]).inc();
+    launcher
+        .reloads
+        .get_or_create(&[("outcome", outcome)])
+        .inc();
     launcher
         .generation
         .set(i64::try_from(generation).unwrap_or(i64::MAX));

@@ -6,7 +6,7 @@ use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use prometheus_client::registry::{Metric, Registry, Unit};
 
-use super::families::Families;
+use super::families::{Families, Role};
 use super::model::{self, MetricFamily};
 use super::process::ProcessCollector;
 
@@ -86,16 +86,17 @@ pub fn register_with_unit(
 ) -> Result<(), MetricsError> {
     let mut process = process();
     claim(&mut process, name, Some(&unit))?;
-    process.registry.register_with_unit(name, help, unit, metric);
+    process
+        .registry
+        .register_with_unit(name, help, unit, metric);
     Ok(())
 }
 
 /// Checks `name` and marks it taken.
 fn claim(process: &mut Process, name: &str, unit: Option<&Unit>) -> Result<(), MetricsError> {
-    let valid = name
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()));
+    let valid = name.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+    });
     if name.is_empty() || !valid {
         return Err(MetricsError::InvalidName(name.to_owned()));
     }
@@ -112,14 +113,16 @@ fn claim(process: &mut Process, name: &str, unit: Option<&Unit>) -> Result<(), M
     Ok(())
 }
 
-/// This process's families, in the data model.
-pub(super) fn families() -> Vec<MetricFamily> {
-    model::families(&process().registry)
+/// This process's families, in the data model, as `role` shows them.
+pub(super) fn families(role: Role) -> Vec<MetricFamily> {
+    let mut families = model::families(&process().registry);
+    families.retain(|family| role.shows(&family.name));
+    families
 }
 
 /// This process's families, as bytes for its parent.
 pub(super) fn encoded() -> Vec<u8> {
-    model::to_bytes(&process().registry)
+    model::to_bytes(families(Role::Worker))
 }
 
 #[cfg(test)]
@@ -143,13 +146,16 @@ mod tests {
             register("oslo_mine", "", counter.clone()),
             Err(MetricsError::Reserved("oslo_mine".into()))
         );
-        assert_eq!(register("registry_test_items", "Items", counter.clone()), Ok(()));
+        assert_eq!(
+            register("registry_test_items", "Items", counter.clone()),
+            Ok(())
+        );
         assert_eq!(
             register("registry_test_items", "Again", counter.clone()),
             Err(MetricsError::Duplicate("registry_test_items".into()))
         );
         counter.inc();
-        let family = families()
+        let family = families(Role::Alone)
             .into_iter()
             .find(|f| f.name == "registry_test_items_total")
             .unwrap();

@@ -47,7 +47,11 @@ pub(super) fn read(snapshot: &Snapshot) -> Result<Option<Settings>, ConfigError>
         InvalidValue::in_snapshot(snapshot, "metrics", option, value, reason.to_owned())
     };
     if options.host.trim().is_empty() {
-        return Err(invalid("host", &options.host, "an address to listen on is needed"));
+        return Err(invalid(
+            "host",
+            &options.host,
+            "an address to listen on is needed",
+        ));
     }
     let timeout = options.worker_timeout;
     if timeout.is_zero() || timeout > MAX_WORKER_TIMEOUT {

@@ -196,6 +196,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
         tracing::info!(task = %full_name, period = ?claimed, "running periodic task on request");
         let started = Instant::now();
         let outcome = crate::coordination::with_claimed_period(claimed, run(service, cx)).await;
+        crate::metrics::periodic_ran(&full_name, started.elapsed(), outcome.is_err());
         self.tasks[index]
             .stats
             .record(started.elapsed(), outcome.as_ref().err());
@@ -314,12 +315,14 @@ impl<S: ?Sized> PeriodicTasks<S> {
         let stats = &mut self.tasks[index].stats;
         match done.outcome {
             Ran::Done(outcome) => {
+                crate::metrics::periodic_ran(&full_name, done.took, outcome.is_err());
                 stats.record(done.took, outcome.as_ref().err());
                 outcome
             }
             Ran::Skipped(why) => {
                 tracing::debug!(task = %full_name, reason = %why, "skipping cluster task");
-                stats.skip();
+                crate::metrics::periodic_skipped(&full_name);
+                stats.skipped += 1;
                 Ok(())
             }
             Ran::TimedOut(limit) => {
@@ -327,6 +330,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
                     "timed out after {}",
                     humantime::format_duration(limit)
                 ));
+                crate::metrics::periodic_ran(&full_name, done.took, true);
                 stats.record(done.took, Some(&err));
                 Err(err)
             }

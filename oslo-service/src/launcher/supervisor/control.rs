@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::super::protocol::{Frame, Frames, Outcome, PING, answer_frame};
-use super::scrape::Scrapes;
 use super::super::worker::handover_frame;
+use super::scrape::Scrapes;
 use crate::config::{Config, Heartbeat};
 
 /// The supervisor hears of a worker's answers this often at most.

@@ -94,12 +94,8 @@ impl AskParent for ParentAsker {
 
 /// Queues one whole frame for the writer task.
 fn write_frame(out: &mpsc::UnboundedSender<Vec<u8>>, frame: Vec<u8>) -> io::Result<()> {
-    out.send(frame).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "the control socket is closed",
-        )
-    })
+    out.send(frame)
+        .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the control socket is closed"))
 }
 
 impl ParentLink {

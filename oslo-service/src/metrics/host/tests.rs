@@ -22,7 +22,7 @@ fn process(requests: u64, latencies: &[f64], in_flight: i64) -> Vec<MetricFamily
     let gauge = Gauge::<i64>::default();
     gauge.set(in_flight);
     registry.register("in_flight", "In flight", gauge);
-    let bytes = model::to_bytes(&registry);
+    let bytes = model::to_bytes(model::families(&registry));
     model::from_bytes(&bytes).unwrap()
 }
 
@@ -71,17 +71,32 @@ fn a_gone_workers_counters_stay_in_its_slot_and_its_gauges_go() {
     let mut slot = process(2, &[0.05], 4);
     fold(&mut slot, &process(10, &[0.5, 0.5], 7));
     let text = text(merge(vec![worker("0", slot)]));
-    assert!(text.contains("requests_total{worker=\"0\",status=\"2xx\"} 12\n"), "{text}");
-    assert!(text.contains("latency_seconds_count{worker=\"0\"} 3\n"), "{text}");
-    assert!(text.contains("latency_seconds_bucket{le=\"0.1\",worker=\"0\"} 1\n"), "{text}");
-    assert!(text.contains("latency_seconds_bucket{le=\"1.0\",worker=\"0\"} 3\n"), "{text}");
+    assert!(
+        text.contains("requests_total{worker=\"0\",status=\"2xx\"} 12\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latency_seconds_count{worker=\"0\"} 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latency_seconds_bucket{le=\"0.1\",worker=\"0\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latency_seconds_bucket{le=\"1.0\",worker=\"0\"} 3\n"),
+        "{text}"
+    );
     assert!(text.contains("in_flight{worker=\"0\"} 4\n"), "{text}");
 
     // A slot that only a gone worker filled keeps its counters, and no gauge.
     let mut empty = Vec::new();
     fold(&mut empty, &process(10, &[], 7));
     let text = super::text(merge(vec![worker("1", empty)]));
-    assert!(text.contains("requests_total{worker=\"1\",status=\"2xx\"} 10\n"), "{text}");
+    assert!(
+        text.contains("requests_total{worker=\"1\",status=\"2xx\"} 10\n"),
+        "{text}"
+    );
     assert!(!text.contains("in_flight{"), "{text}");
 }
 
@@ -89,8 +104,11 @@ fn a_gone_workers_counters_stay_in_its_slot_and_its_gauges_go() {
 fn a_family_of_another_type_under_a_known_name_is_left_out() {
     let mut registry = Registry::default();
     registry.register("in_flight", "Not a gauge here", Counter::<u64>::default());
-    let odd = model::from_bytes(&model::to_bytes(&registry)).unwrap();
+    let odd = model::from_bytes(&model::to_bytes(model::families(&registry))).unwrap();
     let merged = merge(vec![worker("0", process(1, &[], 1)), worker("1", odd)]);
-    let in_flight = merged.iter().filter(|f| f.name.starts_with("in_flight")).count();
+    let in_flight = merged
+        .iter()
+        .filter(|f| f.name.starts_with("in_flight"))
+        .count();
     assert_eq!(in_flight, 1);
 }

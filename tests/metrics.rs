@@ -1,0 +1,357 @@
+//! `[metrics]`: one scrape over HTTP for a host of worker processes, read by an
+//! independent parser (the strict OpenMetrics parser of Python's prometheus_client,
+//! installed from PyPI on first use), under traffic, across a killed worker, with a
+//! worker that does not answer, and against clients that send nothing useful.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
+use support::load::Load;
+use support::{Service, Stdout, python};
+
+const API: &str = env!("CARGO_BIN_EXE_api");
+const INVENTORY: &str = env!("CARGO_BIN_EXE_inventory");
+
+/// One sample of a scrape, as the parser read it.
+#[derive(Debug, Clone)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// A scrape, parsed.
+struct Scrape(Vec<Sample>);
+
+impl Scrape {
+    /// The samples named `name` whose labels include every one of `labels`.
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = &'a Sample> {
+        self.0.iter().filter(move |sample| {
+            sample.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| sample.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+    }
+
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).map(|s| s.value).sum()
+    }
+
+    /// The one sample of `name` with exactly these labels.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let found: Vec<&Sample> = self
+            .matching(name, labels)
+            .filter(|s| s.labels.len() == labels.len())
+            .collect();
+        assert_eq!(found.len(), 1, "{name} {labels:?}: {found:?}");
+        found[0].value
+    }
+
+    /// The `worker` labels seen on `name`.
+    fn workers(&self, name: &str) -> Vec<String> {
+        let mut workers: Vec<String> = self
+            .matching(name, &[])
+            .filter_map(|s| s.labels.get("worker").cloned())
+            .collect();
+        workers.sort();
+        workers.dedup();
+        workers
+    }
+}
+
+/// The port of the metrics endpoint, from the log line that says where it listens.
+fn metrics_port(service: &Service) -> u16 {
+    let log = service.wait_for_log("serving metrics at http://127.0.0.1:", 1);
+    let (_, rest) = log
+        .split_once("serving metrics at http://127.0.0.1:")
+        .unwrap();
+    rest.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// Scrapes the endpoint and parses what it says with Python's prometheus_client.
+fn scrape(port: u16) -> Scrape {
+    let response = support::http::get(port, "/metrics").expect("scrape");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    parse(&response.text())
+}
+
+fn parse(text: &str) -> Scrape {
+    let venv = python::venv_with("prometheus-client", |venv| {
+        python::imports(venv, "prometheus_client.openmetrics.parser")
+    });
+    let mut parser = Command::new(venv.join("bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/openmetrics.py"
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the parser");
+    parser
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = parser.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client refuses the exposition: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    Scrape(
+        samples
+            .into_iter()
+            .map(|s| Sample {
+                name: s["name"].as_str().unwrap().to_owned(),
+                labels: serde_json::from_value(s["labels"].clone()).unwrap(),
+                value: s["value"].as_f64().unwrap(),
+            })
+            .collect(),
+    )
+}
+
+fn config(workers: usize, metrics: &str) -> String {
+    format!(
+        "[DEFAULT]\n[api]\nport = 0\nworkers = {workers}\ndebug_routes = true\n[metrics]\nenabled = true\nport = 0\n{metrics}"
+    )
+}
+
+fn start(workers: usize, metrics: &str) -> (Service, u16, u16) {
+    let (service, port) = support::start_listening(API, &config(workers, metrics));
+    let metrics = metrics_port(&service);
+    (service, port, metrics)
+}
+
+#[test]
+fn a_scrape_of_three_workers_under_traffic_adds_up_and_survives_a_killed_worker() {
+    let (service, port, metrics) = start(3, "");
+    let load = Load::start(port, 6);
+    std::thread::sleep(Duration::from_secs(2));
+    // Scrapes while the load runs: each parses.
+    let during = scrape(metrics);
+    let seen = load.finish();
+    seen.assert_nothing_failed("under load");
+    let answered = seen.answers.len() as f64;
+
+    let first = scrape(metrics);
+    assert_eq!(
+        first.value("oslo_workers_wanted", &[("service", "api")]),
+        3.0
+    );
+    assert_eq!(
+        first.value("oslo_workers_alive", &[("service", "api")]),
+        3.0
+    );
+    assert_eq!(
+        first.value("oslo_workers_ready", &[("service", "api")]),
+        3.0
+    );
+    // Each worker's samples carry its labels; the parent's carry none.
+    assert_eq!(
+        first.workers("process_resident_memory_bytes"),
+        ["0", "1", "2"]
+    );
+    assert!(first.value("process_resident_memory_bytes", &[]) > 0.0);
+    let requests = first.sum(
+        "oslo_http_requests_total",
+        &[("method", "GET"), ("status", "2xx")],
+    );
+    assert!(
+        requests >= answered && requests <= answered + 6.0,
+        "{requests} requests counted, {answered} answered"
+    );
+    assert!(requests >= during.sum("oslo_http_requests_total", &[]));
+    assert_eq!(
+        first.sum("oslo_http_request_duration_seconds_count", &[]),
+        first.sum("oslo_http_requests_total", &[])
+    );
+    assert!(first.sum("oslo_http_sent_bytes_total", &[]) > 0.0);
+    assert_eq!(first.sum("oslo_http_requests_in_flight", &[]), 0.0);
+    assert_eq!(first.sum("oslo_metrics_missed_workers_total", &[]), 0.0);
+    // The parent serves no HTTP: no sample of it without a worker label.
+    assert!(
+        first
+            .matching("oslo_http_requests_total", &[])
+            .all(|s| s.labels.contains_key("worker"))
+    );
+
+    // A worker killed: its slot keeps its counts, its replacement counts on from them.
+    let pid = support::http::get(port, "/v1/whoami")
+        .map(|r| r.text())
+        .unwrap();
+    let pid: u32 = serde_json::from_str::<serde_json::Value>(&pid).unwrap()["pid"]
+        .as_u64()
+        .unwrap() as u32;
+    let before_kill = scrape(metrics);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        Signal::KILL,
+    )
+    .unwrap();
+    service.wait_log_line(&["child killed", &format!("pid={pid}")]);
+    service.wait_for_log("started worker", 4);
+    wait_ready(metrics, 3);
+    let load = Load::start(port, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    load.finish().assert_nothing_failed("after the kill");
+    let after = scrape(metrics);
+    for worker in ["0", "1", "2"] {
+        let slot = [("worker", worker), ("method", "GET"), ("status", "2xx")];
+        let (then, now) = (
+            before_kill.sum("oslo_http_requests_total", &slot),
+            after.sum("oslo_http_requests_total", &slot),
+        );
+        assert!(now >= then, "worker {worker}: {then} requests, then {now}");
+        let cpu = [("worker", worker)];
+        assert!(
+            after.sum("process_cpu_seconds_total", &cpu)
+                >= before_kill.sum("process_cpu_seconds_total", &cpu)
+        );
+    }
+    assert_eq!(
+        after.value(
+            "oslo_worker_restarts_total",
+            &[("service", "api"), ("reason", "killed")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        after.value("oslo_workers_alive", &[("service", "api")]),
+        3.0
+    );
+}
+
+#[test]
+fn a_worker_that_does_not_answer_is_left_out_of_the_scrape_and_counted() {
+    let (service, _port, metrics) = start(2, "worker_timeout = 500ms\n");
+    assert_eq!(scrape(metrics).workers("process_open_fds"), ["0", "1"]);
+    let stopped = service.children()[0];
+    let stopped_pid = rustix::process::Pid::from_raw(stopped as i32).unwrap();
+    rustix::process::kill_process(stopped_pid, Signal::STOP).unwrap();
+    let asked = Instant::now();
+    let partial = scrape(metrics);
+    let took = asked.elapsed();
+    rustix::process::kill_process(stopped_pid, Signal::CONT).unwrap();
+    assert_eq!(partial.workers("process_open_fds").len(), 1);
+    assert_eq!(partial.value("oslo_metrics_missed_workers_total", &[]), 1.0);
+    assert!(took < Duration::from_secs(10), "the scrape took {took:?}");
+    // Awake again, it answers the next scrape.
+    assert_eq!(scrape(metrics).workers("process_open_fds"), ["0", "1"]);
+}
+
+#[test]
+fn the_endpoint_serves_only_get_metrics_and_closes_on_silent_clients() {
+    let (_service, _port, metrics) = start(1, "");
+    assert_eq!(support::http::get(metrics, "/").unwrap().status, 404);
+    let mut conn = support::http::Connection::open(metrics).unwrap();
+    conn.send(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    assert_eq!(conn.read_response().unwrap().status, 405);
+
+    // Clients that connect and say nothing: closed within the head's few seconds, and
+    // the endpoint answers a real scrape meanwhile.
+    let silent: Vec<TcpStream> = (0..12)
+        .map(|_| TcpStream::connect(("127.0.0.1", metrics)).unwrap())
+        .collect();
+    let _ = scrape_when_free(metrics);
+    for mut client in silent {
+        client
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        // Closed by the endpoint (end of file, or a reset), not by our timeout.
+        let read = client.read_to_end(&mut rest);
+        let held = started.elapsed();
+        assert!(
+            read.as_ref().map_or_else(
+                |err| err.kind() == std::io::ErrorKind::ConnectionReset,
+                |_| true
+            ) && held < Duration::from_secs(15),
+            "a silent client held for {held:?}: {read:?}"
+        );
+    }
+}
+
+/// Waits until the scrape says `ready` workers of `api` are ready.
+fn wait_ready(port: u16, ready: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scrape(port).value("oslo_workers_ready", &[("service", "api")]) != ready as f64 {
+        assert!(Instant::now() < deadline, "never {ready} workers ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A scrape once the silent clients' slots are freed (they are closed within seconds).
+fn scrape_when_free(port: u16) -> Scrape {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match support::http::get(port, "/metrics") {
+            Ok(response) if response.status == 200 => return parse(&response.text()),
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            other => panic!("no scrape answered: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_programs_own_metric_shows_for_each_worker() {
+    let config =
+        "[DEFAULT]\n[inventory]\nport = 0\napi_workers = 2\n[metrics]\nenabled = true\nport = 0\n";
+    let (service, port) = support::start_listening(INVENTORY, config);
+    let metrics = metrics_port(&service);
+    for _ in 0..10 {
+        assert_eq!(support::http::get(port, "/items").unwrap().status, 200);
+    }
+    let scraped = scrape(metrics);
+    // Two items listed per request.
+    assert_eq!(scraped.sum("inventory_items_listed_total", &[]), 20.0);
+    assert!(
+        scraped
+            .matching(
+                "inventory_items_listed_total",
+                &[("service", "inventory-api")]
+            )
+            .count()
+            >= 1
+    );
+    // The background service's periodic task, in its own worker.
+    let refresher = [("service", "Refresher"), ("task", "Refresher.refresh")];
+    assert!(scraped.sum("oslo_periodic_task_runs_total", &refresher) >= 1.0);
+    assert!(scraped.sum("oslo_periodic_task_duration_seconds_count", &refresher) >= 1.0);
+}
+
+#[test]
+fn a_bad_metrics_option_stops_the_start_naming_it() {
+    Service::expect_start_refused(
+        API,
+        &config(1, "worker_timeout = 0s\n"),
+        "9: invalid value '0s' for option worker_timeout in group [metrics]",
+    );
+    let mut service = Service::start(API, &config(1, "port = 70000\n"), Stdout::Null);
+    assert!(!service.wait_exit().success());
+    assert!(service.log().contains("port"), "{}", service.log());
+}
