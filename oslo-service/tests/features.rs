@@ -40,6 +40,7 @@ fn dependencies(features: &str) -> BTreeSet<String> {
 const HTTP: &[&str] = &["hyper", "http", "http-body", "tower-service", "tower-layer"];
 const TLS: &[&str] = &["rustls", "tokio-rustls", "ring"];
 const ETCD: &[&str] = &["base64", "hyper"];
+const METRICS: &[&str] = &["prometheus-client", "prost"];
 
 fn assert_without(deps: &BTreeSet<String>, crates: &[&str], features: &str) {
     let present: Vec<&&str> = crates.iter().filter(|c| deps.contains(**c)).collect();
@@ -64,6 +65,7 @@ fn the_minimal_build_has_no_http_tls_or_etcd_crate() {
     assert_without(&deps, HTTP, "");
     assert_without(&deps, TLS, "");
     assert_without(&deps, ETCD, "");
+    assert_without(&deps, METRICS, "");
 }
 
 #[test]
@@ -84,4 +86,10 @@ fn each_feature_brings_its_own_crates_only() {
     let console = dependencies("console");
     assert_without(&console, HTTP, "console");
     assert_without(&console, TLS, "console");
+
+    let metrics = dependencies("metrics");
+    assert_with(&metrics, METRICS, "metrics");
+    assert_with(&metrics, HTTP, "metrics");
+    assert_without(&metrics, TLS, "metrics");
+    assert_without(&http, METRICS, "http");
 }
