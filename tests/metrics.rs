@@ -355,3 +355,71 @@ fn a_bad_metrics_option_stops_the_start_naming_it() {
     assert!(!service.wait_exit().success());
     assert!(service.log().contains("port"), "{}", service.log());
 }
+
+#[test]
+fn reloads_are_counted_and_overlapping_generations_keep_each_slot_whole() {
+    let (service, port, metrics) = start(2, "");
+    let load = Load::start(port, 4);
+    let mut last = 0.0;
+    for reload in 1..=3 {
+        service.signal(Signal::HUP);
+        service.wait_for_log("configuration reloaded", reload);
+        // Scrapes while generations overlap: each one parses (no series twice) and the
+        // host's count of requests never goes down.
+        for _ in 0..5 {
+            let now = scrape(metrics).sum("oslo_http_requests_total", &[]);
+            assert!(now >= last, "{last} requests counted, then {now}");
+            last = now;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    load.finish().assert_nothing_failed("reloads");
+    wait_ready(metrics, 2);
+    let after = scrape(metrics);
+    assert_eq!(
+        after.value("oslo_reloads_total", &[("outcome", "accepted")]),
+        3.0
+    );
+    assert_eq!(after.value("oslo_config_generation", &[]), 3.0);
+    assert!(after.sum("oslo_http_requests_total", &[]) >= last);
+    assert_eq!(after.workers("oslo_http_requests_total"), ["0", "1"]);
+    // The old generations retired: counted as such, not as crashes.
+    assert_eq!(
+        after.value(
+            "oslo_worker_restarts_total",
+            &[("service", "api"), ("reason", "retired")]
+        ),
+        6.0
+    );
+
+    // A refused reload is counted too.
+    service.rewrite_config("[DEFAULT]\ndebug = maybe\n");
+    service.signal(Signal::HUP);
+    service.wait_log("reload refused");
+    let refused = scrape(metrics);
+    assert_eq!(
+        refused.value("oslo_reloads_total", &[("outcome", "refused")]),
+        1.0
+    );
+    assert_eq!(refused.value("oslo_config_generation", &[]), 3.0);
+}
+
+#[test]
+fn a_process_without_workers_serves_its_own_metrics() {
+    let config =
+        "[DEFAULT]\n[hello]\nrestart_method = reload\n[metrics]\nenabled = true\nport = 0\n";
+    let service = Service::start(env!("CARGO_BIN_EXE_hello"), config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let metrics = metrics_port(&service);
+    let scraped = scrape(metrics);
+    assert!(scraped.value("process_resident_memory_bytes", &[]) > 0.0);
+    assert!(scraped.0.iter().all(|s| !s.labels.contains_key("worker")));
+    // No workers: none of the workers' families.
+    assert_eq!(scraped.matching("oslo_workers_alive", &[]).count(), 0);
+    service.signal(Signal::HUP);
+    service.wait_log("configuration reloaded");
+    assert_eq!(
+        scrape(metrics).value("oslo_reloads_total", &[("outcome", "accepted")]),
+        1.0
+    );
+}
