@@ -10,6 +10,8 @@
 #      from that of worker processes
 #   5. ours in 2 workers again, with 5 SIGHUPs (reloads: new workers, old ones drained) during the
 #      run, counting failed requests (wrk's socket errors and non-2xx answers).
+#   6. ours in 2 workers with `[metrics] enabled`: every request recorded, and the host
+#      scraped once a second during the run; compared with 3., which records nothing.
 # Access log lines are off in both frameworks (oslo.service's logging is left
 # unconfigured; ours runs with oslo::wsgi::access=WARN). Needs wrk (Debian: wrk);
 # installs oslo.service into benches/.venv on first use.
@@ -34,6 +36,7 @@ default_log_levels = oslo::wsgi::access=WARN
 graceful_shutdown_timeout = 30
 CONF
 { cat "$tmp/bench.conf"; printf '[bench]\nworkers = 1\n'; } > "$tmp/in-process.conf"
+{ cat "$tmp/bench.conf"; printf '[metrics]\nenabled = true\nport = 0\n'; } > "$tmp/metrics.conf"
 
 source benches/server.sh
 
@@ -88,12 +91,32 @@ run_reloading() {
   stop
 }
 
+# Ours with metrics on, scraped once a second while wrk runs; the scrapes that
+# answered go to $tmp/scrapes.
+run_scraped() {
+  start target/release/examples/bench_http --config-file "$tmp/metrics.conf"
+  local metrics
+  metrics=$(sed -n 's|.*serving metrics at http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$tmp/err" | head -1)
+  (
+    for _ in $(seq "$duration"); do
+      sleep 1
+      curl -sf "http://127.0.0.1:$metrics/metrics" > /dev/null && echo 1
+    done
+  ) > "$tmp/scraped" &
+  local scraper=$!
+  measure >> "$tmp/metrics"
+  wait "$scraper"
+  wc -l < "$tmp/scraped" >> "$tmp/scrapes"
+  stop
+}
+
 for _ in $(seq "$runs"); do
   run python "$venv/bin/python" benches/py_http.py
   run axum target/release/examples/bench_axum
   run ours target/release/examples/bench_http --config-file "$tmp/bench.conf"
   run in_process target/release/examples/bench_http --config-file "$tmp/in-process.conf"
   run_reloading
+  run_scraped
 done
 
 python3 - "$tmp" <<'PY'
@@ -109,6 +132,7 @@ names = [
     ("ours", "oslo-service wsgi (2 w)"),
     ("in_process", "oslo-service wsgi (in process)"),
     ("reloading", "oslo-service, 5 SIGHUPs per run"),
+    ("metrics", "oslo-service, metrics on (2 w)"),
 ]
 print(f"{'server':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  p99 of each run")
 for label, name in names:
@@ -121,4 +145,7 @@ reloads = sum(int(line) for line in open(f"{tmp}/reloads"))
 total = sum(row[4] for row in rows("reloading"))
 failed = sum(row[3] for row in rows("reloading"))
 print(f"reload runs: {reloads} reloads logged, {total:.0f} requests, {failed:.0f} failed")
+scrapes = sum(int(line) for line in open(f"{tmp}/scrapes"))
+on = median("metrics", 0)
+print(f"metrics on / off: {on / ours:.3f} of the req/s ({scrapes} scrapes answered during the runs)")
 PY

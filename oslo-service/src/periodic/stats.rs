@@ -25,11 +25,6 @@ pub struct TaskStats {
 }
 
 impl TaskStats {
-    /// A period another host ran, or that could not be claimed.
-    pub(crate) fn skip(&mut self) {
-        crate::metrics::periodic_skipped(&self.name);
-        self.skipped += 1;
-    }
 
     pub(crate) fn new(name: &str) -> Self {
         TaskStats {
@@ -44,7 +39,6 @@ impl TaskStats {
     }
 
     pub(crate) fn record(&mut self, took: Duration, error: Option<&crate::Error>) {
-        crate::metrics::periodic_ran(&self.name, took, error.is_some());
         self.runs += 1;
         self.last_duration = Some(took);
         self.last_error = error.map(ToString::to_string);
