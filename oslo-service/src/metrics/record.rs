@@ -1,7 +1,10 @@
 //! What the framework's modules call to record: short functions that do nothing when
 //! metrics are off. The same names exist without feature `metrics`, doing nothing.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
 
 use super::registry::FAMILIES;
 use super::settings::enabled;
@@ -10,10 +13,22 @@ use super::settings::enabled;
 /// how long it took.
 #[derive(Debug)]
 pub(crate) struct HttpRequest {
-    method: &'static str,
-    status: &'static str,
+    method: usize,
+    status: usize,
     started: Instant,
 }
+
+/// The methods HTTP defines keep their name; any other, which a client may make up
+/// by the thousand, is `other`.
+const METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other",
+];
+const STATUSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
+
+/// The counter of each (method, status class), looked up in its family once: a
+/// request then costs an atomic add, not a lock and a hash.
+static REQUESTS: [[OnceLock<Counter>; STATUSES.len()]; METHODS.len()] =
+    [const { [const { OnceLock::new() }; STATUSES.len()] }; METHODS.len()];
 
 /// Starts recording a request with `method`: `None` when metrics are off.
 pub(crate) fn http_request(method: &str) -> Option<HttpRequest> {
@@ -21,9 +36,13 @@ pub(crate) fn http_request(method: &str) -> Option<HttpRequest> {
         return None;
     }
     FAMILIES.http.in_flight.inc();
+    let other = METHODS.len() - 1;
     Some(HttpRequest {
-        method: method_label(method),
-        status: "none",
+        method: METHODS[..other]
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(other),
+        status: STATUSES.len() - 1,
         started: Instant::now(),
     })
 }
@@ -32,11 +51,11 @@ impl HttpRequest {
     /// The status the request was answered with.
     pub(crate) fn answered(&mut self, status: u16) {
         self.status = match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
         };
     }
 }
@@ -45,20 +64,17 @@ impl Drop for HttpRequest {
     fn drop(&mut self) {
         let http = &FAMILIES.http;
         http.in_flight.dec();
-        http.requests
-            .get_or_create(&[("method", self.method), ("status", self.status)])
+        let (method, status) = (self.method, self.status);
+        REQUESTS[method][status]
+            .get_or_init(|| {
+                http.requests.get_or_create_owned(&[
+                    ("method", METHODS[method]),
+                    ("status", STATUSES[status]),
+                ])
+            })
             .inc();
         http.duration.observe(self.started.elapsed().as_secs_f64());
     }
-}
-
-/// The methods HTTP defines keep their name; any other, which a client may make up
-/// by the thousand, is `other`.
-fn method_label(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 /// Bytes of a request body read.

@@ -25,7 +25,6 @@ pub struct TaskStats {
 }
 
 impl TaskStats {
-
     pub(crate) fn new(name: &str) -> Self {
         TaskStats {
             name: name.to_owned(),
