@@ -423,3 +423,63 @@ fn a_process_without_workers_serves_its_own_metrics() {
         1.0
     );
 }
+
+#[test]
+fn coordination_is_counted_on_the_host_that_claims() {
+    let etcd = support::etcd::Etcd::start();
+    let config = |member: &str, workers: u32| {
+        format!(
+            "[DEFAULT]\ngraceful_shutdown_timeout = 10\n\
+             [coordination]\nbackend_url = {}\nmember_id = {member}\nheartbeat = 500ms\nlease_ttl = 3s\n\
+             [cluster]\nworkers = {workers}\n[metrics]\nenabled = true\nport = 0\n",
+            etcd.url()
+        )
+    };
+    let cluster = env!("CARGO_BIN_EXE_cluster");
+    // Host a: a parent and 2 workers, whose claims the parent makes; host b: one process.
+    let a = Service::start(cluster, &config("a", 2), Stdout::Null);
+    a.expect_notify("READY=1");
+    let b = Service::start(cluster, &config("b", 0), Stdout::Null);
+    b.expect_notify("READY=1");
+    let (a_port, b_port) = (metrics_port(&a), metrics_port(&b));
+    let task = [("task", "Cluster.purge_expired")];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (a, b) = (scrape(a_port), scrape(b_port));
+        let ran = a.sum("oslo_periodic_task_runs_total", &task)
+            + b.sum("oslo_periodic_task_runs_total", &task);
+        if ran >= 6.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ran} periods run in 30 s");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (a, b) = (scrape(a_port), scrape(b_port));
+    // Each period is won once across the hosts; a's parent claims for its 2 workers.
+    let won = a.sum("oslo_coordination_claims_total", &[("outcome", "won")])
+        + b.sum("oslo_coordination_claims_total", &[("outcome", "won")]);
+    let ran = a.sum("oslo_periodic_task_runs_total", &task)
+        + b.sum("oslo_periodic_task_runs_total", &task);
+    assert!(
+        won >= ran && won <= ran + 3.0,
+        "{won} claims won, {ran} runs"
+    );
+    assert!(
+        a.matching("oslo_coordination_claims_total", &[])
+            .all(|s| !s.labels.contains_key("worker"))
+    );
+    assert!(
+        a.sum("oslo_periodic_task_skipped_total", &task)
+            + b.sum("oslo_periodic_task_skipped_total", &task)
+            >= 1.0
+    );
+    assert!(a.value("oslo_coordination_lease_renewals_total", &[]) >= 1.0);
+    assert!(b.value("oslo_coordination_lease_renewals_total", &[]) >= 1.0);
+    // One leader of the group between the two hosts.
+    let group = [("group", "cluster")];
+    assert_eq!(
+        a.sum("oslo_coordination_leader", &group) + b.sum("oslo_coordination_leader", &group),
+        1.0
+    );
+    assert_eq!(a.sum("oslo_coordination_etcd_errors_total", &[]), 0.0);
+}

@@ -99,3 +99,28 @@ pub(crate) fn lease_renewed() {}
 pub(crate) fn lease_lost() {}
 pub(crate) fn etcd_error() {}
 pub(crate) fn leading(_group: &str, _leads: bool) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Snapshot;
+
+    fn conf(ini: &str) -> Config {
+        let file = std::path::Path::new("/etc/svc.conf");
+        Config::from_snapshot(Snapshot::from_ini(ini, Some(file)).unwrap())
+    }
+
+    #[test]
+    fn metrics_enabled_is_refused_naming_the_feature() {
+        let conf = conf("[metrics]\nenabled = true\n");
+        let errors = [check(&conf).unwrap_err(), configure(&conf).unwrap_err()];
+        for err in errors {
+            let text = err.to_string();
+            assert!(text.contains("enabled"), "{text}");
+            assert!(text.contains("`metrics` feature"), "{text}");
+            assert!(text.contains("/etc/svc.conf:2"), "{text}");
+        }
+        assert!(serve(&conf, None).is_err());
+        check(&self::conf("[metrics]\nport = 1\n")).unwrap();
+    }
+}
