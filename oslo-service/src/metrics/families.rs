@@ -13,6 +13,8 @@ use prometheus_client::registry::{Registry, Unit};
 pub(super) type By<M> = Family<[(&'static str, String); 1], M>;
 /// A family labelled by two.
 pub(super) type ByTwo<M> = Family<[(&'static str, &'static str); 2], M>;
+/// Histograms of durations, labelled by one name.
+pub(super) type DurationsBy = Family<[(&'static str, String); 1], Histogram, fn() -> Histogram>;
 /// A family labelled by a fixed cause.
 pub(super) type ByCause<M> = Family<[(&'static str, &'static str); 1], M>;
 
@@ -107,7 +109,7 @@ pub(super) struct Periodic {
     pub(super) runs: By<Counter>,
     pub(super) failures: By<Counter>,
     pub(super) skipped: By<Counter>,
-    pub(super) duration: Family<[(&'static str, String); 1], Histogram, fn() -> Histogram>,
+    pub(super) duration: DurationsBy,
 }
 
 impl Default for Periodic {

@@ -212,7 +212,7 @@ fn descriptor(family: &MetricFamily) -> Option<(&str, Option<Unit>, Kind)> {
     if kind == Kind::Counter {
         name = name.strip_suffix("_total").unwrap_or(name);
     }
-    let unit = (!family.unit.is_empty()).then(|| family.unit.as_str());
+    let unit = (!family.unit.is_empty()).then_some(family.unit.as_str());
     if let Some(unit) = unit {
         name = name
             .strip_suffix(unit)
