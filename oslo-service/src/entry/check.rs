@@ -2,7 +2,7 @@
 //! check it, without starting anything (nothing bound, opened or connected): every
 //! declared group (types, bounds, choices, substitution), the runtime's own options
 //! that are checked at start (the console's address, the HTTP server's options and TLS
-//! files, `[coordination]`, the logging options), and the options no declaration
+//! files, `[coordination]`, `[metrics]`, the logging options), and the options no declaration
 //! knows, as warnings. What a program checks in its own `main` is not run.
 
 use std::process::ExitCode;
