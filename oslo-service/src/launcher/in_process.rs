@@ -3,12 +3,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::phase::{LauncherState, Phase};
+use super::role::{Role, runtime_options};
 use super::services::{RestartMethod, Services};
 use super::upgrade::{self, Outcome, Successor};
-use super::worker::{ParentLink, parent_died};
+use super::worker::parent_died;
 use crate::backdoor::Console;
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
@@ -352,54 +352,4 @@ impl ServiceLauncher {
         self.phase.enter(LauncherState::Running);
         Ok(())
     }
-}
-
-/// How much longer than its parent a worker waits for its own services to stop.
-const WORKER_TIMEOUT_MARGIN: Duration = Duration::from_secs(2);
-
-/// Where a [`ServiceLauncher`] runs: on its own, or as one worker of a parent.
-#[derive(Debug)]
-pub(super) enum Role {
-    /// The process's only launcher: notifies systemd, applies the daemon rule.
-    Standalone,
-    /// A worker process: reports to its parent, ends when the parent is gone.
-    Worker(ParentLink),
-}
-
-impl Role {
-    fn is_worker(&self) -> bool {
-        matches!(self, Role::Worker(_))
-    }
-
-    fn orphaned(&self) -> bool {
-        match self {
-            Role::Standalone => false,
-            Role::Worker(link) => link.orphaned(),
-        }
-    }
-
-    /// Every service is up (again): tell systemd, or the parent.
-    fn ready(&self, conf: &Config) {
-        match self {
-            Role::Standalone => {
-                // The successor of an upgrade takes over from its predecessor here.
-                upgrade::announce_ready();
-                systemd::notify_ready_with_status(&Phase::status(conf, "running"));
-            }
-            Role::Worker(link) => link.report_ready(),
-        }
-    }
-}
-
-/// The runtime's options as this process applies them. The parent of a worker enforces
-/// `graceful_shutdown_timeout` and kills a worker that overstays it; the worker's own,
-/// a little later, only matters when someone else sent SIGTERM.
-fn runtime_options(conf: &Config, role: &Role) -> Result<RuntimeOptions> {
-    let mut options = RuntimeOptions::read(&conf.snapshot())?;
-    if role.is_worker() {
-        options.graceful_shutdown_timeout = options
-            .graceful_shutdown_timeout
-            .map(|timeout| timeout + WORKER_TIMEOUT_MARGIN);
-    }
-    Ok(options)
 }

@@ -48,6 +48,7 @@ mod in_process;
 mod phase;
 mod process;
 mod protocol;
+mod role;
 mod services;
 mod spawn;
 mod supervisor;

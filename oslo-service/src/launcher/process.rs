@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::check_workers;
-use super::in_process::{Role, ServiceLauncher};
+use super::in_process::ServiceLauncher;
+use super::role::Role;
 use super::services::RestartMethod;
 use super::supervisor::{Command, Launched, Supervisor};
 use super::worker::{Marker, ParentLink, marker};
