@@ -483,3 +483,32 @@ fn coordination_is_counted_on_the_host_that_claims() {
     );
     assert_eq!(a.sum("oslo_coordination_etcd_errors_total", &[]), 0.0);
 }
+
+#[test]
+fn a_worker_that_stops_sends_what_it_counted_since_the_last_scrape() {
+    // Two workers recycled every 40 requests: each old one stops gracefully, unscraped.
+    let config = config(2, "").replacen("[DEFAULT]\n", "[DEFAULT]\nmax_requests = 40\n", 1);
+    let (service, port) = support::start_listening(API, &config);
+    let metrics = metrics_port(&service);
+    assert_eq!(scrape(metrics).sum("oslo_http_requests_total", &[]), 0.0);
+    for _ in 0..100 {
+        assert_eq!(support::http::get(port, "/v1/whoami").unwrap().status, 200);
+    }
+    service.wait_for_log("child exited", 2);
+    // Once the workers asked to stop have gone, every request is counted, those of the
+    // workers gone since the last scrape too; never one more.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let counted = scrape(metrics).sum("oslo_http_requests_total", &[]);
+        assert!(counted <= 100.0, "{counted} requests counted");
+        if counted == 100.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{counted} of 100 requests counted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(scrape(metrics).sum("oslo_worker_restarts_total", &[("reason", "retired")]) >= 2.0);
+}

@@ -226,7 +226,9 @@ impl ServiceLauncher {
                         )
                         .await?;
                     }
-                    return self.shutdown(&mut signals, &options).await;
+                    let stopped = self.shutdown(&mut signals, &options).await;
+                    role.stopped().await;
+                    return stopped;
                 }
                 // A worker's SIGHUP comes from its parent, never from a terminal.
                 Some(SignalEvent::HangUp) if role.is_worker() || is_daemon() => {

@@ -10,6 +10,7 @@
 //!                    O                                      pong: its runtime answers
 //!                    X                                      it served its max_requests
 //!                    M id:u32 len:u32 metrics                its metrics, for a scrape
+//!                    L len:u32 metrics                       its last metrics, as it stops
 //! parent -> worker   A id:u32 outcome:u8 period:u64 len:u16 reason
 //!                    P                                      ping (the heartbeat)
 //!                    D                                      drain: the host stops soon
@@ -40,6 +41,9 @@ pub(in crate::launcher) const RECYCLE: u8 = b'X';
 const SCRAPE: u8 = b'S';
 /// A worker's metrics.
 const METRICS: u8 = b'M';
+/// A worker's metrics once its services have stopped, unasked: what it counted since
+/// the last scrape is not lost.
+const LAST_METRICS: u8 = b'L';
 /// The most bytes of metrics a worker sends: a frame that says more is not waited
 /// for (its first byte is dropped like any byte that starts no frame).
 pub(in crate::launcher) const MAX_METRICS: usize = 16 << 20;
@@ -79,6 +83,9 @@ pub(in crate::launcher) enum Frame {
         id: u32,
         bytes: Vec<u8>,
     },
+    LastMetrics {
+        bytes: Vec<u8>,
+    },
 }
 
 // Without feature `metrics`, no parent scrapes.
@@ -89,16 +96,25 @@ pub(in crate::launcher) fn scrape_frame(id: u32) -> Vec<u8> {
     frame
 }
 
-/// The frame of `metrics`; empty if there are more than [`MAX_METRICS`] bytes.
+/// The answer to scrape `id`; empty if there are more than [`MAX_METRICS`] bytes.
 pub(in crate::launcher) fn metrics_frame(id: u32, metrics: &[u8]) -> Vec<u8> {
+    let mut frame = vec![METRICS];
+    frame.extend_from_slice(&id.to_le_bytes());
+    with_metrics(frame, metrics)
+}
+
+/// A worker's last metrics; empty if there are more than [`MAX_METRICS`] bytes.
+pub(in crate::launcher) fn last_metrics_frame(metrics: &[u8]) -> Vec<u8> {
+    with_metrics(vec![LAST_METRICS], metrics)
+}
+
+fn with_metrics(mut frame: Vec<u8>, metrics: &[u8]) -> Vec<u8> {
     let metrics = if metrics.len() > MAX_METRICS {
         &[][..]
     } else {
         metrics
     };
-    let mut frame = Vec::with_capacity(9 + metrics.len());
-    frame.push(METRICS);
-    frame.extend_from_slice(&id.to_le_bytes());
+    frame.reserve(4 + metrics.len());
     frame.extend_from_slice(&(metrics.len() as u32).to_le_bytes());
     frame.extend_from_slice(metrics);
     frame
@@ -184,17 +200,28 @@ impl Frames {
                     let id = u32::from_le_bytes(head[1..5].try_into().ok()?);
                     (Frame::Scrape { id }, 5)
                 }
-                METRICS => {
-                    let head = self.pending.get(..9)?;
-                    let id = u32::from_le_bytes(head[1..5].try_into().ok()?);
-                    let len = usize::try_from(u32::from_le_bytes(head[5..9].try_into().ok()?))
+                METRICS | LAST_METRICS => {
+                    let (id, start) = match self.pending[0] {
+                        METRICS => {
+                            let head = self.pending.get(..5)?;
+                            (Some(u32::from_le_bytes(head[1..5].try_into().ok()?)), 5)
+                        }
+                        _ => (None, 1),
+                    };
+                    let len = self.pending.get(start..start + 4)?;
+                    let len = usize::try_from(u32::from_le_bytes(len.try_into().ok()?))
                         .unwrap_or(usize::MAX);
                     if len > MAX_METRICS {
                         self.pending.remove(0);
                         continue;
                     }
-                    let bytes = self.pending.get(9..9 + len)?.to_vec();
-                    (Frame::Metrics { id, bytes }, 9 + len)
+                    let body = start + 4;
+                    let bytes = self.pending.get(body..body + len)?.to_vec();
+                    let frame = match id {
+                        Some(id) => Frame::Metrics { id, bytes },
+                        None => Frame::LastMetrics { bytes },
+                    };
+                    (frame, body + len)
                 }
                 _ => {
                     self.pending.remove(0);
@@ -238,6 +265,7 @@ mod tests {
         bytes.extend(scrape_frame(10));
         bytes.extend(metrics_frame(10, b"families"));
         bytes.extend(metrics_frame(11, &vec![0; MAX_METRICS + 1]));
+        bytes.extend(last_metrics_frame(b"last"));
         let mut frames = Frames::default();
         let mut got = Vec::new();
         for piece in bytes.chunks(3) {
@@ -279,6 +307,9 @@ mod tests {
                 Frame::Metrics {
                     id: 11,
                     bytes: Vec::new()
+                },
+                Frame::LastMetrics {
+                    bytes: b"last".to_vec()
                 },
             ]
         );

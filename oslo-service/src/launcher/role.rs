@@ -35,6 +35,14 @@ impl Role {
         }
     }
 
+    /// Every service has stopped, and the process is about to exit: a worker sends its
+    /// parent its last metrics.
+    pub(super) async fn stopped(&self) {
+        if let Role::Worker(link) = self {
+            link.send_last_metrics().await;
+        }
+    }
+
     /// Every service is up (again): tell systemd, or the parent.
     pub(super) fn ready(&self, conf: &Config) {
         match self {

@@ -26,6 +26,10 @@ pub(crate) fn check(conf: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+pub(crate) fn enabled() -> bool {
+    false
+}
+
 pub(crate) fn configure(conf: &Config) -> Result<(), ConfigError> {
     check(conf)
 }

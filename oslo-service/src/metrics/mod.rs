@@ -48,7 +48,7 @@ pub(crate) use endpoint::serve;
 pub(crate) use host::{Part, fold};
 pub(crate) use model::{MetricFamily, from_bytes};
 pub(crate) use record::*;
-pub(crate) use settings::{check, configure};
+pub(crate) use settings::{check, configure, enabled};
 
 use crate::future::BoxFuture;
 

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::super::protocol::{Frame, Frames, Outcome, PING, answer_frame};
 use super::super::worker::handover_frame;
-use super::scrape::Scrapes;
+use super::scrape::Slot;
 use crate::config::{Config, Heartbeat};
 
 /// The supervisor hears of a worker's answers this often at most.
@@ -50,13 +50,14 @@ pub(super) fn watch(
     control: std::os::unix::net::UnixStream,
     events: mpsc::UnboundedSender<WorkerEvent>,
     heartbeat: Option<Heartbeat>,
-    scrapes: Scrapes,
+    slot: Slot,
 ) -> std::io::Result<mpsc::UnboundedSender<Vec<u8>>> {
     control.set_nonblocking(true)?;
     let mut control = tokio::net::UnixStream::from_std(control)?;
     let values = handover_frame(&conf.snapshot().to_bytes(), &conf.sources().to_bytes());
     let (answers, mut to_send) = mpsc::unbounded_channel::<Vec<u8>>();
     let to_worker = answers.clone();
+    slot.started(pid, to_worker.clone());
     tokio::spawn(async move {
         // Side by side: a program that does not read the configuration (a `main` of its
         // own) must still be heard when it is ready. Borrowed halves: dropping one does
@@ -107,6 +108,7 @@ pub(super) fn watch(
             }
         };
         let claims_in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_CLAIMS_IN_FLIGHT));
+        let frames_of = &slot;
         let read = async move {
             let mut buf = vec![0u8; 16 << 10];
             let mut frames = Frames::default();
@@ -151,7 +153,8 @@ pub(super) fn watch(
                                 drop(permit);
                             });
                         }
-                        Frame::Metrics { id, bytes } => scrapes.answered(id, bytes),
+                        Frame::Metrics { id, bytes } => frames_of.answered(id, bytes),
+                        Frame::LastMetrics { bytes } => frames_of.last_words(pid, &bytes),
                         Frame::Answer { .. }
                         | Frame::Ping
                         | Frame::Drain
@@ -168,6 +171,7 @@ pub(super) fn watch(
             _ = async { tokio::join!(write, read) } => {}
             () = silence => {}
         }
+        slot.closed(pid);
     });
     Ok(to_worker)
 }

@@ -65,7 +65,6 @@ impl Supervisor {
 
     fn exited(&mut self, pid: i32, status: Option<WaitStatus>) {
         self.links.remove(&pid);
-        self.scrapes.exited(pid);
         let Some(worker) = self.pool.exited(pid) else {
             return;
         };

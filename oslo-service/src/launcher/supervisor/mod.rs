@@ -271,11 +271,9 @@ impl Supervisor {
             spawned.control,
             self.events_tx.clone(),
             heartbeat,
-            self.scrapes.clone(),
+            self.scrapes.slot(self.pool.name(pool), index),
         ) {
             Ok(frames) => {
-                self.scrapes
-                    .started(pid, self.pool.name(pool), index, frames.clone());
                 let link = Link {
                     frames,
                     last_heard: None,

@@ -2,8 +2,9 @@
 //! control socket, and each worker slot (a service's worker index) becomes one part of
 //! the host's exposition, labelled `service` and `worker`.
 //!
-//! A slot's counters never go down. The last metrics a worker sent are kept; when it
-//! exits they are folded into its slot, and the slot's next worker counts on from
+//! A slot's counters never go down. The last metrics a worker sent are kept (a worker
+//! that stops gracefully sends them once more, unasked); when its control socket
+//! closes they are folded into its slot, and the slot's next worker counts on from
 //! there. While a reload's two generations overlap, a slot has two live workers: their
 //! counters are added up and the gauges are the newer one's. A slot with a worker that
 //! did not answer in time is left out of that scrape whole, rather than shown without
@@ -47,24 +48,23 @@ struct Live {
     last: Option<Vec<MetricFamily>>,
 }
 
-impl Scrapes {
-    fn slots(&self) -> MutexGuard<'_, Slots> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// One worker's place in the scrapes, for the task that holds its control socket: the
+/// worker's frames arrive there, and its socket's end is the worker's end.
+#[derive(Debug)]
+pub(super) struct Slot {
+    scrapes: Scrapes,
+    service: String,
+    index: usize,
+}
 
-    /// Worker `pid`, of `service` at `index`, is asked through `frames` from now on.
-    pub(super) fn started(
-        &self,
-        pid: i32,
-        service: &str,
-        index: usize,
-        frames: mpsc::UnboundedSender<Vec<u8>>,
-    ) {
-        let mut slots = self.slots();
+impl Slot {
+    /// The worker, `pid`, is asked through `frames` from now on.
+    pub(super) fn started(&self, pid: i32, frames: mpsc::UnboundedSender<Vec<u8>>) {
+        let mut slots = self.scrapes.slots();
         slots.started += 1;
         let live = Live {
-            service: service.to_owned(),
-            index,
+            service: self.service.clone(),
+            index: self.index,
             started: slots.started,
             frames,
             last: None,
@@ -72,9 +72,29 @@ impl Scrapes {
         slots.live.insert(pid, live);
     }
 
-    /// Worker `pid` exited: what it last sent stays in its slot.
-    pub(super) fn exited(&self, pid: i32) {
-        let mut slots = self.slots();
+    /// Its answer to scrape `id`.
+    pub(super) fn answered(&self, id: u32, metrics: Vec<u8>) {
+        if let Some(waiting) = self.scrapes.slots().waiting.remove(&id) {
+            let _ = waiting.send(metrics);
+        }
+    }
+
+    /// Its last metrics, sent as its services stopped.
+    pub(super) fn last_words(&self, pid: i32, metrics: &[u8]) {
+        match from_bytes(metrics) {
+            Ok(families) => {
+                if let Some(live) = self.scrapes.slots().live.get_mut(&pid) {
+                    live.last = Some(families);
+                }
+            }
+            Err(err) => tracing::warn!(pid, error = %err, "a worker's last metrics do not decode"),
+        }
+    }
+
+    /// Its control socket closed (it exited, or was killed): what it last sent stays
+    /// in its slot. After its last frame, so its last words are in.
+    pub(super) fn closed(&self, pid: i32) {
+        let mut slots = self.scrapes.slots();
         let Some(live) = slots.live.remove(&pid) else {
             return;
         };
@@ -83,11 +103,19 @@ impl Scrapes {
             fold(gone, &last);
         }
     }
+}
 
-    /// A worker's answer to scrape `id`.
-    pub(super) fn answered(&self, id: u32, metrics: Vec<u8>) {
-        if let Some(waiting) = self.slots().waiting.remove(&id) {
-            let _ = waiting.send(metrics);
+impl Scrapes {
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The place of worker `index` of `service`.
+    pub(super) fn slot(&self, service: &str, index: usize) -> Slot {
+        Slot {
+            scrapes: self.clone(),
+            service: service.to_owned(),
+            index,
         }
     }
 

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::protocol::{
-    Frame, Frames, Outcome, PONG, READY, RECYCLE, claim_frame, metrics_frame,
+    Frame, Frames, Outcome, PONG, READY, RECYCLE, claim_frame, last_metrics_frame, metrics_frame,
 };
 use super::marker::Marker;
 use crate::coordination::AskParent;
@@ -33,12 +33,22 @@ pub(in crate::launcher) struct ParentLink {
     control: UnixStream,
     /// Frames to the parent, written one after the other by one task, so that they
     /// never interleave (a scrape's answer can be larger than the socket's buffer).
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: mpsc::UnboundedSender<Outgoing>,
     /// The other end of `out`, until the writer task takes it.
-    queued: Mutex<Option<mpsc::UnboundedReceiver<Vec<u8>>>>,
+    queued: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
     parent: i32,
     claims: Arc<Claims>,
 }
+
+/// A frame for the parent, and who waits until it is written.
+#[derive(Debug)]
+struct Outgoing {
+    frame: Vec<u8>,
+    written: Option<oneshot::Sender<()>>,
+}
+
+/// How long a stopping worker waits for its last metrics to reach the socket.
+const LAST_METRICS_WAIT: Duration = Duration::from_secs(1);
 
 /// The claims asked of the parent and not answered yet.
 #[derive(Debug, Default)]
@@ -65,7 +75,7 @@ impl Drop for Asked<'_> {
 /// What the coordinator of a worker asks its parent through.
 #[derive(Debug)]
 struct ParentAsker {
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: mpsc::UnboundedSender<Outgoing>,
     claims: Arc<Claims>,
 }
 
@@ -93,8 +103,12 @@ impl AskParent for ParentAsker {
 }
 
 /// Queues one whole frame for the writer task.
-fn write_frame(out: &mpsc::UnboundedSender<Vec<u8>>, frame: Vec<u8>) -> io::Result<()> {
-    out.send(frame)
+fn write_frame(out: &mpsc::UnboundedSender<Outgoing>, frame: Vec<u8>) -> io::Result<()> {
+    let outgoing = Outgoing {
+        frame,
+        written: None,
+    };
+    out.send(outgoing)
         .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the control socket is closed"))
 }
 
@@ -146,10 +160,13 @@ impl ParentLink {
             .take();
         if let Some(mut queued) = queued {
             tokio::spawn(async move {
-                while let Some(frame) = queued.recv().await {
+                while let Some(Outgoing { frame, written }) = queued.recv().await {
                     // The reader sees the parent gone and ends the process.
                     if writer.write_all(&frame).await.is_err() {
                         return;
+                    }
+                    if let Some(written) = written {
+                        let _ = written.send(());
                     }
                 }
             });
@@ -198,6 +215,23 @@ impl ParentLink {
     pub(in crate::launcher) fn report_recycle(&self) {
         if let Err(err) = write_frame(&self.out, vec![RECYCLE]) {
             tracing::warn!(error = %err, "cannot ask the parent to replace this worker");
+        }
+    }
+
+    /// Sends the parent this worker's metrics once more, as its services have stopped,
+    /// and waits (a moment at most) until they are written: what it counted since the
+    /// last scrape then stays in the host's counters.
+    pub(in crate::launcher) async fn send_last_metrics(&self) {
+        if !crate::metrics::enabled() {
+            return;
+        }
+        let (written, done) = oneshot::channel();
+        let outgoing = Outgoing {
+            frame: last_metrics_frame(&crate::metrics::encoded()),
+            written: Some(written),
+        };
+        if self.out.send(outgoing).is_ok() {
+            let _ = tokio::time::timeout(LAST_METRICS_WAIT, done).await;
         }
     }
 
