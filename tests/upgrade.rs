@@ -71,6 +71,18 @@ fn main_pid(message: &str) -> u32 {
         .unwrap_or_else(|| panic!("no MAINPID in {message:?}"))
 }
 
+/// When the process that serves the metrics started, as it says.
+fn top_start_time(metrics: u16) -> f64 {
+    let scraped = support::http::get(metrics, "/metrics").unwrap();
+    assert_eq!(scraped.status, 200);
+    let text = scraped.text();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    text.lines()
+        .find_map(|line| line.strip_prefix("process_start_time_seconds "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no start time in\n{text}"))
+}
+
 /// The executable of the test's service, copied where a test may replace it.
 fn installed(dir: &Path) -> PathBuf {
     let exe = dir.join("api");
@@ -82,11 +94,14 @@ fn upgrade_under_load(workers: usize) {
     let dir = tempfile::tempdir().unwrap();
     let exe = installed(dir.path());
     let config = format!(
-        "[DEFAULT]\ngraceful_shutdown_timeout = 30\n[api]\nport = 0\nworkers = {workers}\n"
+        "[DEFAULT]\ngraceful_shutdown_timeout = 30\n[api]\nport = 0\nworkers = {workers}\n\
+         [metrics]\nenabled = true\nport = 0\n"
     );
     let mut service = Service::start(&exe.to_string_lossy(), &config, Stdout::Null);
     service.expect_notify("READY=1");
     let port = listening_port(&service.log());
+    let metrics = support::metrics_port(&service.log());
+    let mut started = top_start_time(metrics);
     let load = Load::start(port, 8);
 
     let mut parent = service.pid();
@@ -101,6 +116,11 @@ fn upgrade_under_load(workers: usize) {
         wait_gone(parent);
         parent = successor;
         parents.push(parent);
+        // The metrics endpoint's socket went to the successor with the others: the
+        // same port answers, from the new top process.
+        let now = top_start_time(metrics);
+        assert!(now > started, "the metrics still come from the old process");
+        started = now;
     }
     // Answers from now on come from the last build alone.
     let answered = load.answered();

@@ -397,6 +397,15 @@ pub fn listening_port(log: &str) -> u16 {
     digits.parse().unwrap()
 }
 
+/// The port of the metrics endpoint, from the line where it says it listens.
+pub fn metrics_port(log: &str) -> u16 {
+    let (_, rest) = log
+        .split_once("serving metrics at http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("no metrics endpoint in the log\n{log}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
 pub fn has_line(log: &str, parts: &[&str]) -> bool {
     log.lines()
         .any(|line| parts.iter().all(|part| line.contains(part)))
