@@ -72,15 +72,7 @@ impl Scrape {
 
 /// The port of the metrics endpoint, from the log line that says where it listens.
 fn metrics_port(service: &Service) -> u16 {
-    let log = service.wait_for_log("serving metrics at http://127.0.0.1:", 1);
-    let (_, rest) = log
-        .split_once("serving metrics at http://127.0.0.1:")
-        .unwrap();
-    rest.chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
+    support::metrics_port(&service.wait_for_log("serving metrics at http://127.0.0.1:", 1))
 }
 
 /// Scrapes the endpoint and parses what it says with Python's prometheus_client.
