@@ -486,7 +486,8 @@ fn a_worker_that_stops_sends_what_it_counted_since_the_last_scrape() {
     for _ in 0..100 {
         assert_eq!(support::http::get(port, "/v1/whoami").unwrap().status, 200);
     }
-    service.wait_for_log("child exited", 2);
+    // However the requests fell on the two, one at least served its 40 and was replaced.
+    service.wait_for_log("child exited", 1);
     // Once the workers asked to stop have gone, every request is counted, those of the
     // workers gone since the last scrape too; never one more.
     let deadline = Instant::now() + Duration::from_secs(10);
