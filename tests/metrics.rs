@@ -505,3 +505,50 @@ fn a_worker_that_stops_sends_what_it_counted_since_the_last_scrape() {
     }
     assert!(scrape(metrics).sum("oslo_worker_restarts_total", &[("reason", "retired")]) >= 1.0);
 }
+
+#[test]
+fn clients_cut_and_requests_refused_are_counted_by_cause() {
+    let config = "[DEFAULT]\nclient_socket_timeout = 1\nmax_header_line = 100\n\
+                  [api]\nport = 0\nworkers = 1\ndebug_routes = true\n\
+                  [metrics]\nenabled = true\nport = 0\n";
+    let (service, port) = support::start_listening(API, config);
+    let metrics = metrics_port(&service);
+    let long = format!("X-Long: {}\r\n", "a".repeat(200));
+    let mut conn = support::http::Connection::open(port).unwrap();
+    let answer = conn.get("/v1/whoami", &long).unwrap();
+    assert_eq!(answer.status, 400);
+    // 1000 bytes of a body read, 2000 bytes of a body written.
+    let mut conn = support::http::Connection::open(port).unwrap();
+    let body = "b".repeat(1000);
+    conn.send(
+        format!("POST /debug/upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n{body}")
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(conn.read_response().unwrap().status, 200);
+    assert_eq!(conn.get("/debug/bytes/2000", "").unwrap().body.len(), 2000);
+    // A client that says nothing is cut after client_socket_timeout.
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = silent.read_to_end(&mut Vec::new());
+    let scraped = scrape(metrics);
+    assert_eq!(
+        scraped.value(
+            "oslo_http_refused_requests_total",
+            &[("cause", "header_too_long")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        scraped.value(
+            "oslo_http_requests_total",
+            &[("method", "GET"), ("status", "4xx")]
+        ),
+        1.0
+    );
+    assert!(scraped.value("oslo_http_cut_connections_total", &[("cause", "idle")]) >= 1.0);
+    assert_eq!(scraped.value("oslo_http_received_bytes_total", &[]), 1000.0);
+    assert!(scraped.value("oslo_http_sent_bytes_total", &[]) >= 2000.0);
+}
