@@ -107,7 +107,8 @@ fn add(sample: &mut Metric, gone: &Metric) {
         counter.value += more.value;
     }
     if let (Some(histogram), Some(more)) = (&mut sample.histogram, &gone.histogram) {
-        histogram.sample_count += more.sample_count;
+        // Numbers from another process: added without overflowing.
+        histogram.sample_count = histogram.sample_count.saturating_add(more.sample_count);
         histogram.sample_sum += more.sample_sum;
         let same_bounds = histogram.bucket.len() == more.bucket.len()
             && histogram
@@ -117,7 +118,9 @@ fn add(sample: &mut Metric, gone: &Metric) {
                 .all(|(a, b)| a.upper_bound == b.upper_bound);
         if same_bounds {
             for (bucket, extra) in histogram.bucket.iter_mut().zip(&more.bucket) {
-                bucket.cumulative_count += extra.cumulative_count;
+                bucket.cumulative_count = bucket
+                    .cumulative_count
+                    .saturating_add(extra.cumulative_count);
             }
         }
     }
@@ -146,7 +149,8 @@ impl Collector for Exposition {
             let Some((name, unit, kind)) = descriptor(family) else {
                 continue;
             };
-            let mut metrics = encoder.encode_descriptor(name, &family.help, unit.as_ref(), kind)?;
+            let help = escaped_help(&family.help);
+            let mut metrics = encoder.encode_descriptor(name, &help, unit.as_ref(), kind)?;
             for metric in &family.metric {
                 let labels: Vec<(&str, &str)> = metric
                     .label
@@ -220,6 +224,18 @@ fn descriptor(family: &MetricFamily) -> Option<(&str, Option<Unit>, Kind)> {
             .unwrap_or(name);
     }
     Some((name, unit.map(|u| Unit::Other(u.to_owned())), kind))
+}
+
+/// `help` as OpenMetrics writes it: prometheus-client writes a help text as it is, and
+/// a program's newline would end the line (and the scrape with it).
+fn escaped_help(help: &str) -> std::borrow::Cow<'_, str> {
+    if !help.contains(['\\', '\n', '"']) {
+        return help.into();
+    }
+    help.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('"', "\\\"")
+        .into()
 }
 
 /// The count of each bucket alone, out of the cumulative counts of the data model.

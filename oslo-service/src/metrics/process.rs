@@ -110,7 +110,7 @@ fn parse(stat: &str, boot: &str) -> Option<Figures> {
         .ok()?;
     let rss_pages = i64::try_from(number(24)?).unwrap_or(i64::MAX);
     Some(Figures {
-        cpu_seconds: (number(14)? + number(15)?) as f64 / ticks,
+        cpu_seconds: number(14)?.saturating_add(number(15)?) as f64 / ticks,
         resident_bytes: rss_pages.saturating_mul(page),
         start_time_seconds: booted as f64 + number(22)? as f64 / ticks,
         open_fds: 0,

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Metric, Registry, Unit};
 
 use super::families::{Families, Role};
@@ -46,6 +47,12 @@ pub enum MetricsError {
     /// A metric of that name was registered before in this process.
     #[error("a metric named '{0}' is already registered")]
     Duplicate(String),
+    /// A counter's name that ends in `_total`, which the exposition adds itself.
+    #[error("'{0}' ends in '_total', which the exposition adds to a counter's name")]
+    TotalSuffix(String),
+    /// A unit that is not made of a name's characters.
+    #[error("'{0}' is not a unit: letters, digits and '_'")]
+    InvalidUnit(String),
 }
 
 /// Registers `metric` under `name` in this process's registry, so that the host's
@@ -61,7 +68,7 @@ pub enum MetricsError {
 /// ```
 pub fn register(name: &str, help: &str, metric: impl Metric) -> Result<(), MetricsError> {
     let mut process = process();
-    claim(&mut process, name, None)?;
+    claim(&mut process, name, None, metric.metric_type())?;
     process.registry.register(name, help, metric);
     Ok(())
 }
@@ -85,15 +92,20 @@ pub fn register_with_unit(
     metric: impl Metric,
 ) -> Result<(), MetricsError> {
     let mut process = process();
-    claim(&mut process, name, Some(&unit))?;
+    claim(&mut process, name, Some(&unit), metric.metric_type())?;
     process
         .registry
         .register_with_unit(name, help, unit, metric);
     Ok(())
 }
 
-/// Checks `name` and marks it taken.
-fn claim(process: &mut Process, name: &str, unit: Option<&Unit>) -> Result<(), MetricsError> {
+/// Checks `name` (and `unit`) of a metric of type `kind`, and marks it taken.
+fn claim(
+    process: &mut Process,
+    name: &str,
+    unit: Option<&Unit>,
+    kind: MetricType,
+) -> Result<(), MetricsError> {
     let valid = name.chars().enumerate().all(|(i, c)| {
         c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
     });
@@ -102,6 +114,14 @@ fn claim(process: &mut Process, name: &str, unit: Option<&Unit>) -> Result<(), M
     }
     if name.starts_with("oslo_") || name.starts_with("process_") {
         return Err(MetricsError::Reserved(name.to_owned()));
+    }
+    if kind == MetricType::Counter && name.ends_with("_total") {
+        return Err(MetricsError::TotalSuffix(name.to_owned()));
+    }
+    if let Some(unit) = unit.map(Unit::as_str) {
+        if unit.is_empty() || !unit.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(MetricsError::InvalidUnit(unit.to_owned()));
+        }
     }
     let full = match unit {
         Some(unit) => format!("{name}_{}", unit.as_str()),
@@ -145,6 +165,21 @@ mod tests {
         assert_eq!(
             register("oslo_mine", "", counter.clone()),
             Err(MetricsError::Reserved("oslo_mine".into()))
+        );
+        assert_eq!(
+            register("registry_test_items_total", "", counter.clone()),
+            Err(MetricsError::TotalSuffix(
+                "registry_test_items_total".into()
+            ))
+        );
+        assert_eq!(
+            register_with_unit(
+                "registry_test_odd",
+                "",
+                Unit::Other("a b".into()),
+                counter.clone()
+            ),
+            Err(MetricsError::InvalidUnit("a b".into()))
         );
         assert_eq!(
             register("registry_test_items", "Items", counter.clone()),

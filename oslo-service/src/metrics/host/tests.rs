@@ -101,6 +101,49 @@ fn a_gone_workers_counters_stay_in_its_slot_and_its_gauges_go() {
 }
 
 #[test]
+fn a_help_text_on_several_lines_stays_on_one() {
+    let mut registry = Registry::default();
+    registry.register(
+        "odd",
+        "two\nlines, \"quoted\", back\\slash",
+        Gauge::<i64>::default(),
+    );
+    let families = model::from_bytes(&model::to_bytes(model::families(&registry))).unwrap();
+    let text = text(merge(vec![worker("0", families)]));
+    assert!(
+        text.starts_with(
+            "# HELP odd two\\nlines, \\\"quoted\\\", back\\\\slash.\n# TYPE odd gauge\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_gone_workers_huge_counts_add_up_without_overflowing() {
+    let mut slot = process(1, &[0.05], 0);
+    let mut huge = process(1, &[0.05], 0);
+    for family in &mut huge {
+        for metric in &mut family.metric {
+            if let Some(histogram) = &mut metric.histogram {
+                histogram.sample_count = u64::MAX;
+                for bucket in &mut histogram.bucket {
+                    bucket.cumulative_count = u64::MAX;
+                }
+            }
+        }
+    }
+    fold(&mut slot, &huge);
+    let text = text(merge(vec![worker("0", slot)]));
+    assert!(
+        text.contains(&format!(
+            "latency_seconds_count{{worker=\"0\"}} {}\n",
+            u64::MAX
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_family_of_another_type_under_a_known_name_is_left_out() {
     let mut registry = Registry::default();
     registry.register("in_flight", "Not a gauge here", Counter::<u64>::default());
