@@ -97,11 +97,17 @@ async fn accept_tcp(listener: TcpListener, views: Arc<Views>, stop: Cancellation
             .ok()
             .and_then(Result::ok)
             .flatten();
-        if !is_allowed(uid) {
-            tracing::warn!(?uid, %peer, "backdoor refused a client of another user");
+        // Fail closed: a client whose socket is not open any more (it closed first)
+        // cannot be told from another user's.
+        let Some(uid) = uid else {
+            tracing::warn!(%peer, "backdoor refused a client whose socket it cannot find open");
+            continue;
+        };
+        if !is_allowed(Some(uid)) {
+            tracing::warn!(uid, %peer, "backdoor refused a client of another user");
             continue;
         }
-        let who = format!("{peer} uid={}", uid.unwrap_or_default());
+        let who = format!("{peer} uid={uid}");
         spawn_session(stream, who, &views, &clients);
     }
 }

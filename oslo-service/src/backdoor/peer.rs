@@ -3,13 +3,18 @@
 //! client's is the one whose local address is our peer and whose remote address is us,
 //! and the kernel's table of TCP sockets (`/proc/net/tcp`, `/proc/net/tcp6`) says which
 //! user owns it, as identd reads it.
+//!
+//! Only a row that says the connection is open counts: `ESTABLISHED`, with the inode of
+//! a socket some process still holds. A client that closes at once leaves a row in
+//! `FIN_WAIT` or `TIME_WAIT` that no process owns, and the kernel shows uid 0 for it:
+//! taken at its word, any local user would pass for root.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The user owning the client socket of the connection `us` (the address we accepted
-/// on) ← `peer`; `None` when no socket of this host matches (the client is gone, or
-/// is not on this host).
+/// on) ← `peer`; `None` when no open socket of this host matches (the client closed
+/// or is closing, or is not on this host).
 pub(super) fn tcp_peer_uid(us: SocketAddr, peer: SocketAddr) -> io::Result<Option<u32>> {
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let text = match std::fs::read_to_string(table) {
@@ -24,15 +29,20 @@ pub(super) fn tcp_peer_uid(us: SocketAddr, peer: SocketAddr) -> io::Result<Optio
     Ok(None)
 }
 
-/// The uid of the line of `table` whose local address is `peer` and remote one `us`.
+/// The kernel's code for an open TCP connection in the table's `st` column.
+const ESTABLISHED: &str = "01";
+
+/// The uid of the line of `table` whose local address is `peer` and remote one `us`,
+/// when that socket is established and held by a process (a non-zero inode).
 fn find_owner(table: &str, us: SocketAddr, peer: SocketAddr) -> Option<u32> {
     table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        // sl local rem st tx:rx tr:when retrnsmt uid …
-        let (local, remote, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
-        (same(parse_address(local)?, peer) && same(parse_address(remote)?, us))
-            .then(|| uid.parse().ok())
-            .flatten()
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode …
+        let (local, remote, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+        let (uid, inode) = (fields.get(7)?, fields.get(9)?);
+        let matches = same(parse_address(local)?, peer) && same(parse_address(remote)?, us);
+        let open = *state == ESTABLISHED && inode.parse::<u64>().is_ok_and(|inode| inode != 0);
+        (matches && open).then(|| uid.parse().ok()).flatten()
     })
 }
 
@@ -91,6 +101,16 @@ mod tests {
         let peer: SocketAddr = "127.0.0.1:39701".parse().unwrap();
         if cfg!(target_endian = "little") {
             assert_eq!(find_owner(table, us, peer), Some(65534));
+        }
+        // The rows a closed client leaves: no process owns them, and they say uid 0.
+        for closed in [
+            "   0: 0100007F:9B15 0100007F:1F90 06 00000000:00000000 03:00000F9E 00000000     0        0 0 3\n",
+            "   0: 0100007F:9B15 0100007F:1F90 05 00000000:00000000 00:00000000 00000000     0        0 0 1\n",
+            "   0: 0100007F:9B15 0100007F:1F90 04 00000000:00000000 00:00000000 00000000     0        0 281 1\n",
+            "   0: 0100007F:9B15 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 0 1\n",
+        ] {
+            let table = format!("  sl  local_address rem_address   st\n{closed}");
+            assert_eq!(find_owner(&table, us, peer), None, "{closed}");
         }
         assert_eq!(find_owner(table, peer, us), None);
         assert_eq!(
