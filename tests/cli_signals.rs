@@ -2,6 +2,8 @@
 //! a `nova-manage`-style tool) behaves like any command-line program once its own code
 //! runs: SIGINT, SIGTERM and SIGHUP end it by that signal, unless it handles one itself.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
@@ -11,8 +13,7 @@ use rustix::process::{Pid, Signal, kill_process};
 
 const MANAGE: &str = env!("CARGO_BIN_EXE_manage");
 
-/// How long anything may take before the test calls it a hang.
-const HANG: Duration = Duration::from_secs(30);
+use support::HANG;
 
 /// Starts `manage` with `args` in a session of its own; returns it once it printed its
 /// first line (its own code runs), and the reader of the rest.
@@ -28,6 +29,9 @@ fn start(args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
+    // Under `nohup` the test runner, and so the program, would ignore SIGHUP: a program
+    // keeps the dispositions it inherits, as a shell's commands do.
+    support::default_signals(&mut command);
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
         command.pre_exec(|| {
@@ -68,6 +72,23 @@ fn sigint_sigterm_and_sighup_end_a_program_that_runs_no_launcher() {
         // Ended by the signal itself, as any program: a shell shows 128 + the number.
         assert_eq!(status.signal(), Some(number), "{sent:?}: {status:?}");
     }
+}
+
+/// Under `nohup` (as CI runners and shells often start jobs) the test runner ignores
+/// SIGHUP, and would hand that on: the programs a test starts get the default
+/// dispositions all the same. Ignoring SIGHUP here changes nothing for the other tests
+/// of this file, which set them too.
+#[test]
+fn under_nohup_sighup_still_ends_a_program_that_runs_no_launcher() {
+    // SAFETY: setting a disposition to SIG_IGN installs no handler; nothing in this
+    // test binary relies on SIGHUP.
+    assert_ne!(
+        unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) },
+        libc::SIG_ERR
+    );
+    let (mut child, _out) = start(&["wait", "--seconds", "60"]);
+    signal(&child, Signal::HUP);
+    assert_eq!(wait(&mut child).signal(), Some(1));
 }
 
 #[test]

@@ -17,6 +17,34 @@ pub use rustix::process::Signal;
 /// How long anything may take before the test calls it a hang.
 pub const HANG: Duration = Duration::from_secs(30);
 
+/// The signals tests send, and the programs under test handle or die of.
+const SIGNALS_SENT: [i32; 6] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Starts `command`'s program with the default disposition of every signal the tests
+/// send, whatever the test runner inherited: under `nohup` SIGHUP arrives ignored, a
+/// CI runner may ignore others, and an ignored signal stays ignored across exec.
+/// (std already clears the signal mask and SIGPIPE's disposition.)
+pub fn default_signals(command: &mut Command) -> &mut Command {
+    // SAFETY: signal(2) is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in SIGNALS_SENT {
+                if libc::signal(signal, libc::SIG_DFL) == libc::SIG_ERR {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Where the service's standard output goes.
 pub enum Stdout {
     /// Nowhere: no terminal, so the process is a daemon.
@@ -74,6 +102,7 @@ impl Service {
         stdout: Stdout,
         abstract_name: Option<&str>,
     ) -> Service {
+        default_signals(&mut command);
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("service.conf");
         if let Some(config) = config {
