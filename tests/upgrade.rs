@@ -22,15 +22,28 @@ const API: &str = env!("CARGO_BIN_EXE_api");
 fn deploy(exe: &Path, round: usize) {
     let mut bytes = std::fs::read(API).unwrap();
     bytes.extend(std::iter::repeat_n(b'x', round));
-    let staged = exe.with_extension("new");
-    std::fs::write(&staged, bytes).unwrap();
-    make_executable(&staged);
-    std::fs::rename(&staged, exe).unwrap();
+    replace_executable(exe, &bytes);
 }
 
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+/// Writes `bytes` beside `exe` as an executable, then renames it over `exe`.
+///
+/// The file to be run is written by another process (`install`), never through a
+/// descriptor of this one: a child that another test thread forks at that moment
+/// would inherit a descriptor open for writing until its own exec, and running the
+/// file meanwhile fails with ETXTBSY ("text file busy").
+fn replace_executable(exe: &Path, bytes: &[u8]) {
+    let data = exe.with_extension("bytes");
+    std::fs::write(&data, bytes).unwrap();
+    let staged = exe.with_extension("new");
+    let installed = std::process::Command::new("install")
+        .args(["-m", "0755"])
+        .arg(&data)
+        .arg(&staged)
+        .status()
+        .expect("run install");
+    assert!(installed.success(), "install {} failed", staged.display());
+    std::fs::remove_file(&data).unwrap();
+    std::fs::rename(&staged, exe).unwrap();
 }
 
 /// Whether `pid` runs (a zombie no longer does).
@@ -86,7 +99,7 @@ fn top_start_time(metrics: u16) -> f64 {
 /// The executable of the test's service, copied where a test may replace it.
 fn installed(dir: &Path) -> PathBuf {
     let exe = dir.join("api");
-    std::fs::copy(API, &exe).unwrap();
+    replace_executable(&exe, &std::fs::read(API).unwrap());
     exe
 }
 
@@ -196,10 +209,7 @@ fn a_new_executable_that_fails_leaves_the_old_one_serving() {
         ),
     ];
     for (script, reason) in failing {
-        let staged = exe.with_extension("new");
-        std::fs::write(&staged, script).unwrap();
-        make_executable(&staged);
-        std::fs::rename(&staged, &exe).unwrap();
+        replace_executable(&exe, script.as_bytes());
         service.signal(Signal::USR2);
         let deadline = Instant::now() + HANG;
         while !service.log().contains(reason) {
