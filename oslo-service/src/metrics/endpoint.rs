@@ -2,6 +2,8 @@
 //! connection, on a socket shared like the HTTP server's (so that a binary upgrade's
 //! successor serves on it too). Scrapers are few and known: a handful of connections
 //! at once, each with a few seconds to send its request, and the whole exchange bounded.
+//! The text is OpenMetrics or the Prometheus text format 0.0.4, as the scraper's
+//! `Accept` header asks.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,9 +17,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
 use super::families::Role;
+use super::format::Format;
 use super::host::{self, Part};
 use super::settings::{self, Settings};
-use super::{WorkerMetrics, record, registry};
+use super::{MetricFamily, WorkerMetrics, record, registry};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -30,9 +33,6 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest a connection lasts beyond the workers' time to answer: its head, the
 /// encoding, and the client reading the answer.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// The exposition's media type: OpenMetrics text, as prometheus-client writes it.
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The endpoint's socket name among the shared ones.
 const SOCKET: &str = "oslo-metrics";
@@ -121,17 +121,18 @@ async fn answer(
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
     }
-    let body = scrape(workers, worker_timeout).await;
+    let format = Format::negotiate(request.headers().get_all(header::ACCEPT));
+    let body = host::text(scrape(workers, worker_timeout).await, format);
     let mut response = Response::new(Full::new(Bytes::from(body)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static(CONTENT_TYPE),
+        header::HeaderValue::from_static(format.content_type()),
     );
     response
 }
 
-/// The exposition of the host: this process's metrics, then its workers'.
-pub(super) async fn scrape(workers: Option<&dyn WorkerMetrics>, timeout: Duration) -> String {
+/// The families of the host: this process's metrics, then its workers'.
+async fn scrape(workers: Option<&dyn WorkerMetrics>, timeout: Duration) -> Vec<MetricFamily> {
     let (collected, role) = match workers {
         Some(workers) => (workers.collect(timeout).await, Role::Parent),
         None => (super::Collected::default(), Role::Alone),
@@ -142,7 +143,7 @@ pub(super) async fn scrape(workers: Option<&dyn WorkerMetrics>, timeout: Duratio
         families: registry::families(role),
     }];
     parts.extend(collected.parts);
-    host::text(host::merge(parts))
+    host::merge(parts)
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

@@ -32,6 +32,7 @@
 
 mod endpoint;
 mod families;
+mod format;
 mod host;
 mod model;
 mod process;
