@@ -392,12 +392,12 @@ fn the_endpoint_serves_only_get_metrics_and_closes_on_silent_clients() {
         .unwrap();
     assert_eq!(conn.read_response().unwrap().status, 405);
 
-    // Clients that connect and say nothing: closed within the head's few seconds, and
-    // the endpoint answers a real scrape meanwhile.
+    // Clients that connect and say nothing: closed within the head's few seconds (or
+    // at once for a newcomer), and the endpoint answers a real scrape meanwhile.
     let silent: Vec<TcpStream> = (0..12)
         .map(|_| TcpStream::connect(("127.0.0.1", metrics)).unwrap())
         .collect();
-    let _ = scrape_when_free(metrics);
+    scrape(metrics);
     for mut client in silent {
         client
             .set_read_timeout(Some(Duration::from_secs(20)))
@@ -417,26 +417,35 @@ fn the_endpoint_serves_only_get_metrics_and_closes_on_silent_clients() {
     }
 }
 
+#[test]
+fn clients_that_say_nothing_or_say_it_slowly_do_not_keep_a_scraper_out() {
+    let (_service, _port, metrics) = start(1, "");
+    // More clients than the endpoint's 8 connections: first ones that say nothing,
+    // then ones that send the start of a request and no more. Each time, a scraper
+    // coming after them is answered at its first try, long before their 5 seconds for
+    // a head are up.
+    for start_of_a_head in [&b""[..], b"GET /metr"] {
+        let held: Vec<TcpStream> = (0..12)
+            .map(|_| {
+                let mut client = TcpStream::connect(("127.0.0.1", metrics)).unwrap();
+                client.write_all(start_of_a_head).unwrap();
+                client
+            })
+            .collect();
+        for _ in 0..3 {
+            let scraped = scrape(metrics);
+            assert!(scraped.value("process_open_fds", &[]) > 0.0);
+        }
+        drop(held);
+    }
+}
+
 /// Waits until the scrape says `ready` workers of `api` are ready.
 fn wait_ready(port: u16, ready: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while scrape(port).value("oslo_workers_ready", &[("service", "api")]) != ready as f64 {
         assert!(Instant::now() < deadline, "never {ready} workers ready");
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A scrape once the silent clients' slots are freed (they are closed within seconds).
-fn scrape_when_free(port: u16) -> Scrape {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let asked = support::http::Connection::open(port)
-            .and_then(|mut conn| conn.get("/metrics", PROMETHEUS_ACCEPT));
-        match asked {
-            Ok(response) if response.status == 200 => return parse(&response.text()),
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
-            other => panic!("no scrape answered: {other:?}"),
-        }
     }
 }
 

@@ -30,6 +30,7 @@
 //!
 //! The exposition then holds `inventory_reservations_total{service="api",worker="0"} 1`.
 
+mod connections;
 mod endpoint;
 mod families;
 mod format;
