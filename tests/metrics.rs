@@ -366,21 +366,41 @@ fn a_scraper_that_does_not_ask_for_openmetrics_gets_the_text_format_0_0_4() {
 }
 
 #[test]
-fn a_worker_that_does_not_answer_is_left_out_of_the_scrape_and_counted() {
-    let (service, _port, metrics) = start(2, "worker_timeout = 500ms\n");
-    assert_eq!(scrape(metrics).workers("process_open_fds"), ["0", "1"]);
+fn a_worker_that_does_not_answer_is_shown_as_it_last_answered_and_counted() {
+    let (service, port, metrics) = start(2, "worker_timeout = 500ms\n");
+    for _ in 0..10 {
+        assert_eq!(support::http::get(port, "/v1/whoami").unwrap().status, 200);
+    }
+    let before = wait_scrape(metrics, |scraped| {
+        scraped.workers("process_open_fds") == ["0", "1"]
+            && scraped.sum("oslo_http_requests_total", &[]) == 10.0
+    });
     let stopped = service.children()[0];
     let stopped_pid = rustix::process::Pid::from_raw(stopped as i32).unwrap();
     rustix::process::kill_process(stopped_pid, Signal::STOP).unwrap();
     let asked = Instant::now();
-    let partial = scrape(metrics);
+    let late = scrape(metrics);
     let took = asked.elapsed();
     rustix::process::kill_process(stopped_pid, Signal::CONT).unwrap();
-    assert_eq!(partial.workers("process_open_fds").len(), 1);
-    assert_eq!(partial.value("oslo_metrics_missed_workers_total", &[]), 1.0);
     assert!(took < Duration::from_secs(10), "the scrape took {took:?}");
+    assert_eq!(late.value("oslo_metrics_missed_workers_total", &[]), 1.0);
+    // Both slots are there, the stopped worker's as it last answered: no series
+    // vanished, no count went down.
+    assert_eq!(late.workers("process_open_fds"), ["0", "1"]);
+    assert_eq!(late.sum("oslo_http_requests_total", &[]), 10.0);
+    for worker in ["0", "1"] {
+        let slot = [("worker", worker)];
+        for counter in ["oslo_http_requests_total", "process_cpu_seconds_total"] {
+            assert!(
+                late.sum(counter, &slot) >= before.sum(counter, &slot),
+                "worker {worker}: {counter} went down"
+            );
+        }
+    }
     // Awake again, it answers the next scrape.
-    assert_eq!(scrape(metrics).workers("process_open_fds"), ["0", "1"]);
+    let again = scrape(metrics);
+    assert_eq!(again.workers("process_open_fds"), ["0", "1"]);
+    assert_eq!(again.value("oslo_metrics_missed_workers_total", &[]), 1.0);
 }
 
 #[test]
@@ -440,6 +460,19 @@ fn clients_that_say_nothing_or_say_it_slowly_do_not_keep_a_scraper_out() {
     }
 }
 
+/// Scrapes until a scrape shows what `wanted` checks (30 s at most), and returns it.
+fn wait_scrape(port: u16, wanted: impl Fn(&Scrape) -> bool) -> Scrape {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let scraped = scrape(port);
+        if wanted(&scraped) {
+            return scraped;
+        }
+        assert!(Instant::now() < deadline, "never the scrape wanted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Waits until the scrape says `ready` workers of `api` are ready.
 fn wait_ready(port: u16, ready: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -491,15 +524,22 @@ fn a_bad_metrics_option_stops_the_start_naming_it() {
 #[test]
 fn reloads_are_counted_and_overlapping_generations_keep_each_slot_whole() {
     let (service, port, metrics) = start(2, "");
+    // Each worker answered once: from then on, each slot is in every scrape.
+    wait_scrape(metrics, |scraped| {
+        scraped.workers("process_cpu_seconds_total") == ["0", "1"]
+    });
     let load = Load::start(port, 4);
     let mut last = 0.0;
     for reload in 1..=3 {
         service.signal(Signal::HUP);
         service.wait_for_log("configuration reloaded", reload);
-        // Scrapes while generations overlap: each one parses (no series twice) and the
-        // host's count of requests never goes down.
+        // Scrapes while generations overlap: each one parses (no series twice), shows
+        // both slots, and the host's count of requests never goes down, even when a
+        // worker is too slow to answer in time (it is shown as it last answered).
         for _ in 0..5 {
-            let now = scrape(metrics).sum("oslo_http_requests_total", &[]);
+            let scraped = scrape(metrics);
+            assert_eq!(scraped.workers("process_cpu_seconds_total"), ["0", "1"]);
+            let now = scraped.sum("oslo_http_requests_total", &[]);
             assert!(now >= last, "{last} requests counted, then {now}");
             last = now;
             std::thread::sleep(Duration::from_millis(100));
