@@ -523,7 +523,9 @@ fn a_bad_metrics_option_stops_the_start_naming_it() {
 
 #[test]
 fn reloads_are_counted_and_overlapping_generations_keep_each_slot_whole() {
-    let (service, port, metrics) = start(2, "");
+    // So short a time to answer that workers are late to some scrapes, as on a busy
+    // machine: what the scrapes show must hold all the same.
+    let (service, port, metrics) = start(2, "worker_timeout = 20ms\n");
     // Each worker answered once: from then on, each slot is in every scrape.
     wait_scrape(metrics, |scraped| {
         scraped.workers("process_cpu_seconds_total") == ["0", "1"]
