@@ -1,7 +1,8 @@
 //! `[metrics]`: one scrape over HTTP for a host of worker processes, read by an
 //! independent parser (the strict OpenMetrics parser of Python's prometheus_client,
-//! installed from PyPI on first use), under traffic, across a killed worker, with a
-//! worker that does not answer, and against clients that send nothing useful.
+//! installed from PyPI on first use, and its parser of the text format 0.0.4 for a
+//! scraper that does not ask for OpenMetrics), under traffic, across a killed worker,
+//! with a worker that does not answer, and against clients that send nothing useful.
 
 mod support;
 
@@ -75,25 +76,39 @@ fn metrics_port(service: &Service) -> u16 {
     support::metrics_port(&service.wait_for_log("serving metrics at http://127.0.0.1:", 1))
 }
 
-/// Scrapes the endpoint and parses what it says with Python's prometheus_client.
-fn scrape(port: u16) -> Scrape {
-    let response = support::http::get(port, "/metrics").expect("scrape");
+/// The `Accept` header Prometheus sends.
+const PROMETHEUS_ACCEPT: &str = "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n";
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics` with extra header lines.
+fn get_metrics(port: u16, headers: &str) -> support::http::Response {
+    let response = support::http::Connection::open(port)
+        .and_then(|mut conn| conn.get("/metrics", headers))
+        .expect("scrape");
     assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(
-        response.header("content-type"),
-        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
-    );
+    response
+}
+
+/// Scrapes the endpoint as Prometheus does and parses what it says with Python's
+/// prometheus_client.
+fn scrape(port: u16) -> Scrape {
+    let response = get_metrics(port, PROMETHEUS_ACCEPT);
+    assert_eq!(response.header("content-type"), Some(OPENMETRICS));
     parse(&response.text())
 }
 
-fn parse(text: &str) -> Scrape {
+/// Runs `script` of tests/support on `text` in the venv with prometheus_client, and
+/// reads the JSON it prints.
+fn python_parse(script: &str, text: &str) -> Vec<serde_json::Value> {
     let venv = python::venv_with("prometheus-client", |venv| {
         python::imports(venv, "prometheus_client.openmetrics.parser")
     });
     let mut parser = Command::new(venv.join("bin/python"))
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/openmetrics.py"
+        .arg(format!(
+            "{}/tests/support/{script}",
+            env!("CARGO_MANIFEST_DIR")
         ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -112,9 +127,12 @@ fn parse(text: &str) -> Scrape {
         "prometheus_client refuses the exposition: {}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let samples: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn parse(text: &str) -> Scrape {
     Scrape(
-        samples
+        python_parse("openmetrics.py", text)
             .into_iter()
             .map(|s| Sample {
                 name: s["name"].as_str().unwrap().to_owned(),
@@ -123,6 +141,40 @@ fn parse(text: &str) -> Scrape {
             })
             .collect(),
     )
+}
+
+/// One family of a scrape in the text format 0.0.4, as the parser read it.
+#[derive(Debug)]
+struct Family {
+    name: String,
+    kind: String,
+    samples: Vec<Sample>,
+}
+
+/// Scrapes the endpoint with extra header lines `headers` and parses what it says as
+/// the text format 0.0.4, with the parser the Python client has for it.
+fn scrape_text(port: u16, headers: &str) -> Vec<Family> {
+    let response = get_metrics(port, headers);
+    assert_eq!(response.header("content-type"), Some(TEXT_0_0_4));
+    let text = response.text();
+    assert!(!text.contains("# EOF"), "{text}");
+    python_parse("prometheus_text.py", &text)
+        .into_iter()
+        .map(|family| Family {
+            name: family["name"].as_str().unwrap().to_owned(),
+            kind: family["type"].as_str().unwrap().to_owned(),
+            samples: family["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| Sample {
+                    name: s["name"].as_str().unwrap().to_owned(),
+                    labels: serde_json::from_value(s["labels"].clone()).unwrap(),
+                    value: s["value"].as_f64().unwrap_or(f64::NAN),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn config(workers: usize, metrics: &str) -> String {
@@ -237,21 +289,121 @@ fn a_scrape_of_three_workers_under_traffic_adds_up_and_survives_a_killed_worker(
 }
 
 #[test]
-fn a_worker_that_does_not_answer_is_left_out_of_the_scrape_and_counted() {
-    let (service, _port, metrics) = start(2, "worker_timeout = 500ms\n");
-    assert_eq!(scrape(metrics).workers("process_open_fds"), ["0", "1"]);
+fn a_scraper_that_does_not_ask_for_openmetrics_gets_the_text_format_0_0_4() {
+    let (_service, port, metrics) = start(2, "");
+    for _ in 0..6 {
+        assert_eq!(support::http::get(port, "/v1/whoami").unwrap().status, 200);
+    }
+    // curl and scripts ask for nothing; older agents for text/plain, or anything.
+    for headers in [
+        "",
+        "Accept: text/plain\r\n",
+        "Accept: text/plain; version=0.0.4\r\n",
+        "Accept: */*\r\n",
+    ] {
+        let families = scrape_text(metrics, headers);
+        let family = |name: &str| {
+            families
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("{headers:?}: no family {name}: {families:?}"))
+        };
+        // Counters are counters, with their samples, not families of unknown type.
+        let requests = family("oslo_http_requests");
+        assert_eq!(requests.kind, "counter", "{headers:?}");
+        let counted: f64 = requests
+            .samples
+            .iter()
+            .filter(|s| s.name == "oslo_http_requests_total")
+            .map(|s| s.value)
+            .sum();
+        assert_eq!(counted, 6.0, "{headers:?}: {requests:?}");
+        assert!(
+            requests
+                .samples
+                .iter()
+                .all(|s| s.labels.contains_key("worker") && s.labels["status"] == "2xx")
+        );
+        assert_eq!(family("process_cpu_seconds").kind, "counter");
+        assert_eq!(family("oslo_metrics_missed_workers").kind, "counter");
+        assert!(families.iter().all(|f| f.kind != "unknown"), "{families:?}");
+        // Gauges and histograms.
+        let alive = family("oslo_workers_alive");
+        assert_eq!(alive.kind, "gauge");
+        assert_eq!(alive.samples[0].value, 2.0);
+        let durations = family("oslo_http_request_duration_seconds");
+        assert_eq!(durations.kind, "histogram");
+        let sample = |name: &str, le: Option<&str>| -> f64 {
+            durations
+                .samples
+                .iter()
+                .filter(|s| s.name == name && s.labels.get("le").map(String::as_str) == le)
+                .map(|s| s.value)
+                .sum()
+        };
+        assert_eq!(
+            sample("oslo_http_request_duration_seconds_count", None),
+            6.0
+        );
+        assert_eq!(
+            sample("oslo_http_request_duration_seconds_bucket", Some("+Inf")),
+            6.0
+        );
+        assert!(sample("oslo_http_request_duration_seconds_sum", None) > 0.0);
+    }
+    // What Prometheus sends, or OpenMetrics alone: OpenMetrics, as the strict
+    // parser reads it.
+    for headers in [
+        PROMETHEUS_ACCEPT,
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n",
+        "Accept: application/openmetrics-text\r\n",
+    ] {
+        let response = get_metrics(metrics, headers);
+        assert_eq!(response.header("content-type"), Some(OPENMETRICS));
+        let scraped = parse(&response.text());
+        assert_eq!(scraped.sum("oslo_http_requests_total", &[]), 6.0);
+    }
+}
+
+#[test]
+fn a_worker_that_does_not_answer_is_shown_as_it_last_answered_and_counted() {
+    let (service, port, metrics) = start(2, "worker_timeout = 500ms\n");
+    for _ in 0..10 {
+        assert_eq!(support::http::get(port, "/v1/whoami").unwrap().status, 200);
+    }
+    let before = wait_scrape(metrics, |scraped| {
+        scraped.workers("process_open_fds") == ["0", "1"]
+            && scraped.sum("oslo_http_requests_total", &[]) == 10.0
+    });
     let stopped = service.children()[0];
     let stopped_pid = rustix::process::Pid::from_raw(stopped as i32).unwrap();
     rustix::process::kill_process(stopped_pid, Signal::STOP).unwrap();
     let asked = Instant::now();
-    let partial = scrape(metrics);
+    let late = scrape(metrics);
     let took = asked.elapsed();
     rustix::process::kill_process(stopped_pid, Signal::CONT).unwrap();
-    assert_eq!(partial.workers("process_open_fds").len(), 1);
-    assert_eq!(partial.value("oslo_metrics_missed_workers_total", &[]), 1.0);
     assert!(took < Duration::from_secs(10), "the scrape took {took:?}");
-    // Awake again, it answers the next scrape.
-    assert_eq!(scrape(metrics).workers("process_open_fds"), ["0", "1"]);
+    assert_eq!(late.value("oslo_metrics_missed_workers_total", &[]), 1.0);
+    // Both slots are there, the stopped worker's as it last answered: no series
+    // vanished, no count went down.
+    assert_eq!(late.workers("process_open_fds"), ["0", "1"]);
+    assert_eq!(late.sum("oslo_http_requests_total", &[]), 10.0);
+    for worker in ["0", "1"] {
+        let slot = [("worker", worker)];
+        for counter in ["oslo_http_requests_total", "process_cpu_seconds_total"] {
+            assert!(
+                late.sum(counter, &slot) >= before.sum(counter, &slot),
+                "worker {worker}: {counter} went down"
+            );
+        }
+    }
+    // Awake again, it answers: a scrape comes that misses no one.
+    let missed = std::cell::Cell::new(1.0);
+    let again = wait_scrape(metrics, |scraped| {
+        let now = scraped.value("oslo_metrics_missed_workers_total", &[]);
+        missed.replace(now) == now
+    });
+    assert_eq!(again.workers("process_open_fds"), ["0", "1"]);
 }
 
 #[test]
@@ -263,12 +415,12 @@ fn the_endpoint_serves_only_get_metrics_and_closes_on_silent_clients() {
         .unwrap();
     assert_eq!(conn.read_response().unwrap().status, 405);
 
-    // Clients that connect and say nothing: closed within the head's few seconds, and
-    // the endpoint answers a real scrape meanwhile.
+    // Clients that connect and say nothing: closed within the head's few seconds (or
+    // at once for a newcomer), and the endpoint answers a real scrape meanwhile.
     let silent: Vec<TcpStream> = (0..12)
         .map(|_| TcpStream::connect(("127.0.0.1", metrics)).unwrap())
         .collect();
-    let _ = scrape_when_free(metrics);
+    scrape(metrics);
     for mut client in silent {
         client
             .set_read_timeout(Some(Duration::from_secs(20)))
@@ -288,24 +440,48 @@ fn the_endpoint_serves_only_get_metrics_and_closes_on_silent_clients() {
     }
 }
 
+#[test]
+fn clients_that_say_nothing_or_say_it_slowly_do_not_keep_a_scraper_out() {
+    let (_service, _port, metrics) = start(1, "");
+    // More clients than the endpoint's 8 connections: first ones that say nothing,
+    // then ones that send the start of a request and no more. Each time, a scraper
+    // coming after them is answered at its first try, long before their 5 seconds for
+    // a head are up.
+    for start_of_a_head in [&b""[..], b"GET /metr"] {
+        let held: Vec<TcpStream> = (0..12)
+            .map(|_| {
+                let mut client = TcpStream::connect(("127.0.0.1", metrics)).unwrap();
+                client.write_all(start_of_a_head).unwrap();
+                client
+            })
+            .collect();
+        for _ in 0..3 {
+            let scraped = scrape(metrics);
+            assert!(scraped.value("process_open_fds", &[]) > 0.0);
+        }
+        drop(held);
+    }
+}
+
+/// Scrapes until a scrape shows what `wanted` checks (30 s at most), and returns it.
+fn wait_scrape(port: u16, wanted: impl Fn(&Scrape) -> bool) -> Scrape {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let scraped = scrape(port);
+        if wanted(&scraped) {
+            return scraped;
+        }
+        assert!(Instant::now() < deadline, "never the scrape wanted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Waits until the scrape says `ready` workers of `api` are ready.
 fn wait_ready(port: u16, ready: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while scrape(port).value("oslo_workers_ready", &[("service", "api")]) != ready as f64 {
         assert!(Instant::now() < deadline, "never {ready} workers ready");
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A scrape once the silent clients' slots are freed (they are closed within seconds).
-fn scrape_when_free(port: u16) -> Scrape {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match support::http::get(port, "/metrics") {
-            Ok(response) if response.status == 200 => return parse(&response.text()),
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
-            other => panic!("no scrape answered: {other:?}"),
-        }
     }
 }
 
@@ -350,16 +526,25 @@ fn a_bad_metrics_option_stops_the_start_naming_it() {
 
 #[test]
 fn reloads_are_counted_and_overlapping_generations_keep_each_slot_whole() {
-    let (service, port, metrics) = start(2, "");
+    // So short a time to answer that workers are late to some scrapes, as on a busy
+    // machine: what the scrapes show must hold all the same.
+    let (service, port, metrics) = start(2, "worker_timeout = 20ms\n");
+    // Each worker answered once: from then on, each slot is in every scrape.
+    wait_scrape(metrics, |scraped| {
+        scraped.workers("process_cpu_seconds_total") == ["0", "1"]
+    });
     let load = Load::start(port, 4);
     let mut last = 0.0;
     for reload in 1..=3 {
         service.signal(Signal::HUP);
         service.wait_for_log("configuration reloaded", reload);
-        // Scrapes while generations overlap: each one parses (no series twice) and the
-        // host's count of requests never goes down.
+        // Scrapes while generations overlap: each one parses (no series twice), shows
+        // both slots, and the host's count of requests never goes down, even when a
+        // worker is too slow to answer in time (it is shown as it last answered).
         for _ in 0..5 {
-            let now = scrape(metrics).sum("oslo_http_requests_total", &[]);
+            let scraped = scrape(metrics);
+            assert_eq!(scraped.workers("process_cpu_seconds_total"), ["0", "1"]);
+            let now = scraped.sum("oslo_http_requests_total", &[]);
             assert!(now >= last, "{last} requests counted, then {now}");
             last = now;
             std::thread::sleep(Duration::from_millis(100));

@@ -84,9 +84,12 @@ fn main_pid(message: &str) -> u32 {
         .unwrap_or_else(|| panic!("no MAINPID in {message:?}"))
 }
 
-/// When the process that serves the metrics started, as it says.
+/// When the process that serves the metrics started, as it says (in OpenMetrics, whose
+/// `# EOF` shows the exposition whole).
 fn top_start_time(metrics: u16) -> f64 {
-    let scraped = support::http::get(metrics, "/metrics").unwrap();
+    let scraped = support::http::Connection::open(metrics)
+        .and_then(|mut conn| conn.get("/metrics", "Accept: application/openmetrics-text\r\n"))
+        .unwrap();
     assert_eq!(scraped.status, 200);
     let text = scraped.text();
     assert!(text.ends_with("# EOF\n"), "{text}");

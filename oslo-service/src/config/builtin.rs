@@ -245,8 +245,8 @@ pub struct MetricsOptions {
     /// Port the metrics endpoint listens on; 0 takes a free one (logged).
     #[opt(default = 9464)]
     pub port: super::Port,
-    /// How long a worker has to answer a scrape; one that does not is left out of
-    /// that scrape, and counted in oslo_metrics_missed_workers_total.
+    /// How long a worker has to answer a scrape; for one that does not, the scrape
+    /// shows what it sent last, and counts it in oslo_metrics_missed_workers_total.
     #[opt(default = "1s")]
     pub worker_timeout: Duration,
 }

@@ -295,7 +295,7 @@ impl Families {
 
         oslo.register(
             "metrics_missed_workers",
-            "Workers left out of a scrape because they did not answer in time",
+            "Workers that did not answer a scrape in time, shown as they last answered",
             scrape.missed.clone(),
         );
     }

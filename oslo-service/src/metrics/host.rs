@@ -1,7 +1,8 @@
 //! One exposition for a whole host out of the metric families of its processes: each
 //! process's families (in the Prometheus data model, as prometheus-client encodes a
 //! registry) get the labels that say which worker they come from, families of one
-//! name are merged, and prometheus-client writes the text. Counters and histograms of
+//! name are merged, and prometheus-client writes the text, OpenMetrics or the Prometheus
+//! text format 0.0.4 as the scraper asked. Counters and histograms of
 //! workers that are gone are folded into their slot's (`fold`), so that a host's
 //! counters never go down when a worker is replaced.
 
@@ -12,6 +13,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType as Kind;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::format::Format;
 use super::model::{Bucket, LabelPair, Metric, MetricFamily, MetricType};
 
 /// The families of one process, and the labels that say which process it is.
@@ -126,14 +128,18 @@ fn add(sample: &mut Metric, gone: &Metric) {
     }
 }
 
-/// The text exposition (OpenMetrics, as prometheus-client writes it) of `families`.
-pub(crate) fn text(families: Vec<MetricFamily>) -> String {
+/// The text exposition of `families` in `format`, as prometheus-client writes it.
+pub(crate) fn text(families: Vec<MetricFamily>, format: Format) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Exposition(families)));
+    registry.register_collector(Box::new(Exposition { families, format }));
     let mut out = String::new();
+    let encoded = match format {
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry),
+    };
     // Writing into a String does not fail; an error would come from a sample this
     // module built, and the scrape then shows what was written before it.
-    if let Err(err) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+    if let Err(err) = encoded {
         tracing::error!(error = %err, "cannot encode the metrics");
     }
     out
@@ -141,15 +147,22 @@ pub(crate) fn text(families: Vec<MetricFamily>) -> String {
 
 /// Families to write, as a collector: prometheus-client calls it with its encoder.
 #[derive(Debug)]
-struct Exposition(Vec<MetricFamily>);
+struct Exposition {
+    families: Vec<MetricFamily>,
+    format: Format,
+}
 
 impl Collector for Exposition {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in &self.0 {
+        for family in &self.families {
             let Some((name, unit, kind)) = descriptor(family) else {
                 continue;
             };
-            let help = escaped_help(&family.help);
+            // The 0.0.4 encoder escapes a help text itself; the OpenMetrics one does not.
+            let help = match self.format {
+                Format::OpenMetrics => escaped_help(&family.help),
+                Format::Text => family.help.as_str().into(),
+            };
             let mut metrics = encoder.encode_descriptor(name, &help, unit.as_ref(), kind)?;
             for metric in &family.metric {
                 let labels: Vec<(&str, &str)> = metric

@@ -6,9 +6,10 @@
 //! `http://host:port/metrics`. At each scrape it asks every worker for its metrics over
 //! the control socket it already holds, and writes one exposition: its own metrics,
 //! then each worker's with the labels `service` and `worker`. A worker that does not
-//! answer within `worker_timeout` is left out of that scrape and counted. The counters
-//! of a worker that exited are kept in its slot, so that a replaced worker's series
-//! goes on from where it was instead of starting again at zero.
+//! answer within `worker_timeout` is counted, and the scrape shows what it sent last, so
+//! that its series neither vanish nor go down. The counters of a worker that exited are
+//! kept in its slot, so that a replaced worker's series goes on from where it was
+//! instead of starting again at zero.
 //!
 //! A program registers its own metrics, the types of [`prometheus_client`], once per
 //! process, before or after the launch; each process (each worker) counts its own:
@@ -30,8 +31,10 @@
 //!
 //! The exposition then holds `inventory_reservations_total{service="api",worker="0"} 1`.
 
+mod connections;
 mod endpoint;
 mod families;
+mod format;
 mod host;
 mod model;
 mod process;
@@ -55,9 +58,9 @@ use crate::future::BoxFuture;
 /// The metrics of a launcher's workers, collected for one scrape.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
-    /// One part per worker slot that answered, or that only workers gone have filled.
+    /// One part per worker slot, with what each of its workers last sent.
     pub(crate) parts: Vec<Part>,
-    /// Workers that did not answer in time.
+    /// Workers that did not answer in time, or whose answer did not decode.
     pub(crate) missed: u64,
 }
 

@@ -244,7 +244,7 @@ pub(crate) fn leading(group: &str, leads: bool) {
     }
 }
 
-/// Workers left out of a scrape.
+/// Workers that did not answer a scrape in time, or whose answer did not decode.
 pub(super) fn missed_workers(count: u64) {
     FAMILIES.scrape.missed.inc_by(count);
 }

@@ -6,9 +6,9 @@
 //! that stops gracefully sends them once more, unasked); when its control socket
 //! closes they are folded into its slot, and the slot's next worker counts on from
 //! there. While a reload's two generations overlap, a slot has two live workers: their
-//! counters are added up and the gauges are the newer one's. A slot with a worker that
-//! did not answer in time is left out of that scrape whole, rather than shown without
-//! that worker's share.
+//! counters are added up and the gauges are the newer one's. A worker that did not
+//! answer in time (or whose answer does not decode) is counted, and its slot shows what
+//! it last sent: a slow worker's series neither vanish from a scrape nor go down.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -149,7 +149,6 @@ impl Scrapes {
         .await;
 
         let mut slots = self.slots();
-        let mut missed_slots = Vec::new();
         let mut missed = 0;
         for (pid, id, answer) in answers {
             slots.waiting.remove(&id);
@@ -157,30 +156,29 @@ impl Scrapes {
             let Some(live) = slots.live.get_mut(&pid) else {
                 continue;
             };
+            // A worker that does not answer keeps the answer it gave last.
             match families {
                 Some(Ok(families)) => live.last = Some(families),
                 Some(Err(err)) => {
                     tracing::warn!(pid, error = %err, "a worker's metrics do not decode");
                     missed += 1;
-                    missed_slots.push((live.service.clone(), live.index));
                 }
                 None => {
                     tracing::debug!(pid, "a worker did not answer the scrape in time");
                     missed += 1;
-                    missed_slots.push((live.service.clone(), live.index));
                 }
             }
         }
         Collected {
-            parts: slots.parts(&missed_slots),
+            parts: slots.parts(),
             missed,
         }
     }
 }
 
 impl Slots {
-    /// One part per slot, but those in `missed`.
-    fn parts(&self, missed: &[(String, usize)]) -> Vec<Part> {
+    /// One part per slot: what its live workers last sent, and what its gone ones left.
+    fn parts(&self) -> Vec<Part> {
         let mut by_slot: BTreeMap<(String, usize), Vec<&Live>> = BTreeMap::new();
         for live in self.live.values() {
             by_slot
@@ -193,9 +191,6 @@ impl Slots {
         }
         let mut parts = Vec::new();
         for (slot, mut lives) in by_slot {
-            if missed.contains(&slot) {
-                continue;
-            }
             // The newest first: its gauges are the slot's.
             lives.sort_by_key(|live| std::cmp::Reverse(live.started));
             let mut answers = lives.iter().filter_map(|live| live.last.as_ref());
