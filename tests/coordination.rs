@@ -375,6 +375,56 @@ async fn with_three_members_the_death_of_the_one_in_use_changes_nothing() {
     }
 }
 
+/// Three etcd members, and the one a group watch is on frozen (SIGSTOP: its connections
+/// stay open, nothing comes): the watch notices (its member does not answer a check)
+/// and resumes on another member from where it was, so a join made meanwhile is
+/// delivered.
+#[tokio::test]
+async fn a_group_watch_on_a_frozen_member_moves_to_another() {
+    use support::etcd::EtcdCluster;
+    let cluster = EtcdCluster::start(3);
+    let connect = |url: &str, member: &str| {
+        let ini = format!(
+            "[coordination]\nbackend_url = {url}\nmember_id = {member}\ngroup = pool\n\
+             heartbeat = 200ms\nlease_ttl = 3s\n"
+        );
+        let conf = oslo::Config::from_snapshot(Snapshot::from_ini(&ini, None).unwrap());
+        Coordinator::connect(&conf).unwrap().unwrap()
+    };
+    // a watches through the first member.
+    let a = connect(&cluster.url(), "a");
+    assert!(a.wait_for_lease(WITHIN).await);
+    let mut events = a.watch_group("pool").await.unwrap();
+    async fn joined(events: &mut tokio::sync::mpsc::UnboundedReceiver<GroupEvent>, who: &str) {
+        loop {
+            if let Some(GroupEvent::Joined(member)) = events.recv().await {
+                if member == who {
+                    return;
+                }
+            }
+        }
+    }
+    // The others reach the cluster through the other two members only.
+    let others = cluster.url_of(&[1, 2]);
+    let b = connect(&others, "b");
+    assert!(b.wait_for_lease(WITHIN).await);
+    // b's join came through: the watch is in place on the first member.
+    tokio::time::timeout(WITHIN, joined(&mut events, "b"))
+        .await
+        .expect("b's join seen");
+    cluster.pause(0);
+    let c = connect(&others, "c");
+    assert!(c.wait_for_lease(WITHIN).await);
+    // Within the watch's check (10 s without a change, 3 s for the member's answer),
+    // with room for a busy machine.
+    let seen = tokio::time::timeout(Duration::from_secs(40), joined(&mut events, "c")).await;
+    cluster.unpause(0);
+    assert!(seen.is_ok(), "the watch stayed on the frozen member");
+    for host in [a, b, c] {
+        host.leave().await;
+    }
+}
+
 /// When etcd has compacted the history a broken group watch would resume from, the
 /// members are read afresh and the difference is delivered: a host that joined in the
 /// gap is announced all the same.

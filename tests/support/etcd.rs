@@ -335,6 +335,29 @@ impl EtcdCluster {
         format!("etcd3+http://{}", hosts.join(","))
     }
 
+    /// `etcd3+http://` with the members of `indexes`, in that order.
+    pub fn url_of(&self, indexes: &[usize]) -> String {
+        let hosts: Vec<String> = indexes.iter().map(|&i| self.address(i)).collect();
+        format!("etcd3+http://{}", hosts.join(","))
+    }
+
+    /// SIGSTOPs member `index`: it keeps its connections and answers nothing, as a hung
+    /// process or a host that froze does.
+    pub fn pause(&self, index: usize) {
+        self.signal(index, rustix::process::Signal::STOP);
+    }
+
+    /// SIGCONTs member `index` after [`EtcdCluster::pause`].
+    pub fn unpause(&self, index: usize) {
+        self.signal(index, rustix::process::Signal::CONT);
+    }
+
+    fn signal(&self, index: usize, signal: rustix::process::Signal) {
+        let child = self.members[index].0.as_ref().expect("a running member");
+        let pid = rustix::process::Pid::from_child(child);
+        rustix::process::kill_process(pid, signal).expect("signal the member");
+    }
+
     /// `127.0.0.1:PORT` of member `index`.
     pub fn address(&self, index: usize) -> String {
         format!("127.0.0.1:{}", self.members[index].1)

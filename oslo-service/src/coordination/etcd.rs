@@ -4,9 +4,20 @@
 //! (a call that finds it busy opens another; a request that fails on a kept connection,
 //! which etcd may have closed, is sent once more on a new one). A watch has a
 //! connection of its own: it is one long response whose body is a stream of JSON
-//! objects. Connections go to the member last reached and move to the next when it
-//! cannot be reached; over TLS when the URL says `etcd3+https`; with the token of
-//! etcd's authentication when it names a user.
+//! objects, one a line, each line bounded as its bytes arrive. Connections go to the
+//! member last reached and move to the next when it cannot be reached; over TLS when
+//! the URL says `etcd3+https`; with the token of etcd's authentication when it names a
+//! user; with TCP keep-alive probes, so that a connection whose peer vanished is closed.
+//!
+//! A watch hears nothing while nothing changes, which is also all that a watch on a
+//! hung member, or on a connection that died without a word, hears. So a watch asks
+//! etcd for its progress notifications, and one that has heard no change for
+//! [`WatchTiming::check_after`] checks its member with a call: a member that does not
+//! answer (stopped, cut off from its cluster's leader, gone) ends the watch as broken,
+//! and the next watch goes to the next member. A watch that hears not a byte for
+//! [`WatchTiming::max_silence`], longer than etcd leaves between two progress
+//! notifications, ends too. Either way the caller watches again from the revision after
+//! the last one seen, so no change is lost.
 
 use std::time::Duration;
 
@@ -70,6 +81,9 @@ pub struct KeyValue {
 pub(crate) enum WatchEnd {
     /// etcd (or the connection) closed it.
     Closed,
+    /// It heard nothing for [`WatchTiming::max_silence`] although its member answers:
+    /// the stream is stuck. Watching again at once from the next revision misses nothing.
+    Silent,
     /// The revision asked for is gone: etcd compacted its history up to this one.
     Compacted(i64),
 }
@@ -95,6 +109,38 @@ const MAX_ANSWER: usize = 16 << 20;
 /// How long connecting to one member may take before the next is tried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// TCP keep-alive on every connection to etcd: probes after this long without
+/// traffic, [`KEEPALIVE_INTERVAL`] apart, and the connection closed after
+/// [`KEEPALIVE_PROBES`] unanswered (25 s in all). A watch's connection idles as long as
+/// nothing changes: the probes also keep a firewall from forgetting it.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_PROBES: u32 = 3;
+
+/// When a watch that hears nothing is given up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WatchTiming {
+    /// A watch that has heard no change for this long checks that its member answers a
+    /// call (one made for other reasons within this time counts); the call has
+    /// [`CALL_TIMEOUT`]. A watch on a member that stopped answering ends within twice
+    /// `check_after` plus [`CALL_TIMEOUT`] of the member's last answer (23 s).
+    pub(crate) check_after: Duration,
+    /// A watch that hears not a byte for this long ends, its member's answers
+    /// notwithstanding. etcd sends a progress notification to a quiet watch every 10
+    /// min by default (`--experimental-watch-progress-notify-interval`, plus up to a
+    /// tenth of it): a stream that has been silent for longer is stuck.
+    pub(crate) max_silence: Duration,
+}
+
+impl Default for WatchTiming {
+    fn default() -> Self {
+        WatchTiming {
+            check_after: Duration::from_secs(10),
+            max_silence: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
 /// The etcd v3 API of a cluster's members: calls go to the member last reached, and
 /// move to the next one when it cannot be reached.
 #[derive(Clone)]
@@ -102,10 +148,13 @@ pub(crate) struct Etcd {
     backend: std::sync::Arc<Backend>,
     /// The member calls go to: the last one reached.
     current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// A connection kept between calls.
-    idle: std::sync::Arc<std::sync::Mutex<Option<Sender>>>,
+    /// A connection kept between calls, and the member it goes to.
+    idle: std::sync::Arc<std::sync::Mutex<Option<(usize, Sender)>>>,
+    /// The member that last answered a call, and when.
+    answered: std::sync::Arc<std::sync::Mutex<Option<(usize, tokio::time::Instant)>>>,
     /// The token of etcd's authentication, once a user has logged in.
     token: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    watch_timing: WatchTiming,
 }
 
 impl std::fmt::Debug for Etcd {
@@ -123,15 +172,35 @@ impl Etcd {
             backend: std::sync::Arc::new(backend),
             current: std::sync::Arc::default(),
             idle: std::sync::Arc::default(),
+            answered: std::sync::Arc::default(),
             token: std::sync::Arc::default(),
+            watch_timing: WatchTiming::default(),
         }
+    }
+
+    /// The same cluster, with its watches given up on other terms (tests).
+    #[cfg(test)]
+    fn with_watch_timing(mut self, timing: WatchTiming) -> Self {
+        self.watch_timing = timing;
+        self
+    }
+
+    /// The index of the member calls go to now.
+    fn current(&self) -> usize {
+        self.current.load(std::sync::atomic::Ordering::Relaxed) % self.backend.members.len().max(1)
     }
 
     /// The member calls go to now, as `host:port`.
     fn address(&self) -> String {
-        let members = &self.backend.members;
-        let index = self.current.load(std::sync::atomic::Ordering::Relaxed) % members.len().max(1);
-        members.get(index).map(Member::address).unwrap_or_default()
+        self.address_of(self.current())
+    }
+
+    fn address_of(&self, member: usize) -> String {
+        self.backend
+            .members
+            .get(member)
+            .map(Member::address)
+            .unwrap_or_default()
     }
 
     /// Logs in when the URL names a user and no token is held: the token every call
@@ -284,9 +353,13 @@ impl Etcd {
     }
 
     /// Watches `key` (with `whole_prefix`, every key under it) from `revision` on;
-    /// `changes` gets each batch, with the revision of its last change (a watch started
-    /// again after it misses nothing). Returns when the stream ends or fails (the
-    /// caller watches again), or when etcd has compacted away `revision`.
+    /// `changes` gets each batch, with the revision of its last change, and an empty
+    /// batch with the revision up to which etcd says it sent everything (a progress
+    /// notification, which may be older than a change already seen): a watch started
+    /// again after the highest of them misses nothing. Returns when the stream ends or
+    /// fails, or its member stops answering (the caller watches again), when it heard
+    /// nothing for too long ([`WatchEnd::Silent`]), or when etcd has compacted away
+    /// `revision`.
     pub(crate) async fn watch(
         &self,
         key: &str,
@@ -297,48 +370,133 @@ impl Etcd {
         let mut request = json!({ "create_request": {
             "key": encode(key),
             "start_revision": revision.to_string(),
+            "progress_notify": true,
         }});
         if whole_prefix {
             request["create_request"]["range_end"] = json!(encode(&prefix_end(key)));
         }
-        let response = tokio::time::timeout(CALL_TIMEOUT, self.send("watch", &request))
+        let (member, response) = tokio::time::timeout(CALL_TIMEOUT, self.send("watch", &request))
             .await
             .map_err(|_| self.unreachable("no answer in time"))??;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER).collect();
+            let body = tokio::time::timeout(CALL_TIMEOUT, body)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let message = answer["error"]["message"]
+                .as_str()
+                .or_else(|| answer["message"].as_str())
+                .map_or_else(|| status.to_string(), str::to_owned);
+            return Err(self.refused("watch", &message));
+        }
         let mut body = response.into_body();
-        let mut pending = Vec::new();
-        while let Some(frame) = body.frame().await {
+        let mut lines = Lines::new(MAX_ANSWER);
+        let timing = self.watch_timing;
+        // The last change seen (or the last check of the member), and the last byte.
+        let mut checked = tokio::time::Instant::now();
+        let mut heard = checked;
+        loop {
+            let check_due = checked + timing.check_after;
+            let silent_due = heard + timing.max_silence;
+            let frame = tokio::select! {
+                frame = body.frame() => frame,
+                () = tokio::time::sleep_until(check_due.min(silent_due)) => {
+                    if tokio::time::Instant::now() >= silent_due {
+                        return Ok(WatchEnd::Silent);
+                    }
+                    if !self.answers(member, key).await {
+                        self.move_on_from(member);
+                        return Err(EtcdError::Unreachable {
+                            address: self.address_of(member),
+                            reason: format!(
+                                "a watch heard nothing for {}s and its member did not answer a check",
+                                timing.check_after.as_secs()
+                            ),
+                        });
+                    }
+                    checked = tokio::time::Instant::now();
+                    continue;
+                }
+            };
+            let Some(frame) = frame else {
+                return Ok(WatchEnd::Closed);
+            };
             let frame = frame.map_err(|err| self.unreachable(err))?;
             let Some(data) = frame.data_ref() else {
                 continue;
             };
-            pending.extend_from_slice(data);
-            // The gateway writes one JSON object per message; split on the newlines.
-            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                if let Ok(message) = serde_json::from_slice::<Value>(&line) {
-                    let result = &message["result"];
-                    if let Some(compacted) = number(&result["compact_revision"]).filter(|&r| r > 0)
-                    {
-                        return Ok(WatchEnd::Compacted(compacted));
-                    }
-                    let batch = events(&result["events"]);
-                    let last = result["events"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|event| number(&event["kv"]["mod_revision"]))
-                        .max();
-                    if let (false, Some(last)) = (batch.is_empty(), last) {
+            heard = tokio::time::Instant::now();
+            // The gateway writes one JSON object per message, each on a line.
+            let received = lines.push(data).map_err(|too_long| {
+                self.unreachable(format!(
+                    "a watch message longer than {} MiB",
+                    too_long >> 20
+                ))
+            })?;
+            for line in received {
+                let Ok(message) = serde_json::from_slice::<Value>(&line) else {
+                    continue;
+                };
+                match read_watch_message(&message) {
+                    WatchMessage::Changes(batch, last) => {
+                        checked = tokio::time::Instant::now();
                         changes(batch, last);
                     }
-                }
-                // A line can be no longer than an answer may be.
-                if pending.len() > MAX_ANSWER {
-                    return Err(self.unreachable("a watch message longer than 16 MiB"));
+                    WatchMessage::Progress(revision) => changes(Vec::new(), revision),
+                    WatchMessage::Created | WatchMessage::Other => {}
+                    WatchMessage::Compacted(compacted) => {
+                        return Ok(WatchEnd::Compacted(compacted));
+                    }
+                    WatchMessage::Refused(reason) => return Err(self.refused("watch", &reason)),
                 }
             }
         }
-        Ok(WatchEnd::Closed)
+    }
+
+    /// Whether `member` answered a call lately, or answers one now. A member that calls
+    /// no longer go to does not.
+    async fn answers(&self, member: usize, key: &str) -> bool {
+        if self.answered_lately(member) {
+            return true;
+        }
+        if self.current() != member {
+            return false;
+        }
+        let check = json!({ "key": encode(key), "count_only": true });
+        // A linearizable read: a member cut off from its cluster's leader fails it. One
+        // call's time in all, a new token included.
+        let answered = tokio::time::timeout(CALL_TIMEOUT, self.call("kv/range", check)).await;
+        matches!(answered, Ok(Ok(_))) && self.answered_lately(member)
+    }
+
+    /// Whether `member` answered a call within the time a watch waits before checking.
+    fn answered_lately(&self, member: usize) -> bool {
+        let answered = *self
+            .answered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        answered.is_some_and(|(index, at)| {
+            index == member && at.elapsed() < self.watch_timing.check_after
+        })
+    }
+
+    /// Calls go to the next member from now on, if they still went to `member`.
+    fn move_on_from(&self, member: usize) {
+        let next = (member + 1) % self.backend.members.len().max(1);
+        let moved = self.current.compare_exchange(
+            member,
+            next,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if moved.is_ok() && next != member {
+            tracing::info!(member = %self.address_of(next), "etcd calls move to another member");
+        }
     }
 
     /// One call: the answer's JSON, or the error etcd or the network gave. With a user,
@@ -368,8 +526,8 @@ impl Etcd {
         let exchange = async {
             let kept = self.take_idle();
             let reused = kept.is_some();
-            let mut sender = match kept {
-                Some(sender) => sender,
+            let (mut member, mut sender) = match kept {
+                Some(kept) => kept,
                 None => self.connect().await?,
             };
             let response = match sender
@@ -380,7 +538,7 @@ impl Etcd {
                 // etcd may have closed a kept connection (a restart, an idle timeout, a
                 // member gone: the next connection goes to another).
                 Err(_) if reused => {
-                    sender = self.connect().await?;
+                    (member, sender) = self.connect().await?;
                     sender
                         .send_request(self.request(method, request, with_token)?)
                         .await
@@ -394,7 +552,7 @@ impl Etcd {
                 .await
                 .map_err(|err| self.unreachable(error_chain(&*err)))?
                 .to_bytes();
-            self.keep_idle(sender);
+            self.keep_idle(member, sender);
             let answer: Value = serde_json::from_slice(&body)
                 .map_err(|err| self.refused(method, &format!("unreadable answer: {err}")))?;
             if !status.is_success() || answer.get("error").is_some() {
@@ -405,6 +563,11 @@ impl Etcd {
                     .to_owned();
                 return Err(self.refused(method, &message));
             }
+            *self
+                .answered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some((member, tokio::time::Instant::now()));
             Ok(answer)
         };
         tokio::time::timeout(CALL_TIMEOUT, exchange)
@@ -412,24 +575,27 @@ impl Etcd {
             .map_err(|_| self.unreachable("no answer in time"))?
     }
 
-    /// A request on a connection of its own (a watch's long answer).
+    /// A request on a connection of its own (a watch's long answer): the member it
+    /// went to, and its answer.
     async fn send(
         &self,
         method: &str,
         request: &Value,
-    ) -> Result<hyper::Response<Incoming>, EtcdError> {
+    ) -> Result<(usize, hyper::Response<Incoming>), EtcdError> {
         if self.backend.credentials.is_some() && self.token().is_none() {
             self.authenticate().await?;
         }
-        let mut sender = self.connect().await?;
-        sender
+        let (member, mut sender) = self.connect().await?;
+        let response = sender
             .send_request(self.request(method, request, true)?)
             .await
-            .map_err(|err| self.unreachable(error_chain(&err)))
+            .map_err(|err| self.unreachable(error_chain(&err)))?;
+        Ok((member, response))
     }
 
-    /// A connection to the member last reached, or else to the next one that answers.
-    async fn connect(&self) -> Result<Sender, EtcdError> {
+    /// A connection to the member last reached, or else to the next one that answers;
+    /// and that member's index.
+    async fn connect(&self) -> Result<(usize, Sender), EtcdError> {
         let members = &self.backend.members;
         let first = self.current.load(std::sync::atomic::Ordering::Relaxed);
         let mut last_error = None;
@@ -442,7 +608,7 @@ impl Etcd {
                     }
                     self.current
                         .store(index, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(sender);
+                    return Ok((index, sender));
                 }
                 Err(err) => last_error = Some(err),
             }
@@ -460,6 +626,7 @@ impl Etcd {
             .map_err(|_| unreachable("no connection in time".to_owned()))?
             .map_err(|err| unreachable(err.to_string()))?;
         let _ = stream.set_nodelay(true);
+        let _ = keep_alive(&stream);
         let stream: Box<dyn Stream> = match &self.backend.tls {
             None => Box::new(stream),
             Some(connector) => Box::new(
@@ -495,21 +662,23 @@ impl Etcd {
             .map_err(|err| self.refused(method, &err.to_string()))
     }
 
-    /// The kept connection, if it is there and can take a request.
-    fn take_idle(&self) -> Option<Sender> {
+    /// The kept connection, if it is there, can take a request, and goes to the member
+    /// calls go to now (a watch may have moved them on).
+    fn take_idle(&self) -> Option<(usize, Sender)> {
         let mut idle = self
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        idle.take().filter(|sender| sender.is_ready())
+        idle.take()
+            .filter(|(member, sender)| *member == self.current() && sender.is_ready())
     }
 
-    fn keep_idle(&self, sender: Sender) {
+    fn keep_idle(&self, member: usize, sender: Sender) {
         if sender.is_ready() {
             *self
                 .idle
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((member, sender));
         }
     }
 
@@ -525,6 +694,111 @@ impl Etcd {
             method: method.to_owned(),
             message: message.to_owned(),
         }
+    }
+}
+
+/// Turns TCP keep-alive on for a connection to etcd, with this module's timing.
+fn keep_alive(stream: &TcpStream) -> rustix::io::Result<()> {
+    use rustix::net::sockopt;
+    sockopt::set_socket_keepalive(stream, true)?;
+    sockopt::set_tcp_keepidle(stream, KEEPALIVE_IDLE)?;
+    sockopt::set_tcp_keepintvl(stream, KEEPALIVE_INTERVAL)?;
+    sockopt::set_tcp_keepcnt(stream, KEEPALIVE_PROBES)
+}
+
+/// What one line of a watch's stream says.
+#[derive(Debug, PartialEq, Eq)]
+enum WatchMessage {
+    /// Changes, and the revision of the last.
+    Changes(Vec<Change>, i64),
+    /// etcd sent everything up to this revision (a progress notification).
+    Progress(i64),
+    /// The watch is in place.
+    Created,
+    /// The revision asked for was compacted away.
+    Compacted(i64),
+    /// etcd ended the watch, or its gateway failed, for this reason.
+    Refused(String),
+    /// Nothing this client reads.
+    Other,
+}
+
+fn read_watch_message(message: &Value) -> WatchMessage {
+    if let Some(error) = message.get("error") {
+        let reason = error["message"]
+            .as_str()
+            .or_else(|| error.as_str())
+            .unwrap_or("the watch failed");
+        return WatchMessage::Refused(reason.to_owned());
+    }
+    let result = &message["result"];
+    if let Some(compacted) = number(&result["compact_revision"]).filter(|&r| r > 0) {
+        return WatchMessage::Compacted(compacted);
+    }
+    if result["canceled"].as_bool() == Some(true) {
+        let reason = result["cancel_reason"]
+            .as_str()
+            .filter(|reason| !reason.is_empty())
+            .unwrap_or("etcd canceled the watch");
+        return WatchMessage::Refused(reason.to_owned());
+    }
+    if result["created"].as_bool() == Some(true) {
+        return WatchMessage::Created;
+    }
+    let batch = events(&result["events"]);
+    let last = result["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|event| number(&event["kv"]["mod_revision"]))
+        .max();
+    match (
+        batch.is_empty(),
+        last,
+        number(&result["header"]["revision"]),
+    ) {
+        (false, Some(last), _) => WatchMessage::Changes(batch, last),
+        // No event, not created, not canceled: a progress notification.
+        (true, _, Some(revision)) => WatchMessage::Progress(revision),
+        _ => WatchMessage::Other,
+    }
+}
+
+/// A watch's stream cut into lines as its bytes arrive; a line (or the part of one
+/// received so far) longer than its bound is refused before more of it is held.
+#[derive(Debug)]
+struct Lines {
+    /// The start of a line: no newline in it.
+    pending: Vec<u8>,
+    max: usize,
+}
+
+impl Lines {
+    fn new(max: usize) -> Self {
+        Lines {
+            pending: Vec::new(),
+            max,
+        }
+    }
+
+    /// The lines `data` completes; `Err` with the bound when a line is longer.
+    fn push(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, usize> {
+        let mut lines = Vec::new();
+        let mut rest = data;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            if self.pending.len() + end > self.max {
+                return Err(self.max);
+            }
+            let mut line = std::mem::take(&mut self.pending);
+            line.extend_from_slice(&rest[..end]);
+            lines.push(line);
+            rest = &rest[end + 1..];
+        }
+        if self.pending.len() + rest.len() > self.max {
+            return Err(self.max);
+        }
+        self.pending.extend_from_slice(rest);
+        Ok(lines)
     }
 }
 
@@ -637,5 +911,299 @@ mod tests {
                 })
             ]
         );
+    }
+
+    #[test]
+    fn watch_lines_are_cut_and_bounded_as_they_arrive() {
+        let mut lines = Lines::new(8);
+        assert_eq!(lines.push(b"ab"), Ok(vec![]));
+        assert_eq!(
+            lines.push(b"c\nde\nf"),
+            Ok(vec![b"abc".to_vec(), b"de".to_vec()])
+        );
+        // A line without its end yet: held up to the bound, refused beyond.
+        assert_eq!(lines.push(b"ghijklm"), Ok(vec![]));
+        assert_eq!(lines.push(b"n"), Err(8));
+        // A whole line longer than the bound, in one piece, is refused too.
+        assert_eq!(Lines::new(4).push(b"abcde\n"), Err(4));
+    }
+
+    #[test]
+    fn watch_messages_as_the_gateway_writes_them() {
+        let read = |text: &str| read_watch_message(&serde_json::from_str(text).unwrap());
+        let header = r#""header":{"revision":"41","raft_term":"2"}"#;
+        assert_eq!(
+            read(&format!(r#"{{"result":{{{header},"created":true}}}}"#)),
+            WatchMessage::Created
+        );
+        assert_eq!(
+            read(&format!(r#"{{"result":{{{header}}}}}"#)),
+            WatchMessage::Progress(41)
+        );
+        assert_eq!(
+            read(&format!(
+                r#"{{"result":{{{header},"events":[{{"type":"DELETE","kv":{{"key":"YQ==","mod_revision":"40"}}}}]}}}}"#
+            )),
+            WatchMessage::Changes(vec![Change::Delete("a".into())], 40)
+        );
+        assert_eq!(
+            read(&format!(
+                r#"{{"result":{{{header},"canceled":true,"compact_revision":"30"}}}}"#
+            )),
+            WatchMessage::Compacted(30)
+        );
+        assert_eq!(
+            read(&format!(
+                r#"{{"result":{{{header},"created":true,"canceled":true,"cancel_reason":"etcdserver: permission denied"}}}}"#
+            )),
+            WatchMessage::Refused("etcdserver: permission denied".into())
+        );
+        assert_eq!(
+            read(r#"{"error":{"grpc_code":14,"message":"transport is closing"}}"#),
+            WatchMessage::Refused("transport is closing".into())
+        );
+    }
+
+    /// Generous bounds for a busy machine: only hangs are caught.
+    const HANG: Duration = Duration::from_secs(30);
+
+    /// What a fake etcd does with a watch: the lines it writes (a `None` line: hold
+    /// the connection, writing nothing more), or an endless line.
+    #[derive(Clone)]
+    enum Script {
+        Lines(Vec<Option<String>>),
+        /// This many bytes without a newline, then nothing more.
+        EndlessLine(usize),
+    }
+
+    /// A fake etcd gateway on loopback: watches answered by `script`, other calls
+    /// answered (counted in `calls`) when `answers` says so, else never.
+    struct FakeEtcd {
+        etcd: Etcd,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        watch_requests: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    }
+
+    async fn fake_etcd(script: Script, answers: bool, timing: WatchTiming) -> FakeEtcd {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let watch_requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (counted, recorded) = (calls.clone(), watch_requests.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (script, counted, recorded) =
+                    (script.clone(), counted.clone(), recorded.clone());
+                tokio::spawn(async move {
+                    let mut received = Vec::new();
+                    loop {
+                        // One request: its head, then as many bytes as it says.
+                        let (path, body) = loop {
+                            if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&received[..end]).to_lowercase();
+                                let length: usize = head
+                                    .lines()
+                                    .find_map(|l| l.strip_prefix("content-length:"))
+                                    .and_then(|l| l.trim().parse().ok())
+                                    .unwrap_or(0);
+                                if received.len() >= end + 4 + length {
+                                    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                                    let body: Vec<u8> =
+                                        received.drain(..end + 4 + length).skip(end + 4).collect();
+                                    break (path, body);
+                                }
+                            }
+                            let mut buf = [0u8; 4096];
+                            match stream.read(&mut buf).await {
+                                Ok(n @ 1..) => received.extend_from_slice(&buf[..n]),
+                                _ => return,
+                            }
+                        };
+                        if path != "/v3/watch" {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if !answers {
+                                return hold(stream).await;
+                            }
+                            let answer = r#"{"header":{"revision":"7"},"count":"0"}"#;
+                            let reply = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                                answer.len()
+                            );
+                            if stream.write_all(reply.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        recorded
+                            .lock()
+                            .unwrap()
+                            .push(serde_json::from_slice(&body).unwrap_or_default());
+                        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                    transfer-encoding: chunked\r\n\r\n";
+                        if stream.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let chunk = |data: &[u8]| {
+                            let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+                            chunk.extend_from_slice(data);
+                            chunk.extend_from_slice(b"\r\n");
+                            chunk
+                        };
+                        match script {
+                            Script::Lines(lines) => {
+                                for line in lines {
+                                    let Some(line) = line else {
+                                        return hold(stream).await;
+                                    };
+                                    let data = chunk(format!("{line}\n").as_bytes());
+                                    if stream.write_all(&data).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                let _ = stream.write_all(b"0\r\n\r\n").await;
+                                return hold(stream).await;
+                            }
+                            Script::EndlessLine(bytes) => {
+                                let piece = chunk(&[b'x'; 64 << 10]);
+                                for _ in 0..bytes / (64 << 10) {
+                                    if stream.write_all(&piece).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                return hold(stream).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let backend = Backend::parse(&format!("etcd3+http://{address}")).unwrap();
+        FakeEtcd {
+            etcd: Etcd::new(backend).with_watch_timing(timing),
+            calls,
+            watch_requests,
+        }
+    }
+
+    /// Keeps a connection open, saying nothing, until the client closes it.
+    async fn hold(mut stream: tokio::net::TcpStream) {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        while let Ok(1..) = stream.read(&mut buf).await {}
+    }
+
+    #[tokio::test]
+    async fn connections_to_etcd_probe_a_peer_that_went_quiet() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        keep_alive(&stream).unwrap();
+        use rustix::net::sockopt;
+        assert!(sockopt::socket_keepalive(&stream).unwrap());
+        assert_eq!(sockopt::tcp_keepidle(&stream).unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(sockopt::tcp_keepintvl(&stream).unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(sockopt::tcp_keepcnt(&stream).unwrap(), KEEPALIVE_PROBES);
+    }
+
+    const CREATED: &str = r#"{"result":{"header":{"revision":"5"},"created":true}}"#;
+
+    #[tokio::test]
+    async fn a_watch_line_without_end_is_refused_at_the_bound_not_held() {
+        // Four times the bound, then silence: held whole, it would never end.
+        let fake = fake_etcd(
+            Script::EndlessLine(4 * MAX_ANSWER),
+            true,
+            WatchTiming::default(),
+        )
+        .await;
+        let watched = tokio::time::timeout(HANG, fake.etcd.watch("/k", false, 1, |_, _| {}))
+            .await
+            .expect("the watch ends at the bound");
+        let err = watched.expect_err("an endless line is an error");
+        assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_watch_whose_member_does_not_answer_ends_as_broken() {
+        let timing = WatchTiming {
+            check_after: Duration::from_millis(300),
+            max_silence: Duration::from_secs(3600),
+        };
+        // The watch is in place, then nothing: a hung etcd, a connection gone dead.
+        let fake = fake_etcd(
+            Script::Lines(vec![Some(CREATED.into()), None]),
+            false,
+            timing,
+        )
+        .await;
+        let watched = tokio::time::timeout(HANG, fake.etcd.watch("/k", false, 1, |_, _| {}))
+            .await
+            .expect("the silent watch is noticed");
+        let err = watched.expect_err("a member that does not answer breaks the watch");
+        assert!(err.to_string().contains("did not answer a check"), "{err}");
+        assert_eq!(
+            fake.calls.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "the member was checked once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_watch_whose_member_answers_goes_on_until_it_is_silent_too_long() {
+        let timing = WatchTiming {
+            check_after: Duration::from_millis(200),
+            max_silence: Duration::from_secs(2),
+        };
+        let fake = fake_etcd(
+            Script::Lines(vec![Some(CREATED.into()), None]),
+            true,
+            timing,
+        )
+        .await;
+        let watched = tokio::time::timeout(HANG, fake.etcd.watch("/k", false, 1, |_, _| {}))
+            .await
+            .expect("a stuck stream is noticed");
+        assert_eq!(watched.unwrap(), WatchEnd::Silent);
+        // Checked on the way (a check answered lately stands for the next ones).
+        assert!(fake.calls.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_watch_asks_for_progress_and_hands_it_on_with_the_changes() {
+        let progress = r#"{"result":{"header":{"revision":"41"}}}"#;
+        let change = r#"{"result":{"header":{"revision":"42"},"events":[{"kv":{"key":"aw==","value":"dg==","mod_revision":"42"}}]}}"#;
+        let fake = fake_etcd(
+            Script::Lines(vec![
+                Some(CREATED.into()),
+                Some(progress.into()),
+                Some(change.into()),
+            ]),
+            true,
+            WatchTiming::default(),
+        )
+        .await;
+        let mut seen = Vec::new();
+        let watched = tokio::time::timeout(
+            HANG,
+            fake.etcd
+                .watch("/k", false, 3, |changes, last| seen.push((changes, last))),
+        )
+        .await
+        .unwrap();
+        assert_eq!(watched.unwrap(), WatchEnd::Closed);
+        let put = Change::Put(KeyValue {
+            key: "k".into(),
+            value: "v".into(),
+            lease: 0,
+        });
+        assert_eq!(seen, [(vec![], 41), (vec![put], 42)]);
+        let requests = fake.watch_requests.lock().unwrap();
+        assert_eq!(requests[0]["create_request"]["progress_notify"], true);
+        assert_eq!(requests[0]["create_request"]["start_revision"], "3");
     }
 }

@@ -80,7 +80,8 @@ impl Coordinator {
     }
 
     /// Joins and leaves in `group` from now on, as they happen: the receiver gets each
-    /// one until it is dropped. A watch broken by an outage resumes after the last
+    /// one until it is dropped. A watch broken by an outage, or given up because it
+    /// heard nothing while its etcd member stopped answering, resumes after the last
     /// change it saw, so the joins and leaves of the gap are delivered too; when etcd
     /// has compacted that history away, the members are read afresh, the difference
     /// delivered as joins and leaves, and a warning says so.
@@ -112,7 +113,8 @@ impl Coordinator {
                         };
                         let _ = events.send(event);
                     }
-                    next = last + 1;
+                    // Never back: a progress notification may name an older revision.
+                    next = next.max(last + 1);
                 });
                 let ended = tokio::select! {
                     () = inner.stop.cancelled() => return,
@@ -122,6 +124,8 @@ impl Coordinator {
                 match ended {
                     Err(err) => inner.report_outage(&err),
                     Ok(WatchEnd::Closed) => {}
+                    // A stuck stream, from a member that answers: watch again at once.
+                    Ok(WatchEnd::Silent) => continue,
                     Ok(WatchEnd::Compacted(compacted)) => {
                         tracing::warn!(%prefix, compacted, "group watch fell behind etcd's compaction: members read afresh");
                         if let Ok((present, revision)) = inner.etcd.get_prefix(&prefix).await {

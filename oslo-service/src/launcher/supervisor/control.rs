@@ -1,12 +1,14 @@
 //! The parent's side of a worker's control socket: the configuration handed over, then
 //! the worker's readiness reports and its claims of cluster-task periods, each answered
 //! (claimed on the parent's membership of the coordination group), and the heartbeat:
-//! a worker whose runtime stops answering is logged, sent SIGABRT, then SIGKILL.
+//! a worker whose runtime stops answering is reported (the pool's rules abort it). What
+//! a worker can make its parent hold is bounded: one readiness report on its way at a
+//! time, one recycling request, a heartbeat event a second, [`MAX_CLAIMS_IN_FLIGHT`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -18,18 +20,14 @@ use crate::config::{Config, Heartbeat};
 /// The supervisor hears of a worker's answers this often at most.
 const HEARD_AT_MOST_EVERY: Duration = Duration::from_secs(1);
 
-/// How long a silent worker has, after SIGABRT (and the core it may write), before
-/// SIGKILL.
-const ABORT_GRACE: Duration = Duration::from_secs(5);
-
 /// What a worker's control socket tells the supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum WorkerEvent {
-    /// Its services are up (or reset).
+    /// Its services are up (or reset). One at a time: see [`ReadyReport`].
     Ready(i32),
     /// Its runtime answered the heartbeat.
     Heard(i32),
-    /// Its runtime has not answered for this long: it is being killed.
+    /// Its runtime has not answered for this long: abort it.
     Silent(i32, Duration),
     /// It served its `max_requests`: replace it.
     ServedItsRequests(i32),
@@ -39,11 +37,37 @@ pub(super) enum WorkerEvent {
 /// once, so a worker gone wrong cannot pile up tasks in its parent.
 const MAX_CLAIMS_IN_FLIGHT: usize = 64;
 
+/// Whether a worker's readiness report is on its way to the supervisor: a worker that
+/// sends ready after ready has one [`WorkerEvent::Ready`] queued at most, the others
+/// are dropped as they are read. None is lost: a report read after the supervisor took
+/// the last one in is sent.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ReadyReport(Arc<AtomicBool>);
+
+impl ReadyReport {
+    /// Whether a report is to be sent now (none is on its way).
+    fn to_send(&self) -> bool {
+        !self.0.swap(true, Ordering::AcqRel)
+    }
+
+    /// The supervisor took the report in: the next one read is sent.
+    pub(super) fn taken(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The parent's hold on a worker's control socket.
+pub(super) struct Watched {
+    /// Writes frames to the worker (keep it no longer than the worker lives).
+    pub(super) frames: mpsc::UnboundedSender<Vec<u8>>,
+    /// To take the worker's readiness reports in.
+    pub(super) ready: ReadyReport,
+}
+
 /// Hands worker `pid` the configuration its siblings run on, then reads its readiness
 /// reports and claims (answering each), and checks its heartbeat, in a task that holds
 /// the parent's end of its control socket until the worker closes its own. What it
-/// learns goes to `events`; the sender returned writes frames to the worker (keep it
-/// no longer than the worker lives).
+/// learns goes to `events`.
 pub(super) fn watch(
     conf: &Config,
     pid: i32,
@@ -51,13 +75,15 @@ pub(super) fn watch(
     events: mpsc::UnboundedSender<WorkerEvent>,
     heartbeat: Option<Heartbeat>,
     slot: Slot,
-) -> std::io::Result<mpsc::UnboundedSender<Vec<u8>>> {
+) -> std::io::Result<Watched> {
     control.set_nonblocking(true)?;
     let mut control = tokio::net::UnixStream::from_std(control)?;
     let values = handover_frame(&conf.snapshot().to_bytes(), &conf.sources().to_bytes());
     let (answers, mut to_send) = mpsc::unbounded_channel::<Vec<u8>>();
     let to_worker = answers.clone();
     slot.started(pid, to_worker.clone());
+    let ready = ReadyReport::default();
+    let ready_read = ready.clone();
     tokio::spawn(async move {
         // Side by side: a program that does not read the configuration (a `main` of its
         // own) must still be heard when it is ready. Borrowed halves: dropping one does
@@ -101,8 +127,9 @@ pub(super) fn watch(
                     };
                     if silent > beat.timeout {
                         let _ = events.send(WorkerEvent::Silent(pid, silent));
-                        abort(pid).await;
-                        return;
+                        // Once: the supervisor aborts it, and its socket closes as it
+                        // goes, which ends this task.
+                        return std::future::pending().await;
                     }
                 }
             }
@@ -120,7 +147,9 @@ pub(super) fn watch(
                 while let Some(frame) = frames.next_frame() {
                     match frame {
                         Frame::Ready => {
-                            let _ = events.send(WorkerEvent::Ready(pid));
+                            if ready_read.to_send() {
+                                let _ = events.send(WorkerEvent::Ready(pid));
+                            }
                         }
                         // Once: a worker is replaced once, however often it asks.
                         Frame::Recycle if !asked_to_recycle => {
@@ -173,19 +202,10 @@ pub(super) fn watch(
         }
         slot.closed(pid);
     });
-    Ok(to_worker)
-}
-
-/// SIGABRT to a worker whose runtime went silent (for a core that shows where it
-/// hangs), then SIGKILL if it still runs after [`ABORT_GRACE`].
-async fn abort(pid: i32) {
-    let Some(pid) = Pid::from_raw(pid) else {
-        return;
-    };
-    let _ = rustix::process::kill_process(pid, Signal::ABORT);
-    tokio::time::sleep(ABORT_GRACE).await;
-    // Still a child of ours, not yet reaped: the pid is still this worker's.
-    let _ = rustix::process::kill_process(pid, Signal::KILL);
+    Ok(Watched {
+        frames: to_worker,
+        ready,
+    })
 }
 
 /// Claims a period of a cluster task for a worker, on this host's membership.
@@ -201,5 +221,47 @@ async fn claim_for_worker(task: &str, every: Duration) -> Outcome {
         Ok(Some(period)) => Outcome::Run(period),
         Ok(None) => Outcome::Elsewhere,
         Err(err) => Outcome::Failed(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Snapshot;
+    use crate::launcher::protocol::{PONG, READY};
+
+    /// A worker that sends ready after ready has one report queued in its parent at a
+    /// time, however many it sends; the next one after the supervisor took it in is
+    /// heard.
+    // Two threads: the test writes to the socket while the parent's task reads it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_ready_frames_queues_one_event() {
+        let conf = Config::from_snapshot(Snapshot::from_ini("", None).unwrap());
+        let (parent, mut worker) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (events, mut received) = mpsc::unbounded_channel();
+        let scrapes = super::super::scrape::Scrapes::default();
+        let watched = watch(&conf, 4242, parent, events, None, scrapes.slot("api", 0)).unwrap();
+        let send = |worker: &mut std::os::unix::net::UnixStream, bytes: &[u8]| {
+            std::io::Write::write_all(worker, bytes).unwrap();
+        };
+        // The supervisor is busy: 100 000 ready frames, then a pong to know they were
+        // all read.
+        send(&mut worker, &vec![READY; 100_000]);
+        send(&mut worker, &[PONG]);
+        let mut readies = 0;
+        let within = std::time::Duration::from_secs(30);
+        loop {
+            match tokio::time::timeout(within, received.recv()).await.unwrap() {
+                Some(WorkerEvent::Ready(4242)) => readies += 1,
+                Some(WorkerEvent::Heard(4242)) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(readies, 1, "every ready frame queued an event");
+        // Taken in: the next report is heard.
+        watched.ready.taken();
+        send(&mut worker, &[READY]);
+        let next = tokio::time::timeout(within, received.recv()).await.unwrap();
+        assert_eq!(next, Some(WorkerEvent::Ready(4242)));
     }
 }

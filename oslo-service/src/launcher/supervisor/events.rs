@@ -1,5 +1,5 @@
 //! What the workers tell their parent: their control sockets' events (ready, heard,
-//! silent, served their requests) and their exits.
+//! silent, served their requests), each handed to the pool's rules, and their exits.
 
 use std::time::{Instant, SystemTime};
 
@@ -13,11 +13,15 @@ use crate::systemd;
 impl Supervisor {
     pub(super) fn worker_event(&mut self, event: WorkerEvent) {
         match event {
-            WorkerEvent::Ready(pid) => self.mark_ready(pid),
-            WorkerEvent::ServedItsRequests(pid) => {
-                if self.phase.state() == LauncherState::Running {
-                    self.pool.recycle(pid, "max_requests");
+            WorkerEvent::Ready(pid) => {
+                if let Some(link) = self.links.get(&pid) {
+                    link.ready.taken();
                 }
+                self.mark_ready(pid);
+            }
+            WorkerEvent::ServedItsRequests(pid) => {
+                self.pool
+                    .ask_recycle(pid, "max_requests", self.phase.state());
             }
             WorkerEvent::Heard(pid) => {
                 if let Some(link) = self.links.get_mut(&pid) {
@@ -30,6 +34,8 @@ impl Supervisor {
                     silent_seconds = silent.as_secs(),
                     "worker runtime not answering, aborting it"
                 );
+                let action = self.pool.abort(pid, Instant::now());
+                self.carry_out(action.into_iter().collect());
             }
         }
     }

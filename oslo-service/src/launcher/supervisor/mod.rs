@@ -34,6 +34,8 @@ use scrape::Scrapes;
 struct Link {
     /// Frames to write to the worker.
     frames: mpsc::UnboundedSender<Vec<u8>>,
+    /// Its readiness reports, taken in one at a time.
+    ready: control::ReadyReport,
     /// When its runtime last answered the heartbeat.
     last_heard: Option<SystemTime>,
 }
@@ -273,9 +275,10 @@ impl Supervisor {
             heartbeat,
             self.scrapes.slot(self.pool.name(pool), index),
         ) {
-            Ok(frames) => {
+            Ok(watched) => {
                 let link = Link {
-                    frames,
+                    frames: watched.frames,
+                    ready: watched.ready,
                     last_heard: None,
                 };
                 self.links.insert(pid, link);

@@ -15,6 +15,10 @@ use super::super::fork_rate::{ForkRate, PAUSE, Verdict};
 use super::super::phase::LauncherState;
 use super::super::services::RestartMethod;
 
+/// How long a silent worker has, after SIGABRT (and the core it may write), before
+/// SIGKILL.
+pub(super) const ABORT_GRACE: Duration = Duration::from_secs(5);
+
 /// What the event loop is to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Action {
@@ -45,14 +49,21 @@ pub(super) struct Worker {
     pub(super) ready: bool,
     /// Asked to stop for good: not replaced when it exits.
     pub(super) retiring: bool,
-    /// When a retiring worker is killed if it is still there.
+    /// When it is killed if it is still there: a retiring worker at the end of its
+    /// graceful time, an aborted one [`ABORT_GRACE`] after SIGABRT. Only a worker not
+    /// yet reaped is in the pool, so a kill never reaches a pid another process took.
     kill_at: Option<Instant>,
+    /// Sent SIGABRT: its runtime stopped answering.
+    aborted: bool,
     pub(super) started_at: SystemTime,
     /// To be replaced (`max_requests`, `max_worker_lifetime`): it serves on until its
     /// replacement is ready, then retires.
     pub(super) recycling: bool,
     /// When it is recycled for its age (`max_worker_lifetime` and its jitter).
     recycle_at: Option<Instant>,
+    /// Asked to be recycled (and why) when it could not be: the launcher was starting
+    /// or reloading. Done once the start or the reload is over.
+    recycle_wanted: Option<&'static str>,
 }
 
 /// The workers of every service of a process launcher.
@@ -203,9 +214,11 @@ impl Pool {
                 ready: false,
                 retiring: false,
                 kill_at: None,
+                aborted: false,
                 started_at: at,
                 recycling: false,
                 recycle_at,
+                recycle_wanted: None,
             },
         );
         if !self.started_slots.insert((pool, index, self.generation)) {
@@ -226,6 +239,10 @@ impl Pool {
         };
         worker.ready = true;
         let (pool, index) = (worker.pool, worker.index);
+        if let (LauncherState::Running, Some(reason)) = (state, worker.recycle_wanted) {
+            // Asked before it said it was ready (it served first).
+            self.recycle(pid, reason);
+        }
         let replaced: Vec<i32> = self
             .workers
             .iter()
@@ -238,6 +255,31 @@ impl Pool {
             .collect();
         actions.extend(self.progress(state, now));
         actions
+    }
+
+    /// Worker `pid` is to be replaced (`max_requests`, `max_worker_lifetime`): at once
+    /// while the launcher runs; once the start or reload under way is over otherwise
+    /// (remembered: the worker asks once). While stopping, every worker goes anyway.
+    /// Whether it is being recycled now.
+    pub(super) fn ask_recycle(
+        &mut self,
+        pid: i32,
+        reason: &'static str,
+        state: LauncherState,
+    ) -> bool {
+        if state == LauncherState::Running && self.recycle(pid, reason) {
+            return true;
+        }
+        if state == LauncherState::Stopping {
+            return false;
+        }
+        if let Some(worker) = self.workers.get_mut(&pid) {
+            if !worker.recycling && !worker.retiring && worker.recycle_wanted.is_none() {
+                worker.recycle_wanted = Some(reason);
+                tracing::info!(pid, worker = worker.index, service = %self.services[worker.pool].name, %reason, ?state, "worker to be recycled once the launcher runs");
+            }
+        }
+        false
     }
 
     /// Replaces worker `pid` new-before-old, as a reload does for all: the next
@@ -253,6 +295,7 @@ impl Pool {
         }
         worker.recycling = true;
         worker.recycle_at = None;
+        worker.recycle_wanted = None;
         tracing::info!(pid, worker = worker.index, service = %self.services[worker.pool].name, %reason, "recycling worker");
         true
     }
@@ -288,14 +331,39 @@ impl Pool {
         actions.push(Action::Settled {
             status: self.readiness(),
         });
+        // What was asked meanwhile: the old generation retires anyway.
+        let wanted: Vec<(i32, &'static str)> = self
+            .workers
+            .iter()
+            .filter_map(|(&pid, w)| Some((pid, w.recycle_wanted?)))
+            .collect();
+        for (pid, reason) in wanted {
+            self.recycle(pid, reason);
+        }
         actions
+    }
+
+    /// Worker `pid`'s runtime stopped answering: SIGABRT now (a core that shows where it
+    /// hangs), SIGKILL after [`ABORT_GRACE`] if it has not been reaped by then. It is
+    /// replaced once it exits, as a worker that crashed.
+    pub(super) fn abort(&mut self, pid: i32, now: Instant) -> Option<Action> {
+        let worker = self.workers.get_mut(&pid)?;
+        if worker.aborted {
+            return None;
+        }
+        worker.aborted = true;
+        worker.kill_at = earliest(worker.kill_at, Some(now + ABORT_GRACE));
+        Some(Action::Signal {
+            pid,
+            signal: Signal::ABORT,
+        })
     }
 
     /// Asks a worker to stop for good, and arms the timeout after which it is killed.
     fn retire(&mut self, pid: i32, now: Instant) -> Option<Action> {
         let worker = self.workers.get_mut(&pid)?;
         worker.retiring = true;
-        worker.kill_at = self.graceful.map(|t| now + t);
+        worker.kill_at = earliest(worker.kill_at, self.graceful.map(|t| now + t));
         tracing::info!(pid, worker = worker.index, service = %self.services[worker.pool].name, "stopping worker");
         Some(Action::Signal {
             pid,
@@ -364,7 +432,8 @@ impl Pool {
             });
             if !worker.retiring {
                 worker.retiring = true;
-                worker.kill_at = deadline;
+                // An aborted worker keeps its earlier kill.
+                worker.kill_at = earliest(worker.kill_at, deadline);
             }
         }
         actions
@@ -378,6 +447,14 @@ impl Pool {
     /// Every worker, forgotten: the caller kills them.
     pub(super) fn take_all(&mut self) -> Vec<i32> {
         std::mem::take(&mut self.workers).into_keys().collect()
+    }
+}
+
+/// The earlier of two moments, `None` being never.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -8,6 +8,7 @@ const STOP_MARGIN: Duration = Duration::from_secs(5);
 
 use rustix::process::{Pid, Signal, WaitOptions};
 
+use super::control::WorkerEvent;
 use super::{Supervisor, send, sleep_until};
 use crate::error::{Error, Result};
 use crate::launcher::phase::LauncherState;
@@ -132,6 +133,13 @@ impl Supervisor {
                     }
                     Some(_) => {}
                 },
+                // A worker whose runtime goes silent while the others stop is aborted
+                // (nothing else a worker says matters now).
+                Some(event) = self.events_rx.recv() => {
+                    if matches!(event, WorkerEvent::Silent(..)) {
+                        self.worker_event(event);
+                    }
+                }
                 () = sleep_until(wake) => {
                     let now = Instant::now();
                     if deadline.is_some_and(|deadline| deadline <= now) {

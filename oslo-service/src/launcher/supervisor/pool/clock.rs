@@ -1,5 +1,5 @@
-//! What the clock decides for the pool: retiring workers killed past their time, the
-//! reload's deadline, workers recycled at the end of their lifetime.
+//! What the clock decides for the pool: retiring and aborted workers killed past their
+//! time, the reload's deadline, workers recycled at the end of their lifetime.
 
 use std::time::Instant;
 
@@ -9,33 +9,45 @@ use super::{Action, Pool};
 use crate::launcher::phase::LauncherState;
 
 impl Pool {
-    /// The clock moved on: retiring workers past their time are killed; a reload past
-    /// its deadline replaces the workers that did not acknowledge it, and ends.
+    /// The clock moved on: retiring and aborted workers past their time are killed
+    /// (only workers not yet reaped are here); workers past their lifetime are
+    /// recycled, or will be once the launcher runs; a reload past its deadline replaces
+    /// the workers that did not acknowledge it, and ends.
     pub(in crate::launcher::supervisor) fn tick(
         &mut self,
         state: LauncherState,
         now: Instant,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
-        if state == LauncherState::Running {
-            let aged: Vec<i32> = self
-                .workers
-                .iter()
-                .filter(|(_, w)| w.recycle_at.is_some_and(|at| at <= now))
-                .map(|(&pid, _)| pid)
-                .collect();
-            for pid in aged {
-                self.recycle(pid, "max_worker_lifetime");
+        let aged: Vec<i32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.recycle_at.is_some_and(|at| at <= now))
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in aged {
+            // Done now, or remembered until the launcher runs: either way not due again.
+            self.ask_recycle(pid, "max_worker_lifetime", state);
+            if let Some(worker) = self.workers.get_mut(&pid) {
+                worker.recycle_at = None;
             }
         }
         for (&pid, worker) in &mut self.workers {
             if worker.kill_at.is_some_and(|at| at <= now) {
                 worker.kill_at = None;
-                tracing::warn!(
-                    pid,
-                    worker = worker.index,
-                    "worker did not stop within graceful_shutdown_timeout, killing it"
-                );
+                if worker.aborted {
+                    tracing::warn!(
+                        pid,
+                        worker = worker.index,
+                        "worker still there after SIGABRT, killing it"
+                    );
+                } else {
+                    tracing::warn!(
+                        pid,
+                        worker = worker.index,
+                        "worker did not stop within graceful_shutdown_timeout, killing it"
+                    );
+                }
                 actions.push(Action::Signal {
                     pid,
                     signal: Signal::KILL,

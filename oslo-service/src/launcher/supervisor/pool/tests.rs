@@ -334,3 +334,145 @@ fn a_worker_past_its_lifetime_is_recycled_and_never_during_a_reload() {
         "nothing recycled while reloading"
     );
 }
+
+#[test]
+fn a_worker_past_its_lifetime_during_a_mutate_reload_is_recycled_once_it_is_over() {
+    let mut world = World::new(&[("api", 2)]);
+    world.lifetime = Some(Duration::from_secs(100));
+    world.fill();
+    let first = world.current();
+    world.ready(&first);
+    world.advance(Duration::from_secs(90));
+    world.reload(RestartMethod::Mutate);
+    // Past their lifetime while they re-read: not now.
+    world.advance(Duration::from_secs(10));
+    assert_eq!(world.state, LauncherState::Reloading);
+    assert!(world.pool.workers().values().all(|w| !w.recycling));
+    // Nor does the clock come back for them at once, again and again.
+    assert!(
+        world.pool.next_deadline().is_none_or(|at| at > world.now),
+        "a deadline in the past: the event loop would spin"
+    );
+    // The reload is over: both are replaced, new before old.
+    world.ready(&first);
+    assert_eq!(world.state, LauncherState::Running);
+    world.advance(Duration::ZERO);
+    let second: Vec<i32> = world
+        .current()
+        .into_iter()
+        .filter(|p| !first.contains(p))
+        .collect();
+    assert_eq!(second.len(), 2);
+    world.ready(&second);
+    assert_eq!(world.signalled(Signal::TERM), first);
+}
+
+#[test]
+fn a_silent_worker_is_aborted_then_killed_unless_it_was_reaped_meanwhile() {
+    let mut world = running();
+    let pids = world.current();
+    // The first one dies of its SIGABRT and is reaped before the grace ends.
+    let action = world.pool.abort(pids[0], world.now);
+    world.apply(action.into_iter().collect());
+    assert_eq!(world.signalled(Signal::ABORT), [pids[0]]);
+    world.advance(Duration::from_secs(1));
+    world.exit(pids[0]);
+    world.advance(ABORT_GRACE);
+    assert!(
+        world.signalled(Signal::KILL).is_empty(),
+        "SIGKILL sent to a reaped pid"
+    );
+    // The second one stays: killed once the grace is over, and replaced as crashed.
+    let action = world.pool.abort(pids[1], world.now);
+    world.apply(action.into_iter().collect());
+    // Reported twice: aborted once.
+    assert!(world.pool.abort(pids[1], world.now).is_none());
+    world.advance(ABORT_GRACE - Duration::from_secs(1));
+    assert!(world.signalled(Signal::KILL).is_empty());
+    world.advance(Duration::from_secs(1));
+    assert_eq!(world.signalled(Signal::KILL), [pids[1]]);
+    assert_eq!(world.signalled(Signal::ABORT), &pids[..2]);
+    assert_eq!(world.current().len(), 4, "both replaced");
+    // One gone already is not aborted at all.
+    assert!(world.pool.abort(pids[0], world.now).is_none());
+}
+
+#[test]
+fn an_aborted_worker_keeps_its_early_kill_when_the_stop_comes() {
+    let mut world = running();
+    let pids = world.current();
+    let action = world.pool.abort(pids[0], world.now);
+    world.apply(action.into_iter().collect());
+    world.state = LauncherState::Stopping;
+    let actions = world.pool.stop(Some(world.now + GRACEFUL));
+    world.apply(actions);
+    assert_eq!(world.pool.next_kill(), Some(world.now + ABORT_GRACE));
+}
+
+#[test]
+fn a_recycle_asked_during_a_mutate_reload_is_done_once_it_is_over() {
+    let mut world = running();
+    let before = world.current();
+    world.reload(RestartMethod::Mutate);
+    // It served its max_requests while re-reading: nothing is replaced yet.
+    assert!(
+        !world
+            .pool
+            .ask_recycle(before[0], "max_requests", world.state)
+    );
+    world.fill();
+    assert_eq!(world.current(), before);
+    // The reload is over: now it is.
+    world.ready(&before);
+    assert_eq!(world.state, LauncherState::Running);
+    world.fill();
+    let after = world.current();
+    let replacement = *after.iter().find(|pid| !before.contains(pid)).unwrap();
+    world.ready(&[replacement]);
+    assert_eq!(world.signalled(Signal::TERM), [before[0]]);
+}
+
+#[test]
+fn a_recycle_asked_during_a_reload_by_either_generation() {
+    let mut world = running();
+    let old = world.current();
+    world.reload(RestartMethod::Reload);
+    let new = world.current();
+    world.ready(&new[..3]);
+    // An old worker asks: it retires with its generation, no more.
+    world.pool.ask_recycle(old[0], "max_requests", world.state);
+    // A new worker that serves already asks: replaced once the reload is over.
+    world.pool.ask_recycle(new[0], "max_requests", world.state);
+    world.ready(&new[3..]);
+    assert_eq!(world.state, LauncherState::Running);
+    assert_eq!(world.signalled(Signal::TERM), old);
+    world.fill();
+    let now = world.current();
+    assert_eq!(now.len(), 4);
+    let replacement = *now.iter().find(|pid| !new.contains(pid)).unwrap();
+    assert_eq!(
+        world.pool.workers()[&replacement].index,
+        world.pool.workers()[&new[0]].index
+    );
+    world.ready(&[replacement]);
+    assert_eq!(
+        world.signalled(Signal::TERM),
+        [&old[..], &[new[0]]].concat()
+    );
+}
+
+#[test]
+fn a_recycle_asked_while_stopping_changes_nothing() {
+    let mut world = running();
+    let pids = world.current();
+    world.state = LauncherState::Stopping;
+    let actions = world.pool.stop(Some(world.now + GRACEFUL));
+    world.apply(actions);
+    assert!(!world.pool.ask_recycle(pids[0], "max_requests", world.state));
+    world.fill();
+    assert_eq!(
+        world.pool.workers().len(),
+        4,
+        "nothing started while stopping"
+    );
+}
