@@ -144,7 +144,7 @@ impl ConfigError {
     }
 
     /// Each error this one holds: those of `Several`, else itself.
-    pub fn each(&self) -> impl Iterator<Item = &ConfigError> {
+    pub(crate) fn each(&self) -> impl Iterator<Item = &ConfigError> {
         match self {
             ConfigError::Several(errors) => errors.iter(),
             one => std::slice::from_ref(one).iter(),
