@@ -557,6 +557,64 @@ fn credentials_of_undeclared_options_never_show_in_the_console_or_the_log() {
     }
 }
 
+/// Passwords holding what ends a URL's authority (`/`, `?`, `#`): the user-info still
+/// runs to the last `@`, in the console, its JSON and the log; an error about such a
+/// URL, which no parser reads, shows none of it.
+const BROKEN_URLS: &str = "\
+[DEFAULT]
+debug = true
+backdoor_port = 0
+transport_url = rabbit://nova:pa?ss77@host:5672/
+[database]
+connection = mysql+pymysql://nova:se/cret9@db/nova
+[cache]
+backend_argument = url:redis://u:ha#sh55@cache:6379
+[hello]
+greeting = hi
+";
+
+const BROKEN_URL_SECRETS: &[&str] = &["pa?ss77", "ss77", "se/cret9", "cret9", "ha#sh55", "sh55"];
+
+#[test]
+fn passwords_holding_slash_question_mark_or_hash_never_show() {
+    let mut service = Service::start(HELLO, BROKEN_URLS, Stdout::Null);
+    service.expect_notify("READY=1");
+    let (port_text, _) = consoles(&service.log())[0].clone();
+    let mut console = tcp(port_text.parse().unwrap());
+    let conf = console.ask("conf");
+    for shown in [
+        "[DEFAULT] transport_url = rabbit://nova:****@host:5672/",
+        "[database] connection = mysql+pymysql://nova:****@db/nova",
+        "[cache] backend_argument = url:redis://u:****@cache:6379",
+    ] {
+        assert!(conf.contains(shown), "no '{shown}' in:\n{conf}");
+    }
+    let json = console.ask("conf --json");
+    assert!(json.contains("url:redis://u:****@cache:6379"), "{json}");
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    let log = service.log();
+    assert!(log.contains("option value"), "{log}");
+    for secret in BROKEN_URL_SECRETS {
+        assert!(!conf.contains(secret), "{secret} in:\n{conf}");
+        assert!(!json.contains(secret), "{secret} in:\n{json}");
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+
+    // An error about such a URL: the start stops, and says nothing of it.
+    let config = "[coordination]\nbackend_url = etcd3+https://oslo:pa?ss77@etcd:2379\n";
+    let mut service = Service::start(HELLO, config, Stdout::Null);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let log = service.log();
+    assert!(
+        log.contains("invalid value '****' for option backend_url in group [coordination]"),
+        "{log}"
+    );
+    for secret in BROKEN_URL_SECRETS {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+}
+
 #[test]
 fn a_secret_that_fails_substitution_is_not_echoed_at_start_or_by_a_refused_reload() {
     // At start.

@@ -450,6 +450,111 @@ fn check_config_says_what_a_start_would_refuse_and_starts_nothing() {
     assert!(!err.contains("S3cret"), "{err}");
 }
 
+/// A file with mistakes in several groups, of several kinds: `--check-config` names
+/// every one, each with its file and line, then exits 1; a start names every bad value
+/// of its groups too.
+#[test]
+fn check_config_names_every_bad_value_of_every_group_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mistakes.conf");
+    std::fs::write(
+        &file,
+        "[DEFAULT]\ndebug = maybe\ngraceful_shutdown_timeout = soon\n\
+         [hello]\nrestart_method = sometimes\nfail_on_start = perhaps\ngreeting = hi $nobody\n\
+         [coordination]\nbackend_url = etcd3+https://oslo:pa?ss77@etcd:2379\n",
+    )
+    .unwrap();
+    let checked = Command::new(HELLO)
+        .args(["--check-config", "--config-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(1), "{err}");
+    let path = file.display();
+    let values = [
+        (2, "'maybe' for option debug in group [DEFAULT]"),
+        (
+            3,
+            "'soon' for option graceful_shutdown_timeout in group [DEFAULT]",
+        ),
+        (5, "'sometimes' for option restart_method in group [hello]"),
+        (6, "'perhaps' for option fail_on_start in group [hello]"),
+        (7, "'hi $nobody' for option greeting in group [hello]"),
+    ];
+    for (line, what) in values {
+        let expected = format!("hello: {path}:{line}: invalid value {what}: ");
+        assert!(
+            err.lines().any(|said| said.starts_with(&expected)),
+            "no '{expected}' in:\n{err}"
+        );
+    }
+    // The runtime's own check of a group that reads, masked whole: no parser reads it.
+    let expected = format!(
+        "hello: {path}:9: invalid value '****' for option backend_url in group [coordination]"
+    );
+    assert!(err.contains(&expected), "no '{expected}' in:\n{err}");
+    assert!(!err.contains("ss77"), "{err}");
+    assert_eq!(err.lines().count(), values.len() + 1, "{err}");
+
+    // A start reads the same values the same way.
+    let config = std::fs::read_to_string(&file).unwrap();
+    let mut service = Service::start(HELLO, &config, Stdout::Null);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    let log = service.log();
+    let path = service.config_path().display().to_string();
+    for (line, what) in values {
+        let expected = format!("{path}:{line}: invalid value {what}: ");
+        assert!(log.contains(&expected), "no '{expected}' in:\n{log}");
+    }
+}
+
+/// A `$` in a secret that starts no reference: the start, `--check-config` and a
+/// refused reload name the option and the escape, `$$`, and nothing of the secret,
+/// whether it is a secret option or a URL's password.
+#[test]
+fn a_dollar_in_a_secret_names_the_option_and_the_escape_never_the_text() {
+    let config = "[DEFAULT]\ntransport_url = rabbit://nova:pa$word9@host:5672/\n\
+                  [hello]\ngreeting = hi\ntoken = Sup3r$ecret\n";
+    let leaks = ["$ecret", "Sup3r", "$word9", "word9", "DEFAULT.ecret"];
+    let said = |text: &str| {
+        for expected in [
+            "2: invalid value 'rabbit://nova:****@host:5672/' for option transport_url in group [DEFAULT]: a `$` in DEFAULT.transport_url, a secret (not shown)",
+            "5: invalid value '****' for option token in group [hello]: a `$` in hello.token, a secret (not shown)",
+        ] {
+            assert!(text.contains(expected), "no '{expected}' in:\n{text}");
+        }
+        assert!(text.contains("is written `$$`"), "{text}");
+        for leak in leaks {
+            assert!(!text.contains(leak), "{leak} in:\n{text}");
+        }
+    };
+    // At start.
+    let mut service = Service::start(HELLO, config, Stdout::Null);
+    assert_eq!(exit_code(service.wait_exit()), 1, "{}", service.log());
+    said(&service.log());
+
+    // By --check-config.
+    let checked = Command::new(HELLO)
+        .args(["--check-config", "--config-file"])
+        .arg(service.config_path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(1), "{err}");
+    said(&err);
+
+    // On a reload: refused, the service runs on, and the log says why without it.
+    let mut service = start("[hello]\ngreeting = hi\n");
+    service.rewrite_config(config);
+    service.signal(Signal::HUP);
+    service.wait_log("reload refused");
+    said(&service.log());
+    assert!(service.is_running());
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
 #[test]
 fn typos_in_groups_and_options_are_said_once_for_the_host_with_what_was_meant() {
     let config = "[DEFAULT]\ndebug = true\n[api]\nport = 0\nworkers = 3\nprot = 1\n\

@@ -5,7 +5,7 @@
 /// The INI reader alone, for the test that holds it against oslo.config's.
 pub use crate::config::ini::{Assignment, IniError, parse as parse_ini};
 pub use crate::config::spec::option_spec;
-pub use crate::config::typed::{OptionField, read_option, read_serde};
+pub use crate::config::typed::{FieldErrors, OptionField, read_option, read_serde};
 pub use crate::config::variants::serde_variants;
 pub use crate::entry::{MainSpec, RuntimeFlavor, RuntimeSpec, run_main, run_main_with_cli};
 pub use crate::periodic::driver::run_declared as run_periodic_tasks;

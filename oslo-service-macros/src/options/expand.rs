@@ -41,8 +41,31 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
                 #runtime::__private::read_option::<#ty>
             },
         };
-        quote! { #name: #read(snapshot, &options[#index])?, }
+        let value = quote::format_ident!("field_{}", index);
+        (
+            quote! { let #value = errors.keep(#read(snapshot, &options[#index])); },
+            value.clone(),
+            quote! { #name: #value, },
+        )
     });
+    let (reads, (values, inits)): (Vec<_>, (Vec<_>, Vec<_>)) = reads
+        .map(|(read, value, field)| (read, (value, field)))
+        .unzip();
+    // Every field is read, and every bad value said, before the group is refused.
+    let body = if inits.is_empty() {
+        quote! { ::core::result::Result::Ok(Self {}) }
+    } else {
+        quote! {
+            let mut errors = #runtime::__private::FieldErrors::default();
+            #(#reads)*
+            match (#(#values,)*) {
+                (#(::core::option::Option::Some(#values),)*) => {
+                    ::core::result::Result::Ok(Self { #(#inits)* })
+                }
+                _ => ::core::result::Result::Err(errors.into_error()),
+            }
+        }
+    };
     // What a serde enum takes, for the sample config's "Possible values".
     let serde_fields: Vec<(&String, &syn::Type)> = fields
         .iter()
@@ -80,7 +103,7 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
                 snapshot: &#runtime::config::Snapshot,
             ) -> ::core::result::Result<Self, #runtime::config::ConfigError> {
                 let options = <Self as #runtime::config::OptionGroup>::options();
-                ::core::result::Result::Ok(Self { #(#reads)* })
+                #body
             }
 
             #serde_choices

@@ -108,6 +108,16 @@ pub enum ConfigError {
     /// `--namespace` names no registered namespace.
     #[error("unknown namespace {0}; known namespaces: {1}")]
     UnknownNamespace(String, String),
+
+    /// Several of the errors above, one a line: every bad value of a configuration is
+    /// said at once, so that one start (or one `--check-config`) names them all.
+    #[error("{}", one_a_line(.0))]
+    Several(Vec<ConfigError>),
+}
+
+fn one_a_line(errors: &[ConfigError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    lines.join("\n")
 }
 
 impl ConfigError {
@@ -123,9 +133,67 @@ impl ConfigError {
         }
     }
 
+    /// The errors of `errors`: none is no error, one is itself, more are `Several`.
+    pub(crate) fn all(errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+        let mut flat: Vec<ConfigError> = errors.into_iter().flat_map(Self::into_each).collect();
+        match flat.len() {
+            0 => Ok(()),
+            1 => Err(flat.remove(0)),
+            _ => Err(ConfigError::Several(flat)),
+        }
+    }
+
+    /// Each error this one holds: those of `Several`, else itself.
+    pub(crate) fn each(&self) -> impl Iterator<Item = &ConfigError> {
+        match self {
+            ConfigError::Several(errors) => errors.iter(),
+            one => std::slice::from_ref(one).iter(),
+        }
+    }
+
+    /// [`ConfigError::each`], owned.
+    pub(crate) fn into_each(self) -> Vec<ConfigError> {
+        match self {
+            ConfigError::Several(errors) => errors.into_iter().flat_map(Self::into_each).collect(),
+            one => vec![one],
+        }
+    }
+
+    /// The error on one line (`Several` joined with `; `): for a log line, systemd's
+    /// `STATUS=` and the console, which a line break would cut.
+    pub(crate) fn one_line(&self) -> String {
+        let lines: Vec<String> = self.each().map(ToString::to_string).collect();
+        lines.join("; ")
+    }
+
+    /// The group and option a bad value belongs to, when the error is about one.
+    pub(crate) fn option(&self) -> Option<(&str, &str)> {
+        match self {
+            ConfigError::InvalidValue(invalid) => Some((&invalid.group, &invalid.option)),
+            ConfigError::MissingRequired { group, option } => Some((group, option)),
+            _ => None,
+        }
+    }
+
+    /// Where the error's value was written, for errors said in the order of the files:
+    /// errors with no place come last.
+    pub(crate) fn place(&self) -> (bool, Option<&std::path::Path>, usize) {
+        match self {
+            ConfigError::InvalidValue(invalid) if invalid.file.is_some() => {
+                (false, invalid.file.as_deref(), invalid.line)
+            }
+            ConfigError::Syntax { file, line, .. } => (false, Some(file), *line),
+            _ => (true, None, 0),
+        }
+    }
+
     /// The error with the value it shows passed through `show(group, option, value)`,
     /// which masks what is secret; the reason loses any copy of the hidden text too.
     pub(crate) fn masked(self, show: impl Fn(&str, &str, &str) -> String) -> Self {
+        self.masked_by(&show)
+    }
+
+    fn masked_by(self, show: &dyn Fn(&str, &str, &str) -> String) -> Self {
         match self {
             ConfigError::InvalidValue(mut invalid) => {
                 let shown = show(&invalid.group, &invalid.option, &invalid.value);
@@ -136,6 +204,9 @@ impl ConfigError {
                     invalid.value = shown;
                 }
                 ConfigError::InvalidValue(invalid)
+            }
+            ConfigError::Several(errors) => {
+                ConfigError::Several(errors.into_iter().map(|err| err.masked_by(show)).collect())
             }
             other => other,
         }
@@ -189,13 +260,12 @@ impl InvalidValue {
 }
 
 /// What an error may show of a value when only the option's name is known: nothing of a
-/// secret, the rest with its credentials masked.
+/// secret, nothing of a URL that does not read as one, the rest with its credentials
+/// masked.
 pub(crate) fn shown_by_name(_group: &str, option: &str, text: &str) -> String {
-    if super::mask::name_is_secret(option) {
-        super::mask::MASK.to_owned()
-    } else {
-        super::mask::mask_inline(text).into_owned()
-    }
+    super::mask::Masker::default()
+        .show_in_error(super::mask::name_is_secret(option), text)
+        .into_owned()
 }
 
 fn origin_prefix(file: &Option<PathBuf>, line: usize) -> String {

@@ -47,7 +47,8 @@ pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<St
     // The defaults as the program sees them when no file sets anything: a default that
     // refers to another option is shown as written (as oslo-config-generator does) and,
     // beside it, as it comes out.
-    let seen = super::substituted(super::Snapshot::default(), groups).ok();
+    // A default whose references do not resolve has no line of what it comes to.
+    let seen = super::prepared(super::Snapshot::default(), groups).0;
     let mut out = String::new();
     for (index, section) in sections.iter().enumerate() {
         if index > 0 {
@@ -68,9 +69,7 @@ pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<St
             {
                 for spec in (info.options)() {
                     out.push('\n');
-                    let substituted = seen
-                        .as_ref()
-                        .and_then(|seen| substituted_default(seen, spec));
+                    let substituted = substituted_default(&seen, spec);
                     let choices = info.choices_of(spec);
                     write_option(&mut out, spec, substituted.as_deref(), choices);
                 }

@@ -4,8 +4,10 @@
 //! `*secret*`, `*token*`…), and any value that holds the text of one of them (it was
 //! substituted from it). Other values are shown with the credentials inside them
 //! masked: the password of a URL's user-info (`mysql+pymysql://nova:****@db/nova`, as
-//! a `[database] connection` or a `transport_url` holds it) and `key=value` or
-//! `"key": "value"` pairs whose key is one of `mask_password`'s.
+//! a `[database] connection` or a `transport_url` holds it, whatever characters the
+//! password holds) and `key=value` or `"key": "value"` pairs whose key is one of
+//! `mask_password`'s. An error shows nothing of a value that looks like a URL but does
+//! not read as one.
 
 use std::borrow::Cow;
 
@@ -73,6 +75,22 @@ impl Masker {
         }
         mask_inline(text)
     }
+
+    /// [`Masker::show`] for an error, which may quote the value it refuses: a value that
+    /// looks like a URL but does not read as one shows nothing.
+    pub(crate) fn show_in_error<'a>(&self, secret: bool, text: &'a str) -> Cow<'a, str> {
+        if text.contains("://") && !urls_parse(text) {
+            return Cow::Borrowed(MASK);
+        }
+        self.show(secret, text)
+    }
+
+    /// Whether an error may show nothing of `text`, a value of no secret option: it holds
+    /// a secret's text, a URL's password, a `password=…` pair, or a URL that does not
+    /// read as one.
+    pub(crate) fn holds_secret(&self, text: &str) -> bool {
+        self.show_in_error(false, text) != text
+    }
 }
 
 /// `text` with the credentials it holds masked: URL passwords and secret `key=value`
@@ -85,36 +103,88 @@ pub(crate) fn mask_inline(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// The password of every `scheme://user:password@host` in `text` masked, every host of
-/// a list (`rabbit://u:p@h1:5672,u:p@h2:5672/`) included.
+/// The password of a URL's user-info masked. The user-info runs from the `://` to the
+/// last `@` after it, whatever it holds: a password may hold `/`, `?`, `#`, `@`, `:` or a
+/// space, and is then no longer a URL a parser reads. The password is everything after
+/// the user-info's first `:`. Several hosts (`rabbit://u:p@h1:5672,u:p@h2:5672/`) show
+/// as the last one: what lies between could be any password's text.
 fn mask_url_passwords(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") {
+    let Some(scheme) = text.find("://") else {
         return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
+    };
+    let start = scheme + 3;
+    let rest = &text[start..];
+    let Some(at) = rest.rfind('@') else {
+        return Cow::Borrowed(text);
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return Cow::Borrowed(text);
+    };
+    Cow::Owned(format!(
+        "{}{MASK}{}",
+        &text[..start + colon + 1],
+        &rest[at..]
+    ))
+}
+
+/// Whether every URL in `text` reads as one: a scheme, an authority of
+/// `[user-info@]host[:port]` entries separated by commas up to the first `/`, `?`, `#`
+/// or space, and no `@` anywhere after it. A password holding one of those breaks its
+/// URL before its `@`: an error then shows nothing of the value.
+pub(crate) fn urls_parse(text: &str) -> bool {
     let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at(at + 3);
-        out.push_str(before);
+    while let Some(found) = rest.find("://") {
+        let scheme = rest[..found]
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .next()
+            .unwrap_or_default();
+        if !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return false;
+        }
+        let after = &rest[found + 3..];
         let end = after
             .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
             .unwrap_or(after.len());
         let (authority, tail) = after.split_at(end);
-        let hosts: Vec<String> = authority
-            .split(',')
-            .map(|host| match host.rsplit_once('@') {
-                Some((userinfo, place)) => match userinfo.split_once(':') {
-                    Some((user, _password)) => format!("{user}:{MASK}@{place}"),
-                    None => host.to_owned(),
-                },
-                None => host.to_owned(),
-            })
-            .collect();
-        out.push_str(&hosts.join(","));
+        if tail.contains('@') || !(authority.is_empty() || authority.split(',').all(entry_parses)) {
+            return false;
+        }
         rest = tail;
     }
-    out.push_str(rest);
-    Cow::Owned(out)
+    true
+}
+
+/// One `[user-info@]host[:port]` of an authority: a host of name characters or an IPv6
+/// address in brackets, a port of digits.
+fn entry_parses(entry: &str) -> bool {
+    let place = entry.rsplit_once('@').map_or(entry, |(_, place)| place);
+    let (host, port) = match place.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, after)) => (
+                address
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.')),
+                after,
+            ),
+            None => return false,
+        },
+        None => {
+            let end = place.find(':').unwrap_or(place.len());
+            let host = &place[..end];
+            (
+                !host.is_empty()
+                    && host.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '~' | '%')
+                    }),
+                &place[end..],
+            )
+        }
+    };
+    let port_reads = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|digits| {
+            !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    host && port_reads
 }
 
 /// The value of every `key=value`, `key: value`, `"key": "value"` pair whose key says it
@@ -190,6 +260,7 @@ fn mask_pairs(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ConfigError, InvalidValue};
 
     /// Values as nova.conf, keystone.conf, neutron.conf and cinder.conf write them: the
     /// option, its value, and what may be shown of it.
@@ -219,7 +290,29 @@ mod tests {
         (
             "transport_url",
             "rabbit://openstack:pw1@ctl1:5672,openstack:pw2@ctl2:5672/nova",
-            "rabbit://openstack:****@ctl1:5672,openstack:****@ctl2:5672/nova",
+            "rabbit://openstack:****@ctl2:5672/nova",
+        ),
+        // Passwords holding what ends a URL's authority: the user-info still runs to
+        // the last `@`.
+        (
+            "connection",
+            "mysql+pymysql://nova:se/cret9@db/nova",
+            "mysql+pymysql://nova:****@db/nova",
+        ),
+        (
+            "transport_url",
+            "rabbit://nova:pa?ss77@host:5672/",
+            "rabbit://nova:****@host:5672/",
+        ),
+        (
+            "backend_argument",
+            "url:redis://u:ha#sh55@cache:6379",
+            "url:redis://u:****@cache:6379",
+        ),
+        (
+            "connection",
+            "mysql://nova:a@b:c d@db/nova",
+            "mysql://nova:****@db/nova",
         ),
         // [cache] backend_argument, [keystone_authtoken] memcached: no credentials.
         (
@@ -287,6 +380,136 @@ mod tests {
                 "{option} = {value}"
             );
         }
+    }
+
+    /// A deterministic stream of numbers (splitmix64): the same cases on every run.
+    struct Cases(u64);
+
+    impl Cases {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        /// A password of 8 to 32 printable ASCII characters, space to `~`, each as
+        /// likely; every fourth one full of what ends a URL's parts.
+        fn password(&mut self) -> String {
+            let len = 8 + (self.next() % 25) as usize;
+            let troublesome = self.next() % 4 == 0;
+            (0..len)
+                .map(|_| {
+                    if troublesome {
+                        let set = b"/?#@:%, $&=;[]";
+                        char::from(set[(self.next() % set.len() as u64) as usize])
+                    } else {
+                        char::from(b' ' + (self.next() % 95) as u8)
+                    }
+                })
+                .collect()
+        }
+    }
+
+    /// URLs as services write them, around a password: what precedes it, what follows
+    /// it, and what may be shown of the whole.
+    const SHAPES: &[(&str, &str, &str)] = &[
+        (
+            "mysql+pymysql://nova:",
+            "@db/nova",
+            "mysql+pymysql://nova:****@db/nova",
+        ),
+        (
+            "rabbit://nova:",
+            "@host:5672/",
+            "rabbit://nova:****@host:5672/",
+        ),
+        (
+            "url:redis://u:",
+            "@cache:6379",
+            "url:redis://u:****@cache:6379",
+        ),
+        (
+            "etcd3+https://oslo:",
+            "@etcd:2379?ca_cert=/etc/ca.pem",
+            "etcd3+https://oslo:****@etcd:2379?ca_cert=/etc/ca.pem",
+        ),
+        (
+            "postgresql://cinder:",
+            "@[fd00::5]:5432/cinder?sslmode=require",
+            "postgresql://cinder:****@[fd00::5]:5432/cinder?sslmode=require",
+        ),
+        ("redis://:", "@cache:6379/0", "redis://:****@cache:6379/0"),
+    ];
+
+    #[test]
+    fn no_password_of_any_printable_characters_shows_in_a_value_or_an_error() {
+        let mut cases = Cases(0x0510_0033);
+        let masker = Masker::default();
+        for _ in 0..4000 {
+            let password = cases.password();
+            let second = cases.password();
+            let mut values: Vec<(String, String)> = SHAPES
+                .iter()
+                .map(|(before, after, shown)| {
+                    (format!("{before}{password}{after}"), (*shown).to_owned())
+                })
+                .collect();
+            values.push((
+                format!("rabbit://a:{password}@h1:5672,b:{second}@h2:5672/"),
+                "rabbit://a:****@h2:5672/".to_owned(),
+            ));
+            for (value, shown) in &values {
+                assert_eq!(masker.show(false, value), *shown, "{value:?}");
+                let in_error = masker.show_in_error(false, value);
+                assert!(
+                    in_error == *shown || in_error == MASK,
+                    "{value:?}: {in_error}"
+                );
+                assert!(masker.holds_secret(value), "{value:?}");
+                // An error that quotes the value in its reason, as a parser's may.
+                let error = ConfigError::InvalidValue(Box::new(InvalidValue {
+                    file: None,
+                    line: 1,
+                    group: "database".to_owned(),
+                    option: "connection".to_owned(),
+                    value: value.clone(),
+                    reason: format!("cannot connect to {value}"),
+                }))
+                .masked(super::super::error::shown_by_name)
+                .to_string();
+                for secret in [&password, &second] {
+                    assert!(!error.contains(secret.as_str()), "{value:?}: {error}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_shows_nothing_of_a_url_that_does_not_read_as_one() {
+        let masker = Masker::default();
+        for broken in [
+            "mysql+pymysql://nova:se/cret9@db/nova",
+            "rabbit://nova:pa?ss77@host:5672/",
+            "url:redis://u:ha#sh55@cache:6379",
+            "mysql://nova:12 ab@db/nova",
+            "http://h:80/x?mail=a@b",
+        ] {
+            assert_eq!(masker.show_in_error(false, broken), MASK, "{broken}");
+        }
+        for fine in [
+            "sqlite:////var/lib/nova/nova.sqlite",
+            "http://keystone:5000/v3",
+            "rabbit://h1:5672,h2:5672/",
+            "http://[::1]:8080/",
+        ] {
+            assert_eq!(masker.show_in_error(false, fine), fine);
+        }
+        assert_eq!(
+            masker.show_in_error(false, "mysql://nova:p@ss@db/nova"),
+            "mysql://nova:****@db/nova"
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub use builtin::{
 };
 pub(crate) use builtin::{Heartbeat, RuntimeOptions};
 pub(crate) use cli::{CommandLine, Invocation};
-use declared::{SpecIndex, check_groups, substituted, with_runtime_groups};
+use declared::{SpecIndex, check_groups, prepared, with_runtime_groups};
 pub use error::{ConfigError, InvalidValue};
 pub use generator::generate_sample;
 #[cfg(any(feature = "http", test))]
@@ -156,12 +156,24 @@ impl Config {
     }
 
     /// Like [`Config::load`], with the groups of options the program declared: each is
-    /// checked now (a bad value is an error naming its file and line), and their
-    /// declarations decide what `mutate` applies, what `log_options` shows and what the
-    /// sample config lists.
+    /// checked now (a bad value is an error naming its file and line; several are
+    /// [`ConfigError::Several`], every one named), and their declarations decide what
+    /// `mutate` applies, what `log_options` shows and what the sample config lists.
     pub fn load_with(sources: ConfigSources, groups: &[GroupInfo]) -> Result<Self, ConfigError> {
-        let snapshot = substituted(providers::read(&sources)?, &with_runtime_groups(groups))?;
-        Self::with_values(sources, groups, snapshot)
+        let (conf, errors) = Self::load_checking(sources, groups)?;
+        ConfigError::all(errors).map(|()| conf)
+    }
+
+    /// What `--check-config` reads: the configuration of `sources` whatever its bad
+    /// values (a value whose references do not resolve as written), and every error
+    /// found in it. Fails only when a source cannot be read at all.
+    pub(crate) fn load_checking(
+        sources: ConfigSources,
+        groups: &[GroupInfo],
+    ) -> Result<(Self, Vec<ConfigError>), ConfigError> {
+        let groups = with_runtime_groups(groups);
+        let (snapshot, errors) = prepared(providers::read(&sources)?, &groups);
+        Ok((Self::unchecked(sources, groups, snapshot), errors))
     }
 
     /// Like [`Config::load_with`], with the values of `snapshot` instead of what the
@@ -174,7 +186,13 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let groups = with_runtime_groups(groups);
         check_groups(&groups, &snapshot)?;
-        Ok(Config {
+        Ok(Self::unchecked(sources, groups, snapshot))
+    }
+
+    /// The configuration of `groups` (the runtime's among them) on `snapshot`, taken as
+    /// it is.
+    fn unchecked(sources: ConfigSources, groups: Vec<GroupInfo>, snapshot: Snapshot) -> Self {
+        Config {
             shared: Arc::new(Shared {
                 sources,
                 declared: SpecIndex::of(&groups),
@@ -185,7 +203,7 @@ impl Config {
                 registered_only: true,
                 reloads: Mutex::default(),
             }),
-        })
+        }
     }
 
     /// A configuration held in memory only, as tests build one; reloading it keeps it.

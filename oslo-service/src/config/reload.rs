@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::declared::{check_groups, substituted, with_runtime_groups};
+use super::declared::{checked, with_runtime_groups};
 use super::report::joined;
 use super::{Config, ConfigError, ConfigSources, GroupInfo, Masker, Snapshot, providers};
 
@@ -104,8 +104,8 @@ impl Config {
         self.reloads().generation
     }
 
-    /// Why the last reload was refused (its error, secrets masked), until one is
-    /// accepted; `None` when the last one was.
+    /// Why the last reload was refused (its error, secrets masked, several on one line
+    /// separated by `; `), until one is accepted; `None` when the last one was.
     pub fn last_refused_reload(&self) -> Option<String> {
         self.reloads().refused.clone()
     }
@@ -125,7 +125,7 @@ impl Config {
                 reloads.generation += 1;
                 reloads.refused = None;
             }
-            Err(err) => reloads.refused = Some(err.to_string()),
+            Err(err) => reloads.refused = Some(err.one_line()),
         }
         outcome
     }
@@ -134,8 +134,8 @@ impl Config {
     /// read as files are: substituted and checked.
     pub(crate) fn from_ini_text(text: &str, groups: &[GroupInfo]) -> Result<Self, ConfigError> {
         let groups = with_runtime_groups(groups);
-        let values = substituted(Snapshot::from_ini(text, None)?, &groups)?;
-        Self::with_values(ConfigSources::default(), &groups, values)
+        let values = checked(Snapshot::from_ini(text, None)?, &groups)?;
+        Ok(Self::unchecked(ConfigSources::default(), groups, values))
     }
 
     /// What [`Config::reload`] does, with the values of INI `text` as the new ones.
@@ -149,8 +149,7 @@ impl Config {
     }
 
     fn checked_ini(&self, text: &str) -> Result<Snapshot, ConfigError> {
-        let fresh = substituted(Snapshot::from_ini(text, None)?, &self.shared.groups)?;
-        check_groups(&self.shared.groups, &fresh)?;
+        let fresh = checked(Snapshot::from_ini(text, None)?, &self.shared.groups)?;
         self.run_reload_checks(&fresh)?;
         Ok(fresh)
     }
@@ -210,12 +209,10 @@ impl Config {
         {
             return Ok((*self.snapshot()).clone());
         }
-        let fresh = substituted(
+        checked(
             providers::read_sized_as(sources, &self.snapshot())?,
             &self.shared.groups,
-        )?;
-        check_groups(&self.shared.groups, &fresh)?;
-        Ok(fresh)
+        )
     }
 
     fn replace(&self, fresh: Snapshot) -> Vec<(String, String)> {

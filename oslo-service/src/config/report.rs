@@ -4,7 +4,7 @@
 
 use super::mask;
 use super::unknown::{self, Unknown};
-use super::{Config, Masker, RawValue, ServiceOptions, Snapshot, typed};
+use super::{Config, ConfigError, Masker, RawValue, ServiceOptions, Snapshot, typed};
 
 impl Config {
     /// Whether the value of `option` in `group` is a secret: declared `secret`, or named
@@ -26,6 +26,12 @@ impl Config {
         self.masker(&self.snapshot())
             .show(self.is_secret(group, option), text)
             .into_owned()
+    }
+
+    /// `err` as it may be shown: the values it quotes masked as this configuration's
+    /// values are (secrets, values substituted from one, URLs that do not read).
+    pub(crate) fn masked_error(&self, err: ConfigError) -> ConfigError {
+        super::declared::masked_error(err, &self.shared.declared, &self.snapshot())
     }
 
     /// What masks the values of `snapshot` under this configuration's declarations.

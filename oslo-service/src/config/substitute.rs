@@ -6,7 +6,10 @@
 //! It applies to every value of a loaded snapshot, whatever its source (INI, TOML, the
 //! environment), before any value is parsed, and to the declared defaults of options
 //! that are not set. A reference to an option set nowhere (no value, no declaration) or
-//! a cycle is an error naming the option, its file and line, and the reference.
+//! a cycle is an error naming the option, its file and line, and the reference; every
+//! such error is found, not only the first. In a secret (a secret option, or a value
+//! that holds one), the error names the option and the escape, `$$`, and nothing of the
+//! text: a reference's name there would be a piece of the secret.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,23 +21,30 @@ use super::{ConfigError, InvalidValue, RawValue, Snapshot, normalize_group, norm
 /// Finds the declaration of an option, by group and name.
 pub(crate) type Declared<'a> = dyn Fn(&str, &str) -> Option<&'static OptionSpec> + 'a;
 
+/// Whether `(group, option, text)`, a value as written, is a secret or holds one.
+pub(crate) type Secret<'a> = dyn Fn(&str, &str, &str) -> bool + 'a;
+
 /// `snapshot` with every reference in its values replaced, and the substituted default
-/// of each declared option that is unset and whose default holds a reference.
+/// of each declared option that is unset and whose default holds a reference; and an
+/// error for each option whose references do not resolve (left as written).
 pub(crate) fn apply(
     snapshot: Snapshot,
     declared: &Declared<'_>,
     specs: &[&'static OptionSpec],
-) -> Result<Snapshot, ConfigError> {
+    secret: &Secret<'_>,
+) -> (Snapshot, Vec<ConfigError>) {
     let mut changes: Vec<(String, String, Vec<RawValue>)> = Vec::new();
+    let mut errors = Vec::new();
     {
         let mut resolver = Resolver {
             snapshot: &snapshot,
             declared,
+            secret,
             done: HashMap::new(),
             stack: Vec::new(),
         };
-        // Only the few values with a `$` are visited, in order, so that the first error
-        // reported is always the same.
+        // Only the few values with a `$` are visited, in order, so that the errors come
+        // in the same order every time.
         let mut referring: Vec<(&str, &str, &[RawValue])> = snapshot
             .iter_unordered()
             .filter(|(_, _, values)| {
@@ -44,20 +54,23 @@ pub(crate) fn apply(
             })
             .collect();
         referring.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        for (group, option, values) in referring {
+        'options: for (group, option, values) in referring {
             let mut substituted = Vec::with_capacity(values.len());
             for value in values {
-                let text = resolver
-                    .expand(&value.text, group, (group, option))
-                    .map_err(|reason| invalid(value, group, option, reason))?;
-                substituted.push(RawValue {
-                    text,
-                    ..value.clone()
-                });
+                match resolver.expand(&value.text, group, (group, option)) {
+                    Ok(text) => substituted.push(RawValue {
+                        text,
+                        ..value.clone()
+                    }),
+                    Err(reason) => {
+                        errors.push(invalid(value, group, option, reason));
+                        continue 'options;
+                    }
+                }
             }
             changes.push((group.to_owned(), option.to_owned(), substituted));
         }
-        for spec in specs {
+        'specs: for spec in specs {
             let unset = values_found(&snapshot, spec, false).is_empty();
             if !unset || !spec.default.iter().any(|text| text.contains('$')) {
                 continue;
@@ -69,13 +82,16 @@ pub(crate) fn apply(
                     file: None,
                     line: 0,
                 };
-                let expanded = resolver
-                    .expand(text, spec.group, (spec.group, spec.name))
-                    .map_err(|reason| invalid(&raw, spec.group, spec.name, reason))?;
-                substituted.push(RawValue {
-                    text: expanded,
-                    ..raw
-                });
+                match resolver.expand(text, spec.group, (spec.group, spec.name)) {
+                    Ok(expanded) => substituted.push(RawValue {
+                        text: expanded,
+                        ..raw
+                    }),
+                    Err(reason) => {
+                        errors.push(invalid(&raw, spec.group, spec.name, reason));
+                        continue 'specs;
+                    }
+                }
             }
             changes.push((spec.group.to_owned(), spec.name.to_owned(), substituted));
         }
@@ -85,7 +101,7 @@ pub(crate) fn apply(
     for (group, option, values) in changes {
         out.insert(&group, &option, values);
     }
-    Ok(out)
+    (out, errors)
 }
 
 fn invalid(value: &RawValue, group: &str, option: &str, reason: String) -> ConfigError {
@@ -102,6 +118,7 @@ fn invalid(value: &RawValue, group: &str, option: &str, reason: String) -> Confi
 struct Resolver<'a> {
     snapshot: &'a Snapshot,
     declared: &'a Declared<'a>,
+    secret: &'a Secret<'a>,
     /// The substituted value of each option resolved so far.
     done: HashMap<(String, String), String>,
     /// The options being resolved, outermost first: a reference to one is a cycle.
@@ -109,13 +126,23 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// `text` of option `at` (in `group`) with its references replaced.
+    /// `text` of option `at` (in `group`) with its references replaced. Why a secret's
+    /// do not resolve names the option only.
     fn expand(&mut self, text: &str, group: &str, at: (&str, &str)) -> Result<String, String> {
         let key = (at.0.to_owned(), at.1.to_owned());
         self.stack.push(key);
         let expanded = self.expand_in(text, group);
         self.stack.pop();
-        expanded
+        expanded.map_err(|reason| {
+            if (self.secret)(at.0, at.1, text) {
+                format!(
+                    "a `$` in {}.{}, a secret (not shown), starts a reference that does not resolve: a `$` of the secret itself is written `$$`",
+                    at.0, at.1
+                )
+            } else {
+                reason
+            }
+        })
     }
 
     fn expand_in(&mut self, text: &str, group: &str) -> Result<String, String> {
@@ -235,7 +262,12 @@ mod tests {
 
     fn substituted(ini: &str) -> Result<Snapshot, String> {
         let snapshot = Snapshot::from_ini(ini, Some(Path::new("/etc/svc.conf"))).unwrap();
-        apply(snapshot, &|_, _| None, &[]).map_err(|err| err.to_string())
+        let secret = |_: &str, option: &str, _: &str| option.contains("password");
+        let (snapshot, errors) = apply(snapshot, &|_, _| None, &[], &secret);
+        match ConfigError::all(errors) {
+            Ok(()) => Ok(snapshot),
+            Err(err) => Err(err.to_string()),
+        }
     }
 
     fn value(snapshot: &Snapshot, group: &str, option: &str) -> String {
@@ -276,5 +308,42 @@ mod tests {
             "{cycle}"
         );
         assert!(cycle.contains("(g.a -> g.b -> g.c -> g.a)"), "{cycle}");
+    }
+
+    #[test]
+    fn every_reference_that_does_not_resolve_is_an_error() {
+        let errors = substituted("[g]\na = $nope\nb = fine\n[h]\nc = ${g.none}\n").unwrap_err();
+        let lines: Vec<&str> = errors.lines().collect();
+        assert_eq!(lines.len(), 2, "{errors}");
+        assert!(
+            lines[0].starts_with("/etc/svc.conf:2: invalid value '$nope'"),
+            "{errors}"
+        );
+        assert!(
+            lines[1].starts_with("/etc/svc.conf:5: invalid value '${g.none}'"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_secret_that_does_not_resolve_names_its_option_and_the_escape_only() {
+        // Itself, and seen through a reference from another option.
+        let errors = substituted("[db]\npassword = Sup3r$ecret\n[app]\nurl = x?k=${db.password}\n")
+            .unwrap_err();
+        for line in errors.lines() {
+            let (_, reason) = line.split_once("]: ").unwrap();
+            assert!(
+                !reason.contains("$ecret") && !reason.contains("Sup3r"),
+                "{errors}"
+            );
+        }
+        assert_eq!(
+            errors
+                .matches("a `$` in db.password, a secret (not shown)")
+                .count(),
+            2,
+            "{errors}"
+        );
+        assert!(errors.contains("written `$$`"), "{errors}");
     }
 }

@@ -303,6 +303,67 @@ fn a_bad_value_of_a_declared_group_stops_the_load_and_the_reload() {
 }
 
 #[test]
+fn every_bad_value_of_every_group_is_named_at_once_in_the_order_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "svc.conf",
+        "[poller]\nport = 70000\ninterval = never\nlabels = $nowhere\ntoken = ab$cd\n\
+         [DEFAULT]\ndebug = maybe\ngraceful_shutdown_timeout = soon\n",
+    );
+    let err = load_poller(&[&file]).unwrap_err();
+    assert!(matches!(err, ConfigError::Several(_)), "{err:?}");
+    let message = err.to_string();
+    let lines: Vec<&str> = message.lines().collect();
+    let at = |line: usize, rest: &str| format!("{}:{line}: invalid value {rest}", file.display());
+    let expected = [
+        at(2, "'70000' for option port in group [poller]"),
+        at(3, "'never' for option interval in group [poller]"),
+        at(
+            4,
+            "'$nowhere' for option labels in group [poller]: $nowhere refers to",
+        ),
+        at(
+            5,
+            "'****' for option token in group [poller]: a `$` in poller.token, a secret",
+        ),
+        at(7, "'maybe' for option debug in group [DEFAULT]"),
+        at(
+            8,
+            "'soon' for option graceful_shutdown_timeout in group [DEFAULT]",
+        ),
+    ];
+    assert_eq!(lines.len(), expected.len(), "{message}");
+    for (line, expected) in lines.iter().zip(&expected) {
+        assert!(
+            line.starts_with(expected.as_str()),
+            "{line}\nis not\n{expected}"
+        );
+    }
+    assert!(
+        !message.contains("ab$") && !message.contains("$cd"),
+        "{message}"
+    );
+    // A reload says them all too, on one line where one line is all there is.
+    write(dir.path(), "svc.conf", "[poller]\nport = 1\n");
+    let conf = load_poller(&[&file]).unwrap();
+    write(
+        dir.path(),
+        "svc.conf",
+        "[poller]\nport = x\n[DEFAULT]\ndebug = maybe\n",
+    );
+    assert_eq!(conf.reload().unwrap_err().each().count(), 2);
+    let refused = conf.last_refused_reload().unwrap();
+    assert!(
+        refused.contains("option port in group [poller]")
+            && refused.contains("; ")
+            && refused.contains("option debug in group [DEFAULT]")
+            && !refused.contains('\n'),
+        "{refused}"
+    );
+}
+
+#[test]
 fn toml_files_and_their_errors() {
     let dir = tempfile::tempdir().unwrap();
     let ini = write(dir.path(), "a.conf", "[poller]\nport = 1\ninterval = 1\n");

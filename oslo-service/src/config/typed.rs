@@ -174,6 +174,27 @@ pub(crate) fn values_found<'a>(
     &[]
 }
 
+/// The errors of a group's fields, kept while the others are read: what
+/// `#[oslo::options]` generates, so that one read of a group names every bad value in it.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<ConfigError>);
+
+impl FieldErrors {
+    /// The field's value, or `None` with its error kept.
+    pub fn keep<T>(&mut self, read: Result<T, ConfigError>) -> Option<T> {
+        read.map_err(|err| self.0.push(err)).ok()
+    }
+
+    /// The error of the group: the one kept, or [`ConfigError::Several`].
+    pub fn into_error(self) -> ConfigError {
+        match ConfigError::all(self.0) {
+            Err(err) => err,
+            // Only called when a field had no value: never without an error.
+            Ok(()) => ConfigError::Several(Vec::new()),
+        }
+    }
+}
+
 /// Reads the option `spec` declares, typed: what `#[oslo::options]` generates per field.
 pub fn read_option<T: OptionField>(
     snapshot: &Snapshot,

@@ -3,7 +3,9 @@
 //! declared group (types, bounds, choices, substitution), the runtime's own options
 //! that are checked at start (the console's address, the HTTP server's options and TLS
 //! files, `[coordination]`, `[metrics]`, the logging options), and the options no declaration
-//! knows, as warnings. What a program checks in its own `main` is not run.
+//! knows, as warnings. Every error is said, each on its own line with its file and line:
+//! the bad values of every group, then what the runtime's checks find in the groups that
+//! read. What a program checks in its own `main` is not run.
 
 use std::process::ExitCode;
 
@@ -13,18 +15,39 @@ use crate::config::{Config, ConfigError, ConfigSources, GroupInfo};
 /// wrong (exit 1) or that it is fine (exit 0).
 pub(super) fn run(program: &str, sources: ConfigSources, groups: &[GroupInfo]) -> ExitCode {
     let files = sources.paths().unwrap_or_default();
-    let conf = match Config::load_with(sources, groups) {
-        Ok(conf) => conf,
+    let (conf, mut found) = match Config::load_checking(sources, groups) {
+        Ok(loaded) => loaded,
         Err(err) => {
-            eprintln!("{program}: {err}");
+            for err in err.each() {
+                eprintln!("{program}: {err}");
+            }
             return ExitCode::FAILURE;
         }
     };
-    let errors: Vec<String> = checks(&conf)
-        .into_iter()
-        .filter_map(Result::err)
-        .map(|err| err.to_string())
+    // A runtime check reads the groups it needs: one that is bad is already said.
+    let said: Vec<(String, String)> = found
+        .iter()
+        .filter_map(ConfigError::option)
+        .map(|(group, option)| (group.to_owned(), option.to_owned()))
         .collect();
+    for err in checks(&conf).into_iter().filter_map(Result::err) {
+        for err in conf.masked_error(err).into_each() {
+            let known = err.option().is_some_and(|(group, option)| {
+                said.iter()
+                    .any(|(g, o)| g.as_str() == group && o.as_str() == option)
+            });
+            if !known {
+                found.push(err);
+            }
+        }
+    }
+    let mut errors: Vec<String> = Vec::new();
+    for err in found.iter().flat_map(ConfigError::each) {
+        let text = err.to_string();
+        if !errors.contains(&text) {
+            errors.push(text);
+        }
+    }
     for unknown in conf.unknown() {
         eprintln!("{program}: warning: {}", unknown.describe());
     }

@@ -166,7 +166,10 @@ where
     let conf = match conf {
         Ok(conf) => conf,
         Err(err) => {
-            eprintln!("{}: {err}", spec.name);
+            // Every bad value, one a line.
+            for err in err.each() {
+                eprintln!("{}: {err}", spec.name);
+            }
             return ExitCode::FAILURE;
         }
     };

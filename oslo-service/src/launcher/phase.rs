@@ -102,7 +102,7 @@ impl Phase {
                 true
             }
             Err(err) => {
-                tracing::error!(error = %err, "reload refused, keeping the running configuration");
+                tracing::error!(error = %err.one_line(), "reload refused, keeping the running configuration");
                 crate::metrics::reloaded(false, conf.generation());
                 self.enter(previous);
                 false
