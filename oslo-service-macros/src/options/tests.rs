@@ -72,7 +72,7 @@ fn expands_specs_and_reads() {
     );
     assert!(
         out.contains(
-            ":: oslo :: __private :: read_option :: < Option < Mode > > (snapshot , & options [4usize]) ?"
+            "errors . keep (:: oslo :: __private :: read_option :: < Option < Mode > > (snapshot , & options [4usize]))"
         ),
         "{out}"
     );
