@@ -41,6 +41,48 @@ fn a_crowd_of_silent_connections_does_not_starve_a_real_client() {
     drop(crowd);
 }
 
+/// Whether the server has closed `connection`, asked without waiting.
+fn closed_now(connection: &Connection) -> bool {
+    let stream = connection.stream();
+    stream.set_nonblocking(true).unwrap();
+    let mut byte = [0; 1];
+    let closed = match std::io::Read::read(&mut &*stream, &mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(err) => err.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    stream.set_nonblocking(false).unwrap();
+    closed
+}
+
+/// More clients than `wsgi_max_connections`, each with one byte of a request head
+/// sent: a real client is still answered at once, and for each newcomer one of those
+/// that made the least progress is closed (it used to wait for `client_header_timeout`
+/// to cut them, 20 s, only idle connections making room).
+#[test]
+fn a_crowd_of_half_sent_heads_past_the_limit_makes_way_for_a_real_client() {
+    let (service, port) = start("wsgi_max_connections = 20");
+    let crowd: Vec<Connection> = (0..30)
+        .map(|_| {
+            let mut connection = Connection::open(port).unwrap();
+            connection.send(b"G").unwrap();
+            connection
+        })
+        .collect();
+    let mut client = Connection::open(port).unwrap();
+    // Generous: what counts is that it is not held until the heads are cut (20 s).
+    client.set_read_timeout(Duration::from_secs(5));
+    let answer = client.get("/", "").unwrap();
+    assert_eq!(answer.status, 200);
+    // Ten for the crowd past the limit, one for the client: each closed, not told to
+    // finish a head that never comes.
+    service.wait_log_line(&["client connection cut", "cause=\"evicted\"", "count=11"]);
+    wait_until("11 of the crowd closed", || {
+        crowd.iter().filter(|c| closed_now(c)).count() >= 11
+    });
+    assert_eq!(client.get("/", "").unwrap().status, 200);
+}
+
 /// A head a byte a second, a body a byte every two seconds: each cut by its own
 /// deadline, counted in the log, and the server serves on meanwhile.
 #[test]

@@ -142,8 +142,10 @@ pub struct WsgiOptions {
     #[opt(default = 500, min = 0, max = 1073741824)]
     pub client_body_min_rate: i64,
     /// Client connections each process of an HTTP server holds open at once, idle ones
-    /// included (never more than its file descriptor limit allows). At the limit, the
-    /// connection idle the longest is closed for a new client.
+    /// included (never more than its file descriptor limit allows). At the limit, a new
+    /// client takes the place of the connection with no request being served that has
+    /// sent the fewest bytes of its request (idle ones none), the longest in its state
+    /// first among equals.
     #[opt(default = 10000, min = 1, max = 1000000)]
     pub wsgi_max_connections: i64,
     /// Send the error's details to the client with a 500 response; false sends an

@@ -102,7 +102,10 @@ async fn serve_arrived<S: HttpApp>(
             let tls = tokio::select! {
                 handshake = handshake => handshake,
                 () = stopped => return,
-                () = registered.client.close.cancelled() => return,
+                () = registered.client.close.cancelled() => {
+                    shared.clients.cut(Cut::Evicted, &client_ip);
+                    return;
+                }
             };
             match tls {
                 Ok(Ok(tls)) => {
@@ -168,12 +171,14 @@ async fn serve_http<IO, S>(
         served = connection.as_mut() => return ended(served),
         () = stopping.cancelled() => {}
         () = client.close.cancelled() => {
-            if client.phase() == Phase::Idle {
+            // Idle, or still sending its head: nothing is being served, and hyper would
+            // wait for the rest, so it closes now.
+            if client.phase() != Phase::Request {
                 draining.clients.cut(Cut::Evicted, &client_ip);
                 return;
             }
-            // It became busy just as it was chosen: its request is served, then it
-            // closes.
+            // Its request became whole just as it was chosen: it is served, then the
+            // connection closes.
             connection.as_mut().graceful_shutdown();
             return ended(connection.await);
         }

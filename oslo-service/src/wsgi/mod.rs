@@ -21,7 +21,9 @@
 //! - `wsgi_default_pool_size` (100): requests served at once; more wait for a turn.
 //!   Idle connections and clients still sending a request head hold no turn.
 //! - `wsgi_max_connections` (10000): connections a process holds, idle ones included,
-//!   within its descriptor limit; at the limit the one idle the longest is closed.
+//!   within its descriptor limit; at the limit a newcomer takes the place of the one
+//!   that has made the least progress: of those with no request being served, the
+//!   fewest bytes of its request sent (none when idle), then the longest in its phase.
 //! - `wsgi_keep_alive` (true): false closes each connection after its response.
 //! - `client_socket_timeout` (900 s, 0 = no limit): a client idle before or between
 //!   requests, sending nothing of its body, or not reading its response is cut after it.

@@ -329,8 +329,8 @@ where
 }
 
 /// Accepts while the server runs, as many connections as `wsgi_max_connections` lets
-/// it hold (closing the one idle the longest for a newcomer at the limit); then waits
-/// for every connection to end.
+/// it hold (closing the one that has made the least progress for a newcomer at the
+/// limit); then waits for every connection to end.
 async fn accept_loop<S>(accepting: Accepting, app: S, shared: Arc<Shared>, settings: Arc<Settings>)
 where
     S: HttpApp,
@@ -339,11 +339,12 @@ where
     let stopping = shared.stopping.clone();
     let mut last_warning: Option<tokio::time::Instant> = None;
     loop {
-        // At the limit with nobody idle, new clients wait in the backlog.
+        // At the limit with every request being served, new clients wait in the
+        // backlog.
         tokio::select! {
             biased;
             () = stopping.cancelled() => break,
-            () = shared.clients.make_room() => {}
+            () = shared.clients.room() => {}
         }
         let accepted = tokio::select! {
             biased;
