@@ -1,11 +1,12 @@
 //! The client connections of one started server, and what each is doing: waiting for a
-//! request (idle), receiving a request head, or having a request served. The phase
-//! decides which deadline a connection's reads have and whether a stop closes it at
-//! once. Clients cut for sending nothing useful are counted by cause.
+//! request (idle), receiving a request head, receiving its body before the request takes
+//! a turn in the pool, or having a request served. The phase decides which deadline a
+//! connection's reads have and whether a stop closes it at once. Clients cut for
+//! sending nothing useful are counted by cause.
 //!
 //! At `wsgi_max_connections`, a newcomer takes the place of the connection that has
-//! made the least progress: of those with no request being served (idle, or sending a
-//! head), the one that has sent the fewest bytes of its
+//! made the least progress: of those with no request being served (idle, sending a
+//! head, or sending a body not yet whole), the one that has sent the fewest bytes of its
 //! current request (none, when idle), and of those alike, the one longest in its phase.
 //! A crowd that sends nothing, or a byte, or a head a byte at a time, thus makes way for
 //! a client that sends its request; a request being served is never closed for room.
@@ -28,8 +29,12 @@ pub(super) enum Phase {
     Idle = 0,
     /// The first bytes of a request head arrived; the rest has not.
     Head = 1,
-    /// A request is being served: its body read, its response written.
-    Request = 2,
+    /// The head is whole; its body is being read, up to `client_body_buffer_size`,
+    /// before the request takes a turn in the pool.
+    Body = 2,
+    /// A request is being served: waiting for its turn, the rest of its body read, its
+    /// response written.
+    Request = 3,
 }
 
 impl Phase {
@@ -101,6 +106,7 @@ impl Client {
         match self.phase.load(Ordering::Acquire) {
             0 => Phase::Idle,
             1 => Phase::Head,
+            2 => Phase::Body,
             _ => Phase::Request,
         }
     }
@@ -410,12 +416,13 @@ mod tests {
     /// idle connection has none), then the longest in its phase; never a request being
     /// served, never the newcomer.
     #[tokio::test(start_paused = true)]
-    async fn the_least_progress_goes_first_idle_or_mid_head() {
+    async fn the_least_progress_goes_first_idle_or_mid_head_or_mid_body() {
         let clients = Clients::new(5);
-        // Oldest: a head 300 bytes in.
+        // Oldest: a body being gathered, 300 bytes in.
         let body = clients.register();
         body.client.set_phase(Phase::Head);
         body.client.received(300);
+        body.client.set_phase(Phase::Body);
         later().await;
         // A head of one byte, then one of ten.
         let one_byte = clients.register();

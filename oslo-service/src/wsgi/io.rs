@@ -142,7 +142,8 @@ impl<S> ClientIo<S> {
                 Cut::SlowHead,
                 "the client did not send its request head within client_header_timeout",
             )),
-            Phase::Request => None,
+            // A body has its own deadlines ([`super::Body`]), gathered or served.
+            Phase::Body | Phase::Request => None,
         }
     }
 }

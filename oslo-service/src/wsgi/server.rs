@@ -292,6 +292,7 @@ where
                 body_pace: settings
                     .body_min_rate
                     .map(|rate| (settings.header_timeout, rate)),
+                body_buffer: settings.body_buffer,
                 pool: Arc::new(Semaphore::new(settings.pool_size)),
                 clients: Clients::new(settings.max_connections),
                 access_log: AccessLog::new(settings.access_log.clone()),
