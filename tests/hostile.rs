@@ -5,6 +5,7 @@
 mod support;
 
 use std::net::TcpStream;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use support::http::{Connection, get};
@@ -39,6 +40,48 @@ fn a_crowd_of_silent_connections_does_not_starve_a_real_client() {
     );
     service.wait_log_line(&["client connection cut", "cause=\"evicted\""]);
     drop(crowd);
+}
+
+/// Whether the server has closed `connection`, asked without waiting.
+fn closed_now(connection: &Connection) -> bool {
+    let stream = connection.stream();
+    stream.set_nonblocking(true).unwrap();
+    let mut byte = [0; 1];
+    let closed = match std::io::Read::read(&mut &*stream, &mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(err) => err.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    stream.set_nonblocking(false).unwrap();
+    closed
+}
+
+/// More clients than `wsgi_max_connections`, each with one byte of a request head
+/// sent: a real client is still answered at once, and for each newcomer one of those
+/// that made the least progress is closed (it used to wait for `client_header_timeout`
+/// to cut them, 20 s, only idle connections making room).
+#[test]
+fn a_crowd_of_half_sent_heads_past_the_limit_makes_way_for_a_real_client() {
+    let (service, port) = start("wsgi_max_connections = 20");
+    let crowd: Vec<Connection> = (0..30)
+        .map(|_| {
+            let mut connection = Connection::open(port).unwrap();
+            connection.send(b"G").unwrap();
+            connection
+        })
+        .collect();
+    let mut client = Connection::open(port).unwrap();
+    // Generous: what counts is that it is not held until the heads are cut (20 s).
+    client.set_read_timeout(Duration::from_secs(5));
+    let answer = client.get("/", "").unwrap();
+    assert_eq!(answer.status, 200);
+    // Ten for the crowd past the limit, one for the client: each closed, not told to
+    // finish a head that never comes.
+    service.wait_log_line(&["client connection cut", "cause=\"evicted\"", "count=11"]);
+    wait_until("11 of the crowd closed", || {
+        crowd.iter().filter(|c| closed_now(c)).count() >= 11
+    });
+    assert_eq!(client.get("/", "").unwrap().status, 200);
 }
 
 /// A head a byte a second, a body a byte every two seconds: each cut by its own
@@ -76,6 +119,105 @@ fn slow_heads_and_slow_bodies_are_cut_and_counted() {
     assert!(head.join().unwrap(), "the slow head was never cut");
     assert!(body.join().unwrap(), "the slow body was never cut");
     assert_eq!(get(port, "/").unwrap().status, 200);
+}
+
+/// Starts the example on the paste pipeline of `examples/api-paste.ini` (the health
+/// check, then the routes), its disable file in `dir`.
+fn start_with_healthcheck(dir: &std::path::Path, default: &str) -> (Service, u16) {
+    let paste = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/api-paste.ini"
+    ))
+    .unwrap()
+    .replace(
+        "/tmp/api-healthcheck-disable",
+        &dir.join("disable").display().to_string(),
+    );
+    let path = dir.join("api-paste.ini");
+    std::fs::write(&path, paste).unwrap();
+    support::start_listening(
+        API,
+        &format!(
+            "[DEFAULT]\napi_paste_config = {}\n{default}\n[api]\nport = 0\nworkers = 1\ndebug_routes = true\npaste_app = api\n",
+            path.display()
+        ),
+    )
+}
+
+/// `count` clients that each send a request head announcing a body of `length` bytes,
+/// then `chunk` bytes of it every `every`, until the handle is dropped.
+struct Drip {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    sender: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drip {
+    fn start(port: u16, count: usize, length: usize, chunk: usize, every: Duration) -> Drip {
+        let head =
+            format!("POST /debug/upload HTTP/1.1\r\nHost: t\r\nContent-Length: {length}\r\n\r\n");
+        let mut clients: Vec<Connection> = (0..count)
+            .map(|_| {
+                let mut client = Connection::open(port).unwrap();
+                client.send(head.as_bytes()).unwrap();
+                client.send(&vec![b'x'; chunk]).unwrap();
+                client
+            })
+            .collect();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        // The pace of slow clients, until the handle goes.
+        let sender = std::thread::spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                for client in &mut clients {
+                    let _ = client.send(&vec![b'x'; chunk]);
+                }
+            }
+        });
+        Drip {
+            stop: Some(stop),
+            sender: Some(sender),
+        }
+    }
+}
+
+impl Drop for Drip {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.join();
+        }
+    }
+}
+
+/// `GET /healthcheck` on a connection of its own, answered 200.
+fn assert_healthy(port: u16, while_: &str) {
+    let mut client = Connection::open(port).unwrap();
+    // Generous: what counts is that it is not held while the bodies come (minutes).
+    client.set_read_timeout(Duration::from_secs(5));
+    let answer = client
+        .get("/healthcheck", "")
+        .unwrap_or_else(|err| panic!("no health check answer while {while_}: {err}"));
+    assert_eq!(answer.status, 200, "{while_}");
+}
+
+/// Clients that send their bodies slowly hold a connection each, never a turn in the
+/// pool: with a pool of 5, the health check answers while 8 clients send a body at
+/// 600 B/s (above client_body_min_rate: never cut), and while 5 send a byte every 3 s
+/// (cut by the rate only after client_header_timeout, 20 s). It used to wait for a turn
+/// as long as they kept at it.
+#[test]
+fn slow_bodies_hold_a_connection_never_a_turn_in_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, port) = start_with_healthcheck(dir.path(), "wsgi_default_pool_size = 5");
+    assert_healthy(port, "nothing else is asked");
+
+    let steady = Drip::start(port, 8, 100_000, 60, Duration::from_millis(100));
+    assert_healthy(port, "8 clients send bodies at 600 B/s");
+    drop(steady);
+
+    let dripping = Drip::start(port, 5, 1000, 1, Duration::from_secs(3));
+    assert_healthy(port, "5 clients send a body byte every 3 s");
+    drop(dripping);
+    assert!(!service.log().contains("panicked"), "{}", service.log());
 }
 
 /// A half-sent request head is no request being served: SIGTERM does not wait for it

@@ -118,7 +118,8 @@ pub struct WsgiOptions {
     #[opt(default = 600, min = 1, max = 32767)]
     pub tcp_keepidle: i64,
     /// Requests each process of an HTTP server serves at once; more wait for a turn.
-    /// Connections that are idle or still sending a request head do not count.
+    /// Connections that are idle, or still sending a request head or the first
+    /// client_body_buffer_size bytes of a body, do not count.
     #[opt(default = 100, min = 1, max = 1000000)]
     pub wsgi_default_pool_size: i64,
     /// Longest request header line accepted, in bytes; large tokens may need more.
@@ -141,9 +142,18 @@ pub struct WsgiOptions {
     /// client_header_timeout has passed; a slower client is cut. 0 sets no minimum.
     #[opt(default = 500, min = 0, max = 1073741824)]
     pub client_body_min_rate: i64,
+    /// Bytes of a request body read before the request takes a turn in the pool
+    /// (wsgi_default_pool_size), so that a client slow to send its body holds a
+    /// connection, never a turn; a body that ends within them reaches the application
+    /// from memory, the rest of a larger one is read under the turn. Each connection
+    /// sending a body may hold this much memory.
+    #[opt(default = 65536, min = 1024, max = 16777216)]
+    pub client_body_buffer_size: i64,
     /// Client connections each process of an HTTP server holds open at once, idle ones
-    /// included (never more than its file descriptor limit allows). At the limit, the
-    /// connection idle the longest is closed for a new client.
+    /// included (never more than its file descriptor limit allows). At the limit, a new
+    /// client takes the place of the connection with no request being served that has
+    /// sent the fewest bytes of its request (idle ones none), the longest in its state
+    /// first among equals.
     #[opt(default = 10000, min = 1, max = 1000000)]
     pub wsgi_max_connections: i64,
     /// Send the error's details to the client with a 500 response; false sends an

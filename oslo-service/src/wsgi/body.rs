@@ -1,13 +1,18 @@
 //! The bodies around the application: the request body it reads ([`Body`], cut when
-//! the client stalls for `client_socket_timeout`), and the response body hyper writes
-//! ([`LoggedBody`], which counts its bytes for the access log line).
+//! the client stalls for `client_socket_timeout` or falls behind `client_body_min_rate`,
+//! and gathered up to `client_body_buffer_size` before the request takes a turn in the
+//! pool), and the response body hyper writes ([`LoggedBody`], which counts its bytes for
+//! the access log line).
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use http_body::Body as _;
 use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::access_log::{AccessLog, Record};
@@ -24,6 +29,9 @@ use super::io::Stall;
 #[derive(Debug)]
 pub struct Body {
     inner: Inner,
+    /// What was read before the application took the body (its first bytes, then
+    /// trailers or the error met), given back first, in that order.
+    gathered: VecDeque<Result<Frame<Bytes>, BodyError>>,
     timeout: Option<Duration>,
     stall: Stall,
     /// The minimum rate, when there is one.
@@ -113,6 +121,7 @@ impl Body {
     ) -> Self {
         Body {
             inner: Inner::Client(inner),
+            gathered: VecDeque::new(),
             timeout,
             stall: Stall::default(),
             pace: pace.map(Box::new),
@@ -128,6 +137,63 @@ impl Body {
         self
     }
 
+    /// Reads the body from the client, under its deadlines and limit, until it ends,
+    /// fails, or `bound` bytes have come: a body that ends within the bound is then
+    /// whole in memory, and a slow client has spent its own time, not a turn in the
+    /// pool. What was read, and the error that stopped it if any, is given back to the
+    /// application first; the rest of a larger body is read from the client as it asks.
+    pub(super) async fn gather(&mut self, bound: usize) {
+        if self.is_end_stream() {
+            return;
+        }
+        // As announced, within the bound: one allocation for the usual body.
+        let announced = self.size_hint().exact().unwrap_or(0);
+        let capacity = usize::try_from(announced).unwrap_or(usize::MAX).min(bound);
+        // The first frame is kept as it is; only a body in several is copied together.
+        let mut first: Option<Bytes> = None;
+        let mut joined = BytesMut::new();
+        let mut after = None;
+        while first.as_ref().map_or(joined.len(), Bytes::len) < bound {
+            let frame = match self.frame().await {
+                None => break,
+                Some(Ok(frame)) => frame,
+                Some(Err(error)) => {
+                    after = Some(Err(error));
+                    break;
+                }
+            };
+            match frame.into_data() {
+                Ok(data) if first.is_none() && joined.is_empty() => first = Some(data),
+                Ok(data) => {
+                    if let Some(first) = first.take() {
+                        joined.reserve(capacity.max(first.len().saturating_add(data.len())));
+                        joined.extend_from_slice(&first);
+                    }
+                    joined.extend_from_slice(&data);
+                }
+                // Trailers: the body's last frame.
+                Err(frame) => {
+                    after = Some(Ok(frame));
+                    break;
+                }
+            }
+        }
+        let data = first.or_else(|| (!joined.is_empty()).then(|| joined.freeze()));
+        self.gathered.extend(
+            data.map(|data| Ok(Frame::data(data)))
+                .into_iter()
+                .chain(after),
+        );
+    }
+
+    /// The request waited `waited` for its turn in the pool, reading none of its body
+    /// meanwhile: the client is not behind its pace for that.
+    pub(super) fn waited(&mut self, waited: Duration) {
+        if let Some(pace) = &mut self.pace {
+            pace.started = pace.started.checked_add(waited).unwrap_or(pace.started);
+        }
+    }
+
     /// A body held in memory: for calling an application without a client.
     ///
     /// ```
@@ -137,6 +203,7 @@ impl Body {
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
         Body {
             inner: Inner::Memory(Some(bytes.into())),
+            gathered: VecDeque::new(),
             timeout: None,
             stall: Stall::default(),
             pace: None,
@@ -150,6 +217,7 @@ impl Body {
     pub fn empty() -> Self {
         Body {
             inner: Inner::Memory(None),
+            gathered: VecDeque::new(),
             timeout: None,
             stall: Stall::default(),
             pace: None,
@@ -169,6 +237,9 @@ impl http_body::Body for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
+        if let Some(gathered) = this.gathered.pop_front() {
+            return Poll::Ready(Some(gathered));
+        }
         let incoming = match &mut this.inner {
             Inner::Client(incoming) => incoming,
             Inner::Memory(bytes) => {
@@ -223,19 +294,31 @@ impl http_body::Body for Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.inner {
-            Inner::Client(incoming) => incoming.is_end_stream(),
-            Inner::Memory(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
-        }
+        self.gathered.is_empty()
+            && match &self.inner {
+                Inner::Client(incoming) => incoming.is_end_stream(),
+                Inner::Memory(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
+        let rest = match &self.inner {
             Inner::Client(incoming) => incoming.size_hint(),
             Inner::Memory(bytes) => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
+        };
+        let gathered: u64 = self
+            .gathered
+            .iter()
+            .filter_map(|frame| Some(frame.as_ref().ok()?.data_ref()?.len() as u64))
+            .sum();
+        let mut hint = SizeHint::new();
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(gathered));
         }
+        hint.set_lower(rest.lower().saturating_add(gathered));
+        hint
     }
 }
 

@@ -1,8 +1,15 @@
 //! The client connections of one started server, and what each is doing: waiting for a
-//! request (idle), receiving a request head, or having a request served. The phase
-//! decides which deadline a connection's reads have, whether a stop closes it at once,
-//! and which connection goes when the server holds as many as it may: the one idle
-//! the longest. Clients cut for sending nothing useful are counted by cause.
+//! request (idle), receiving a request head, receiving its body before the request takes
+//! a turn in the pool, or having a request served. The phase decides which deadline a
+//! connection's reads have and whether a stop closes it at once. Clients cut for
+//! sending nothing useful are counted by cause.
+//!
+//! At `wsgi_max_connections`, a newcomer takes the place of the connection that has
+//! made the least progress: of those with no request being served (idle, sending a
+//! head, or sending a body not yet whole), the one that has sent the fewest bytes of its
+//! current request (none, when idle), and of those alike, the one longest in its phase.
+//! A crowd that sends nothing, or a byte, or a head a byte at a time, thus makes way for
+//! a client that sends its request; a request being served is never closed for room.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -22,8 +29,19 @@ pub(super) enum Phase {
     Idle = 0,
     /// The first bytes of a request head arrived; the rest has not.
     Head = 1,
-    /// A request is being served: its body read, its response written.
-    Request = 2,
+    /// The head is whole; its body is being read, up to `client_body_buffer_size`,
+    /// before the request takes a turn in the pool.
+    Body = 2,
+    /// A request is being served: waiting for its turn, the rest of its body read, its
+    /// response written.
+    Request = 3,
+}
+
+impl Phase {
+    /// Whether the connection may be closed to make room: no request is being served.
+    fn evictable(self) -> bool {
+        self != Phase::Request
+    }
 }
 
 /// Why a client was cut.
@@ -39,7 +57,8 @@ pub(super) enum Cut {
     Handshake,
     /// It did not read its response within `client_socket_timeout`.
     SlowReader,
-    /// It was the longest idle when the server held `wsgi_max_connections`.
+    /// It had made the least progress when a newcomer needed its place at
+    /// `wsgi_max_connections`.
     Evicted,
 }
 
@@ -72,6 +91,9 @@ pub(super) struct Client {
     phase: AtomicU8,
     /// Milliseconds since the server started when the phase last changed.
     since: AtomicU64,
+    /// Bytes read from the socket since the connection was last idle: how far its
+    /// current request has come.
+    received: AtomicU64,
     epoch: Instant,
     /// Cancelled to close the connection at once (eviction).
     pub(super) close: CancellationToken,
@@ -84,12 +106,16 @@ impl Client {
         match self.phase.load(Ordering::Acquire) {
             0 => Phase::Idle,
             1 => Phase::Head,
+            2 => Phase::Body,
             _ => Phase::Request,
         }
     }
 
     pub(super) fn set_phase(&self, phase: Phase) {
         self.since.store(millis(self.epoch), Ordering::Release);
+        if phase == Phase::Idle {
+            self.received.store(0, Ordering::Release);
+        }
         let was = self.phase.swap(phase as u8, Ordering::AcqRel);
         let idle = Phase::Idle as u8;
         if was == idle && phase != Phase::Idle {
@@ -113,6 +139,25 @@ impl Client {
         if !reader.as_ref().is_some_and(|known| known.will_wake(waker)) {
             *reader = Some(waker.clone());
         }
+    }
+
+    /// `bytes` more were read from the socket.
+    pub(super) fn received(&self, bytes: usize) {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        let _ = self
+            .received
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |before| {
+                Some(before.saturating_add(bytes))
+            });
+    }
+
+    /// How far the connection has come, least first: the bytes of its current request,
+    /// then how recently its phase began.
+    fn progress(&self) -> (u64, u64) {
+        (
+            self.received.load(Ordering::Acquire),
+            self.since.load(Ordering::Acquire),
+        )
     }
 
     /// When the current phase began.
@@ -159,6 +204,25 @@ impl Drop for Served {
 
 fn millis(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The connections that count against the limit: those not already told to close.
+fn live(open: &HashMap<u64, Arc<Client>>) -> usize {
+    open.values()
+        .filter(|client| !client.close.is_cancelled())
+        .count()
+}
+
+/// The connection to close for a newcomer: of those with no request being served and
+/// not already told to close (`except` aside), the one that has made the least
+/// progress.
+fn least_progress(open: &HashMap<u64, Arc<Client>>, except: Option<u64>) -> Option<&Arc<Client>> {
+    open.iter()
+        .filter(|(id, client)| {
+            Some(**id) != except && client.phase().evictable() && !client.close.is_cancelled()
+        })
+        .map(|(_, client)| client)
+        .min_by_key(|client| client.progress())
 }
 
 /// The connections of one started server.
@@ -221,13 +285,22 @@ impl Clients {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until a new connection may be accepted: below the limit, or at it with an
-    /// idle connection to close for the newcomer (the one idle the longest goes).
-    pub(super) async fn make_room(&self) {
+    /// Waits until a new connection may be accepted: below the limit, or at it with a
+    /// connection that may make room. Nothing is closed yet: that waits for the newcomer
+    /// ([`Clients::register`]), so that no connection goes for a client that never
+    /// comes.
+    pub(super) async fn room(&self) {
         loop {
             let ended = self.ended.notified();
-            if self.count() < self.limit || self.evict_longest_idle() {
-                return;
+            {
+                let open = self.lock();
+                // Counted one by one only at the limit.
+                if open.len() < self.limit
+                    || live(&open) < self.limit
+                    || least_progress(&open, None).is_some()
+                {
+                    return;
+                }
             }
             // Requests finish and clients go; a phase change wakes nobody, so look again
             // now and then too.
@@ -235,33 +308,35 @@ impl Clients {
         }
     }
 
-    /// Closes the connection idle the longest, if one is idle.
-    fn evict_longest_idle(&self) -> bool {
-        let open = self.lock();
-        let longest = open
-            .values()
-            .filter(|client| client.phase() == Phase::Idle && !client.close.is_cancelled())
-            .min_by_key(|client| client.since.load(Ordering::Acquire));
-        match longest {
-            Some(client) => {
-                client.close.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// A new connection, idle.
+    /// A new connection, idle. Over the limit, the connections that have made the least
+    /// progress (the newcomer aside) are told to close until it holds again, or none is
+    /// left to close; those already told no longer count.
     pub(super) fn register(self: &Arc<Self>) -> Registered {
         let client = Arc::new(Client {
             phase: AtomicU8::new(Phase::Idle as u8),
             since: AtomicU64::new(millis(self.epoch)),
+            received: AtomicU64::new(0),
             epoch: self.epoch,
             close: CancellationToken::new(),
             reader: Mutex::new(None),
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, Arc::clone(&client));
+        {
+            let mut open = self.lock();
+            open.insert(id, Arc::clone(&client));
+            // Counted one by one only past the limit.
+            let over = if open.len() > self.limit {
+                live(&open).saturating_sub(self.limit)
+            } else {
+                0
+            };
+            for _ in 0..over {
+                let Some(least) = least_progress(&open, Some(id)) else {
+                    break;
+                };
+                least.close.cancel();
+            }
+        }
         crate::metrics::http_connections(1);
         crate::metrics::http_idle(1);
         Registered {
@@ -295,35 +370,146 @@ impl Clients {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    async fn later() {
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+
+    fn told(registered: &Registered) -> bool {
+        registered.client.close.is_cancelled()
+    }
 
     #[tokio::test(start_paused = true)]
     async fn at_the_limit_the_longest_idle_goes_and_busy_ones_stay() {
         let clients = Clients::new(3);
         let oldest = clients.register();
-        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        later().await;
         let busy = clients.register();
         busy.client.set_phase(Phase::Request);
-        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        later().await;
         let newer = clients.register();
         assert_eq!(clients.count(), 3);
-        clients.make_room().await;
-        assert!(oldest.client.close.is_cancelled());
-        assert!(!busy.client.close.is_cancelled());
-        assert!(!newer.client.close.is_cancelled());
-        drop(oldest);
-        // All busy or already told: the next one waits for a connection to end.
-        newer.client.set_phase(Phase::Head);
+        clients.room().await;
+        // Room is there, but nobody goes before a newcomer comes.
+        assert!(!told(&oldest));
         let fourth = clients.register();
-        fourth.client.set_phase(Phase::Head);
+        assert!(told(&oldest));
+        assert!(!told(&busy) && !told(&newer) && !told(&fourth));
+        drop(oldest);
+        // All busy: the next one waits for a connection to end.
+        newer.client.set_phase(Phase::Request);
+        fourth.client.set_phase(Phase::Request);
         let waiting = tokio::spawn({
             let clients = Arc::clone(&clients);
-            async move { clients.make_room().await }
+            async move { clients.room().await }
         });
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
         assert!(!waiting.is_finished());
         drop(busy);
         waiting.await.unwrap();
         clients.cut(Cut::SlowHead, "127.0.0.1");
         assert_eq!(clients.cut_count(Cut::SlowHead), 1);
+    }
+
+    /// The rule, whatever the phases: the fewest bytes of the current request first (an
+    /// idle connection has none), then the longest in its phase; never a request being
+    /// served, never the newcomer.
+    #[tokio::test(start_paused = true)]
+    async fn the_least_progress_goes_first_idle_or_mid_head_or_mid_body() {
+        let clients = Clients::new(5);
+        // Oldest: a body being gathered, 300 bytes in.
+        let body = clients.register();
+        body.client.set_phase(Phase::Head);
+        body.client.received(300);
+        body.client.set_phase(Phase::Body);
+        later().await;
+        // A head of one byte, then one of ten.
+        let one_byte = clients.register();
+        one_byte.client.set_phase(Phase::Head);
+        one_byte.client.received(1);
+        later().await;
+        let ten_bytes = clients.register();
+        ten_bytes.client.set_phase(Phase::Head);
+        ten_bytes.client.received(10);
+        later().await;
+        // Idle after a request served: the bytes of that request no longer count.
+        let idle = clients.register();
+        idle.client.set_phase(Phase::Head);
+        idle.client.received(5000);
+        idle.client.set_phase(Phase::Request);
+        idle.client.set_phase(Phase::Idle);
+        later().await;
+        // Served now, with fewer bytes than any: never closed for room.
+        let served = clients.register();
+        served.client.set_phase(Phase::Request);
+
+        let order = [&idle, &one_byte, &ten_bytes, &body];
+        let mut newcomers = Vec::new();
+        for going in 0..order.len() {
+            clients.room().await;
+            let newcomer = clients.register();
+            for (index, other) in order.iter().enumerate() {
+                assert_eq!(
+                    told(other),
+                    index <= going,
+                    "newcomer {going}, client {index}"
+                );
+            }
+            assert!(!told(&served) && !told(&newcomer));
+            // Its request is whole at once, as a real client's.
+            newcomer.client.set_phase(Phase::Request);
+            newcomers.push(newcomer);
+        }
+        // A brand-new connection is idle: the next to go if it is still silent.
+        newcomers[0].client.set_phase(Phase::Idle);
+        clients.room().await;
+        let last = clients.register();
+        assert!(told(&newcomers[0]));
+        assert!(!newcomers[1..].iter().any(told) && !told(&last) && !told(&served));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn among_heads_alike_the_longest_in_its_phase_goes() {
+        let clients = Clients::new(2);
+        let early = clients.register();
+        let late = clients.register();
+        later().await;
+        late.client.set_phase(Phase::Head);
+        late.client.received(1);
+        later().await;
+        early.client.set_phase(Phase::Head);
+        early.client.received(1);
+        let _newcomer = clients.register();
+        assert!(told(&late) && !told(&early));
+    }
+
+    /// Those told to close no longer count: one newcomer, one connection closed, however
+    /// long the others take to go.
+    #[tokio::test(start_paused = true)]
+    async fn each_newcomer_closes_one_and_the_told_ones_do_not_count() {
+        let clients = Clients::new(2);
+        let first = clients.register();
+        later().await;
+        let second = clients.register();
+        later().await;
+        let third = clients.register();
+        assert!(told(&first) && !told(&second));
+        later().await;
+        let fourth = clients.register();
+        assert!(told(&second) && !told(&third) && !told(&fourth));
+        assert_eq!(clients.count(), 4);
+        // Nobody left to close: the one over the limit is waited for.
+        third.client.set_phase(Phase::Request);
+        fourth.client.set_phase(Phase::Request);
+        drop((first, second));
+        let waiting = tokio::spawn({
+            let clients = Arc::clone(&clients);
+            async move { clients.room().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished());
+        third.client.set_phase(Phase::Idle);
+        waiting.await.unwrap();
     }
 }

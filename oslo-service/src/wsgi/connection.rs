@@ -8,9 +8,10 @@
 //! connection closed under it (the failed request a reload must never cause). Instead,
 //! every response from then on carries `Connection: close` (added by the handler), so an
 //! active client is answered and closed cleanly. A connection still without a request
-//! being served after [`IDLE_DRAIN`] (idle, silent, or with a request head that never
-//! comes whole) is closed then; only requests being served are waited for, within the
-//! launcher's `graceful_shutdown_timeout`.
+//! being served after [`IDLE_DRAIN`] (idle, silent, with a request head that never
+//! comes whole, or with a body still being gathered before its turn in the pool) is
+//! closed then; only requests being served are waited for, within the launcher's
+//! `graceful_shutdown_timeout`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -102,7 +103,10 @@ async fn serve_arrived<S: HttpApp>(
             let tls = tokio::select! {
                 handshake = handshake => handshake,
                 () = stopped => return,
-                () = registered.client.close.cancelled() => return,
+                () = registered.client.close.cancelled() => {
+                    shared.clients.cut(Cut::Evicted, &client_ip);
+                    return;
+                }
             };
             match tls {
                 Ok(Ok(tls)) => {
@@ -168,12 +172,15 @@ async fn serve_http<IO, S>(
         served = connection.as_mut() => return ended(served),
         () = stopping.cancelled() => {}
         () = client.close.cancelled() => {
-            if client.phase() == Phase::Idle {
+            // Idle, or still sending its head or the body gathered before its turn:
+            // nothing is being served, and hyper would wait for the rest, so it closes
+            // now.
+            if client.phase() != Phase::Request {
                 draining.clients.cut(Cut::Evicted, &client_ip);
                 return;
             }
-            // It became busy just as it was chosen: its request is served, then it
-            // closes.
+            // Its request became whole just as it was chosen: it is served, then the
+            // connection closes.
             connection.as_mut().graceful_shutdown();
             return ended(connection.await);
         }
@@ -187,8 +194,8 @@ async fn serve_http<IO, S>(
         served = connection.as_mut() => return ended(served),
         () = tokio::time::sleep(IDLE_DRAIN) => {}
     }
-    // No request being served: nothing is lost by closing now, and a half-sent head
-    // must not hold the stop.
+    // No request being served: nothing is lost by closing now, and a half-sent head or
+    // a body that does not come must not hold the stop.
     if client.phase() != Phase::Request {
         return;
     }

@@ -1,7 +1,8 @@
 //! What stands between hyper and the application for each request: the header line and
-//! URL limits, the application's errors and panics turned into a 500 (with details
-//! only under `wsgi_server_debug`), `Connection: close` once the server is stopping,
-//! and the access log line.
+//! URL limits, the body gathered (up to `client_body_buffer_size`) before the request
+//! takes its turn in the pool, the application's errors and panics turned into a 500
+//! (with details only under `wsgi_server_debug`), `Connection: close` once the server is
+//! stopping, and the access log line.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
+use http_body::Body as _;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
@@ -38,6 +40,8 @@ pub(super) struct Shared {
     pub(super) body_timeout: Option<Duration>,
     /// `client_body_min_rate` and its grace, `client_header_timeout`.
     pub(super) body_pace: Option<(Duration, u64)>,
+    /// `client_body_buffer_size`: the most of a body read before a turn in the pool.
+    pub(super) body_buffer: usize,
     /// Requests served at once (`wsgi_default_pool_size`).
     pub(super) pool: Arc<Semaphore>,
     /// The server's connections, and its count of clients cut.
@@ -85,35 +89,54 @@ where
         let mut app = self.app.clone();
         let shared = Arc::clone(&self.shared);
         let client_ip = Arc::clone(&self.client_ip);
-        // The head is whole: from here the request is being served, until its response
-        // has been written (or dropped).
-        self.client.set_phase(Phase::Request);
+        // The head is whole: its body comes next, if it has one.
+        let gathering = !request.body().is_end_stream();
+        self.client.set_phase(if gathering {
+            Phase::Body
+        } else {
+            Phase::Request
+        });
         let client = Arc::clone(&self.client);
         Box::pin(async move {
+            let refused = refusal(&request, &shared);
+            let (head, incoming) = request.into_parts();
+            // What the application needs is read before the request takes a turn: a
+            // client slow to send it holds its connection, never a turn.
+            let answer = match refused {
+                Some(refused) => Err(refused),
+                None => {
+                    let report = (Arc::clone(&shared.clients), Arc::clone(&client_ip));
+                    let pace = shared.body_pace.map(|(grace, rate)| Pace::new(grace, rate));
+                    let mut body = Body::new(incoming, shared.body_timeout, pace, report)
+                        .limited(shared.max_body_size);
+                    body.gather(shared.body_buffer).await;
+                    Ok(body)
+                }
+            };
+            // From here the request is being served, until its response has been
+            // written (or dropped).
+            if gathering {
+                client.set_phase(Phase::Request);
+            }
             // A turn in the pool: requests, not connections, wait for one.
+            let waiting = tokio::time::Instant::now();
             let permit = Arc::clone(&shared.pool).acquire_owned().await.ok();
-            let measured = crate::metrics::http_request(request.method().as_str());
+            let answer = answer.map(|mut body| {
+                body.waited(waiting.elapsed());
+                body
+            });
+            let measured = crate::metrics::http_request(head.method.as_str());
             let mut served = Served::new(client, permit, measured);
             // `max_requests` counts what the process served.
             crate::service::count_request();
             let started = AccessLog::enabled().then(|| {
-                let request_line = format!(
-                    "{} {} {:?}",
-                    request.method(),
-                    request.uri(),
-                    request.version()
-                );
+                let request_line = format!("{} {} {:?}", head.method, head.uri, head.version);
                 (tokio::time::Instant::now(), request_line)
             });
-            let response = match refusal(&request, &shared) {
-                Some(refused) => refused,
-                None => {
-                    let report = (Arc::clone(&shared.clients), Arc::clone(&client_ip));
-                    let pace = shared.body_pace.map(|(grace, rate)| Pace::new(grace, rate));
-                    let request = request.map(|body| {
-                        Body::new(body, shared.body_timeout, pace, report)
-                            .limited(shared.max_body_size)
-                    });
+            let response = match answer {
+                Err(refused) => refused,
+                Ok(body) => {
+                    let request = Request::from_parts(head, body);
                     respond(&mut app, request, shared.debug).await
                 }
             };

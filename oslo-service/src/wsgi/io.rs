@@ -65,8 +65,10 @@ pub(super) struct Deadlines {
 /// A client connection's socket: reads fail with `TimedOut` when the client has been
 /// idle too long or takes too long over a request head (by the connection's
 /// [`Phase`]); writes when the client has not read for too long. Each cut is counted.
-/// While a request is served, reads have no deadline here: hyper keeps one pending to
+/// Once a request head is whole, reads have no deadline here: hyper keeps one pending to
 /// notice a client that hangs up, and the request body has its own ([`super::Body`]).
+/// Every byte read counts towards the connection's progress, which decides who makes
+/// room at the connection limit.
 #[derive(Debug)]
 pub(super) struct ClientIo<S> {
     inner: S,
@@ -140,7 +142,8 @@ impl<S> ClientIo<S> {
                 Cut::SlowHead,
                 "the client did not send its request head within client_header_timeout",
             )),
-            Phase::Request => None,
+            // A body has its own deadlines ([`super::Body`]), gathered or served.
+            Phase::Body | Phase::Request => None,
         }
     }
 }
@@ -155,8 +158,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before && this.client.phase() == Phase::Idle {
-                    this.client.set_phase(Phase::Head);
+                let read = buf.filled().len().saturating_sub(before);
+                if read > 0 {
+                    if this.client.phase() == Phase::Idle {
+                        this.client.set_phase(Phase::Head);
+                    }
+                    this.client.received(read);
                 }
                 Poll::Ready(Ok(()))
             }

@@ -19,9 +19,12 @@
 //! # Options (`[DEFAULT]`, namespace `oslo.service.wsgi`)
 //!
 //! - `wsgi_default_pool_size` (100): requests served at once; more wait for a turn.
-//!   Idle connections and clients still sending a request head hold no turn.
+//!   Idle connections and clients still sending a request head, or the body gathered
+//!   before the turn, hold none.
 //! - `wsgi_max_connections` (10000): connections a process holds, idle ones included,
-//!   within its descriptor limit; at the limit the one idle the longest is closed.
+//!   within its descriptor limit; at the limit a newcomer takes the place of the one
+//!   that has made the least progress: of those with no request being served, the
+//!   fewest bytes of its request sent (none when idle), then the longest in its phase.
 //! - `wsgi_keep_alive` (true): false closes each connection after its response.
 //! - `client_socket_timeout` (900 s, 0 = no limit): a client idle before or between
 //!   requests, sending nothing of its body, or not reading its response is cut after it.
@@ -29,6 +32,9 @@
 //!   byte to its end.
 //! - `client_body_min_rate` (500 B/s, 0 = none): the average rate a request body must
 //!   keep once `client_header_timeout` has passed.
+//! - `client_body_buffer_size` (65536, 1024 to 16 MiB): bytes of a request body read
+//!   before the request takes a turn in the pool; a body that ends within them reaches
+//!   the application from memory, the rest of a larger one is read under the turn.
 //! - `max_header_line` (16384): a header line (`name: value`) longer than this gets
 //!   `400 Header Line Too Long`, and the connection is closed. Re-read by `reset`.
 //! - `tcp_keepidle` (600 s): TCP keep-alive probes on accepted sockets.
@@ -42,8 +48,8 @@
 //!
 //! On stop the server stops accepting (the socket stays open for the other processes
 //! that share it), answers every request from then on with `Connection: close`, closes
-//! the connections that have no request being served after a second (idle, silent, or
-//! with a half-sent head), and `wait` returns once every connection has ended. A client
+//! the connections that have no request being served after a second (idle, silent,
+//! with a half-sent head, or with a body still being gathered), and `wait` returns once every connection has ended. A client
 //! that stops reading is cut by `client_socket_timeout`, or with the process at
 //! `graceful_shutdown_timeout`.
 

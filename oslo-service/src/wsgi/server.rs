@@ -292,6 +292,7 @@ where
                 body_pace: settings
                     .body_min_rate
                     .map(|rate| (settings.header_timeout, rate)),
+                body_buffer: settings.body_buffer,
                 pool: Arc::new(Semaphore::new(settings.pool_size)),
                 clients: Clients::new(settings.max_connections),
                 access_log: AccessLog::new(settings.access_log.clone()),
@@ -329,8 +330,8 @@ where
 }
 
 /// Accepts while the server runs, as many connections as `wsgi_max_connections` lets
-/// it hold (closing the one idle the longest for a newcomer at the limit); then waits
-/// for every connection to end.
+/// it hold (closing the one that has made the least progress for a newcomer at the
+/// limit); then waits for every connection to end.
 async fn accept_loop<S>(accepting: Accepting, app: S, shared: Arc<Shared>, settings: Arc<Settings>)
 where
     S: HttpApp,
@@ -339,11 +340,12 @@ where
     let stopping = shared.stopping.clone();
     let mut last_warning: Option<tokio::time::Instant> = None;
     loop {
-        // At the limit with nobody idle, new clients wait in the backlog.
+        // At the limit with every request being served, new clients wait in the
+        // backlog.
         tokio::select! {
             biased;
             () = stopping.cancelled() => break,
-            () = shared.clients.make_room() => {}
+            () = shared.clients.room() => {}
         }
         let accepted = tokio::select! {
             biased;

@@ -11,6 +11,10 @@ use crate::config::{Config, ConfigError, InvalidValue, WsgiOptions};
 /// it reads. A `max_header_line` beyond half of it raises it.
 const HYPER_MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
 
+/// The declared maximum of `client_body_buffer_size`, which a program's own default
+/// may pass: memory per connection.
+const MAX_BODY_BUFFER: usize = 16 << 20;
+
 /// What the accept loop and each connection need from the options.
 #[derive(Debug, Clone)]
 pub(super) struct Settings {
@@ -26,6 +30,8 @@ pub(super) struct Settings {
     pub(super) header_timeout: Duration,
     /// `client_body_min_rate`; `None` for 0.
     pub(super) body_min_rate: Option<u64>,
+    /// `client_body_buffer_size`: the most of a body read before a turn in the pool.
+    pub(super) body_buffer: usize,
     /// `wsgi_max_connections`, within what the descriptor limit leaves.
     pub(super) max_connections: usize,
 }
@@ -54,6 +60,7 @@ impl Settings {
             body_min_rate: u64::try_from(options.client_body_min_rate)
                 .ok()
                 .filter(|rate| *rate > 0),
+            body_buffer: positive(options.client_body_buffer_size).min(MAX_BODY_BUFFER),
             max_connections: positive(options.wsgi_max_connections)
                 .min(connections_the_descriptors_allow()),
         })
@@ -127,6 +134,7 @@ mod tests {
         assert_eq!(settings.client_timeout, Some(Duration::from_secs(900)));
         assert_eq!(settings.tcp_keepidle, Duration::from_secs(600));
         assert_eq!(settings.max_header_line, 16384);
+        assert_eq!(settings.body_buffer, 65536);
         assert!(!settings.debug);
         assert_eq!(
             Settings::read(&Config::default(), Some(3))
