@@ -530,27 +530,46 @@ const SECRET_TEXTS: &[&str] = &["S3cretPass", "DbPa55", "K3yst0nePw"];
 
 #[test]
 fn credentials_of_undeclared_options_never_show_in_the_console_or_the_log() {
-    let service = Service::start(HELLO, NOVA_SECRETS, Stdout::Null);
+    shown_masked_in_the_console_and_never_in_the_log(
+        NOVA_SECRETS,
+        &[
+            "[DEFAULT] transport_url = rabbit://nova:****@rabbit:5672/",
+            "[database] connection = mysql+pymysql://nova:****@db/nova",
+            "[keystone_authtoken] password = ****",
+            "[keystone_authtoken] auth_url = http://keystone:5000/v3",
+            // Substituted from a secret: masked whole.
+            "[app] url = ****",
+        ],
+        "mysql+pymysql://nova:****@db/nova",
+        SECRET_TEXTS,
+    );
+}
+
+/// Starts hello on `config` (with `debug = true`, so `log_options` runs); its console's
+/// `conf` shows each of `shown`, `conf --json` shows `in_json`, and neither they nor the
+/// log, read after a stop, hold any of `secrets`.
+fn shown_masked_in_the_console_and_never_in_the_log(
+    config: &str,
+    shown: &[&str],
+    in_json: &str,
+    secrets: &[&str],
+) {
+    let mut service = Service::start(HELLO, config, Stdout::Null);
     service.expect_notify("READY=1");
     let (port_text, _) = consoles(&service.log())[0].clone();
     let mut console = tcp(port_text.parse().unwrap());
     let conf = console.ask("conf");
-    for shown in [
-        "[DEFAULT] transport_url = rabbit://nova:****@rabbit:5672/",
-        "[database] connection = mysql+pymysql://nova:****@db/nova",
-        "[keystone_authtoken] password = ****",
-        "[keystone_authtoken] auth_url = http://keystone:5000/v3",
-        // Substituted from a secret: masked whole.
-        "[app] url = ****",
-    ] {
+    for shown in shown {
         assert!(conf.contains(shown), "no '{shown}' in:\n{conf}");
     }
     let json = console.ask("conf --json");
-    assert!(json.contains("mysql+pymysql://nova:****@db/nova"), "{json}");
+    assert!(json.contains(in_json), "{json}");
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
     let log = service.log();
-    // log_options ran (debug = true) and showed the declared options it knows.
+    // log_options ran and showed the declared options it knows.
     assert!(log.contains("option value"), "{log}");
-    for secret in SECRET_TEXTS {
+    for secret in secrets {
         assert!(!conf.contains(secret), "{secret} in:\n{conf}");
         assert!(!json.contains(secret), "{secret} in:\n{json}");
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
@@ -577,29 +596,16 @@ const BROKEN_URL_SECRETS: &[&str] = &["pa?ss77", "ss77", "se/cret9", "cret9", "h
 
 #[test]
 fn passwords_holding_slash_question_mark_or_hash_never_show() {
-    let mut service = Service::start(HELLO, BROKEN_URLS, Stdout::Null);
-    service.expect_notify("READY=1");
-    let (port_text, _) = consoles(&service.log())[0].clone();
-    let mut console = tcp(port_text.parse().unwrap());
-    let conf = console.ask("conf");
-    for shown in [
-        "[DEFAULT] transport_url = rabbit://nova:****@host:5672/",
-        "[database] connection = mysql+pymysql://nova:****@db/nova",
-        "[cache] backend_argument = url:redis://u:****@cache:6379",
-    ] {
-        assert!(conf.contains(shown), "no '{shown}' in:\n{conf}");
-    }
-    let json = console.ask("conf --json");
-    assert!(json.contains("url:redis://u:****@cache:6379"), "{json}");
-    service.signal(Signal::TERM);
-    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
-    let log = service.log();
-    assert!(log.contains("option value"), "{log}");
-    for secret in BROKEN_URL_SECRETS {
-        assert!(!conf.contains(secret), "{secret} in:\n{conf}");
-        assert!(!json.contains(secret), "{secret} in:\n{json}");
-        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
-    }
+    shown_masked_in_the_console_and_never_in_the_log(
+        BROKEN_URLS,
+        &[
+            "[DEFAULT] transport_url = rabbit://nova:****@host:5672/",
+            "[database] connection = mysql+pymysql://nova:****@db/nova",
+            "[cache] backend_argument = url:redis://u:****@cache:6379",
+        ],
+        "url:redis://u:****@cache:6379",
+        BROKEN_URL_SECRETS,
+    );
 
     // An error about such a URL: the start stops, and says nothing of it.
     let config = "[coordination]\nbackend_url = etcd3+https://oslo:pa?ss77@etcd:2379\n";
