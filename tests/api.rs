@@ -329,17 +329,7 @@ fn five_reloads_under_keep_alive_load_fail_no_request() {
 
 /// The example's paste file, its disable file moved into `dir`; returns the config.
 fn paste_config(dir: &std::path::Path, app: &str, workers: usize) -> String {
-    let paste = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/api-paste.ini"
-    ))
-    .unwrap()
-    .replace(
-        "/tmp/api-healthcheck-disable",
-        &dir.join("disable").display().to_string(),
-    );
-    let path = dir.join("api-paste.ini");
-    std::fs::write(&path, paste).unwrap();
+    let path = support::api_paste_file(dir);
     format!(
         "[DEFAULT]\napi_paste_config = {}\n[api]\nport = 0\nworkers = {workers}\npaste_app = {app}\n",
         path.display()

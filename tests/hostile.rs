@@ -124,17 +124,7 @@ fn slow_heads_and_slow_bodies_are_cut_and_counted() {
 /// Starts the example on the paste pipeline of `examples/api-paste.ini` (the health
 /// check, then the routes), its disable file in `dir`.
 fn start_with_healthcheck(dir: &std::path::Path, default: &str) -> (Service, u16) {
-    let paste = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/api-paste.ini"
-    ))
-    .unwrap()
-    .replace(
-        "/tmp/api-healthcheck-disable",
-        &dir.join("disable").display().to_string(),
-    );
-    let path = dir.join("api-paste.ini");
-    std::fs::write(&path, paste).unwrap();
+    let path = support::api_paste_file(dir);
     support::start_listening(
         API,
         &format!(

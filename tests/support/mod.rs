@@ -407,6 +407,23 @@ pub fn is_informational(message: &str) -> bool {
 
 /// Whether one line of `log` holds every one of `parts`: a log line's message and its
 /// fields (`signal=SIGTERM`) in any order.
+/// The `api` example's paste file (`examples/api-paste.ini`) written into `dir`, its
+/// health check's disable file moved there too; its path.
+pub fn api_paste_file(dir: &Path) -> PathBuf {
+    let paste = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/api-paste.ini"
+    ))
+    .unwrap()
+    .replace(
+        "/tmp/api-healthcheck-disable",
+        &dir.join("disable").display().to_string(),
+    );
+    let path = dir.join("api-paste.ini");
+    std::fs::write(&path, paste).unwrap();
+    path
+}
+
 /// Starts a server example with `config`, waits for READY=1, and reads the port it
 /// logged.
 pub fn start_listening(binary: &str, config: &str) -> (Service, u16) {
