@@ -88,6 +88,7 @@ pub mod metrics;
 #[path = "metrics/absent.rs"]
 mod metrics;
 pub mod net;
+mod pidfile;
 pub mod signals;
 pub mod systemd;
 

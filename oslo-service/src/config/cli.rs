@@ -1,6 +1,6 @@
 //! The command line every service accepts, parsed with clap: `--config-file` and
 //! `--config-dir` as oslo.config offers them, `--generate-config` (and `--namespace`),
-//! `--version`, the flags of `#[opt(cli)]` options, and a program's own clap command
+//! `--version`, `--pid-file`, the flags of `#[opt(cli)]` options, and a program's own clap command
 //! joined to them.
 
 use std::ffi::OsString;
@@ -34,6 +34,8 @@ pub enum Invocation {
 pub struct CommandLine {
     /// The configuration files and directories named.
     pub sources: ConfigSources,
+    /// `--pid-file`: where the top process writes its pid.
+    pub pid_file: Option<PathBuf>,
 }
 
 impl CommandLine {
@@ -174,6 +176,7 @@ impl Invocation {
         line.sources.env_prefix = Some(ENV_PREFIX.to_owned());
         line.sources.files = many(CONFIG_FILE).into_iter().map(PathBuf::from).collect();
         line.sources.dirs = many(CONFIG_DIR).into_iter().map(PathBuf::from).collect();
+        line.pid_file = matches.get_one::<PathBuf>(PID_FILE).cloned();
         for spec in specs {
             let id = spec.flag();
             let values: Vec<(usize, String)> = if spec.kind == OptionType::Boolean {
@@ -216,6 +219,7 @@ impl Invocation {
 
 const CONFIG_FILE: &str = "config-file";
 const CONFIG_DIR: &str = "config-dir";
+const PID_FILE: &str = "pid-file";
 const GENERATE: &str = "generate-config";
 const CHECK: &str = "check-config";
 const NAMESPACE: &str = "namespace";
@@ -256,6 +260,14 @@ fn with_service_args(command: clap::Command, specs: &[&'static OptionSpec]) -> c
                 .value_name("DIR")
                 .action(ArgAction::Append)
                 .help("Path to a directory of *.conf files, read in sorted order after the files given with --config-file"),
+        )
+        .arg(
+            Arg::new(PID_FILE)
+                .long(PID_FILE)
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(PathBuf))
+                .action(ArgAction::Set)
+                .help("Write the pid of the top process (never a worker's) to this file once the configuration is read, and remove it at exit; never through a symbolic link. At a binary upgrade (SIGUSR2) the new process writes its own once ready, and the old one's goes to PATH.oldbin until it exits"),
         )
         .arg(
             Arg::new(GENERATE)
@@ -381,6 +393,25 @@ mod tests {
             panic!("not a run")
         };
         assert_eq!(line.sources.cli.last().map(|c| c.2.as_str()), Some("true"));
+    }
+
+    #[test]
+    fn pid_file_is_read_and_listed_in_the_help() {
+        let Invocation::Run(line) =
+            Invocation::parse("svc", ["--pid-file", "/run/svc.pid"]).unwrap()
+        else {
+            panic!("not a run")
+        };
+        assert_eq!(line.pid_file, Some(PathBuf::from("/run/svc.pid")));
+        let Invocation::Run(line) = Invocation::parse("svc", Vec::<String>::new()).unwrap() else {
+            panic!("not a run")
+        };
+        assert_eq!(line.pid_file, None);
+        let Ok(Invocation::Help(text)) = Invocation::parse("svc", ["--help"]) else {
+            panic!("no help")
+        };
+        assert!(text.contains("--pid-file <PATH>"), "{text}");
+        assert!(Invocation::parse("svc", ["--pid-file"]).is_err());
     }
 
     #[test]

@@ -196,6 +196,20 @@ where
             _ => ExitCode::SUCCESS,
         };
     }
+    // The top process's pid, once the configuration is known to be good: a successor's
+    // once it is ready. Removed when this returns, if it still names this process.
+    let _pid_file = match line.pid_file {
+        Some(path) if !crate::launcher::started_as_worker() => {
+            match crate::pidfile::claim(path, crate::launcher::has_predecessor()) {
+                Ok(release) => Some(release),
+                Err(err) => {
+                    tracing::error!("{err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => None,
+    };
     let sizing = runtime::sizing(spec.runtime, crate::launcher::worker_thread_share());
     let runtime = match runtime::build(sizing) {
         Ok(runtime) => runtime,

@@ -112,6 +112,11 @@ pub(crate) fn started_as_worker() -> bool {
     std::env::var_os(worker::WORKER_ENV).is_some() || current_worker().is_some()
 }
 
+/// Whether this process is the successor of a binary upgrade, not yet ready.
+pub(crate) fn has_predecessor() -> bool {
+    upgrade::has_predecessor()
+}
+
 /// Reads what the process inherited and takes it out of the environment, so that
 /// processes it starts inherit none of it: systemd's notify socket, a worker's marker
 /// and the sockets its parent shares.

@@ -10,6 +10,9 @@
 //! services or workers drain as on SIGTERM (without closing the shared sockets, which
 //! the successor accepts on) and exits 0. Until then both serve.
 //!
+//! With `--pid-file PATH`, the successor writes its pid there once ready, and the
+//! predecessor then writes its own to `PATH.oldbin`, removed at its exit.
+//!
 //! A successor that exits, or is not ready within `graceful_shutdown_timeout`, is
 //! killed; the predecessor logs why and serves on, as if nothing happened.
 
@@ -78,6 +81,14 @@ pub(super) unsafe fn take_env() {
     *PREDECESSOR.lock().unwrap_or_else(PoisonError::into_inner) = Some(link);
 }
 
+/// Whether this process is a successor that has not said it is ready yet.
+pub(super) fn has_predecessor() -> bool {
+    PREDECESSOR
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some()
+}
+
 /// In a successor, once it is ready (its services started, or all its workers), right
 /// before it says `READY=1`: takes over as systemd's main process and tells the
 /// predecessor, which then drains and exits. Does nothing anywhere else, or twice.
@@ -89,6 +100,8 @@ pub(crate) fn announce_ready() {
     let Some(mut link) = link else {
         return;
     };
+    // Before the predecessor hears of it: it then moves its own pid to `PATH.oldbin`.
+    crate::pidfile::write_when_ready();
     systemd::notify(&format!("MAINPID={}", std::process::id()));
     match link.write_all(READY) {
         Ok(()) => tracing::info!("ready: the previous executable stops now"),
@@ -184,6 +197,7 @@ impl Successor {
                     Ok(n) => {
                         self.received.extend_from_slice(&buf[..n]);
                         if self.received.starts_with(READY) {
+                            crate::pidfile::move_to_oldbin();
                             return Outcome::Ready;
                         }
                         if self.received.len() >= READY.len() {
