@@ -238,3 +238,60 @@ fn a_new_executable_that_fails_leaves_the_old_one_serving() {
     service.signal(Signal::TERM);
     assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
 }
+
+/// The pid a pid file names.
+fn pid_in(path: &Path) -> u32 {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid in {text:?}"))
+}
+
+#[test]
+fn the_pid_file_moves_to_the_successor_and_the_old_pid_to_oldbin_until_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = installed(dir.path());
+    let pid_file = dir.path().join("api.pid");
+    let oldbin = dir.path().join("api.pid.oldbin");
+    // The old parent lives on after the hand-over while a request of ten minutes keeps
+    // one of its workers busy: until graceful_shutdown_timeout cuts it.
+    let config = "[DEFAULT]\ngraceful_shutdown_timeout = 10\n\
+                  [api]\nport = 0\nworkers = 2\ndebug_routes = true\n";
+    let mut command = std::process::Command::new(&exe);
+    command.arg("--pid-file").arg(&pid_file);
+    let mut service = Service::start_command(command, config, Stdout::Null, None);
+    service.expect_notify("READY=1");
+    let old = service.pid();
+    assert_eq!(pid_in(&pid_file), old);
+    let port = listening_port(&service.log());
+    let mut busy = support::http::Connection::open(port).unwrap();
+    busy.send(b"GET /debug/sleep/600000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    service.wait_log_line(&["sleep started"]);
+
+    deploy(&exe, 1);
+    service.signal(Signal::USR2);
+    let successor = main_pid(&service.expect_notify("MAINPID="));
+    service.expect_notify("READY=1");
+    service.wait_log("the new executable is ready, stopping this one's workers");
+    assert!(alive(old), "{}", service.log());
+    assert_eq!(pid_in(&pid_file), successor, "{}", service.log());
+    assert_eq!(pid_in(&oldbin), old, "{}", service.log());
+
+    // The old one exits once its request is cut; its oldbin goes with it, and the
+    // successor's pid file stays.
+    service.wait_exit();
+    assert!(!oldbin.exists(), "{}", service.log());
+    assert_eq!(pid_in(&pid_file), successor);
+
+    // The successor removes it at its own clean stop.
+    signal(successor, Signal::TERM);
+    wait_gone(successor);
+    assert!(!pid_file.exists(), "{}", service.log());
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["api"], "{}", service.log());
+}
