@@ -30,10 +30,10 @@ pub(crate) enum PidFileError {
     /// A symbolic link is never followed, nor replaced.
     #[error("pid file {0}: is a symbolic link, refusing to follow or replace it")]
     Symlink(PathBuf),
-    /// A directory, a socket, a device…
+    /// A directory.
     #[error("pid file {0}: is a directory")]
     Directory(PathBuf),
-    /// Anything else that is no regular file.
+    /// A socket, a device, a fifo: anything else that is no regular file.
     #[error("pid file {0}: is not a regular file")]
     NotAFile(PathBuf),
     /// The file cannot be created where its directory should be.
