@@ -166,8 +166,11 @@ fn a_number_type_an_option_cannot_have_names_the_one_to_use() {
         quote!(u32),
         quote!(usize),
     ] {
-        assert_eq!(errors(quote!(/// N.
-            #[opt(default = 1)] n: #int)), Vec::<String>::new());
+        assert_eq!(
+            errors(quote!(/// N.
+            #[opt(default = 1)] n: #int)),
+            Vec::<String>::new()
+        );
     }
 }
 
