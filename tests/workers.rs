@@ -170,6 +170,32 @@ fn no_worker_survives_the_parent_killed_by_sigkill() {
 }
 
 #[test]
+fn each_orphaned_worker_says_once_that_its_parent_died_with_its_worker_field() {
+    let (service, _) = start(&config("", "count = 3"));
+    let workers = service.children();
+    assert_eq!(workers.len(), 3);
+    service.signal(Signal::KILL);
+    wait_until("every orphaned worker to exit", || {
+        workers.iter().all(|&pid| !is_alive(pid))
+    });
+    let log = service.log();
+    let died: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("parent process has died unexpectedly"))
+        .collect();
+    assert_eq!(died.len(), 3, "one line per worker\n{log}");
+    for worker in 0..3 {
+        assert_eq!(
+            died.iter()
+                .filter(|line| line.contains(&format!("worker={worker}")))
+                .count(),
+            1,
+            "worker {worker}\n{log}"
+        );
+    }
+}
+
+#[test]
 fn sigterm_stops_every_worker_and_exits_0() {
     let (mut service, _) = start(&config("", "count = 2"));
     let workers = service.children();
@@ -317,6 +343,32 @@ fn sighup_in_mutate_mode_keeps_the_workers_and_applies_the_new_value() {
         3,
         "{}",
         service.log()
+    );
+}
+
+#[test]
+fn an_ignored_change_to_an_immutable_option_is_logged_once_by_the_parent() {
+    let conf = |debug: bool| {
+        config(
+            &format!("wsgi_server_debug = {debug}"),
+            "count = 3\nrestart_method = mutate",
+        )
+    };
+    let (service, _) = start(&conf(false));
+    service.rewrite_config(&conf(true));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    // READY=1 follows once every worker has re-read its configuration.
+    service.expect_notify("READY=1");
+    let log = service.log();
+    let ignored: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("ignoring change to immutable option"))
+        .collect();
+    assert_eq!(ignored.len(), 1, "{log}");
+    assert!(
+        has_line(ignored[0], &["option=wsgi_server_debug"]) && !ignored[0].contains("worker="),
+        "said by the parent, with the option\n{log}"
     );
 }
 

@@ -8,10 +8,22 @@ pub(crate) fn parse(text: &str) -> Result<u64, String> {
     if let Ok(seconds) = text.parse::<u64>() {
         return seconds_to_nanos(u128::from(seconds));
     }
-    let duration = humantime::parse_duration(text).map_err(|err| {
-        format!("`{text}` is not a duration ({err}); expected a duration such as \"10s\", \"1m30s\" or \"250ms\"")
-    })?;
+    let duration = humantime::parse_duration(text).map_err(|err| not_a_duration(text, &err))?;
     u64::try_from(duration.as_nanos()).map_err(|_| format!("`{text}` is too long a duration"))
+}
+
+/// Why `text` is no duration, with what one looks like. Of humantime's own words, only
+/// those that name the fault are kept: "expected number at 0" says neither.
+fn not_a_duration(text: &str, err: &humantime::DurationError) -> String {
+    const LOOKS: &str =
+        "expected a duration such as \"10s\", \"1m30s\", \"250ms\" or a number of seconds";
+    match err {
+        humantime::DurationError::Empty => format!("an empty string is not a duration; {LOOKS}"),
+        humantime::DurationError::UnknownUnit { .. } | humantime::DurationError::NumberOverflow => {
+            format!("`{text}` is not a duration ({err}); {LOOKS}")
+        }
+        _ => format!("`{text}` is not a duration; {LOOKS}"),
+    }
 }
 
 /// Whole seconds in nanoseconds, refusing what does not fit a `u64`.
@@ -46,7 +58,12 @@ mod tests {
         for bad in ["", "s", "ten seconds", "-1s", "10x", "1m30"] {
             let message = parse(bad).unwrap_err();
             assert!(message.contains("is not a duration"), "{bad:?}: {message}");
+            assert!(!message.contains(" at "), "{bad:?}: {message}");
         }
+        assert_eq!(
+            parse("soon").unwrap_err(),
+            "`soon` is not a duration; expected a duration such as \"10s\", \"1m30s\", \"250ms\" or a number of seconds"
+        );
         assert!(parse("99999999999d").unwrap_err().contains("too long"));
     }
 }

@@ -71,6 +71,13 @@ pub(crate) fn kind_of(ty: &Type, errors: &mut Errors) -> Option<(bool, Kind)> {
             return None;
         }
     };
+    if let Some(instead) = instead_of(&last) {
+        errors.at(
+            ty,
+            format!("`{last}` options are not supported: use {instead}"),
+        );
+        return None;
+    }
     match last.as_str() {
         "Option" => {
             let inner = single_generic(generics)?;
@@ -141,8 +148,31 @@ pub(crate) fn kind_of(ty: &Type, errors: &mut Errors) -> Option<(bool, Kind)> {
     }
 }
 
+/// What to use for a plain type close to an option type but not one: without this,
+/// `f32` would be taken for a type of the user's, and its default `0.5` refused as
+/// not a string.
+fn instead_of(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "f32" => "`f64`",
+        "i128" => "`i64`",
+        "u128" => "`u64`",
+        "NonZeroU8" => "`u8` with `min = 1`",
+        "NonZeroU16" => "`u16` with `min = 1`",
+        "NonZeroU32" => "`u32` with `min = 1`",
+        "NonZeroU64" => "`u64` with `min = 1`",
+        "NonZeroUsize" => "`usize` with `min = 1`",
+        "char" => "`String`",
+        "str" => "`String`",
+        _ => return None,
+    })
+}
+
 pub(crate) fn unsupported(ty: &Type) -> String {
-    let _ = ty;
+    if let Type::Reference(reference) = ty
+        && last_segment(&reference.elem).is_some_and(|(name, _)| name == "str")
+    {
+        return "`&str` options are not supported: use `String`".to_owned();
+    }
     "this type is not an option type; options take String, bool, integers, f64, Port, Duration, PathBuf, Vec<T>, BTreeMap<String, String>, Option<T>, a type that implements oslo::config::OptionValue, or a type that derives serde::Deserialize with `#[opt(serde)]` on the field".to_owned()
 }
 

@@ -132,6 +132,49 @@ fn namespace_defaults_to_the_crate_name() {
 }
 
 #[test]
+fn a_number_type_an_option_cannot_have_names_the_one_to_use() {
+    assert_eq!(
+        errors(quote!(/// F.
+            #[opt(default = 0.5)] f: f32)),
+        ["`f32` options are not supported: use `f64`"]
+    );
+    assert_eq!(
+        errors(quote!(/// F.
+            f: Vec<f32>)),
+        ["`f32` options are not supported: use `f64`"]
+    );
+    assert_eq!(
+        errors(quote!(/// N.
+            #[opt(default = 1)] n: u128)),
+        ["`u128` options are not supported: use `u64`"]
+    );
+    assert_eq!(
+        errors(quote!(/// N.
+            n: Option<std::num::NonZeroU32>)),
+        ["`NonZeroU32` options are not supported: use `u32` with `min = 1`"]
+    );
+    assert_eq!(
+        errors(quote!(/// S.
+            #[opt(default = "a")] s: &'static str)),
+        ["`&str` options are not supported: use `String`"]
+    );
+    for int in [
+        quote!(i8),
+        quote!(u8),
+        quote!(i16),
+        quote!(u16),
+        quote!(u32),
+        quote!(usize),
+    ] {
+        assert_eq!(
+            errors(quote!(/// N.
+            #[opt(default = 1)] n: #int)),
+            Vec::<String>::new()
+        );
+    }
+}
+
+#[test]
 fn defaults_are_checked_against_types_and_bounds() {
     assert_eq!(
         errors(quote!(/// P.

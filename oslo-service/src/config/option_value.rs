@@ -148,16 +148,25 @@ impl OptionValue for Duration {
         let duration = match text.parse::<f64>() {
             Ok(seconds) => Duration::try_from_secs_f64(seconds)
                 .map_err(|_| "expected a non-negative number of seconds".to_owned())?,
-            Err(_) => humantime::parse_duration(text).map_err(|err| {
-                format!(
-                    "expected a duration such as 30s, 1m30s, 250ms or a number of seconds: {err}"
-                )
-            })?,
+            Err(_) => humantime::parse_duration(text).map_err(|err| not_a_duration(text, &err))?,
         };
         if duration > MAX_DURATION {
             return Err("expected a duration of at most 100 years".to_owned());
         }
         Ok(duration)
+    }
+}
+
+/// Why `text` is no duration, with what one looks like. Of humantime's own words, only
+/// those that name the fault are kept: "expected number at 0" says neither.
+fn not_a_duration(text: &str, err: &humantime::DurationError) -> String {
+    const LOOKS: &str = "expected a duration such as 10s, 1m30s, 250ms or a number of seconds";
+    match err {
+        humantime::DurationError::Empty => format!("an empty value is not a duration; {LOOKS}"),
+        humantime::DurationError::UnknownUnit { .. } | humantime::DurationError::NumberOverflow => {
+            format!("`{text}` is not a duration ({err}); {LOOKS}")
+        }
+        _ => format!("`{text}` is not a duration; {LOOKS}"),
     }
 }
 
@@ -203,6 +212,13 @@ mod tests {
             Ok(Duration::from_millis(1500))
         );
         assert!(Duration::parse_option("-2").is_err());
+        assert_eq!(
+            Duration::parse_option("soon"),
+            Err(
+                "`soon` is not a duration; expected a duration such as 10s, 1m30s, 250ms or a number of seconds"
+                    .to_owned()
+            )
+        );
         assert!(Duration::parse_option("soon").is_err());
         assert_eq!(Duration::parse_option("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(

@@ -11,6 +11,23 @@ use super::{Config, ConfigError, ConfigSources, GroupInfo, Masker, Snapshot, pro
 /// A check of a configuration about to replace the running one ([`Config::add_reload_check`]).
 pub(super) type ReloadCheck = Box<dyn Fn(&Snapshot) -> Result<(), ConfigError> + Send + Sync>;
 
+/// What a `mutate` did: the options it changed, and the immutable ones whose change it
+/// ignored (each as group and option).
+#[derive(Debug)]
+pub(crate) struct Mutated {
+    pub(crate) changed: Vec<(String, String)>,
+    pub(crate) ignored: Vec<(String, String)>,
+}
+
+impl Mutated {
+    /// One warning per ignored change.
+    pub(crate) fn warn_ignored(&self) {
+        for (group, option) in &self.ignored {
+            tracing::warn!(%group, %option, "ignoring change to immutable option");
+        }
+    }
+}
+
 /// An option a `mutate` reload changed: its values as text before and after (`None`
 /// when unset), secrets masked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +109,14 @@ impl Config {
     /// old value.
     /// The hooks of [`Config::on_mutate`] are then called with what changed.
     pub fn mutate(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        let mutated = self.mutate_unlogged()?;
+        mutated.warn_ignored();
+        Ok(mutated.changed)
+    }
+
+    /// What [`Config::mutate`] does, leaving the changes it ignored unsaid: each process
+    /// of a host re-reads the same files, and one of them (the parent) tells.
+    pub(crate) fn mutate_unlogged(&self) -> Result<Mutated, ConfigError> {
         self.record(self.read_sources().and_then(|fresh| {
             self.run_reload_checks(&fresh)?;
             Ok(self.mutate_to(fresh))
@@ -145,7 +170,9 @@ impl Config {
 
     /// What [`Config::mutate`] does, with the values of INI `text` as the new ones.
     pub(crate) fn mutate_from_ini(&self, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
-        Ok(self.mutate_to(self.checked_ini(text)?))
+        let mutated = self.mutate_to(self.checked_ini(text)?);
+        mutated.warn_ignored();
+        Ok(mutated.changed)
     }
 
     fn checked_ini(&self, text: &str) -> Result<Snapshot, ConfigError> {
@@ -156,16 +183,17 @@ impl Config {
 
     /// Applies the mutable options of `fresh` (and those no group declares), keeps the
     /// others, and calls the mutate hooks with what changed.
-    fn mutate_to(&self, mut fresh: Snapshot) -> Vec<(String, String)> {
+    fn mutate_to(&self, mut fresh: Snapshot) -> Mutated {
         let declared = &self.shared.declared;
         let old = self.snapshot();
+        let mut ignored = Vec::new();
         for (group, option) in old.changed_options(&fresh) {
             let mutable = declared
                 .get(&group, &option)
                 .is_none_or(|spec| spec.mutable);
             if !mutable {
-                tracing::warn!(%group, %option, "ignoring change to immutable option");
                 fresh.copy_option_from(&old, &group, &option);
+                ignored.push((group, option));
             }
         }
         let changed = self.replace(fresh);
@@ -197,7 +225,7 @@ impl Config {
                 hook(&changes);
             }
         }
-        changed
+        Mutated { changed, ignored }
     }
 
     fn read_sources(&self) -> Result<Snapshot, ConfigError> {

@@ -123,6 +123,21 @@ fn a_bad_value_names_file_line_group_option_and_value() {
 }
 
 #[test]
+fn a_bad_duration_in_a_file_says_what_a_duration_looks_like() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "svc.conf", "[poller]\ninterval = soon\n");
+    let message = load_poller(&[&file]).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}:2: invalid value 'soon' for option interval in group [poller]: \
+             `soon` is not a duration; expected a duration such as 10s, 1m30s, 250ms or a number of seconds",
+            file.display()
+        )
+    );
+}
+
+#[test]
 fn a_syntax_error_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "svc.conf", "[DEFAULT]\noops\n");

@@ -75,22 +75,28 @@ impl Phase {
         systemd::notify_reloading();
         systemd::notify_status("reloading");
         let reread = match method {
-            RestartMethod::Reload => conf.reload(),
-            RestartMethod::Mutate => conf.mutate(),
+            RestartMethod::Reload => conf.reload().map(|changed| (changed.len(), None)),
+            RestartMethod::Mutate => conf
+                .mutate_unlogged()
+                .map(|mutated| (mutated.changed.len(), Some(mutated))),
         };
         match reread {
-            Ok(changed) => {
-                tracing::info!(changed = changed.len(), "configuration reloaded");
+            Ok((changed, mutated)) => {
+                tracing::info!(changed, "configuration reloaded");
                 crate::metrics::reloaded(true, conf.generation());
                 // Levels changed at run time (the debug console's loglevel) last until
                 // a reload.
                 if let Err(err) = crate::log::reapply_levels(conf) {
                     tracing::warn!(error = %err, "cannot re-apply the configured log levels");
                 }
-                // A typo added by this edit of the files, said once for the host (a
-                // worker reloads the files its parent has reported on).
+                // A typo added by this edit of the files, or a change a mutate
+                // ignores, said once for the host (a worker reloads the files its
+                // parent has reported on).
                 if !super::started_as_worker() {
                     conf.warn_unknown_options();
+                    if let Some(mutated) = &mutated {
+                        mutated.warn_ignored();
+                    }
                 }
                 // As oslo.service does after each SIGHUP: the values now in force.
                 if conf

@@ -13,12 +13,13 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::super::protocol::{
     Frame, Frames, Outcome, PONG, READY, RECYCLE, claim_frame, last_metrics_frame, metrics_frame,
@@ -159,55 +160,62 @@ impl ParentLink {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(mut queued) = queued {
-            tokio::spawn(async move {
-                while let Some(Outgoing { frame, written }) = queued.recv().await {
-                    // The reader sees the parent gone and ends the process.
-                    if writer.write_all(&frame).await.is_err() {
-                        return;
-                    }
-                    if let Some(written) = written {
-                        let _ = written.send(());
+            tokio::spawn(
+                async move {
+                    while let Some(Outgoing { frame, written }) = queued.recv().await {
+                        // The reader sees the parent gone and ends the process.
+                        if writer.write_all(&frame).await.is_err() {
+                            return;
+                        }
+                        if let Some(written) = written {
+                            let _ = written.send(());
+                        }
                     }
                 }
-            });
+                .in_current_span(),
+            );
         }
         let claims = Arc::clone(&self.claims);
         let out = self.out.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 << 10];
-            let mut frames = Frames::default();
-            loop {
-                match reader.read(&mut buf).await {
-                    Ok(0) => parent_died(),
-                    Ok(n) => {
-                        frames.push(&buf[..n]);
-                        while let Some(frame) = frames.next_frame() {
-                            match frame {
-                                Frame::Answer { id, outcome } => {
-                                    if let Some(waiting) = claims.waiting().remove(&id) {
-                                        let _ = waiting.send(outcome);
+        tokio::spawn(
+            async move {
+                let mut buf = vec![0u8; 16 << 10];
+                let mut frames = Frames::default();
+                loop {
+                    match reader.read(&mut buf).await {
+                        Ok(0) => parent_died(),
+                        Ok(n) => {
+                            frames.push(&buf[..n]);
+                            while let Some(frame) = frames.next_frame() {
+                                match frame {
+                                    Frame::Answer { id, outcome } => {
+                                        if let Some(waiting) = claims.waiting().remove(&id) {
+                                            let _ = waiting.send(outcome);
+                                        }
                                     }
+                                    Frame::Ping => {
+                                        let _ = write_frame(&out, vec![PONG]);
+                                    }
+                                    Frame::Scrape { id } => {
+                                        let metrics = crate::metrics::encoded();
+                                        let _ = write_frame(&out, metrics_frame(id, &metrics));
+                                    }
+                                    Frame::Drain => crate::service::begin_draining(),
+                                    _ => {}
                                 }
-                                Frame::Ping => {
-                                    let _ = write_frame(&out, vec![PONG]);
-                                }
-                                Frame::Scrape { id } => {
-                                    let metrics = crate::metrics::encoded();
-                                    let _ = write_frame(&out, metrics_frame(id, &metrics));
-                                }
-                                Frame::Drain => crate::service::begin_draining(),
-                                _ => {}
                             }
                         }
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                    Err(err) => {
-                        tracing::error!(error = %err, "cannot read the control socket");
-                        parent_died()
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot read the control socket");
+                            parent_died()
+                        }
                     }
                 }
             }
-        });
+            // What it logs (the parent's death above all) carries the worker's span.
+            .in_current_span(),
+        );
         Ok(())
     }
 
@@ -244,11 +252,17 @@ impl ParentLink {
 }
 
 /// What a worker does when its parent is gone: no graceful stop, nobody would wait for
-/// it, and a new parent may already run the same services.
+/// it, and a new parent may already run the same services. The news can come twice at
+/// once (end-of-file on the control socket, the parent-death signal): the first caller
+/// says it and exits, a second waits for that exit.
 pub(in crate::launcher) fn parent_died() -> ! {
-    tracing::error!(
-        pid = std::process::id(),
-        "parent process has died unexpectedly, exiting"
-    );
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if SAID.swap(true, Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+    // The worker's span carries its service, index and pid.
+    tracing::error!("parent process has died unexpectedly, exiting");
     std::process::exit(1)
 }
