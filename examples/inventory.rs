@@ -12,9 +12,10 @@
 //! where its periodic task `Refresher.refresh` runs every `refresh_every` (at most;
 //! `periodic_interval_max` and `periodic_fuzzy_delay` in `#[oslo::service]` shape the
 //! schedule). One `ProcessLauncher` starts both, stops both on SIGTERM and reloads both
-//! on SIGHUP. Logs name each task `Struct.method`. The API counts the items it lists in
-//! a metric of its own, `inventory_items_listed_total`, which the host's scrape shows
-//! for each worker.
+//! on SIGHUP; SIGTTIN and SIGTTOU add and remove API workers, never a second refresher
+//! (it is launched with the bounds `1..=1`). Logs name each task `Struct.method`. The
+//! API counts the items it lists in a metric of its own, `inventory_items_listed_total`,
+//! which the host's scrape shows for each worker.
 
 use std::sync::LazyLock;
 
@@ -97,7 +98,8 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
     let api_workers = usize::try_from(opts.api_workers).unwrap_or(1);
     oslo::ProcessLauncher::new(conf)
         .launch_service(api, api_workers)
-        .launch_service(Refresher, 1)
+        // The refresher runs exactly once: SIGTTIN and SIGTTOU change the API's workers only.
+        .launch_service_bounded(Refresher, 1, 1..=1)
         .run()
         .await
 }

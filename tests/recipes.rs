@@ -3,7 +3,7 @@
 mod support;
 
 use support::http::Connection;
-use support::{Signal, exit_code, start_listening};
+use support::{Signal, exit_code, start_listening, wait_until};
 
 const INVENTORY: &str = env!("CARGO_BIN_EXE_inventory");
 
@@ -42,6 +42,79 @@ fn an_http_api_and_background_tasks_in_one_program() {
 
     service.signal(Signal::TERM);
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
+/// The refresher is launched with the bounds `1..=1`: SIGTTIN grows the API's workers
+/// and not the refresher's, SIGTTOU shrinks the API's and keeps the one refresher, and
+/// each signal says once that it left the refresher alone.
+#[test]
+fn sigttin_and_sigttou_change_the_api_workers_and_never_the_refresher() {
+    let config = "[inventory]\nport = 0\napi_workers = 2\n";
+    let (mut service, port) = start_listening(INVENTORY, config);
+    let workers = |n: usize| {
+        wait_until(&format!("{n} workers\n{}", service.log()), || {
+            service.children().len() == n
+        })
+    };
+    workers(3);
+
+    service.signal(Signal::TTIN);
+    // The parent handles a signal for every service before it starts a worker: by the
+    // time the API's third worker starts, the refresher's count is settled.
+    service.wait_log_line(&["started worker", "service=inventory-api", "worker=2"]);
+    let log = service.log();
+    assert!(
+        support::has_line(
+            &log,
+            &[
+                "worker count changed",
+                "service=inventory-api",
+                "from=2",
+                "to=3"
+            ]
+        ),
+        "{log}"
+    );
+    assert!(!has_count_change(&log, "service=Refresher"), "{log}");
+    let at_most = [
+        "not adding one",
+        "service=Refresher",
+        "workers=1",
+        "bound=1",
+    ];
+    assert!(support::has_line(&log, &at_most), "{log}");
+    workers(4);
+    assert_eq!(service.log_count("started worker service=Refresher"), 1);
+
+    service.signal(Signal::TTOU);
+    service.wait_log("worker count changed service=inventory-api from=3 to=2");
+    let at_least = [
+        "not removing one",
+        "service=Refresher",
+        "workers=1",
+        "bound=1",
+    ];
+    service.wait_log_line(&at_least);
+    workers(3);
+    let log = service.log();
+    assert!(!has_count_change(&log, "service=Refresher"), "{log}");
+    let said = |parts: &[&str]| {
+        log.lines()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .count()
+    };
+    assert_eq!((said(&at_most), said(&at_least)), (1, 1), "{log}");
+    assert_eq!(service.log_count("refresher started"), 1, "{log}");
+    let items = Connection::open(port).unwrap().get("/items", "").unwrap();
+    assert_eq!(items.status, 200);
+
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+}
+
+/// Whether the log says the worker count of the service `field` names changed.
+fn has_count_change(log: &str, field: &str) -> bool {
+    support::has_line(log, &["worker count changed", field])
 }
 
 /// "What to put in Cargo.toml": a crate of its own whose one dependency is

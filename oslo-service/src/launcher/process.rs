@@ -3,6 +3,7 @@
 //! in-process launcher.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -79,37 +80,61 @@ impl ProcessLauncher {
         self
     }
 
-    /// Adds a service, to run in `workers` processes of its own (at least 1).
-    pub fn launch_service<S: ServiceBase>(mut self, service: S, workers: usize) -> Self {
+    /// Adds a service, to run in `workers` processes of its own (at least 1). SIGTTIN
+    /// and SIGTTOU change its count between 1 and any number.
+    pub fn launch_service<S: ServiceBase>(self, service: S, workers: usize) -> Self {
+        self.launch_service_bounded(service, workers, 1..=usize::MAX)
+    }
+
+    /// Adds a service whose worker count stays within `bounds`: `1..=1` for a service
+    /// that must run exactly once (a flusher, a scheduler). [`ProcessLauncher::run`]
+    /// refuses a `workers` outside them; `set_workers` refuses one too; SIGTTIN and
+    /// SIGTTOU leave the service alone at its bounds.
+    ///
+    /// The bounds are given here, next to the count they limit, rather than by the
+    /// service itself: a service written with `#[oslo::service]` needs nothing more.
+    pub fn launch_service_bounded<S: ServiceBase>(
+        mut self,
+        service: S,
+        workers: usize,
+        bounds: RangeInclusive<usize>,
+    ) -> Self {
         self.launched.push(Launched {
             service: Arc::new(service),
             workers,
+            bounds,
         });
         self
     }
 
-    /// Sets how many workers the services named `service` get.
+    /// Sets how many workers the services named `service` get (within their bounds).
     pub fn set_workers(&mut self, service: &str, workers: usize) -> Result<()> {
         check_workers(workers)?;
         let mut found = false;
+        for launched in self.launched.iter().filter(|l| l.service.name() == service) {
+            check_bounds(service, workers, &launched.bounds)?;
+            found = true;
+        }
+        if !found {
+            return Err(no_such_service(service));
+        }
         for launched in self
             .launched
             .iter_mut()
             .filter(|l| l.service.name() == service)
         {
             launched.workers = workers;
-            found = true;
         }
-        found.then_some(()).ok_or_else(|| no_such_service(service))
+        Ok(())
     }
 
     /// A handle that changes worker counts while [`ProcessLauncher::run`] runs.
     pub fn handle(&self) -> LauncherHandle {
         LauncherHandle {
-            names: self
+            services: self
                 .launched
                 .iter()
-                .map(|l| l.service.name().to_owned())
+                .map(|l| (l.service.name().to_owned(), l.bounds.clone()))
                 .collect(),
             commands: self.commands_tx.clone(),
         }
@@ -124,6 +149,7 @@ impl ProcessLauncher {
     pub async fn run(self) -> Result<()> {
         for launched in &self.launched {
             check_workers(launched.workers)?;
+            check_bounds(launched.service.name(), launched.workers, &launched.bounds)?;
         }
         if let Some(marker) = marker()? {
             return self.run_worker(marker).await;
@@ -178,16 +204,23 @@ impl ProcessLauncher {
 /// Changes a running [`ProcessLauncher`]'s worker counts from another task.
 #[derive(Clone, Debug)]
 pub struct LauncherHandle {
-    names: Vec<String>,
+    /// Each service's name and worker bounds.
+    services: Vec<(String, RangeInclusive<usize>)>,
     commands: mpsc::UnboundedSender<Command>,
 }
 
 impl LauncherHandle {
     /// Sets how many workers the services named `service` get: new workers start at
-    /// once, extra ones (the highest indexes) stop gracefully.
+    /// once, extra ones (the highest indexes) stop gracefully. A count outside the
+    /// service's bounds is refused.
     pub fn set_workers(&self, service: &str, workers: usize) -> Result<()> {
         check_workers(workers)?;
-        if !self.names.iter().any(|name| name == service) {
+        let mut found = false;
+        for (_, bounds) in self.services.iter().filter(|(name, _)| name == service) {
+            check_bounds(service, workers, bounds)?;
+            found = true;
+        }
+        if !found {
             return Err(no_such_service(service));
         }
         self.commands
@@ -201,4 +234,118 @@ impl LauncherHandle {
 
 fn no_such_service(service: &str) -> Error {
     Error::Launch(format!("no service named '{service}'"))
+}
+
+/// Whether `service` may run `workers` workers: its bounds are sound (not empty, from
+/// 1) and hold the count.
+fn check_bounds(service: &str, workers: usize, bounds: &RangeInclusive<usize>) -> Result<()> {
+    if bounds.is_empty() || *bounds.start() == 0 {
+        return Err(Error::Launch(format!(
+            "service '{service}' has worker bounds {}..={}: they must hold 1 or more",
+            bounds.start(),
+            bounds.end()
+        )));
+    }
+    if !bounds.contains(&workers) {
+        return Err(Error::Launch(format!(
+            "service '{service}' cannot run {workers} workers: it runs {}",
+            describe_bounds(bounds)
+        )));
+    }
+    Ok(())
+}
+
+/// `exactly 1`, `at least 2`, `1 to 4` workers.
+fn describe_bounds(bounds: &RangeInclusive<usize>) -> String {
+    match (*bounds.start(), *bounds.end()) {
+        (min, max) if min == max => format!("exactly {min}"),
+        (min, usize::MAX) => format!("at least {min}"),
+        (min, max) => format!("{min} to {max}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigSources;
+
+    struct Named(&'static str);
+
+    impl ServiceBase for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+    }
+
+    fn launcher() -> ProcessLauncher {
+        let conf = Config::load(ConfigSources::default()).unwrap();
+        ProcessLauncher::new(conf)
+            .launch_service(Named("api"), 2)
+            .launch_service_bounded(Named("flusher"), 1, 1..=1)
+            .launch_service_bounded(Named("conductor"), 2, 2..=4)
+    }
+
+    #[test]
+    fn a_count_outside_the_bounds_is_an_error_naming_service_count_and_bounds() {
+        let mut launcher = launcher();
+        let handle = launcher.handle();
+        for (service, workers, message) in [
+            (
+                "flusher",
+                2,
+                "service 'flusher' cannot run 2 workers: it runs exactly 1",
+            ),
+            (
+                "conductor",
+                5,
+                "service 'conductor' cannot run 5 workers: it runs 2 to 4",
+            ),
+            (
+                "conductor",
+                1,
+                "service 'conductor' cannot run 1 workers: it runs 2 to 4",
+            ),
+        ] {
+            let err = launcher.set_workers(service, workers).unwrap_err();
+            assert_eq!(err.to_string(), message);
+            let err = handle.set_workers(service, workers).unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+        // Within the bounds, and any count for an unbounded service.
+        launcher.set_workers("conductor", 4).unwrap();
+        launcher.set_workers("api", 64).unwrap();
+        handle.set_workers("flusher", 1).unwrap_or_else(|err| {
+            // Not running: only that is refused.
+            assert_eq!(err.to_string(), "the launcher is not running");
+        });
+    }
+
+    #[test]
+    fn a_count_outside_the_bounds_at_launch_is_an_error() {
+        let launched = [
+            (3, 1..=2, "service 's' cannot run 3 workers: it runs 1 to 2"),
+            (
+                1,
+                2..=usize::MAX,
+                "service 's' cannot run 1 workers: it runs at least 2",
+            ),
+            (
+                1,
+                // Empty: a user's `max..=min`.
+                RangeInclusive::new(2, 1),
+                "service 's' has worker bounds 2..=1: they must hold 1 or more",
+            ),
+            (
+                1,
+                0..=1,
+                "service 's' has worker bounds 0..=1: they must hold 1 or more",
+            ),
+        ];
+        for (workers, bounds, message) in launched {
+            let err = check_bounds("s", workers, &bounds).unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+        check_bounds("s", 1, &(1..=1)).unwrap();
+        check_bounds("s", 7, &(1..=usize::MAX)).unwrap();
+    }
 }

@@ -10,6 +10,7 @@ mod scrape;
 mod stopping;
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -40,10 +41,11 @@ struct Link {
     last_heard: Option<SystemTime>,
 }
 
-/// A service and how many workers run it.
+/// A service, how many workers run it and how many it may have.
 pub(super) struct Launched {
     pub(super) service: Arc<dyn ServiceBase>,
     pub(super) workers: usize,
+    pub(super) bounds: RangeInclusive<usize>,
 }
 
 /// What a [`LauncherHandle`](super::LauncherHandle) asks of a running launcher.
@@ -82,13 +84,19 @@ impl Supervisor {
         let options = RuntimeOptions::read(&conf.snapshot())?;
         let mut services = Services::new(conf.clone());
         let mut wanted = Vec::with_capacity(launched.len());
-        for Launched { service, workers } in launched {
-            wanted.push((service.name().to_owned(), workers));
-            services.add(service);
+        let mut bounds = Vec::with_capacity(launched.len());
+        for launched in launched {
+            wanted.push((launched.service.name().to_owned(), launched.workers));
+            bounds.push(launched.bounds);
+            services.add(launched.service);
+        }
+        let mut pool = Pool::new(wanted, options.graceful_shutdown_timeout);
+        for (index, bounds) in bounds.into_iter().enumerate() {
+            pool.set_bounds(index, bounds);
         }
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
-            pool: Pool::new(wanted, options.graceful_shutdown_timeout),
+            pool,
             conf,
             restart_method,
             options,
@@ -154,18 +162,13 @@ impl Supervisor {
                     Some(SignalEvent::ParentGone) => {}
                     Some(SignalEvent::AddWorker) => {
                         tracing::info!(signal = %SignalEvent::AddWorker, "caught signal, adding a worker to every service");
-                        for pool in 0..self.pool.services() {
-                            self.set_target(pool, self.pool.target(pool) + 1);
-                        }
+                        let actions = self.pool.add_worker(Instant::now());
+                        self.carry_out(actions);
                     }
                     Some(SignalEvent::RemoveWorker) => {
                         tracing::info!(signal = %SignalEvent::RemoveWorker, "caught signal, removing a worker from every service");
-                        for pool in 0..self.pool.services() {
-                            match self.pool.target(pool) {
-                                0 | 1 => tracing::info!(service = %self.pool.name(pool), "keeping the last worker"),
-                                target => self.set_target(pool, target - 1),
-                            }
-                        }
+                        let actions = self.pool.remove_worker(Instant::now());
+                        self.carry_out(actions);
                     }
                 },
                 Some(event) = self.events_rx.recv() => self.worker_event(event),

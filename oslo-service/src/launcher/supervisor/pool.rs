@@ -7,6 +7,7 @@
 //! events.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::process::Signal;
@@ -37,6 +38,8 @@ pub(super) enum Action {
 struct Service {
     name: String,
     target: usize,
+    /// The counts SIGTTIN and SIGTTOU keep it within.
+    bounds: RangeInclusive<usize>,
     rate: ForkRate,
 }
 
@@ -92,6 +95,7 @@ impl Pool {
                 .map(|(name, target)| Service {
                     name,
                     target,
+                    bounds: 1..=usize::MAX,
                     rate: ForkRate::default(),
                 })
                 .collect(),
@@ -102,6 +106,12 @@ impl Pool {
             started_slots: BTreeSet::new(),
             restarts: BTreeMap::new(),
         }
+    }
+
+    /// The worker counts SIGTTIN and SIGTTOU keep `pool` within (from 1 to any by
+    /// default; the launcher checked them).
+    pub(super) fn set_bounds(&mut self, pool: usize, bounds: RangeInclusive<usize>) {
+        self.services[pool].bounds = bounds;
     }
 
     /// How long a worker retired from now on has (a reloaded `graceful_shutdown_timeout`).
@@ -386,6 +396,36 @@ impl Pool {
             .into_iter()
             .filter_map(|pid| self.retire(pid, now))
             .collect()
+    }
+
+    /// SIGTTIN: one worker more for every service below its maximum.
+    pub(super) fn add_worker(&mut self, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for pool in 0..self.services.len() {
+            let service = &self.services[pool];
+            let (workers, bound) = (service.target, *service.bounds.end());
+            if workers >= bound {
+                tracing::info!(service = %service.name, workers, bound, "service at its most workers, not adding one");
+                continue;
+            }
+            actions.extend(self.set_target(pool, workers + 1, now));
+        }
+        actions
+    }
+
+    /// SIGTTOU: one worker less for every service above its minimum (at least 1).
+    pub(super) fn remove_worker(&mut self, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for pool in 0..self.services.len() {
+            let service = &self.services[pool];
+            let (workers, bound) = (service.target, (*service.bounds.start()).max(1));
+            if workers <= bound {
+                tracing::info!(service = %service.name, workers, bound, "service at its fewest workers, not removing one");
+                continue;
+            }
+            actions.extend(self.set_target(pool, workers - 1, now));
+        }
+        actions
     }
 
     /// A reload begins (its configuration was read and accepted): `reload` starts a new

@@ -476,3 +476,54 @@ fn a_recycle_asked_while_stopping_changes_nothing() {
         "nothing started while stopping"
     );
 }
+
+/// SIGTTIN and SIGTTOU, one after another, against a service without bounds (from 1), a
+/// service that runs exactly once and one of 2 to 3 workers: a service at its bound is
+/// left alone, the others still change, and the live workers follow the counts.
+#[test]
+fn ttin_and_ttou_keep_each_service_within_its_bounds() {
+    #[derive(Clone, Copy, Debug)]
+    enum Event {
+        Ttin,
+        Ttou,
+    }
+    use Event::{Ttin, Ttou};
+    let mut world = World::new(&[("api", 2), ("flusher", 1), ("conductor", 2)]);
+    world.pool.set_bounds(1, 1..=1);
+    world.pool.set_bounds(2, 2..=3);
+    world.fill();
+    let pids = world.current();
+    world.ready(&pids);
+    assert_eq!(world.state, LauncherState::Running);
+    // The targets of api, flusher and conductor after each event.
+    let table = [
+        (Ttin, [3, 1, 3]),
+        (Ttin, [4, 1, 3]),
+        (Ttou, [3, 1, 2]),
+        (Ttou, [2, 1, 2]),
+        (Ttou, [1, 1, 2]),
+        (Ttou, [1, 1, 2]),
+        (Ttin, [2, 1, 3]),
+    ];
+    for (step, (event, targets)) in table.into_iter().enumerate() {
+        let actions = match event {
+            Ttin => world.pool.add_worker(world.now),
+            Ttou => world.pool.remove_worker(world.now),
+        };
+        world.apply(actions);
+        // Past the fork rate's window: every wanted worker starts.
+        world.advance(Duration::from_secs(5));
+        for (pool, target) in targets.into_iter().enumerate() {
+            assert_eq!(
+                world.pool.target(pool),
+                target,
+                "step {step} ({event:?}), service {pool}"
+            );
+            assert_eq!(
+                world.pool.current(Some(pool)).count(),
+                target,
+                "step {step} ({event:?}): live workers of service {pool}"
+            );
+        }
+    }
+}
