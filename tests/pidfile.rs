@@ -22,14 +22,6 @@ fn start(pid_file: &Path, config: &str) -> Service {
     Service::start_command(command, config, Stdout::Null, None)
 }
 
-fn read_pid(path: &Path) -> u32 {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
-    text.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("no pid in {text:?}"))
-}
-
 #[test]
 fn the_parent_writes_its_pid_workers_never_touch_it_and_a_clean_exit_removes_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,7 +30,12 @@ fn the_parent_writes_its_pid_workers_never_touch_it_and_a_clean_exit_removes_it(
     std::fs::write(&pid_file, format!("{}\n", std::process::id())).unwrap();
     let mut service = start(&pid_file, CONFIG);
     service.expect_notify("READY=1");
-    assert_eq!(read_pid(&pid_file), service.pid(), "{}", service.log());
+    assert_eq!(
+        support::pid_in(&pid_file),
+        service.pid(),
+        "{}",
+        service.log()
+    );
     assert!(
         has_line(
             &service.log(),
@@ -65,7 +62,7 @@ fn the_parent_writes_its_pid_workers_never_touch_it_and_a_clean_exit_removes_it(
         (now.ino(), now.mtime_nsec()),
         (written.ino(), written.mtime_nsec())
     );
-    assert_eq!(read_pid(&pid_file), service.pid());
+    assert_eq!(support::pid_in(&pid_file), service.pid());
 
     service.signal(Signal::TERM);
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
@@ -80,7 +77,7 @@ fn a_pid_file_naming_another_process_at_exit_is_left_alone() {
     let pid_file = dir.path().join("api.pid");
     let mut service = start(&pid_file, CONFIG);
     service.expect_notify("READY=1");
-    assert_eq!(read_pid(&pid_file), service.pid());
+    assert_eq!(support::pid_in(&pid_file), service.pid());
     // Another instance (or an operator) took the path over meanwhile.
     std::fs::write(&pid_file, "4194000\n").unwrap();
     service.signal(Signal::TERM);

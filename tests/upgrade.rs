@@ -239,15 +239,6 @@ fn a_new_executable_that_fails_leaves_the_old_one_serving() {
     assert_eq!(exit_code(service.wait_exit()), 0, "{log}");
 }
 
-/// The pid a pid file names.
-fn pid_in(path: &Path) -> u32 {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
-    text.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("no pid in {text:?}"))
-}
-
 #[test]
 fn the_pid_file_moves_to_the_successor_and_the_old_pid_to_oldbin_until_it_exits() {
     let dir = tempfile::tempdir().unwrap();
@@ -263,7 +254,7 @@ fn the_pid_file_moves_to_the_successor_and_the_old_pid_to_oldbin_until_it_exits(
     let mut service = Service::start_command(command, config, Stdout::Null, None);
     service.expect_notify("READY=1");
     let old = service.pid();
-    assert_eq!(pid_in(&pid_file), old);
+    assert_eq!(support::pid_in(&pid_file), old);
     let port = listening_port(&service.log());
     let mut busy = support::http::Connection::open(port).unwrap();
     busy.send(b"GET /debug/sleep/600000 HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -276,14 +267,14 @@ fn the_pid_file_moves_to_the_successor_and_the_old_pid_to_oldbin_until_it_exits(
     service.expect_notify("READY=1");
     service.wait_log("the new executable is ready, stopping this one's workers");
     assert!(alive(old), "{}", service.log());
-    assert_eq!(pid_in(&pid_file), successor, "{}", service.log());
-    assert_eq!(pid_in(&oldbin), old, "{}", service.log());
+    assert_eq!(support::pid_in(&pid_file), successor, "{}", service.log());
+    assert_eq!(support::pid_in(&oldbin), old, "{}", service.log());
 
     // The old one exits once its request is cut; its oldbin goes with it, and the
     // successor's pid file stays.
     service.wait_exit();
     assert!(!oldbin.exists(), "{}", service.log());
-    assert_eq!(pid_in(&pid_file), successor);
+    assert_eq!(support::pid_in(&pid_file), successor);
 
     // The successor removes it at its own clean stop.
     signal(successor, Signal::TERM);

@@ -407,6 +407,15 @@ pub fn is_informational(message: &str) -> bool {
 
 /// Whether one line of `log` holds every one of `parts`: a log line's message and its
 /// fields (`signal=SIGTERM`) in any order.
+/// The pid a pid file names.
+pub fn pid_in(path: &Path) -> u32 {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid in {text:?}"))
+}
+
 /// The `api` example's paste file (`examples/api-paste.ini`) written into `dir`, its
 /// health check's disable file moved there too; its path.
 pub fn api_paste_file(dir: &Path) -> PathBuf {
