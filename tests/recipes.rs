@@ -6,6 +6,7 @@ use support::http::Connection;
 use support::{Signal, exit_code, start_listening, wait_until};
 
 const INVENTORY: &str = env!("CARGO_BIN_EXE_inventory");
+const TALLY: &str = env!("CARGO_BIN_EXE_tally");
 
 /// An HTTP API in two workers and a background service with a periodic task in a third,
 /// from one `ProcessLauncher`: both serve, the task runs on its schedule in its own
@@ -153,4 +154,61 @@ fn a_users_crate_with_oslo_service_alone_builds() {
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+}
+
+/// One service owns the HTTP server and has a periodic task: in each of its two worker
+/// processes the server answers and the task runs, reading what the routes of that same
+/// process counted. Every hit served is flushed by the task of the worker that served
+/// it, and `/tally` shows a worker's flushed count from the state its routes share.
+#[test]
+fn a_periodic_task_runs_in_the_http_workers_over_the_apps_state() {
+    let (mut service, port) = start_listening(TALLY, "[tally]\nport = 0\nworkers = 2\n");
+    const HITS: u64 = 20;
+    for _ in 0..HITS {
+        let hit = Connection::open(port).unwrap().get("/hit", "").unwrap();
+        assert_eq!(hit.status, 200);
+    }
+    let flushed = |log: &str| -> u64 {
+        log.lines()
+            .filter(|line| line.contains("tally flushed"))
+            .filter_map(|line| {
+                line.split_once(" hits=")?
+                    .1
+                    .split(' ')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    };
+    wait_until(&format!("{HITS} hits flushed\n{}", service.log()), || {
+        flushed(&service.log()) == HITS
+    });
+    let log = service.log();
+    // Each flush ran in a worker of the service that serves.
+    assert!(
+        log.lines()
+            .filter(|line| line.contains("tally flushed"))
+            .all(|line| line.contains("worker{service=Tally worker=")),
+        "{log}"
+    );
+    // A worker that served hits shows them flushed, from its own state.
+    let children = service.children();
+    let tally = Connection::open(port)
+        .unwrap()
+        .get("/tally", "")
+        .unwrap()
+        .text();
+    let pid: u32 = tally
+        .split_once("pid=")
+        .and_then(|(_, rest)| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {tally:?}"));
+    assert!(
+        children.contains(&pid),
+        "{tally} not from a worker of {children:?}"
+    );
+    assert!(tally.contains("pending=0"), "{tally}");
+
+    service.signal(Signal::TERM);
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
 }
