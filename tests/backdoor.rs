@@ -420,11 +420,9 @@ fn a_client_of_another_user_is_refused_even_when_the_mode_lets_it_in() {
     assert!(console.ask("services").starts_with("hello state=running"));
 }
 
-/// The TCP console listens on 127.0.0.1, which every local user reaches: a client of
-/// another user gets nothing (the kernel's socket table names its owner), the refusal
-/// is logged, and the owner is served.
-#[test]
-fn a_tcp_client_of_another_user_is_refused() {
+/// Hello with its console on a port, ready, for a test that connects as another user
+/// (which needs root); the port.
+fn hello_on_a_port_for_another_user() -> (Service, u16) {
     assert!(
         rustix::process::getuid().is_root(),
         "this test starts a client as another user: run it as root (CI does)"
@@ -432,6 +430,15 @@ fn a_tcp_client_of_another_user_is_refused() {
     let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
     service.expect_notify("READY=1");
     let port: u16 = consoles(&service.log())[0].0.parse().unwrap();
+    (service, port)
+}
+
+/// The TCP console listens on 127.0.0.1, which every local user reaches: a client of
+/// another user gets nothing (the kernel's socket table names its owner), the refusal
+/// is logged, and the owner is served.
+#[test]
+fn a_tcp_client_of_another_user_is_refused() {
+    let (service, port) = hello_on_a_port_for_another_user();
     let said = connect_as_nobody("socket.AF_INET", &format!("('127.0.0.1', {port})"));
     assert_eq!(said.trim(), "connected, got 0 bytes");
     service.wait_log_line(&["backdoor refused a client of another user", "uid=65534"]);
@@ -444,13 +451,7 @@ fn a_tcp_client_of_another_user_is_refused() {
 /// filter, and each is refused in the log.
 #[test]
 fn a_tcp_client_that_closes_first_is_not_taken_for_root() {
-    assert!(
-        rustix::process::getuid().is_root(),
-        "this test starts a client as another user: run it as root (CI does)"
-    );
-    let service = Service::start(HELLO, &hello_config("backdoor_port = 0"), Stdout::Null);
-    service.expect_notify("READY=1");
-    let port: u16 = consoles(&service.log())[0].0.parse().unwrap();
+    let (service, port) = hello_on_a_port_for_another_user();
     let before = tcp(port).ask("loglevel");
     const TRIES: usize = 200;
     let client = format!(

@@ -157,20 +157,10 @@ fn a_worker_exiting_on_its_own_is_logged_with_its_status_and_replaced() {
     });
 }
 
+/// No worker survives its parent killed by SIGKILL, and each says once that its parent
+/// died, with its worker field.
 #[test]
-fn no_worker_survives_the_parent_killed_by_sigkill() {
-    let (service, _) = start(&config("", "count = 3"));
-    let workers = service.children();
-    assert_eq!(workers.len(), 3);
-    service.signal(Signal::KILL);
-    wait_until("every orphaned worker to exit", || {
-        workers.iter().all(|&pid| !is_alive(pid))
-    });
-    service.wait_log("parent process has died unexpectedly, exiting");
-}
-
-#[test]
-fn each_orphaned_worker_says_once_that_its_parent_died_with_its_worker_field() {
+fn no_worker_survives_the_parent_killed_by_sigkill_and_each_says_so_once() {
     let (service, _) = start(&config("", "count = 3"));
     let workers = service.children();
     assert_eq!(workers.len(), 3);
