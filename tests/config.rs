@@ -17,6 +17,18 @@ fn start(config: &str) -> Service {
     service
 }
 
+/// Runs `hello --check-config` on `file`, which it must refuse (exit 1); its stderr.
+fn check_config_refuses(file: impl AsRef<std::ffi::OsStr>) -> String {
+    let checked = Command::new(HELLO)
+        .args(["--check-config", "--config-file"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&checked.stderr).into_owned();
+    assert_eq!(checked.status.code(), Some(1), "{err}");
+    err
+}
+
 #[test]
 fn generate_config_prints_every_option_and_parses_back_to_the_defaults() {
     let output = Command::new(HELLO)
@@ -429,13 +441,7 @@ fn check_config_says_what_a_start_would_refuse_and_starts_nothing() {
          [coordination]\nbackend_url = etcd3+https://oslo:S3cret@etcd:2379\n",
     )
     .unwrap();
-    let checked = Command::new(HELLO)
-        .args(["--check-config", "--config-file"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&checked.stderr);
-    assert_eq!(checked.status.code(), Some(1), "{err}");
+    let err = check_config_refuses(&bad);
     let file = bad.display();
     for expected in [
         format!("{file}:2: invalid value '99999' for option backdoor_port"),
@@ -464,13 +470,7 @@ fn check_config_names_every_bad_value_of_every_group_at_once() {
          [coordination]\nbackend_url = etcd3+https://oslo:pa?ss77@etcd:2379\n",
     )
     .unwrap();
-    let checked = Command::new(HELLO)
-        .args(["--check-config", "--config-file"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&checked.stderr);
-    assert_eq!(checked.status.code(), Some(1), "{err}");
+    let err = check_config_refuses(&file);
     let path = file.display();
     let values = [
         (2, "'maybe' for option debug in group [DEFAULT]"),
@@ -535,13 +535,7 @@ fn a_dollar_in_a_secret_names_the_option_and_the_escape_never_the_text() {
     said(&service.log());
 
     // By --check-config.
-    let checked = Command::new(HELLO)
-        .args(["--check-config", "--config-file"])
-        .arg(service.config_path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&checked.stderr);
-    assert_eq!(checked.status.code(), Some(1), "{err}");
+    let err = check_config_refuses(service.config_path());
     said(&err);
 
     // On a reload: refused, the service runs on, and the log says why without it.
@@ -625,12 +619,6 @@ fn fatal_unknown_options_refuses_a_start_and_check_config_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("svc.conf");
     std::fs::write(&file, config).unwrap();
-    let checked = Command::new(HELLO)
-        .args(["--check-config", "--config-file"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&checked.stderr);
-    assert_eq!(checked.status.code(), Some(1), "{err}");
+    let err = check_config_refuses(&file);
     assert!(err.contains("did you mean [hello]?"), "{err}");
 }
