@@ -10,9 +10,12 @@
 //!
 //! Its `[hello]` options are declared once, in [`HelloOpts`]: `greeting` (logged at
 //! start and reset; mutable, so a `mutate` reload applies it in place),
+//! `greeting_interval` (the periodic greeting's spacing, applied again at each reload),
 //! `restart_method` (`reload` or `mutate`), and two switches that show failure
 //! handling: `fail_on_start` makes start fail, `hang_on_stop` makes stop never return,
 //! so that `graceful_shutdown_timeout` has to end the process.
+
+use std::time::Duration;
 
 use oslo::prelude::*;
 
@@ -22,6 +25,9 @@ struct HelloOpts {
     /// The greeting logged at start, at each reset and by the periodic task.
     #[opt(default = "hello, world", mutable, cli)]
     greeting: String,
+    /// Time between two periodic greetings; a reload applies a new value at once.
+    #[opt(default = "10s", mutable)]
+    greeting_interval: Duration,
     /// What SIGHUP does: `reload` stops, resets and starts the service again; `mutate`
     /// applies the mutable options and resets it in place.
     #[opt(default = "reload", choices = ["reload", "mutate"])]
@@ -61,8 +67,9 @@ impl Hello {
         Ok(())
     }
 
-    /// Runs at start, then every 10 s while the service runs.
-    #[periodic_task(spacing = "10s", run_immediately = true)]
+    /// Runs at start, then every `[hello] greeting_interval` (10 s by default) while the
+    /// service runs.
+    #[periodic_task(spacing = HelloOpts::greeting_interval, run_immediately = true)]
     async fn greet(&self, cx: &Context) -> oslo::Result<()> {
         let opts = cx.conf().group::<HelloOpts>()?;
         let greeting = &opts.greeting;
@@ -129,6 +136,36 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_mutate_of_greeting_interval_respaces_the_greeting_at_once() {
+        let mut hello = Harness::new(Hello, "[hello]\ngreeting_interval = 1m\n", GROUPS).unwrap();
+        hello.start().await.unwrap();
+        hello.advance(Duration::from_secs(30)).await;
+        let greet = &hello.task_stats()[0];
+        assert_eq!(
+            (greet.runs, greet.spacing),
+            (1, Some(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            greet.spacing_from.as_deref(),
+            Some("hello.greeting_interval")
+        );
+
+        // Its next run, 5 s after the one at 0, is past: it greets at once, then every 5 s.
+        hello
+            .mutate("[hello]\ngreeting_interval = 5s\n")
+            .await
+            .unwrap();
+        hello.advance(Duration::from_secs(12)).await;
+        let greet = &hello.task_stats()[0];
+        assert_eq!(
+            (greet.runs, greet.spacing),
+            (4, Some(Duration::from_secs(5)))
+        );
+        assert!(hello.logs().contains("periodic task spacing changed"));
+        assert!(hello.stop(Duration::from_secs(1)).await);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_mutate_applies_the_new_greeting_and_keeps_immutable_options() {
         let mut hello = Harness::new(Hello, "[hello]\ngreeting = hi\n", GROUPS).unwrap();
         let changed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -167,6 +204,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "service hello failed to start: fail_on_start is set in [hello]"
+        );
+
+        // Its greeting's spacing is an option of a group the test did not register: the
+        // start fails before hello's own, naming the task and the option.
+        let mut unregistered = Harness::new(Hello, "[hello]\n", &[]).unwrap();
+        let err = unregistered.start().await.unwrap_err().to_string();
+        assert!(
+            err.starts_with("service hello failed to start: periodic task greet takes its spacing from [hello] greeting_interval, which cannot be read: "),
+            "{err}"
         );
 
         let mut hanging = Harness::new(Hello, "[hello]\nhang_on_stop = true\n", GROUPS).unwrap();

@@ -8,7 +8,7 @@ pub use crate::config::spec::option_spec;
 pub use crate::config::typed::{FieldErrors, OptionField, read_option, read_serde};
 pub use crate::config::variants::serde_variants;
 pub use crate::entry::{MainSpec, RuntimeFlavor, RuntimeSpec, run_main, run_main_with_cli};
-pub use crate::periodic::driver::run_declared as run_periodic_tasks;
+pub use crate::periodic::driver::{check_task_options, run_declared as run_periodic_tasks};
 
 use crate::periodic::Timing;
 

@@ -6,7 +6,8 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{Ident, Lifetime, Token};
 
-use super::tasks::{CheckedTask, SpacingValue};
+use super::parse::Hook;
+use super::tasks::{CheckedTask, OptionPath, SpacingValue, Switch};
 use super::validate::{Checked, CheckedHook, ServiceImpl, ServiceStruct};
 use crate::tokens::{at, cfgs};
 
@@ -80,11 +81,34 @@ fn service_impl(service: &ServiceImpl) -> TokenStream {
     let name = quote_spanned! {at(self_ty.span())=>
         <Self as #runtime::__private::ServiceStruct>::NAME
     };
-    let hooks = hooks.iter().map(|hook| hook_method(runtime, hook));
+    // A task that reads an option of a group the program did not register fails the
+    // service's start, before the user's own start runs.
+    let check_options = tasks
+        .iter()
+        .any(|task| {
+            matches!(task.spacing, SpacingValue::Option(_))
+                || matches!(task.enabled, Switch::Option(_))
+        })
+        .then(|| quote!(#runtime::__private::check_task_options::<Self>(cx)));
+    let lifetime = Lifetime::new("'__oslo", Span::call_site());
+    let starts = hooks.iter().any(|hook| hook.hook == Hook::Start);
+    let check_only = check_options.as_ref().filter(|_| !starts).map(|check| {
+        quote! {
+            fn start<#lifetime>(
+                &#lifetime self,
+                cx: &#lifetime #runtime::Context,
+            ) -> #runtime::BoxFuture<#lifetime, #runtime::Result<()>> {
+                ::std::boxed::Box::pin(async move { #check })
+            }
+        }
+    });
+    let hooks = hooks.iter().map(|hook| {
+        let check = check_options.as_ref().filter(|_| hook.hook == Hook::Start);
+        hook_method(runtime, hook, check)
+    });
     let cfgs: Vec<_> = cfgs(&item.attrs).collect();
     // Always generated, so that tasks added at run time with `Context::add_periodic_task`
     // have a driver even in a service that declares none.
-    let lifetime = Lifetime::new("'__oslo", Span::call_site());
     // Spanned like `name` above, so that a missing struct attribute is reported once.
     let struct_consts = quote_spanned! {at(self_ty.span())=>
         <Self as #runtime::__private::ServiceStruct>::TYPE_NAME,
@@ -118,6 +142,7 @@ fn service_impl(service: &ServiceImpl) -> TokenStream {
                 #name
             }
 
+            #check_only
             #(#hooks)*
             #run
         }
@@ -148,10 +173,21 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
         quote!(#runtime::periodic::Scope::Local)
     };
     let spacing = match spacing {
-        SpacingValue::Default => quote!(#runtime::periodic::Spacing::Default),
-        SpacingValue::Negative => quote!(#runtime::periodic::Spacing::Negative),
-        SpacingValue::Nanos(nanos) => {
-            quote!(#runtime::periodic::Spacing::Every(::core::time::Duration::from_nanos(#nanos)))
+        SpacingValue::Default => quote!(.spacing(#runtime::periodic::Spacing::Default)),
+        SpacingValue::Negative => quote!(.spacing(#runtime::periodic::Spacing::Negative)),
+        SpacingValue::Nanos(nanos) => quote! {
+            .spacing(#runtime::periodic::Spacing::Every(::core::time::Duration::from_nanos(#nanos)))
+        },
+        SpacingValue::Option(option) => {
+            let read = option_ref(runtime, option, quote!(::core::time::Duration));
+            quote!(.spacing_from(#read))
+        }
+    };
+    let enabled = match enabled {
+        Switch::Fixed(enabled) => quote!(.enabled(#enabled)),
+        Switch::Option(option) => {
+            let read = option_ref(runtime, option, quote!(::core::primitive::bool));
+            quote!(.enabled_from(#read))
         }
     };
     let this = Ident::new("this", at(*output));
@@ -171,10 +207,10 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
     quote! {
         #runtime::periodic::PeriodicTask::<Self>::new(
             #runtime::periodic::PeriodicTaskSpec::new(#name)
-                .spacing(#spacing)
+                #spacing
                 .run_immediately(#run_immediately)
                 .external_process_ok(#external_process_ok)
-                .enabled(#enabled)
+                #enabled
                 .scope(#scope)
                 #timeout,
             #boxed,
@@ -182,15 +218,40 @@ fn task_entry(runtime: &syn::Path, task: &CheckedTask) -> TokenStream {
     }
 }
 
-/// The trait method that boxes the user's hook.
-fn hook_method(runtime: &syn::Path, hook: &CheckedHook) -> TokenStream {
+/// `OptionRef::<T>::new::<Group>("field", |group| group.field)`: a group that is not
+/// one is reported at its type, a field that is not there or not a `T` at the field.
+fn option_ref(runtime: &syn::Path, option: &OptionPath, value: TokenStream) -> TokenStream {
+    let OptionPath { group, field } = option;
+    let name = field.unraw().to_string();
+    let read = quote_spanned!(field.span()=> group.#field);
+    let group_type = quote_spanned!(group.span()=> #group);
+    quote! {
+        #runtime::periodic::OptionRef::<#value>::new::<#group_type>(#name, |group: &#group| #read)
+    }
+}
+
+/// The trait method that boxes the user's hook, after `check` when there is one.
+fn hook_method(
+    runtime: &syn::Path,
+    hook: &CheckedHook,
+    check: Option<&TokenStream>,
+) -> TokenStream {
     let name = Ident::new(hook.hook.name(), Span::call_site());
     let lifetime = Lifetime::new("'__oslo", Span::call_site());
     // A wrong return type or context type is reported at the user's own type.
     let this = Token![self](at(hook.output));
     let cx = Ident::new("cx", at(hook.context));
-    let call = quote_spanned! {at(hook.output)=>
-        ::std::boxed::Box::pin(Self::#name(#this, #cx))
+    let call = quote_spanned!(at(hook.output)=> Self::#name(#this, #cx));
+    let call = match check {
+        None => quote_spanned!(at(hook.output)=> ::std::boxed::Box::pin(#call)),
+        Some(check) => quote! {
+            ::std::boxed::Box::pin(async move {
+                if let ::core::result::Result::Err(err) = #check {
+                    return ::core::result::Result::Err(err);
+                }
+                #call.await
+            })
+        },
     };
     quote! {
         fn #name<#lifetime>(

@@ -5,7 +5,8 @@ use proc_macro2::Span;
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{
-    Expr, ExprLit, ExprUnary, FnArg, GenericParam, Ident, Lit, LitStr, ReturnType, Type, UnOp,
+    Expr, ExprLit, ExprPath, ExprUnary, FnArg, GenericParam, Ident, Lit, LitStr, Path,
+    PathArguments, ReturnType, Type, UnOp,
 };
 
 use super::parse::Method;
@@ -36,7 +37,7 @@ const TASK_ARGS: Known = Known {
 const EXPECTED: &str = "expected `async fn NAME(&self, cx: &oslo::Context) -> oslo::Result<()>`, `async fn NAME(&self) -> oslo::Result<()>`, or either returning `()`";
 
 /// How often a task runs, as read from `spacing`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SpacingValue {
     /// Not given, or 0: the default interval.
     Default,
@@ -44,7 +45,50 @@ pub(crate) enum SpacingValue {
     Nanos(u64),
     /// A negative number: the task is disabled.
     Negative,
+    /// An option of a group: `Opts::interval`.
+    Option(OptionPath),
 }
+
+/// Whether a task runs, as read from `enabled`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// `true` or `false`.
+    Fixed(bool),
+    /// A boolean option of a group: `Opts::switch`.
+    Option(OptionPath),
+}
+
+/// `Group::field`: an option of a group of options, named by the type that declares
+/// the group and the field that declares the option.
+#[derive(Clone)]
+pub(crate) struct OptionPath {
+    /// The group's type.
+    pub(crate) group: Path,
+    /// The option's field.
+    pub(crate) field: Ident,
+}
+
+impl OptionPath {
+    /// `Group::field` as written, for tests and debugging.
+    fn text(&self) -> String {
+        let (group, field) = (&self.group, &self.field);
+        quote::quote!(#group :: #field).to_string()
+    }
+}
+
+impl std::fmt::Debug for OptionPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl PartialEq for OptionPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Eq for OptionPath {}
 
 /// A periodic task whose attribute and signature are right.
 pub(crate) struct CheckedTask {
@@ -59,7 +103,7 @@ pub(crate) struct CheckedTask {
     /// `external_process_ok`.
     pub(crate) external_process_ok: bool,
     /// `enabled`.
-    pub(crate) enabled: bool,
+    pub(crate) enabled: Switch,
     /// `scope = "cluster"`: once per period in the cluster.
     pub(crate) cluster: bool,
     /// `timeout`, in nanoseconds: a longer run is cancelled.
@@ -126,7 +170,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
     let mut spacing = SpacingValue::Default;
     let mut run_immediately = false;
     let mut external_process_ok = false;
-    let mut enabled = true;
+    let mut enabled = Switch::Fixed(true);
     let mut cluster = false;
     let mut timeout = None;
     let mut name = None;
@@ -138,7 +182,7 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
             "spacing" => spacing = spacing_value(arg, errors).unwrap_or(SpacingValue::Default),
             "run_immediately" => run_immediately = flag(arg, errors),
             "external_process_ok" => external_process_ok = flag(arg, errors),
-            "enabled" => enabled = flag(arg, errors),
+            "enabled" => enabled = switch(arg, errors),
             "name" => name = task_name(arg, errors),
             "scope" => cluster = scope_is_cluster(arg, errors),
             "timeout" => timeout = task_timeout(arg, errors),
@@ -215,13 +259,17 @@ fn check_task(method: &Method, parsed: &[Arg], errors: &mut Errors) -> Option<Ch
     })
 }
 
-/// `spacing = "10s"`, `spacing = 10`, `spacing = 0.5`, `spacing = 0` or `spacing = -1`.
+/// `spacing = "10s"`, `spacing = 10`, `spacing = 0.5`, `spacing = 0`, `spacing = -1`, or
+/// `spacing = Opts::interval`.
 fn spacing_value(arg: &Arg, errors: &mut Errors) -> Option<SpacingValue> {
-    let expected = "`spacing` takes a duration such as \"10s\", \"1m30s\" or \"250ms\", or a number of seconds (0 for the default 60 s, negative to disable the task)";
+    let expected = "`spacing` takes a duration such as \"10s\", \"1m30s\" or \"250ms\", a number of seconds (0 for the default 60 s, negative to disable the task), or a Duration option of a group of options, as `MyOpts::interval`";
     let Some((_, value)) = &arg.value else {
         errors.at(&arg.name, expected);
         return None;
     };
+    if let Some(option) = option_path(value) {
+        return Some(SpacingValue::Option(option));
+    }
     let outcome = match value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(text),
@@ -290,6 +338,57 @@ fn task_timeout(arg: &Arg, errors: &mut Errors) -> Option<u64> {
         return None;
     }
     Some(nanos)
+}
+
+/// `enabled`, `enabled = true`, `enabled = false` or `enabled = Opts::switch`.
+fn switch(arg: &Arg, errors: &mut Errors) -> Switch {
+    match &arg.value {
+        Some((_, value)) => match option_path(value) {
+            Some(option) => Switch::Option(option),
+            None if matches!(
+                value,
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(_),
+                    ..
+                })
+            ) =>
+            {
+                Switch::Fixed(flag(arg, errors))
+            }
+            None => {
+                errors.at(
+                    value,
+                    "`enabled` takes `true`, `false`, or a bool option of a group of options, as `MyOpts::poll`",
+                );
+                Switch::Fixed(false)
+            }
+        },
+        None => Switch::Fixed(true),
+    }
+}
+
+/// `Group::field`, `crate::opts::Group::field`: a path of two segments or more, the
+/// last a plain name.
+fn option_path(value: &Expr) -> Option<OptionPath> {
+    let Expr::Path(ExprPath {
+        qself: None, path, ..
+    }) = value
+    else {
+        return None;
+    };
+    if path.segments.len() < 2 {
+        return None;
+    }
+    let mut group = path.clone();
+    let last = group.segments.pop()?;
+    if !matches!(last.arguments, PathArguments::None) {
+        return None;
+    }
+    group.segments.pop_punct();
+    Some(OptionPath {
+        group,
+        field: last.ident,
+    })
 }
 
 /// `flag`, `flag = true` or `flag = false`.
@@ -387,9 +486,9 @@ mod tests {
             .map(|t| {
                 (
                     t.name.value(),
-                    t.spacing,
+                    t.spacing.clone(),
                     t.run_immediately,
-                    t.enabled,
+                    t.enabled.clone(),
                     t.external_process_ok,
                     t.takes_context,
                     t.returns_unit,
@@ -403,7 +502,7 @@ mod tests {
                     "bare".into(),
                     SpacingValue::Default,
                     false,
-                    true,
+                    Switch::Fixed(true),
                     false,
                     false,
                     true
@@ -412,7 +511,7 @@ mod tests {
                     "renamed".into(),
                     SpacingValue::Nanos(90_000_000_000),
                     true,
-                    true,
+                    Switch::Fixed(true),
                     false,
                     true,
                     false
@@ -421,7 +520,7 @@ mod tests {
                     "off".into(),
                     SpacingValue::Negative,
                     false,
-                    false,
+                    Switch::Fixed(false),
                     true,
                     true,
                     true
@@ -430,12 +529,49 @@ mod tests {
                     "quick".into(),
                     SpacingValue::Nanos(250_000_000),
                     false,
-                    true,
+                    Switch::Fixed(true),
                     false,
                     false,
                     false
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn reads_options_as_spacing_and_switch() {
+        let (tasks, found) = check(quote! {
+            #[periodic_task(spacing = HelloOpts::interval, enabled = crate::opts::HelloOpts::on)]
+            async fn greet(&self) {}
+        });
+        assert!(found.is_empty(), "{found:?}");
+        let SpacingValue::Option(spacing) = &tasks[0].spacing else {
+            panic!("{:?}", tasks[0].spacing)
+        };
+        let group = &spacing.group;
+        assert_eq!(spacing.field, "interval");
+        assert_eq!(quote!(#group).to_string(), "HelloOpts");
+        let Switch::Option(switch) = &tasks[0].enabled else {
+            panic!("{:?}", tasks[0].enabled)
+        };
+        let group = &switch.group;
+        assert_eq!(switch.field, "on");
+        assert_eq!(quote!(#group).to_string(), "crate :: opts :: HelloOpts");
+
+        // A bare name is neither a duration nor an option of a group.
+        assert!(
+            one_error(quote!(
+                #[periodic_task(spacing = interval)]
+                async fn t(&self) {}
+            ))
+            .starts_with("`spacing` takes a duration")
+        );
+        assert!(
+            one_error(quote!(
+                #[periodic_task(enabled = on)]
+                async fn t(&self) {}
+            ))
+            .starts_with("`enabled` takes `true`, `false`, or a bool option")
         );
     }
 
@@ -474,7 +610,7 @@ mod tests {
                 #[periodic_task(enabled = "no")]
                 async fn t(&self) {}
             )),
-            "`enabled` takes `true` or `false`"
+            "`enabled` takes `true`, `false`, or a bool option of a group of options, as `MyOpts::poll`"
         );
         assert!(
             one_error(quote!(

@@ -16,7 +16,7 @@ pub(super) struct Reply {
 const HELP: &str = "\
 help                 this list
 services             each service: name, state, started at
-tasks                each periodic task: runs, failures, skipped (cluster tasks another host ran), last duration and error, next due
+tasks                each periodic task: spacing in force (and the options it comes from), runs, failures, skipped (cluster tasks another host ran), last duration and error, next due
 workers              (in a parent of workers) each worker: service, index, pid, generation, started at, restarts, ready
 conf                 every option with its value and where it was set (secrets, and passwords inside values, as ****)
 runtime              tokio workers, alive tasks, queue depth; process RSS, open fds, uptime
@@ -132,8 +132,22 @@ fn tasks(views: &Views) -> (String, Value) {
             let due = task
                 .next_due
                 .map(|at| at.saturating_duration_since(now).as_secs_f64());
+            // The spacing in force, and the options it and the switch come from.
+            let spacing = task.spacing.map_or_else(
+                || "off".to_owned(),
+                |every| humantime::format_duration(every).to_string(),
+            );
+            let mut from = String::new();
+            for (what, option) in [
+                ("spacing_from", &task.spacing_from),
+                ("enabled_from", &task.enabled_from),
+            ] {
+                if let Some(option) = option {
+                    from.push_str(&format!(" {what}={option}"));
+                }
+            }
             text.push_str(&format!(
-                "{name}.{} runs={} failures={} skipped={} last_duration={} last_error={} next_due_in={}\n",
+                "{name}.{} spacing={spacing}{from} runs={} failures={} skipped={} last_duration={} last_error={} next_due_in={}\n",
                 task.name,
                 task.runs,
                 task.failures,
@@ -145,6 +159,9 @@ fn tasks(views: &Views) -> (String, Value) {
             list.push(json!({
                 "service": name,
                 "task": task.name,
+                "spacing_seconds": task.spacing.map(|every| every.as_secs_f64()),
+                "spacing_from": task.spacing_from,
+                "enabled_from": task.enabled_from,
                 "runs": task.runs,
                 "failures": task.failures,
                 "skipped": task.skipped,

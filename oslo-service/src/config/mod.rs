@@ -139,6 +139,8 @@ struct Shared {
     /// configuration; a configuration built in memory (tests) reads any.
     registered_only: bool,
     reloads: Mutex<Reloads>,
+    /// Counts the times the values were replaced, for those who follow them.
+    replaced: tokio::sync::watch::Sender<u64>,
 }
 
 /// The reloads of a configuration: accepted ones counted, the last refusal kept.
@@ -202,6 +204,7 @@ impl Config {
                 checks: Mutex::default(),
                 registered_only: true,
                 reloads: Mutex::default(),
+                replaced: tokio::sync::watch::Sender::default(),
             }),
         }
     }

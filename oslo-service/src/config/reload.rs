@@ -251,6 +251,13 @@ impl Config {
             .unwrap_or_else(|poison| poison.into_inner());
         let changed = current.changed_options(&fresh);
         *current = Arc::new(fresh);
+        self.shared.replaced.send_modify(|times| *times += 1);
         changed
+    }
+
+    /// A receiver that sees every time the values are replaced by a reload or a
+    /// `mutate`: what the periodic tasks that take settings from options follow.
+    pub(crate) fn replacements(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.replaced.subscribe()
     }
 }

@@ -67,6 +67,7 @@ pub(crate) async fn drive<S: Sync + 'static>(
     let mut running = FuturesUnordered::new();
     let mut in_flight: HashSet<usize> = HashSet::new();
     let mut stopping = false;
+    let mut reloads = cx.conf().replacements();
     loop {
         tokio::select! {
             biased;
@@ -82,6 +83,8 @@ pub(crate) async fn drive<S: Sync + 'static>(
                 shared.publish(tasks.stats());
             }
             () = shared.added(), if !stopping => {}
+            // A reload may change a task's spacing or switch: read them at once.
+            Ok(()) = reloads.changed(), if !stopping => {}
             // With no task, nothing is due: wait for one to be added, without waking.
             () = tokio::time::sleep(sleep_for), if !tasks.is_empty() && !stopping => {}
         }
@@ -93,6 +96,9 @@ pub(crate) async fn drive<S: Sync + 'static>(
         }
         for task in shared.take_added::<S>() {
             tasks.add_periodic_task(task);
+        }
+        if let Err(err) = tasks.configure(cx.conf()) {
+            tracing::error!(error = %err, "periodic task keeps its schedule");
         }
         for (name, answer) in shared.take_runs() {
             let outcome = tokio::select! {
@@ -172,7 +178,18 @@ pub(crate) fn scheduler_for<S: ?Sized>(
         }
         tasks.add_periodic_task(task);
     }
+    tasks.configure(cx.conf())?;
     Ok(tasks)
+}
+
+/// Reads, once, every option the declared tasks of `S` take a setting from: what a
+/// service's start checks, so that an option of a group the program did not register
+/// fails the start, saying which task and option, rather than the task.
+pub fn check_task_options<S: PeriodicTaskRegistry>(cx: &Context) -> Result<()> {
+    for task in S::periodic_tasks() {
+        super::configured::interval_in_force(task.spec(), cx.conf())?;
+    }
+    Ok(())
 }
 
 /// The `run` hook `#[oslo::service]` generates: drives the declared periodic tasks, and

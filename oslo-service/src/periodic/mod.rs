@@ -6,6 +6,7 @@
 //! are what that generates, usable by hand as well.
 
 mod admission;
+mod configured;
 mod context;
 pub(crate) mod driver;
 mod scheduler;
@@ -13,6 +14,7 @@ mod shared;
 mod spec;
 mod stats;
 
+pub use configured::OptionRef;
 pub use driver::Timing;
 pub use scheduler::PeriodicTasks;
 pub use spec::{DEFAULT_INTERVAL, PeriodicTask, PeriodicTaskSpec, Scope, Spacing, TaskFn};

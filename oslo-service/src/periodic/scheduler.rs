@@ -4,13 +4,16 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::admission::admit;
+use super::configured::interval_in_force;
 use super::spec::{DEFAULT_INTERVAL, PeriodicTask, Scope};
 use super::stats::TaskStats;
+use crate::config::{Config, Snapshot};
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 use crate::service::Context;
@@ -46,11 +49,24 @@ pub struct PeriodicTasks<S: ?Sized> {
     shortest_spacing: Duration,
     run_external: bool,
     rng: fastrand::Rng,
+    /// The values the options of the tasks were last read from.
+    read_from: Option<Arc<Snapshot>>,
 }
 
 struct ScheduledTask<S: ?Sized> {
     task: PeriodicTask<S>,
+    /// The spacing in force.
     spacing: Duration,
+    /// Whether it runs: always, unless its `enabled` option switches it off.
+    on: bool,
+    /// A task that takes its spacing or its switch from options, and has not read them
+    /// yet: it waits, unscheduled, for [`PeriodicTasks::configure`].
+    unread: bool,
+    /// Whether a run of it is under way: it is off the queue, and goes back at its end.
+    running: bool,
+    /// Whether it was ever put on the schedule: one switched off from the start is
+    /// scheduled as new when first switched on.
+    scheduled_once: bool,
     last_run: Option<Instant>,
     stats: TaskStats,
 }
@@ -66,6 +82,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
             shortest_spacing: DEFAULT_INTERVAL,
             run_external: true,
             rng: fastrand::Rng::new(),
+            read_from: None,
         }
     }
 
@@ -84,41 +101,150 @@ impl<S: ?Sized> PeriodicTasks<S> {
 
     /// Adds a task; returns whether it was enabled. A negative spacing, `enabled =
     /// false`, or an external task while external tasks do not run here leave it out,
-    /// with a log line saying why.
+    /// with a log line saying why. A task that takes its spacing or its switch from
+    /// options is scheduled once they are read: at the next
+    /// [`PeriodicTasks::run_periodic_tasks`] or [`PeriodicTasks::configure`].
     pub fn add_periodic_task(&mut self, task: PeriodicTask<S>) -> bool {
         if !admit(&task.spec, self.run_external) {
             return false;
         }
-        let name = task.spec.name();
-        let Some(spacing) = task.spec.spacing_value().interval() else {
-            return false;
-        };
-        let now = Instant::now();
-        let last_run = (!task.spec.runs_immediately()).then_some(now);
         let index = self.tasks.len();
-        self.queue
-            .push(Reverse((last_run.map_or(now, |at| at + spacing), index)));
-        self.shortest_spacing = self.shortest_spacing.min(spacing);
+        let unread = task.spec.is_configured();
+        let spacing = task
+            .spec
+            .spacing_value()
+            .interval()
+            .unwrap_or(DEFAULT_INTERVAL);
         self.tasks.push(ScheduledTask {
-            stats: TaskStats::new(name),
+            stats: TaskStats::new(&task.spec),
             task,
             spacing,
-            last_run,
+            on: !unread,
+            unread,
+            running: false,
+            scheduled_once: false,
+            last_run: None,
         });
+        if !unread {
+            self.schedule_first(index, Instant::now());
+        }
         true
     }
 
-    /// How many tasks are enabled.
+    /// Puts a task on its schedule for the first time: due now when it runs
+    /// immediately, one spacing from now otherwise.
+    fn schedule_first(&mut self, index: usize, now: Instant) {
+        let scheduled = &mut self.tasks[index];
+        scheduled.scheduled_once = true;
+        scheduled.last_run = (!scheduled.task.spec.runs_immediately()).then_some(now);
+        let due = scheduled.last_run.map_or(now, |at| at + scheduled.spacing);
+        self.shortest_spacing = self.shortest_spacing.min(scheduled.spacing);
+        self.queue.push(Reverse((due, index)));
+    }
+
+    /// Reads the options the tasks take their spacing or their switch from, when the
+    /// configuration changed since they were last read (a reload) or a task has not
+    /// read them yet, and reschedules what changed: a new spacing counts from the
+    /// task's last run (due at once when that is already past); a task switched off
+    /// leaves the schedule, one switched on is due one spacing after its last run.
+    ///
+    /// An option that cannot be read leaves its task as it was, with an error: the
+    /// first is returned, the others logged.
+    pub fn configure(&mut self, conf: &Config) -> Result<()> {
+        let snapshot = conf.snapshot();
+        let reloaded = !self
+            .read_from
+            .as_ref()
+            .is_some_and(|seen| Arc::ptr_eq(seen, &snapshot));
+        let mut first_error = None;
+        for index in 0..self.tasks.len() {
+            let scheduled = &self.tasks[index];
+            if !scheduled.task.spec.is_configured() || !(reloaded || scheduled.unread) {
+                continue;
+            }
+            match interval_in_force(&scheduled.task.spec, conf) {
+                Ok(interval) => self.apply(index, interval),
+                Err(err) => {
+                    self.tasks[index].unread = false;
+                    if first_error.is_some() {
+                        tracing::error!(task = %self.full_name(index), error = %err, "periodic task keeps its schedule");
+                    } else {
+                        first_error = Some(err);
+                    }
+                }
+            }
+        }
+        self.read_from = Some(snapshot);
+        if reloaded {
+            self.shortest_spacing = self
+                .tasks
+                .iter()
+                .filter(|task| task.on)
+                .map(|task| task.spacing)
+                .fold(DEFAULT_INTERVAL, Duration::min);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Gives task `index` the interval its options say (`None`: switched off).
+    fn apply(&mut self, index: usize, interval: Option<Duration>) {
+        let now = Instant::now();
+        let full_name = self.full_name(index);
+        let scheduled = &mut self.tasks[index];
+        let first = std::mem::take(&mut scheduled.unread);
+        let Some(spacing) = interval else {
+            if scheduled.on || first {
+                let option = scheduled.stats.enabled_from.as_deref().unwrap_or("-");
+                tracing::info!(task = %full_name, option, "periodic task switched off by its option");
+            }
+            scheduled.on = false;
+            scheduled.stats.spacing = None;
+            self.queue.retain(|Reverse((_, queued))| *queued != index);
+            return;
+        };
+        let (was_on, old_spacing) = (scheduled.on, scheduled.spacing);
+        scheduled.on = true;
+        scheduled.spacing = spacing;
+        scheduled.stats.spacing = Some(spacing);
+        self.shortest_spacing = self.shortest_spacing.min(spacing);
+        if was_on && old_spacing == spacing {
+            return;
+        }
+        let every = humantime::format_duration(spacing);
+        if was_on {
+            tracing::info!(task = %full_name, spacing = %every, "periodic task spacing changed");
+        } else if !first {
+            tracing::info!(task = %full_name, spacing = %every, "periodic task switched on by its option");
+        }
+        if !scheduled.scheduled_once {
+            return self.schedule_first(index, now);
+        }
+        // A run under way goes back on the schedule at its end, with the new spacing.
+        if scheduled.running {
+            return;
+        }
+        self.queue.retain(|Reverse((_, queued))| *queued != index);
+        let mut due = self.due_after(index);
+        if due <= now {
+            // Its next run is already past: it runs now, and its periods count from now.
+            self.tasks[index].last_run = None;
+            due = now;
+        }
+        self.queue.push(Reverse((due, index)));
+    }
+
+    /// How many tasks run: those added, less those their `enabled` option switches off.
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.tasks.iter().filter(|task| task.on).count()
     }
 
-    /// Whether no task is enabled.
+    /// Whether no task runs.
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.len() == 0
     }
 
-    /// Each enabled task's record: runs, failures, last duration and error, next due.
+    /// Each task's record: runs, failures, last duration and error, next due, the
+    /// spacing in force and the options it comes from.
     pub fn stats(&self) -> Vec<TaskStats> {
         let mut stats: Vec<TaskStats> = self.tasks.iter().map(|task| task.stats.clone()).collect();
         for Reverse((due, index)) in &self.queue {
@@ -140,6 +266,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
     where
         S: Sync,
     {
+        self.configure(cx.conf())?;
         let mut due = self.take_due(Instant::now());
         due.sort_unstable();
         for (position, &index) in due.iter().enumerate() {
@@ -184,6 +311,13 @@ impl<S: ?Sized> PeriodicTasks<S> {
     ) -> Option<std::result::Result<(), String>> {
         let index = self.tasks.iter().position(|t| t.task.spec.name() == name)?;
         let full_name = self.full_name(index);
+        if !self.tasks[index].on {
+            let option = self.tasks[index].stats.enabled_from.clone();
+            return Some(Err(format!(
+                "not run: {full_name} is switched off by {}",
+                option.as_deref().unwrap_or("its option")
+            )));
+        }
         let mut claimed = None;
         if self.tasks[index].task.spec.scope_value() == Scope::Cluster {
             let every = self.tasks[index].spacing;
@@ -205,7 +339,9 @@ impl<S: ?Sized> PeriodicTasks<S> {
 
     /// Puts a due task back as due: no room to run it now.
     pub(crate) fn keep_due(&mut self, index: usize, now: Instant) {
-        self.queue.push(Reverse((now, index)));
+        if self.tasks[index].on {
+            self.queue.push(Reverse((now, index)));
+        }
     }
 
     /// `Owner.task` of task `index`.
@@ -254,6 +390,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
         let full_name = self.full_name(index);
         let scheduled = &mut self.tasks[index];
         let started = Instant::now();
+        scheduled.running = true;
         scheduled.last_run = Some(nearest_boundary(
             scheduled.last_run,
             scheduled.spacing,
@@ -310,7 +447,11 @@ impl<S: ?Sized> PeriodicTasks<S> {
             next = nearest_boundary(scheduled.last_run, scheduled.spacing, now, Duration::ZERO)
                 + scheduled.spacing;
         }
-        self.queue.push(Reverse((next, index)));
+        self.tasks[index].running = false;
+        // Switched off while it ran: it stays off the schedule.
+        if self.tasks[index].on {
+            self.queue.push(Reverse((next, index)));
+        }
         let full_name = self.full_name(index);
         let stats = &mut self.tasks[index].stats;
         match done.outcome {
@@ -341,6 +482,9 @@ impl<S: ?Sized> PeriodicTasks<S> {
     /// overlaps itself), or no room is left to run it now.
     pub(crate) fn put_off(&mut self, index: usize, now: Instant) {
         let scheduled = &self.tasks[index];
+        if !scheduled.on {
+            return;
+        }
         let next = scheduled.last_run.map_or(now + scheduled.spacing, |last| {
             nearest_boundary(Some(last), scheduled.spacing, now, Duration::ZERO) + scheduled.spacing
         });

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::configured::OptionRef;
 use crate::error::Result;
 use crate::future::BoxFuture;
 use crate::service::Context;
@@ -64,6 +65,8 @@ pub struct PeriodicTaskSpec {
     enabled: bool,
     scope: Scope,
     timeout: Option<Duration>,
+    spacing_from: Option<OptionRef<Duration>>,
+    enabled_from: Option<OptionRef<bool>>,
 }
 
 /// Where a task runs: on every host, or on one host of the cluster per period.
@@ -89,6 +92,8 @@ impl PeriodicTaskSpec {
             enabled: true,
             scope: Scope::Local,
             timeout: None,
+            spacing_from: None,
+            enabled_from: None,
         }
     }
 
@@ -96,6 +101,37 @@ impl PeriodicTaskSpec {
     pub fn spacing(mut self, spacing: Spacing) -> Self {
         self.spacing = spacing;
         self
+    }
+
+    /// Takes the spacing from an option instead, read when the task is scheduled and
+    /// after every reload: what `#[periodic_task(spacing = Opts::interval)]` asks for.
+    /// A value of 0 is the default interval, as `spacing = 0` is.
+    pub fn spacing_from(mut self, option: OptionRef<Duration>) -> Self {
+        self.spacing_from = Some(option);
+        self
+    }
+
+    /// The option the spacing comes from, if it comes from one.
+    pub fn spacing_source(&self) -> Option<&OptionRef<Duration>> {
+        self.spacing_from.as_ref()
+    }
+
+    /// Switches the task on and off with a boolean option, read when the task is
+    /// scheduled and after every reload: what `#[periodic_task(enabled = Opts::switch)]`
+    /// asks for.
+    pub fn enabled_from(mut self, option: OptionRef<bool>) -> Self {
+        self.enabled_from = Some(option);
+        self
+    }
+
+    /// The option that switches the task on and off, if one does.
+    pub fn enabled_source(&self) -> Option<&OptionRef<bool>> {
+        self.enabled_from.as_ref()
+    }
+
+    /// Whether an option decides its spacing or whether it runs.
+    pub(crate) fn is_configured(&self) -> bool {
+        self.spacing_from.is_some() || self.enabled_from.is_some()
     }
 
     /// Whether the first run is at the first tick instead of one spacing after start.
@@ -167,9 +203,10 @@ impl PeriodicTaskSpec {
 
     /// Why the task does not run, if it does not (the `reason` of the log line
     /// `skipping periodic task`): a negative spacing, `enabled = false`, or
-    /// `external_process_ok` while external tasks do not run here.
+    /// `external_process_ok` while external tasks do not run here. A task switched
+    /// off by its `enabled` option is not left out: it waits to be switched on.
     pub fn skip_reason(&self, run_external: bool) -> Option<&'static str> {
-        if self.spacing.interval().is_none() {
+        if self.spacing_from.is_none() && self.spacing.interval().is_none() {
             Some("its interval is negative")
         } else if !self.enabled {
             Some("it is disabled")

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::spec::PeriodicTaskSpec;
+
 /// The record of one periodic task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskStats {
@@ -22,12 +24,31 @@ pub struct TaskStats {
     pub last_error: Option<String>,
     /// When it is next due.
     pub next_due: Option<Instant>,
+    /// The spacing in force: `None` while its `enabled` option switches it off.
+    pub spacing: Option<Duration>,
+    /// The option the spacing comes from, as `group.option`, if it comes from one.
+    pub spacing_from: Option<String>,
+    /// The option that switches it on and off, as `group.option`, if one does.
+    pub enabled_from: Option<String>,
 }
 
 impl TaskStats {
-    pub(crate) fn new(name: &str) -> Self {
+    pub(crate) fn new(spec: &PeriodicTaskSpec) -> Self {
+        let qualified = |group: &str, option: &str| format!("{group}.{option}");
         TaskStats {
-            name: name.to_owned(),
+            name: spec.name().to_owned(),
+            // A spacing an option gives is known once the option is read.
+            spacing: spec
+                .spacing_source()
+                .is_none()
+                .then(|| spec.spacing_value().interval())
+                .flatten(),
+            spacing_from: spec
+                .spacing_source()
+                .map(|option| qualified(option.group(), option.option())),
+            enabled_from: spec
+                .enabled_source()
+                .map(|option| qualified(option.group(), option.option())),
             runs: 0,
             failures: 0,
             skipped: 0,

@@ -490,3 +490,120 @@ async fn a_driver_started_without_tasks_runs_one_added_an_hour_later_at_once() {
     driver.await.unwrap().unwrap();
     assert_eq!(probe.times("late"), [3600 * SEC]);
 }
+
+/// The options the configured tasks below read.
+#[crate::options(group = "probe", namespace = "test", crate = "crate")]
+struct ProbeOpts {
+    /// Time between two polls.
+    #[opt(default = "10s", mutable)]
+    interval: Duration,
+    /// Whether it polls.
+    #[opt(default = true, mutable)]
+    polling: bool,
+}
+
+/// `poll`, with its spacing from `[probe] interval` and its switch from `[probe] polling`.
+fn configured(start: Instant) -> PeriodicTask<Probe> {
+    let spec = PeriodicTaskSpec::new("poll")
+        .spacing_from(OptionRef::new("interval", |opts: &ProbeOpts| opts.interval))
+        .enabled_from(OptionRef::new("polling", |opts: &ProbeOpts| opts.polling));
+    quick(spec, start)
+}
+
+fn probe_conf(ini: &str) -> Config {
+    Config::from_ini_text(ini, &[crate::config::GroupInfo::of::<ProbeOpts>()]).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_changes_the_spacing_and_the_switch_of_a_configured_task_at_once() {
+    let start = Instant::now();
+    let probe = Arc::new(Probe::default());
+    let cx = Context::new("probe", probe_conf("[probe]\ninterval = 10s\n"));
+    let tasks = scheduler_for("Probe", &cx, vec![configured(start)]).unwrap();
+    let driver = spawn_driver(&probe, &cx, tasks, Timing::default(), 3);
+    tokio::time::sleep(35 * SEC).await;
+    assert_eq!(probe.times("poll"), [10 * SEC, 20 * SEC, 30 * SEC]);
+    let stats = &cx.periodic_task_stats()[0];
+    assert_eq!(stats.spacing, Some(10 * SEC));
+    assert_eq!(stats.spacing_from.as_deref(), Some("probe.interval"));
+    assert_eq!(stats.enabled_from.as_deref(), Some("probe.polling"));
+
+    // Its last run was at 30 s: 2 s later is past, so it runs at once, then every 2 s.
+    cx.conf()
+        .mutate_from_ini("[probe]\ninterval = 2s\n")
+        .unwrap();
+    tokio::time::sleep(7 * SEC).await;
+    assert_eq!(
+        probe.times("poll")[3..],
+        [35 * SEC, 37 * SEC, 39 * SEC, 41 * SEC]
+    );
+    assert_eq!(cx.periodic_task_stats()[0].spacing, Some(2 * SEC));
+
+    // Switched off: it leaves the schedule, and says so.
+    cx.conf()
+        .mutate_from_ini("[probe]\ninterval = 2s\npolling = false\n")
+        .unwrap();
+    tokio::time::sleep(20 * SEC).await;
+    assert_eq!(probe.times("poll").len(), 7);
+    let stats = &cx.periodic_task_stats()[0];
+    assert_eq!((stats.spacing, stats.next_due), (None, None));
+    assert_eq!(
+        cx.run_periodic_task_now("poll").await,
+        Err("not run: Probe.poll is switched off by probe.polling".to_owned())
+    );
+
+    // Switched on again, long after its last run: it runs at once.
+    cx.conf()
+        .mutate_from_ini("[probe]\ninterval = 5s\n")
+        .unwrap();
+    tokio::time::sleep(6 * SEC).await;
+    assert_eq!(probe.times("poll")[7..], [62 * SEC, 67 * SEC]);
+    cx.request_stop();
+    driver.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_configured_task_switched_off_at_start_waits_to_be_switched_on() {
+    let start = Instant::now();
+    let (probe, cx) = (
+        Probe::default(),
+        Context::new("probe", probe_conf("[probe]\npolling = false\n")),
+    );
+    let mut tasks = seeded("Probe");
+    assert!(tasks.add_periodic_task(configured(start)));
+    assert_eq!(
+        tasks.run_periodic_tasks(&probe, &cx, false).await.unwrap(),
+        DEFAULT_INTERVAL
+    );
+    assert!(tasks.is_empty());
+    advance(100 * SEC).await;
+    tasks.run_periodic_tasks(&probe, &cx, false).await.unwrap();
+    assert!(probe.times("poll").is_empty());
+
+    cx.conf()
+        .mutate_from_ini("[probe]\npolling = true\ninterval = 0\n")
+        .unwrap();
+    // Spacing 0 is the default 60 s, counted from the moment it is switched on.
+    tasks.run_periodic_tasks(&probe, &cx, false).await.unwrap();
+    assert_eq!(tasks.stats()[0].spacing, Some(DEFAULT_INTERVAL));
+    advance(60 * SEC).await;
+    tasks.run_periodic_tasks(&probe, &cx, false).await.unwrap();
+    assert_eq!(probe.times("poll"), [160 * SEC]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_option_of_a_group_the_program_did_not_register_is_an_error_naming_the_task() {
+    let cx = Context::new(
+        "probe",
+        Config::from_ini_text("[probe]\ninterval = 2s\n", &[]).unwrap(),
+    );
+    let err = scheduler_for("Probe", &cx, vec![configured(Instant::now())]).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "periodic task poll is switched on and off by [probe] polling, which cannot be read: "
+        ),
+        "{message}"
+    );
+    assert!(message.contains("ProbeOpts"), "{message}");
+}
