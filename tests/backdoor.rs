@@ -180,6 +180,47 @@ fn every_command_answers_with_what_the_process_did() {
     assert_eq!(console.reader.read_to_string(&mut rest).unwrap(), 0);
 }
 
+/// The greeting's line of `tasks`.
+fn greet_line(console: &mut Console<TcpStream>) -> String {
+    let tasks = console.ask("tasks");
+    tasks
+        .lines()
+        .find(|line| line.starts_with("hello.greet "))
+        .unwrap_or_else(|| panic!("no hello.greet in {tasks}"))
+        .to_owned()
+}
+
+#[test]
+fn a_sighup_respaces_the_greeting_from_its_option_and_tasks_shows_the_spacing_in_force() {
+    for method in ["mutate", "reload"] {
+        let config = |interval: &str| {
+            format!(
+                "[DEFAULT]\nbackdoor_port = 0\n[hello]\nrestart_method = {method}\ngreeting_interval = {interval}\n"
+            )
+        };
+        let service = Service::start(HELLO, &config("1h"), Stdout::Null);
+        service.expect_notify("READY=1");
+        let port = consoles(&service.log())[0].0.parse::<u16>().unwrap();
+        let mut console = tcp(port);
+        let line = greet_line(&mut console);
+        assert!(
+            line.starts_with("hello.greet spacing=1h spacing_from=hello.greeting_interval runs="),
+            "{line}"
+        );
+        // At start only (run_immediately): the next one is an hour away.
+        service.wait_for_log("periodic greeting", 1);
+
+        service.rewrite_config(&config("1s"));
+        service.signal(Signal::HUP);
+        wait_until("the new spacing in the console", || {
+            greet_line(&mut console).contains(" spacing=1s ")
+        });
+        // Greetings every second now, not in an hour.
+        service.wait_for_log("periodic greeting", 4);
+        assert_eq!(service.log_count("failed"), 0, "{}", service.log());
+    }
+}
+
 #[test]
 fn a_bad_backdoor_port_stops_the_start_naming_value_and_forms() {
     Service::expect_start_refused(

@@ -5,19 +5,16 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::spec::{PeriodicTaskSpec, Spacing};
 use crate::config::{Config, OptionGroup};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 type Read<T> = Arc<dyn Fn(&Config) -> Result<T> + Send + Sync>;
 
 /// One option of a group of options, read as a `T` from the configuration in force.
 ///
 /// ```
-/// use std::time::Duration;
-/// use oslo::periodic::OptionRef;
+/// /// use oslo::periodic::OptionRef;
 ///
 /// /// The poller's options.
 /// #[oslo::options(group = "poller")]
@@ -99,35 +96,3 @@ impl<T> PartialEq for OptionRef<T> {
 }
 
 impl<T> Eq for OptionRef<T> {}
-
-/// What the configuration in force says of a task: the interval between its runs, or
-/// `None` while its `enabled` option switches it off. A task that takes nothing from
-/// options gets its declared spacing.
-pub(crate) fn interval_in_force(
-    spec: &PeriodicTaskSpec,
-    conf: &Config,
-) -> Result<Option<Duration>> {
-    if let Some(switch) = spec.enabled_source()
-        && !switch
-            .read(conf)
-            .map_err(|err| unreadable(spec, "is switched on and off by", switch, err))?
-    {
-        return Ok(None);
-    }
-    let spacing = match spec.spacing_source() {
-        Some(option) => Spacing::Every(
-            option
-                .read(conf)
-                .map_err(|err| unreadable(spec, "takes its spacing from", option, err))?,
-        ),
-        None => spec.spacing_value(),
-    };
-    Ok(spacing.interval())
-}
-
-fn unreadable<T>(spec: &PeriodicTaskSpec, what: &str, option: &OptionRef<T>, err: Error) -> Error {
-    Error::msg(format!(
-        "periodic task {} {what} {option}, which cannot be read: {err}",
-        spec.name()
-    ))
-}

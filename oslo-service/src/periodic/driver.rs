@@ -187,7 +187,7 @@ pub(crate) fn scheduler_for<S: ?Sized>(
 /// fails the start, saying which task and option, rather than the task.
 pub fn check_task_options<S: PeriodicTaskRegistry>(cx: &Context) -> Result<()> {
     for task in S::periodic_tasks() {
-        super::configured::interval_in_force(task.spec(), cx.conf())?;
+        task.spec().interval_in(cx.conf())?;
     }
     Ok(())
 }

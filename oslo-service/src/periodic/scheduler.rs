@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::admission::admit;
-use super::configured::interval_in_force;
 use super::spec::{DEFAULT_INTERVAL, PeriodicTask, Scope};
 use super::stats::TaskStats;
 use crate::config::{Config, Snapshot};
@@ -162,7 +161,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
             if !scheduled.task.spec.is_configured() || !(reloaded || scheduled.unread) {
                 continue;
             }
-            match interval_in_force(&scheduled.task.spec, conf) {
+            match scheduled.task.spec.interval_in(conf) {
                 Ok(interval) => self.apply(index, interval),
                 Err(err) => {
                     self.tasks[index].unread = false;

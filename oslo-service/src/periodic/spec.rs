@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::configured::OptionRef;
-use crate::error::Result;
+use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 use crate::service::Context;
 
@@ -199,6 +200,35 @@ impl PeriodicTaskSpec {
     /// Whether it is enabled.
     pub fn is_enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// What the configuration in force says of the task: the interval between its
+    /// runs, or `None` while its `enabled` option switches it off. A task that takes
+    /// nothing from options gets its declared spacing.
+    pub(crate) fn interval_in(&self, conf: &Config) -> Result<Option<Duration>> {
+        if let Some(switch) = &self.enabled_from
+            && !switch
+                .read(conf)
+                .map_err(|err| self.unreadable("is switched on and off by", switch, err))?
+        {
+            return Ok(None);
+        }
+        let spacing = match &self.spacing_from {
+            Some(option) => Spacing::Every(
+                option
+                    .read(conf)
+                    .map_err(|err| self.unreadable("takes its spacing from", option, err))?,
+            ),
+            None => self.spacing,
+        };
+        Ok(spacing.interval())
+    }
+
+    fn unreadable<T>(&self, what: &str, option: &OptionRef<T>, err: Error) -> Error {
+        Error::msg(format!(
+            "periodic task {} {what} {option}, which cannot be read: {err}",
+            self.name
+        ))
     }
 
     /// Why the task does not run, if it does not (the `reason` of the log line
