@@ -18,6 +18,7 @@
 mod args;
 mod attribute;
 mod diag;
+mod doc;
 mod duration;
 mod entry;
 mod options;
