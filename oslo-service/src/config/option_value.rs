@@ -51,6 +51,10 @@ pub trait OptionValue: Sized {
     const TYPE_NAME: &'static str = "string";
     /// The only texts accepted, when not empty; listed in the sample config file.
     const CHOICES: &'static [&'static str] = &[];
+    /// What each of [`CHOICES`](Self::CHOICES) means, at the same index, for the sample
+    /// config file (`# fast - Skip the checks.`). Empty, shorter than `CHOICES`, or an
+    /// empty text: no description for that choice (`<No description provided>`).
+    const CHOICE_HELP: &'static [&'static str] = &[];
     /// Reads `text`, or says why it cannot.
     fn parse_option(text: &str) -> Result<Self, String>;
 }
