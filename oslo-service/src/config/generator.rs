@@ -113,14 +113,15 @@ fn write_option(
     if !choices.is_empty() {
         out.push_str("# Possible values:\n");
         for (choice, help) in choices {
-            // oslo-config-generator writes a choice's description on its line, unwrapped.
-            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
-            let help = if help.is_empty() {
+            // As oslo-config-generator: one paragraph, wrapped as the help is.
+            let help = if help.trim().is_empty() {
                 "<No description provided>"
             } else {
-                &help
+                help
             };
-            let _ = writeln!(out, "# {choice} - {help}");
+            for line in wrap(&format!("{choice} - {help}")) {
+                let _ = writeln!(out, "# {line}");
+            }
         }
     }
     if let Some(min) = &spec.min {

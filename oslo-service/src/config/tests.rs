@@ -660,7 +660,7 @@ enum Engine {
     /// Skip the checks.
     Fast,
     /// Check everything,
-    /// twice.
+    /// twice: before and after each step, so that nothing is missed.
     ///
     /// Slow.
     #[opt(name = "careful")]
@@ -711,7 +711,8 @@ fn derived_enums_read_their_variants_and_describe_them() {
     let sample = crate::config::generate_sample(&[GroupInfo::of::<EngineOpts>()], &[]).unwrap();
     let possible = "# Possible values:\n\
         # fast - Skip the checks.\n\
-        # careful - Check everything, twice. Slow.\n\
+        # careful - Check everything, twice: before and after each step, so that\n\
+        # nothing is missed. Slow.\n\
         # low_memory - <No description provided>\n";
     assert!(
         sample.contains(&format!(
