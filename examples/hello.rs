@@ -28,10 +28,9 @@ struct HelloOpts {
     /// Time between two periodic greetings; a reload applies a new value at once.
     #[opt(default = "10s", mutable)]
     greeting_interval: Duration,
-    /// What SIGHUP does: `reload` stops, resets and starts the service again; `mutate`
-    /// applies the mutable options and resets it in place.
-    #[opt(default = "reload", choices = ["reload", "mutate"])]
-    restart_method: String,
+    /// What SIGHUP does.
+    #[opt(default = "reload")]
+    restart_method: oslo::RestartMethod,
     /// Make start fail, to see how a failed start is reported.
     #[opt(default = false)]
     fail_on_start: bool,
@@ -88,7 +87,7 @@ impl Hello {
 
 #[oslo::main(options = [HelloOpts])]
 async fn main(conf: oslo::Config) -> oslo::Result<()> {
-    let restart_method = conf.group::<HelloOpts>()?.restart_method.parse()?;
+    let restart_method = conf.group::<HelloOpts>()?.restart_method;
     conf.on_mutate(|changes| {
         for change in changes {
             tracing::info!(

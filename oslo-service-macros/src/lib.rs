@@ -3,6 +3,8 @@
 //!
 //! - [`macro@service`] on a struct names the service; on the struct's inherent impl block
 //!   it implements `oslo::ServiceBase` from optional `async fn start/stop/reset` hooks.
+//! - [`macro@OptionValue`] on an enum whose variants have no fields implements
+//!   `oslo::config::OptionValue`, one choice per variant, its doc comment the choice's help.
 //! - [`macro@main`] on `async fn main(conf: oslo::Config) -> oslo::Result<()>` turns it
 //!   into the process entry point: command line, configuration, logging, the tokio
 //!   runtime and the exit status.
@@ -18,8 +20,10 @@
 mod args;
 mod attribute;
 mod diag;
+mod doc;
 mod duration;
 mod entry;
+mod option_value;
 mod options;
 mod retry;
 mod service;
@@ -150,6 +154,36 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn options(args: TokenStream, item: TokenStream) -> TokenStream {
     options::attribute(args.into(), item.into())
+        .unwrap_or_else(diag::Failed::into_compile_error)
+        .into()
+}
+
+/// Makes an enum whose variants have no fields an option type: implements
+/// `oslo::config::OptionValue` with one choice per variant.
+///
+/// ```ignore
+/// /// How the engine runs.
+/// #[derive(oslo::config::OptionValue)]
+/// enum Mode {
+///     /// Skip the checks.
+///     Fast,
+///     /// Check everything twice.
+///     #[opt(name = "careful")]
+///     Safe,
+/// }
+/// ```
+///
+/// A variant reads from its name in snake_case (`FastPath` from `fast_path`), or from the
+/// text `#[opt(name = "...")]` gives it; its doc comment is that value's description in
+/// the sample config (`# fast - Skip the checks.`). Values are read trimmed; any other
+/// text is refused with the list of those accepted.
+///
+/// Arguments: `#[opt(name = "...")]` on a variant, `#[opt(crate = "path")]` on the enum
+/// (where the runtime is, for a renamed dependency; default `::oslo`).
+#[proc_macro_derive(OptionValue, attributes(opt))]
+#[allow(non_snake_case, reason = "a derive is named after its trait")]
+pub fn OptionValue(item: TokenStream) -> TokenStream {
+    option_value::derive(item.into())
         .unwrap_or_else(diag::Failed::into_compile_error)
         .into()
 }

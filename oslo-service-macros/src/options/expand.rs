@@ -197,11 +197,13 @@ fn spec(
         Kind::Custom(ty) => quote!(<#ty as #runtime::config::OptionValue>::TYPE_NAME),
         Kind::Serde => quote!("string"),
     };
+    // A type of the user's brings its choices and what each one means.
     let choices = match element {
-        Kind::Custom(ty) if choices.is_empty() => {
-            quote!(<#ty as #runtime::config::OptionValue>::CHOICES)
-        }
-        _ => quote!(&[#(#choices),*]),
+        Kind::Custom(ty) if choices.is_empty() => quote!((
+            <#ty as #runtime::config::OptionValue>::CHOICES,
+            <#ty as #runtime::config::OptionValue>::CHOICE_HELP,
+        )),
+        _ => quote!((&[#(#choices),*], &[])),
     };
     let bound = |bound: &Option<Bound>| match bound {
         None => quote!(::core::option::Option::None),

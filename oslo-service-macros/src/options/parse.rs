@@ -3,9 +3,10 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
-use syn::{Attribute, Expr, ExprLit, Fields, Ident, Item, ItemStruct, Lit, Meta, Type};
+use syn::{Attribute, Fields, Ident, Item, ItemStruct, Meta, Type};
 
 use crate::args::{self, Arg};
+use crate::doc::doc_lines;
 
 /// The item under the attribute.
 pub(crate) enum Input {
@@ -88,23 +89,6 @@ pub(crate) fn item(tokens: TokenStream) -> syn::Result<Input> {
     Ok(Input::Struct(Options { item, fields }))
 }
 
-/// The text of each `#[doc = "..."]` (`///` line).
-fn doc_lines(attrs: &[Attribute]) -> Vec<String> {
-    attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("doc"))
-        .filter_map(|attr| match &attr.meta {
-            Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => Some(s.value()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
-
 /// Removes the `#[opt(...)]` attributes and returns their arguments.
 fn take_opt_attrs(attrs: &mut Vec<Attribute>) -> (Vec<Arg>, Vec<syn::Error>) {
     let mut args = Vec::new();
@@ -135,34 +119,6 @@ fn head(keyword: impl ToTokens, name: &Ident) -> TokenStream {
     tokens
 }
 
-/// The help text of a doc comment: lines trimmed, lines of a paragraph joined with a
-/// space, paragraphs with `\n`.
-pub(crate) fn help_text(docs: &[String]) -> String {
-    let mut paragraphs: Vec<String> = Vec::new();
-    let mut current = String::new();
-    // An empty `///` line gives an empty doc attribute: a paragraph break.
-    for line in docs.iter().flat_map(|doc| {
-        let lines: Vec<&str> = doc.lines().collect();
-        if lines.is_empty() { vec![""] } else { lines }
-    }) {
-        let line = line.trim();
-        if line.is_empty() {
-            if !current.is_empty() {
-                paragraphs.push(std::mem::take(&mut current));
-            }
-            continue;
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(line);
-    }
-    if !current.is_empty() {
-        paragraphs.push(current);
-    }
-    paragraphs.join("\n")
-}
-
 /// A span for the whole struct when there is no better place.
 pub(crate) fn struct_head(item: &ItemStruct) -> TokenStream {
     head(item.struct_token, &item.ident)
@@ -171,6 +127,7 @@ pub(crate) fn struct_head(item: &ItemStruct) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc::help_text;
     use quote::quote;
 
     #[test]

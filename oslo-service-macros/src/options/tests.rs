@@ -67,7 +67,9 @@ fn expands_specs_and_reads() {
     assert!(out.contains("& [\"a,b\"]"), "{out}");
     assert!(out.contains("Bound :: Float (1.0)"), "{out}");
     assert!(
-        out.contains("< Mode as :: oslo :: config :: OptionValue > :: CHOICES"),
+        out.contains(
+            "(< Mode as :: oslo :: config :: OptionValue > :: CHOICES , < Mode as :: oslo :: config :: OptionValue > :: CHOICE_HELP ,)"
+        ),
         "{out}"
     );
     assert!(

@@ -6,9 +6,10 @@ use syn::{Expr, ExprLit, Lit, LitStr, Path};
 
 use super::defaults::{default_text, number};
 use super::kinds::{Bound, Kind, kind_of};
-use super::parse::{Field, Options, help_text, struct_head};
+use super::parse::{Field, Options, struct_head};
 use crate::args::{self, Arg, Known};
 use crate::diag::Errors;
+use crate::doc::help_text;
 
 const STRUCT_ARGS: Known = Known {
     attr: "#[oslo::options]",

@@ -70,8 +70,8 @@ pub fn generate_sample(groups: &[GroupInfo], namespaces: &[String]) -> Result<St
                 for spec in (info.options)() {
                     out.push('\n');
                     let substituted = substituted_default(&seen, spec);
-                    let choices = info.choices_of(spec);
-                    write_option(&mut out, spec, substituted.as_deref(), choices);
+                    let choices: Vec<_> = info.choices_of(spec).collect();
+                    write_option(&mut out, spec, substituted.as_deref(), &choices);
                 }
             }
         }
@@ -87,7 +87,12 @@ fn substituted_default(seen: &super::Snapshot, spec: &OptionSpec) -> Option<Stri
     super::report::joined(super::typed::values_found(seen, spec, false))
 }
 
-fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>, choices: &[&str]) {
+fn write_option(
+    out: &mut String,
+    spec: &OptionSpec,
+    substituted: Option<&str>,
+    choices: &[(&str, &str)],
+) {
     let mut help = spec.help.replace('\n', "\n\n");
     if help.is_empty() {
         help = "(no help given)".to_owned();
@@ -107,8 +112,16 @@ fn write_option(out: &mut String, spec: &OptionSpec, substituted: Option<&str>, 
     }
     if !choices.is_empty() {
         out.push_str("# Possible values:\n");
-        for choice in choices {
-            let _ = writeln!(out, "# {choice} - <No description provided>");
+        for (choice, help) in choices {
+            // As oslo-config-generator: one paragraph, wrapped as the help is.
+            let help = if help.trim().is_empty() {
+                "<No description provided>"
+            } else {
+                help
+            };
+            for line in wrap(&format!("{choice} - {help}")) {
+                let _ = writeln!(out, "# {line}");
+            }
         }
     }
     if let Some(min) = &spec.min {

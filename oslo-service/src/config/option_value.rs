@@ -7,8 +7,49 @@ use std::time::Duration;
 /// (oslo.config's spellings), integers, floats, [`Port`] and durations (`"30s"`,
 /// `"1m30s"`, `"250ms"` or a number of seconds).
 ///
-/// Implement it for a type of your own (an enum of choices, say) to use it as the type
-/// of an `#[oslo::options]` field:
+/// An enum of choices derives it: each variant is one value, its name in snake_case or
+/// `#[opt(name = "...")]`, and its doc comment that value's description in the sample
+/// config.
+///
+/// ```
+/// use oslo::config::{GroupInfo, OptionGroup, OptionValue, Snapshot};
+///
+/// /// How the engine runs.
+/// #[derive(oslo::config::OptionValue, Debug, PartialEq)]
+/// enum Mode {
+///     /// Skip the checks.
+///     Fast,
+///     /// Check everything twice.
+///     #[opt(name = "careful")]
+///     Safe,
+///     LowMemory,
+/// }
+///
+/// /// A group with a choice of the user's type.
+/// #[oslo::options(group = "engine")]
+/// struct EngineOpts {
+///     /// How to run.
+///     #[opt(default = "fast")]
+///     mode: Mode,
+/// }
+///
+/// assert_eq!(Mode::CHOICES, ["fast", "careful", "low_memory"]);
+/// assert_eq!(Mode::CHOICE_HELP, ["Skip the checks.", "Check everything twice.", ""]);
+/// let snapshot = Snapshot::from_ini("[engine]\nmode = careful\n", None)?;
+/// assert_eq!(EngineOpts::from_snapshot(&snapshot)?.mode, Mode::Safe);
+/// assert_eq!(
+///     Mode::parse_option("slow"),
+///     Err("expected one of 'fast', 'careful', 'low_memory'".to_owned())
+/// );
+/// let sample = oslo::config::generate_sample(&[GroupInfo::of::<EngineOpts>()], &[])?;
+/// let described = "# fast - Skip the checks.\n# careful - Check everything twice.\n";
+/// assert!(sample.contains(described));
+/// assert!(sample.contains("# low_memory - <No description provided>\n"));
+/// # Ok::<(), oslo::config::ConfigError>(())
+/// ```
+///
+/// Or implement it for a type of your own to use it as the type of an
+/// `#[oslo::options]` field:
 ///
 /// ```
 /// use oslo::config::OptionValue;
@@ -51,6 +92,10 @@ pub trait OptionValue: Sized {
     const TYPE_NAME: &'static str = "string";
     /// The only texts accepted, when not empty; listed in the sample config file.
     const CHOICES: &'static [&'static str] = &[];
+    /// What each of [`CHOICES`](Self::CHOICES) means, at the same index, for the sample
+    /// config file (`# fast - Skip the checks.`). Empty, shorter than `CHOICES`, or an
+    /// empty text: no description for that choice (`<No description provided>`).
+    const CHOICE_HELP: &'static [&'static str] = &[];
     /// Reads `text`, or says why it cannot.
     fn parse_option(text: &str) -> Result<Self, String>;
 }

@@ -83,6 +83,11 @@ pub struct OptionSpec {
     pub max: Option<Bound>,
     /// The only values accepted, when not empty.
     pub choices: &'static [&'static str],
+    /// What each of `choices` means, at the same index: the sample config's
+    /// `# fast - Skip the checks.`. Empty, shorter, or an empty text, means no
+    /// description for that choice. From the type's
+    /// [`OptionValue::CHOICE_HELP`](super::OptionValue::CHOICE_HELP).
+    pub choice_help: &'static [&'static str],
     /// Older names still read.
     pub deprecated: &'static [DeprecatedName],
     /// The value is masked (`****`) in logs.
@@ -110,7 +115,7 @@ pub const fn option_spec(
     default: &'static [&'static str],
     help: &'static str,
     (min, max): (Option<Bound>, Option<Bound>),
-    choices: &'static [&'static str],
+    (choices, choice_help): (&'static [&'static str], &'static [&'static str]),
     deprecated: &'static [DeprecatedName],
     (secret, mutable, required, cli): (bool, bool, bool, bool),
 ) -> OptionSpec {
@@ -125,6 +130,7 @@ pub const fn option_spec(
         min,
         max,
         choices,
+        choice_help,
         deprecated,
         secret,
         mutable,
@@ -238,14 +244,21 @@ impl GroupInfo {
         }
     }
 
-    /// The values `spec`, one of this group's options, takes: its declared `choices`,
-    /// or a serde enum's variants.
-    pub(crate) fn choices_of(&self, spec: &OptionSpec) -> &'static [&'static str] {
-        if spec.choices.is_empty() {
-            (self.serde_choices)(spec.name)
+    /// The values `spec`, one of this group's options, takes, each with its description
+    /// (empty when it has none): its declared `choices`, or a serde enum's variants.
+    pub(crate) fn choices_of(
+        &self,
+        spec: &OptionSpec,
+    ) -> impl Iterator<Item = (&'static str, &'static str)> + use<> {
+        let (choices, help) = if spec.choices.is_empty() {
+            ((self.serde_choices)(spec.name), &[][..])
         } else {
-            spec.choices
-        }
+            (spec.choices, spec.choice_help)
+        };
+        choices
+            .iter()
+            .enumerate()
+            .map(move |(index, choice)| (*choice, help.get(index).copied().unwrap_or_default()))
     }
 
     /// Whether this describes the group `T` declares.

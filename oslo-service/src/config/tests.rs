@@ -653,6 +653,79 @@ fn types_that_derive_deserialize_are_options_too() {
     );
 }
 
+/// A choice of the user's, with `#[derive(OptionValue)]`.
+#[derive(crate::config::OptionValue, Clone, Copy, Debug, PartialEq)]
+#[opt(crate = "crate")]
+enum Engine {
+    /// Skip the checks.
+    Fast,
+    /// Check everything,
+    /// twice: before and after each step, so that nothing is missed.
+    ///
+    /// Slow.
+    #[opt(name = "careful")]
+    Safe,
+    LowMemory,
+}
+
+/// Options of derived enum types.
+#[crate::options(group = "svc", namespace = "test", crate = "crate")]
+struct EngineOpts {
+    /// The engine.
+    #[opt(default = "fast")]
+    engine: Engine,
+    /// Engines to try.
+    #[opt(default = ["careful", "low_memory"])]
+    fallbacks: Vec<Engine>,
+}
+
+#[test]
+fn derived_enums_read_their_variants_and_describe_them() {
+    let read = |ini: &str| {
+        Snapshot::from_ini(ini, Some(Path::new("/etc/svc.conf")))
+            .unwrap()
+            .group::<EngineOpts>()
+            .map(|opts| (opts.engine, opts.fallbacks.clone()))
+            .map_err(|err| err.to_string())
+    };
+    assert_eq!(
+        read("[svc]\n"),
+        Ok((Engine::Fast, vec![Engine::Safe, Engine::LowMemory]))
+    );
+    assert_eq!(
+        read("[svc]\nengine = careful \nfallbacks = fast\n"),
+        Ok((Engine::Safe, vec![Engine::Fast]))
+    );
+    assert_eq!(
+        read("[svc]\n\nengine = safe\n"),
+        Err(
+            "/etc/svc.conf:3: invalid value 'safe' for option engine in group [svc]: expected one of 'fast', 'careful', 'low_memory'"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        Engine::parse_option("Fast"),
+        Err("expected one of 'fast', 'careful', 'low_memory'".to_owned())
+    );
+    assert_eq!(Engine::parse_option(" low_memory "), Ok(Engine::LowMemory));
+    let sample = crate::config::generate_sample(&[GroupInfo::of::<EngineOpts>()], &[]).unwrap();
+    let possible = "# Possible values:\n\
+        # fast - Skip the checks.\n\
+        # careful - Check everything, twice: before and after each step, so that\n\
+        # nothing is missed. Slow.\n\
+        # low_memory - <No description provided>\n";
+    assert!(
+        sample.contains(&format!(
+            "# The engine. (string value)\n{possible}#engine = fast\n"
+        )),
+        "{sample}"
+    );
+    assert!(
+        sample.contains(&format!("# Engines to try. (list value)\n{possible}")),
+        "{sample}"
+    );
+}
+
 #[test]
 fn sources_survive_their_bytes() {
     let sources = ConfigSources {

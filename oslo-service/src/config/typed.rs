@@ -346,6 +346,7 @@ mod tests {
         min: None,
         max: None,
         choices: &[],
+        choice_help: &[],
         deprecated: &[],
         secret: false,
         mutable: false,

@@ -9,8 +9,10 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::service::{Context, ServiceBase};
 
-/// How a SIGHUP in a daemon applies a new configuration.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How a SIGHUP in a daemon applies a new configuration. Also an option's type
+/// (`reload` or `mutate`), whose sample config describes each value by its doc comment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, crate::config::OptionValue)]
+#[opt(crate = "crate")]
 pub enum RestartMethod {
     /// Re-read every option, then stop, `reset()` and start every service again.
     #[default]
