@@ -1,6 +1,7 @@
 //! Small helpers of the expansions: spans and attributes carried over.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens as _;
 use syn::spanned::Spanned as _;
 use syn::{Attribute, ReceiverKind, ReturnType, Signature, Type};
 
@@ -61,4 +62,11 @@ pub(crate) fn return_type_span(
             None
         }
     }
+}
+
+/// An item's keyword followed by its name: what an error about the whole item points at.
+pub(crate) fn head(keyword: impl quote::ToTokens, name: &syn::Ident) -> TokenStream {
+    let mut tokens = keyword.into_token_stream();
+    name.to_tokens(&mut tokens);
+    tokens
 }

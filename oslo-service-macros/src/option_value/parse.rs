@@ -2,11 +2,11 @@
 //! doc comment and the arguments of its `#[opt(...)]` attributes.
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
 use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, Meta};
 
 use crate::args::{self, Arg};
 use crate::doc::doc_lines;
+use crate::tokens::head;
 
 /// The item the derive is on.
 pub(crate) struct Input {
@@ -113,12 +113,6 @@ fn opt_args(attrs: &[Attribute]) -> (Vec<Arg>, Vec<syn::Error>) {
         }
     }
     (found, errors)
-}
-
-fn head(keyword: impl ToTokens, name: &Ident) -> TokenStream {
-    let mut tokens = keyword.into_token_stream();
-    name.to_tokens(&mut tokens);
-    tokens
 }
 
 #[cfg(test)]

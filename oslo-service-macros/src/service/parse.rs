@@ -4,9 +4,10 @@
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ext::IdentExt as _;
-use syn::{Attribute, Ident, ImplItem, Item, ItemImpl, ItemStruct, Meta, Path, Signature};
+use syn::{Attribute, ImplItem, Item, ItemImpl, ItemStruct, Meta, Path, Signature};
 
 use crate::args::{self, Arg};
+use crate::tokens::head;
 
 /// The item under the attribute.
 pub(crate) enum Input {
@@ -151,13 +152,6 @@ fn describe(item: Item) -> Other {
         other => ("this item", other.to_token_stream()),
     };
     Other { item, what, head }
-}
-
-/// An item's keyword followed by its name: what an error about the whole item points at.
-fn head(keyword: impl ToTokens, name: &Ident) -> TokenStream {
-    let mut tokens = keyword.into_token_stream();
-    name.to_tokens(&mut tokens);
-    tokens
 }
 
 #[cfg(test)]
