@@ -14,7 +14,8 @@ type Read<T> = Arc<dyn Fn(&Config) -> Result<T> + Send + Sync>;
 /// One option of a group of options, read as a `T` from the configuration in force.
 ///
 /// ```
-/// /// use oslo::periodic::OptionRef;
+/// use std::time::Duration;
+/// use oslo::periodic::OptionRef;
 ///
 /// /// The poller's options.
 /// #[oslo::options(group = "poller")]
