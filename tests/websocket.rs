@@ -1,7 +1,8 @@
 //! WebSockets through the HTTP server, driven through the `api` example's `GET
 //! /v1/echo` as real processes, with Python's `websockets` as the client: the upgrade,
-//! the echo, and what a stop or a reload does to an open WebSocket (a Close frame with
-//! 1001, going away, and a clean exit).
+//! the echo, what a stop, a reload or a recycled worker does to an open WebSocket (a
+//! Close frame with 1001, going away, and a clean exit), and its place under
+//! `wsgi_max_connections`.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use support::http::Connection;
-use support::{Service, Signal, exit_code, python};
+use support::{HANG, Service, Signal, exit_code, python};
 
 const API: &str = env!("CARGO_BIN_EXE_api");
 
@@ -164,4 +165,46 @@ fn a_reload_closes_open_websockets_with_going_away_and_new_ones_open() {
         assert_eq!(client.echo(&text), text);
     }
     drop(service);
+}
+
+#[test]
+fn a_worker_recycled_at_max_requests_closes_its_websocket_with_going_away() {
+    let (service, port) = start("graceful_shutdown_timeout = 30\nmax_requests = 1", 2);
+    // The handshake is its worker's one request: the worker is replaced, new before old,
+    // and the old one's WebSocket is told.
+    let mut client = Client::connect(port, "/v1/echo").unwrap();
+    let (code, reason) = client.closed();
+    assert_eq!(code, GOING_AWAY, "{reason}");
+    service.wait_log_line(&["recycling worker", "reason=max_requests"]);
+}
+
+#[test]
+fn open_websockets_count_against_wsgi_max_connections_and_are_never_closed_for_room() {
+    let (service, port) = start("wsgi_max_connections = 2", 1);
+    // Open, and silent since: as evictable as can be, were they evictable.
+    let mut first = Client::connect(port, "/v1/echo").unwrap();
+    let mut second = Client::connect(port, "/v1/echo").unwrap();
+    // Over the limit already (the accept loop had room when it took this one), then
+    // idle: the one connection that may make way for a newcomer.
+    let mut idle = Connection::open(port).unwrap();
+    assert_eq!(idle.get("/", "").unwrap().status, 200);
+    let mut newcomer = Connection::open(port).unwrap();
+    assert_eq!(newcomer.get("/", "").unwrap().status, 200);
+    // The WebSockets counted (else there was room, and nobody went), and stayed.
+    assert!(idle.closed_within(HANG));
+    service.wait_log_line(&["client connection cut", "cause=\"evicted\""]);
+    assert_eq!(first.echo("still one"), "still one");
+    assert_eq!(second.echo("still two"), "still two");
+}
+
+#[test]
+fn a_silent_websocket_outlives_the_idle_and_header_timeouts() {
+    let (service, port) = start("client_socket_timeout = 1\nclient_header_timeout = 1", 1);
+    let mut socket = Client::connect(port, "/v1/echo").unwrap();
+    // Opened after the WebSocket and as silent: its cut is past the WebSocket's own
+    // deadline, had it one.
+    let mut silent = Connection::open(port).unwrap();
+    assert!(silent.closed_within(HANG));
+    service.wait_log_line(&["client connection cut", "cause=\"idle\""]);
+    assert_eq!(socket.echo("still here"), "still here");
 }
