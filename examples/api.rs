@@ -7,6 +7,7 @@
 //! curl -s http://127.0.0.1:8780/v1/whoami        # which worker answered, and its build
 //! curl -s -X POST -d '{"name":"web-1"}' -H 'Content-Type: application/json' \
 //!      http://127.0.0.1:8780/v1/servers          # 201 and the new server
+//! websocat ws://127.0.0.1:8780/v1/echo           # a WebSocket: each text frame back
 //! kill -HUP <pid>    # reload: new workers first, then the old ones drain
 //! kill -USR2 <pid>   # upgrade: the executable now on disk takes over, the old drains
 //! kill -TERM <pid>   # graceful stop: requests in flight finish
@@ -25,14 +26,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::Extension;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Path, State};
 use axum::http::header::{HeaderName, HeaderValue};
 use axum::http::{Request, Response, StatusCode};
+use axum::response::Response as AxumResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use oslo::config::Port;
-use oslo::wsgi::Body;
 use oslo::wsgi::paste::{App, Paste};
+use oslo::wsgi::{Body, Stopping};
 
 #[oslo::options(group = "api", namespace = "api")]
 struct ApiOpts {
@@ -141,7 +145,8 @@ fn app(debug_routes: bool) -> Router {
     let mut routes = Router::new()
         .route("/", get(versions))
         .route("/v1/whoami", get(whoami))
-        .route("/v1/servers", post(create_server));
+        .route("/v1/servers", post(create_server))
+        .route("/v1/echo", get(echo));
     if debug_routes {
         routes = routes
             .route("/debug/sleep/{ms}", get(sleep))
@@ -192,6 +197,59 @@ async fn create_server(
     let id = state.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let server = serde_json::json!({ "server": { "id": id, "name": new.name, "status": "BUILD" } });
     (StatusCode::CREATED, Json(server))
+}
+
+/// How long a stopping WebSocket waits for its client's answering Close.
+const CLOSE_ANSWER: Duration = Duration::from_secs(5);
+
+/// How long a WebSocket may be silent: the server sets no read deadline on it, and a
+/// crowd of silent ones would hold every place under `wsgi_max_connections`.
+const ECHO_IDLE: Duration = Duration::from_secs(900);
+
+/// A WebSocket that sends each text frame back. When the server stops (SIGTERM, a
+/// reload, an upgrade, a worker recycled), it says so with a Close frame, 1001 (going
+/// away), and ends: the client knows to connect again, and the stop need not wait for
+/// it. One silent for [`ECHO_IDLE`] is closed the same way.
+async fn echo(upgrade: WebSocketUpgrade, Extension(stopping): Extension<Stopping>) -> AxumResponse {
+    upgrade.on_upgrade(move |socket| echo_frames(socket, stopping))
+}
+
+async fn echo_frames(mut socket: WebSocket, stopping: Stopping) {
+    let reason = loop {
+        let message = tokio::select! {
+            message = tokio::time::timeout(ECHO_IDLE, socket.recv()) => match message {
+                Ok(message) => message,
+                Err(_silent) => break "idle",
+            },
+            () = stopping.cancelled() => break "server stopping",
+        };
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                if socket.send(Message::Text(text)).await.is_err() {
+                    return;
+                }
+            }
+            // Pings are answered by the library; a Close is answered as it is read.
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return,
+        }
+    };
+    let close = CloseFrame {
+        code: close_code::AWAY,
+        reason: reason.into(),
+    };
+    if socket.send(Message::Close(Some(close))).await.is_err() {
+        return;
+    }
+    // The client's Close ends it; one that does not answer holds the stop no longer.
+    let answered = async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_ANSWER, answered).await;
 }
 
 async fn sleep(Path(ms): Path<u64>) -> String {

@@ -1,15 +1,17 @@
 //! The client connections of one started server, and what each is doing: waiting for a
 //! request (idle), receiving a request head, receiving its body before the request takes
-//! a turn in the pool, or having a request served. The phase decides which deadline a
-//! connection's reads have and whether a stop closes it at once. Clients cut for
-//! sending nothing useful are counted by cause.
+//! a turn in the pool, having a request served, or upgraded (its socket handed to the
+//! application, as a WebSocket). The phase decides which deadline a connection's reads
+//! have and whether a stop closes it at once. Clients cut for sending nothing useful
+//! are counted by cause.
 //!
 //! At `wsgi_max_connections`, a newcomer takes the place of the connection that has
 //! made the least progress: of those with no request being served (idle, sending a
 //! head, or sending a body not yet whole), the one that has sent the fewest bytes of its
 //! current request (none, when idle), and of those alike, the one longest in its phase.
 //! A crowd that sends nothing, or a byte, or a head a byte at a time, thus makes way for
-//! a client that sends its request; a request being served is never closed for room.
+//! a client that sends its request; a request being served, or an upgraded connection,
+//! is never closed for room.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -35,12 +37,23 @@ pub(super) enum Phase {
     /// A request is being served: waiting for its turn, the rest of its body read, its
     /// response written.
     Request = 3,
+    /// Switched to another protocol (a WebSocket): the socket is the application's until
+    /// it drops it. Like a request being served, it holds a stop and is never closed for
+    /// room; unlike one, it holds no turn in the pool, and may be silent for long.
+    Upgraded = 4,
 }
 
 impl Phase {
-    /// Whether the connection may be closed to make room: no request is being served.
+    /// Whether the connection may be closed to make room: no request is being served,
+    /// and the socket is not the application's.
     fn evictable(self) -> bool {
-        self != Phase::Request
+        !matches!(self, Phase::Request | Phase::Upgraded)
+    }
+
+    /// Whether the connection is in use: a request being served, or an upgraded one. A
+    /// stop waits for it instead of closing it.
+    pub(super) fn in_use(self) -> bool {
+        matches!(self, Phase::Request | Phase::Upgraded)
     }
 }
 
@@ -107,7 +120,8 @@ impl Client {
             0 => Phase::Idle,
             1 => Phase::Head,
             2 => Phase::Body,
-            _ => Phase::Request,
+            3 => Phase::Request,
+            _ => Phase::Upgraded,
         }
     }
 
@@ -167,12 +181,14 @@ impl Client {
 }
 
 /// A request being served: its turn in the pool, given back (and its connection idle
-/// again, its metrics recorded) once its response is written or dropped.
+/// again, or upgraded, its metrics recorded) once its response is written or dropped.
 #[derive(Debug)]
 pub(super) struct Served {
     client: Arc<Client>,
     _permit: Option<OwnedSemaphorePermit>,
     measured: Option<crate::metrics::HttpRequest>,
+    /// The response switches protocols: the socket goes to the application next.
+    upgrades: bool,
 }
 
 impl Served {
@@ -185,7 +201,14 @@ impl Served {
             client,
             _permit: permit,
             measured,
+            upgrades: false,
         }
+    }
+
+    /// The response hands the socket to the application (`101 Switching Protocols`, or
+    /// a tunnel): once it is written, the connection is upgraded, not idle.
+    pub(super) fn upgrades(&mut self) {
+        self.upgrades = true;
     }
 
     /// The status the request is answered with, for its metrics.
@@ -198,7 +221,11 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
-        self.client.set_phase(Phase::Idle);
+        self.client.set_phase(if self.upgrades {
+            Phase::Upgraded
+        } else {
+            Phase::Idle
+        });
     }
 }
 
@@ -467,6 +494,36 @@ mod tests {
         let last = clients.register();
         assert!(told(&newcomers[0]));
         assert!(!newcomers[1..].iter().any(told) && !told(&last) && !told(&served));
+    }
+
+    /// A WebSocket is silent and has sent few bytes, yet it is in use: it counts
+    /// against the limit and is never closed for room.
+    #[tokio::test(start_paused = true)]
+    async fn an_upgraded_connection_counts_and_is_never_closed_for_room() {
+        let clients = Clients::new(2);
+        let socket = clients.register();
+        let mut served = Served::new(Arc::clone(&socket.client), None, None);
+        served.upgrades();
+        drop(served);
+        assert_eq!(socket.client.phase(), Phase::Upgraded);
+        later().await;
+        let idle = clients.register();
+        later().await;
+        let _newcomer = clients.register();
+        assert!(told(&idle) && !told(&socket));
+        // With only in-use connections left, a newcomer waits for one to end.
+        drop(idle);
+        let busy = clients.register();
+        busy.client.set_phase(Phase::Request);
+        drop(_newcomer);
+        let waiting = tokio::spawn({
+            let clients = Arc::clone(&clients);
+            async move { clients.room().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished());
+        drop(socket);
+        waiting.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

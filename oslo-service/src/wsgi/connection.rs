@@ -12,6 +12,11 @@
 //! comes whole, or with a body still being gathered before its turn in the pool) is
 //! closed then; only requests being served are waited for, within the launcher's
 //! `graceful_shutdown_timeout`.
+//!
+//! An upgraded connection (a WebSocket) is the application's: hyper lets go of the
+//! socket once the `101` is written, and this connection's task waits until the
+//! application drops it. A stop waits for it as for a request being served; the
+//! application hears of the stop through [`super::Stopping`] and closes it.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +24,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
 
 use super::app::HttpApp;
 use super::clients::{Cut, Phase, Registered};
@@ -131,7 +137,8 @@ async fn serve_arrived<S: HttpApp>(
     }
 }
 
-/// HTTP on a connection whose first bytes have arrived.
+/// HTTP on a connection whose first bytes have arrived, and then, if it is upgraded,
+/// the application's protocol until the application lets go of the socket.
 async fn serve_http<IO, S>(
     io: IO,
     client_ip: Arc<str>,
@@ -147,12 +154,16 @@ async fn serve_http<IO, S>(
     let stopping = shared.stopping.clone();
     let draining = Arc::clone(&shared);
     let clients = Arc::clone(&shared.clients);
+    // Cancelled when the socket is dropped: with hyper's connection, or after an
+    // upgrade by the application.
+    let released = CancellationToken::new();
     let io = ClientIo::new(
         io,
         settings.deadlines(),
         Arc::clone(&client),
         clients,
         Arc::clone(&client_ip),
+        released.clone().drop_guard(),
     );
     let handler = Handler {
         app,
@@ -166,41 +177,56 @@ async fn serve_http<IO, S>(
         .header_read_timeout(None)
         .keep_alive(settings.keep_alive)
         .max_buf_size(settings.max_buf_size());
-    let connection = http.serve_connection(TokioIo::new(io), handler);
-    let mut connection = std::pin::pin!(connection);
-    tokio::select! {
-        served = connection.as_mut() => return ended(served),
-        () = stopping.cancelled() => {}
-        () = client.close.cancelled() => {
-            // Idle, or still sending its head or the body gathered before its turn:
-            // nothing is being served, and hyper would wait for the rest, so it closes
-            // now.
-            if client.phase() != Phase::Request {
-                draining.clients.cut(Cut::Evicted, &client_ip);
-                return;
+    // Upgrades (a WebSocket) hand the socket to the application once its `101` is
+    // written; the connection's future then ends.
+    let connection = http
+        .serve_connection(TokioIo::new(io), handler)
+        .with_upgrades();
+    // The connection is dropped at the end of this block, and its socket with it unless
+    // it was upgraded.
+    async move {
+        let mut connection = std::pin::pin!(connection);
+        tokio::select! {
+            served = connection.as_mut() => return ended(served),
+            () = stopping.cancelled() => {}
+            () = client.close.cancelled() => {
+                // Idle, or still sending its head or the body gathered before its turn:
+                // nothing is being served, and hyper would wait for the rest, so it
+                // closes now.
+                if !client.phase().in_use() {
+                    draining.clients.cut(Cut::Evicted, &client_ip);
+                    return;
+                }
+                // Its request became whole just as it was chosen: it is served, then
+                // the connection closes.
+                connection.as_mut().graceful_shutdown();
+                return ended(connection.await);
             }
-            // Its request became whole just as it was chosen: it is served, then the
-            // connection closes.
-            connection.as_mut().graceful_shutdown();
-            return ended(connection.await);
         }
+        // Whichever task sees the stop first sets it, so no answer after the stop keeps
+        // its connection open.
+        draining
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::select! {
+            served = connection.as_mut() => return ended(served),
+            () = tokio::time::sleep(IDLE_DRAIN) => {}
+        }
+        // No request being served: nothing is lost by closing now, and a half-sent
+        // head or a body that does not come must not hold the stop.
+        if !client.phase().in_use() {
+            return;
+        }
+        connection.as_mut().graceful_shutdown();
+        ended(connection.await);
     }
-    // Whichever task sees the stop first sets it, so no answer after the stop keeps
-    // its connection open.
-    draining
-        .draining
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    tokio::select! {
-        served = connection.as_mut() => return ended(served),
-        () = tokio::time::sleep(IDLE_DRAIN) => {}
-    }
-    // No request being served: nothing is lost by closing now, and a half-sent head or
-    // a body that does not come must not hold the stop.
-    if client.phase() != Phase::Request {
-        return;
-    }
-    connection.as_mut().graceful_shutdown();
-    ended(connection.await);
+    .await;
+    // Upgraded: the socket is the application's until it drops it. It still counts
+    // against the limit (`registered` lives until then) and holds a stop as a request
+    // being served does: the application learns of the stop through
+    // [`super::Stopping`], and the launcher's `graceful_shutdown_timeout` bounds it.
+    released.cancelled().await;
+    drop(registered);
 }
 
 fn ended(served: Result<(), hyper::Error>) {

@@ -2,7 +2,8 @@
 //! URL limits, the body gathered (up to `client_body_buffer_size`) before the request
 //! takes its turn in the pool, the application's errors and panics turned into a 500
 //! (with details only under `wsgi_server_debug`), `Connection: close` once the server is
-//! stopping, and the access log line.
+//! stopping, the access log line, and [`super::Stopping`] in every request's
+//! extensions.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -99,7 +100,11 @@ where
         let client = Arc::clone(&self.client);
         Box::pin(async move {
             let refused = refusal(&request, &shared);
-            let (head, incoming) = request.into_parts();
+            let (mut head, incoming) = request.into_parts();
+            // What outlives the response (a WebSocket) hears of a stop through it.
+            head.extensions
+                .insert(super::Stopping::new(shared.stopping.clone()));
+            let tunnel = head.method == http::Method::CONNECT;
             // What the application needs is read before the request takes a turn: a
             // client slow to send it holds its connection, never a turn.
             let answer = match refused {
@@ -142,7 +147,14 @@ where
             };
             let (mut parts, body) = response.into_parts();
             served.answered(parts.status.as_u16());
-            if shared.draining.load(Ordering::Relaxed) {
+            // hyper hands the socket over after these, and only these.
+            let upgrades = parts.status == StatusCode::SWITCHING_PROTOCOLS
+                || (tunnel && parts.status.is_success());
+            if upgrades {
+                served.upgrades();
+            } else if shared.draining.load(Ordering::Relaxed) {
+                // An upgrade's `Connection: upgrade` stays: the application, told by
+                // `Stopping`, closes what it accepts now.
                 parts
                     .headers
                     .insert(CONNECTION, HeaderValue::from_static("close"));

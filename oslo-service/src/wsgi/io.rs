@@ -1,7 +1,9 @@
 //! A client connection's socket with its deadlines: `client_socket_timeout` on writes
 //! (a client that stops reading its response is cut once a write has waited that long,
 //! as eventlet's socket timeout cuts it) and on an idle connection, and
-//! `client_header_timeout` from a request head's first byte to its end.
+//! `client_header_timeout` from a request head's first byte to its end. Once upgraded
+//! (a WebSocket), reads have no deadline: the application's protocol decides how long
+//! its client may be silent; writes keep theirs.
 
 use std::io;
 use std::pin::Pin;
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::DropGuard;
 
 use super::clients::{Client, Clients, Cut, Phase};
 
@@ -78,6 +81,9 @@ pub(super) struct ClientIo<S> {
     client_ip: Arc<str>,
     read_timer: Option<Pin<Box<Sleep>>>,
     write_stall: Stall,
+    /// Tells the connection's task that the socket is gone: after an upgrade the
+    /// application holds it, and the task waits for it (a stop waits for the task).
+    _released: DropGuard,
 }
 
 impl<S> ClientIo<S> {
@@ -87,6 +93,7 @@ impl<S> ClientIo<S> {
         client: Arc<Client>,
         clients: Arc<Clients>,
         client_ip: Arc<str>,
+        released: DropGuard,
     ) -> Self {
         ClientIo {
             inner,
@@ -96,6 +103,7 @@ impl<S> ClientIo<S> {
             client_ip,
             read_timer: None,
             write_stall: Stall::default(),
+            _released: released,
         }
     }
 
@@ -142,8 +150,9 @@ impl<S> ClientIo<S> {
                 Cut::SlowHead,
                 "the client did not send its request head within client_header_timeout",
             )),
-            // A body has its own deadlines ([`super::Body`]), gathered or served.
-            Phase::Body | Phase::Request => None,
+            // A body has its own deadlines ([`super::Body`]), gathered or served; an
+            // upgraded connection's silence is its protocol's to judge.
+            Phase::Body | Phase::Request | Phase::Upgraded => None,
         }
     }
 }
@@ -253,6 +262,7 @@ mod tests {
             Arc::clone(&registered.client),
             Arc::clone(&clients),
             Arc::from("127.0.0.1"),
+            tokio_util::sync::CancellationToken::new().drop_guard(),
         );
         (io, clients, registered)
     }
@@ -315,6 +325,36 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(900));
         assert_eq!(clients.cut_count(Cut::Idle), 1);
+    }
+
+    /// A WebSocket may be silent for longer than any idle limit; the socket going away
+    /// with the application tells the connection's task.
+    #[tokio::test(start_paused = true)]
+    async fn an_upgraded_connection_has_no_read_deadline_and_tells_when_dropped() {
+        use tokio::io::AsyncReadExt;
+        let (ours, _theirs) = tokio::io::duplex(64);
+        let clients = Clients::new(10);
+        let registered = clients.register();
+        registered.client.set_phase(Phase::Upgraded);
+        let released = tokio_util::sync::CancellationToken::new();
+        let mut stream = ClientIo::new(
+            ours,
+            DEADLINES,
+            Arc::clone(&registered.client),
+            Arc::clone(&clients),
+            Arc::from("127.0.0.1"),
+            released.clone().drop_guard(),
+        );
+        let mut buf = [0; 8];
+        assert!(
+            tokio::time::timeout(Duration::from_secs(10 * 3600), stream.read(&mut buf))
+                .await
+                .is_err()
+        );
+        assert_eq!(clients.cut_count(Cut::Idle), 0);
+        assert!(!released.is_cancelled());
+        drop(stream);
+        assert!(released.is_cancelled());
     }
 
     #[tokio::test(start_paused = true)]

@@ -14,7 +14,9 @@
 //! ```
 //!
 //! It speaks HTTP/1.1 (and 1.0), as eventlet's server does and OpenStack's clients
-//! expect; HTTP/2 is not offered on cleartext connections.
+//! expect; HTTP/2 is not offered on cleartext connections. Upgrades work (axum's
+//! `WebSocketUpgrade`): the socket is then the application's, and it hears of a stop
+//! through [`Stopping`], in every request's extensions.
 //!
 //! # Options (`[DEFAULT]`, namespace `oslo.service.wsgi`)
 //!
@@ -25,6 +27,7 @@
 //!   within its descriptor limit; at the limit a newcomer takes the place of the one
 //!   that has made the least progress: of those with no request being served, the
 //!   fewest bytes of its request sent (none when idle), then the longest in its phase.
+//!   An upgraded connection (a WebSocket) counts, and is never closed for room.
 //! - `wsgi_keep_alive` (true): false closes each connection after its response.
 //! - `client_socket_timeout` (900 s, 0 = no limit): a client idle before or between
 //!   requests, sending nothing of its body, or not reading its response is cut after it.
@@ -49,9 +52,10 @@
 //! On stop the server stops accepting (the socket stays open for the other processes
 //! that share it), answers every request from then on with `Connection: close`, closes
 //! the connections that have no request being served after a second (idle, silent,
-//! with a half-sent head, or with a body still being gathered), and `wait` returns once every connection has ended. A client
-//! that stops reading is cut by `client_socket_timeout`, or with the process at
-//! `graceful_shutdown_timeout`.
+//! with a half-sent head, or with a body still being gathered), and `wait` returns once
+//! every connection has ended: an upgraded one (a WebSocket) too, which the application
+//! closes when [`Stopping`] says so. A client that stops reading is cut by
+//! `client_socket_timeout`, or with the process at `graceful_shutdown_timeout`.
 
 mod access_log;
 mod app;
@@ -67,6 +71,7 @@ mod listener;
 pub mod paste;
 mod server;
 mod settings;
+mod stopping;
 #[cfg_attr(not(feature = "tls"), path = "without_tls.rs")]
 mod tls;
 
@@ -75,6 +80,7 @@ pub use app::HttpApp;
 pub use body::{Body, BodyError};
 pub use healthcheck::{Healthcheck, HealthcheckService};
 pub use server::{DEFAULT_MAX_URL_LEN, Server, ServerBuilder};
+pub use stopping::Stopping;
 
 /// Checks the server's options as a start would, binding nothing (`--check-config`):
 /// the `[DEFAULT]` wsgi options and, when `[ssl]` names them, the TLS files.
