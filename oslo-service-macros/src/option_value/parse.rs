@@ -52,6 +52,8 @@ pub(crate) struct Variant {
     pub(crate) args: Vec<Arg>,
     /// Errors met reading those attributes.
     pub(crate) attr_errors: Vec<syn::Error>,
+    /// Its `#[cfg(...)]`, if it has one: refused, as the choices are one list.
+    pub(crate) cfg: Option<Attribute>,
 }
 
 /// Parses the item the derive is on.
@@ -68,6 +70,11 @@ pub(crate) fn item(tokens: TokenStream) -> syn::Result<Input> {
                     let (args, attr_errors) = opt_args(&variant.attrs);
                     Variant {
                         docs: doc_lines(&variant.attrs),
+                        cfg: variant
+                            .attrs
+                            .iter()
+                            .find(|attr| attr.path().is_ident("cfg"))
+                            .cloned(),
                         ident: variant.ident,
                         fields: variant.fields,
                         args,

@@ -109,6 +109,12 @@ fn choice<'a>(variant: &'a Variant, errors: &mut Errors) -> Option<(Choice<'a>, 
     for error in &variant.attr_errors {
         errors.push(error.clone());
     }
+    if let Some(cfg) = &variant.cfg {
+        errors.at(
+            cfg,
+            "#[derive(OptionValue)] does not take `#[cfg]` on a variant: the values an option takes are the same in every build; leave the variant in and refuse it where the option is read",
+        );
+    }
     let mut named: Option<LitStr> = None;
     let mut bad_name = false;
     args::read(
@@ -259,6 +265,18 @@ mod tests {
     #[test]
     fn refuses_what_cannot_be_a_choice() {
         let errors = |tokens| check(tokens).1;
+        assert_eq!(
+            errors(quote!(
+                enum E {
+                    A,
+                    #[cfg(unix)]
+                    B,
+                }
+            )),
+            [
+                "#[derive(OptionValue)] does not take `#[cfg]` on a variant: the values an option takes are the same in every build; leave the variant in and refuse it where the option is read"
+            ]
+        );
         assert_eq!(
             errors(quote!(
                 struct S;
