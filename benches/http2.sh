@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# HTTP/2 figures side by side in one run on this machine, from h2load on 127.0.0.1
+# (cleartext, prior knowledge; 50 connections of 10 concurrent streams, DURATION seconds
+# each, default 10), RUNS rounds (default 3) of the servers below, interleaved, reported
+# as medians:
+#   1. plain axum in one process, no framework, hyper's HTTP/2 (benches/bench_axum.rs)
+#   2. ours: oslo::wsgi::Server in 2 worker processes, the same handler (bench_http.rs)
+#   3. ours in 2 workers again, with 5 SIGHUPs (reloads) and then 3 SIGUSR2 (binary
+#      upgrades to a new build written over the executable) during the run, counting
+#      failed streams: h2load's failed and errored requests and non-2xx answers.
+# h2load is Debian's nghttp2-client, fetched by benches/h2load.sh (pinned, no root).
+# Access log lines are off (oslo::wsgi::access=WARN).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+source benches/h2load.sh
+cargo build --quiet --release --example bench_http --example bench_axum
+duration=${DURATION:-10}
+tmp=$(mktemp -d)
+server=""
+cleanup() {
+  [ -n "$server" ] && kill -KILL -- "-$server" 2>/dev/null || true
+  pkill -KILL -f "$tmp/bench_http" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cat > "$tmp/bench.conf" <<'CONF'
+[DEFAULT]
+default_log_levels = oslo::wsgi::access=WARN
+graceful_shutdown_timeout = 30
+CONF
+exe="$tmp/bench_http"
+cp target/release/examples/bench_http "$exe"
+
+# Starts a server in a session of its own and sets $port from its `port <n>` line, then
+# warms it up.
+start() {
+  setsid "$@" > "$tmp/out" 2> "$tmp/err" &
+  server=$!
+  port=""
+  for _ in $(seq 200); do
+    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/out")
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$tmp/err" >&2; exit 1; }
+  sleep 1
+  $h2load -c 50 -m 10 -D 1 "http://127.0.0.1:$port/" > /dev/null
+}
+
+stop() {
+  kill -KILL -- "-$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  server=""
+}
+
+# Runs h2load and prints one summary line: req/s, mean and max request time (ms),
+# failed streams, streams done.
+measure() {
+  $h2load -c 50 -m 10 -D "$duration" "http://127.0.0.1:$port/" > "$tmp/h2load" || true
+  python3 - "$tmp/h2load" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(value):
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text).group(1))
+done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
+total, started, finished, succeeded, failed, errored, timeout = map(int, done.groups())
+codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+non2xx = sum(map(int, codes.groups()[1:]))
+times = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", text)
+mean, most = ms(times.group(3)), ms(times.group(2))
+print(f"{rps:.0f} {mean:.3f} {most:.3f} {failed + errored + timeout + non2xx} {finished}")
+PY
+}
+
+run() {
+  local label=$1
+  shift
+  start "$@"
+  measure >> "$tmp/$label"
+  stop
+}
+
+# A new build at $exe, as a deployment puts it: written beside, renamed over.
+deploy() {
+  { cat target/release/examples/bench_http; printf 'build %s' "$1"; } > "$exe.new"
+  chmod 755 "$exe.new"
+  mv "$exe.new" "$exe"
+}
+
+# Ours under load, reloaded 5 times and upgraded 3 times; the reloads and upgrades the
+# processes logged go to $tmp/events.
+run_deploying() {
+  cp target/release/examples/bench_http "$exe"
+  start "$exe" --config-file "$tmp/bench.conf"
+  (
+    pause=$(python3 -c "print(max(0.2, ($duration - 2) / 8))")
+    parent=$server
+    sleep 1
+    for _ in 1 2 3 4 5; do
+      kill -HUP "$parent"
+      sleep "$pause"
+    done
+    for build in 1 2 3; do
+      deploy "$build"
+      kill -USR2 "$parent"
+      # The parent that answers the next SIGUSR2 is the successor, once its
+      # predecessor is gone.
+      for _ in $(seq 600); do
+        successor=$(sed -n 's/.*started the executable on disk.*successor=\([0-9]*\).*/\1/p' "$tmp/err" | tail -1)
+        [ -n "$successor" ] && [ "$successor" != "$parent" ] && ! kill -0 "$parent" 2>/dev/null && break
+        sleep 0.05
+      done
+      parent=$successor
+      sleep "$pause"
+    done
+  ) &
+  local deployer=$!
+  measure >> "$tmp/deploying"
+  wait "$deployer"
+  echo "$(grep -c "caught signal, reloading" "$tmp/err" || true) reloads, $(grep -c "started the executable on disk" "$tmp/err" || true) upgrades" >> "$tmp/events"
+  stop
+  pkill -KILL -f "^$exe" 2>/dev/null || true
+}
+
+runs=${RUNS:-3}
+echo "h2load -c50 -m10 -D${duration}, prior knowledge, $runs runs of each server interleaved, medians, $(nproc) cores"
+for _ in $(seq "$runs"); do
+  run axum target/release/examples/bench_axum
+  run ours "$exe" --config-file "$tmp/bench.conf"
+  run_deploying
+done
+
+python3 - "$tmp" <<'PY'
+import statistics, sys
+tmp = sys.argv[1]
+def rows(label):
+    return [list(map(float, line.split())) for line in open(f"{tmp}/{label}")]
+def median(label, column):
+    return statistics.median(row[column] for row in rows(label))
+names = [
+    ("axum", "plain axum, hyper h2 (1 process)"),
+    ("ours", "oslo-service wsgi h2 (2 w)"),
+    ("deploying", "ours, 5 SIGHUPs + 3 SIGUSR2 per run"),
+]
+print(f"{'server':<36} {'req/s':>9} {'mean ms':>8} {'max ms':>8} {'failed':>7} {'streams':>9}")
+for label, name in names:
+    failed = sum(row[3] for row in rows(label))
+    total = sum(row[4] for row in rows(label))
+    print(f"{name:<36} {median(label, 0):>9.0f} {median(label, 1):>8.3f} {median(label, 2):>8.1f} {failed:>7.0f} {total:>9.0f}")
+print(f"ours / plain axum: {median('ours', 0) / median('axum', 0):.2f}")
+PY
+echo "reloads and upgrade lines logged per deploying run: $(tr '\n' ';' < "$tmp/events")"
