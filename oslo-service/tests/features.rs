@@ -37,7 +37,14 @@ fn dependencies(features: &str) -> BTreeSet<String> {
         .collect()
 }
 
-const HTTP: &[&str] = &["hyper", "http", "http-body", "tower-service", "tower-layer"];
+const HTTP: &[&str] = &[
+    "hyper",
+    "http",
+    "http-body",
+    "tower-service",
+    "tower-layer",
+    "h2",
+];
 const TLS: &[&str] = &["rustls", "tokio-rustls", "ring"];
 const ETCD: &[&str] = &["base64", "hyper"];
 const METRICS: &[&str] = &["prometheus-client", "prost"];
@@ -110,6 +117,8 @@ fn each_feature_brings_its_own_crates_only() {
     assert_with(&coordination, ETCD, "coordination");
     assert_without(&coordination, TLS, "coordination");
     assert!(!coordination.contains("tower-service"), "{coordination:?}");
+    // The etcd client speaks HTTP/1.1 only: HTTP/2 comes with the server.
+    assert!(!coordination.contains("h2"), "{coordination:?}");
 
     let console = dependencies("console");
     assert_without(&console, HTTP, "console");

@@ -160,6 +160,37 @@ pub struct WsgiOptions {
     /// empty body.
     #[opt(default = false)]
     pub wsgi_server_debug: bool,
+    /// Speak HTTP/2 beside HTTP/1.1 on the same sockets: offered to TLS clients by
+    /// ALPN (h2), and taken on cleartext from clients that start with its preface
+    /// (prior knowledge). False speaks HTTP/1.1 only.
+    #[opt(default = true)]
+    pub wsgi_http2: bool,
+    /// Requests (streams) one HTTP/2 connection may have in flight at once; each also
+    /// takes its turn in the pool (wsgi_default_pool_size).
+    #[opt(default = 100, min = 1, max = 10000)]
+    pub wsgi_http2_max_concurrent_streams: i64,
+    /// Largest header list of an HTTP/2 request, in bytes (each field's name and value
+    /// plus 32, as RFC 9113 counts); a larger one is refused. 0 takes the longest
+    /// request head HTTP/1.1 reads (twice max_header_line, 417792 bytes at least).
+    #[opt(default = 0, min = 0, max = 16777216)]
+    pub wsgi_http2_max_header_list_size: i64,
+    /// Bytes of a request body an HTTP/2 client may send on one stream before the
+    /// server reads them (its initial flow-control window); RFC 9113 allows up to
+    /// 2147483647.
+    #[opt(default = 1048576, min = 65535, max = 2147483647)]
+    pub wsgi_http2_initial_stream_window_size: i64,
+    /// Bytes of request bodies an HTTP/2 client may send on all streams of one
+    /// connection before the server reads them; RFC 9113 allows up to 2147483647.
+    #[opt(default = 1048576, min = 65535, max = 2147483647)]
+    pub wsgi_http2_initial_connection_window_size: i64,
+    /// Seconds between the PINGs an HTTP/2 connection sends its client to learn that
+    /// it is still there; 0 sends none.
+    #[opt(default = 0, min = 0, max = 86400)]
+    pub wsgi_http2_keep_alive_interval: i64,
+    /// Seconds an HTTP/2 client has to answer a keep-alive PING before its connection
+    /// is closed.
+    #[opt(default = 20, min = 1, max = 3600)]
+    pub wsgi_http2_keep_alive_timeout: i64,
 }
 
 /// Logging options, as oslo.log names them (`[DEFAULT]`, namespace `oslo.log`).

@@ -12,9 +12,15 @@
 //! A crowd that sends nothing, or a byte, or a head a byte at a time, thus makes way for
 //! a client that sends its request; a request being served, or an upgraded connection,
 //! is never closed for room.
+//!
+//! An HTTP/2 connection carries many requests at once, one per stream: its phase is
+//! that of its streams taken together, request while any is being served, body while
+//! any is still gathering its body (and none is served), idle when it has none. Bytes
+//! that arrive on it while idle (a PING, SETTINGS) are not the start of a request, so
+//! they leave it idle.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Waker;
 
@@ -112,6 +118,33 @@ pub(super) struct Client {
     pub(super) close: CancellationToken,
     /// The read waiting on the socket: a new phase may give it a new deadline.
     reader: Mutex<Option<Waker>>,
+    /// Set once the connection is known to speak HTTP/2.
+    http2: AtomicBool,
+    /// An HTTP/2 connection's streams: still gathering their body, being served.
+    streams: Mutex<StreamCount>,
+    /// Woken when an HTTP/2 connection's streams change.
+    streams_changed: Notify,
+}
+
+/// An HTTP/2 connection's streams in flight, by what they are doing.
+#[derive(Debug, Default)]
+struct StreamCount {
+    gathering: usize,
+    served: usize,
+    /// Every stream the connection has opened.
+    opened: u64,
+}
+
+impl StreamCount {
+    fn phase(&self) -> Phase {
+        if self.served > 0 {
+            Phase::Request
+        } else if self.gathering > 0 {
+            Phase::Body
+        } else {
+            Phase::Idle
+        }
+    }
 }
 
 impl Client {
@@ -174,9 +207,106 @@ impl Client {
         )
     }
 
+    /// The connection speaks HTTP/2: its phase follows its streams from now on.
+    pub(super) fn set_http2(&self) {
+        self.http2.store(true, Ordering::Release);
+    }
+
+    pub(super) fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Acquire)
+    }
+
+    /// A new HTTP/2 stream, still to gather its body or not; the connection's phase
+    /// follows it until the stream is dropped.
+    pub(super) fn open_stream(self: &Arc<Self>, gathering: bool) -> Stream {
+        self.count_streams(|count| {
+            count.opened = count.opened.saturating_add(1);
+            if gathering {
+                count.gathering += 1;
+            } else {
+                count.served += 1;
+            }
+        });
+        Stream {
+            client: Arc::clone(self),
+            serving: !gathering,
+        }
+    }
+
+    /// Changes the count of streams and the phase with it, under one lock so that
+    /// streams starting and ending at once leave the phase right.
+    fn count_streams(&self, change: impl FnOnce(&mut StreamCount)) {
+        let mut count = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut count);
+        let phase = count.phase();
+        if self.phase() != phase {
+            self.set_phase(phase);
+        }
+        drop(count);
+        self.streams_changed.notify_waiters();
+    }
+
+    /// Resolves once an HTTP/2 connection's streams are as `wanted` says.
+    async fn streams_until(&self, wanted: impl Fn(&StreamCount) -> bool) {
+        loop {
+            let changed = self.streams_changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if wanted(&self.streams.lock().unwrap_or_else(PoisonError::into_inner)) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Resolves once an HTTP/2 connection has no stream being served.
+    pub(super) async fn done_serving(&self) {
+        self.streams_until(|count| count.served == 0).await;
+    }
+
+    /// Resolves once an HTTP/2 connection has had a stream, and has none in flight.
+    pub(super) async fn answered_once(&self) {
+        self.streams_until(|count| count.opened > 0 && count.phase() == Phase::Idle)
+            .await;
+    }
+
     /// When the current phase began.
     pub(super) fn phase_started(&self) -> Instant {
         self.epoch + std::time::Duration::from_millis(self.since.load(Ordering::Acquire))
+    }
+}
+
+/// One HTTP/2 stream's share in its connection's phase, from its head to its
+/// response's end (or its reset).
+#[derive(Debug)]
+pub(super) struct Stream {
+    client: Arc<Client>,
+    serving: bool,
+}
+
+impl Stream {
+    /// The stream's body is gathered: it is being served now.
+    pub(super) fn serving(&mut self) {
+        if !self.serving {
+            self.serving = true;
+            self.client.count_streams(|count| {
+                count.gathering = count.gathering.saturating_sub(1);
+                count.served += 1;
+            });
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let serving = self.serving;
+        self.client.count_streams(|count| {
+            if serving {
+                count.served = count.served.saturating_sub(1);
+            } else {
+                count.gathering = count.gathering.saturating_sub(1);
+            }
+        });
     }
 }
 
@@ -189,6 +319,8 @@ pub(super) struct Served {
     measured: Option<crate::metrics::HttpRequest>,
     /// The response switches protocols: the socket goes to the application next.
     upgrades: bool,
+    /// An HTTP/2 stream: its end, not the response's, decides the connection's phase.
+    stream: Option<Stream>,
 }
 
 impl Served {
@@ -196,12 +328,14 @@ impl Served {
         client: Arc<Client>,
         permit: Option<OwnedSemaphorePermit>,
         measured: Option<crate::metrics::HttpRequest>,
+        stream: Option<Stream>,
     ) -> Self {
         Served {
             client,
             _permit: permit,
             measured,
             upgrades: false,
+            stream,
         }
     }
 
@@ -221,6 +355,10 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
+        // The stream's own drop counts it out; the connection's other streams go on.
+        if self.stream.take().is_some() {
+            return;
+        }
         self.client.set_phase(if self.upgrades {
             Phase::Upgraded
         } else {
@@ -346,6 +484,9 @@ impl Clients {
             epoch: self.epoch,
             close: CancellationToken::new(),
             reader: Mutex::new(None),
+            http2: AtomicBool::new(false),
+            streams: Mutex::default(),
+            streams_changed: Notify::new(),
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
@@ -502,7 +643,7 @@ mod tests {
     async fn an_upgraded_connection_counts_and_is_never_closed_for_room() {
         let clients = Clients::new(2);
         let socket = clients.register();
-        let mut served = Served::new(Arc::clone(&socket.client), None, None);
+        let mut served = Served::new(Arc::clone(&socket.client), None, None, None);
         served.upgrades();
         drop(served);
         assert_eq!(socket.client.phase(), Phase::Upgraded);
@@ -524,6 +665,39 @@ mod tests {
         assert!(!waiting.is_finished());
         drop(socket);
         waiting.await.unwrap();
+    }
+
+    /// An HTTP/2 connection is served while any stream is, gathering while any stream
+    /// gathers its body and none is served, idle with none: never closed for room with
+    /// a stream being served, closed like an idle one once its streams are done.
+    #[tokio::test(start_paused = true)]
+    async fn an_http2_connection_is_in_use_while_any_stream_is_served() {
+        let clients = Clients::new(2);
+        let h2 = clients.register();
+        h2.client.set_http2();
+        let mut uploading = h2.client.open_stream(true);
+        assert_eq!(h2.client.phase(), Phase::Body);
+        let quick = h2.client.open_stream(false);
+        assert_eq!(h2.client.phase(), Phase::Request);
+        let served = Served::new(Arc::clone(&h2.client), None, None, Some(quick));
+        later().await;
+        let idle = clients.register();
+        later().await;
+        let _newcomer = clients.register();
+        assert!(told(&idle) && !told(&h2));
+        // One stream done, the other now served: still in use.
+        uploading.serving();
+        drop(served);
+        assert_eq!(h2.client.phase(), Phase::Request);
+        drop(uploading);
+        assert_eq!(h2.client.phase(), Phase::Idle);
+        h2.client.answered_once().await;
+        h2.client.done_serving().await;
+        drop((idle, _newcomer));
+        later().await;
+        let another = clients.register();
+        let _last = clients.register();
+        assert!(told(&h2) && !told(&another));
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
@@ -31,7 +32,8 @@ use super::clients::{Cut, Phase, Registered};
 use super::handler::{Handler, Shared};
 use super::io::ClientIo;
 use super::listener::Accepted;
-use super::settings::Settings;
+use super::preface::{self, Rewind};
+use super::settings::{Http2, Settings};
 
 /// How long a stopping server leaves a connection without a request being served
 /// open, for a client that is sending its request right then (answered, then closed).
@@ -96,6 +98,11 @@ async fn serve_arrived<S: HttpApp>(
     settings: Arc<Settings>,
     registered: Registered,
 ) {
+    let cleartext = if settings.http2.enabled {
+        Protocol::Either
+    } else {
+        Protocol::Http1
+    };
     match (accepted, shared.tls()) {
         #[cfg(feature = "tls")]
         (Accepted::Tcp(stream, _), Some(acceptor)) => {
@@ -117,7 +124,8 @@ async fn serve_arrived<S: HttpApp>(
             match tls {
                 Ok(Ok(tls)) => {
                     registered.client.set_phase(Phase::Idle);
-                    serve_http(tls, client_ip, app, shared, settings, registered).await;
+                    let protocol = negotiated(&tls);
+                    serve_http(tls, protocol, client_ip, app, shared, settings, registered).await;
                 }
                 Ok(Err(err)) => {
                     let error = super::handler::error_chain(&err);
@@ -129,11 +137,38 @@ async fn serve_arrived<S: HttpApp>(
         #[cfg(not(feature = "tls"))]
         (Accepted::Tcp(_, _), Some(acceptor)) => match acceptor {},
         (Accepted::Tcp(stream, _), None) => {
-            serve_http(stream, client_ip, app, shared, settings, registered).await;
+            serve_http(
+                stream, cleartext, client_ip, app, shared, settings, registered,
+            )
+            .await;
         }
         (Accepted::Unix(stream), _) => {
-            serve_http(stream, client_ip, app, shared, settings, registered).await;
+            serve_http(
+                stream, cleartext, client_ip, app, shared, settings, registered,
+            )
+            .await;
         }
+    }
+}
+
+/// Which HTTP a connection speaks, once its first bytes (or its TLS handshake) have
+/// come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+    /// Cleartext with HTTP/2 on: told by the preface, or its absence.
+    Either,
+}
+
+/// What a connection's TLS handshake chose by ALPN: HTTP/2 only when both offered it
+/// (HTTP/2 over TLS never goes without ALPN, RFC 9113, 3.2).
+#[cfg(feature = "tls")]
+fn negotiated<IO>(tls: &tokio_rustls::server::TlsStream<IO>) -> Protocol {
+    if tls.get_ref().1.alpn_protocol() == Some(super::tls::ALPN_H2) {
+        Protocol::Http2
+    } else {
+        Protocol::Http1
     }
 }
 
@@ -141,6 +176,7 @@ async fn serve_arrived<S: HttpApp>(
 /// the application's protocol until the application lets go of the socket.
 async fn serve_http<IO, S>(
     io: IO,
+    protocol: Protocol,
     client_ip: Arc<str>,
     app: S,
     shared: Arc<Shared>,
@@ -151,9 +187,6 @@ async fn serve_http<IO, S>(
     S: HttpApp,
 {
     let client = Arc::clone(&registered.client);
-    let stopping = shared.stopping.clone();
-    let draining = Arc::clone(&shared);
-    let clients = Arc::clone(&shared.clients);
     // Cancelled when the socket is dropped: with hyper's connection, or after an
     // upgrade by the application.
     let released = CancellationToken::new();
@@ -161,64 +194,67 @@ async fn serve_http<IO, S>(
         io,
         settings.deadlines(),
         Arc::clone(&client),
-        clients,
+        Arc::clone(&shared.clients),
         Arc::clone(&client_ip),
         released.clone().drop_guard(),
     );
     let handler = Handler {
         app,
-        shared,
+        shared: Arc::clone(&shared),
         client_ip: Arc::clone(&client_ip),
         client: Arc::clone(&client),
     };
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        // The socket's own deadlines cover an idle connection and a slow head.
-        .header_read_timeout(None)
-        .keep_alive(settings.keep_alive)
-        .max_buf_size(settings.max_buf_size());
-    // Upgrades (a WebSocket) hand the socket to the application once its `101` is
-    // written; the connection's future then ends.
-    let connection = http
-        .serve_connection(TokioIo::new(io), handler)
-        .with_upgrades();
-    // The connection is dropped at the end of this block, and its socket with it unless
-    // it was upgraded.
+    let ends = Ends {
+        shared,
+        client,
+        client_ip,
+        keep_alive: settings.keep_alive,
+    };
+    // The socket is dropped at the end of this block unless it was upgraded.
     async move {
-        let mut connection = std::pin::pin!(connection);
-        tokio::select! {
-            served = connection.as_mut() => return ended(served),
-            () = stopping.cancelled() => {}
-            () = client.close.cancelled() => {
-                // Idle, or still sending its head or the body gathered before its turn:
-                // nothing is being served, and hyper would wait for the rest, so it
-                // closes now.
-                if !client.phase().in_use() {
-                    draining.clients.cut(Cut::Evicted, &client_ip);
-                    return;
+        let (io, http2) = match protocol {
+            Protocol::Http1 => (Rewind::new(io, Bytes::new()), false),
+            Protocol::Http2 => (Rewind::new(io, Bytes::new()), true),
+            Protocol::Either => {
+                // The preface is read under a request head's deadline, and a stop or
+                // an eviction ends the wait as they end a head's.
+                let stopped = async {
+                    ends.shared.stopping.cancelled().await;
+                    tokio::time::sleep(IDLE_DRAIN).await;
+                };
+                tokio::select! {
+                    sniffed = preface::sniff(io) => match sniffed {
+                        Ok(sniffed) => sniffed,
+                        Err(_) => return,
+                    },
+                    () = stopped => return,
+                    () = ends.client.close.cancelled() => {
+                        ends.shared.clients.cut(Cut::Evicted, &ends.client_ip);
+                        return;
+                    }
                 }
-                // Its request became whole just as it was chosen: it is served, then
-                // the connection closes.
-                connection.as_mut().graceful_shutdown();
-                return ended(connection.await);
             }
+        };
+        if http2 {
+            ends.client.set_http2();
+            ends.client.set_phase(Phase::Idle);
+            let connection =
+                http2_builder(&settings.http2).serve_connection(TokioIo::new(io), handler);
+            ends.http2(connection).await;
+        } else {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                // The socket's own deadlines cover an idle connection and a slow head.
+                .header_read_timeout(None)
+                .keep_alive(settings.keep_alive)
+                .max_buf_size(settings.max_buf_size());
+            // Upgrades (a WebSocket) hand the socket to the application once its `101`
+            // is written; the connection's future then ends.
+            let connection = http
+                .serve_connection(TokioIo::new(io), handler)
+                .with_upgrades();
+            ends.http1(connection).await;
         }
-        // Whichever task sees the stop first sets it, so no answer after the stop keeps
-        // its connection open.
-        draining
-            .draining
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        tokio::select! {
-            served = connection.as_mut() => return ended(served),
-            () = tokio::time::sleep(IDLE_DRAIN) => {}
-        }
-        // No request being served: nothing is lost by closing now, and a half-sent
-        // head or a body that does not come must not hold the stop.
-        if !client.phase().in_use() {
-            return;
-        }
-        connection.as_mut().graceful_shutdown();
-        ended(connection.await);
     }
     .await;
     // Upgraded: the socket is the application's until it drops it. It still counts
@@ -227,6 +263,181 @@ async fn serve_http<IO, S>(
     // [`super::Stopping`], and the launcher's `graceful_shutdown_timeout` bounds it.
     released.cancelled().await;
     drop(registered);
+}
+
+/// hyper's HTTP/2 with the options' bounds and h2's defences: a client that resets
+/// the streams it opens (rapid reset, CVE-2023-44487), or makes the server reset them,
+/// past a few is sent GOAWAY; a header list past its bound (CONTINUATION frames
+/// without end) is refused.
+fn http2_builder(bounds: &Http2) -> hyper::server::conn::http2::Builder<InSpan> {
+    let mut http = hyper::server::conn::http2::Builder::new(InSpan(tracing::Span::current()));
+    http.timer(TokioTimer::new())
+        .max_concurrent_streams(bounds.max_concurrent_streams)
+        .max_header_list_size(bounds.max_header_list_size)
+        .initial_stream_window_size(bounds.initial_stream_window_size)
+        .initial_connection_window_size(bounds.initial_connection_window_size)
+        .keep_alive_interval(bounds.keep_alive_interval)
+        .keep_alive_timeout(bounds.keep_alive_timeout)
+        .max_pending_accept_reset_streams(MAX_PENDING_RESETS)
+        .max_local_error_reset_streams(MAX_LOCAL_RESETS);
+    http
+}
+
+/// Runs each HTTP/2 stream in a task of its own, in the connection's span (the
+/// service's or worker's), so that its log lines say where they come from.
+#[derive(Clone)]
+struct InSpan(tracing::Span);
+
+impl<F> hyper::rt::Executor<F> for InSpan
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, stream: F) {
+        tokio::spawn(tracing::Instrument::instrument(stream, self.0.clone()));
+    }
+}
+
+/// Streams a client may open and reset before the server has taken them (h2's own
+/// default, written down): past it, GOAWAY.
+const MAX_PENDING_RESETS: usize = 20;
+
+/// Streams the server may reset for a client's errors on one connection: past it,
+/// GOAWAY (hyper's default, written down).
+const MAX_LOCAL_RESETS: usize = 1024;
+
+/// How a served connection ends: by itself, at a stop, at an eviction, or (HTTP/2
+/// without keep-alive) once its first requests are answered.
+struct Ends {
+    shared: Arc<Shared>,
+    client: Arc<super::clients::Client>,
+    client_ip: Arc<str>,
+    keep_alive: bool,
+}
+
+impl Ends {
+    async fn http1<C>(&self, connection: C)
+    where
+        C: Future<Output = Result<(), hyper::Error>>,
+        C: GracefulShutdown,
+    {
+        let mut connection = std::pin::pin!(connection);
+        tokio::select! {
+            served = connection.as_mut() => return ended(served),
+            () = self.shared.stopping.cancelled() => {}
+            () = self.client.close.cancelled() => {
+                // Idle, or still sending its head or the body gathered before its turn:
+                // nothing is being served, and hyper would wait for the rest, so it
+                // closes now.
+                if !self.client.phase().in_use() {
+                    self.shared.clients.cut(Cut::Evicted, &self.client_ip);
+                    return;
+                }
+                // Its request became whole just as it was chosen: it is served, then
+                // the connection closes.
+                connection.as_mut().shut_down();
+                return ended(connection.await);
+            }
+        }
+        self.draining();
+        tokio::select! {
+            served = connection.as_mut() => return ended(served),
+            () = tokio::time::sleep(IDLE_DRAIN) => {}
+        }
+        // No request being served: nothing is lost by closing now, and a half-sent
+        // head or a body that does not come must not hold the stop.
+        if !self.client.phase().in_use() {
+            return;
+        }
+        connection.as_mut().shut_down();
+        ended(connection.await);
+    }
+
+    /// An HTTP/2 connection: GOAWAY as soon as it is to end, its streams being served
+    /// finish, and it closes once none is (after a second for the client to answer
+    /// GOAWAY's PING, which tells the last stream it opened).
+    async fn http2<C>(&self, connection: C)
+    where
+        C: Future<Output = Result<(), hyper::Error>>,
+        C: GracefulShutdown,
+    {
+        let mut connection = std::pin::pin!(connection);
+        let answered_once = async {
+            if self.keep_alive {
+                return std::future::pending().await;
+            }
+            self.client.answered_once().await;
+        };
+        tokio::select! {
+            served = connection.as_mut() => return ended(served),
+            () = self.shared.stopping.cancelled() => self.draining(),
+            () = self.client.close.cancelled() => {
+                if !self.client.phase().in_use() {
+                    self.shared.clients.cut(Cut::Evicted, &self.client_ip);
+                    return;
+                }
+            }
+            // `wsgi_keep_alive = false`: one round of requests, then GOAWAY.
+            () = answered_once => {}
+        }
+        connection.as_mut().shut_down();
+        loop {
+            let quiet = async {
+                self.client.done_serving().await;
+                tokio::time::sleep(IDLE_DRAIN).await;
+            };
+            tokio::select! {
+                served = connection.as_mut() => return ended(served),
+                () = quiet => {
+                    // No stream being served: nothing is lost by closing now, and a
+                    // stream whose body does not come must not hold the stop.
+                    if !self.client.phase().in_use() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whichever task sees the stop first sets it, so no answer after the stop keeps
+    /// its connection open.
+    fn draining(&self) {
+        self.shared
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// hyper's graceful shutdown, on either protocol's connection: HTTP/1 closes after
+/// the response being written, HTTP/2 sends GOAWAY and lets its streams finish.
+trait GracefulShutdown {
+    fn shut_down(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S> GracefulShutdown for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as http_body::Body>::Error: Into<crate::error::BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    fn shut_down(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E, B> GracefulShutdown for hyper::server::conn::http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<crate::error::BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: http_body::Body + 'static,
+    B::Error: Into<crate::error::BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn shut_down(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
 }
 
 fn ended(served: Result<(), hyper::Error>) {

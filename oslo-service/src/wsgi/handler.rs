@@ -92,11 +92,17 @@ where
         let client_ip = Arc::clone(&self.client_ip);
         // The head is whole: its body comes next, if it has one.
         let gathering = !request.body().is_end_stream();
-        self.client.set_phase(if gathering {
-            Phase::Body
-        } else {
-            Phase::Request
-        });
+        // An HTTP/2 stream is one of the connection's requests in flight, each with
+        // its own turn in the pool; the connection's phase follows them all.
+        let http2 = request.version() == http::Version::HTTP_2;
+        let mut stream = http2.then(|| self.client.open_stream(gathering));
+        if !http2 {
+            self.client.set_phase(if gathering {
+                Phase::Body
+            } else {
+                Phase::Request
+            });
+        }
         let client = Arc::clone(&self.client);
         Box::pin(async move {
             let refused = refusal(&request, &shared);
@@ -120,7 +126,9 @@ where
             };
             // From here the request is being served, until its response has been
             // written (or dropped).
-            if gathering {
+            if let Some(stream) = &mut stream {
+                stream.serving();
+            } else if gathering {
                 client.set_phase(Phase::Request);
             }
             // A turn in the pool: requests, not connections, wait for one.
@@ -131,11 +139,17 @@ where
                 body
             });
             let measured = crate::metrics::http_request(head.method.as_str());
-            let mut served = Served::new(client, permit, measured);
+            let mut served = Served::new(client, permit, measured, stream);
             // `max_requests` counts what the process served.
             crate::service::count_request();
             let started = AccessLog::enabled().then(|| {
-                let request_line = format!("{} {} {:?}", head.method, head.uri, head.version);
+                // An HTTP/2 request's URI carries its scheme and authority; the line
+                // shows the path, as an HTTP/1.1 request line does.
+                let target = match (&head.uri.path_and_query(), http2) {
+                    (Some(path), true) => path.as_str().to_owned(),
+                    _ => head.uri.to_string(),
+                };
+                let request_line = format!("{} {} {:?}", head.method, target, head.version);
                 (tokio::time::Instant::now(), request_line)
             });
             let response = match answer {
@@ -150,9 +164,11 @@ where
             // hyper hands the socket over after these, and only these.
             let upgrades = parts.status == StatusCode::SWITCHING_PROTOCOLS
                 || (tunnel && parts.status.is_success());
-            if upgrades {
+            // A stop tells an HTTP/2 client with GOAWAY, not with a header HTTP/2
+            // forbids; a tunnel there is one stream, and the connection goes on.
+            if upgrades && !http2 {
                 served.upgrades();
-            } else if shared.draining.load(Ordering::Relaxed) {
+            } else if !upgrades && !http2 && shared.draining.load(Ordering::Relaxed) {
                 // An upgrade's `Connection: upgrade` stays: the application, told by
                 // `Stopping`, closes what it accepts now.
                 parts

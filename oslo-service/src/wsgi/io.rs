@@ -3,7 +3,9 @@
 //! as eventlet's socket timeout cuts it) and on an idle connection, and
 //! `client_header_timeout` from a request head's first byte to its end. Once upgraded
 //! (a WebSocket), reads have no deadline: the application's protocol decides how long
-//! its client may be silent; writes keep theirs.
+//! its client may be silent; writes keep theirs. An HTTP/2 connection is idle while it
+//! has no stream in flight, whatever frames its client sends meanwhile, and is cut by
+//! the same idle deadline.
 
 use std::io;
 use std::pin::Pin;
@@ -169,7 +171,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
             Poll::Ready(Ok(())) => {
                 let read = buf.filled().len().saturating_sub(before);
                 if read > 0 {
-                    if this.client.phase() == Phase::Idle {
+                    // On HTTP/2, bytes while idle are frames (a PING, SETTINGS), not a
+                    // request head: the connection stays idle until a stream opens.
+                    if this.client.phase() == Phase::Idle && !this.client.is_http2() {
                         this.client.set_phase(Phase::Head);
                     }
                     this.client.received(read);

@@ -71,6 +71,7 @@ mod healthcheck;
 mod io;
 mod listener;
 pub mod paste;
+mod preface;
 mod server;
 mod settings;
 mod stopping;

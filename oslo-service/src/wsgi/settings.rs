@@ -34,6 +34,62 @@ pub(super) struct Settings {
     pub(super) body_buffer: usize,
     /// `wsgi_max_connections`, within what the descriptor limit leaves.
     pub(super) max_connections: usize,
+    /// HTTP/2: whether it is spoken, and its bounds.
+    pub(super) http2: Http2,
+}
+
+/// The bounds of an HTTP/2 connection, from the `wsgi_http2_*` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Http2 {
+    /// `wsgi_http2`. The bounds hold even when false: a TLS client that negotiated h2
+    /// under an acceptor reloaded since the start is served with them.
+    pub(super) enabled: bool,
+    pub(super) max_concurrent_streams: u32,
+    pub(super) max_header_list_size: u32,
+    pub(super) initial_stream_window_size: u32,
+    pub(super) initial_connection_window_size: u32,
+    /// `None` for 0: no keep-alive PINGs.
+    pub(super) keep_alive_interval: Option<Duration>,
+    pub(super) keep_alive_timeout: Duration,
+}
+
+/// RFC 9113, 6.5.2: the largest flow-control window.
+const MAX_WINDOW: u32 = (1 << 31) - 1;
+
+impl Http2 {
+    fn read(options: &WsgiOptions, head_limit: usize) -> Self {
+        // The declared bounds hold these within range; a value from a source that
+        // skipped them (a program's own defaults) is clamped to the nearest.
+        let within = |value: i64, min: u32, max: u32| {
+            u32::try_from(value.clamp(i64::from(min), i64::from(max))).unwrap_or(min)
+        };
+        let header_list = match options.wsgi_http2_max_header_list_size {
+            0 => u32::try_from(head_limit).unwrap_or(u32::MAX),
+            size => within(size, 1, 16 << 20),
+        };
+        let seconds = |value: i64, max: u32| u64::from(within(value, 0, max));
+        Http2 {
+            enabled: options.wsgi_http2,
+            max_concurrent_streams: within(options.wsgi_http2_max_concurrent_streams, 1, 10000),
+            max_header_list_size: header_list.min(16 << 20),
+            initial_stream_window_size: within(
+                options.wsgi_http2_initial_stream_window_size,
+                65535,
+                MAX_WINDOW,
+            ),
+            initial_connection_window_size: within(
+                options.wsgi_http2_initial_connection_window_size,
+                65535,
+                MAX_WINDOW,
+            ),
+            keep_alive_interval: Some(seconds(options.wsgi_http2_keep_alive_interval, 86400))
+                .filter(|secs| *secs > 0)
+                .map(Duration::from_secs),
+            keep_alive_timeout: Duration::from_secs(
+                seconds(options.wsgi_http2_keep_alive_timeout, 3600).max(1),
+            ),
+        }
+    }
 }
 
 impl Settings {
@@ -45,6 +101,8 @@ impl Settings {
         // The declared minimums keep these positive; a value from a source that skipped
         // them (a program's own defaults) falls back to the smallest sensible one.
         let positive = |value: i64| usize::try_from(value).unwrap_or(0).max(1);
+        let max_header_line = positive(options.max_header_line);
+        let http2 = Http2::read(&options, head_limit(max_header_line));
         Ok(Settings {
             pool_size: pool_size.unwrap_or_else(|| positive(options.wsgi_default_pool_size)),
             keep_alive: options.wsgi_keep_alive,
@@ -53,7 +111,7 @@ impl Settings {
                 .filter(|secs| *secs > 0)
                 .map(Duration::from_secs),
             tcp_keepidle: Duration::from_secs(positive(options.tcp_keepidle) as u64),
-            max_header_line: positive(options.max_header_line),
+            max_header_line,
             debug: options.wsgi_server_debug,
             access_log,
             header_timeout: Duration::from_secs(positive(options.client_header_timeout) as u64),
@@ -63,6 +121,7 @@ impl Settings {
             body_buffer: positive(options.client_body_buffer_size).min(MAX_BODY_BUFFER),
             max_connections: positive(options.wsgi_max_connections)
                 .min(connections_the_descriptors_allow()),
+            http2,
         })
     }
 
@@ -77,8 +136,14 @@ impl Settings {
 
     /// hyper's read buffer: large enough for a head of header lines this long.
     pub(super) fn max_buf_size(&self) -> usize {
-        HYPER_MAX_BUF_SIZE.max(self.max_header_line.saturating_mul(2))
+        head_limit(self.max_header_line)
     }
+}
+
+/// The longest request head HTTP/1.1 reads: hyper's buffer, or room for two header
+/// lines of `max_header_line`.
+fn head_limit(max_header_line: usize) -> usize {
+    HYPER_MAX_BUF_SIZE.max(max_header_line.saturating_mul(2))
 }
 
 /// Descriptors kept free of client connections: for log files, the console, etcd,
@@ -142,6 +207,56 @@ mod tests {
                 .pool_size,
             3
         );
+    }
+
+    #[test]
+    fn http2_is_on_with_hypers_bounds_and_a_header_list_as_long_as_an_http1_head() {
+        let settings = Settings::read(&Config::default(), None).unwrap();
+        let http2 = settings.http2.clone();
+        assert!(http2.enabled);
+        assert_eq!(http2.max_concurrent_streams, 100);
+        assert_eq!(http2.max_header_list_size as usize, settings.max_buf_size());
+        assert_eq!(http2.initial_stream_window_size, 1 << 20);
+        assert_eq!(http2.initial_connection_window_size, 1 << 20);
+        assert_eq!(http2.keep_alive_interval, None);
+        assert_eq!(http2.keep_alive_timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn http2_options_are_read_and_bounded() {
+        let (_dir, off) = conf("[DEFAULT]\nwsgi_http2 = false\n");
+        assert!(!Settings::read(&off, None).unwrap().http2.enabled);
+        let (_dir, set) = conf(
+            "[DEFAULT]\nwsgi_http2_max_concurrent_streams = 7\n\
+             wsgi_http2_max_header_list_size = 4096\n\
+             wsgi_http2_initial_stream_window_size = 2147483647\n\
+             wsgi_http2_keep_alive_interval = 30\nwsgi_http2_keep_alive_timeout = 5\n",
+        );
+        let http2 = Settings::read(&set, None).unwrap().http2;
+        assert_eq!(http2.max_concurrent_streams, 7);
+        assert_eq!(http2.max_header_list_size, 4096);
+        assert_eq!(http2.initial_stream_window_size, (1 << 31) - 1);
+        assert_eq!(http2.keep_alive_interval, Some(Duration::from_secs(30)));
+        assert_eq!(http2.keep_alive_timeout, Duration::from_secs(5));
+        for bad in [
+            "wsgi_http2_max_concurrent_streams = 0",
+            "wsgi_http2_max_concurrent_streams = 10001",
+            "wsgi_http2_initial_stream_window_size = 2147483648",
+            "wsgi_http2_initial_connection_window_size = 100",
+            "wsgi_http2_max_header_list_size = 16777217",
+            "wsgi_http2_keep_alive_timeout = 0",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("api.conf");
+            std::fs::write(&file, format!("[DEFAULT]\n{bad}\n")).unwrap();
+            let loaded = Config::load(crate::config::ConfigSources::from_files([&file]));
+            let error = match loaded {
+                Ok(conf) => Settings::read(&conf, None).unwrap_err().to_string(),
+                Err(error) => error.to_string(),
+            };
+            let option = bad.split(' ').next().unwrap();
+            assert!(error.contains(option), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! certificate and key, client certificates signed by `ca_file` (mutual TLS), the
 //! protocol `version`, and `ciphers` in OpenSSL's names. Read when the server is built,
 //! at each start, and by the reload check, so a SIGHUP re-reads the files and a bad one
-//! is refused with the running ones kept.
+//! is refused with the running ones kept. ALPN offers `h2` before `http/1.1` unless
+//! `wsgi_http2` is false.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,10 +13,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ServerConfig, SupportedProtocolVersion};
 
-use crate::config::{ConfigError, InvalidValue, Snapshot, SslOptions};
+use crate::config::{ConfigError, InvalidValue, Snapshot, SslOptions, WsgiOptions};
 
 /// What accepts TLS connections for the server.
 pub(super) type Acceptor = tokio_rustls::TlsAcceptor;
+
+/// HTTP/2's name in ALPN (RFC 9113, 3.2).
+pub(super) const ALPN_H2: &[u8] = b"h2";
 
 /// The server's TLS acceptor from `[ssl]`, or `None` when neither `cert_file` nor
 /// `key_file` is set (oslo's `is_enabled`). Errors carry oslo.service's messages.
@@ -116,7 +120,12 @@ fn server_config(snapshot: &Snapshot) -> Result<Option<Arc<ServerConfig>>, Confi
             format!("it does not go with cert_file: {err}"),
         )
     })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first when it is on: a client that offers both takes it.
+    config.alpn_protocols = if snapshot.group::<WsgiOptions>()?.wsgi_http2 {
+        vec![ALPN_H2.to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Some(Arc::new(config)))
 }
 
