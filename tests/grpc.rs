@@ -113,7 +113,10 @@ fn unary_and_streaming_calls_are_served_by_the_workers_and_health_says_serving()
         client.send("hello ada");
         let answer = client.event();
         assert_eq!(answer["hello"], "hello, ada", "{answer}");
-        assert!(children.contains(&answer["pid"].as_u64().unwrap()), "{answer}");
+        assert!(
+            children.contains(&answer["pid"].as_u64().unwrap()),
+            "{answer}"
+        );
         workers.insert(answer["worker"].as_u64().expect("a worker's index"));
     }
     assert_eq!(workers, BTreeSet::from([0, 1]));
