@@ -14,7 +14,8 @@
 //! ```
 //!
 //! It speaks HTTP/1.1 (and 1.0), as eventlet's server does and OpenStack's clients
-//! expect; HTTP/2 is not offered on cleartext connections. Upgrades work (axum's
+//! expect, and HTTP/2 beside it on the same sockets (ALPN `h2` on TLS, prior knowledge
+//! on cleartext; `wsgi_http2` and its bounds, in docs/http.md). Upgrades work (axum's
 //! `WebSocketUpgrade`): the socket is then the application's, and it hears of a stop
 //! through [`Stopping`], in every request's extensions.
 //!
