@@ -41,6 +41,12 @@
 //! - `coordination`: `coordination`, etcd membership and cluster-scoped tasks;
 //! - `console`: the debug console (`backdoor_port`, `backdoor_socket`).
 //!
+//! Off by default:
+//!
+//! - `grpc` (needs `http`): `wsgi::grpc`, the standard gRPC health service answered from
+//!   the process's lifecycle, for tonic services served by the HTTP server (tonic);
+//!   a service without gRPC compiles no tonic.
+//!
 //! A configuration that asks for a wing left out is refused at start with the feature
 //! to turn on.
 #![deny(missing_docs)]

@@ -48,6 +48,7 @@ const HTTP: &[&str] = &[
 const TLS: &[&str] = &["rustls", "tokio-rustls", "ring"];
 const ETCD: &[&str] = &["base64", "hyper"];
 const METRICS: &[&str] = &["prometheus-client", "prost"];
+const GRPC: &[&str] = &["tonic", "tonic-health"];
 
 fn assert_without(deps: &BTreeSet<String>, crates: &[&str], features: &str) {
     let present: Vec<&&str> = crates.iter().filter(|c| deps.contains(**c)).collect();
@@ -73,6 +74,33 @@ fn the_minimal_build_has_no_http_tls_or_etcd_crate() {
     assert_without(&deps, TLS, "");
     assert_without(&deps, ETCD, "");
     assert_without(&deps, METRICS, "");
+    assert_without(&deps, GRPC, "");
+}
+
+#[test]
+fn the_default_build_has_no_tonic() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "tree",
+            "--package",
+            "oslo-service",
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "cargo tree failed");
+    let deps = String::from_utf8_lossy(&output.stdout);
+    let present: Vec<&str> = deps
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| GRPC.contains(name))
+        .collect();
+    assert!(present.is_empty(), "the default features bring {present:?}");
 }
 
 #[test]
@@ -101,4 +129,13 @@ fn each_feature_brings_its_own_crates_only() {
     assert_with(&metrics, HTTP, "metrics");
     assert_without(&metrics, TLS, "metrics");
     assert_without(&http, METRICS, "http");
+    assert_without(&http, GRPC, "http");
+    assert_without(&metrics, GRPC, "metrics");
+
+    let grpc = dependencies("grpc");
+    assert_with(&grpc, GRPC, "grpc");
+    assert_with(&grpc, HTTP, "grpc");
+    assert_without(&grpc, TLS, "grpc");
+    // prost comes with tonic; the metrics' own crate does not.
+    assert!(!grpc.contains("prometheus-client"), "{grpc:?}");
 }

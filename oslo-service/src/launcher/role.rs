@@ -45,6 +45,7 @@ impl Role {
 
     /// Every service is up (again): tell systemd, or the parent.
     pub(super) fn ready(&self, conf: &Config) {
+        crate::service::mark_ready();
         match self {
             Role::Standalone => {
                 // The successor of an upgrade takes over from its predecessor here.

@@ -11,9 +11,38 @@ pub use context::Context;
 /// once the delay is over, and the health check answers 503 from now on.
 static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Set once every service of the process has started and the launcher has said so
+/// (`READY=1`, or the worker's report to its parent): the gRPC health service answers
+/// SERVING from then on.
+static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Woken when [`READY`] or [`DRAINING`] changes, for what watches them (a gRPC health
+/// watch).
+static LIFECYCLE_CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// The stop of this process (or of its host, in a worker) is coming: see [`DRAINING`].
 pub(crate) fn begin_draining() {
     DRAINING.store(true, std::sync::atomic::Ordering::SeqCst);
+    LIFECYCLE_CHANGED.notify_waiters();
+}
+
+/// Every service of the process is up: see [`READY`].
+pub(crate) fn mark_ready() {
+    READY.store(true, std::sync::atomic::Ordering::SeqCst);
+    LIFECYCLE_CHANGED.notify_waiters();
+}
+
+/// Whether the launcher has reported the process ready.
+#[cfg(feature = "grpc")]
+pub(crate) fn is_ready() -> bool {
+    READY.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Resolves at the next change of [`READY`] or [`DRAINING`] after the returned future
+/// is first polled or enabled.
+#[cfg(feature = "grpc")]
+pub(crate) fn lifecycle_changed() -> tokio::sync::futures::Notified<'static> {
+    LIFECYCLE_CHANGED.notified()
 }
 
 /// Requests the process's HTTP servers began to serve.
@@ -53,7 +82,7 @@ pub(crate) async fn request_limit_reached() {
     LIMIT_REACHED.notified().await;
 }
 
-/// Whether a stop with `graceful_shutdown_delay` has begun (the health check asks).
+/// Whether a stop with `graceful_shutdown_delay` has begun (the health checks ask).
 #[cfg(feature = "http")]
 pub(crate) fn is_draining() -> bool {
     DRAINING.load(std::sync::atomic::Ordering::SeqCst)

@@ -65,6 +65,8 @@ mod body;
 mod ciphers;
 mod clients;
 mod connection;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod handler;
 mod healthcheck;
 mod io;
