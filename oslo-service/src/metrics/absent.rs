@@ -86,6 +86,17 @@ impl HttpRequest {
 pub(crate) fn http_request(_method: &str) -> Option<HttpRequest> {
     None
 }
+#[derive(Debug)]
+pub(crate) struct GrpcCall;
+
+impl GrpcCall {
+    pub(crate) fn answered(&mut self, _status: u16) {}
+    pub(crate) fn status(&mut self, _status: &[u8]) {}
+}
+
+pub(crate) fn grpc_call(_content_type: Option<&[u8]>, _path: &str) -> Option<GrpcCall> {
+    None
+}
 pub(crate) fn http_received(_bytes: usize) {}
 pub(crate) fn http_sent(_bytes: usize) {}
 pub(crate) fn http_refused(_cause: &'static str) {}

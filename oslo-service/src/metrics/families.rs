@@ -1,7 +1,8 @@
 //! The framework's own metrics: one set per process, registered in the process's
 //! registry the first time anything is recorded or scraped. Label values come from
 //! short fixed lists (method, status class, cause) or from the program (service and
-//! task names), never from a client, so that no client can grow a family.
+//! task names), never from a client, so that no client can grow a family; a gRPC
+//! call's method, which a client names, is bounded in `grpc`.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -51,7 +52,7 @@ const OF_THE_POOL: [&str; 4] = [
 const OF_THE_TOP: [&str; 2] = ["oslo_reloads", "oslo_config_generation"];
 
 /// Families about serving, which workers (or a launcher without them) record.
-const OF_SERVING: [&str; 2] = ["oslo_http_", "oslo_periodic_task_"];
+const OF_SERVING: [&str; 3] = ["oslo_http_", "oslo_grpc_", "oslo_periodic_task_"];
 
 impl Role {
     /// Whether family `name` is shown for this role.
@@ -69,6 +70,7 @@ impl Role {
 #[derive(Debug, Default)]
 pub(super) struct Families {
     pub(super) http: Http,
+    pub(super) grpc: Grpc,
     pub(super) periodic: Periodic,
     pub(super) launcher: Launcher,
     pub(super) coordination: Coordination,
@@ -100,6 +102,21 @@ impl Default for Http {
             sent: Counter::default(),
             refused: Family::default(),
             cut: Family::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Grpc {
+    pub(super) requests: Family<[(&'static str, String); 2], Counter>,
+    pub(super) duration: DurationsBy,
+}
+
+impl Default for Grpc {
+    fn default() -> Self {
+        Grpc {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(seconds),
         }
     }
 }
@@ -154,6 +171,7 @@ impl Families {
     pub(super) fn register(&self, registry: &mut Registry) {
         let Families {
             http,
+            grpc,
             periodic,
             launcher,
             coordination,
@@ -208,6 +226,19 @@ impl Families {
             "cut_connections",
             "Client connections closed for sending nothing useful in time, by cause",
             http.cut.clone(),
+        );
+
+        let r = oslo.sub_registry_with_prefix("grpc");
+        r.register(
+            "requests",
+            "gRPC calls answered, by method and status code; a method answered UNIMPLEMENTED, or past the first 128 of a process, is 'other'",
+            grpc.requests.clone(),
+        );
+        r.register_with_unit(
+            "request_duration",
+            "Time from a gRPC call's head to the end of its response, by method",
+            Unit::Seconds,
+            grpc.duration.clone(),
         );
 
         let r = oslo.sub_registry_with_prefix("periodic_task");
@@ -298,5 +329,19 @@ impl Families {
             "Workers that did not answer a scrape in time, shown as they last answered",
             scrape.missed.clone(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_calls_show_where_http_requests_do() {
+        for name in ["oslo_grpc_requests", "oslo_grpc_request_duration_seconds"] {
+            assert!(!Role::Parent.shows(name), "{name}");
+            assert!(Role::Worker.shows(name), "{name}");
+            assert!(Role::Alone.shows(name), "{name}");
+        }
     }
 }

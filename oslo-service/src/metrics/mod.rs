@@ -1,5 +1,5 @@
 //! Metrics in Prometheus' format: what the framework knows (workers, reloads, HTTP
-//! requests, periodic tasks, coordination, the process's memory and CPU) and what a
+//! requests, gRPC calls, periodic tasks, coordination, the process's memory and CPU) and what a
 //! program adds, served for a whole host from one endpoint.
 //!
 //! With `[metrics] enabled = true`, the launcher's top process serves
@@ -35,6 +35,7 @@ mod connections;
 mod endpoint;
 mod families;
 mod format;
+mod grpc;
 mod host;
 mod model;
 mod process;

@@ -1,11 +1,12 @@
 //! What the framework's modules call to record: short functions that do nothing when
 //! metrics are off. The same names exist without feature `metrics`, doing nothing.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 
+use super::grpc::{Code, Methods, code_label};
 use super::registry::FAMILIES;
 use super::settings::enabled;
 
@@ -74,6 +75,67 @@ impl Drop for HttpRequest {
             })
             .inc();
         http.duration.observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// A gRPC call being served, recorded when dropped: its method, its status code and
+/// how long it took.
+#[derive(Debug)]
+pub(crate) struct GrpcCall {
+    path: String,
+    code: Option<Code>,
+    started: Instant,
+}
+
+/// The methods labelled by their path in this process.
+static GRPC_METHODS: LazyLock<Mutex<Methods>> = LazyLock::new(Mutex::default);
+
+/// Starts recording a request to `path` with `content_type`, if it is a gRPC call:
+/// `None` when it is not, or when metrics are off.
+pub(crate) fn grpc_call(content_type: Option<&[u8]>, path: &str) -> Option<GrpcCall> {
+    let grpc = content_type.is_some_and(|kind| kind.starts_with(b"application/grpc"));
+    if !grpc || !enabled() {
+        return None;
+    }
+    Some(GrpcCall {
+        path: path.to_owned(),
+        code: None,
+        started: Instant::now(),
+    })
+}
+
+impl GrpcCall {
+    /// The HTTP status of the response: one other than 200 is a code of its own to a
+    /// client, unless a `grpc-status` says otherwise.
+    pub(crate) fn answered(&mut self, status: u16) {
+        if status != 200 {
+            self.code = Some(Code::from_http(status));
+        }
+    }
+
+    /// A `grpc-status`, in the response's trailers or in the headers of a
+    /// trailers-only answer.
+    pub(crate) fn status(&mut self, status: &[u8]) {
+        self.code = Some(Code::parse(status));
+    }
+}
+
+impl Drop for GrpcCall {
+    fn drop(&mut self) {
+        let method = GRPC_METHODS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .label(&self.path, self.code);
+        let grpc = &FAMILIES.grpc;
+        grpc.requests
+            .get_or_create(&[
+                ("method", method.clone()),
+                ("code", code_label(self.code).to_owned()),
+            ])
+            .inc();
+        grpc.duration
+            .get_or_create(&[("method", method)])
+            .observe(self.started.elapsed().as_secs_f64());
     }
 }
 

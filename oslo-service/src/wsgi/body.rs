@@ -393,6 +393,8 @@ impl<B: http_body::Body<Data = Bytes>> http_body::Body for LoggedBody<B> {
                 if let Some(entry) = this.entry {
                     entry.body_length += data.len() as u64;
                 }
+            } else if let Some(trailers) = frame.trailers_ref() {
+                this.served.trailers(trailers);
             }
         }
         polled

@@ -317,6 +317,8 @@ pub(super) struct Served {
     client: Arc<Client>,
     _permit: Option<OwnedSemaphorePermit>,
     measured: Option<crate::metrics::HttpRequest>,
+    /// A gRPC call's metrics, whose outcome comes with the response's trailers.
+    grpc: Option<crate::metrics::GrpcCall>,
     /// The response switches protocols: the socket goes to the application next.
     upgrades: bool,
     /// An HTTP/2 stream: its end, not the response's, decides the connection's phase.
@@ -334,6 +336,7 @@ impl Served {
             client,
             _permit: permit,
             measured,
+            grpc: None,
             upgrades: false,
             stream,
         }
@@ -345,10 +348,27 @@ impl Served {
         self.upgrades = true;
     }
 
-    /// The status the request is answered with, for its metrics.
-    pub(super) fn answered(&mut self, status: u16) {
+    /// Records the request as a gRPC call too.
+    pub(super) fn measure_grpc(&mut self, call: Option<crate::metrics::GrpcCall>) {
+        self.grpc = call;
+    }
+
+    /// The status and headers the request is answered with, for its metrics.
+    pub(super) fn answered(&mut self, status: u16, headers: &http::HeaderMap) {
         if let Some(measured) = &mut self.measured {
             measured.answered(status);
+        }
+        if let Some(call) = &mut self.grpc {
+            call.answered(status);
+        }
+        // A trailers-only answer (an error) has its status among the headers.
+        self.trailers(headers);
+    }
+
+    /// The response's trailers: a gRPC call's status.
+    pub(super) fn trailers(&mut self, trailers: &http::HeaderMap) {
+        if let (Some(call), Some(status)) = (&mut self.grpc, trailers.get("grpc-status")) {
+            call.status(status.as_bytes());
         }
     }
 }

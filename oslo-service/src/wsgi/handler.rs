@@ -140,6 +140,11 @@ where
             });
             let measured = crate::metrics::http_request(head.method.as_str());
             let mut served = Served::new(client, permit, measured, stream);
+            let content_type = head.headers.get(CONTENT_TYPE);
+            served.measure_grpc(crate::metrics::grpc_call(
+                content_type.map(HeaderValue::as_bytes),
+                head.uri.path(),
+            ));
             // `max_requests` counts what the process served.
             crate::service::count_request();
             let started = AccessLog::enabled().then(|| {
@@ -160,7 +165,7 @@ where
                 }
             };
             let (mut parts, body) = response.into_parts();
-            served.answered(parts.status.as_u16());
+            served.answered(parts.status.as_u16(), &parts.headers);
             // hyper hands the socket over after these, and only these.
             let upgrades = parts.status == StatusCode::SWITCHING_PROTOCOLS
                 || (tunnel && parts.status.is_success());
