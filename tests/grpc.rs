@@ -3,24 +3,96 @@
 //! examples/proto/greeter.proto with grpcio-tools) and grpcio-health-checking for the
 //! standard health service: unary and server-streaming calls in worker processes, the
 //! health status following the process, a stream in flight finishing through a
-//! SIGTERM's drain, and a SIGHUP reload under a loop of calls losing none.
+//! SIGTERM's drain, a SIGHUP reload under a loop of calls losing none, and the calls
+//! counted in the metrics by method and status code, read with prometheus_client's
+//! OpenMetrics parser.
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use support::{HANG, Service, Signal, exit_code, python};
 
 const GRPC: &str = env!("CARGO_BIN_EXE_grpc");
 
 fn start(workers: usize) -> (Service, u16) {
+    start_with(workers, "")
+}
+
+fn start_with(workers: usize, more: &str) -> (Service, u16) {
     let config = format!(
-        "[DEFAULT]\ngraceful_shutdown_timeout = 60\n[grpc]\nport = 0\nworkers = {workers}\n"
+        "[DEFAULT]\ngraceful_shutdown_timeout = 60\n[grpc]\nport = 0\nworkers = {workers}\n{more}"
     );
     support::start_listening(GRPC, &config)
+}
+
+/// One sample of a scrape, as prometheus_client's OpenMetrics parser read it.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Scrapes the metrics endpoint on `port` and parses the exposition with
+/// prometheus_client's strict OpenMetrics parser.
+fn scrape(port: u16) -> Vec<Sample> {
+    let response = support::http::Connection::open(port)
+        .and_then(|mut conn| conn.get("/metrics", "Accept: application/openmetrics-text\r\n"))
+        .expect("scrape");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let text = response.text();
+    let venv = python::venv_with("prometheus-client", |venv| {
+        python::imports(venv, "prometheus_client.openmetrics.parser")
+    });
+    let mut parser = Command::new(venv.join("bin/python"))
+        .arg(format!(
+            "{}/tests/support/openmetrics.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the parser");
+    parser
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = parser.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client refuses the exposition: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    samples
+        .into_iter()
+        .map(|s| Sample {
+            name: s["name"].as_str().unwrap().to_owned(),
+            labels: serde_json::from_value(s["labels"].clone()).unwrap(),
+            value: s["value"].as_f64().unwrap(),
+        })
+        .collect()
+}
+
+/// The sum of the samples named `name` whose labels include every one of `labels`.
+fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+        .sum()
 }
 
 /// A grpcio client in its own process, one command and its events at a time; the
@@ -209,4 +281,61 @@ fn a_sighup_reload_under_a_loop_of_calls_loses_none() {
     );
     // The old generation is gone; the new one answers health as SERVING.
     assert_eq!(client.health("-")["health"], "SERVING");
+}
+
+#[test]
+fn calls_are_counted_by_method_and_status_code_and_unknown_methods_as_other() {
+    let (service, port) = start_with(2, "[metrics]\nenabled = true\nport = 0\n");
+    let metrics_port =
+        support::metrics_port(&service.wait_for_log("serving metrics at http://127.0.0.1:", 1));
+    let mut client = Client::connect(port);
+    for _ in 0..3 {
+        client.send("hello ada");
+        let answer = client.event();
+        assert_eq!(answer["hello"], "hello, ada", "{answer}");
+    }
+    client.send("raw /nope.Nope/Missing");
+    let missing = client.event();
+    assert_eq!(missing["failed"], "UNIMPLEMENTED", "{missing}");
+    client.send("stream counted 3 0");
+    for index in 1..=3 {
+        assert_eq!(client.event()["greeting"], index);
+    }
+    let end = client.event();
+    assert_eq!(end["stream_end"], "OK", "{end}");
+
+    // A call is recorded once its response is written, which its client may see first.
+    const CALLS: &str = "oslo_grpc_requests_total";
+    let hello = [("method", "/greeter.Greeter/SayHello"), ("code", "OK")];
+    let other = [("method", "other"), ("code", "UNIMPLEMENTED")];
+    let streamed = [("method", "/greeter.Greeter/Greetings"), ("code", "OK")];
+    let deadline = Instant::now() + HANG;
+    let scraped = loop {
+        let scraped = scrape(metrics_port);
+        if sum(&scraped, CALLS, &hello) == 3.0
+            && sum(&scraped, CALLS, &other) == 1.0
+            && sum(&scraped, CALLS, &streamed) == 1.0
+        {
+            break scraped;
+        }
+        let calls: Vec<&Sample> = scraped.iter().filter(|s| s.name == CALLS).collect();
+        assert!(Instant::now() < deadline, "never the calls made: {calls:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let calls: Vec<&Sample> = scraped.iter().filter(|s| s.name == CALLS).collect();
+    // Nothing else: the made-up path is no label, and each sample is a worker's.
+    assert_eq!(calls.iter().map(|s| s.value).sum::<f64>(), 5.0, "{calls:?}");
+    for sample in &calls {
+        assert_eq!(sample.labels["service"], "grpc", "{sample:?}");
+        assert!(
+            ["0", "1"].contains(&sample.labels["worker"].as_str()),
+            "{sample:?}"
+        );
+    }
+    let took = "oslo_grpc_request_duration_seconds_count";
+    let say_hello = [("method", "/greeter.Greeter/SayHello")];
+    assert_eq!(sum(&scraped, took, &say_hello), 3.0);
+    assert_eq!(sum(&scraped, took, &[("method", "other")]), 1.0);
+    // The calls are HTTP/2 requests too.
+    assert!(sum(&scraped, "oslo_http_requests_total", &[("method", "POST")]) >= 5.0);
 }

@@ -12,6 +12,8 @@ on stdin, printing one JSON line per event:
   then {"watch_end": CODE}.
 - `stream NAME COUNT INTERVAL_MS`: a Greetings call in the background:
   {"greeting": INDEX, "pid": P} per message, then {"stream_end": CODE, "received": N}.
+- `raw METHOD`: a unary call of an empty message to METHOD (a path, which the server
+  may not have): {"raw": "OK"} or {"failed": CODE, "details": ...}.
 - `loop OLD_PIDS`: SayHello calls one after the other, each on the connection the
   channel holds, printing {"looping": true} after the first success and ending with
   {"loop": {"ok": N, "failed": M, "errors": [...], "pids": [...]}} once a process not
@@ -140,6 +142,13 @@ def run(target):
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=HANG)
                 say({"health": status_name(reply.status)})
+            except grpc.RpcError as error:
+                say(failure(error))
+        elif command == "raw":
+            call = shared.unary_unary(args[0])
+            try:
+                call(b"", timeout=HANG)
+                say({"raw": "OK"})
             except grpc.RpcError as error:
                 say(failure(error))
         elif command == "watch":
