@@ -231,7 +231,7 @@ impl Families {
         let r = oslo.sub_registry_with_prefix("grpc");
         r.register(
             "requests",
-            "gRPC calls answered, by method and status code; a method answered UNIMPLEMENTED, or past the first 128 of a process, is 'other'",
+            "gRPC calls answered, by method and status code; a method answered UNIMPLEMENTED, not shaped like a method's path, or past the first 128 of a process is 'other'",
             grpc.requests.clone(),
         );
         r.register_with_unit(
