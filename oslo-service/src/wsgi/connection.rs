@@ -156,6 +156,8 @@ async fn serve_arrived<S: HttpApp>(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Protocol {
     Http1,
+    /// Chosen by TLS's ALPN only: a build without `tls` never makes it.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Http2,
     /// Cleartext with HTTP/2 on: told by the preface, or its absence.
     Either,
