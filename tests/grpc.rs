@@ -45,33 +45,7 @@ fn scrape(port: u16) -> Vec<Sample> {
         .expect("scrape");
     assert_eq!(response.status, 200, "{}", response.text());
     let text = response.text();
-    let venv = python::venv_with("prometheus-client", |venv| {
-        python::imports(venv, "prometheus_client.openmetrics.parser")
-    });
-    let mut parser = Command::new(venv.join("bin/python"))
-        .arg(format!(
-            "{}/tests/support/openmetrics.py",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the parser");
-    parser
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = parser.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client refuses the exposition: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let samples: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    samples
+    python::parse_exposition("openmetrics.py", &text)
         .into_iter()
         .map(|s| Sample {
             name: s["name"].as_str().unwrap().to_owned(),

@@ -9,7 +9,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
@@ -99,40 +98,9 @@ fn scrape(port: u16) -> Scrape {
     parse(&response.text())
 }
 
-/// Runs `script` of tests/support on `text` in the venv with prometheus_client, and
-/// reads the JSON it prints.
-fn python_parse(script: &str, text: &str) -> Vec<serde_json::Value> {
-    let venv = python::venv_with("prometheus-client", |venv| {
-        python::imports(venv, "prometheus_client.openmetrics.parser")
-    });
-    let mut parser = Command::new(venv.join("bin/python"))
-        .arg(format!(
-            "{}/tests/support/{script}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the parser");
-    parser
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = parser.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client refuses the exposition: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn parse(text: &str) -> Scrape {
     Scrape(
-        python_parse("openmetrics.py", text)
+        python::parse_exposition("openmetrics.py", text)
             .into_iter()
             .map(|s| Sample {
                 name: s["name"].as_str().unwrap().to_owned(),
@@ -158,7 +126,7 @@ fn scrape_text(port: u16, headers: &str) -> Vec<Family> {
     assert_eq!(response.header("content-type"), Some(TEXT_0_0_4));
     let text = response.text();
     assert!(!text.contains("# EOF"), "{text}");
-    python_parse("prometheus_text.py", &text)
+    python::parse_exposition("prometheus_text.py", &text)
         .into_iter()
         .map(|family| Family {
             name: family["name"].as_str().unwrap().to_owned(),

@@ -4,8 +4,9 @@
 //! `benches/python-env.sh`, which takes a lock so that one test process installs and
 //! the others wait: nothing to install by hand.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// The virtual environment, in step with `benches/requirements.txt`, which must pin
 /// `package`; `installed` tells whether what the test needs of it is there.
@@ -49,4 +50,35 @@ pub fn imports(venv: &Path, module: &str) -> bool {
             .args(["-c", &format!("import {module}")])
             .status()
             .is_ok_and(|status| status.success())
+}
+
+/// Runs `script` of tests/support on `text` in the venv with prometheus_client, and
+/// reads the JSON it prints.
+pub fn parse_exposition(script: &str, text: &str) -> Vec<serde_json::Value> {
+    let venv = venv_with("prometheus-client", |venv| {
+        imports(venv, "prometheus_client.openmetrics.parser")
+    });
+    let mut parser = Command::new(venv.join("bin/python"))
+        .arg(format!(
+            "{}/tests/support/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the parser");
+    parser
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = parser.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client refuses the exposition: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
