@@ -15,12 +15,16 @@
 #   4. gRPC, unary SayHello of examples/proto/greeter.proto: plain tonic's routes on
 #      hyper's HTTP/2 in one process (bench_tonic.rs), and ours in 2 worker processes
 #      (bench_grpc.rs), the same service (benches/greeter.rs).
+#   5. ours over gRPC again, with 5 SIGHUPs and 3 SIGUSR2 during the run, under
+#      grpcio's calls (benches/grpc_calls.py), which reconnect after a GOAWAY as real
+#      clients do: its failed calls are the failed RPCs.
 # h2load is Debian's nghttp2-client, fetched by benches/h2load.sh (pinned, no root).
 # Access log lines are off (oslo::wsgi::access=WARN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source benches/h2load.sh
+source benches/python-env.sh
 cargo build --quiet --release --example bench_http --example bench_axum --example bench_grpc --example bench_tonic
 duration=${DURATION:-10}
 tmp=$(mktemp -d)
@@ -98,46 +102,70 @@ run() {
   stop
 }
 
-# A new build at $exe, as a deployment puts it: written beside, renamed over.
+# A new build of $1 (an executable of target/release/examples) at $2, as a deployment
+# puts it: written beside, renamed over.
 deploy() {
-  { cat target/release/examples/bench_http; printf 'build %s' "$1"; } > "$exe.new"
-  chmod 755 "$exe.new"
-  mv "$exe.new" "$exe"
+  { cat "target/release/examples/$1"; printf 'build %s' "$3"; } > "$2.new"
+  chmod 755 "$2.new"
+  mv "$2.new" "$2"
 }
 
-# Ours under load, reloaded 5 times and upgraded 3 times; the reloads and upgrades the
-# processes logged go to $tmp/events.
+# During a run of about $duration seconds of the server started from $2 (a copy of
+# example $1): 5 SIGHUPs, then 3 SIGUSR2, each after a new build written over $2. The
+# parent that answers the next SIGUSR2 is the successor, once its predecessor is gone.
+deployments() {
+  local example=$1 exe=$2 parent=$server successor pause
+  pause=$(python3 -c "print(max(0.2, ($duration - 2) / 8))")
+  sleep 1
+  for _ in 1 2 3 4 5; do
+    kill -HUP "$parent"
+    sleep "$pause"
+  done
+  for build in 1 2 3; do
+    deploy "$example" "$exe" "$build"
+    kill -USR2 "$parent"
+    for _ in $(seq 600); do
+      successor=$(sed -n 's/.*started the executable on disk.*successor=\([0-9]*\).*/\1/p' "$tmp/err" | tail -1)
+      [ -n "$successor" ] && [ "$successor" != "$parent" ] && ! kill -0 "$parent" 2>/dev/null && break
+      sleep 0.05
+    done
+    parent=$successor
+    sleep "$pause"
+  done
+}
+
+# What the processes logged of the deployments: to $tmp/events.
+count_deployments() {
+  echo "$1: $(grep -c "caught signal, reloading" "$tmp/err" || true) reloads, $(grep -c "started the executable on disk" "$tmp/err" || true) upgrades" >> "$tmp/events"
+}
+
+# Ours under h2load, reloaded 5 times and upgraded 3 times.
 run_deploying() {
   cp target/release/examples/bench_http "$exe"
   start "$exe" --config-file "$tmp/bench.conf"
-  (
-    pause=$(python3 -c "print(max(0.2, ($duration - 2) / 8))")
-    parent=$server
-    sleep 1
-    for _ in 1 2 3 4 5; do
-      kill -HUP "$parent"
-      sleep "$pause"
-    done
-    for build in 1 2 3; do
-      deploy "$build"
-      kill -USR2 "$parent"
-      # The parent that answers the next SIGUSR2 is the successor, once its
-      # predecessor is gone.
-      for _ in $(seq 600); do
-        successor=$(sed -n 's/.*started the executable on disk.*successor=\([0-9]*\).*/\1/p' "$tmp/err" | tail -1)
-        [ -n "$successor" ] && [ "$successor" != "$parent" ] && ! kill -0 "$parent" 2>/dev/null && break
-        sleep 0.05
-      done
-      parent=$successor
-      sleep "$pause"
-    done
-  ) &
+  deployments bench_http "$exe" &
   local deployer=$!
   measure >> "$tmp/deploying"
   wait "$deployer"
-  echo "$(grep -c "caught signal, reloading" "$tmp/err" || true) reloads, $(grep -c "started the executable on disk" "$tmp/err" || true) upgrades" >> "$tmp/events"
+  count_deployments HTTP
   stop
   pkill -KILL -f "^$exe" 2>/dev/null || true
+}
+
+# Ours under grpcio's calls (benches/grpc_calls.py: 8 threads, a connection each,
+# re-made after a GOAWAY as gRPC clients do), reloaded 5 times and upgraded 3 times:
+# its `ok N failed M` line to $tmp/grpc_deploying.
+run_deploying_grpc() {
+  local grpc_exe="$tmp/bench_grpc"
+  cp target/release/examples/bench_grpc "$grpc_exe"
+  start "$grpc_exe" --config-file "$tmp/bench.conf"
+  deployments bench_grpc "$grpc_exe" &
+  local deployer=$!
+  "$venv/bin/python" benches/grpc_calls.py "$port" "$duration" 8 >> "$tmp/grpc_deploying"
+  wait "$deployer"
+  count_deployments gRPC
+  stop
+  pkill -KILL -f "^$grpc_exe" 2>/dev/null || true
 }
 
 runs=${RUNS:-3}
@@ -150,6 +178,7 @@ for _ in $(seq "$runs"); do
   path=/greeter.Greeter/SayHello call=("${grpc_call[@]}")
   run tonic target/release/examples/bench_tonic
   run ours_grpc target/release/examples/bench_grpc --config-file "$tmp/bench.conf"
+  run_deploying_grpc
 done
 
 python3 - "$tmp" <<'PY'
@@ -174,4 +203,6 @@ for label, name in names:
     print(f"{name:<36} {median(label, 0):>9.0f} {median(label, 1):>8.3f} {median(label, 2):>8.1f} {failed:>14.0f} {non2xx:>8.0f} {total:>9.0f}")
 print(f"ours / plain axum: {median('ours', 0) / median('axum', 0):.2f}; gRPC ours / plain tonic: {median('ours_grpc', 0) / median('tonic', 0):.2f}")
 PY
-echo "reloads and upgrade lines logged per deploying run: $(tr '\n' ';' < "$tmp/events")"
+echo "deployments logged per run: $(tr '\n' ';' < "$tmp/events")"
+echo "gRPC calls across 5 SIGHUPs + 3 SIGUSR2 (grpcio, 8 threads), per run:"
+sed 's/^/  /' "$tmp/grpc_deploying"
