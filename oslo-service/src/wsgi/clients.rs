@@ -79,16 +79,19 @@ pub(super) enum Cut {
     /// It had made the least progress when a newcomer needed its place at
     /// `wsgi_max_connections`.
     Evicted,
+    /// It sent more HTTP/2 SETTINGS and PING frames than a second allows.
+    ControlFlood,
 }
 
 impl Cut {
-    const ALL: [Cut; 6] = [
+    const ALL: [Cut; 7] = [
         Cut::Idle,
         Cut::SlowHead,
         Cut::SlowBody,
         Cut::Handshake,
         Cut::SlowReader,
         Cut::Evicted,
+        Cut::ControlFlood,
     ];
 
     /// The cause as log lines name it.
@@ -100,6 +103,7 @@ impl Cut {
             Cut::Handshake => "tls_handshake",
             Cut::SlowReader => "slow_reader",
             Cut::Evicted => "evicted",
+            Cut::ControlFlood => "control_flood",
         }
     }
 }

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::HttpApp;
 use super::clients::{Cut, Phase, Registered};
+use super::frames::FrameWatch;
 use super::handler::{Handler, Shared};
 use super::io::ClientIo;
 use super::listener::Accepted;
@@ -240,6 +241,12 @@ async fn serve_http<IO, S>(
         if http2 {
             ends.client.set_http2();
             ends.client.set_phase(Phase::Idle);
+            let io = FrameWatch::new(
+                io,
+                settings.header_timeout,
+                Arc::clone(&ends.shared.clients),
+                Arc::clone(&ends.client_ip),
+            );
             let connection =
                 http2_builder(&settings.http2).serve_connection(TokioIo::new(io), handler);
             ends.http2(connection).await;

@@ -65,6 +65,7 @@ mod body;
 mod ciphers;
 mod clients;
 mod connection;
+mod frames;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 mod handler;
