@@ -6,12 +6,12 @@
 #   1. plain axum in one process, no framework, hyper's HTTP/2 (benches/bench_axum.rs)
 #   2. ours: oslo::wsgi::Server in 2 worker processes, the same handler (bench_http.rs)
 #   3. ours in 2 workers again, with 5 SIGHUPs (reloads) and then 3 SIGUSR2 (binary
-#      upgrades to a new build written over the executable) during the run. h2load
-#      neither retries nor reconnects after a GOAWAY: the requests it had still to
-#      send on a connection that said GOAWAY count as failed, although none reached
-#      the server (nginx's http2_max_requests shows the same). So the table shows the
-#      answers that were not 2xx apart; the retrying clients of tests/http2.rs and
-#      tests/grpc.rs are what show no request is lost across a reload.
+#      upgrades to a new build written over the executable) during the run, under
+#      benches/h2_streams.py (Python's h2, 4 processes of one connection with 10
+#      streams in flight each): it reconnects after a GOAWAY and tells a stream the
+#      server never took (refused, sent again) from one it took and did not answer
+#      whole (failed). h2load cannot: it neither reconnects after a GOAWAY nor tells
+#      the two apart.
 #   4. gRPC, unary SayHello of examples/proto/greeter.proto: plain tonic's routes on
 #      hyper's HTTP/2 in one process (bench_tonic.rs), and ours in 2 worker processes
 #      (bench_grpc.rs), the same service (benches/greeter.rs).
@@ -139,13 +139,14 @@ count_deployments() {
   echo "$1: $(grep -c "caught signal, reloading" "$tmp/err" || true) reloads, $(grep -c "started the executable on disk" "$tmp/err" || true) upgrades" >> "$tmp/events"
 }
 
-# Ours under h2load, reloaded 5 times and upgraded 3 times.
+# Ours under h2_streams.py, reloaded 5 times and upgraded 3 times: its `ok N non2xx N
+# refused N failed N connections N` line to $tmp/h2_deploying.
 run_deploying() {
   cp target/release/examples/bench_http "$exe"
   start "$exe" --config-file "$tmp/bench.conf"
   deployments bench_http "$exe" &
   local deployer=$!
-  measure >> "$tmp/deploying"
+  "$venv/bin/python" benches/h2_streams.py "$port" "$duration" 4 10 >> "$tmp/h2_deploying"
   wait "$deployer"
   count_deployments HTTP
   stop
@@ -191,11 +192,10 @@ def median(label, column):
 names = [
     ("axum", "plain axum, hyper h2 (1 process)"),
     ("ours", "oslo-service wsgi h2 (2 w)"),
-    ("deploying", "ours, 5 SIGHUPs + 3 SIGUSR2 per run"),
     ("tonic", "gRPC: plain tonic on hyper (1 p.)"),
     ("ours_grpc", "gRPC: oslo-service wsgi (2 w)"),
 ]
-print(f"{'server':<36} {'req/s':>9} {'mean ms':>8} {'max ms':>8} {'h2load failed':>14} {'non-2xx':>8} {'done':>9}")
+print(f"{'server':<36} {'req/s':>9} {'mean ms':>8} {'max ms':>8} {'failed':>14} {'non-2xx':>8} {'done':>9}")
 for label, name in names:
     failed = sum(row[3] for row in rows(label))
     non2xx = sum(row[4] for row in rows(label))
@@ -204,5 +204,7 @@ for label, name in names:
 print(f"ours / plain axum: {median('ours', 0) / median('axum', 0):.2f}; gRPC ours / plain tonic: {median('ours_grpc', 0) / median('tonic', 0):.2f}")
 PY
 echo "deployments logged per run: $(tr '\n' ';' < "$tmp/events")"
+echo "HTTP/2 streams across 5 SIGHUPs + 3 SIGUSR2 (h2_streams.py, 4 x 10 streams), per run:"
+sed 's/^/  /' "$tmp/h2_deploying"
 echo "gRPC calls across 5 SIGHUPs + 3 SIGUSR2 (grpcio, 8 threads), per run:"
 sed 's/^/  /' "$tmp/grpc_deploying"
