@@ -1,7 +1,8 @@
 //! HTTP/2 through the HTTP server, driven through the `api` example as real processes:
 //! curl as the oracle for the protocol (prior knowledge on cleartext, ALPN on TLS, and
 //! HTTP/1.1 beside both on the same port), Python's `h2` for a stream in flight across a
-//! stop and for hostile clients (rapid reset, CONTINUATION and PING floods, a body that
+//! stop, an upgrade and a worker's recycling (each stream its own request), and for
+//! hostile clients (rapid reset, CONTINUATION, PING and SETTINGS floods, a body that
 //! never comes).
 
 mod support;
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use support::tls::{Authority, write};
-use support::{Service, Signal, exit_code, python};
+use support::{Service, Signal, exit_code, is_alive, python, wait_until};
 
 const API: &str = env!("CARGO_BIN_EXE_api");
 
@@ -210,6 +211,119 @@ fn a_reload_and_sigterm_send_goaway_and_let_a_stream_in_flight_finish() {
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
 }
 
+/// A successor a SIGUSR2 started (not this test's child): stopped when the test ends,
+/// passed or not.
+struct Successor(u32);
+
+impl Successor {
+    /// The successor a `MAINPID=` notification names.
+    fn named_in(message: &str) -> Successor {
+        let pid = message
+            .lines()
+            .find_map(|line| line.strip_prefix("MAINPID="))
+            .and_then(|pid| pid.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no MAINPID in {message:?}"));
+        Successor(pid)
+    }
+
+    fn terminate(&self) {
+        let pid = rustix::process::Pid::from_raw(self.0 as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, Signal::TERM);
+    }
+}
+
+impl Drop for Successor {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+#[test]
+fn a_sigusr2_upgrade_sends_goaway_and_lets_http2_streams_in_flight_finish() {
+    // In process, and in worker processes.
+    for workers in [1, 2] {
+        let (mut service, port) = start("graceful_shutdown_timeout = 30", workers, "");
+        let mut client = H2Client::run(port, "request", "/debug/sleep/3000");
+        assert_eq!(client.event().unwrap()["event"], "sent");
+        service.wait_log("sleep started");
+        service.signal(Signal::USR2);
+        let successor = Successor::named_in(&service.expect_notify("MAINPID="));
+        assert_ne!(successor.0, service.pid());
+        service.expect_notify("READY=1");
+        answered_after_goaway(&mut client);
+        // The predecessor is gone once its stream is answered, and the successor
+        // serves HTTP/2 and HTTP/1.1 on the same port.
+        assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+        for _ in 0..5 {
+            still_serves(port);
+        }
+        successor.terminate();
+        wait_until("the successor's exit", || !is_alive(successor.0));
+    }
+}
+
+/// The pid a `/v1/whoami` answer names.
+fn pid_of(body: &str) -> u32 {
+    let answer: serde_json::Value = serde_json::from_str(body).expect("a JSON answer");
+    answer["pid"].as_u64().expect("a pid") as u32
+}
+
+#[test]
+fn max_requests_counts_streams_and_a_recycled_worker_lets_its_streams_finish() {
+    // One worker alone runs in process, where max_requests does not apply: two, and
+    // every stream goes to the one worker that accepted the connection.
+    let (service, port) = start("graceful_shutdown_timeout = 30\nmax_requests = 4", 2, "");
+    let before = service.children();
+    assert_eq!(before.len(), 2, "{before:?}");
+    // Nothing else was asked of the server: these four streams alone are its limit.
+    let mut client = H2Client::run(
+        port,
+        "request",
+        "/v1/whoami,/v1/whoami,/debug/sleep/3000,/debug/sleep/3000",
+    );
+    let events = client.rest();
+    let ended = named(&events, "ended");
+    assert_eq!(ended.len(), 4, "{events:?}\n{}", service.log());
+    let body = |stream: u64| {
+        ended
+            .iter()
+            .find(|e| e["stream"] == stream)
+            .and_then(|e| e["body"].as_str())
+            .unwrap_or_else(|| panic!("no answer on stream {stream}: {events:?}"))
+    };
+    let recycled = pid_of(body(1));
+    assert_eq!(pid_of(body(3)), recycled, "{events:?}");
+    assert_eq!(body(5), "slept 3000 ms\n", "{events:?}");
+    assert_eq!(body(7), "slept 3000 ms\n", "{events:?}");
+    service.wait_log_line(&[
+        "recycling worker",
+        &format!("pid={recycled}"),
+        "reason=max_requests",
+    ]);
+    // Told to go away while the slow streams were in flight, then closed once they
+    // were answered.
+    let goaway = named(&events, "goaway");
+    assert!(!goaway.is_empty(), "{events:?}");
+    assert!(goaway.iter().all(|g| g["code"] == NO_ERROR), "{events:?}");
+    let told = events.iter().position(|e| e["event"] == "goaway").unwrap();
+    let slept = events
+        .iter()
+        .position(|e| e["event"] == "ended" && e["stream"] == 5)
+        .unwrap();
+    assert!(told < slept, "{events:?}");
+    assert_eq!(events.last().unwrap()["event"], "closed", "{events:?}");
+    // The old worker is gone, and a new one serves.
+    wait_until("the recycled worker's exit", || !is_alive(recycled));
+    let url = format!("http://127.0.0.1:{port}/v1/whoami");
+    wait_until("an answer from the new worker", || {
+        let (version, body) = curl(&["--http2-prior-knowledge"], &url).unwrap();
+        assert_eq!(version, "2");
+        let pid = pid_of(&body);
+        assert_ne!(pid, recycled);
+        !before.contains(&pid)
+    });
+}
+
 #[test]
 fn rapid_reset_and_continuation_floods_get_goaway_and_others_are_served() {
     let (service, port) = start("", 1, "");
@@ -238,6 +352,18 @@ fn rapid_reset_and_continuation_floods_get_goaway_and_others_are_served() {
 fn a_ping_flood_whose_answers_are_not_read_is_cut_as_a_slow_reader() {
     let (service, port) = start("client_socket_timeout = 2", 1, "");
     let mut flood = H2Client::run(port, "ping_flood", "100000000");
+    // While the flood is on, others are served.
+    still_serves(port);
+    let events = flood.rest();
+    assert!(!named(&events, "closed").is_empty(), "{events:?}");
+    service.wait_log_line(&["client connection cut", "cause=\"slow_reader\""]);
+    still_serves(port);
+}
+
+#[test]
+fn a_settings_flood_whose_acks_are_not_read_is_cut_as_a_slow_reader() {
+    let (service, port) = start("client_socket_timeout = 2", 1, "");
+    let mut flood = H2Client::run(port, "settings_flood", "100000000");
     // While the flood is on, others are served.
     still_serves(port);
     let events = flood.rest();

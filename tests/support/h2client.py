@@ -2,17 +2,23 @@
 on the command line, each event printed as one JSON line as it happens. Every wait is
 bounded (HANG), so none hangs the test.
 
-    h2client.py PORT request PATH        a GET, its answer, then whatever the server
-                                          sends until the connection closes
+    h2client.py PORT request PATHS       a GET on one stream for each of PATHS (split
+                                          at commas), their answers, then whatever the
+                                          server sends until the connection closes
     h2client.py PORT rapid_reset COUNT   COUNT streams opened and reset at once
     h2client.py PORT continuation COUNT  a header block in COUNT CONTINUATION frames
     h2client.py PORT ping_flood COUNT    COUNT PINGs, never reading the answers
+    h2client.py PORT settings_flood COUNT
+                                          COUNT SETTINGS, never reading the ACKs
+    h2client.py PORT settings_flood_read COUNT
+                                          COUNT SETTINGS, reading the ACKs meanwhile
     h2client.py PORT stalled_body PATH   a POST whose body never comes
 """
 
 import json
 import socket
 import sys
+import threading
 import time
 
 import h2.config
@@ -108,11 +114,15 @@ def report(frame, conn, bodies, sock):
         emit(event="ended", stream=stream, body=body)
 
 
-def request(port, path):
+def request(port, paths):
     sock, conn = connect(port)
-    conn.send_headers(1, headers(port, path), end_stream=True)
+    streams = []
+    for index, path in enumerate(paths.split(",")):
+        stream = 1 + 2 * index
+        conn.send_headers(stream, headers(port, path), end_stream=True)
+        streams.append(stream)
     sock.sendall(conn.data_to_send())
-    emit(event="sent", stream=1)
+    emit(event="sent", streams=streams)
     read_events(sock, conn)
 
 
@@ -193,6 +203,67 @@ def ping_flood(port, count):
     emit(event="timeout")
 
 
+def flood(sock, frame, count):
+    """Sends `frame` COUNT times as fast as the socket takes it, then on until the
+    server gives up on this client. Frames go out whole: a send cut short by the
+    timeout goes on where it stopped, so the server never sees a torn frame."""
+    chunk = memoryview(bytes(frame.serialize()) * 1000)
+    offset = 0
+    sent = 0
+    sock.settimeout(HANG)
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        try:
+            offset += sock.send(chunk[offset:])
+        except socket.timeout:
+            # The server stopped reading: go on waiting for it to give up.
+            continue
+        except OSError as err:
+            emit(event="closed", frames=sent, reason=str(err))
+            return
+        if offset < len(chunk):
+            continue
+        offset = 0
+        sent += 1000
+        if sent == count:
+            emit(event="all_sent", frames=sent)
+    emit(event="timeout", frames=sent)
+
+
+def settings_flood(port, count):
+    """SETTINGS as fast as the socket takes them, their ACKs never read: the server
+    must stop reading, not queue ACKs without end."""
+    sock, _ = connect(port)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    settings = hyperframe.frame.SettingsFrame(0)
+    settings.settings[hyperframe.frame.SettingsFrame.INITIAL_WINDOW_SIZE] = 65535
+    flood(sock, settings, count)
+
+
+def settings_flood_read(port, count):
+    """SETTINGS as fast as the socket takes them, their ACKs read (and counted) by a
+    thread of their own."""
+    sock, _ = connect(port)
+    acks = [0]
+
+    def drain():
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            acks[0] += len(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    settings = hyperframe.frame.SettingsFrame(0)
+    settings.settings[hyperframe.frame.SettingsFrame.INITIAL_WINDOW_SIZE] = 65535
+    flood(sock, settings, count)
+    emit(event="read", bytes=acks[0])
+
+
 def stalled_body(port, path):
     sock, conn = connect(port)
     conn.send_headers(1, headers(port, path, method="POST"), end_stream=False)
@@ -213,6 +284,10 @@ def main():
         continuation(port, int(argument))
     elif scenario == "ping_flood":
         ping_flood(port, int(argument))
+    elif scenario == "settings_flood":
+        settings_flood(port, int(argument))
+    elif scenario == "settings_flood_read":
+        settings_flood_read(port, int(argument))
     elif scenario == "stalled_body":
         stalled_body(port, argument)
     else:
