@@ -3,7 +3,7 @@
 //! HTTP/1.1 beside both on the same port), Python's `h2` for a stream in flight across a
 //! stop, an upgrade and a worker's recycling (each stream its own request), and for
 //! hostile clients (rapid reset, CONTINUATION, PING and SETTINGS floods, a body that
-//! never comes).
+//! never comes, a header block that trickles).
 
 mod support;
 
@@ -349,26 +349,46 @@ fn rapid_reset_and_continuation_floods_get_goaway_and_others_are_served() {
 }
 
 #[test]
-fn a_ping_flood_whose_answers_are_not_read_is_cut_as_a_slow_reader() {
-    let (service, port) = start("client_socket_timeout = 2", 1, "");
-    let mut flood = H2Client::run(port, "ping_flood", "100000000");
-    // While the flood is on, others are served.
-    still_serves(port);
-    let events = flood.rest();
-    assert!(!named(&events, "closed").is_empty(), "{events:?}");
-    service.wait_log_line(&["client connection cut", "cause=\"slow_reader\""]);
-    still_serves(port);
+fn ping_and_settings_floods_read_or_not_are_cut_past_their_budget_and_others_are_served() {
+    let (service, port) = start("", 1, "");
+    for (count, scenario) in ["ping_flood", "settings_flood", "settings_flood_read"]
+        .iter()
+        .enumerate()
+    {
+        let mut flood = H2Client::run(port, scenario, "100000000");
+        // While the flood is on, others are served.
+        still_serves(port);
+        let events = flood.rest();
+        assert!(
+            !named(&events, "closed").is_empty(),
+            "{scenario}: {events:?}"
+        );
+        service.wait_log_line(&[
+            "client connection cut",
+            "cause=\"control_flood\"",
+            &format!("count={}", count + 1),
+        ]);
+        still_serves(port);
+    }
 }
 
 #[test]
-fn a_settings_flood_whose_acks_are_not_read_is_cut_as_a_slow_reader() {
-    let (service, port) = start("client_socket_timeout = 2", 1, "");
-    let mut flood = H2Client::run(port, "settings_flood", "100000000");
-    // While the flood is on, others are served.
-    still_serves(port);
-    let events = flood.rest();
-    assert!(!named(&events, "closed").is_empty(), "{events:?}");
-    service.wait_log_line(&["client connection cut", "cause=\"slow_reader\""]);
+fn a_header_block_that_trickles_is_cut_at_client_header_timeout_beside_a_stream_in_flight() {
+    // The stream in flight keeps the connection out of its idle phase, and the
+    // trickle sends a frame every 0.2 s: only the header block's own deadline ends it.
+    let (service, port) = start(
+        "client_header_timeout = 2\ngraceful_shutdown_timeout = 60",
+        1,
+        "",
+    );
+    let mut client = H2Client::run(port, "slow_header_block", "/debug/sleep/60000");
+    assert_eq!(client.event().unwrap()["event"], "sent");
+    assert_eq!(client.event().unwrap()["event"], "block_opened");
+    let events = client.rest();
+    let closed = named(&events, "closed");
+    assert_eq!(closed.len(), 1, "{events:?}");
+    assert!(closed[0]["frames"].as_u64().unwrap() > 3, "{events:?}");
+    service.wait_log_line(&["client connection cut", "cause=\"slow_head\""]);
     still_serves(port);
 }
 

@@ -13,9 +13,13 @@ bounded (HANG), so none hangs the test.
     h2client.py PORT settings_flood_read COUNT
                                           COUNT SETTINGS, reading the ACKs meanwhile
     h2client.py PORT stalled_body PATH   a POST whose body never comes
+    h2client.py PORT slow_header_block PATH
+                                          a GET of PATH in flight, then a header block
+                                          that never ends: a CONTINUATION every 0.2 s
 """
 
 import json
+import select
 import socket
 import sys
 import threading
@@ -272,6 +276,40 @@ def stalled_body(port, path):
     read_events(sock, conn)
 
 
+def slow_header_block(port, path):
+    sock, conn = connect(port)
+    conn.send_headers(1, headers(port, path), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    emit(event="sent", stream=1)
+    opening = hyperframe.frame.HeadersFrame(3)
+    opening.data = conn.encoder.encode(headers(port, "/v1/whoami"))
+    opening.flags.add("END_STREAM")
+    sock.sendall(opening.serialize())
+    emit(event="block_opened", stream=3)
+    frames = 0
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        more = hyperframe.frame.ContinuationFrame(3)
+        more.data = b""
+        try:
+            sock.sendall(more.serialize())
+        except OSError as err:
+            emit(event="closed", frames=frames, reason=str(err))
+            return
+        frames += 1
+        readable, _, _ = select.select([sock], [], [], 0.2)
+        if readable:
+            try:
+                data = sock.recv(65536)
+            except OSError as err:
+                emit(event="closed", frames=frames, reason=str(err))
+                return
+            if not data:
+                emit(event="closed", frames=frames, reason="eof")
+                return
+    emit(event="timeout", frames=frames)
+
+
 def main():
     port = int(sys.argv[1])
     scenario = sys.argv[2]
@@ -290,6 +328,8 @@ def main():
         settings_flood_read(port, int(argument))
     elif scenario == "stalled_body":
         stalled_body(port, argument)
+    elif scenario == "slow_header_block":
+        slow_header_block(port, argument)
     else:
         sys.exit(f"unknown scenario {scenario}")
 
