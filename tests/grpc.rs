@@ -3,9 +3,9 @@
 //! examples/proto/greeter.proto with grpcio-tools) and grpcio-health-checking for the
 //! standard health service: unary and server-streaming calls in worker processes, the
 //! health status following the process, a stream in flight finishing through a
-//! SIGTERM's drain, a SIGHUP reload under a loop of calls losing none, and the calls
-//! counted in the metrics by method and status code, read with prometheus_client's
-//! OpenMetrics parser.
+//! SIGTERM's drain, a SIGHUP reload and a SIGUSR2 upgrade under a loop of calls losing
+//! none, and the calls counted in the metrics by method and status code, read with
+//! prometheus_client's OpenMetrics parser.
 
 mod support;
 
@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{HANG, Service, Signal, exit_code, python};
+use support::{HANG, Service, Signal, Successor, exit_code, python};
 
 const GRPC: &str = env!("CARGO_BIN_EXE_grpc");
 
@@ -226,9 +226,10 @@ fn sigterm_drains_health_goes_not_serving_and_a_stream_in_flight_finishes() {
     assert_eq!(exit_code(service.wait_exit()), 0);
 }
 
-#[test]
-fn a_sighup_reload_under_a_loop_of_calls_loses_none() {
-    let (service, port) = start(2);
+/// Calls in a loop on one channel while `deploy` reloads or upgrades the server: none
+/// fails, and the loop ends once a worker that was not among the first has answered.
+/// The client is left to answer health.
+fn calls_in_a_loop_lose_none_across(service: &Service, port: u16, deploy: impl FnOnce()) -> Client {
     let mut client = Client::connect(port);
     let old: Vec<String> = support::children_of(service.pid())
         .iter()
@@ -239,9 +240,7 @@ fn a_sighup_reload_under_a_loop_of_calls_loses_none() {
     let looping = client.event();
     assert_eq!(looping["looping"], true, "{looping}");
 
-    service.signal(Signal::HUP);
-    service.expect_notify("RELOADING=1");
-    service.expect_notify("READY=1");
+    deploy();
     // The loop ends once a new worker has answered.
     let done = client.event();
     let report = &done["loop"];
@@ -253,8 +252,38 @@ fn a_sighup_reload_under_a_loop_of_calls_loses_none() {
             .any(|pid| !old.contains(&pid.as_u64().unwrap().to_string())),
         "{done}"
     );
+    client
+}
+
+#[test]
+fn a_sighup_reload_under_a_loop_of_calls_loses_none() {
+    let (service, port) = start(2);
+    let mut client = calls_in_a_loop_lose_none_across(&service, port, || {
+        service.signal(Signal::HUP);
+        service.expect_notify("RELOADING=1");
+        service.expect_notify("READY=1");
+    });
     // The old generation is gone; the new one answers health as SERVING.
     assert_eq!(client.health("-")["health"], "SERVING");
+}
+
+#[test]
+fn a_sigusr2_upgrade_under_a_loop_of_calls_loses_none() {
+    let (mut service, port) = start(2);
+    let mut successor = None;
+    let mut client = calls_in_a_loop_lose_none_across(&service, port, || {
+        service.signal(Signal::USR2);
+        let named = Successor::named_in(&service.expect_notify("MAINPID="));
+        assert_ne!(named.0, service.pid());
+        service.expect_notify("READY=1");
+        successor = Some(named);
+    });
+    // The predecessor drains and exits cleanly; the successor answers health as SERVING.
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    assert_eq!(client.health("-")["health"], "SERVING");
+    let successor = successor.unwrap();
+    successor.terminate();
+    support::wait_until("the successor's exit", || !support::is_alive(successor.0));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use support::tls::{Authority, write};
-use support::{Service, Signal, exit_code, is_alive, python, wait_until};
+use support::{Service, Signal, Successor, exit_code, is_alive, python, wait_until};
 
 const API: &str = env!("CARGO_BIN_EXE_api");
 
@@ -209,33 +209,6 @@ fn a_reload_and_sigterm_send_goaway_and_let_a_stream_in_flight_finish() {
     service.signal(Signal::TERM);
     answered_after_goaway(&mut client);
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
-}
-
-/// A successor a SIGUSR2 started (not this test's child): stopped when the test ends,
-/// passed or not.
-struct Successor(u32);
-
-impl Successor {
-    /// The successor a `MAINPID=` notification names.
-    fn named_in(message: &str) -> Successor {
-        let pid = message
-            .lines()
-            .find_map(|line| line.strip_prefix("MAINPID="))
-            .and_then(|pid| pid.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no MAINPID in {message:?}"));
-        Successor(pid)
-    }
-
-    fn terminate(&self) {
-        let pid = rustix::process::Pid::from_raw(self.0 as i32).unwrap();
-        let _ = rustix::process::kill_process(pid, Signal::TERM);
-    }
-}
-
-impl Drop for Successor {
-    fn drop(&mut self) {
-        self.terminate();
-    }
 }
 
 #[test]

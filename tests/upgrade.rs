@@ -75,15 +75,6 @@ fn signal(pid: u32, signal: Signal) {
     rustix::process::kill_process(pid, signal).unwrap();
 }
 
-/// The pid a `MAINPID=` notification names.
-fn main_pid(message: &str) -> u32 {
-    message
-        .lines()
-        .find_map(|line| line.strip_prefix("MAINPID="))
-        .and_then(|pid| pid.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no MAINPID in {message:?}"))
-}
-
 /// When the process that serves the metrics started, as it says (in OpenMetrics, whose
 /// `# EOF` shows the exposition whole).
 fn top_start_time(metrics: u16) -> f64 {
@@ -126,7 +117,7 @@ fn upgrade_under_load(workers: usize) {
         std::thread::sleep(Duration::from_millis(300));
         deploy(&exe, round);
         signal(parent, Signal::USR2);
-        let successor = main_pid(&service.expect_notify("MAINPID="));
+        let successor = support::main_pid(&service.expect_notify("MAINPID="));
         assert_ne!(successor, parent);
         service.expect_notify("READY=1");
         wait_gone(parent);
@@ -263,7 +254,7 @@ fn the_pid_file_moves_to_the_successor_and_the_old_pid_to_oldbin_until_it_exits(
 
     deploy(&exe, 1);
     service.signal(Signal::USR2);
-    let successor = main_pid(&service.expect_notify("MAINPID="));
+    let successor = support::main_pid(&service.expect_notify("MAINPID="));
     service.expect_notify("READY=1");
     service.wait_log("the new executable is ready, stopping this one's workers");
     assert!(alive(old), "{}", service.log());

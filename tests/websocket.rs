@@ -1,8 +1,8 @@
 //! WebSockets through the HTTP server, driven through the `api` example's `GET
 //! /v1/echo` as real processes, with Python's `websockets` as the client: the upgrade,
-//! the echo, what a stop, a reload or a recycled worker does to an open WebSocket (a
-//! Close frame with 1001, going away, and a clean exit), and its place under
-//! `wsgi_max_connections`.
+//! the echo, what a stop, a reload, an upgrade or a recycled worker does to an open
+//! WebSocket (a Close frame with 1001, going away, and a clean exit), and its place
+//! under `wsgi_max_connections`.
 
 mod support;
 
@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use support::http::Connection;
-use support::{HANG, Service, Signal, exit_code, python};
+use support::{HANG, Service, Signal, Successor, exit_code, python};
 
 const API: &str = env!("CARGO_BIN_EXE_api");
 
@@ -165,6 +165,27 @@ fn a_reload_closes_open_websockets_with_going_away_and_new_ones_open() {
         assert_eq!(client.echo(&text), text);
     }
     drop(service);
+}
+
+#[test]
+fn a_sigusr2_upgrade_closes_open_websockets_with_going_away_and_the_successor_takes_new_ones() {
+    let (mut service, port) = start("graceful_shutdown_timeout = 30", 2);
+    let mut client = Client::connect(port, "/v1/echo").unwrap();
+    assert_eq!(client.echo("before"), "before");
+    service.signal(Signal::USR2);
+    let successor = Successor::named_in(&service.expect_notify("MAINPID="));
+    assert_ne!(successor.0, service.pid());
+    let (code, reason) = client.closed();
+    assert_eq!(code, GOING_AWAY, "{reason}");
+    // The predecessor exits cleanly once its WebSocket is closed; the successor, on the
+    // same port, takes WebSockets.
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    let mut client = Client::connect(port, "/v1/echo")
+        .unwrap_or_else(|reason| panic!("handshake after the upgrade: {reason}"));
+    assert_eq!(client.echo("after"), "after");
+    drop(client);
+    successor.terminate();
+    support::wait_until("the successor's exit", || !support::is_alive(successor.0));
 }
 
 #[test]

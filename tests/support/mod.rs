@@ -512,6 +512,37 @@ impl Drop for Service {
     }
 }
 
+/// The pid a `MAINPID=` notification names.
+pub fn main_pid(message: &str) -> u32 {
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix("MAINPID="))
+        .and_then(|pid| pid.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no MAINPID in {message:?}"))
+}
+
+/// A successor a SIGUSR2 started (not this test's child): stopped when the test ends,
+/// passed or not.
+pub struct Successor(pub u32);
+
+impl Successor {
+    /// The successor a `MAINPID=` notification names.
+    pub fn named_in(message: &str) -> Successor {
+        Successor(main_pid(message))
+    }
+
+    pub fn terminate(&self) {
+        let pid = rustix::process::Pid::from_raw(self.0 as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, Signal::TERM);
+    }
+}
+
+impl Drop for Successor {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
 /// The exit code, with a readable failure when a signal killed the process instead.
 pub fn exit_code(status: ExitStatus) -> i32 {
     status
