@@ -25,6 +25,7 @@ cd "$(dirname "$0")/.."
 
 source benches/h2load.sh
 source benches/python-env.sh
+source benches/successor.sh
 cargo build --quiet --release --example bench_http --example bench_axum --example bench_grpc --example bench_tonic
 duration=${DURATION:-10}
 tmp=$(mktemp -d)
@@ -114,7 +115,7 @@ deploy() {
 # example $1): 5 SIGHUPs, then 3 SIGUSR2, each after a new build written over $2. The
 # parent that answers the next SIGUSR2 is the successor, once its predecessor is gone.
 deployments() {
-  local example=$1 exe=$2 parent=$server successor pause
+  local example=$1 exe=$2 parent=$server pause
   pause=$(python3 -c "print(max(0.2, ($duration - 2) / 8))")
   sleep 1
   for _ in 1 2 3 4 5; do
@@ -123,13 +124,7 @@ deployments() {
   done
   for build in 1 2 3; do
     deploy "$example" "$exe" "$build"
-    kill -USR2 "$parent"
-    for _ in $(seq 600); do
-      successor=$(sed -n 's/.*started the executable on disk.*successor=\([0-9]*\).*/\1/p' "$tmp/err" | tail -1)
-      [ -n "$successor" ] && [ "$successor" != "$parent" ] && ! kill -0 "$parent" 2>/dev/null && break
-      sleep 0.05
-    done
-    parent=$successor
+    parent=$(successor "$parent" "$tmp/err")
     sleep "$pause"
   done
 }

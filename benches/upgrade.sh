@@ -10,6 +10,7 @@
 # Needs wrk (Debian: wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/successor.sh
 
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 cargo build --quiet --release --example bench_http
@@ -78,13 +79,7 @@ parent=$server
 for round in 1 2 3; do
   sleep "$pause"
   deploy "$round"
-  kill -USR2 "$parent"
-  for _ in $(seq 600); do
-    successor=$(sed -n 's/.*started the executable on disk.*successor=\([0-9]*\).*/\1/p' "$tmp/err" | tail -1)
-    [ -n "$successor" ] && [ "$successor" != "$parent" ] && ! kill -0 "$parent" 2>/dev/null && break
-    sleep 0.05
-  done
-  parent=$successor
+  parent=$(successor "$parent" "$tmp/err")
 done
 wait "$wrk_pid"
 kill -TERM "$parent" 2>/dev/null || true

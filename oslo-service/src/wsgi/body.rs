@@ -51,7 +51,7 @@ pub(super) struct Pace {
     rate: u64,
     started: tokio::time::Instant,
     received: u64,
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    timer: super::io::Timer,
 }
 
 impl Pace {
@@ -61,7 +61,7 @@ impl Pace {
             rate,
             started: tokio::time::Instant::now(),
             received: 0,
-            timer: None,
+            timer: super::io::Timer::default(),
         }
     }
 
@@ -75,16 +75,7 @@ impl Pace {
     /// `Ready` once the body is behind its pace.
     fn poll_behind(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let deadline = self.deadline();
-        if tokio::time::Instant::now() >= deadline {
-            return Poll::Ready(());
-        }
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
-        timer.as_mut().poll(cx)
+        self.timer.poll_until(deadline, cx)
     }
 }
 

@@ -13,13 +13,14 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Instant;
 
 use super::clients::{Clients, Cut};
+use super::io::Timer;
 use super::preface::PREFACE;
 
 /// SETTINGS and PINGs (not their acknowledgements) a client may send in one second.
@@ -154,7 +155,7 @@ pub(super) struct FrameWatch<IO> {
     header_timeout: Duration,
     clients: Arc<Clients>,
     client_ip: Arc<str>,
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: Timer,
 }
 
 impl<IO> FrameWatch<IO> {
@@ -170,7 +171,7 @@ impl<IO> FrameWatch<IO> {
             header_timeout,
             clients,
             client_ip,
-            timer: None,
+            timer: Timer::default(),
         }
     }
 
@@ -210,55 +211,15 @@ impl<IO: AsyncRead + Unpin> AsyncRead for FrameWatch<IO> {
                 let Some(since) = this.framing.block_since else {
                     return Poll::Pending;
                 };
-                let deadline = since + this.header_timeout;
-                if Instant::now() >= deadline {
-                    return Poll::Ready(Err(this.slow_head()));
-                }
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                if timer.deadline() != deadline {
-                    timer.as_mut().reset(deadline);
-                }
-                if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(this.slow_head()));
-                }
-                Poll::Pending
+                ready!(this.timer.poll_until(since + this.header_timeout, cx));
+                Poll::Ready(Err(this.slow_head()))
             }
             failed => failed,
         }
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for FrameWatch<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+super::io::writes_through!(FrameWatch);
 
 #[cfg(test)]
 mod tests {

@@ -19,12 +19,75 @@ use tokio_util::sync::DropGuard;
 
 use super::clients::{Client, Clients, Cut, Phase};
 
+/// `AsyncWrite` for a socket wrapper (a struct with the socket in `inner`) whose writes
+/// go to the socket as they are: only its reads are watched or rewound.
+macro_rules! writes_through {
+    ($wrapper:ident) => {
+        impl<IO: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for $wrapper<IO> {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.inner.is_write_vectored()
+            }
+
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+            }
+
+            fn poll_shutdown(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+            }
+        }
+    };
+}
+pub(super) use writes_through;
+
+/// A wake-up at a deadline that may move: created at its first wait and moved
+/// afterwards, never re-allocated.
+#[derive(Debug, Default)]
+pub(super) struct Timer(Option<Pin<Box<Sleep>>>);
+
+impl Timer {
+    /// `Ready` once `deadline` has passed, else `Pending` with a wake-up at it.
+    pub(super) fn poll_until(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        let sleep = self
+            .0
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        sleep.as_mut().poll(cx)
+    }
+}
+
 /// A timer for one kind of operation: armed when it first waits, disarmed by progress.
 #[derive(Debug, Default)]
 pub(super) struct Stall {
     waiting_since: Option<Instant>,
-    /// Created on the first wait and moved afterwards, never re-allocated.
-    sleep: Option<Pin<Box<Sleep>>>,
+    timer: Timer,
 }
 
 impl Stall {
@@ -41,18 +104,8 @@ impl Stall {
     /// The operation is waiting: `Ready` once it has waited `timeout` (the caller then
     /// fails it), else `Pending` with a wake-up at the deadline.
     pub(super) fn poll_expired(&mut self, timeout: Duration, cx: &mut Context<'_>) -> Poll<()> {
-        let now = Instant::now();
-        let deadline = *self.waiting_since.get_or_insert(now) + timeout;
-        if now >= deadline {
-            return Poll::Ready(());
-        }
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.deadline() != deadline {
-            sleep.as_mut().reset(deadline);
-        }
-        sleep.as_mut().poll(cx)
+        let deadline = *self.waiting_since.get_or_insert_with(Instant::now) + timeout;
+        self.timer.poll_until(deadline, cx)
     }
 }
 
@@ -81,7 +134,7 @@ pub(super) struct ClientIo<S> {
     client: Arc<Client>,
     clients: Arc<Clients>,
     client_ip: Arc<str>,
-    read_timer: Option<Pin<Box<Sleep>>>,
+    read_timer: Timer,
     write_stall: Stall,
     /// Tells the connection's task that the socket is gone: after an upgrade the
     /// application holds it, and the task waits for it (a stop waits for the task).
@@ -103,7 +156,7 @@ impl<S> ClientIo<S> {
             client,
             clients,
             client_ip,
-            read_timer: None,
+            read_timer: Timer::default(),
             write_stall: Stall::default(),
             _released: released,
         }
@@ -186,21 +239,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
                 let Some((deadline, cut, message)) = this.read_deadline() else {
                     return Poll::Pending;
                 };
-                if Instant::now() >= deadline {
-                    this.clients.cut(cut, &this.client_ip);
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, message)));
-                }
-                let timer = this
-                    .read_timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                if timer.deadline() != deadline {
-                    timer.as_mut().reset(deadline);
-                }
-                if timer.as_mut().poll(cx).is_ready() {
-                    this.clients.cut(cut, &this.client_ip);
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, message)));
-                }
-                Poll::Pending
+                ready!(this.read_timer.poll_until(deadline, cx));
+                this.clients.cut(cut, &this.client_ip);
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, message)))
             }
         }
     }
