@@ -164,11 +164,24 @@ async fn versions() -> Json<serde_json::Value> {
     }))
 }
 
-async fn whoami() -> Json<serde_json::Value> {
+/// Which process answered, and who it believes asked: the client's address, scheme
+/// and host, as a trusted proxy gave them with `[oslo_middleware]
+/// enable_proxy_headers_parsing`, or as the connection shows them.
+async fn whoami(
+    Extension(client): Extension<oslo::wsgi::ClientInfo>,
+    headers: axum::http::HeaderMap,
+) -> Json<serde_json::Value> {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|host| host.to_str().ok());
     Json(serde_json::json!({
         "pid": std::process::id(),
         "worker": oslo::launcher::current_worker().map(|worker| worker.index()),
         "build": build(),
+        "client": client.addr().map(|addr| addr.to_string()),
+        "scheme": client.scheme().as_str(),
+        "host": host,
+        "proxy": client.proxy().map(|addr| addr.to_string()),
     }))
 }
 

@@ -292,11 +292,34 @@ pub struct MetricsOptions {
     pub worker_timeout: Duration,
 }
 
+/// The HTTP server's reading of a proxy's headers (`[oslo_middleware]`, namespace
+/// `oslo.middleware.http_proxy_to_wsgi`), as oslo.middleware's HTTPProxyToWSGI reads
+/// them, and which peers are believed.
+#[crate::options(
+    group = "oslo_middleware",
+    namespace = "oslo.middleware.http_proxy_to_wsgi",
+    crate = "crate"
+)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// Whether the application is behind a proxy or not. This determines if the
+    /// middleware should parse the headers or not.
+    #[opt(default = false)]
+    pub enable_proxy_headers_parsing: bool,
+    /// The proxies whose headers (Forwarded, X-Forwarded-For, -Proto and -Host) are
+    /// believed when enable_proxy_headers_parsing is on, as addresses or networks
+    /// (10.0.0.0/8, fd00::/8); another peer's are ignored. Empty believes any peer,
+    /// as oslo.middleware does.
+    #[opt(default = [])]
+    pub trusted_proxies: Vec<String>,
+}
+
 /// The runtime's groups, in the order the sample config lists them.
 pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<ServiceOptions>(),
     GroupInfo::of::<PeriodicTaskOptions>(),
     GroupInfo::of::<WsgiOptions>(),
+    GroupInfo::of::<ProxyOptions>(),
     GroupInfo::of::<LogOptions>(),
     GroupInfo::of::<SslOptions>(),
     GroupInfo::of::<CoordinationOptions>(),

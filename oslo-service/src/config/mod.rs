@@ -67,8 +67,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use builtin::{
-    CoordinationOptions, LogOptions, MetricsOptions, PeriodicTaskOptions, ServiceOptions,
-    SslOptions, WsgiOptions,
+    CoordinationOptions, LogOptions, MetricsOptions, PeriodicTaskOptions, ProxyOptions,
+    ServiceOptions, SslOptions, WsgiOptions,
 };
 pub(crate) use builtin::{Heartbeat, RuntimeOptions};
 pub(crate) use cli::{CommandLine, Invocation};

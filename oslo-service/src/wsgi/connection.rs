@@ -45,6 +45,14 @@ pub(super) fn client_ip(peer: Option<IpAddr>) -> Arc<str> {
     peer.map_or_else(|| Arc::from("-"), |ip| Arc::from(ip.to_string()))
 }
 
+/// The other end of a served connection: its address (`None` on a UNIX socket), as log
+/// lines show it, and whether it speaks TLS.
+struct Peer {
+    ip: Option<IpAddr>,
+    shown: Arc<str>,
+    tls: bool,
+}
+
 /// Serves one accepted connection until it closes.
 pub(super) async fn serve<S: HttpApp>(
     accepted: Accepted,
@@ -106,7 +114,7 @@ async fn serve_arrived<S: HttpApp>(
     };
     match (accepted, shared.tls()) {
         #[cfg(feature = "tls")]
-        (Accepted::Tcp(stream, _), Some(acceptor)) => {
+        (Accepted::Tcp(stream, ip), Some(acceptor)) => {
             // A handshake has the time a request head has, and a stop ends it.
             registered.client.set_phase(Phase::Head);
             let handshake = tokio::time::timeout(settings.header_timeout, acceptor.accept(stream));
@@ -126,7 +134,12 @@ async fn serve_arrived<S: HttpApp>(
                 Ok(Ok(tls)) => {
                     registered.client.set_phase(Phase::Idle);
                     let protocol = negotiated(&tls);
-                    serve_http(tls, protocol, client_ip, app, shared, settings, registered).await;
+                    let peer = Peer {
+                        ip: Some(ip),
+                        shown: client_ip,
+                        tls: true,
+                    };
+                    serve_http(tls, protocol, peer, app, shared, settings, registered).await;
                 }
                 Ok(Err(err)) => {
                     let error = super::handler::error_chain(&err);
@@ -137,17 +150,21 @@ async fn serve_arrived<S: HttpApp>(
         }
         #[cfg(not(feature = "tls"))]
         (Accepted::Tcp(_, _), Some(acceptor)) => match acceptor {},
-        (Accepted::Tcp(stream, _), None) => {
-            serve_http(
-                stream, cleartext, client_ip, app, shared, settings, registered,
-            )
-            .await;
+        (Accepted::Tcp(stream, ip), None) => {
+            let peer = Peer {
+                ip: Some(ip),
+                shown: client_ip,
+                tls: false,
+            };
+            serve_http(stream, cleartext, peer, app, shared, settings, registered).await;
         }
         (Accepted::Unix(stream), _) => {
-            serve_http(
-                stream, cleartext, client_ip, app, shared, settings, registered,
-            )
-            .await;
+            let peer = Peer {
+                ip: None,
+                shown: client_ip,
+                tls: false,
+            };
+            serve_http(stream, cleartext, peer, app, shared, settings, registered).await;
         }
     }
 }
@@ -180,7 +197,7 @@ fn negotiated<IO>(tls: &tokio_rustls::server::TlsStream<IO>) -> Protocol {
 async fn serve_http<IO, S>(
     io: IO,
     protocol: Protocol,
-    client_ip: Arc<str>,
+    peer: Peer,
     app: S,
     shared: Arc<Shared>,
     settings: Arc<Settings>,
@@ -189,6 +206,11 @@ async fn serve_http<IO, S>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpApp,
 {
+    let Peer {
+        ip: peer,
+        shown: client_ip,
+        tls,
+    } = peer;
     let client = Arc::clone(&registered.client);
     // Cancelled when the socket is dropped: with hyper's connection, or after an
     // upgrade by the application.
@@ -206,6 +228,8 @@ async fn serve_http<IO, S>(
         shared: Arc::clone(&shared),
         client_ip: Arc::clone(&client_ip),
         client: Arc::clone(&client),
+        peer,
+        tls,
     };
     let ends = Ends {
         shared,

@@ -8,6 +8,7 @@
 use std::any::Any;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use super::access_log::AccessLog;
 use super::app::HttpApp;
 use super::body::{Body, LoggedBody, Pace, PendingEntry};
 use super::clients::{Client, Clients, Phase, Served};
+use super::forwarded::Proxies;
 use crate::error::BoxError;
 use crate::future::BoxFuture;
 
@@ -56,6 +58,8 @@ pub(super) struct Shared {
     pub(super) draining: AtomicBool,
     /// The TLS acceptor of `[ssl]`, when the server serves TLS; `reset` replaces it.
     pub(super) tls: std::sync::RwLock<Option<super::tls::Acceptor>>,
+    /// Whose proxy headers are believed (`[oslo_middleware]`).
+    pub(super) proxies: Proxies,
 }
 
 impl Shared {
@@ -76,6 +80,9 @@ pub(super) struct Handler<S> {
     pub(super) shared: Arc<Shared>,
     pub(super) client_ip: Arc<str>,
     pub(super) client: Arc<Client>,
+    /// The socket's peer (`None` on a UNIX socket), and whether it speaks TLS.
+    pub(super) peer: Option<IpAddr>,
+    pub(super) tls: bool,
 }
 
 impl<S> hyper::service::Service<Request<Incoming>> for Handler<S>
@@ -89,7 +96,8 @@ where
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let mut app = self.app.clone();
         let shared = Arc::clone(&self.shared);
-        let client_ip = Arc::clone(&self.client_ip);
+        let connection_ip = Arc::clone(&self.client_ip);
+        let (peer, tls) = (self.peer, self.tls);
         // The head is whole: its body comes next, if it has one.
         let gathering = !request.body().is_end_stream();
         // An HTTP/2 stream is one of the connection's requests in flight, each with
@@ -110,13 +118,21 @@ where
             // What outlives the response (a WebSocket) hears of a stop through it.
             head.extensions
                 .insert(super::Stopping::new(shared.stopping.clone()));
+            let client_info = shared.proxies.client(peer, tls, &mut head);
+            // The access line names the client a trusted proxy named; the socket's
+            // deadlines, which cut connections, name the peer.
+            let client_ip = match (client_info.proxy(), client_info.addr()) {
+                (None, _) => Arc::clone(&connection_ip),
+                (Some(_), addr) => super::connection::client_ip(addr),
+            };
+            head.extensions.insert(client_info);
             let tunnel = head.method == http::Method::CONNECT;
             // What the application needs is read before the request takes a turn: a
             // client slow to send it holds its connection, never a turn.
             let answer = match refused {
                 Some(refused) => Err(refused),
                 None => {
-                    let report = (Arc::clone(&shared.clients), Arc::clone(&client_ip));
+                    let report = (Arc::clone(&shared.clients), Arc::clone(&connection_ip));
                     let pace = shared.body_pace.map(|(grace, rate)| Pace::new(grace, rate));
                     let mut body = Body::new(incoming, shared.body_timeout, pace, report)
                         .limited(shared.max_body_size);

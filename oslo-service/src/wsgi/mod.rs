@@ -65,6 +65,7 @@ mod body;
 mod ciphers;
 mod clients;
 mod connection;
+mod forwarded;
 mod frames;
 #[cfg(feature = "grpc")]
 pub mod grpc;
@@ -83,6 +84,7 @@ mod tls;
 pub use access_log::ACCESS_LOG_TARGET;
 pub use app::HttpApp;
 pub use body::{Body, BodyError};
+pub use forwarded::ClientInfo;
 pub use healthcheck::{Healthcheck, HealthcheckService};
 pub use server::{DEFAULT_MAX_URL_LEN, Server, ServerBuilder};
 pub use stopping::Stopping;

@@ -299,6 +299,7 @@ where
                 stopping: cx.shutdown_token(),
                 draining: AtomicBool::new(false),
                 tls: RwLock::new(self.tls_acceptor(cx.conf())?),
+                proxies: settings.proxies.clone(),
             });
             tracing::debug!(
                 server = %self.name,

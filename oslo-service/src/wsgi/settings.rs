@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::access_log::AccessLogFormat;
-use crate::config::{Config, ConfigError, InvalidValue, WsgiOptions};
+use super::forwarded::Proxies;
+use crate::config::{Config, ConfigError, InvalidValue, ProxyOptions, WsgiOptions};
 
 /// hyper's own read buffer limit (8 KiB plus 100 times 4 KiB): the longest request head
 /// it reads. A `max_header_line` beyond half of it raises it.
@@ -36,6 +37,8 @@ pub(super) struct Settings {
     pub(super) max_connections: usize,
     /// HTTP/2: whether it is spoken, and its bounds.
     pub(super) http2: Http2,
+    /// `[oslo_middleware]`: whose proxy headers are believed.
+    pub(super) proxies: Proxies,
 }
 
 /// The bounds of an HTTP/2 connection, from the `wsgi_http2_*` options.
@@ -103,6 +106,17 @@ impl Settings {
         let positive = |value: i64| usize::try_from(value).unwrap_or(0).max(1);
         let max_header_line = positive(options.max_header_line);
         let http2 = Http2::read(&options, head_limit(max_header_line));
+        let proxy = conf.group::<ProxyOptions>()?;
+        let proxies = Proxies::read(proxy.enable_proxy_headers_parsing, &proxy.trusted_proxies)
+            .map_err(|reason| {
+                InvalidValue::in_snapshot(
+                    &conf.snapshot(),
+                    "oslo_middleware",
+                    "trusted_proxies",
+                    &proxy.trusted_proxies.join(","),
+                    reason,
+                )
+            })?;
         Ok(Settings {
             pool_size: pool_size.unwrap_or_else(|| positive(options.wsgi_default_pool_size)),
             keep_alive: options.wsgi_keep_alive,
@@ -122,6 +136,7 @@ impl Settings {
             max_connections: positive(options.wsgi_max_connections)
                 .min(connections_the_descriptors_allow()),
             http2,
+            proxies,
         })
     }
 
