@@ -57,6 +57,10 @@ struct ApiOpts {
     /// examples/api-paste.ini); unset serves the routes alone.
     #[opt()]
     paste_app: Option<String>,
+    /// While this file exists, /health/ready (with [health] enabled) fails: the host is
+    /// taken out of its load balancer, and its workers serve on.
+    #[opt()]
+    maintenance_file: Option<String>,
 }
 
 /// What examples/api-paste.ini can name: the routes, the request-id filter, and the
@@ -311,6 +315,21 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
         // As axum's own default: a larger announced body is refused before it is read.
         .max_body_size(2 * 1024 * 1024)
         .bind()?;
+    if let Some(path) = opts.maintenance_file.clone() {
+        // Run by the launcher's top process when a readiness probe asks.
+        oslo::health::register(
+            oslo::health::Check::new("maintenance", move || {
+                let path = path.clone();
+                async move {
+                    match std::path::Path::new(&path).exists() {
+                        true => Err(format!("{path} exists")),
+                        false => Ok(()),
+                    }
+                }
+            })
+            .cache_for(Duration::ZERO),
+        );
+    }
     let workers = usize::try_from(opts.workers).unwrap_or(1);
     oslo::launch(conf, server, workers).await
 }

@@ -85,6 +85,7 @@ pub mod taskgroup;
 pub mod config;
 mod error;
 mod future;
+pub mod health;
 pub mod looping;
 // Without feature `metrics`, a private stand-in records nothing and refuses
 // `[metrics] enabled`.

@@ -37,6 +37,21 @@ static SOCKETS: OnceLock<Mutex<BTreeMap<String, OwnedFd>>> = OnceLock::new();
 
 /// The names of the sockets this process bound itself (not inherited from a parent or
 /// from systemd).
+/// Sockets of this process that go on listening at the final stop: the health probes'
+/// answer through a drain.
+static LISTENING_TO_THE_END: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Keeps the socket named `name` listening at the final stop, when
+/// [`refuse_new_connections`] closes the others: the health probes say "stopping"
+/// through a drain instead of refusing the connection, which a liveness probe would
+/// take for a dead process.
+pub(crate) fn listen_to_the_end(name: &str) {
+    LISTENING_TO_THE_END
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .push(name.to_owned());
+}
+
 static BOUND_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn sockets() -> &'static Mutex<BTreeMap<String, OwnedFd>> {
@@ -156,10 +171,17 @@ fn shared_or_bind(name: &str, bind: impl FnOnce() -> io::Result<OwnedFd>) -> io:
 /// process exits. For the final stop only (a reload keeps them). Sockets inherited from
 /// systemd are left alone: systemd keeps them and queues clients for the next start.
 pub(crate) fn refuse_new_connections() {
-    let bound_here = BOUND_HERE
+    let to_the_end = LISTENING_TO_THE_END
         .lock()
         .unwrap_or_else(|poison| poison.into_inner())
         .clone();
+    let bound_here: Vec<String> = BOUND_HERE
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .iter()
+        .filter(|name| !to_the_end.contains(name))
+        .cloned()
+        .collect();
     let sockets = sockets()
         .lock()
         .unwrap_or_else(|poison| poison.into_inner());

@@ -314,6 +314,27 @@ pub struct ProxyOptions {
     pub trusted_proxies: Vec<String>,
 }
 
+/// The health probes of the whole service (`[health]`, namespace
+/// `oslo.service.health`), served by the launcher's top process.
+#[crate::options(group = "health", namespace = "oslo.service.health", crate = "crate")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthOptions {
+    /// Answer GET /health/live, /health/ready and /health/startup in
+    /// application/health+json, from the launcher's top process, for any service.
+    #[opt(default = false)]
+    pub enabled: bool,
+    /// Address the health probes are answered on.
+    #[opt(default = "127.0.0.1")]
+    pub host: String,
+    /// Port the health probes are answered on; 0 takes a free one (logged).
+    #[opt(default = 9465)]
+    pub port: super::Port,
+    /// Path of a UNIX socket (mode 0600) to answer the probes on instead of host and
+    /// port.
+    #[opt()]
+    pub unix_socket: Option<String>,
+}
+
 /// The runtime's groups, in the order the sample config lists them.
 pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<ServiceOptions>(),
@@ -324,6 +345,7 @@ pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<SslOptions>(),
     GroupInfo::of::<CoordinationOptions>(),
     GroupInfo::of::<MetricsOptions>(),
+    GroupInfo::of::<HealthOptions>(),
 ];
 
 /// What the launcher reads, derived from the declared groups.

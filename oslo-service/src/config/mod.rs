@@ -67,8 +67,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use builtin::{
-    CoordinationOptions, LogOptions, MetricsOptions, PeriodicTaskOptions, ProxyOptions,
-    ServiceOptions, SslOptions, WsgiOptions,
+    CoordinationOptions, HealthOptions, LogOptions, MetricsOptions, PeriodicTaskOptions,
+    ProxyOptions, ServiceOptions, SslOptions, WsgiOptions,
 };
 pub(crate) use builtin::{Heartbeat, RuntimeOptions};
 pub(crate) use cli::{CommandLine, Invocation};
@@ -78,7 +78,6 @@ pub use generator::generate_sample;
 #[cfg(any(feature = "http", test))]
 pub(crate) use ini::parse as parse_ini;
 pub(crate) use mask::Masker;
-#[cfg(feature = "coordination")]
 pub(crate) use mask::mask_inline;
 use names::{normalize_group, normalize_option};
 pub(crate) use option_value::MAX_DURATION;

@@ -124,10 +124,14 @@ impl ServiceLauncher {
             Err(err) => return Err(err),
         };
 
-        // The top process serves the metrics; a worker's go through its parent.
-        let _metrics = match &role {
-            Role::Standalone => crate::metrics::serve(&self.conf, None)?,
-            Role::Worker(_) => None,
+        // The top process serves the metrics; a worker's go through its parent. The
+        // same for the health probes.
+        let (_metrics, _health) = match &role {
+            Role::Standalone => (
+                crate::metrics::serve(&self.conf, None)?,
+                crate::health::serve(&self.conf)?,
+            ),
+            Role::Worker(_) => (None, None),
         };
 
         // Before the services: their cluster tasks claim their runs through it.

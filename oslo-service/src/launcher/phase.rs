@@ -46,6 +46,12 @@ impl Phase {
     pub(super) fn enter(&mut self, state: LauncherState) {
         tracing::debug!(from = ?self.state, to = ?state, "launcher state changed");
         self.state = state;
+        crate::health::entered(match state {
+            LauncherState::Starting => crate::health::Lifecycle::Starting,
+            LauncherState::Running => crate::health::Lifecycle::Running,
+            LauncherState::Reloading => crate::health::Lifecycle::Reloading,
+            LauncherState::Stopping => crate::health::Lifecycle::Stopping,
+        });
     }
 
     /// Enters `Stopping` and tells systemd, asking it to wait the `timeout` the stop may

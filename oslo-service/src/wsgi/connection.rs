@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::HttpApp;
 use super::clients::{Cut, Phase, Registered};
+use super::forwarded::client_ip;
 use super::frames::FrameWatch;
 use super::handler::{Handler, Shared};
 use super::io::ClientIo;
@@ -39,11 +40,6 @@ use super::settings::{Http2, Settings};
 /// How long a stopping server leaves a connection without a request being served
 /// open, for a client that is sending its request right then (answered, then closed).
 pub(super) const IDLE_DRAIN: Duration = Duration::from_secs(1);
-
-/// The client's address in access log lines; `-` on a UNIX socket.
-pub(super) fn client_ip(peer: Option<IpAddr>) -> Arc<str> {
-    peer.map_or_else(|| Arc::from("-"), |ip| Arc::from(ip.to_string()))
-}
 
 /// The other end of a served connection: its address (`None` on a UNIX socket), as log
 /// lines show it, and whether it speaks TLS.

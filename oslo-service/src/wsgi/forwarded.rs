@@ -55,6 +55,11 @@ impl ClientInfo {
     }
 }
 
+/// A client's address as log lines show it; `-` on a UNIX socket.
+pub(super) fn client_ip(addr: Option<IpAddr>) -> std::sync::Arc<str> {
+    addr.map_or_else(|| "-".into(), |ip| ip.to_string().into())
+}
+
 /// One network of `trusted_proxies`: an address and how many of its leading bits count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Network {

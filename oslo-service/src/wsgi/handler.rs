@@ -123,7 +123,7 @@ where
             // deadlines, which cut connections, name the peer.
             let client_ip = match (client_info.proxy(), client_info.addr()) {
                 (None, _) => Arc::clone(&connection_ip),
-                (Some(_), addr) => super::connection::client_ip(addr),
+                (Some(_), addr) => super::forwarded::client_ip(addr),
             };
             head.extensions.insert(client_info);
             let tunnel = head.method == http::Method::CONNECT;

@@ -124,6 +124,10 @@ impl Supervisor {
         let console = Console::start(&self.conf)?;
         let scrapes: Arc<dyn crate::metrics::WorkerMetrics> = Arc::new(self.scrapes.clone());
         let _metrics = crate::metrics::serve(&self.conf, Some(scrapes))?;
+        // The health probes ask this loop of its workers; it answers as it turns.
+        let (asker, mut health_asks) = tokio::sync::mpsc::channel(8);
+        crate::health::supervised_by(asker);
+        let mut health = crate::health::serve(&self.conf)?;
         // The parent is the host's member; its workers claim cluster tasks on its
         // membership.
         crate::coordination::start(&self.conf, None)?;
@@ -173,10 +177,18 @@ impl Supervisor {
                 },
                 Some(event) = self.events_rx.recv() => self.worker_event(event),
                 Some(command) = self.commands.recv() => self.command(command),
+                Some(reply) = health_asks.recv() => {
+                    let _ = reply.send(self.pool.health());
+                }
                 outcome = upgrade::outcome_of(&mut self.successor) => {
                     let pid = self.successor.take().map(|s| s.pid());
                     match outcome {
-                        Outcome::Ready => return self.hand_over(pid, &mut signals).await,
+                        Outcome::Ready => {
+                            // The successor answers the probes on the shared socket
+                            // from now on; this process's "stopping" must not.
+                            health.take();
+                            return self.hand_over(pid, &mut signals).await;
+                        }
                         Outcome::Failed(reason) => {
                             tracing::error!(successor = pid, %reason, "upgrade failed, serving on");
                         }

@@ -176,6 +176,17 @@ impl Pool {
     }
 
     /// `3/4 workers ready`.
+    /// What the health probes ask of the workers: how many are ready (of any
+    /// generation), alive, and hung (sent SIGABRT for a heartbeat they missed).
+    pub(super) fn health(&self) -> crate::health::Workers {
+        let workers = self.workers.values();
+        crate::health::Workers {
+            ready: workers.clone().filter(|w| w.ready && !w.aborted).count(),
+            alive: self.workers.len(),
+            hung: workers.filter(|w| w.aborted).count(),
+        }
+    }
+
     pub(super) fn readiness(&self) -> String {
         let ready = self.current(None).filter(|(_, w)| w.ready).count();
         format!("{ready}/{} workers ready", self.workers_in_all())
