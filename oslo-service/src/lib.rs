@@ -96,6 +96,7 @@ pub mod metrics;
 mod metrics;
 pub mod net;
 mod pidfile;
+mod proctitle;
 pub mod signals;
 pub mod systemd;
 

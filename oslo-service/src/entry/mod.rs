@@ -100,8 +100,15 @@ where
         return ExitCode::FAILURE;
     }
     // SAFETY: this is the start of the program's `main`, before the runtime (or any other
-    // thread of ours) exists, so nothing else reads or writes the environment.
+    // thread of ours) exists, so nothing else reads or writes the environment or the
+    // arguments, and nothing kept a pointer to their strings (std copies them).
+    unsafe { crate::proctitle::prepare() };
+    // SAFETY: as above.
     unsafe { crate::launcher::take_inherited_env() };
+    // A worker shows which one it is from its first moment.
+    if let Some(worker) = crate::launcher::current_worker() {
+        crate::proctitle::set_worker(worker.service(), worker.index());
+    }
 
     let handed = match crate::launcher::parent_values() {
         Ok(handed) => handed,
@@ -177,6 +184,7 @@ where
         eprintln!("{}: {err}", spec.name);
         return ExitCode::FAILURE;
     }
+    crate::proctitle::report();
     // Whether this process records metrics, decided once for its life.
     if let Err(err) = crate::metrics::configure(&conf) {
         tracing::error!("{err}");

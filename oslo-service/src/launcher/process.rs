@@ -157,6 +157,8 @@ impl ProcessLauncher {
         if self.launched.is_empty() {
             return Err(Error::Launch("no service to launch".to_owned()));
         }
+        // Where oslo.service's process launcher sets it: before the first worker.
+        crate::proctitle::set_master();
         // Worker processes are started from the task that runs this future; the
         // commands sent before now are applied as the supervisor starts.
         let ProcessLauncher {
