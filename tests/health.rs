@@ -164,3 +164,42 @@ fn readiness_fails_in_maintenance_and_while_draining_and_liveness_holds() {
     assert_eq!(slow.read_response().unwrap().status, 200);
     assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
 }
+
+#[test]
+fn after_an_upgrade_only_the_successor_answers_the_probes() {
+    // In process, and with workers: the predecessor drains a slow request meanwhile.
+    for workers in [1, 2] {
+        let config = format!(
+            "[DEFAULT]\ngraceful_shutdown_timeout = 30\n[api]\nport = 0\nworkers = {workers}\n\
+             debug_routes = true\n[health]\nenabled = true\nport = 0\n"
+        );
+        let (mut service, api_port) = support::start_listening(API, &config);
+        let port = health_port(&service);
+        let mut slow = Connection::open(api_port).unwrap();
+        slow.send(b"GET /debug/sleep/4000 HTTP/1.1\r\nHost: test\r\n\r\n")
+            .unwrap();
+        service.wait_log("sleep started");
+        service.signal(Signal::USR2);
+        let successor = support::Successor::named_in(&service.expect_notify("MAINPID="));
+        service.expect_notify("READY=1");
+        service.wait_log("the new executable is ready");
+        // The predecessor drains its request for seconds: no probe reaches it.
+        let mut answers = Vec::new();
+        while support::is_alive(service.pid()) && answers.len() < 200 {
+            let (status, report) = probe(port, "/health/ready");
+            answers.push((
+                status,
+                report["checks"]["launcher:readiness"][0]["output"].clone(),
+            ));
+        }
+        assert!(
+            answers.iter().all(|(status, _)| *status == 200),
+            "workers = {workers}: {answers:?}"
+        );
+        slow.set_read_timeout(HANG);
+        assert_eq!(slow.read_response().unwrap().status, 200);
+        assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+        successor.terminate();
+        support::wait_until("the successor's exit", || !support::is_alive(successor.0));
+    }
+}

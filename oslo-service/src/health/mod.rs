@@ -21,7 +21,7 @@
 //! oslo::health::register(
 //!     oslo::health::Check::new("database", || async {
 //!         ping_the_database().await?;
-//!         Ok(())
+//!         Ok::<(), std::io::Error>(())
 //!     })
 //!     .timeout(Duration::from_secs(2))
 //!     .cache_for(Duration::from_secs(10)),

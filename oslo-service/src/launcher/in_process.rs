@@ -126,7 +126,7 @@ impl ServiceLauncher {
 
         // The top process serves the metrics; a worker's go through its parent. The
         // same for the health probes.
-        let (_metrics, _health) = match &role {
+        let (_metrics, mut health) = match &role {
             Role::Standalone => (
                 crate::metrics::serve(&self.conf, None)?,
                 crate::health::serve(&self.conf)?,
@@ -179,7 +179,12 @@ impl ServiceLauncher {
                 outcome = upgrade::outcome_of(&mut successor) => {
                     let pid = successor.take().map(|s| s.pid());
                     match outcome {
-                        Outcome::Ready => return self.hand_over(pid, &mut signals, &options).await,
+                        Outcome::Ready => {
+                            // The successor answers the probes on the shared socket
+                            // from now on; this process's "stopping" must not.
+                            health.take();
+                            return self.hand_over(pid, &mut signals, &options).await;
+                        }
                         Outcome::Failed(reason) => {
                             tracing::error!(successor = pid, %reason, "upgrade failed, serving on");
                         }
