@@ -95,6 +95,11 @@ pub mod metrics;
 #[path = "metrics/absent.rs"]
 mod metrics;
 pub mod net;
+#[cfg(feature = "otel")]
+mod otel;
+#[cfg(not(feature = "otel"))]
+#[path = "otel/absent.rs"]
+mod otel;
 mod pidfile;
 mod proctitle;
 pub mod signals;

@@ -138,4 +138,13 @@ fn each_feature_brings_its_own_crates_only() {
     assert_without(&grpc, TLS, "grpc");
     // prost comes with tonic; the metrics' own crate does not.
     assert!(!grpc.contains("prometheus-client"), "{grpc:?}");
+
+    // Traces: prost's messages and hyper's client, no SDK, no tonic, no server.
+    let otel = dependencies("otel");
+    assert_with(&otel, &["prost", "hyper"], "otel");
+    assert_without(&otel, GRPC, "otel");
+    assert_without(&otel, TLS, "otel");
+    for absent in ["prometheus-client", "tower-service", "h2", "opentelemetry"] {
+        assert!(!otel.contains(absent), "otel brings {absent}: {otel:?}");
+    }
 }

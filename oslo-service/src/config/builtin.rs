@@ -335,6 +335,27 @@ pub struct HealthOptions {
     pub unix_socket: Option<String>,
 }
 
+/// Traces sent to an OpenTelemetry collector (`[otel]`, namespace `oslo.service.otel`,
+/// feature `otel`): a span for each HTTP request, periodic task run and reload.
+#[crate::options(group = "otel", namespace = "oslo.service.otel", crate = "crate")]
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtelOptions {
+    /// The collector's OTLP/HTTP address, http://HOST:PORT (spans go to
+    /// http://HOST:PORT/v1/traces in protobuf). Unset: no traces.
+    #[opt()]
+    pub endpoint: Option<String>,
+    /// Headers sent with every export, as name=value (an API key, say).
+    #[opt(secret, default = [])]
+    pub headers: Vec<String>,
+    /// The share of requests without a sampled parent that are traced, from 0 to 1;
+    /// a request whose traceparent says sampled, or not, is traced as it says.
+    #[opt(default = 1.0)]
+    pub sample_ratio: f64,
+    /// The service.name of the spans; the program's name when unset.
+    #[opt()]
+    pub service_name: Option<String>,
+}
+
 /// The runtime's groups, in the order the sample config lists them.
 pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<ServiceOptions>(),
@@ -346,6 +367,7 @@ pub(crate) const GROUPS: &[GroupInfo] = &[
     GroupInfo::of::<CoordinationOptions>(),
     GroupInfo::of::<MetricsOptions>(),
     GroupInfo::of::<HealthOptions>(),
+    GroupInfo::of::<OtelOptions>(),
 ];
 
 /// What the launcher reads, derived from the declared groups.

@@ -67,8 +67,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use builtin::{
-    CoordinationOptions, HealthOptions, LogOptions, MetricsOptions, PeriodicTaskOptions,
-    ProxyOptions, ServiceOptions, SslOptions, WsgiOptions,
+    CoordinationOptions, HealthOptions, LogOptions, MetricsOptions, OtelOptions,
+    PeriodicTaskOptions, ProxyOptions, ServiceOptions, SslOptions, WsgiOptions,
 };
 pub(crate) use builtin::{Heartbeat, RuntimeOptions};
 pub(crate) use cli::{CommandLine, Invocation};

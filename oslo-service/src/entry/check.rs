@@ -79,6 +79,7 @@ fn checks(conf: &Config) -> Vec<Result<(), ConfigError>> {
         crate::wsgi::check(conf),
         crate::coordination::check(conf),
         crate::metrics::check(conf),
+        crate::otel::check(conf),
         crate::log::check(conf).map_err(|err| match err {
             crate::Error::Config(err) => err,
             other => ConfigError::CommandLine(other.to_string()),

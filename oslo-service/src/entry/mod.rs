@@ -5,6 +5,7 @@ mod check;
 mod runtime;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub use runtime::{RuntimeFlavor, RuntimeSpec};
 
@@ -190,6 +191,11 @@ where
         tracing::error!("{err}");
         return ExitCode::FAILURE;
     }
+    // Whether this process sends spans, decided once for its life too.
+    if let Err(err) = crate::otel::configure(&conf, spec.name) {
+        tracing::error!("{err}");
+        return ExitCode::FAILURE;
+    }
     // Once for the host: a worker runs on its parent's values, which the parent has
     // reported on.
     if !crate::launcher::started_as_worker() {
@@ -233,9 +239,22 @@ where
             tracing::warn!(error = %err, "cannot hand the signals over to the program");
         }
     }
+    // The spans of a graceful stop's last requests are sent before the process ends,
+    // within graceful_shutdown_timeout and 5 s.
+    let flush_within = crate::config::RuntimeOptions::read(&conf.snapshot())
+        .ok()
+        .and_then(|options| options.graceful_shutdown_timeout)
+        .unwrap_or(Duration::MAX);
     // On the heap: the state machine of a whole service is large, and a worker's one
     // thread would otherwise dirty that much more of its stack.
-    let outcome = runtime.block_on(Box::pin(main(conf, own)));
+    let outcome = runtime.block_on(Box::pin(async {
+        let worker = crate::launcher::current_worker()
+            .map(|worker| (worker.service().to_owned(), worker.index()));
+        crate::otel::start(worker);
+        let outcome = main(conf, own).await;
+        crate::otel::flush(flush_within).await;
+        outcome
+    }));
     // Tasks still running (a stop hook that hung past the timeout, say) must not hold the
     // exit back.
     runtime.shutdown_background();

@@ -76,6 +76,7 @@ impl Phase {
         // logrotate moves the file away, then sends SIGHUP: whatever becomes of the
         // configuration, the log goes on in a file of the old name.
         crate::log::reopen();
+        let mut span = crate::otel::internal(|| "reload".to_owned());
         let previous = self.state;
         self.enter(LauncherState::Reloading);
         systemd::notify_reloading();
@@ -90,6 +91,16 @@ impl Phase {
             Ok((changed, mutated)) => {
                 tracing::info!(changed, "configuration reloaded");
                 crate::metrics::reloaded(true, conf.generation());
+                if let Some(span) = &mut span {
+                    span.number(
+                        "oslo.config.changed",
+                        i64::try_from(changed).unwrap_or(i64::MAX),
+                    );
+                    span.number(
+                        "oslo.config.generation",
+                        i64::try_from(conf.generation()).unwrap_or(i64::MAX),
+                    );
+                }
                 // Levels changed at run time (the debug console's loglevel) last until
                 // a reload.
                 if let Err(err) = crate::log::reapply_levels(conf) {
@@ -116,6 +127,9 @@ impl Phase {
             Err(err) => {
                 tracing::error!(error = %err.one_line(), "reload refused, keeping the running configuration");
                 crate::metrics::reloaded(false, conf.generation());
+                if let Some(span) = &mut span {
+                    span.fail("reload refused");
+                }
                 self.enter(previous);
                 false
             }

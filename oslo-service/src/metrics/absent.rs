@@ -114,6 +114,8 @@ pub(crate) fn lease_renewed() {}
 pub(crate) fn lease_lost() {}
 pub(crate) fn etcd_error() {}
 pub(crate) fn leading(_group: &str, _leads: bool) {}
+pub(crate) fn otel_exported(_count: u64) {}
+pub(crate) fn otel_dropped(_reason: &'static str, _count: u64) {}
 
 #[cfg(test)]
 mod tests {

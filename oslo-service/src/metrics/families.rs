@@ -75,6 +75,7 @@ pub(super) struct Families {
     pub(super) launcher: Launcher,
     pub(super) coordination: Coordination,
     pub(super) scrape: Scrape,
+    pub(super) otel: Otel,
 }
 
 #[derive(Debug)]
@@ -165,6 +166,12 @@ pub(super) struct Scrape {
     pub(super) missed: Counter,
 }
 
+#[derive(Debug, Default)]
+pub(super) struct Otel {
+    pub(super) exported: Counter,
+    pub(super) dropped: ByCause<Counter>,
+}
+
 impl Families {
     /// Registers every family in `registry`; the metrics are shared, so recording in
     /// `self` shows in the registry's encoding.
@@ -176,6 +183,7 @@ impl Families {
             launcher,
             coordination,
             scrape,
+            otel,
         } = self;
         let oslo = registry.sub_registry_with_prefix("oslo");
         let r = oslo.sub_registry_with_prefix("http");
@@ -328,6 +336,18 @@ impl Families {
             "metrics_missed_workers",
             "Workers that did not answer a scrape in time, shown as they last answered",
             scrape.missed.clone(),
+        );
+
+        let r = oslo.sub_registry_with_prefix("otel");
+        r.register(
+            "spans_exported",
+            "Spans the OpenTelemetry collector accepted",
+            otel.exported.clone(),
+        );
+        r.register(
+            "spans_dropped",
+            "Spans not sent, by reason (queue_full, export_failed, stopped)",
+            otel.dropped.clone(),
         );
     }
 }

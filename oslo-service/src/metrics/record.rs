@@ -310,3 +310,21 @@ pub(crate) fn leading(group: &str, leads: bool) {
 pub(super) fn missed_workers(count: u64) {
     FAMILIES.scrape.missed.inc_by(count);
 }
+
+/// Spans the collector accepted.
+pub(crate) fn otel_exported(count: u64) {
+    if enabled() {
+        FAMILIES.otel.exported.inc_by(count);
+    }
+}
+
+/// Spans not sent, for `reason`.
+pub(crate) fn otel_dropped(reason: &'static str, count: u64) {
+    if enabled() {
+        FAMILIES
+            .otel
+            .dropped
+            .get_or_create(&[("reason", reason)])
+            .inc_by(count);
+    }
+}

@@ -328,7 +328,12 @@ impl<S: ?Sized> PeriodicTasks<S> {
         let run = std::sync::Arc::clone(&self.tasks[index].task.run);
         tracing::info!(task = %full_name, period = ?claimed, "running periodic task on request");
         let started = Instant::now();
+        let mut span = task_span(&full_name);
         let outcome = crate::coordination::with_claimed_period(claimed, run(service, cx)).await;
+        if let (Some(span), Err(err)) = (&mut span, &outcome) {
+            span.fail(err.to_string());
+        }
+        drop(span);
         crate::metrics::periodic_ran(&full_name, started.elapsed(), outcome.is_err());
         self.tasks[index]
             .stats
@@ -417,6 +422,7 @@ impl<S: ?Sized> PeriodicTasks<S> {
                 }
             }
             tracing::debug!(task = %full_name, "running periodic task");
+            let mut span = task_span(&full_name);
             let work = crate::coordination::with_claimed_period(claimed, run(service, cx));
             let outcome = match timeout {
                 Some(limit) => match tokio::time::timeout(limit, work).await {
@@ -425,6 +431,14 @@ impl<S: ?Sized> PeriodicTasks<S> {
                 },
                 None => Ran::Done(work.await),
             };
+            if let Some(span) = &mut span {
+                match &outcome {
+                    Ran::Done(Err(err)) => span.fail(err.to_string()),
+                    Ran::TimedOut(_) => span.fail("timed out"),
+                    _ => {}
+                }
+            }
+            drop(span);
             Finished {
                 index,
                 took: started.elapsed(),
@@ -492,6 +506,13 @@ impl<S: ?Sized> PeriodicTasks<S> {
 }
 
 /// What one run of a task came to.
+/// The span of one run of a task, when traced.
+fn task_span(full_name: &str) -> Option<crate::otel::Span> {
+    let mut span = crate::otel::internal(|| format!("periodic {full_name}"))?;
+    span.text("oslo.periodic_task", full_name);
+    Some(span)
+}
+
 pub(crate) struct Finished {
     pub(crate) index: usize,
     took: Duration,

@@ -327,6 +327,8 @@ pub(super) struct Served {
     upgrades: bool,
     /// An HTTP/2 stream: its end, not the response's, decides the connection's phase.
     stream: Option<Stream>,
+    /// The request's span, sent once the response is written (or dropped).
+    span: Option<crate::otel::Span>,
 }
 
 impl Served {
@@ -343,6 +345,7 @@ impl Served {
             grpc: None,
             upgrades: false,
             stream,
+            span: None,
         }
     }
 
@@ -357,8 +360,19 @@ impl Served {
         self.grpc = call;
     }
 
+    /// Traces the request in `span`.
+    pub(super) fn trace(&mut self, span: Option<crate::otel::Span>) {
+        self.span = span;
+    }
+
     /// The status and headers the request is answered with, for its metrics.
     pub(super) fn answered(&mut self, status: u16, headers: &http::HeaderMap) {
+        if let Some(span) = &mut self.span {
+            span.number("http.response.status_code", i64::from(status));
+            if status >= 500 {
+                span.fail(status.to_string());
+            }
+        }
         if let Some(measured) = &mut self.measured {
             measured.answered(status);
         }
@@ -371,8 +385,17 @@ impl Served {
 
     /// The response's trailers: a gRPC call's status.
     pub(super) fn trailers(&mut self, trailers: &http::HeaderMap) {
-        if let (Some(call), Some(status)) = (&mut self.grpc, trailers.get("grpc-status")) {
+        let Some(status) = trailers.get("grpc-status") else {
+            return;
+        };
+        if let Some(call) = &mut self.grpc {
             call.status(status.as_bytes());
+        }
+        let code = std::str::from_utf8(status.as_bytes())
+            .ok()
+            .and_then(|code| code.trim().parse::<u8>().ok());
+        if let (Some(span), Some(code)) = (&mut self.span, code) {
+            span.number("rpc.grpc.status_code", i64::from(code));
         }
     }
 }

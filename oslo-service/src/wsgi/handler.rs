@@ -161,6 +161,7 @@ where
                 content_type.map(HeaderValue::as_bytes),
                 head.uri.path(),
             ));
+            served.trace(request_span(&head, &client_ip));
             // `max_requests` counts what the process served.
             crate::service::count_request();
             let started = AccessLog::enabled().then(|| {
@@ -213,6 +214,25 @@ where
             ))
         })
     }
+}
+
+/// The request's span, when traced: a child of the trace its `traceparent` names.
+fn request_span(head: &http::request::Parts, client_ip: &str) -> Option<crate::otel::Span> {
+    let traceparent = head.headers.get("traceparent").map(HeaderValue::as_bytes);
+    let path = head.uri.path();
+    let mut span = crate::otel::server(traceparent, || format!("{} {path}", head.method))?;
+    span.text("http.request.method", head.method.as_str());
+    span.text("url.path", path);
+    span.text("client.address", client_ip);
+    let grpc = head
+        .headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/grpc"));
+    if grpc {
+        span.text("rpc.system", "grpc");
+        span.text("rpc.method", path);
+    }
+    Some(span)
 }
 
 /// The answer to a request the server refuses before the application sees it.

@@ -1,0 +1,235 @@
+//! The exporter: one task per process that takes finished spans off a bounded queue
+//! and posts them in batches to the collector, never awaited by what made them.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use prost::Message;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::settings::Settings;
+use super::{Finished, proto};
+
+/// Spans sent in one POST at most.
+pub(super) const MAX_BATCH: usize = 512;
+/// How long a span waits in the queue at most before it is sent (a batch not full).
+const INTERVAL: Duration = Duration::from_secs(1);
+/// How long one POST may take, connection included; its spans are dropped after.
+const POST_TIMEOUT: Duration = Duration::from_secs(3);
+/// How much of the collector's answer is read (to keep the connection), at most.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// The exporter, made at the process's start and run once its runtime is up.
+pub(super) struct Exporter {
+    settings: Settings,
+    program: String,
+    spans: mpsc::Receiver<Finished>,
+    flushes: mpsc::Receiver<oneshot::Sender<()>>,
+    connection: Option<SendRequest<Full<Bytes>>>,
+    resource: Option<proto::Resource>,
+    /// The last export failed: the next failure is not logged again.
+    failing: bool,
+}
+
+impl Exporter {
+    pub(super) fn new(
+        settings: Settings,
+        program: &str,
+        spans: mpsc::Receiver<Finished>,
+        flushes: mpsc::Receiver<oneshot::Sender<()>>,
+    ) -> Self {
+        Exporter {
+            settings,
+            program: program.to_owned(),
+            spans,
+            flushes,
+            connection: None,
+            resource: None,
+            failing: false,
+        }
+    }
+
+    /// Sends a batch when it is full or a second old, and everything queued when a
+    /// flush asks.
+    pub(super) async fn run(mut self, worker: Option<(String, usize)>) {
+        self.resource = Some(resource(&self.settings, &self.program, worker));
+        let mut tick = tokio::time::interval(INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let room = MAX_BATCH - batch.len();
+            tokio::select! {
+                biased;
+                Some(done) = self.flushes.recv() => {
+                    while let Ok(span) = self.spans.try_recv() {
+                        batch.push(span);
+                        if batch.len() >= MAX_BATCH {
+                            self.export(&mut batch).await;
+                        }
+                    }
+                    self.export(&mut batch).await;
+                    let _ = done.send(());
+                    continue;
+                }
+                received = self.spans.recv_many(&mut batch, room) => {
+                    if received == 0 {
+                        self.export(&mut batch).await;
+                        return;
+                    }
+                    if batch.len() < MAX_BATCH {
+                        continue;
+                    }
+                }
+                _ = tick.tick() => {}
+            }
+            self.export(&mut batch).await;
+        }
+    }
+
+    async fn export(&mut self, batch: &mut Vec<Finished>) {
+        if batch.is_empty() {
+            return;
+        }
+        let count = batch.len() as u64;
+        let body = self.encode(batch);
+        let posted = match tokio::time::timeout(POST_TIMEOUT, self.post(body)).await {
+            Ok(posted) => posted,
+            Err(_) => Err("no answer in time".to_owned()),
+        };
+        match posted {
+            Ok(()) => {
+                crate::metrics::otel_exported(count);
+                if std::mem::take(&mut self.failing) {
+                    tracing::info!("spans reach the collector again");
+                }
+            }
+            Err(reason) => {
+                self.connection = None;
+                crate::metrics::otel_dropped("export_failed", count);
+                // Said once per outage; the headers are never shown.
+                if !std::mem::replace(&mut self.failing, true) {
+                    tracing::warn!(
+                        collector = %self.settings.authority,
+                        %reason,
+                        "cannot send spans to the collector, dropping them"
+                    );
+                }
+            }
+        }
+    }
+
+    fn encode(&mut self, batch: &mut Vec<Finished>) -> Bytes {
+        let resource = self.resource.clone();
+        let spans = batch.drain(..).map(Finished::into_proto).collect();
+        let request = proto::ExportTraceServiceRequest {
+            resource_spans: vec![proto::ResourceSpans {
+                resource,
+                scope_spans: vec![proto::ScopeSpans {
+                    scope: Some(proto::InstrumentationScope {
+                        name: "oslo-service".to_owned(),
+                        version: env!("CARGO_PKG_VERSION").to_owned(),
+                    }),
+                    spans,
+                }],
+            }],
+        };
+        Bytes::from(request.encode_to_vec())
+    }
+
+    /// One POST, on the connection kept from the last one when it is still open (once
+    /// more on a new connection if that one turns out closed).
+    async fn post(&mut self, body: Bytes) -> Result<(), String> {
+        let kept = self.connection.take();
+        let reused = kept.is_some();
+        let mut sender = match kept {
+            Some(mut sender) => match sender.ready().await {
+                Ok(()) => sender,
+                Err(_) => self.connect().await?,
+            },
+            None => self.connect().await?,
+        };
+        let response = match sender.send_request(self.request(body.clone())?).await {
+            Ok(response) => response,
+            Err(_) if reused => {
+                sender = self.connect().await?;
+                sender
+                    .send_request(self.request(body)?)
+                    .await
+                    .map_err(|err| err.to_string())?
+            }
+            Err(err) => return Err(err.to_string()),
+        };
+        let status = response.status();
+        // Read whole, so that the connection can carry the next POST.
+        let read = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .is_ok();
+        if !status.is_success() {
+            return Err(format!("the collector answered {status}"));
+        }
+        if read {
+            self.connection = Some(sender);
+        }
+        Ok(())
+    }
+
+    fn request(&self, body: Bytes) -> Result<http::Request<Full<Bytes>>, String> {
+        let mut request = http::Request::post(self.settings.target.as_str())
+            .header(HOST, self.settings.authority.as_str())
+            .header(CONTENT_TYPE, "application/x-protobuf")
+            .body(Full::new(body))
+            .map_err(|err| err.to_string())?;
+        for (name, value) in &self.settings.headers {
+            request.headers_mut().append(name.clone(), value.clone());
+        }
+        Ok(request)
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        let address = (self.settings.host.as_str(), self.settings.port);
+        let stream = TcpStream::connect(address)
+            .await
+            .map_err(|err| err.to_string())?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|err| err.to_string())?;
+        tokio::spawn(async move {
+            // Ends when the connection closes; a POST's error shows in its answer.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}
+
+/// What every span of this process shares: the service, the host, the process and,
+/// in a worker, its index.
+fn resource(
+    settings: &Settings,
+    program: &str,
+    worker: Option<(String, usize)>,
+) -> proto::Resource {
+    use proto::{KeyValue, Value};
+    let service = settings.service_name.as_deref().unwrap_or(program);
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let mut attributes = vec![
+        KeyValue::new("service.name", Value::String(service.to_owned())),
+        KeyValue::new("host.name", Value::String(host)),
+        KeyValue::new("process.pid", Value::Int(i64::from(std::process::id()))),
+    ];
+    if let Some((service, index)) = worker {
+        let index = i64::try_from(index).unwrap_or(i64::MAX);
+        attributes.push(KeyValue::new("oslo.worker.index", Value::Int(index)));
+        attributes.push(KeyValue::new("oslo.worker.service", Value::String(service)));
+    }
+    proto::Resource { attributes }
+}
