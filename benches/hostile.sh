@@ -4,16 +4,17 @@
 #   1. oslo.service's wsgi.Server (eventlet, 1 worker process), benches/py_http.py
 #   2. plain axum, no framework (benches/bench_axum.rs)
 #   3. ours: oslo::wsgi::Server in process (benches/bench_http.rs, [bench] workers = 1)
-# For each: wrk -t2 -c50 for DURATION seconds (default 5) with no crowd, then CROWD
+# For each: $wrk -t2 -c50 for DURATION seconds (default 5) with no crowd, then CROWD
 # silent connections (default 10000, benches/silent_crowd.py) are opened and wrk runs
 # again; printed: req/s and p99 both times, the share of req/s kept, the server's RSS
-# growth per silent connection, and how many of the crowd got in. Needs wrk (Debian:
-# wrk); installs oslo.service into benches/.venv on first use. Raises its descriptor
-# limit so that the crowd can be held (as root, or within the hard limit).
+# growth per silent connection, and how many of the crowd got in. Fetches wrk
+# (Debian's, pinned) by benches/wrk.sh; installs oslo.service into benches/.venv on
+# first use. Raises its descriptor limit so that the crowd can be held (as root, or
+# within the hard limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+source benches/wrk.sh
 source benches/python-env.sh
 cargo build --quiet --release --example bench_http --example bench_axum
 duration=${DURATION:-5}
@@ -52,7 +53,7 @@ rss() {
 
 # req/s and p99 (ms) of one wrk run.
 measure() {
-  wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/" > "$tmp/wrk" || true
+  $wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/" > "$tmp/wrk" || true
   python3 - "$tmp/wrk" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()

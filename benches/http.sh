@@ -12,15 +12,20 @@
 #      run, counting failed requests (wrk's socket errors and non-2xx answers).
 #   6. ours in 2 workers with `[metrics] enabled`: every request recorded, and the host
 #      scraped once a second during the run; compared with 3., which records nothing.
+#   7. ours in 2 workers with `[otel]` (feature otel): every request sampled, its span
+#      sent to benches/otlp_sink.rs, a collector that reads each export and answers at
+#      once; compared with 3., which traces nothing.
+#   8. the same with the collector down (its port refuses connections): the spans are
+#      dropped, and requests must not wait for it.
 # Access log lines are off in both frameworks (oslo.service's logging is left
-# unconfigured; ours runs with oslo::wsgi::access=WARN). Needs wrk (Debian: wrk);
+# unconfigured; ours runs with oslo::wsgi::access=WARN). Fetches wrk (Debian's, pinned) by benches/wrk.sh;
 # installs oslo.service into benches/.venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+source benches/wrk.sh
 source benches/python-env.sh
-cargo build --quiet --release --example bench_http --example bench_axum
+cargo build --quiet --release --example bench_http --example bench_axum --example otlp_sink
 duration=${DURATION:-10}
 tmp=$(mktemp -d)
 server=""
@@ -40,9 +45,23 @@ CONF
 
 source benches/server.sh
 
+# The collector of the traced rows, for the whole run.
+target/release/examples/otlp_sink > "$tmp/sink" &
+sink=$!
+trap 'kill "$sink" 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do
+  sink_port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/sink")
+  [ -n "$sink_port" ] && break
+  sleep 0.05
+done
+{ cat "$tmp/bench.conf"; printf '[otel]\nendpoint = http://127.0.0.1:%s\nsample_ratio = 1.0\n' "$sink_port"; } > "$tmp/traced.conf"
+# A port no one listens on: every export is refused.
+down_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+{ cat "$tmp/bench.conf"; printf '[otel]\nendpoint = http://127.0.0.1:%s\n' "$down_port"; } > "$tmp/down.conf"
+
 # Runs wrk and prints one summary line: req/s, p50, p99 (ms), failed requests.
 measure() {
-  wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/" > "$tmp/wrk"
+  $wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/" > "$tmp/wrk"
   python3 - "$tmp/wrk" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -117,11 +136,15 @@ for _ in $(seq "$runs"); do
   run in_process target/release/examples/bench_http --config-file "$tmp/in-process.conf"
   run_reloading
   run_scraped
+  run traced target/release/examples/bench_http --config-file "$tmp/traced.conf"
+  run down target/release/examples/bench_http --config-file "$tmp/down.conf"
 done
+sink_stats=$(curl -sf "http://127.0.0.1:$sink_port/stats")
 
-python3 - "$tmp" <<'PY'
+python3 - "$tmp" "$sink_stats" <<'PY'
 import statistics, sys
 tmp = sys.argv[1]
+exports, sent = map(int, sys.argv[2].split())
 def rows(label):
     return [list(map(float, line.split())) for line in open(f"{tmp}/{label}")]
 def median(label, column):
@@ -133,6 +156,8 @@ names = [
     ("in_process", "oslo-service wsgi (in process)"),
     ("reloading", "oslo-service, 5 SIGHUPs per run"),
     ("metrics", "oslo-service, metrics on (2 w)"),
+    ("traced", "oslo-service, every request traced"),
+    ("down", "oslo-service, traced, collector down"),
 ]
 print(f"{'server':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  p99 of each run")
 for label, name in names:
@@ -148,4 +173,6 @@ print(f"reload runs: {reloads} reloads logged, {total:.0f} requests, {failed:.0f
 scrapes = sum(int(line) for line in open(f"{tmp}/scrapes"))
 on = median("metrics", 0)
 print(f"metrics on / off: {on / ours:.3f} of the req/s ({scrapes} scrapes answered during the runs)")
+traced_requests = sum(row[4] for row in rows("traced"))
+print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB); collector down / off: {median('down', 0) / ours:.3f}")
 PY

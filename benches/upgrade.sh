@@ -7,12 +7,12 @@
 #   2. restarted: SIGTERM, then the new executable started, as a deployment without an
 #      upgrade does (oslo.service has nothing else).
 # Failed = wrk's socket errors (connect, read, write, timeout) and non-2xx answers.
-# Needs wrk (Debian: wrk).
+# Fetches wrk (Debian's, pinned) by benches/wrk.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/successor.sh
 
-command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+source benches/wrk.sh
 cargo build --quiet --release --example bench_http
 duration=${DURATION:-10}
 tmp=$(mktemp -d)
@@ -73,7 +73,7 @@ pause=$(python3 -c "print(max(0.5, ($duration - 2) / 3))")
 # 1. Upgrades: the parent that answers SIGUSR2 is the last one that took over.
 : > "$tmp/err"
 start
-wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$port/" > "$tmp/wrk-upgrade" &
+$wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$port/" > "$tmp/wrk-upgrade" &
 wrk_pid=$!
 parent=$server
 for round in 1 2 3; do
@@ -90,7 +90,7 @@ echo "upgraded 3 times (SIGUSR2):  $(count "$tmp/wrk-upgrade")"
 cp target/release/examples/bench_http "$exe"
 : > "$tmp/err"
 start
-wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$port/" > "$tmp/wrk-restart" &
+$wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$port/" > "$tmp/wrk-restart" &
 wrk_pid=$!
 for round in 1 2 3; do
   sleep "$pause"
