@@ -28,6 +28,11 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Receiver {
+        Receiver::start_on(0)
+    }
+
+    /// A receiver on `port` (0: any free one).
+    fn start_on(port: u16) -> Receiver {
         let venv = python::venv_with("opentelemetry-proto", |venv| {
             python::imports(
                 venv,
@@ -39,6 +44,7 @@ impl Receiver {
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/support/otlp_receiver.py"
             ))
+            .arg(port.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -218,7 +224,8 @@ fn periodic_task_runs_have_spans() {
 fn a_collector_that_is_down_slows_no_request_and_its_drops_are_counted() {
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    let closed_port = closed.local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{closed_port}");
     drop(closed);
     let config = api_config(&format!("endpoint = {endpoint}\n"))
         .replace("[otel]", "[metrics]\nenabled = true\nport = 0\n[otel]");
@@ -233,7 +240,10 @@ fn a_collector_that_is_down_slows_no_request_and_its_drops_are_counted() {
         let text = support::http::get(metrics, "/metrics").unwrap().text();
         text.lines()
             .filter(|line| line.starts_with("oslo_otel_spans_dropped_total{"))
-            .filter(|line| line.contains("reason=\"export_failed\""))
+            .filter(|line| {
+                line.contains("reason=\"export_failed\"")
+                    || line.contains("reason=\"collector_down\"")
+            })
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>()
     };
@@ -250,6 +260,19 @@ fn a_collector_that_is_down_slows_no_request_and_its_drops_are_counted() {
         &service.log(),
         &["WARN", "cannot send spans to the collector"]
     ));
+    // The collector comes back on its port: the exporter's empty export finds it, and
+    // the requests' spans are made and sent again.
+    let receiver = Receiver::start_on(closed_port);
+    support::wait_until("spans after the collector's return", || {
+        assert_eq!(get(port, "/v1/again", ""), 404);
+        receiver
+            .spans
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|span| span["attributes"]["url.path"] == "/v1/again")
+    });
+    service.wait_log("spans reach the collector again");
     service.signal(Signal::TERM);
     assert!(service.wait_exit().success(), "{}", service.log());
 }

@@ -163,35 +163,7 @@ pub(crate) async fn probe(probe: Probe) -> Report {
             };
             report.add("launcher:startup", entry);
         }
-        Probe::Live => {
-            let entry = match workers {
-                None => Entry::new(Status::Pass, now, format!("{phase}, this process answers")),
-                Some(None) => Entry::new(
-                    Status::Fail,
-                    now,
-                    format!(
-                        "the launcher's loop did not answer within {} ms",
-                        LOOP_ANSWER.as_millis()
-                    ),
-                ),
-                Some(Some(workers)) if workers.alive > 0 && workers.hung == workers.alive => {
-                    Entry::new(
-                        Status::Fail,
-                        now,
-                        format!("every worker ({}) stopped answering", workers.alive),
-                    )
-                }
-                Some(Some(workers)) => Entry::new(
-                    Status::Pass,
-                    now,
-                    format!(
-                        "{phase}, {} workers alive, {} hung",
-                        workers.alive, workers.hung
-                    ),
-                ),
-            };
-            report.add("launcher:liveness", entry);
-        }
+        Probe::Live => report.add("launcher:liveness", liveness(phase, workers, now)),
         Probe::Ready => {
             report.add(
                 "launcher:readiness",
@@ -203,6 +175,33 @@ pub(crate) async fn probe(probe: Probe) -> Report {
         }
     }
     report
+}
+
+fn liveness(phase: &str, workers: Option<Option<Workers>>, now: SystemTime) -> Entry {
+    match workers {
+        None => Entry::new(Status::Pass, now, format!("{phase}, this process answers")),
+        Some(None) => Entry::new(
+            Status::Fail,
+            now,
+            format!(
+                "the launcher's loop did not answer within {} ms",
+                LOOP_ANSWER.as_millis()
+            ),
+        ),
+        Some(Some(workers)) if workers.alive > 0 && workers.hung == workers.alive => Entry::new(
+            Status::Fail,
+            now,
+            format!("every worker ({}) stopped answering", workers.alive),
+        ),
+        Some(Some(workers)) => Entry::new(
+            Status::Pass,
+            now,
+            format!(
+                "{phase}, {} workers alive, {} hung",
+                workers.alive, workers.hung
+            ),
+        ),
+    }
 }
 
 fn readiness(

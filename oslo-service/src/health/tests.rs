@@ -51,6 +51,26 @@ fn readiness_follows_the_launcher_and_its_workers() {
     assert_eq!(status(Lifecycle::Running, Some(None)), Status::Fail);
 }
 
+#[test]
+fn liveness_fails_only_for_a_loop_that_does_not_answer_or_every_worker_hung() {
+    let now = at();
+    let status = |workers| liveness("running", workers, now).status_for_tests();
+    let workers = |alive, hung| {
+        Some(Some(Workers {
+            ready: alive - hung,
+            alive,
+            hung,
+        }))
+    };
+    assert_eq!(status(None), Status::Pass);
+    assert_eq!(status(workers(2, 0)), Status::Pass);
+    assert_eq!(status(workers(2, 1)), Status::Pass);
+    assert_eq!(status(workers(2, 2)), Status::Fail);
+    // Between a worker's exit and its replacement: none alive is not none answering.
+    assert_eq!(status(workers(0, 0)), Status::Pass);
+    assert_eq!(status(Some(None)), Status::Fail);
+}
+
 #[tokio::test]
 async fn a_check_is_cached_times_out_and_its_panic_is_a_failure() {
     use std::sync::Arc;

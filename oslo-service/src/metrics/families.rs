@@ -346,7 +346,7 @@ impl Families {
         );
         r.register(
             "spans_dropped",
-            "Spans not sent, by reason (queue_full, export_failed, stopped)",
+            "Spans not sent, by reason (queue_full, export_failed, collector_down, stopped)",
             otel.dropped.clone(),
         );
     }

@@ -92,7 +92,13 @@ impl Exporter {
     }
 
     async fn export(&mut self, batch: &mut Vec<Finished>) {
-        if batch.is_empty() {
+        let not_made = super::take_not_made();
+        if not_made > 0 {
+            crate::metrics::otel_dropped("collector_down", not_made);
+        }
+        // While the collector is down no span is made: an empty export each tick
+        // tells when it is back.
+        if batch.is_empty() && !self.failing {
             return;
         }
         let count = batch.len() as u64;
@@ -105,11 +111,13 @@ impl Exporter {
             Ok(()) => {
                 crate::metrics::otel_exported(count);
                 if std::mem::take(&mut self.failing) {
+                    super::collector_down(false);
                     tracing::info!("spans reach the collector again");
                 }
             }
             Err(reason) => {
                 self.connection = None;
+                super::collector_down(true);
                 crate::metrics::otel_dropped("export_failed", count);
                 // Said once per outage; the headers are never shown.
                 if !std::mem::replace(&mut self.failing, true) {

@@ -13,6 +13,7 @@ mod proto;
 mod settings;
 mod traceparent;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +37,34 @@ struct Tracer {
 }
 
 static TRACER: OnceLock<Tracer> = OnceLock::new();
+
+/// The collector refused or failed the last export: no span is made until an export
+/// goes through again (the exporter tries one, empty, each second), for every span
+/// made meanwhile would be dropped anyway. A request then pays one atomic load.
+static COLLECTOR_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// What the exporter learnt of the collector from its last export.
+pub(super) fn collector_down(down: bool) {
+    COLLECTOR_DOWN.store(down, Ordering::Relaxed);
+}
+
+/// Spans not made while the collector was down, not yet counted in the metrics: the
+/// exporter moves them there each tick, so that a request pays an atomic add.
+static NOT_MADE: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the collector is down; if so, the span that was to be made is counted.
+fn collector_is_down() -> bool {
+    if !COLLECTOR_DOWN.load(Ordering::Relaxed) {
+        return false;
+    }
+    NOT_MADE.fetch_add(1, Ordering::Relaxed);
+    true
+}
+
+/// The spans not made since the last call.
+pub(super) fn take_not_made() -> u64 {
+    NOT_MADE.swap(0, Ordering::Relaxed)
+}
 
 /// The exporter, between the process's start and its runtime's.
 static EXPORTER: Mutex<Option<export::Exporter>> = Mutex::new(None);
@@ -136,6 +165,9 @@ impl Finished {
 /// is off or the request is not sampled.
 pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce() -> String) -> Option<Span> {
     let tracer = TRACER.get()?;
+    if collector_is_down() {
+        return None;
+    }
     let parent = traceparent.and_then(traceparent::parse);
     if !traceparent::sampled(parent.as_ref(), tracer.ratio, fastrand::f64) {
         return None;
@@ -147,6 +179,9 @@ pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce() -> String) 
 /// root of a trace.
 pub(crate) fn internal(name: impl FnOnce() -> String) -> Option<Span> {
     let tracer = TRACER.get()?;
+    if collector_is_down() {
+        return None;
+    }
     if !traceparent::sampled(None, tracer.ratio, fastrand::f64) {
         return None;
     }
