@@ -129,22 +129,27 @@ run_scraped() {
   stop
 }
 
+# ROWS="ours traced down" runs those rows alone (the others are left out of the table).
+rows=${ROWS:-python axum ours in_process reloading metrics traced down}
+wanted() { [[ " $rows " == *" $1 "* ]]; }
 for _ in $(seq "$runs"); do
-  run python "$venv/bin/python" benches/py_http.py
-  run axum target/release/examples/bench_axum
-  run ours target/release/examples/bench_http --config-file "$tmp/bench.conf"
-  run in_process target/release/examples/bench_http --config-file "$tmp/in-process.conf"
-  run_reloading
-  run_scraped
-  run traced target/release/examples/bench_http --config-file "$tmp/traced.conf"
-  run down target/release/examples/bench_http --config-file "$tmp/down.conf"
+  wanted python && run python "$venv/bin/python" benches/py_http.py
+  wanted axum && run axum target/release/examples/bench_axum
+  wanted ours && run ours target/release/examples/bench_http --config-file "$tmp/bench.conf"
+  wanted in_process && run in_process target/release/examples/bench_http --config-file "$tmp/in-process.conf"
+  wanted reloading && run_reloading
+  wanted metrics && run_scraped
+  wanted traced && run traced target/release/examples/bench_http --config-file "$tmp/traced.conf"
+  wanted down && run down target/release/examples/bench_http --config-file "$tmp/down.conf"
 done
 sink_stats=$(curl -sf "http://127.0.0.1:$sink_port/stats")
 
 python3 - "$tmp" "$sink_stats" <<'PY'
-import statistics, sys
+import os, statistics, sys
 tmp = sys.argv[1]
 exports, sent = map(int, sys.argv[2].split())
+def ran(label):
+    return os.path.exists(f"{tmp}/{label}")
 def rows(label):
     return [list(map(float, line.split())) for line in open(f"{tmp}/{label}")]
 def median(label, column):
@@ -159,20 +164,28 @@ names = [
     ("traced", "oslo-service, every request traced"),
     ("down", "oslo-service, traced, collector down"),
 ]
-print(f"{'server':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  p99 of each run")
+print(f"{'server':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  p99 of each run")
 for label, name in names:
+    if not ran(label):
+        continue
     each = " ".join(f"{row[2]:.2f}" for row in rows(label))
     failed = sum(row[3] for row in rows(label))
-    print(f"{name:<34} {median(label, 0):>9.0f} {median(label, 1):>8.3f} {median(label, 2):>8.2f} {failed:>7.0f}  {each}")
-ours, axum, py = (median(label, 0) for label in ("ours", "axum", "python"))
-print(f"ours / plain axum: {ours / axum:.2f}; ours / oslo.service: {ours / py:.1f}x")
-reloads = sum(int(line) for line in open(f"{tmp}/reloads"))
-total = sum(row[4] for row in rows("reloading"))
-failed = sum(row[3] for row in rows("reloading"))
-print(f"reload runs: {reloads} reloads logged, {total:.0f} requests, {failed:.0f} failed")
-scrapes = sum(int(line) for line in open(f"{tmp}/scrapes"))
-on = median("metrics", 0)
-print(f"metrics on / off: {on / ours:.3f} of the req/s ({scrapes} scrapes answered during the runs)")
-traced_requests = sum(row[4] for row in rows("traced"))
-print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB); collector down / off: {median('down', 0) / ours:.3f}")
+    print(f"{name:<38} {median(label, 0):>9.0f} {median(label, 1):>8.3f} {median(label, 2):>8.2f} {failed:>7.0f}  {each}")
+ours = median("ours", 0) if ran("ours") else None
+if ours and ran("axum") and ran("python"):
+    axum, py = median("axum", 0), median("python", 0)
+    print(f"ours / plain axum: {ours / axum:.2f}; ours / oslo.service: {ours / py:.1f}x")
+if ran("reloading"):
+    reloads = sum(int(line) for line in open(f"{tmp}/reloads"))
+    total = sum(row[4] for row in rows("reloading"))
+    failed = sum(row[3] for row in rows("reloading"))
+    print(f"reload runs: {reloads} reloads logged, {total:.0f} requests, {failed:.0f} failed")
+if ours and ran("metrics"):
+    scrapes = sum(int(line) for line in open(f"{tmp}/scrapes"))
+    print(f"metrics on / off: {median('metrics', 0) / ours:.3f} of the req/s ({scrapes} scrapes answered during the runs)")
+if ours and ran("traced"):
+    traced_requests = sum(row[4] for row in rows("traced"))
+    print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB)")
+if ours and ran("down"):
+    print(f"collector down / off: {median('down', 0) / ours:.3f} of the req/s")
 PY

@@ -1,5 +1,6 @@
 # Sourced by the HTTP bench scripts: starts and stops one server under test. Needs $tmp
-# (a scratch directory); sets $server (its pid, the leader of its own session) and $port.
+# (a scratch directory) and $wrk (benches/wrk.sh); sets $server (its pid, the leader of
+# its own session) and $port.
 
 server=""
 
@@ -16,7 +17,7 @@ start() {
   done
   [ -n "$port" ] || { cat "$tmp/err" >&2; exit 1; }
   sleep 1
-  wrk -t2 -c50 -d1s "http://127.0.0.1:$port/" > /dev/null
+  $wrk -t2 -c50 -d1s "http://127.0.0.1:$port/" > /dev/null
 }
 
 # Kills the server and its whole session.
