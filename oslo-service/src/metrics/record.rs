@@ -312,6 +312,7 @@ pub(super) fn missed_workers(count: u64) {
 }
 
 /// Spans the collector accepted.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
 pub(crate) fn otel_exported(count: u64) {
     if enabled() {
         FAMILIES.otel.exported.inc_by(count);
@@ -319,6 +320,7 @@ pub(crate) fn otel_exported(count: u64) {
 }
 
 /// Spans not sent, for `reason`.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
 pub(crate) fn otel_dropped(reason: &'static str, count: u64) {
     if enabled() {
         FAMILIES

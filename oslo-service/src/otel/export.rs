@@ -8,7 +8,6 @@ use http::header::{CONTENT_TYPE, HOST};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use prost::Message;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,6 +31,7 @@ pub(super) struct Exporter {
     flushes: mpsc::Receiver<oneshot::Sender<()>>,
     connection: Option<SendRequest<Full<Bytes>>>,
     resource: Option<proto::Resource>,
+    scope: proto::InstrumentationScope,
     /// The last export failed: the next failure is not logged again.
     failing: bool,
 }
@@ -50,6 +50,10 @@ impl Exporter {
             flushes,
             connection: None,
             resource: None,
+            scope: proto::InstrumentationScope {
+                name: "oslo-service".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
             failing: false,
         }
     }
@@ -132,21 +136,10 @@ impl Exporter {
     }
 
     fn encode(&mut self, batch: &mut Vec<Finished>) -> Bytes {
-        let resource = self.resource.clone();
-        let spans = batch.drain(..).map(Finished::into_proto).collect();
-        let request = proto::ExportTraceServiceRequest {
-            resource_spans: vec![proto::ResourceSpans {
-                resource,
-                scope_spans: vec![proto::ScopeSpans {
-                    scope: Some(proto::InstrumentationScope {
-                        name: "oslo-service".to_owned(),
-                        version: env!("CARGO_PKG_VERSION").to_owned(),
-                    }),
-                    spans,
-                }],
-            }],
-        };
-        Bytes::from(request.encode_to_vec())
+        let resource = self.resource.get_or_insert_with(proto::Resource::default);
+        let body = super::encode::export_request(resource, &self.scope, batch);
+        batch.clear();
+        Bytes::from(body)
     }
 
     /// One POST, on the connection kept from the last one when it is still open (once

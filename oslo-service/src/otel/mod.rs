@@ -8,6 +8,7 @@
 //! before the process ends its graceful stop (a SIGTERM, a worker's recycle or reload,
 //! an upgrade's hand-over), within a bound.
 
+mod encode;
 mod export;
 mod proto;
 mod settings;
@@ -137,11 +138,20 @@ pub(super) struct Finished {
     kind: i32,
     start: u64,
     end: u64,
-    attributes: Vec<proto::KeyValue>,
+    attributes: Vec<(&'static str, Attr)>,
     error: Option<String>,
 }
 
+/// An attribute's value.
+#[derive(Debug)]
+pub(super) enum Attr {
+    Text(String),
+    Int(i64),
+}
+
 impl Finished {
+    /// The span as prost's message: what the encoder writes by hand, for its tests.
+    #[cfg(test)]
     fn into_proto(self) -> proto::Span {
         proto::Span {
             trace_id: self.trace_id.to_vec(),
@@ -151,7 +161,17 @@ impl Finished {
             kind: self.kind,
             start_time_unix_nano: self.start,
             end_time_unix_nano: self.end,
-            attributes: self.attributes,
+            attributes: self
+                .attributes
+                .into_iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        Attr::Text(text) => proto::Value::String(text),
+                        Attr::Int(number) => proto::Value::Int(number),
+                    };
+                    proto::KeyValue::new(key, value)
+                })
+                .collect(),
             status: self.error.map(|message| proto::Status {
                 message,
                 code: proto::STATUS_ERROR,
@@ -212,18 +232,14 @@ impl Span {
 
     /// Adds a text attribute.
     pub(crate) fn text(&mut self, key: &'static str, value: impl Into<String>) {
-        let value = proto::Value::String(value.into());
         self.finished
             .attributes
-            .push(proto::KeyValue::new(key, value));
+            .push((key, Attr::Text(value.into())));
     }
 
     /// Adds a number attribute.
     pub(crate) fn number(&mut self, key: &'static str, value: i64) {
-        let value = proto::Value::Int(value);
-        self.finished
-            .attributes
-            .push(proto::KeyValue::new(key, value));
+        self.finished.attributes.push((key, Attr::Int(value)));
     }
 
     /// Marks the span failed, with why.

@@ -1,14 +1,18 @@
 //! The OTLP trace messages this crate sends, declared by hand with the field numbers of
 //! opentelemetry-proto (`collector/trace/v1`, `trace/v1`, `resource/v1`, `common/v1`):
-//! only the fields a span of ours fills.
+//! only the fields a span of ours fills. The resource and the scope are encoded from
+//! these; the spans and the envelope are written by hand (`encode`), and these messages
+//! are what its tests compare it with.
 
 /// `ExportTraceServiceRequest`, the body of a POST to `/v1/traces`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(super) struct ExportTraceServiceRequest {
     #[prost(message, repeated, tag = "1")]
     pub(super) resource_spans: Vec<ResourceSpans>,
 }
 
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(super) struct ResourceSpans {
     #[prost(message, optional, tag = "1")]
@@ -23,6 +27,7 @@ pub(super) struct Resource {
     pub(super) attributes: Vec<KeyValue>,
 }
 
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(super) struct ScopeSpans {
     #[prost(message, optional, tag = "1")]
@@ -39,6 +44,7 @@ pub(super) struct InstrumentationScope {
     pub(super) version: String,
 }
 
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(super) struct Span {
     #[prost(bytes = "vec", tag = "1")]

@@ -1,0 +1,167 @@
+//! A batch of finished spans written straight into the body of an OTLP export, field by
+//! field with prost's encoders: no message struct is built for a span, so a traced
+//! request costs its own allocations and the bytes it adds to the body, nothing more.
+//! The bytes are those prost's derived messages (`proto`) write, which the tests check.
+
+use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+
+use super::{Attr, Finished, proto};
+
+/// The body of an export: one `ResourceSpans` of `resource`, with one `ScopeSpans` of
+/// `scope` and every span of `batch`.
+pub(super) fn export_request(
+    resource: &proto::Resource,
+    scope: &proto::InstrumentationScope,
+    batch: &[Finished],
+) -> Vec<u8> {
+    let mut spans = Vec::with_capacity(batch.len() * 224);
+    let mut scratch = Vec::with_capacity(256);
+    for span in batch {
+        scratch.clear();
+        write_span(span, &mut scratch);
+        length_delimited(2, &scratch, &mut spans);
+    }
+    let mut scope_spans = Vec::with_capacity(spans.len() + 64);
+    message(1, scope, &mut scope_spans);
+    scope_spans.extend_from_slice(&spans);
+    drop(spans);
+    let mut resource_spans = Vec::with_capacity(scope_spans.len() + 256);
+    message(1, resource, &mut resource_spans);
+    length_delimited(2, &scope_spans, &mut resource_spans);
+    drop(scope_spans);
+    let mut body = Vec::with_capacity(resource_spans.len() + 8);
+    length_delimited(1, &resource_spans, &mut body);
+    body
+}
+
+fn length_delimited(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(bytes.len() as u64, buf);
+    buf.extend_from_slice(bytes);
+}
+
+fn message(tag: u32, message: &impl Message, buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(message.encoded_len() as u64, buf);
+    // A Vec grows as needed: encoding into it cannot fail.
+    let _ = message.encode(buf);
+}
+
+/// One `Span`, its fields in the order of their tags, as prost writes them.
+fn write_span(span: &Finished, buf: &mut Vec<u8>) {
+    length_delimited(1, &span.trace_id, buf);
+    length_delimited(2, &span.span_id, buf);
+    if let Some(parent) = &span.parent {
+        length_delimited(4, parent, buf);
+    }
+    if !span.name.is_empty() {
+        length_delimited(5, span.name.as_bytes(), buf);
+    }
+    if span.kind != 0 {
+        encode_key(6, WireType::Varint, buf);
+        encode_varint(span.kind as u64, buf);
+    }
+    for (tag, time) in [(7, span.start), (8, span.end)] {
+        if time != 0 {
+            encode_key(tag, WireType::SixtyFourBit, buf);
+            buf.extend_from_slice(&time.to_le_bytes());
+        }
+    }
+    for (key, value) in &span.attributes {
+        write_attribute(key, value, buf);
+    }
+    if let Some(message) = &span.error {
+        let status = proto::Status {
+            message: message.clone(),
+            code: proto::STATUS_ERROR,
+        };
+        self::message(15, &status, buf);
+    }
+    // W3C trace flags: sampled.
+    encode_key(16, WireType::ThirtyTwoBit, buf);
+    buf.extend_from_slice(&1u32.to_le_bytes());
+}
+
+/// A `KeyValue` (tag 9 of `Span`) whose `AnyValue` is a string (tag 1) or an int64 (3).
+fn write_attribute(key: &str, value: &Attr, buf: &mut Vec<u8>) {
+    let value_len = match value {
+        Attr::Text(text) if text.is_empty() => 2,
+        Attr::Text(text) => 1 + encoded_len_varint(text.len() as u64) + text.len(),
+        Attr::Int(number) => 1 + encoded_len_varint(*number as u64),
+    };
+    let key_len = if key.is_empty() {
+        0
+    } else {
+        1 + encoded_len_varint(key.len() as u64) + key.len()
+    };
+    let pair_len = key_len + 1 + encoded_len_varint(value_len as u64) + value_len;
+    encode_key(9, WireType::LengthDelimited, buf);
+    encode_varint(pair_len as u64, buf);
+    if !key.is_empty() {
+        length_delimited(1, key.as_bytes(), buf);
+    }
+    encode_key(2, WireType::LengthDelimited, buf);
+    encode_varint(value_len as u64, buf);
+    match value {
+        Attr::Text(text) => length_delimited(1, text.as_bytes(), buf),
+        Attr::Int(number) => {
+            encode_key(3, WireType::Varint, buf);
+            encode_varint(*number as u64, buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(parent: Option<[u8; 8]>, error: Option<&str>) -> Finished {
+        Finished {
+            trace_id: [7; 16],
+            span_id: [9; 8],
+            parent,
+            name: "GET /v1/whoami".into(),
+            kind: proto::KIND_SERVER,
+            start: 1_796_000_000_000_000_000,
+            end: 1_796_000_000_000_250_000,
+            attributes: vec![
+                ("http.request.method", Attr::Text("GET".into())),
+                ("url.path", Attr::Text(String::new())),
+                ("http.response.status_code", Attr::Int(200)),
+                ("oslo.negative", Attr::Int(-5)),
+            ],
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_written_as_prosts_messages_write_it() {
+        let resource = proto::Resource {
+            attributes: vec![proto::KeyValue::new(
+                "service.name",
+                proto::Value::String("api".into()),
+            )],
+        };
+        let scope = proto::InstrumentationScope {
+            name: "oslo-service".into(),
+            version: "0.1.0".into(),
+        };
+        let batch = vec![
+            finished(None, None),
+            finished(Some([3; 8]), Some("500 Internal Server Error")),
+        ];
+        let ours = export_request(&resource, &scope, &batch);
+        let theirs = proto::ExportTraceServiceRequest {
+            resource_spans: vec![proto::ResourceSpans {
+                resource: Some(resource.clone()),
+                scope_spans: vec![proto::ScopeSpans {
+                    scope: Some(scope.clone()),
+                    spans: batch.into_iter().map(Finished::into_proto).collect(),
+                }],
+            }],
+        }
+        .encode_to_vec();
+        assert_eq!(ours, theirs);
+    }
+}
