@@ -57,8 +57,9 @@ struct ApiOpts {
     /// examples/api-paste.ini); unset serves the routes alone.
     #[opt()]
     paste_app: Option<String>,
-    /// While this file exists, /health/ready (with [health] enabled) fails: the host is
-    /// taken out of its load balancer, and its workers serve on.
+    /// While this file exists, the readiness probe (/health/ready, with the health
+    /// probes enabled) fails: the host is taken out of its load balancer, and its
+    /// workers serve on.
     #[opt()]
     maintenance_file: Option<String>,
 }
