@@ -15,3 +15,14 @@ use std::pin::Pin;
 /// }
 /// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A spawned task that ends when this is dropped: what owns a server's accept loop (the
+/// metrics endpoint, the health probes) stops it by going away.
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -38,13 +38,7 @@ const SOCKET: &str = "oslo-health";
 /// The running endpoint; dropping it stops it.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: crate::future::AbortOnDrop,
 }
 
 /// Starts the endpoint `[health]` asks for, in the launcher's top process: `None` when
@@ -93,7 +87,9 @@ pub(crate) fn serve(conf: &Config) -> Result<Option<Endpoint>> {
             })
         }
     };
-    Ok(Some(Endpoint { task }))
+    Ok(Some(Endpoint {
+        _task: crate::future::AbortOnDrop(task),
+    }))
 }
 
 /// Out of descriptors, say: the next accept waits a little.

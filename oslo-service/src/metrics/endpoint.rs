@@ -42,13 +42,7 @@ const SOCKET: &str = "oslo-metrics";
 /// The running endpoint; dropping it stops it.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: crate::future::AbortOnDrop,
 }
 
 /// Starts the endpoint `[metrics]` asks for, in the launcher's top process: `None` when
@@ -90,7 +84,9 @@ pub(crate) fn serve(
             tokio::spawn(exchange(stream, admitted, workers.clone(), worker_timeout));
         }
     });
-    Ok(Some(Endpoint { task }))
+    Ok(Some(Endpoint {
+        _task: crate::future::AbortOnDrop(task),
+    }))
 }
 
 /// One connection's request and answer, bounded in time, ended early by an eviction.
