@@ -1,6 +1,7 @@
 //! The exporter: one task per process that takes finished spans off a bounded queue
 //! and posts them in batches to the collector, never awaited by what made them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+use super::queue::Queue;
 use super::settings::Settings;
 use super::{Finished, proto};
 
@@ -27,7 +29,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 pub(super) struct Exporter {
     settings: Settings,
     program: String,
-    spans: mpsc::Receiver<Finished>,
+    queue: Arc<Queue>,
     flushes: mpsc::Receiver<oneshot::Sender<()>>,
     connection: Option<SendRequest<Full<Bytes>>>,
     resource: Option<proto::Resource>,
@@ -40,13 +42,13 @@ impl Exporter {
     pub(super) fn new(
         settings: Settings,
         program: &str,
-        spans: mpsc::Receiver<Finished>,
+        queue: Arc<Queue>,
         flushes: mpsc::Receiver<oneshot::Sender<()>>,
     ) -> Self {
         Exporter {
             settings,
             program: program.to_owned(),
-            spans,
+            queue,
             flushes,
             connection: None,
             resource: None,
@@ -58,38 +60,39 @@ impl Exporter {
         }
     }
 
-    /// Sends a batch when it is full or a second old, and everything queued when a
-    /// flush asks.
+    /// Sends what is queued when a batch is full, each second, and when a flush
+    /// asks (answering it once sent).
     pub(super) async fn run(mut self, worker: Option<(String, usize)>) {
         self.resource = Some(resource(&self.settings, &self.program, worker));
         let mut tick = tokio::time::interval(INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut queued = Vec::new();
         loop {
-            let room = MAX_BATCH - batch.len();
-            tokio::select! {
+            let flushed = tokio::select! {
                 biased;
-                Some(done) = self.flushes.recv() => {
-                    while let Ok(span) = self.spans.try_recv() {
-                        batch.push(span);
-                        if batch.len() >= MAX_BATCH {
-                            self.export(&mut batch).await;
-                        }
-                    }
-                    self.export(&mut batch).await;
-                    let _ = done.send(());
-                    continue;
-                }
-                received = self.spans.recv_many(&mut batch, room) => {
-                    if received == 0 {
-                        self.export(&mut batch).await;
-                        return;
-                    }
-                    if batch.len() < MAX_BATCH {
-                        continue;
-                    }
-                }
-                _ = tick.tick() => {}
+                Some(done) = self.flushes.recv() => Some(done),
+                () = self.queue.batch_ready() => None,
+                _ = tick.tick() => None,
+            };
+            self.queue.take(&mut queued);
+            self.export_all(&mut queued).await;
+            if let Some(done) = flushed {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Sends `queued` in batches of [`MAX_BATCH`] at most, leaving it empty.
+    async fn export_all(&mut self, queued: &mut Vec<Finished>) {
+        if queued.len() <= MAX_BATCH {
+            return self.export(queued).await;
+        }
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut rest = queued.drain(..);
+        loop {
+            batch.extend(rest.by_ref().take(MAX_BATCH));
+            if batch.is_empty() {
+                return;
             }
             self.export(&mut batch).await;
         }

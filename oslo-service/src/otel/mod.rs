@@ -3,7 +3,7 @@
 //! run and each reload, sent over OTLP/HTTP in protobuf.
 //!
 //! A finished span goes onto a bounded queue; a task of its own posts the queue in
-//! batches. A request never waits for the collector: when the queue is full the span
+//! batches, woken when a batch is full or a second has passed. A request never waits for the collector: when the queue is full the span
 //! is dropped and counted (`oslo_otel_spans_dropped_total`). What is queued is sent
 //! before the process ends its graceful stop (a SIGTERM, a worker's recycle or reload,
 //! an upgrade's hand-over), within a bound.
@@ -11,28 +11,28 @@
 mod encode;
 mod export;
 mod proto;
+mod queue;
 mod settings;
 mod traceparent;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
+use queue::Queue;
+
 use crate::config::{Config, ConfigError};
 
 pub(crate) use settings::check;
-
-/// Spans waiting to be sent at most; more are dropped.
-const QUEUE: usize = 2048;
 
 /// The longest a stop waits for the queued spans to be sent.
 const MAX_FLUSH: Duration = Duration::from_secs(5);
 
 /// What a span that ends needs: where it goes and how roots are sampled.
 struct Tracer {
-    queue: mpsc::Sender<Finished>,
+    queue: Arc<Queue>,
     flushes: mpsc::Sender<oneshot::Sender<()>>,
     ratio: f64,
 }
@@ -77,17 +77,17 @@ pub(crate) fn configure(conf: &Config, program: &str) -> Result<(), ConfigError>
         return Ok(());
     };
     let ratio = settings.ratio;
-    let (queue, spans) = mpsc::channel(QUEUE);
+    let queue = Arc::new(Queue::default());
     let (flushes, asked) = mpsc::channel(1);
     if TRACER
         .set(Tracer {
-            queue,
+            queue: Arc::clone(&queue),
             flushes,
             ratio,
         })
         .is_ok()
     {
-        let exporter = export::Exporter::new(settings, program, spans, asked);
+        let exporter = export::Exporter::new(settings, program, queue, asked);
         *EXPORTER.lock().unwrap_or_else(|e| e.into_inner()) = Some(exporter);
     }
     Ok(())
@@ -266,14 +266,8 @@ impl Drop for Span {
             error: self.finished.error.take(),
         };
         finished.end = finished.start.saturating_add(took);
-        match tracer.queue.try_send(finished) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                crate::metrics::otel_dropped("queue_full", 1)
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                crate::metrics::otel_dropped("stopped", 1);
-            }
+        if tracer.queue.push(finished).is_err() {
+            crate::metrics::otel_dropped("queue_full", 1);
         }
     }
 }
