@@ -309,8 +309,12 @@ async fn main(conf: oslo::Config) -> oslo::Result<()> {
         None => App::new(app(opts.debug_routes)),
     };
     let server = oslo::wsgi::Server::builder("api", app)
-        .host(opts.host.as_str())
-        .port(opts.port.get())
+        // Read again at each SIGHUP: a moved [api] host or port is bound by the parent
+        // for the new workers, and the old one closed once they serve.
+        .follow_address(&conf, |values| {
+            let opts = values.group::<ApiOpts>()?;
+            Ok((opts.host.clone(), opts.port.get()))
+        })
         // TLS when [ssl] names a certificate and key.
         .use_ssl(&conf)
         // As axum's own default: a larger announced body is refused before it is read.

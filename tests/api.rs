@@ -563,3 +563,80 @@ fn workers_past_their_lifetime_are_replaced() {
     assert_ne!(whoami_pid(port), first);
     service.signal(Signal::TERM);
 }
+
+/// A loopback port no one listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn moved_config(port: u16) -> String {
+    format!(
+        "[DEFAULT]\ngraceful_shutdown_timeout = 30\n[api]\nport = {port}\nworkers = 2\ndebug_routes = true\n"
+    )
+}
+
+fn refused(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port))
+        .is_err_and(|err| err.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+#[test]
+fn a_port_moved_by_sighup_is_served_by_the_new_workers_and_the_old_one_closed() {
+    let (old, new) = (free_port(), free_port());
+    let (service, port) = support::start_listening(API, &moved_config(old));
+    assert_eq!(port, old);
+    let load = Load::start(old, 8);
+    support::wait_until("answers under load", || load.answered() > 50);
+    // A request in flight on the old port across the move.
+    let mut slow = Connection::open(old).unwrap();
+    slow.send(b"GET /debug/sleep/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+
+    service.rewrite_config(&moved_config(new));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    let ready = service.expect_notify("READY=1");
+    assert!(!ready.contains("reload refused"), "{ready}");
+    let answer = get(new, "/v1/whoami").unwrap();
+    assert_eq!(answer.status, 200);
+
+    // Served whole by its old worker, however the port moved.
+    assert_eq!(slow.read_response().unwrap().status, 200);
+    // The old generation was asked to stop: its port refuses newcomers.
+    support::wait_until("the old port refused", || refused(old));
+    let seen = load.finish();
+    // Keep-alive clients of the old port are refused once their connection closes (the
+    // port moved): no request in flight failed.
+    assert!(seen.failures.is_empty(), "{:?}", seen.failures);
+    assert!(seen.answers.len() > 50, "{}", seen.answers.len());
+    assert!(
+        support::has_line(
+            &service.log(),
+            &["listening socket moved", &format!("127.0.0.1:{new}")]
+        ),
+        "{}",
+        service.log()
+    );
+
+    // A port someone else holds refuses the reload: the moved one serves on.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    service.rewrite_config(&moved_config(taken_port));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    let ready = service.expect_notify("READY=1");
+    assert!(
+        ready.contains("STATUS=reload refused: ")
+            && ready.contains(&format!(
+                "server api cannot listen on 127.0.0.1:{taken_port}"
+            )),
+        "{ready}"
+    );
+    for _ in 0..5 {
+        assert_eq!(get(new, "/v1/whoami").unwrap().status, 200);
+    }
+}

@@ -6,6 +6,13 @@
 //! open. In a worker, `listen` returns the inherited socket instead of binding. When the
 //! parent was itself started by systemd socket activation (`LISTEN_FDS`, `LISTEN_PID`,
 //! `LISTEN_FDNAMES`), `listen` hands out the socket systemd passed under that name.
+//!
+//! A TCP socket moves when the configuration moves its address: the successor of an
+//! upgrade binds the new address where its predecessor's socket is elsewhere, and a
+//! parent whose server follows the configuration ([`follow_address`]) binds it during
+//! the SIGHUP that changed it, so that the new generation of workers inherits it. The
+//! old socket is closed once the processes that served on it were asked to stop
+//! ([`close_retired`]).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -54,6 +61,21 @@ pub(crate) fn listen_to_the_end(name: &str) {
 
 static BOUND_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// Whether this process is a worker: it inherited its sockets from a parent, which
+/// binds (and moves) them. An upgrade's successor inherits them too, but as the top
+/// process it binds and moves its own.
+static IS_WORKER: OnceLock<bool> = OnceLock::new();
+
+/// Sockets bound for the reload under way, put in place once it is accepted.
+static MOVING: Mutex<BTreeMap<String, OwnedFd>> = Mutex::new(BTreeMap::new());
+
+/// Sockets whose address moved, closed once those serving on them were asked to stop.
+static RETIRED: Mutex<Vec<(String, OwnedFd)>> = Mutex::new(Vec::new());
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
 fn sockets() -> &'static Mutex<BTreeMap<String, OwnedFd>> {
     SOCKETS.get_or_init(|| Mutex::new(inherited()))
 }
@@ -94,7 +116,8 @@ pub fn listen_with_backlog(
     addr: impl ToSocketAddrs,
     backlog: u32,
 ) -> io::Result<TcpListener> {
-    let fd = shared_or_bind(name, || bind_tcp(addr, backlog))?;
+    let wanted: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    let fd = shared_or_bind(name, Some(&wanted), || bind_tcp(&wanted, backlog))?;
     let listener = TcpListener::from(fd);
     listener
         .local_addr()
@@ -116,7 +139,7 @@ pub fn listen_with_backlog(
 /// # Ok(()) }
 /// ```
 pub fn listen_unix(name: &str, path: &Path, mode: u32, backlog: u32) -> io::Result<UnixListener> {
-    let fd = shared_or_bind(name, || bind_unix(path, mode, backlog))?;
+    let fd = shared_or_bind(name, None, || bind_unix(path, mode, backlog))?;
     let listener = UnixListener::from(fd);
     listener
         .local_addr()
@@ -141,28 +164,156 @@ pub fn is_shared(name: &str) -> bool {
         .contains_key(name)
 }
 
-/// The socket shared under `name`, or a new one from `bind`, then shared.
-fn shared_or_bind(name: &str, bind: impl FnOnce() -> io::Result<OwnedFd>) -> io::Result<OwnedFd> {
+/// The socket shared under `name`, or a new one from `bind`, then shared. A TCP socket
+/// shared at another address than `wanted` is bound anew where this process may move
+/// it (see [`movable`]); elsewhere the shared one is kept, and the difference said.
+fn shared_or_bind(
+    name: &str,
+    wanted: Option<&[SocketAddr]>,
+    bind: impl FnOnce() -> io::Result<OwnedFd>,
+) -> io::Result<OwnedFd> {
     if name.is_empty() || name.contains(['=', ',', ':']) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("invalid socket name '{name}': it must be non-empty, without '=', ',' or ':'"),
         ));
     }
-    let mut sockets = sockets()
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
+    let mut sockets = lock(sockets());
     if let Some(fd) = sockets.get(name) {
-        return fd.try_clone();
+        let Some(wanted) = wanted.filter(|wanted| !is_at(fd, wanted)) else {
+            return fd.try_clone();
+        };
+        if !movable(name) {
+            tracing::warn!(
+                socket = name,
+                at = %local_address(fd),
+                configured = %shown(wanted),
+                "the socket stays where it is: its parent (or systemd) bound it there"
+            );
+            return fd.try_clone();
+        }
+        let fresh = bind()?;
+        tracing::info!(socket = name, from = %local_address(fd), to = %local_address(&fresh), "listening socket moved");
+        let old = sockets.insert(name.to_owned(), fresh.try_clone()?);
+        lock(&RETIRED).extend(old.map(|old| (name.to_owned(), old)));
+        return Ok(fresh);
     }
     let fd = bind()?;
     tracing::debug!(socket = name, "bound a shared socket");
     sockets.insert(name.to_owned(), fd.try_clone()?);
-    BOUND_HERE
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .push(name.to_owned());
+    lock(&BOUND_HERE).push(name.to_owned());
     Ok(fd)
+}
+
+/// Whether this process may move the socket `name` to another address: it is the top
+/// process (not a worker), and the socket is its own, not systemd's.
+fn movable(name: &str) -> bool {
+    !IS_WORKER.get().copied().unwrap_or(false) && lock(&BOUND_HERE).iter().any(|own| own == name)
+}
+
+/// Whether `fd` listens at one of the `wanted` addresses (port 0: any port).
+fn is_at(fd: &OwnedFd, wanted: &[SocketAddr]) -> bool {
+    let Ok(Some(local)) = tcp_address(fd) else {
+        // Not a TCP socket: nothing to compare (the caller says what kind it wants).
+        return true;
+    };
+    wanted
+        .iter()
+        .any(|want| want.ip() == local.ip() && (want.port() == 0 || want.port() == local.port()))
+}
+
+fn tcp_address(fd: &OwnedFd) -> io::Result<Option<SocketAddr>> {
+    let addr = net::getsockname(fd)?;
+    Ok(match addr.address_family() {
+        net::AddressFamily::INET | net::AddressFamily::INET6 => {
+            Some(SocketAddr::try_from(addr).map_err(io::Error::from)?)
+        }
+        _ => None,
+    })
+}
+
+fn local_address(fd: &OwnedFd) -> String {
+    match tcp_address(fd) {
+        Ok(Some(addr)) => addr.to_string(),
+        _ => "?".to_owned(),
+    }
+}
+
+fn shown(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// For a reload's check: binds the TCP socket `name` at `wanted` when it listens
+/// elsewhere, to be put in place by [`apply_moves`] once the reload is accepted (or
+/// dropped by [`discard_moves`]). Nothing happens in a worker, nor for a socket this
+/// process may not move (said in the log). An address that cannot be bound is the
+/// error that refuses the reload.
+pub(crate) fn prepare_move(name: &str, wanted: &[SocketAddr], backlog: u32) -> io::Result<()> {
+    let sockets = lock(sockets());
+    let Some(fd) = sockets.get(name) else {
+        return Ok(());
+    };
+    if IS_WORKER.get().copied().unwrap_or(false) || is_at(fd, wanted) {
+        lock(&MOVING).remove(name);
+        return Ok(());
+    }
+    if !movable(name) {
+        tracing::warn!(socket = name, at = %local_address(fd), configured = %shown(wanted), "the socket stays where it is: systemd bound it there");
+        return Ok(());
+    }
+    let fresh = bind_tcp(wanted, backlog).map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot listen on {}: {err}", shown(wanted)),
+        )
+    })?;
+    lock(&MOVING).insert(name.to_owned(), fresh);
+    Ok(())
+}
+
+/// The reload was accepted: the sockets bound by [`prepare_move`] replace the old ones,
+/// which are retired.
+pub(crate) fn apply_moves() {
+    let moving = std::mem::take(&mut *lock(&MOVING));
+    let mut sockets = lock(sockets());
+    for (name, fresh) in moving {
+        tracing::info!(socket = %name, to = %local_address(&fresh), "listening socket moved: the new workers listen there");
+        if let Some(old) = sockets.insert(name.clone(), fresh) {
+            lock(&RETIRED).push((name, old));
+        }
+    }
+}
+
+/// A new descriptor of the TCP socket shared under `name` now, and its address; `None`
+/// when no TCP socket is shared under that name.
+pub(crate) fn shared_tcp(name: &str) -> io::Result<Option<(TcpListener, SocketAddr)>> {
+    let sockets = lock(sockets());
+    let Some(fd) = sockets.get(name) else {
+        return Ok(None);
+    };
+    let Some(addr) = tcp_address(fd)? else {
+        return Ok(None);
+    };
+    Ok(Some((TcpListener::from(fd.try_clone()?), addr)))
+}
+
+/// The reload was refused: the sockets bound for it are closed.
+pub(crate) fn discard_moves() {
+    lock(&MOVING).clear();
+}
+
+/// Closes the sockets whose address moved, now that the processes that served on them
+/// were asked to stop: a client that connects there is refused at once, rather than
+/// left in a backlog no one accepts from.
+pub(crate) fn close_retired() {
+    for (name, old) in std::mem::take(&mut *lock(&RETIRED)) {
+        let _ = net::shutdown(&old, net::Shutdown::Read);
+        tracing::info!(socket = %name, at = %local_address(&old), "old listening socket closed");
+    }
 }
 
 /// Stops the TCP sockets this process bound from listening, for every process that
@@ -213,10 +364,10 @@ fn backlog_arg(backlog: u32) -> io::Result<i32> {
     Ok(i32::try_from(backlog).unwrap_or(i32::MAX))
 }
 
-fn bind_tcp(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<OwnedFd> {
+fn bind_tcp(addrs: &[SocketAddr], backlog: u32) -> io::Result<OwnedFd> {
     let backlog = backlog_arg(backlog)?;
     let mut last_error = None;
-    for addr in addr.to_socket_addrs()? {
+    for &addr in addrs {
         let family = match addr {
             SocketAddr::V4(_) => net::AddressFamily::INET,
             SocketAddr::V6(_) => net::AddressFamily::INET6,
@@ -403,6 +554,8 @@ pub(crate) unsafe fn remove_env() {
 }
 
 fn inherited() -> BTreeMap<String, OwnedFd> {
+    let _ = IS_WORKER
+        .set(std::env::var_os(LISTEN_ENV).is_some() && std::env::var_os(OWN_ENV).is_none());
     let mut found = BTreeMap::new();
     for (name, fd) in from_parent().into_iter().chain(from_systemd()) {
         // SAFETY: borrowed only for fcntl, which fails cleanly on a closed descriptor.

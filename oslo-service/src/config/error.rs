@@ -105,6 +105,18 @@ pub enum ConfigError {
         message: String,
     },
 
+    /// A server that follows its address in the configuration cannot listen where a
+    /// reload moves it: the reload is refused, and the old address serves on.
+    #[error("server {server} cannot listen on {address}: {reason}")]
+    Listen {
+        /// The server (its shared socket's name).
+        server: String,
+        /// The address the configuration gives.
+        address: String,
+        /// Why it cannot be bound.
+        reason: String,
+    },
+
     /// `--namespace` names no registered namespace.
     #[error("unknown namespace {0}; known namespaces: {1}")]
     UnknownNamespace(String, String),

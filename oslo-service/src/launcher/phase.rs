@@ -90,6 +90,11 @@ impl Phase {
         match reread {
             Ok((changed, mutated)) => {
                 tracing::info!(changed, "configuration reloaded");
+                // A mutate keeps every process: a moved address waits for a reload.
+                match method {
+                    RestartMethod::Reload => crate::net::apply_moves(),
+                    RestartMethod::Mutate => crate::net::discard_moves(),
+                }
                 crate::metrics::reloaded(true, conf.generation());
                 if let Some(span) = &mut span {
                     span.number(
@@ -125,6 +130,7 @@ impl Phase {
                 true
             }
             Err(err) => {
+                crate::net::discard_moves();
                 tracing::error!(error = %err.one_line(), "reload refused, keeping the running configuration");
                 crate::metrics::reloaded(false, conf.generation());
                 if let Some(span) = &mut span {

@@ -48,6 +48,8 @@ impl Role {
         crate::service::mark_ready();
         match self {
             Role::Standalone => {
+                // Its services serve where a reload or an upgrade moved them.
+                crate::net::close_retired();
                 // The successor of an upgrade takes over from its predecessor here.
                 upgrade::announce_ready();
                 systemd::notify_ready_with_status(&Phase::status(conf, "running"));

@@ -3,7 +3,7 @@
 //! reset re-reads `max_header_line`.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,7 +21,7 @@ use super::handler::Shared;
 use super::listener::{Accepting, Bound, UnixSocket};
 use super::settings::Settings;
 use super::tls;
-use crate::config::Config;
+use crate::config::{Config, ConfigError, Snapshot};
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 use crate::service::{Context, ServiceBase};
@@ -63,6 +63,9 @@ pub struct Server<S> {
     name: String,
     app: S,
     bound: Bound,
+    /// The socket a reload moved the server to (see [`ServerBuilder::follow_address`]),
+    /// taken at the start after it.
+    moved: Mutex<Option<Bound>>,
     pool_size: Option<usize>,
     max_url_len: usize,
     max_body_size: Option<u64>,
@@ -97,6 +100,23 @@ pub struct ServerBuilder<S> {
     max_body_size: Option<u64>,
     unix: Option<UnixSocket>,
     ssl: Option<Config>,
+    follow: Option<Follow>,
+}
+
+/// Where a server's address comes from, read again at each reload.
+type AddressOf = dyn Fn(&Snapshot) -> std::result::Result<(String, u16), ConfigError> + Send + Sync;
+
+/// A configuration and how to read a server's address in it.
+#[derive(Clone)]
+struct Follow {
+    conf: Config,
+    address: Arc<AddressOf>,
+}
+
+impl fmt::Debug for Follow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Follow")
+    }
 }
 
 impl<S> Server<S> {
@@ -115,6 +135,7 @@ impl<S> Server<S> {
             max_body_size: None,
             unix: None,
             ssl: None,
+            follow: None,
         }
     }
 
@@ -126,7 +147,10 @@ impl<S> Server<S> {
     /// The TCP address it listens on, with the port chosen when 0 was asked for; `None`
     /// on a UNIX socket.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.bound.local_addr()
+        match &*self.moved.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(moved) => moved.local_addr(),
+            None => self.bound.local_addr(),
+        }
     }
 
     /// The UNIX socket file it listens on, if any.
@@ -198,6 +222,40 @@ impl<S> ServerBuilder<S> {
         self
     }
 
+    /// Reads the host and port from `conf` with `address`, instead of
+    /// [`host`](Self::host) and [`port`](Self::port): when the server is built, and
+    /// again at each SIGHUP. A reload that changes them binds the new address in the
+    /// launcher's top process before the reload is accepted (one that cannot be bound
+    /// refuses the reload, and the old address serves on); the new generation of
+    /// workers, or the server's restart in a single process, serves there, and the old
+    /// socket is closed once the workers on it were asked to stop. An upgrade
+    /// (SIGUSR2) moves the address whether or not the server follows it: its new
+    /// executable reads the files anew.
+    ///
+    /// ```no_run
+    /// use oslo::config::Snapshot;
+    /// # fn demo(conf: &oslo::Config) -> oslo::Result<()> {
+    /// # let app = axum::Router::new();
+    /// let server = oslo::wsgi::Server::builder("api", app)
+    ///     .follow_address(conf, |values: &Snapshot| {
+    ///         let host = values.get::<String>("api", "host")?.unwrap_or_default();
+    ///         let port = values.get::<u16>("api", "port")?.unwrap_or(8080);
+    ///         Ok((host, port))
+    ///     })
+    ///     .bind()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn follow_address<F>(mut self, conf: &Config, address: F) -> Self
+    where
+        F: Fn(&Snapshot) -> std::result::Result<(String, u16), ConfigError> + Send + Sync + 'static,
+    {
+        self.follow = Some(Follow {
+            conf: conf.clone(),
+            address: Arc::new(address),
+        });
+        self
+    }
+
     /// Binds the socket (or takes the one the parent or systemd passed under the
     /// server's name) and logs where it listens.
     ///
@@ -205,7 +263,17 @@ impl<S> ServerBuilder<S> {
     ///
     /// A backlog or pool size of 0, a socket that cannot be bound, or `[ssl]` files
     /// that do not load.
-    pub fn bind(self) -> Result<Server<S>> {
+    pub fn bind(mut self) -> Result<Server<S>> {
+        if let Some(follow) = &self.follow {
+            (self.host, self.port) = (follow.address)(&follow.conf.snapshot())?;
+            if self.unix.is_none() {
+                let (name, backlog) = (self.name.clone(), self.backlog);
+                let address = Arc::clone(&follow.address);
+                follow.conf.add_reload_check(move |values| {
+                    prepare_move(&name, backlog, &*address, values)
+                });
+            }
+        }
         if self.pool_size == Some(0) {
             return Err(Error::Launch(format!(
                 "server {}: the pool size must be at least 1",
@@ -247,6 +315,7 @@ impl<S> ServerBuilder<S> {
             name: self.name,
             app: self.app,
             bound,
+            moved: Mutex::new(None),
             pool_size: self.pool_size,
             max_url_len: self.max_url_len,
             max_body_size: self.max_body_size,
@@ -256,7 +325,44 @@ impl<S> ServerBuilder<S> {
     }
 }
 
+/// A reload's check for a server that follows its address: binds the new one, if it
+/// moved, for the launcher to put in place once the reload is accepted.
+fn prepare_move(
+    name: &str,
+    backlog: u32,
+    address: &AddressOf,
+    values: &Snapshot,
+) -> std::result::Result<(), ConfigError> {
+    let (host, port) = address(values)?;
+    let refused = |reason: String| ConfigError::Listen {
+        server: name.to_owned(),
+        address: format!("{host}:{port}"),
+        reason,
+    };
+    let wanted: Vec<SocketAddr> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|err| refused(err.to_string()))?
+        .collect();
+    crate::net::prepare_move(name, &wanted, backlog).map_err(|err| refused(err.to_string()))
+}
+
 impl<S> Server<S> {
+    /// A listener for one start, on the socket the server's name is shared under now:
+    /// the one a reload moved it to, if it moved.
+    fn accepting(&self) -> std::io::Result<Accepting> {
+        if let Bound::Tcp(_, at) = &self.bound {
+            if let Some((listener, now)) = crate::net::shared_tcp(&self.name)? {
+                if now != *at {
+                    let moved = Bound::Tcp(listener, now);
+                    let accepting = moved.accepting();
+                    *self.moved.lock().unwrap_or_else(|p| p.into_inner()) = Some(moved);
+                    return accepting;
+                }
+            }
+        }
+        self.bound.accepting()
+    }
+
     /// The certificate and key of `[ssl]`, read now, when the server serves TLS.
     fn tls_acceptor(&self, conf: &Config) -> Result<Option<tls::Acceptor>> {
         if !self.use_ssl {
@@ -277,7 +383,7 @@ where
     fn start<'a>(&'a self, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let settings = Arc::new(Settings::read(cx.conf(), self.pool_size)?);
-            let accepting = self.bound.accepting().map_err(|err| {
+            let accepting = self.accepting().map_err(|err| {
                 Error::io(
                     format!("server {} cannot accept on {}", self.name, self.bound),
                     err,

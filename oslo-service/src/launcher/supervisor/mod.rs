@@ -215,6 +215,9 @@ impl Supervisor {
                     let workers = self.pool.workers().values().filter(|w| !w.retiring).count();
                     tracing::info!(workers, "all workers ready");
                     self.phase.enter(LauncherState::Running);
+                    // The old generation was asked to stop: a moved address's old
+                    // socket refuses clients from now on.
+                    crate::net::close_retired();
                     // The successor of an upgrade takes over from its predecessor here.
                     upgrade::announce_ready();
                     systemd::notify_ready_with_status(&status);
