@@ -640,3 +640,17 @@ fn a_port_moved_by_sighup_is_served_by_the_new_workers_and_the_old_one_closed() 
         assert_eq!(get(new, "/v1/whoami").unwrap().status, 200);
     }
 }
+
+#[test]
+fn a_port_moved_by_sighup_in_a_single_process_is_served_at_the_restart() {
+    let (old, new) = (free_port(), free_port());
+    let config = |port: u16| format!("[api]\nport = {port}\nworkers = 1\n");
+    let (service, port) = support::start_listening(API, &config(old));
+    assert_eq!(port, old);
+    service.rewrite_config(&config(new));
+    service.signal(Signal::HUP);
+    service.expect_notify("RELOADING=1");
+    service.expect_notify("READY=1");
+    assert_eq!(get(new, "/v1/whoami").unwrap().status, 200);
+    assert!(refused(old), "{}", service.log());
+}

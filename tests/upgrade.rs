@@ -277,3 +277,46 @@ fn the_pid_file_moves_to_the_successor_and_the_old_pid_to_oldbin_until_it_exits(
         .collect();
     assert_eq!(names, ["api"], "{}", service.log());
 }
+
+#[test]
+fn an_upgrade_binds_a_moved_port_and_the_old_one_is_refused_once_the_old_parent_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = installed(dir.path());
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (old_port, new_port) = (free(), free());
+    let config = |port: u16| {
+        format!(
+            "[DEFAULT]\ngraceful_shutdown_timeout = 30\n[api]\nport = {port}\nworkers = 2\ndebug_routes = true\n"
+        )
+    };
+    let command = std::process::Command::new(&exe);
+    let mut service = Service::start_command(command, &config(old_port), Stdout::Null, None);
+    service.expect_notify("READY=1");
+    assert_eq!(listening_port(&service.log()), old_port);
+    let load = Load::start(old_port, 4);
+    support::wait_until("answers under load", || load.answered() > 20);
+
+    service.rewrite_config(&config(new_port));
+    deploy(&exe, 1);
+    service.signal(Signal::USR2);
+    let successor = support::Successor::named_in(&service.expect_notify("MAINPID="));
+    service.expect_notify("READY=1");
+    let answer = support::http::get(new_port, "/v1/whoami").unwrap();
+    assert_eq!(answer.status, 200, "{}", service.log());
+
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+    let refused = std::net::TcpStream::connect(("127.0.0.1", old_port))
+        .is_err_and(|err| err.kind() == std::io::ErrorKind::ConnectionRefused);
+    assert!(refused, "the old port still accepts\n{}", service.log());
+    let seen = load.finish();
+    // Clients of the old port are refused once their connection closes: none of the
+    // requests in flight failed.
+    assert!(seen.failures.is_empty(), "{:?}", seen.failures);
+    successor.terminate();
+}
