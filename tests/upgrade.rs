@@ -320,3 +320,86 @@ fn an_upgrade_binds_a_moved_port_and_the_old_one_is_refused_once_the_old_parent_
     assert!(seen.failures.is_empty(), "{:?}", seen.failures);
     successor.terminate();
 }
+
+/// `--upgrade PID`, run with the build under test.
+fn ask_upgrade(pid: u32) -> std::process::Command {
+    let mut command = std::process::Command::new(API);
+    command
+        .arg("--upgrade")
+        .arg(pid.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+#[test]
+fn the_upgrade_flag_waits_for_the_outcome_and_exits_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = installed(dir.path());
+    let config = "[DEFAULT]\ngraceful_shutdown_timeout = 2\n[api]\nport = 0\nworkers = 2\n";
+    let mut service = Service::start(&exe.to_string_lossy(), config, Stdout::Null);
+    service.expect_notify("READY=1");
+    let old = service.pid();
+
+    // A new executable that exits at once: 1, and why.
+    replace_executable(&exe, b"#!/bin/sh\nexit 3\n");
+    let failed = ask_upgrade(old).output().unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("exited with status 3 before it was ready"),
+        "{stderr}"
+    );
+    let notes = service.notifications_for(Duration::from_millis(200));
+    assert!(
+        notes.iter().any(|n| n.contains("STATUS=upgrade failed: ")),
+        "{notes:?}"
+    );
+
+    // One that never gets ready, and a second request meanwhile: refused at once.
+    replace_executable(&exe, b"#!/bin/sh\nexec sleep 600\n");
+    let first = ask_upgrade(old).spawn().unwrap();
+    service.wait_for_log("caught signal, started the executable on disk", 2);
+    let second = ask_upgrade(old).output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("an upgrade is under way already"),
+        "{stderr}"
+    );
+    let first = first.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("was not ready within graceful_shutdown_timeout"),
+        "{stderr}"
+    );
+
+    // A good build: 0 once it is ready and the old parent has exited.
+    deploy(&exe, 1);
+    let upgraded = ask_upgrade(old).output().unwrap();
+    let stdout = String::from_utf8_lossy(&upgraded.stdout);
+    assert!(
+        upgraded.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&upgraded.stderr)
+    );
+    assert!(
+        !alive(old),
+        "the old parent still runs when --upgrade said so"
+    );
+    let successor = support::Successor::named_in(&service.expect_notify("MAINPID="));
+    assert!(
+        stdout.contains(&format!("upgraded: process {} serves", successor.0)),
+        "{stdout}"
+    );
+    let ready = service.expect_notify("READY=1");
+    assert!(ready.contains("(upgraded)"), "{ready}");
+    assert_eq!(exit_code(service.wait_exit()), 0, "{}", service.log());
+
+    // A pid that is no service of ours: 1, and why.
+    let stranger = ask_upgrade(std::process::id()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&stranger.stderr);
+    assert_eq!(stranger.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("takes no upgrade requests"), "{stderr}");
+}

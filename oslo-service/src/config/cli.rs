@@ -27,6 +27,13 @@ pub enum Invocation {
     /// `--check-config`: read the configuration of this command line as a start would,
     /// check it, say what is wrong, and exit.
     CheckConfig(CommandLine),
+    /// `--upgrade PID`: ask the running top process `PID` for a binary upgrade, wait
+    /// until it is over, and exit 0 once the new executable is ready and the old one
+    /// gone, 1 (with the reason) when it failed.
+    Upgrade {
+        /// The top process to upgrade.
+        pid: u32,
+    },
 }
 
 /// A command line that asks to run the service.
@@ -164,6 +171,9 @@ impl Invocation {
                 .map(|values| values.cloned().collect())
                 .unwrap_or_default()
         };
+        if let Some(&pid) = matches.get_one::<u32>(UPGRADE) {
+            return Ok((Invocation::Upgrade { pid }, matches));
+        }
         if matches.get_flag(GENERATE) {
             return Ok((
                 Invocation::GenerateConfig {
@@ -223,6 +233,7 @@ const PID_FILE: &str = "pid-file";
 const GENERATE: &str = "generate-config";
 const CHECK: &str = "check-config";
 const NAMESPACE: &str = "namespace";
+const UPGRADE: &str = "upgrade";
 const VERSION: &str = "version";
 
 /// The options of `groups` (and the runtime's) that are command-line flags.
@@ -281,6 +292,15 @@ fn with_service_args(command: clap::Command, specs: &[&'static OptionSpec]) -> c
                 .action(ArgAction::SetTrue)
                 .conflicts_with(GENERATE)
                 .help("Read the configuration as a start would, check every option, say what is wrong (exit 1) or that it is fine (exit 0), and start nothing"),
+        )
+        .arg(
+            Arg::new(UPGRADE)
+                .long(UPGRADE)
+                .value_name("PID")
+                .value_parser(clap::value_parser!(u32).range(1..=i64::from(i32::MAX)))
+                .action(ArgAction::Set)
+                .conflicts_with_all([GENERATE, CHECK])
+                .help("Ask the running top process PID (systemd's $MAINPID) for a binary upgrade, as SIGUSR2 does, and wait: exit 0 once the new executable is ready and the old process gone, 1 with the reason when the upgrade failed"),
         )
         .arg(
             Arg::new(NAMESPACE)

@@ -145,6 +145,9 @@ where
             );
             return ExitCode::SUCCESS;
         }
+        Ok((Invocation::Upgrade { pid }, _)) => {
+            return crate::launcher::request_upgrade(spec.name, pid);
+        }
         Ok((Invocation::CheckConfig(line), _)) => {
             let line = line.or_search(spec.project.unwrap_or(spec.name), &program());
             return check::run(spec.name, line.sources, spec.options);

@@ -8,6 +8,7 @@ use super::phase::{LauncherState, Phase};
 use super::role::{Role, runtime_options};
 use super::services::{RestartMethod, Services};
 use super::upgrade::{self, Outcome, Successor};
+use super::upgrade_requests;
 use super::worker::parent_died;
 use crate::backdoor::Console;
 use crate::config::{Config, RuntimeOptions};
@@ -133,6 +134,11 @@ impl ServiceLauncher {
             ),
             Role::Worker(_) => (None, None),
         };
+        // `--upgrade PID` asks the top process.
+        let _upgrade_requests = match &role {
+            Role::Standalone => upgrade_requests::listen(),
+            Role::Worker(_) => None,
+        };
 
         // Before the services: their cluster tasks claim their runs through it.
         // A worker asks its parent, the host's member, to claim its cluster tasks' runs.
@@ -180,6 +186,7 @@ impl ServiceLauncher {
                     let pid = successor.take().map(|s| s.pid());
                     match outcome {
                         Outcome::Ready => {
+                            upgrade_requests::succeeded(pid);
                             // The successor answers the probes on the shared socket
                             // from now on; this process's "stopping" must not.
                             health.take();
@@ -187,6 +194,7 @@ impl ServiceLauncher {
                         }
                         Outcome::Failed(reason) => {
                             tracing::error!(successor = pid, %reason, "upgrade failed, serving on");
+                            upgrade_requests::failed(&reason);
                         }
                     }
                     continue;
@@ -196,6 +204,7 @@ impl ServiceLauncher {
                 Some(SignalEvent::Interrupt) | None => return Err(Error::Interrupted),
                 Some(SignalEvent::Upgrade) if successor.is_some() => {
                     tracing::warn!("an upgrade is under way already");
+                    upgrade_requests::refused("an upgrade is under way already");
                 }
                 Some(SignalEvent::Upgrade) => {
                     match Successor::start(options.graceful_shutdown_timeout) {
@@ -206,9 +215,13 @@ impl ServiceLauncher {
                                 "caught signal, started the executable on disk"
                             );
                             successor = Some(started);
+                            upgrade_requests::started();
                         }
                         Err(err) => {
-                            tracing::error!(error = %err, "upgrade failed: cannot start the executable on disk, serving on")
+                            tracing::error!(error = %err, "upgrade failed: cannot start the executable on disk, serving on");
+                            upgrade_requests::refused(&format!(
+                                "cannot start the executable on disk: {err}"
+                            ));
                         }
                     }
                 }

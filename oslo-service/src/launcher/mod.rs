@@ -55,11 +55,13 @@ mod services;
 mod spawn;
 mod supervisor;
 mod upgrade;
+mod upgrade_requests;
 mod worker;
 
 pub use in_process::ServiceLauncher;
 pub use process::{LauncherHandle, ProcessLauncher};
 pub use services::{RestartMethod, Services};
+pub(crate) use upgrade_requests::request as request_upgrade;
 pub(crate) use worker::parent_values;
 pub(crate) use worker::thread_share as worker_thread_share;
 pub use worker::{WorkerId, current_worker};

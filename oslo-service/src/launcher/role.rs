@@ -51,8 +51,11 @@ impl Role {
                 // Its services serve where a reload or an upgrade moved them.
                 crate::net::close_retired();
                 // The successor of an upgrade takes over from its predecessor here.
-                upgrade::announce_ready();
-                systemd::notify_ready_with_status(&Phase::status(conf, "running"));
+                let status = match upgrade::announce_ready() {
+                    true => "running (upgraded)",
+                    false => "running",
+                };
+                systemd::notify_ready_with_status(&Phase::status(conf, status));
             }
             Role::Worker(link) => link.report_ready(),
         }

@@ -91,14 +91,15 @@ pub(super) fn has_predecessor() -> bool {
 
 /// In a successor, once it is ready (its services started, or all its workers), right
 /// before it says `READY=1`: takes over as systemd's main process and tells the
-/// predecessor, which then drains and exits. Does nothing anywhere else, or twice.
-pub(crate) fn announce_ready() {
+/// predecessor, which then drains and exits. Does nothing anywhere else, or twice;
+/// whether it did, for systemd's status.
+pub(crate) fn announce_ready() -> bool {
     let link = PREDECESSOR
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take();
     let Some(mut link) = link else {
-        return;
+        return false;
     };
     // Before the predecessor hears of it: it then moves its own pid to `PATH.oldbin`.
     crate::pidfile::write_when_ready();
@@ -107,6 +108,7 @@ pub(crate) fn announce_ready() {
         Ok(()) => tracing::info!("ready: the previous executable stops now"),
         Err(err) => tracing::warn!(error = %err, "cannot tell the previous executable"),
     }
+    true
 }
 
 /// How an upgrade ended, for the predecessor.

@@ -21,6 +21,7 @@ use super::phase::{LauncherState, Phase};
 use super::services::{RestartMethod, Services};
 use super::spawn::{self, WorkerSpec};
 use super::upgrade::{self, Outcome, Successor};
+use super::upgrade_requests;
 use crate::backdoor::{Console, WorkerView};
 use crate::config::{Config, RuntimeOptions};
 use crate::error::{Error, Result};
@@ -128,6 +129,8 @@ impl Supervisor {
         let (asker, mut health_asks) = tokio::sync::mpsc::channel(8);
         crate::health::supervised_by(asker);
         let mut health = crate::health::serve(&self.conf)?;
+        // `--upgrade PID` asks here.
+        let _upgrade_requests = upgrade_requests::listen();
         // The parent is the host's member; its workers claim cluster tasks on its
         // membership.
         crate::coordination::start(&self.conf, None)?;
@@ -184,6 +187,7 @@ impl Supervisor {
                     let pid = self.successor.take().map(|s| s.pid());
                     match outcome {
                         Outcome::Ready => {
+                            upgrade_requests::succeeded(pid);
                             // The successor answers the probes on the shared socket
                             // from now on; this process's "stopping" must not.
                             health.take();
@@ -191,6 +195,7 @@ impl Supervisor {
                         }
                         Outcome::Failed(reason) => {
                             tracing::error!(successor = pid, %reason, "upgrade failed, serving on");
+                            upgrade_requests::failed(&reason);
                         }
                     }
                 }
@@ -219,7 +224,10 @@ impl Supervisor {
                     // socket refuses clients from now on.
                     crate::net::close_retired();
                     // The successor of an upgrade takes over from its predecessor here.
-                    upgrade::announce_ready();
+                    let status = match upgrade::announce_ready() {
+                        true => format!("{status} (upgraded)"),
+                        false => status,
+                    };
                     systemd::notify_ready_with_status(&status);
                 }
             }

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::launcher::phase::LauncherState;
 use crate::launcher::protocol::DRAIN;
 use crate::launcher::upgrade::Successor;
+use crate::launcher::upgrade_requests;
 use crate::signals::{SignalEvent, SignalLoop};
 use crate::systemd;
 
@@ -26,10 +27,15 @@ impl Supervisor {
                 successor = successor.pid(),
                 "an upgrade is under way already"
             );
+            upgrade_requests::refused("an upgrade is under way already");
             return;
         }
         if self.phase.state() != LauncherState::Running {
             tracing::warn!(state = ?self.phase.state(), "no upgrade until the workers are ready");
+            upgrade_requests::refused(&format!(
+                "no upgrade until the workers are ready (the launcher is {:?})",
+                self.phase.state()
+            ));
             return;
         }
         match Successor::start(self.options.graceful_shutdown_timeout) {
@@ -40,9 +46,11 @@ impl Supervisor {
                     "caught signal, started the executable on disk"
                 );
                 self.successor = Some(successor);
+                upgrade_requests::started();
             }
             Err(err) => {
-                tracing::error!(error = %err, "upgrade failed: cannot start the executable on disk, serving on")
+                tracing::error!(error = %err, "upgrade failed: cannot start the executable on disk, serving on");
+                upgrade_requests::refused(&format!("cannot start the executable on disk: {err}"));
             }
         }
     }
