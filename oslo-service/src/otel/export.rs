@@ -12,12 +12,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::queue::Queue;
+use super::queue::{MAX_BATCH, Queue};
 use super::settings::Settings;
 use super::{Finished, proto};
 
-/// Spans sent in one POST at most.
-pub(super) const MAX_BATCH: usize = 512;
 /// How long a span waits in the queue at most before it is sent (a batch not full).
 const INTERVAL: Duration = Duration::from_secs(1);
 /// How long one POST may take, connection included; its spans are dropped after.

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 use super::Finished;
-use super::export::MAX_BATCH;
+
+/// Spans sent in one POST at most: the exporter is woken when that many are queued.
+pub(super) const MAX_BATCH: usize = 512;
 
 /// Spans waiting to be sent at most; more are dropped.
 pub(super) const CAPACITY: usize = 4096;
