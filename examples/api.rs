@@ -19,8 +19,9 @@
 //! (examples/api-paste.ini: the health check, a request-id filter, the routes); with
 //! `[ssl] cert_file` and `key_file` it serves TLS.
 //! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/block/{ms}` (blocks the worker's
-//! thread), `/debug/panic`, `/debug/upload` and `/debug/bytes/{n}`, for trying the
-//! server's limits, the heartbeat and the graceful stop with curl.
+//! thread), `/debug/panic`, `/debug/upload`, `/debug/bytes/{n}` and `/debug/read/{path}`
+//! (whether the worker can read a file, as `[DEFAULT] user` lets it), for trying the
+//! server's limits, the heartbeat, the graceful stop and the workers' user with curl.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,7 +159,8 @@ fn app(debug_routes: bool) -> Router {
             .route("/debug/block/{ms}", get(block))
             .route("/debug/panic", get(panics))
             .route("/debug/upload", post(upload))
-            .route("/debug/bytes/{n}", get(bytes));
+            .route("/debug/bytes/{n}", get(bytes))
+            .route("/debug/read/{*path}", get(read_file));
     }
     routes.with_state(AppState::default())
 }
@@ -291,6 +293,18 @@ async fn panics() -> &'static str {
 /// `n` bytes (at most 256 MiB) of `x`.
 async fn bytes(Path(n): Path<usize>) -> Vec<u8> {
     vec![b'x'; n.min(256 << 20)]
+}
+
+/// Whether this worker can read the file at `/path` (as `[DEFAULT] user` makes it):
+/// its size, or the error, never its contents.
+async fn read_file(Path(path): Path<String>) -> (StatusCode, String) {
+    match std::fs::read(format!("/{path}")) {
+        Ok(bytes) => (StatusCode::OK, format!("read {} bytes\n", bytes.len())),
+        Err(err) => (
+            StatusCode::FORBIDDEN,
+            format!("cannot read /{path}: {err}\n"),
+        ),
+    }
 }
 
 async fn upload(body: axum::body::Bytes) -> String {

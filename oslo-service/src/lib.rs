@@ -101,6 +101,7 @@ mod otel;
 #[path = "otel/absent.rs"]
 mod otel;
 mod pidfile;
+mod privileges;
 mod proctitle;
 pub mod signals;
 pub mod systemd;

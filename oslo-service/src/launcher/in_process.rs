@@ -107,6 +107,14 @@ impl ServiceLauncher {
         let mut signals =
             signals.map_err(|err| Error::io("cannot install signal handlers", err))?;
         let mut options = runtime_options(&self.conf, &role)?;
+        // This process keeps root for its reloads and upgrades (binding again, reopening
+        // its log): only worker processes take another user.
+        if matches!(role, Role::Standalone) && crate::privileges::workers().is_some() {
+            tracing::warn!(
+                uid = rustix::process::geteuid().as_raw(),
+                "user and group apply to worker processes only: this service runs in one process, as it was started"
+            );
+        }
         if let Role::Worker(link) = &role {
             link.watch_parent()
                 .map_err(|err| Error::io("cannot watch the parent process", err))?;
