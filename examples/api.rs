@@ -20,8 +20,9 @@
 //! `[ssl] cert_file` and `key_file` it serves TLS.
 //! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/block/{ms}` (blocks the worker's
 //! thread), `/debug/panic`, `/debug/upload`, `/debug/bytes/{n}` and `/debug/read/{path}`
-//! (whether the worker can read a file, as `[DEFAULT] user` lets it), for trying the
-//! server's limits, the heartbeat, the graceful stop and the workers' user with curl.
+//! (whether the worker can read a file, as `[DEFAULT] user` lets it) and `/debug/orphan`
+//! (a background `sleep` left to the namespace's init), for trying the server's limits,
+//! the heartbeat, the graceful stop, the workers' user and PID 1 with curl.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -160,7 +161,8 @@ fn app(debug_routes: bool) -> Router {
             .route("/debug/panic", get(panics))
             .route("/debug/upload", post(upload))
             .route("/debug/bytes/{n}", get(bytes))
-            .route("/debug/read/{*path}", get(read_file));
+            .route("/debug/read/{*path}", get(read_file))
+            .route("/debug/orphan", get(orphan));
     }
     routes.with_state(AppState::default())
 }
@@ -304,6 +306,26 @@ async fn read_file(Path(path): Path<String>) -> (StatusCode, String) {
             StatusCode::FORBIDDEN,
             format!("cannot read /{path}: {err}\n"),
         ),
+    }
+}
+
+/// Leaves an orphan behind: a shell that starts `sleep 600` in the background and
+/// exits at once, so that the sleep is adopted by the init of the namespace (PID 1 in
+/// a container). Its pid, as this namespace numbers it.
+async fn orphan() -> (StatusCode, String) {
+    let run = std::process::Command::new("sh")
+        .args(["-c", "sleep 600 >/dev/null 2>&1 </dev/null & echo $!"])
+        .output();
+    match run {
+        Ok(out) if out.status.success() => (
+            StatusCode::OK,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ),
+        Ok(out) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{}\n", out.status),
+        ),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
     }
 }
 

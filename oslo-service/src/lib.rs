@@ -95,6 +95,7 @@ pub mod metrics;
 #[path = "metrics/absent.rs"]
 mod metrics;
 pub mod net;
+mod orphans;
 #[cfg(feature = "otel")]
 mod otel;
 #[cfg(not(feature = "otel"))]

@@ -266,10 +266,14 @@ impl ServiceLauncher {
                     self.shutdown(&mut signals, &options).await?;
                     return Err(Error::StoppedBySignal { signal: "SIGHUP" });
                 }
+                // Only PID 1 listens for it: the orphans it adopted, not the successor
+                // its upgrade waits for.
+                Some(SignalEvent::ChildExited) => {
+                    let successor = successor.as_ref().map(Successor::pid);
+                    crate::orphans::reap(|pid| successor == Some(pid));
+                }
                 // Only a parent of workers listens for these.
-                Some(
-                    SignalEvent::ChildExited | SignalEvent::AddWorker | SignalEvent::RemoveWorker,
-                ) => {}
+                Some(SignalEvent::AddWorker | SignalEvent::RemoveWorker) => {}
             }
         }
     }
