@@ -19,8 +19,10 @@
 //! (examples/api-paste.ini: the health check, a request-id filter, the routes); with
 //! `[ssl] cert_file` and `key_file` it serves TLS.
 //! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/block/{ms}` (blocks the worker's
-//! thread), `/debug/panic`, `/debug/upload` and `/debug/bytes/{n}`, for trying the
-//! server's limits, the heartbeat and the graceful stop with curl.
+//! thread), `/debug/panic`, `/debug/upload`, `/debug/bytes/{n}` and `/debug/read/{path}`
+//! (whether the worker can read a file, as `[DEFAULT] user` lets it) and `/debug/orphan`
+//! (a background `sleep` left to the namespace's init), for trying the server's limits,
+//! the heartbeat, the graceful stop, the workers' user and PID 1 with curl.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,7 +160,9 @@ fn app(debug_routes: bool) -> Router {
             .route("/debug/block/{ms}", get(block))
             .route("/debug/panic", get(panics))
             .route("/debug/upload", post(upload))
-            .route("/debug/bytes/{n}", get(bytes));
+            .route("/debug/bytes/{n}", get(bytes))
+            .route("/debug/read/{*path}", get(read_file))
+            .route("/debug/orphan", get(orphan));
     }
     routes.with_state(AppState::default())
 }
@@ -291,6 +295,38 @@ async fn panics() -> &'static str {
 /// `n` bytes (at most 256 MiB) of `x`.
 async fn bytes(Path(n): Path<usize>) -> Vec<u8> {
     vec![b'x'; n.min(256 << 20)]
+}
+
+/// Whether this worker can read the file at `/path` (as `[DEFAULT] user` makes it):
+/// its size, or the error, never its contents.
+async fn read_file(Path(path): Path<String>) -> (StatusCode, String) {
+    match std::fs::read(format!("/{path}")) {
+        Ok(bytes) => (StatusCode::OK, format!("read {} bytes\n", bytes.len())),
+        Err(err) => (
+            StatusCode::FORBIDDEN,
+            format!("cannot read /{path}: {err}\n"),
+        ),
+    }
+}
+
+/// Leaves an orphan behind: a shell that starts `sleep 600` in the background and
+/// exits at once, so that the sleep is adopted by the init of the namespace (PID 1 in
+/// a container). Its pid, as this namespace numbers it.
+async fn orphan() -> (StatusCode, String) {
+    let run = std::process::Command::new("sh")
+        .args(["-c", "sleep 600 >/dev/null 2>&1 </dev/null & echo $!"])
+        .output();
+    match run {
+        Ok(out) if out.status.success() => (
+            StatusCode::OK,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ),
+        Ok(out) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{}\n", out.status),
+        ),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
+    }
 }
 
 async fn upload(body: axum::body::Bytes) -> String {

@@ -95,12 +95,14 @@ pub mod metrics;
 #[path = "metrics/absent.rs"]
 mod metrics;
 pub mod net;
+mod orphans;
 #[cfg(feature = "otel")]
 mod otel;
 #[cfg(not(feature = "otel"))]
 #[path = "otel/absent.rs"]
 mod otel;
 mod pidfile;
+mod privileges;
 mod proctitle;
 pub mod signals;
 pub mod systemd;

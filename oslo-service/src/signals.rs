@@ -98,8 +98,15 @@ impl SignalLoop {
     }
 
     /// For a launcher that runs its services in its own process, alone: SIGUSR2 (a
-    /// binary upgrade) besides SIGTERM, SIGINT and SIGHUP.
+    /// binary upgrade) besides SIGTERM, SIGINT and SIGHUP; as PID 1, SIGCHLD too (to
+    /// reap the orphans it adopts).
     pub(crate) fn install_standalone() -> io::Result<Self> {
+        if crate::orphans::is_init() {
+            return Self::install_for(
+                &[SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGCHLD],
+                SignalEvent::Upgrade,
+            );
+        }
         Self::install_for(&[SIGTERM, SIGINT, SIGHUP, SIGUSR2], SignalEvent::Upgrade)
     }
 

@@ -59,6 +59,19 @@ pub struct ServiceOptions {
     /// Up to this many seconds more, drawn for each worker.
     #[opt(default = 0, min = 0, max = 31536000)]
     pub max_worker_lifetime_jitter: u64,
+    /// User (a name or a uid) that worker processes run as, with the user's groups:
+    /// the parent, started as root, binds the sockets and then starts each worker as
+    /// this user. Unset, workers run as the parent does. Read at start.
+    #[opt()]
+    pub user: Option<String>,
+    /// Group (a name or a gid) that worker processes run as; the user's primary group
+    /// when unset. Read at start.
+    #[opt()]
+    pub group: Option<String>,
+    /// File mode creation mask of the service's processes, in octal (0o027 or 027);
+    /// unset keeps the one the service was started with. Read at start.
+    #[opt()]
+    pub umask: Option<String>,
 }
 
 /// Options of periodic tasks (`[DEFAULT]`, namespace `oslo.service.periodic_task`).

@@ -3,7 +3,8 @@
 //! declared group (types, bounds, choices, substitution), the runtime's own options
 //! that are checked at start (the console's address, the HTTP server's options and TLS
 //! files, `[coordination]`, `[metrics]`, the logging options), and the options no declaration
-//! knows, as warnings. Every error is said, each on its own line with its file and line:
+//! knows, as warnings; the workers' user and group are looked up. Every error is said,
+//! each on its own line with its file and line:
 //! the bad values of every group, then what the runtime's checks find in the groups that
 //! read. What a program checks in its own `main` is not run.
 
@@ -80,6 +81,7 @@ fn checks(conf: &Config) -> Vec<Result<(), ConfigError>> {
         crate::coordination::check(conf),
         crate::metrics::check(conf),
         crate::otel::check(conf),
+        crate::privileges::check(conf),
         crate::log::check(conf).map_err(|err| match err {
             crate::Error::Config(err) => err,
             other => ConfigError::CommandLine(other.to_string()),

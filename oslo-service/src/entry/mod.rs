@@ -184,6 +184,14 @@ where
             return ExitCode::FAILURE;
         }
     };
+    // Before the log file is made: the umask applies to it, and it is given to the
+    // workers' user.
+    if let Err(err) = crate::privileges::configure(&conf) {
+        for err in err.each() {
+            eprintln!("{}: {err}", spec.name);
+        }
+        return ExitCode::FAILURE;
+    }
     if let Err(err) = crate::log::setup(&conf, spec.name) {
         eprintln!("{}: {err}", spec.name);
         return ExitCode::FAILURE;

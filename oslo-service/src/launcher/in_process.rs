@@ -108,6 +108,14 @@ impl ServiceLauncher {
         let mut signals =
             signals.map_err(|err| Error::io("cannot install signal handlers", err))?;
         let mut options = runtime_options(&self.conf, &role)?;
+        // This process keeps root for its reloads and upgrades (binding again, reopening
+        // its log): only worker processes take another user.
+        if matches!(role, Role::Standalone) && crate::privileges::workers().is_some() {
+            tracing::warn!(
+                uid = rustix::process::geteuid().as_raw(),
+                "user and group apply to worker processes only: this service runs in one process, as it was started"
+            );
+        }
         if let Role::Worker(link) = &role {
             link.watch_parent()
                 .map_err(|err| Error::io("cannot watch the parent process", err))?;
@@ -271,10 +279,14 @@ impl ServiceLauncher {
                     self.shutdown(&mut signals, &options).await?;
                     return Err(Error::StoppedBySignal { signal: "SIGHUP" });
                 }
+                // Only PID 1 listens for it: the orphans it adopted, not the successor
+                // its upgrade waits for.
+                Some(SignalEvent::ChildExited) => {
+                    let successor = successor.as_ref().map(Successor::pid);
+                    crate::orphans::reap(|pid| successor == Some(pid));
+                }
                 // Only a parent of workers listens for these.
-                Some(
-                    SignalEvent::ChildExited | SignalEvent::AddWorker | SignalEvent::RemoveWorker,
-                ) => {}
+                Some(SignalEvent::AddWorker | SignalEvent::RemoveWorker) => {}
             }
         }
     }

@@ -76,11 +76,13 @@ pub(super) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
     for name in net::SYSTEMD_ENV {
         command.env_remove(name);
     }
-    // SAFETY: `prepare_worker` only makes async-signal-safe system calls (prctl,
-    // getppid, fcntl, signal, pthread_sigmask) on values computed before the fork; it
-    // allocates nothing.
+    // Looked up at start: the child only makes the calls.
+    let identity = crate::privileges::workers().cloned();
+    // SAFETY: `prepare_worker` only makes async-signal-safe system calls (setgroups,
+    // setgid, setuid, prctl, getppid, fcntl, signal, pthread_sigmask) on values
+    // computed before the fork; it allocates nothing.
     unsafe {
-        command.pre_exec(move || prepare_worker(parent, &inherit));
+        command.pre_exec(move || prepare_worker(parent, identity.as_ref(), &inherit));
     }
     let child = command.spawn()?;
     drop(worker_end);
@@ -91,7 +93,16 @@ pub(super) fn spawn(spec: WorkerSpec<'_>) -> io::Result<Spawned> {
 }
 
 /// Runs in the new process between fork and exec.
-fn prepare_worker(parent: Pid, inherit: &[RawFd]) -> io::Result<()> {
+fn prepare_worker(
+    parent: Pid,
+    identity: Option<&crate::privileges::Identity>,
+    inherit: &[RawFd],
+) -> io::Result<()> {
+    // `[DEFAULT] user` and `group`, before anything of the program runs here. First, as
+    // a change of user clears the parent-death signal.
+    if let Some(identity) = identity {
+        crate::privileges::become_identity(identity)?;
+    }
     // The kernel signals the worker when the parent dies; the setting survives exec.
     // Strictly, it fires when the forking *thread* ends, and a parent killed outright
     // ends its threads one by one: the worker may get the signal while its parent pid is

@@ -49,6 +49,8 @@ impl LogFile {
 impl Opened {
     fn at(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // The workers append to it as well, and may reopen it.
+        crate::privileges::hand_to_workers(&file)?;
         let meta = file.metadata()?;
         Ok(Opened {
             id: (meta.dev(), meta.ino()),

@@ -51,7 +51,7 @@ impl Supervisor {
         self.carry_out(actions);
     }
 
-    /// Collects every worker that exited and logs how.
+    /// Collects every worker that exited and logs how; as PID 1, every orphan too.
     pub(super) fn reap(&mut self) {
         let pids: Vec<i32> = self.pool.workers().keys().copied().collect();
         for pid in pids {
@@ -66,6 +66,12 @@ impl Supervisor {
                     self.exited(pid, None);
                 }
             }
+        }
+        // As a container's PID 1, the other children are orphans it adopted.
+        if crate::orphans::is_init() {
+            let successor = self.successor.as_ref().map(|s| s.pid());
+            let workers = self.pool.workers();
+            crate::orphans::reap(|pid| workers.contains_key(&pid) || successor == Some(pid));
         }
     }
 
