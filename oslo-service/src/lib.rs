@@ -51,6 +51,14 @@
 //! to turn on.
 #![deny(missing_docs)]
 
+// Processes, signals and sockets the Linux way: `/proc`, `prctl`, `pidfd`, `SO_PEERCRED`,
+// abstract sockets, and a constructor in `.init_array` that takes the signals before
+// `main`. Said at once rather than by a hundred failures to resolve.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "oslo-service runs on Linux only: it reads /proc, calls prctl and takes signals before main from .init_array"
+);
+
 // The layers, top to bottom (ARCHITECTURE.md): each module imports only from its own
 // layer or those below it.
 
