@@ -16,6 +16,7 @@ use signal_hook_tokio::{Handle, Signals};
 
 /// A signal the launcher acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignalEvent {
     /// SIGTERM: stop gracefully.
     Terminate,

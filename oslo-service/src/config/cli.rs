@@ -11,6 +11,7 @@ use super::{ConfigError, ConfigSources, ENV_PREFIX};
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Invocation {
     /// Run the service with this command line.
     Run(CommandLine),

@@ -38,6 +38,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a call to etcd failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EtcdError {
     /// etcd could not be reached, or did not answer in time.
     #[error("cannot reach etcd at {address}: {reason}")]

@@ -184,6 +184,7 @@ impl Inner {
 
 /// A change in a group's members.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GroupEvent {
     /// A member joined (or renewed its membership after losing it).
     Joined(String),

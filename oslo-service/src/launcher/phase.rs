@@ -12,6 +12,7 @@ use super::services::RestartMethod;
 
 /// The phases of a launcher's life; each change is logged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LauncherState {
     /// Services are starting.
     Starting,

@@ -37,6 +37,7 @@ fn process() -> MutexGuard<'static, Process> {
 
 /// Why a metric was not registered.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MetricsError {
     /// The name is not a Prometheus metric name.
     #[error("'{0}' is not a metric name: letters, digits, '_' and ':', not starting with a digit")]

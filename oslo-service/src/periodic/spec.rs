@@ -72,6 +72,7 @@ pub struct PeriodicTaskSpec {
 
 /// Where a task runs: on every host, or on one host of the cluster per period.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scope {
     /// In every process that runs the service (oslo.service's behaviour).
     #[default]
