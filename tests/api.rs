@@ -539,6 +539,59 @@ fn workers_recycled_every_thousand_requests_under_load_fail_no_request() {
     service.signal(Signal::TERM);
 }
 
+/// `max_worker_memory`: a worker whose resident memory goes past the limit is replaced
+/// new-before-old, as at `max_requests`; the old one drains and exits 0, and under
+/// load no request fails meanwhile.
+#[test]
+fn a_worker_past_max_worker_memory_is_replaced_and_no_request_fails() {
+    let (service, port) = start("graceful_shutdown_timeout = 30\nmax_worker_memory = 96M", 2);
+    let workers: BTreeSet<u32> = service.children().into_iter().collect();
+    let load = Load::start(port, 4);
+    let mut client = Connection::open(port).unwrap();
+    client
+        .send(b"POST /debug/allocate/160 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let answer = client.read_response().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    drop(client);
+    let text = answer.text();
+    let fat: u32 = text
+        .strip_prefix("pid ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"));
+    assert!(workers.contains(&fat), "{fat} is none of {workers:?}");
+    service.wait_log_line(&[
+        "exceeded max_worker_memory (RSS ",
+        &format!("pid={fat} "),
+        "replacing it",
+    ]);
+    service.wait_log_line(&[
+        "recycling worker",
+        &format!("pid={fat} "),
+        "reason=max_worker_memory",
+    ]);
+    // It drains and exits 0 once its replacement is ready.
+    service.wait_log_line(&["child exited", &format!("pid={fat} "), "status=0"]);
+    let seen = load.finish();
+    seen.assert_nothing_failed(&service.log());
+    let after: BTreeSet<u32> = service.children().into_iter().collect();
+    assert!(!after.contains(&fat), "{after:?}");
+    let replacement = *after.difference(&workers).next().expect("a new worker");
+    support::wait_until("the new worker to answer", || {
+        whoami_pid(port) == replacement
+    });
+    // The other worker, under the limit, stays.
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        service.log_count("exceeded max_worker_memory"),
+        1,
+        "{}",
+        service.log()
+    );
+    service.signal(Signal::TERM);
+}
+
 /// `max_worker_lifetime`: a worker past its lifetime is replaced the same way.
 #[test]
 fn workers_past_their_lifetime_are_replaced() {
