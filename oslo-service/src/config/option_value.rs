@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A type an option's text can be read as. Implemented for strings, paths, booleans
-/// (oslo.config's spellings), integers, floats, [`Port`] and durations (`"30s"`,
-/// `"1m30s"`, `"250ms"` or a number of seconds).
+/// (oslo.config's spellings), integers, floats, [`Port`], [`ByteSize`] (`"512M"`,
+/// `"1G"` or bytes) and durations (`"30s"`, `"1m30s"`, `"250ms"` or a number of
+/// seconds).
 ///
 /// An enum of choices derives it: each variant is one value, its name in snake_case or
 /// `#[opt(name = "...")]`, and its doc comment that value's description in the sample
