@@ -19,10 +19,12 @@
 //! (examples/api-paste.ini: the health check, a request-id filter, the routes); with
 //! `[ssl] cert_file` and `key_file` it serves TLS.
 //! `debug_routes` adds `/debug/sleep/{ms}`, `/debug/block/{ms}` (blocks the worker's
-//! thread), `/debug/panic`, `/debug/upload`, `/debug/bytes/{n}` and `/debug/read/{path}`
-//! (whether the worker can read a file, as `[DEFAULT] user` lets it) and `/debug/orphan`
-//! (a background `sleep` left to the namespace's init), for trying the server's limits,
-//! the heartbeat, the graceful stop, the workers' user and PID 1 with curl.
+//! thread), `/debug/panic`, `/debug/upload`, `/debug/bytes/{n}`, `/debug/read/{path}`
+//! (whether the worker can read a file, as `[DEFAULT] user` lets it), `/debug/orphan`
+//! (a background `sleep` left to the namespace's init) and `POST /debug/allocate/{mb}`
+//! (the worker keeps that much more memory, touched, for `max_worker_memory`), for
+//! trying the server's limits, the heartbeat, recycling, the graceful stop, the
+//! workers' user and PID 1 with curl.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,7 +54,7 @@ struct ApiOpts {
     #[opt(default = 4, min = 1, max = 64)]
     workers: i64,
     /// Routes for trying the server's limits: /debug/sleep/{ms}, /debug/block/{ms},
-    /// /debug/panic, /debug/upload, /debug/bytes/{n}.
+    /// /debug/panic, /debug/upload, /debug/bytes/{n}, /debug/allocate/{mb}.
     #[opt(default = false)]
     debug_routes: bool,
     /// The app to serve from the paste file `api_paste_config` (such as `api`, in
@@ -162,7 +164,8 @@ fn app(debug_routes: bool) -> Router {
             .route("/debug/upload", post(upload))
             .route("/debug/bytes/{n}", get(bytes))
             .route("/debug/read/{*path}", get(read_file))
-            .route("/debug/orphan", get(orphan));
+            .route("/debug/orphan", get(orphan))
+            .route("/debug/allocate/{mb}", post(allocate));
     }
     routes.with_state(AppState::default())
 }
@@ -327,6 +330,20 @@ async fn orphan() -> (StatusCode, String) {
         ),
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
     }
+}
+
+/// What `/debug/allocate` keeps: the memory stays with the worker until it exits.
+static KEPT: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `mb` MiB more (at most 1 GiB a call), every page written so that it counts
+/// in the worker's resident set; says which process keeps it.
+async fn allocate(Path(mb): Path<usize>) -> String {
+    let mb = mb.min(1024);
+    let block = vec![1u8; mb << 20];
+    let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    kept.push(block);
+    let total: usize = kept.iter().map(Vec::len).sum();
+    format!("pid {} keeps {} MiB\n", std::process::id(), total >> 20)
 }
 
 async fn upload(body: axum::body::Bytes) -> String {

@@ -539,6 +539,148 @@ fn workers_recycled_every_thousand_requests_under_load_fail_no_request() {
     service.signal(Signal::TERM);
 }
 
+/// `max_worker_memory`: a worker whose resident memory goes past the limit is replaced
+/// new-before-old, as at `max_requests`; the old one drains and exits 0, and under
+/// load no request fails meanwhile.
+#[test]
+fn a_worker_past_max_worker_memory_is_replaced_and_no_request_fails() {
+    let (service, port) = start("graceful_shutdown_timeout = 30\nmax_worker_memory = 96M", 2);
+    let workers: BTreeSet<u32> = service.children().into_iter().collect();
+    let load = Load::start(port, 4);
+    let mut client = Connection::open(port).unwrap();
+    client
+        .send(b"POST /debug/allocate/160 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let answer = client.read_response().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    drop(client);
+    let text = answer.text();
+    let fat: u32 = text
+        .strip_prefix("pid ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"));
+    assert!(workers.contains(&fat), "{fat} is none of {workers:?}");
+    service.wait_log_line(&[
+        "exceeded max_worker_memory (RSS ",
+        &format!("pid={fat} "),
+        "replacing it",
+    ]);
+    service.wait_log_line(&[
+        "recycling worker",
+        &format!("pid={fat} "),
+        "reason=max_worker_memory",
+    ]);
+    // It drains and exits 0 once its replacement is ready.
+    service.wait_log_line(&["child exited", &format!("pid={fat} "), "status=0"]);
+    let seen = load.finish();
+    seen.assert_nothing_failed(&service.log());
+    let after: BTreeSet<u32> = service.children().into_iter().collect();
+    assert!(!after.contains(&fat), "{after:?}");
+    let replacement = *after.difference(&workers).next().expect("a new worker");
+    support::wait_until("the new worker to answer", || {
+        whoami_pid(port) == replacement
+    });
+    // The other worker, under the limit, stays.
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        service.log_count("exceeded max_worker_memory"),
+        1,
+        "{}",
+        service.log()
+    );
+    service.signal(Signal::TERM);
+}
+
+/// systemd's file descriptor store (`FileDescriptorStoreMax=`, told in `FDSTORE`): the
+/// parent sends its listening socket once, named, before READY=1, and not again at a
+/// reload. After a crash (the
+/// parent killed, its workers gone) a client that connects waits in the socket's
+/// backlog, and the next start, handed the socket back as systemd does, answers it: no
+/// connection refused. The next start does not store it again.
+#[test]
+fn a_socket_in_systemds_store_refuses_no_client_across_a_crash() {
+    use std::os::fd::AsRawFd;
+
+    let mut command = std::process::Command::new(API);
+    command.env("FDSTORE", "4");
+    let mut first = Service::start_command(command, &config("", 2), support::Stdout::Null, None);
+    let mut stored = Vec::new();
+    loop {
+        let (message, fds) = first.notify_with_fds();
+        if message.starts_with("READY=1") {
+            break;
+        }
+        if message.starts_with("FDSTORE=1") {
+            stored.push((message, fds));
+        } else {
+            assert!(fds.is_empty(), "{message}");
+        }
+    }
+    assert_eq!(stored.len(), 1, "{stored:?}\n{}", first.log());
+    let (message, mut fds) = stored.pop().unwrap();
+    assert_eq!(message, "FDSTORE=1\nFDNAME=api");
+    assert_eq!(fds.len(), 1);
+    let socket = std::net::TcpListener::from(fds.pop().unwrap());
+    let port = socket.local_addr().unwrap().port();
+    assert_eq!(port, support::listening_port(&first.log()));
+    assert_eq!(get(port, "/v1/whoami").unwrap().status, 200);
+    // A reload settles again: the socket is stored already, it is not sent twice.
+    first.signal(Signal::HUP);
+    let mut reloaded = Vec::new();
+    loop {
+        let (message, fds) = first.notify_with_fds();
+        assert!(
+            fds.is_empty() && !message.starts_with("FDSTORE"),
+            "{message}"
+        );
+        if message.starts_with("READY=1")
+            && reloaded
+                .iter()
+                .any(|m: &String| m.starts_with("RELOADING=1"))
+        {
+            break;
+        }
+        reloaded.push(message);
+    }
+
+    // A crash: the parent is killed, and its workers leave on their own.
+    let workers = first.children();
+    first.signal(Signal::KILL);
+    first.wait_exit();
+    for pid in workers {
+        support::wait_until("the first run's workers to exit", || {
+            !support::is_alive(pid)
+        });
+    }
+    // No process listens now: the kernel queues the client in the backlog.
+    let mut waiting = Connection::open(port).expect("connection refused after the crash");
+    waiting
+        .send(b"GET /v1/whoami HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+
+    let command = support::with_systemd_socket(API, socket.as_raw_fd(), "api");
+    let second = Service::start_command(command, &config("", 2), support::Stdout::Null, None);
+    loop {
+        let (message, _) = second.notify_with_fds();
+        // systemd holds it already: not sent again.
+        assert!(!message.starts_with("FDSTORE"), "{message}");
+        if message.starts_with("READY=1") {
+            break;
+        }
+    }
+    let answer = waiting.read_response().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let pid = json["pid"].as_u64().unwrap() as u32;
+    assert!(
+        second.children().contains(&pid),
+        "answered by {pid}\n{}",
+        second.log()
+    );
+    second.signal(Signal::TERM);
+}
+
 /// `max_worker_lifetime`: a worker past its lifetime is replaced the same way.
 #[test]
 fn workers_past_their_lifetime_are_replaced() {

@@ -656,7 +656,10 @@ fn a_worker_that_stops_sends_what_it_counted_since_the_last_scrape() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(scrape(metrics).sum("oslo_worker_restarts_total", &[("reason", "retired")]) >= 1.0);
+    let last = scrape(metrics);
+    assert!(last.sum("oslo_worker_restarts_total", &[("reason", "retired")]) >= 1.0);
+    // Replaced new-before-old, and why.
+    assert!(last.sum("oslo_worker_recycles_total", &[("reason", "max_requests")]) >= 1.0);
 }
 
 #[test]

@@ -92,6 +92,7 @@ pub mod taskgroup;
 // Primitives.
 pub mod config;
 mod error;
+mod fdstore;
 mod future;
 pub mod health;
 pub mod looping;

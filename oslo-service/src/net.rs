@@ -541,6 +541,25 @@ pub(crate) fn own_names() -> String {
         .join(",")
 }
 
+/// The sockets this process bound itself, by name, each as a new descriptor of the same
+/// socket: what it may keep in systemd's file descriptor store.
+pub(crate) fn own_sockets() -> Vec<(String, OwnedFd)> {
+    let names = BOUND_HERE
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .clone();
+    let sockets = sockets()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let fd = sockets.get(&name)?.try_clone().ok()?;
+            Some((name, fd))
+        })
+        .collect()
+}
+
 /// Removes the variables naming inherited sockets.
 ///
 /// # Safety

@@ -1,6 +1,7 @@
 //! systemd's notify protocol: `READY=1`, `RELOADING=1`, `STOPPING=1`, `STATUS=`,
 //! `WATCHDOG=1` and `EXTEND_TIMEOUT_USEC=` sent as datagrams to the socket named by
-//! `NOTIFY_SOCKET` (`@name` for the abstract namespace).
+//! `NOTIFY_SOCKET` (`@name` for the abstract namespace), and `FDSTORE=1` with the
+//! descriptors attached, when `FDSTORE` says systemd keeps some for the service.
 //!
 //! The socket is read once per process. `#[oslo::main]` takes it out of the
 //! environment (with `WATCHDOG_USEC` and `WATCHDOG_PID`) so that processes the service
@@ -10,6 +11,9 @@
 //! logged at DEBUG. A service runs the same with or without systemd.
 
 use std::io;
+use std::io::IoSlice;
+use std::mem::MaybeUninit;
+use std::os::fd::BorrowedFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::OnceLock;
@@ -19,9 +23,16 @@ use std::time::Duration;
 const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 const WATCHDOG_USEC: &str = "WATCHDOG_USEC";
 const WATCHDOG_PID: &str = "WATCHDOG_PID";
+/// How many descriptors systemd keeps for the service (`FileDescriptorStoreMax=`), set
+/// since systemd 254.
+const FDSTORE: &str = "FDSTORE";
+
+/// The most descriptors this process offers to the store, whatever `FDSTORE` says.
+const MAX_FD_STORE: u32 = 65536;
 
 static ADDRESS: OnceLock<Option<String>> = OnceLock::new();
 static WATCHDOG: OnceLock<Option<Duration>> = OnceLock::new();
+static FD_STORE: OnceLock<Option<usize>> = OnceLock::new();
 
 fn address() -> Option<&'static str> {
     ADDRESS
@@ -42,6 +53,16 @@ pub fn watchdog_interval() -> Option<Duration> {
     })
 }
 
+/// How many descriptors systemd keeps in the service's file descriptor store
+/// (`FDSTORE`, bounded), when it keeps any and there is a notify socket to send them to.
+pub(crate) fn fd_store_max() -> Option<usize> {
+    *FD_STORE.get_or_init(|| {
+        let max: u32 = std::env::var(FDSTORE).ok()?.trim().parse().ok()?;
+        let max = usize::try_from(max.min(MAX_FD_STORE)).ok()?;
+        (max > 0 && address().is_some()).then_some(max)
+    })
+}
+
 /// Remembers `NOTIFY_SOCKET` for this process and removes it from the environment.
 ///
 /// # Safety
@@ -51,11 +72,13 @@ pub fn watchdog_interval() -> Option<Duration> {
 pub(crate) unsafe fn forget_notify_socket_env() {
     address();
     watchdog_interval();
+    fd_store_max();
     // SAFETY: the caller promises that no other thread touches the environment now.
     unsafe {
         std::env::remove_var(NOTIFY_SOCKET);
         std::env::remove_var(WATCHDOG_USEC);
         std::env::remove_var(WATCHDOG_PID);
+        std::env::remove_var(FDSTORE);
     }
 }
 
@@ -72,6 +95,9 @@ pub(crate) fn successor_env() -> Vec<(&'static str, String)> {
     }
     if let Some(half) = watchdog_interval() {
         env.push((WATCHDOG_USEC, (half.as_micros() * 2).to_string()));
+    }
+    if let Some(max) = fd_store_max() {
+        env.push((FDSTORE, max.to_string()));
     }
     env
 }
@@ -143,6 +169,50 @@ pub fn notify_stopping() -> bool {
     notify("STOPPING=1")
 }
 
+/// Sends `state` with `fds` attached (SCM_RIGHTS), as `FDSTORE=1` needs; never blocks.
+/// An error when there is no notify socket, or after a hand-over to a successor.
+pub(crate) fn notify_with_fds(state: &str, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    let address = address().ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+    if HANDED_OVER.load(Ordering::SeqCst) {
+        return Err(io::Error::from(io::ErrorKind::NotConnected));
+    }
+    send_with_fds(address, state, fds)
+}
+
+fn send_with_fds(address: &str, state: &str, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    use rustix::net::{
+        AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix,
+        SocketFlags, SocketType,
+    };
+    let socket = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    let target = match address.strip_prefix('@') {
+        Some(name) => SocketAddrUnix::new_abstract_name(name.as_bytes())?,
+        None => SocketAddrUnix::new(address)?,
+    };
+    // Room for the few descriptors one message carries.
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many descriptors for one notification",
+        ));
+    }
+    rustix::net::sendmsg_addr(
+        &socket,
+        &target,
+        &[IoSlice::new(state.as_bytes())],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?;
+    Ok(())
+}
+
 fn send(address: &str, state: &str) -> io::Result<()> {
     let socket = UnixDatagram::unbound()?;
     // A full queue drops the message instead of stopping the caller.
@@ -190,6 +260,48 @@ mod tests {
             .find_map(Result::err)
             .expect("the queue never filled");
         assert_eq!(refused.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn a_descriptor_goes_with_its_message() {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        use std::os::fd::{AsFd, OwnedFd};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let receiver = UnixDatagram::bind(&path).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        send_with_fds(
+            path.to_str().unwrap(),
+            "FDSTORE=1\nFDNAME=api",
+            &[listener.as_fd()],
+        )
+        .unwrap();
+        let mut buf = [0; 64];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = rustix::net::recvmsg(
+            &receiver,
+            &mut [io::IoSliceMut::new(&mut buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )
+        .unwrap();
+        assert_eq!(&buf[..got.bytes], b"FDSTORE=1\nFDNAME=api");
+        let fds: Vec<OwnedFd> = control
+            .drain()
+            .flat_map(|message| match message {
+                RecvAncillaryMessage::ScmRights(fds) => fds.collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(fds.len(), 1);
+        // The very socket: it has the listener's address.
+        let received = std::net::TcpListener::from(fds.into_iter().next().unwrap());
+        assert_eq!(
+            received.local_addr().unwrap(),
+            listener.local_addr().unwrap()
+        );
     }
 
     #[test]

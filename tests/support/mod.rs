@@ -215,6 +215,31 @@ impl Service {
         message
     }
 
+    /// Waits for the next notification, informational ones included, with the
+    /// descriptors it carries (SCM_RIGHTS), as systemd reads `FDSTORE=1`.
+    pub fn notify_with_fds(&self) -> (String, Vec<OwnedFd>) {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        self.notify.set_read_timeout(Some(HANG)).unwrap();
+        let mut buf = [0u8; 512];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = rustix::net::recvmsg(
+            &self.notify,
+            &mut [io::IoSliceMut::new(&mut buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )
+        .unwrap_or_else(|err| panic!("no notification: {err}\nlog:\n{}", self.log()));
+        let fds = control
+            .drain()
+            .flat_map(|message| match message {
+                RecvAncillaryMessage::ScmRights(fds) => fds.collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        (String::from_utf8_lossy(&buf[..got.bytes]).into_owned(), fds)
+    }
+
     /// Every notification that arrives within `wait`, informational ones included.
     pub fn notifications_for(&self, wait: Duration) -> Vec<String> {
         let deadline = Instant::now() + wait;
@@ -483,6 +508,33 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     children.retain(|&child| is_alive(child));
     children.sort_unstable();
     children
+}
+
+/// `binary` started as systemd starts a service it hands sockets to: `fd` as
+/// descriptor 3, `LISTEN_FDS=1`, `LISTEN_FDNAMES=name` and `LISTEN_PID` its own pid (a
+/// shell learns it and execs in place). `fd` must stay open until the spawn.
+pub fn with_systemd_socket(binary: &str, fd: std::os::fd::RawFd, name: &str) -> Command {
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+        .arg(binary)
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_FDNAMES", name);
+    // SAFETY: dup2 and fcntl are async-signal-safe and touch no memory of the parent.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
 }
 
 /// Whether `pid` is a process that has not exited (a zombie counts as exited).

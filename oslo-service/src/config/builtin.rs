@@ -72,6 +72,11 @@ pub struct ServiceOptions {
     /// unset keeps the one the service was started with. Read at start.
     #[opt()]
     pub umask: Option<String>,
+    /// Resident memory (RSS) a worker process may reach before it is replaced (a new
+    /// one first, then it drains), checked by its parent every second: a size such as
+    /// 512M or 1G, or bytes; unset or 0 never replaces it.
+    #[opt()]
+    pub max_worker_memory: Option<super::ByteSize>,
 }
 
 /// Options of periodic tasks (`[DEFAULT]`, namespace `oslo.service.periodic_task`).
@@ -397,6 +402,8 @@ pub(crate) struct RuntimeOptions {
     pub max_requests: Option<(u64, u64)>,
     /// `max_worker_lifetime` and its jitter; `None` for 0.
     pub max_lifetime: Option<(Duration, Duration)>,
+    /// `max_worker_memory` in bytes; `None` for unset or 0.
+    pub max_memory: Option<u64>,
 }
 
 /// How a parent checks that its workers' runtimes answer.
@@ -429,6 +436,10 @@ impl RuntimeOptions {
                     Duration::from_secs(options.max_worker_lifetime_jitter),
                 )
             }),
+            max_memory: options
+                .max_worker_memory
+                .map(super::ByteSize::get)
+                .filter(|&bytes| bytes > 0),
         })
     }
 }

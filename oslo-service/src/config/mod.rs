@@ -81,7 +81,7 @@ pub(crate) use mask::Masker;
 pub(crate) use mask::mask_inline;
 use names::{normalize_group, normalize_option};
 pub(crate) use option_value::MAX_DURATION;
-pub use option_value::{OptionValue, Port};
+pub use option_value::{ByteSize, OptionValue, Port};
 /// `#[derive(OptionValue)]`: an enum whose variants have no fields as an option type,
 /// one choice per variant, its doc comment the choice's description in the sample.
 pub use oslo_service_macros::OptionValue;

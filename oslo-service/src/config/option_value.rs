@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A type an option's text can be read as. Implemented for strings, paths, booleans
-/// (oslo.config's spellings), integers, floats, [`Port`] and durations (`"30s"`,
-/// `"1m30s"`, `"250ms"` or a number of seconds).
+/// (oslo.config's spellings), integers, floats, [`Port`], [`ByteSize`] (`"512M"`,
+/// `"1G"` or bytes) and durations (`"30s"`, `"1m30s"`, `"250ms"` or a number of
+/// seconds).
 ///
 /// An enum of choices derives it: each variant is one value, its name in snake_case or
 /// `#[opt(name = "...")]`, and its doc comment that value's description in the sample
@@ -181,6 +182,65 @@ impl OptionValue for f64 {
     }
 }
 
+/// A size in bytes: a number of bytes, or one with a binary suffix (`K`, `M`, `G`, `T`,
+/// each 1024 times the one before, as systemd and granian read them; `512M`, `1G`,
+/// `1.5G`; a trailing `B` or `iB` is allowed). At most [`ByteSize::MAX`], so that what
+/// is computed from one never overflows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// The largest size an option takes: 1 PiB.
+    pub const MAX: ByteSize = ByteSize(1 << 50);
+
+    /// The number of bytes.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl OptionValue for ByteSize {
+    const TYPE_NAME: &'static str = "size";
+    fn parse_option(text: &str) -> Result<Self, String> {
+        const LOOKS: &str = "expected a size such as 512M, 1G or a number of bytes";
+        let text = text.trim();
+        let lower = text.to_ascii_lowercase();
+        let number = lower
+            .strip_suffix("ib")
+            .or_else(|| lower.strip_suffix('b'))
+            .unwrap_or(&lower);
+        let (number, shift) = match number.char_indices().last() {
+            Some((at, 'k')) => (&number[..at], 10),
+            Some((at, 'm')) => (&number[..at], 20),
+            Some((at, 'g')) => (&number[..at], 30),
+            Some((at, 't')) => (&number[..at], 40),
+            _ => (number, 0),
+        };
+        let number = number.trim();
+        let bytes = if let Ok(whole) = number.parse::<u64>() {
+            (whole <= ByteSize::MAX.0 >> shift).then(|| whole << shift)
+        } else {
+            match number.parse::<f64>() {
+                // Only with a suffix: a byte is not split.
+                Ok(n) if shift > 0 && n.is_finite() && n >= 0.0 => {
+                    let bytes = n * (1u64 << shift) as f64;
+                    (bytes <= ByteSize::MAX.0 as f64).then_some(bytes as u64)
+                }
+                _ => return Err(format!("`{text}` is not a size; {LOOKS}")),
+            }
+        };
+        bytes
+            .map(ByteSize)
+            .ok_or_else(|| "expected a size of at most 1P (1125899906842624 bytes)".to_owned())
+    }
+}
+
 /// The longest duration an option takes: a century (of 365.25 days, as humantime counts
 /// `100y`). Any instant a service computes
 /// from a duration option (a deadline, a lease's end) stays far from the clock's limits.
@@ -246,6 +306,28 @@ mod tests {
             assert!(Duration::parse_option(text).is_err(), "{text}");
         }
         assert_eq!(Duration::parse_option("100y"), Ok(MAX_DURATION));
+    }
+
+    #[test]
+    fn sizes_in_bytes_or_with_a_binary_suffix_and_bounded() {
+        for (text, bytes) in [
+            ("0", 0),
+            (" 4096 ", 4096),
+            ("512M", 512 << 20),
+            ("512MiB", 512 << 20),
+            ("1g", 1 << 30),
+            ("1.5G", 3 << 29),
+            ("64 KB", 64 << 10),
+            ("1024T", 1 << 50),
+        ] {
+            assert_eq!(ByteSize::parse_option(text), Ok(ByteSize(bytes)), "{text}");
+        }
+        for text in [
+            "", "M", "-1", "-1G", "1.5", "1X", "nanG", "infG", "1025T", "1e300G",
+        ] {
+            assert!(ByteSize::parse_option(text).is_err(), "{text}");
+        }
+        assert!(ByteSize::parse_option("18446744073709551615").is_err());
     }
 
     #[test]

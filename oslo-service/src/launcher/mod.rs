@@ -24,7 +24,7 @@
 //! | SIGHUP, `mutate` | re-reads the configuration, `reset()` here, SIGHUP to every worker, which re-reads and resets in place |
 //! | a worker does not acknowledge a reload within `graceful_shutdown_timeout` | logged with its pid, killed and replaced; the reload ends with `READY=1` |
 //! | a worker's runtime stops answering its heartbeat | SIGABRT, SIGKILL 5 s later unless it was reaped meanwhile; replaced |
-//! | a worker reaches `max_requests` or `max_worker_lifetime` | replaced new-before-old; during a start or a reload, once it is over |
+//! | a worker reaches `max_requests`, `max_worker_lifetime` or `max_worker_memory` | replaced new-before-old; during a start or a reload, once it is over |
 //! | SIGTTIN / SIGTTOU | one worker more / less for every service within its bounds ([`ProcessLauncher::launch_service_bounded`]; from 1 to any by default); a service at its maximum / minimum is left alone, with one INFO line (`service`, `workers`, `bound`) |
 //! | parent dies | each worker reads end-of-file on its control socket (and SIGUSR2, its parent-death signal) and exits at once |
 //! | SIGUSR2 | starts the executable now on disk with the same arguments and the listening sockets; once its workers are ready, it takes over (`MAINPID=`) and this parent drains its own and exits 0; if it fails, this parent serves on |

@@ -53,6 +53,11 @@ impl Phase {
             LauncherState::Reloading => crate::health::Lifecycle::Reloading,
             LauncherState::Stopping => crate::health::Lifecycle::Stopping,
         });
+        // Started or reloaded, before READY=1: the sockets bound by now go to systemd's
+        // store, if it keeps any.
+        if state == LauncherState::Running {
+            crate::fdstore::store_listeners();
+        }
     }
 
     /// Enters `Stopping` and tells systemd, asking it to wait the `timeout` the stop may

@@ -107,6 +107,7 @@ pub(crate) fn periodic_ran(_task: &str, _took: Duration, _failed: bool) {}
 pub(crate) fn periodic_skipped(_task: &str) {}
 pub(crate) fn workers(_service: &str, _wanted: usize, _alive: usize, _ready: usize) {}
 pub(crate) fn worker_restarted(_service: &str, _reason: &'static str) {}
+pub(crate) fn worker_recycled(_service: &str, _reason: &'static str) {}
 pub(crate) fn reloaded(_accepted: bool, _generation: u64) {}
 pub(crate) fn fork_rate_slept() {}
 pub(crate) fn claimed(_outcome: &'static str) {}

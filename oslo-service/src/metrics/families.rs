@@ -41,9 +41,10 @@ pub(super) enum Role {
 }
 
 /// Families about the workers, which their parent records.
-const OF_THE_POOL: [&str; 4] = [
+const OF_THE_POOL: [&str; 5] = [
     "oslo_workers_",
     "oslo_worker_restarts",
+    "oslo_worker_recycles",
     "oslo_fork_rate_sleeps",
     "oslo_metrics_missed_workers",
 ];
@@ -147,6 +148,7 @@ pub(super) struct Launcher {
     pub(super) alive: By<Gauge>,
     pub(super) ready: By<Gauge>,
     pub(super) restarts: Family<[(&'static str, String); 2], Counter>,
+    pub(super) recycles: Family<[(&'static str, String); 2], Counter>,
     pub(super) reloads: ByCause<Counter>,
     pub(super) generation: Gauge,
     pub(super) fork_rate_sleeps: Counter,
@@ -288,6 +290,11 @@ impl Families {
             "worker_restarts",
             "Worker processes replaced, by service and reason",
             launcher.restarts.clone(),
+        );
+        oslo.register(
+            "worker_recycles",
+            "Worker processes replaced new-before-old, by service and reason (max_requests, max_worker_lifetime, max_worker_memory)",
+            launcher.recycles.clone(),
         );
         oslo.register(
             "reloads",

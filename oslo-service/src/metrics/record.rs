@@ -240,6 +240,21 @@ pub(crate) fn worker_restarted(service: &str, reason: &'static str) {
     }
 }
 
+/// A worker of `service` to be replaced new-before-old, for `reason` (the option it
+/// reached).
+pub(crate) fn worker_recycled(service: &str, reason: &'static str) {
+    if enabled() {
+        FAMILIES
+            .launcher
+            .recycles
+            .get_or_create(&[
+                ("service", service.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
+            .inc();
+    }
+}
+
 /// A reload, accepted or refused; `generation` is the configuration's after it.
 pub(crate) fn reloaded(accepted: bool, generation: u64) {
     if !enabled() {

@@ -5,6 +5,7 @@
 
 mod control;
 mod events;
+mod memory;
 mod pool;
 mod scrape;
 mod stopping;
@@ -138,6 +139,8 @@ impl Supervisor {
             .await
             .map_err(Error::other)?;
         self.fill();
+        let mut measure = tokio::time::interval(memory::EVERY);
+        measure.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if let Some(console) = &console {
                 console.set_workers(self.worker_views());
@@ -199,6 +202,7 @@ impl Supervisor {
                         }
                     }
                 }
+                _ = measure.tick(), if self.options.max_memory.is_some() => self.check_memory(),
                 () = sleep_until(wake) => {
                     let actions = self.pool.tick(self.phase.state(), Instant::now());
                     self.carry_out(actions);

@@ -59,7 +59,7 @@ pub(super) struct Worker {
     /// Sent SIGABRT: its runtime stopped answering.
     aborted: bool,
     pub(super) started_at: SystemTime,
-    /// To be replaced (`max_requests`, `max_worker_lifetime`): it serves on until its
+    /// To be replaced (`max_requests`, `max_worker_lifetime`, `max_worker_memory`): it serves on until its
     /// replacement is ready, then retires.
     pub(super) recycling: bool,
     /// When it is recycled for its age (`max_worker_lifetime` and its jitter).
@@ -306,7 +306,7 @@ impl Pool {
     /// Replaces worker `pid` new-before-old, as a reload does for all: the next
     /// [`Pool::fill`] starts its replacement, and once that one is ready it retires.
     /// Only a ready worker of the current generation is recycled (once).
-    pub(super) fn recycle(&mut self, pid: i32, reason: &str) -> bool {
+    pub(super) fn recycle(&mut self, pid: i32, reason: &'static str) -> bool {
         let generation = self.generation;
         let Some(worker) = self.workers.get_mut(&pid) else {
             return false;
@@ -318,6 +318,7 @@ impl Pool {
         worker.recycle_at = None;
         worker.recycle_wanted = None;
         tracing::info!(pid, worker = worker.index, service = %self.services[worker.pool].name, %reason, "recycling worker");
+        crate::metrics::worker_recycled(&self.services[worker.pool].name, reason);
         true
     }
 
@@ -510,5 +511,6 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 }
 
 mod clock;
+mod memory;
 #[cfg(test)]
 mod tests;

@@ -462,6 +462,64 @@ fn a_recycle_asked_during_a_reload_by_either_generation() {
 }
 
 #[test]
+fn a_worker_past_max_worker_memory_is_replaced_new_before_old_and_once() {
+    const LIMIT: u64 = 512 << 20;
+    let mut world = running();
+    let before = world.current();
+    // At the limit is not past it.
+    assert!(!world.pool.measured(before[0], LIMIT, LIMIT, world.state));
+    assert_eq!(world.pool.to_measure().len(), 4);
+    assert!(
+        world
+            .pool
+            .measured(before[0], LIMIT + 1, LIMIT, world.state)
+    );
+    // Not measured again, nor asked again if it were.
+    assert!(!world.pool.to_measure().contains(&before[0]));
+    assert!(
+        !world
+            .pool
+            .measured(before[0], 2 * LIMIT, LIMIT, world.state)
+    );
+    world.fill();
+    let after = world.current();
+    assert_eq!(after.len(), 4);
+    let replacement = *after.iter().find(|pid| !before.contains(pid)).unwrap();
+    assert_eq!(
+        world.pool.workers()[&replacement].index,
+        world.pool.workers()[&before[0]].index
+    );
+    // It serves until its replacement is ready.
+    assert!(world.signals.is_empty());
+    world.ready(&[replacement]);
+    assert_eq!(world.signalled(Signal::TERM), [before[0]]);
+}
+
+#[test]
+fn a_worker_past_max_worker_memory_during_a_reload_is_replaced_once_it_is_over() {
+    let mut world = running();
+    let before = world.current();
+    world.reload(RestartMethod::Mutate);
+    assert!(world.pool.measured(before[1], 2, 1, world.state));
+    assert!(!world.pool.to_measure().contains(&before[1]));
+    world.fill();
+    assert_eq!(world.current(), before);
+    world.ready(&before);
+    assert_eq!(world.state, LauncherState::Running);
+    world.fill();
+    let replacement = *world
+        .current()
+        .iter()
+        .find(|pid| !before.contains(pid))
+        .unwrap();
+    world.ready(&[replacement]);
+    assert_eq!(world.signalled(Signal::TERM), [before[1]]);
+    // While stopping, nothing is asked.
+    world.state = LauncherState::Stopping;
+    assert!(!world.pool.measured(before[2], 2, 1, world.state));
+}
+
+#[test]
 fn a_recycle_asked_while_stopping_changes_nothing() {
     let mut world = running();
     let pids = world.current();
