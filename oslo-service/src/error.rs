@@ -32,13 +32,12 @@ pub enum Error {
     Config(#[from] ConfigError),
 
     /// A service's `start` hook failed.
-    #[error("service {service} failed to start: {source}")]
+    #[error("service {service} failed to start: {error}")]
     StartFailed {
         /// The service's name.
         service: String,
-        /// What its `start` hook returned.
-        #[source]
-        source: Box<Error>,
+        /// What its `start` hook returned (in the message, not again as its source).
+        error: Box<Error>,
     },
 
     /// The launcher was asked for something it cannot do.
@@ -61,23 +60,21 @@ pub enum Error {
     },
 
     /// A system call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Io {
         /// What was being done.
         context: String,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        /// The operating system's error (in the message, not again as its source).
+        error: std::io::Error,
     },
 
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     File {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        /// The operating system's error (in the message, not again as its source).
+        error: std::io::Error,
     },
 
     /// An error raised by a service's own code.
@@ -96,10 +93,10 @@ impl Error {
         Error::Service(error.into())
     }
 
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, error: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            error,
         }
     }
 }
@@ -121,4 +118,43 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    /// The message and every source's, as a report that walks the chain prints them.
+    fn report(error: &(dyn std::error::Error + 'static)) -> String {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
+    #[test]
+    fn a_report_of_the_chain_says_each_cause_once() {
+        let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let failed = Error::StartFailed {
+            service: "api".to_owned(),
+            error: Box::new(Error::io("cannot bind", denied())),
+        };
+        let text = report(&failed);
+        assert_eq!(text.matches("permission denied").count(), 1, "{text}");
+        assert_eq!(text.matches("cannot bind").count(), 1, "{text}");
+        let file = Error::File {
+            path: "/etc/x.conf".into(),
+            error: denied(),
+        };
+        assert_eq!(report(&file).matches("permission denied").count(), 1);
+        let read = ConfigError::Read {
+            path: "/etc/x.conf".into(),
+            error: denied(),
+        };
+        assert_eq!(report(&read).matches("permission denied").count(), 1);
+    }
 }

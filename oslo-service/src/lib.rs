@@ -49,6 +49,20 @@
 //!
 //! A configuration that asks for a wing left out is refused at start with the feature
 //! to turn on.
+//!
+//! # Crates the API exposes
+//!
+//! Three crates are re-exported, so that a service names the very versions the
+//! framework was built with: `oslo::clap` (4, for a program's own command line),
+//! `oslo::config::figment` (0.10, for providers of one's own) and
+//! `oslo::metrics::prometheus_client` (0.26, for metrics of one's own). Others appear in
+//! signatures without a re-export, as the types a service already has: `tokio` 1,
+//! `http` 1, `hyper` 1 and `bytes` 1 (stable), `tower-service` 0.3 (what
+//! [`wsgi::HttpApp`](crate::wsgi) takes) and, with `grpc`, `tonic` 0.14. Logs go
+//! through `tracing` 0.1, which a service uses as it is, without a type of it crossing
+//! the API. The ones before 1.0 (figment, prometheus-client, tower-service, tonic) move
+//! by minor versions that break: taking a new one is a breaking release of this crate
+//! (a minor one, before its own 1.0), never a patch.
 #![deny(missing_docs)]
 
 // Processes, signals and sockets the Linux way: `/proc`, `prctl`, `pidfd`, `SO_PEERCRED`,

@@ -45,20 +45,20 @@ pub(crate) enum PidFileError {
         dir: PathBuf,
     },
     /// Any other failure to look at, write or rename it.
-    #[error("pid file {path}: {source}")]
+    #[error("pid file {path}: {error}")]
     Io {
         /// The pid file's path.
         path: PathBuf,
-        /// What failed.
-        source: io::Error,
+        /// What failed (in the message, not again as its source).
+        error: io::Error,
     },
 }
 
 impl PidFileError {
-    fn io(path: &Path, source: io::Error) -> Self {
+    fn io(path: &Path, error: io::Error) -> Self {
         PidFileError::Io {
             path: path.to_owned(),
-            source,
+            error,
         }
     }
 }

@@ -12,13 +12,12 @@ pub enum ConfigError {
     CommandLine(String),
 
     /// A configuration file or directory could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file or directory.
         path: PathBuf,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A line of a configuration file breaks the INI rules.

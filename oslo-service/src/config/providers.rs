@@ -60,7 +60,7 @@ impl IniFile {
     fn read_sized_as(path: &Path, known: &FileValues) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error: source,
         })?;
         Self::parse(&text, Some(path), known)
     }
@@ -277,7 +277,7 @@ pub(crate) fn read_sized_as(
         if is_toml(&path) {
             let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
-                source,
+                error: source,
             })?;
             let file = TomlFile {
                 path: path.clone(),

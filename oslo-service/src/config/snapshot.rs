@@ -208,7 +208,7 @@ impl Snapshot {
     /// The values as bytes, for another process to rebuild the very same snapshot with
     /// [`Snapshot::from_bytes`]: each value's group, option, file, line and text as
     /// netstrings (`<length>:<bytes>,`).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut field = |bytes: &[u8]| netstring(&mut out, bytes);
         for (group, option, values) in self.iter_unordered() {
@@ -228,7 +228,7 @@ impl Snapshot {
     }
 
     /// The snapshot [`Snapshot::to_bytes`] wrote; `None` if the bytes are not such.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
         use std::os::unix::ffi::OsStrExt as _;
 
         let mut fields = Netstrings(bytes);

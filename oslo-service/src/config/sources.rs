@@ -98,7 +98,7 @@ impl ConfigSources {
         for dir in &self.dirs {
             let read_error = |source| ConfigError::Read {
                 path: dir.clone(),
-                source,
+                error: source,
             };
             let mut found = Vec::new();
             for entry in std::fs::read_dir(dir).map_err(read_error)? {
@@ -111,7 +111,7 @@ impl ConfigSources {
                 // directory named `zz.conf`) is an error, not a silent skip.
                 if !path.is_file() {
                     return Err(ConfigError::Read {
-                        source: std::io::Error::other("not a regular file"),
+                        error: std::io::Error::other("not a regular file"),
                         path,
                     });
                 }

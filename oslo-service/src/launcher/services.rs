@@ -162,7 +162,7 @@ impl Services {
                     if first_failure.is_none() {
                         first_failure = Some(Error::StartFailed {
                             service,
-                            source: Box::new(err),
+                            error: Box::new(err),
                         });
                     } else {
                         tracing::error!(%service, error = %err, "another service failed to start");

@@ -44,7 +44,7 @@ pub enum LoopingCallError<E> {
 
     /// The loop's task panicked or was aborted.
     #[error("looping call task ended abnormally: {0}")]
-    TaskFailed(#[source] tokio::task::JoinError),
+    TaskFailed(tokio::task::JoinError),
 
     /// `start` was called outside a tokio runtime.
     #[error("no tokio runtime to run the looping call on")]
