@@ -1,6 +1,8 @@
 //! The public API, as a list a reviewer reads: every public item reachable from the
 //! crate's root (modules, types, traits, functions, constants, re-exports, and the
-//! public functions of their inherent impls), written to `tests/public-api.txt`. A
+//! public functions of their inherent impls) with its signature, each variant of an
+//! enum and each public field of a struct with its type, and whether the type is
+//! `#[non_exhaustive]`, written to `tests/public-api.txt`. A
 //! change to the list fails this test until the file is rewritten with it
 //! (`UPDATE_PUBLIC_API=1 cargo test -p oslo-service --test public_api`), so that a leak
 //! of an internal shows in the diff under review. `#[doc(hidden)]` modules
@@ -8,7 +10,83 @@
 
 use std::path::{Path, PathBuf};
 
+use quote::ToTokens;
 use syn::{Attribute, Item, Visibility};
+
+/// Tokens as one reads them: `io::Result<TcpListener>`, not `io :: Result < TcpListener >`.
+fn text(tokens: &impl ToTokens) -> String {
+    let mut text = tokens.to_token_stream().to_string();
+    for (spaced, tight) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" ::", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        ("& ", "&"),
+        (" ,", ","),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        ("! ", "!"),
+        (" ;", ";"),
+        ("' ", "'"),
+        (" (", "("),
+        (" : ", ": "),
+        (",)", ")"),
+        (",>", ">"),
+    ] {
+        while text.contains(spaced) {
+            text = text.replace(spaced, tight);
+        }
+    }
+    text
+}
+
+/// A function's signature after its `fn` (which the list's kind already says).
+fn signature(sig: &syn::Signature) -> String {
+    let text = text(sig);
+    text.strip_prefix("fn ").map_or(text.clone(), str::to_owned)
+}
+
+fn non_exhaustive(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .any(|attr| attr.path().is_ident("non_exhaustive"))
+}
+
+/// A struct's or a variant's fields as written, with only the public ones of a struct.
+fn fields(fields: &syn::Fields, public_only: bool) -> String {
+    let shown = |field: &syn::Field| !public_only || is_public(&field.vis);
+    match fields {
+        syn::Fields::Named(named) => {
+            let list: Vec<String> = named
+                .named
+                .iter()
+                .filter(|f| shown(f))
+                .map(|f| format!("{}: {}", f.ident.as_ref().unwrap(), text(&f.ty)))
+                .collect();
+            match list.is_empty() {
+                true => String::new(),
+                false => format!(" {{ {} }}", list.join(", ")),
+            }
+        }
+        syn::Fields::Unnamed(unnamed) => {
+            let list: Vec<String> = unnamed
+                .unnamed
+                .iter()
+                .map(|f| match shown(f) {
+                    true => text(&f.ty),
+                    false => "_".to_owned(),
+                })
+                .collect();
+            format!("({})", list.join(", "))
+        }
+        syn::Fields::Unit => String::new(),
+    }
+}
 
 fn is_public(vis: &Visibility) -> bool {
     matches!(vis, Visibility::Public(_))
@@ -58,15 +136,21 @@ fn module_file(file: &Path, name: &str, attrs: &[Attribute]) -> PathBuf {
 #[derive(Default)]
 struct Found {
     items: Vec<String>,
-    methods: Vec<(String, String)>,
+    methods: Vec<(String, String, String)>,
 }
 
 fn walk(file: &Path, items: &[Item], prefix: &str, public: bool, found: &mut Found) {
     for item in items {
         let out = &mut found.items;
+        // `path kind` then what the item says of itself: its signature, variants, fields.
         let mut push = |kind: &str, name: String| {
             if public {
-                out.push(format!("{prefix}::{name} {kind}"));
+                let (name, detail) = name.split_once(": ").unwrap_or((&name, ""));
+                out.push(
+                    format!("{prefix}::{name} {kind} {detail}")
+                        .trim_end()
+                        .to_owned(),
+                );
             }
         };
         match item {
@@ -89,25 +173,62 @@ fn walk(file: &Path, items: &[Item], prefix: &str, public: bool, found: &mut Fou
                 }
             }
             Item::Fn(f) if is_public(&f.vis) && !is_hidden_or_test(&f.attrs) => {
-                push("fn", f.sig.ident.to_string())
+                push("fn", format!("{}: {}", f.sig.ident, signature(&f.sig)))
             }
             Item::Struct(s) if is_public(&s.vis) && !is_hidden_or_test(&s.attrs) => {
-                push("struct", s.ident.to_string())
+                let kind = match non_exhaustive(&s.attrs) {
+                    true => "struct, non_exhaustive",
+                    false => "struct",
+                };
+                push(
+                    kind,
+                    format!(
+                        "{}{}: {}",
+                        s.ident,
+                        text(&s.generics),
+                        fields(&s.fields, true)
+                    ),
+                )
             }
             Item::Enum(e) if is_public(&e.vis) && !is_hidden_or_test(&e.attrs) => {
-                push("enum", e.ident.to_string())
+                let kind = match non_exhaustive(&e.attrs) {
+                    true => "enum, non_exhaustive",
+                    false => "enum",
+                };
+                let variants: Vec<String> = e
+                    .variants
+                    .iter()
+                    .map(|v| format!("{}{}", v.ident, fields(&v.fields, false)))
+                    .collect();
+                push(
+                    kind,
+                    format!("{}{}: {}", e.ident, text(&e.generics), variants.join(" | ")),
+                )
             }
             Item::Trait(t) if is_public(&t.vis) && !is_hidden_or_test(&t.attrs) => {
-                push("trait", t.ident.to_string())
+                let items: Vec<String> = t
+                    .items
+                    .iter()
+                    .filter_map(|item| match item {
+                        syn::TraitItem::Fn(f) => Some(text(&f.sig)),
+                        syn::TraitItem::Type(ty) => Some(format!("type {}", ty.ident)),
+                        syn::TraitItem::Const(c) => Some(format!("const {}", c.ident)),
+                        _ => None,
+                    })
+                    .collect();
+                push(
+                    "trait",
+                    format!("{}{}: {}", t.ident, text(&t.generics), items.join("; ")),
+                )
             }
             Item::Const(c) if is_public(&c.vis) && !is_hidden_or_test(&c.attrs) => {
-                push("const", c.ident.to_string())
+                push("const", format!("{}: {}", c.ident, text(&c.ty)))
             }
             Item::Static(s) if is_public(&s.vis) && !is_hidden_or_test(&s.attrs) => {
-                push("static", s.ident.to_string())
+                push("static", format!("{}: {}", s.ident, text(&s.ty)))
             }
             Item::Type(t) if is_public(&t.vis) && !is_hidden_or_test(&t.attrs) => {
-                push("type", t.ident.to_string())
+                push("type", format!("{}: {}", t.ident, text(&t.ty)))
             }
             Item::Use(u) if is_public(&u.vis) && !is_hidden_or_test(&u.attrs) => {
                 let text = quote_use(&u.tree);
@@ -126,7 +247,11 @@ fn walk(file: &Path, items: &[Item], prefix: &str, public: bool, found: &mut Fou
                 for inner in &imp.items {
                     if let syn::ImplItem::Fn(f) = inner {
                         if is_public(&f.vis) && !is_hidden_or_test(&f.attrs) {
-                            found.methods.push((ty.clone(), f.sig.ident.to_string()));
+                            found.methods.push((
+                                ty.clone(),
+                                f.sig.ident.to_string(),
+                                signature(&f.sig),
+                            ));
                         }
                     }
                 }
@@ -162,8 +287,12 @@ fn the_public_api_is_the_reviewed_list() {
     let named: std::collections::BTreeSet<String> = found
         .items
         .iter()
-        .filter_map(|line| line.rsplit_once(' '))
-        .flat_map(|(path, _)| {
+        .map(|line| match line.strip_suffix(" use") {
+            // A use tree may hold spaces (`a::{B, C}`); other items' paths hold none.
+            Some(tree) => tree,
+            None => line.split_once(' ').map_or(line.as_str(), |(path, _)| path),
+        })
+        .flat_map(|path| {
             let last = path.rsplit("::").next().unwrap_or_default();
             last.trim_matches(|c| c == '{' || c == '}')
                 .split(", ")
@@ -172,9 +301,9 @@ fn the_public_api_is_the_reviewed_list() {
         })
         .collect();
     let mut items = found.items;
-    for (ty, method) in found.methods {
+    for (ty, method, signature) in found.methods {
         if named.contains(&ty) {
-            items.push(format!("impl {ty}::{method} fn"));
+            items.push(format!("impl {ty}::{method} fn {signature}"));
         }
     }
     items.sort();
