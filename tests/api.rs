@@ -75,7 +75,7 @@ fn worker_processes_serve_the_json_api_on_one_port_and_log_each_request() {
 
 #[test]
 fn the_pool_bounds_requests_being_served_not_connections() {
-    let (_service, port) = start("wsgi_default_pool_size = 2", 1);
+    let (service, port) = start("wsgi_default_pool_size = 2", 1);
     // Idle keep-alive connections hold no turn in the pool.
     let mut idle: Vec<Connection> = (0..5).map(|_| Connection::open(port).unwrap()).collect();
     for connection in &mut idle {
@@ -90,7 +90,7 @@ fn the_pool_bounds_requests_being_served_not_connections() {
             .send(b"GET /debug/sleep/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
     }
-    std::thread::sleep(Duration::from_millis(300));
+    service.wait_for_log("sleep started", 2);
     let mut third = Connection::open(port).unwrap();
     third.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     third.set_read_timeout(Duration::from_millis(500));
@@ -311,13 +311,18 @@ fn graceful_shutdown_timeout_cuts_what_is_left() {
 fn five_reloads_under_keep_alive_load_fail_no_request() {
     let (service, port) = start("graceful_shutdown_timeout = 30", 2);
     let load = Load::start(port, 8);
+    // Each generation answers some of the load before the next reload, or the end.
+    let some_answers = || {
+        let answered = load.answered();
+        support::wait_until("answers", || load.answered() > answered + 50);
+    };
     for _ in 0..5 {
-        std::thread::sleep(Duration::from_millis(300));
+        some_answers();
         service.signal(Signal::HUP);
         service.expect_notify("RELOADING=1");
         service.expect_notify("READY=1");
     }
-    std::thread::sleep(Duration::from_millis(300));
+    some_answers();
     let seen = load.finish();
     let answered = seen.answers.len();
     seen.assert_nothing_failed("");
@@ -509,7 +514,7 @@ fn on_sigterm_the_health_check_fails_first_and_the_routes_serve_through_the_dela
 
 /// `max_requests`: every 1,000 requests (and up to 100 more) a worker is replaced, a
 /// new one first and then the old one drained, as a reload does: under keep-alive
-/// load for 20 s, no request fails and no connection is refused.
+/// load through ten recyclings, no request fails and no connection is refused.
 #[test]
 fn workers_recycled_every_thousand_requests_under_load_fail_no_request() {
     let (service, port) = start(
@@ -517,7 +522,10 @@ fn workers_recycled_every_thousand_requests_under_load_fail_no_request() {
         2,
     );
     let load = Load::start(port, 8);
-    std::thread::sleep(Duration::from_secs(20));
+    // Each recycled worker answered its 1,000 and more of this load.
+    support::wait_until("ten recyclings", || {
+        service.log_count("recycling worker") >= 10
+    });
     let seen = load.finish();
     let answered = seen.answers.len();
     seen.assert_nothing_failed("");

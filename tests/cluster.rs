@@ -200,10 +200,13 @@ fn without_etcd_nobody_runs_the_task_and_each_says_why_once_then_all_resume() {
     wait_until("two periods", || runs(&hosts).len() >= 2);
     etcd.stop();
     let stopped = Instant::now();
-    // A run claimed just before etcd went may still be logged: let it land.
-    std::thread::sleep(Duration::from_millis(300));
+    // Each host found etcd gone: a run claimed just before has landed by then.
+    for (_, service) in &hosts {
+        service.wait_log("coordination unavailable");
+    }
     let before = runs(&hosts).len();
-    std::thread::sleep(Duration::from_secs(4));
+    // Three periods (spacing 1 s) come due while etcd is down.
+    std::thread::sleep(Duration::from_secs(3));
     assert_eq!(runs(&hosts).len(), before, "a task ran while etcd was down");
     for (name, service) in &hosts {
         assert_eq!(
@@ -234,7 +237,8 @@ fn a_host_frozen_past_its_lease_does_not_run_as_a_stale_runner() {
     let hosts = [("a", &a), ("b", &b)];
     wait_until("two periods", || runs(&hosts).len() >= 2);
     a.signal(Signal::STOP);
-    std::thread::sleep(LEASE_TTL + Duration::from_secs(1));
+    // Frozen past its lease: etcd let it expire, b's alone is left.
+    wait_until("a's lease expired in etcd", || etcd.lease_count() == 1);
     let ran_before = periods(&a.log()).len();
     a.signal(Signal::CONT);
     a.wait_log("coordination lease lost");

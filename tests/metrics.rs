@@ -161,7 +161,7 @@ fn start(workers: usize, metrics: &str) -> (Service, u16, u16) {
 fn a_scrape_of_three_workers_under_traffic_adds_up_and_survives_a_killed_worker() {
     let (service, port, metrics) = start(3, "");
     let load = Load::start(port, 6);
-    std::thread::sleep(Duration::from_secs(2));
+    support::wait_until("answers under load", || load.answered() > 200);
     // Scrapes while the load runs: each parses.
     let during = scrape(metrics);
     let seen = load.finish();
@@ -227,7 +227,7 @@ fn a_scrape_of_three_workers_under_traffic_adds_up_and_survives_a_killed_worker(
     service.wait_for_log("started worker", 4);
     wait_ready(metrics, 3);
     let load = Load::start(port, 2);
-    std::thread::sleep(Duration::from_millis(500));
+    support::wait_until("answers after the kill", || load.answered() > 50);
     load.finish().assert_nothing_failed("after the kill");
     let after = scrape(metrics);
     for worker in ["0", "1", "2"] {

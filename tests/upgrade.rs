@@ -114,7 +114,10 @@ fn upgrade_under_load(workers: usize) {
     let mut parent = service.pid();
     let mut parents = vec![parent];
     for round in 1..=3 {
-        std::thread::sleep(Duration::from_millis(300));
+        let answered = load.answered();
+        support::wait_until("answers from this build", || {
+            load.answered() > answered + 50
+        });
         deploy(&exe, round);
         signal(parent, Signal::USR2);
         let successor = support::main_pid(&service.expect_notify("MAINPID="));
@@ -131,7 +134,9 @@ fn upgrade_under_load(workers: usize) {
     }
     // Answers from now on come from the last build alone.
     let answered = load.answered();
-    std::thread::sleep(Duration::from_millis(300));
+    support::wait_until("answers from the last build", || {
+        load.answered() > answered + 50
+    });
     let last = load.last_builds(load.answered() - answered);
     let seen = load.finish();
     let log = service.log();
@@ -216,7 +221,11 @@ fn a_new_executable_that_fails_leaves_the_old_one_serving() {
             service.log()
         );
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Served on after the failed upgrades.
+    let answered = load.answered();
+    support::wait_until("answers after the upgrades", || {
+        load.answered() > answered + 50
+    });
     let seen = load.finish();
     let log = service.log();
     seen.assert_nothing_failed(&log);

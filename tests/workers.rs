@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::{HANG, Service, Signal, Stdout, exit_code, has_line, is_alive, wait_until};
@@ -243,8 +243,10 @@ fn sighup_reload_replaces_every_worker_with_the_new_config_and_refuses_no_reques
     let old = service.children();
 
     let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
     let client = {
         let stop = Arc::clone(&stop);
+        let answered = Arc::clone(&answered);
         std::thread::spawn(move || {
             let (mut answers, mut failures) = (Vec::new(), Vec::new());
             // Bounded: stops when told, or after this many requests.
@@ -253,7 +255,10 @@ fn sighup_reload_replaces_every_worker_with_the_new_config_and_refuses_no_reques
                     break;
                 }
                 match ask(port) {
-                    Ok(answer) => answers.push(answer),
+                    Ok(answer) => {
+                        answers.push(answer);
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(err) => failures.push(err.to_string()),
                 }
             }
@@ -269,7 +274,10 @@ fn sighup_reload_replaces_every_worker_with_the_new_config_and_refuses_no_reques
     });
     let new = expect_children(&service, 2);
     // A few more requests on the new generation alone.
-    std::thread::sleep(Duration::from_millis(100));
+    let before = answered.load(Ordering::Relaxed);
+    wait_until("answers from the new generation", || {
+        answered.load(Ordering::Relaxed) > before + 5
+    });
     stop.store(true, Ordering::Relaxed);
     let (answers, failures) = client.join().unwrap();
 
