@@ -252,6 +252,7 @@ fn shown(addrs: &[SocketAddr]) -> String {
 /// dropped by [`discard_moves`]). Nothing happens in a worker, nor for a socket this
 /// process may not move (said in the log). An address that cannot be bound is the
 /// error that refuses the reload.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn prepare_move(name: &str, wanted: &[SocketAddr], backlog: u32) -> io::Result<()> {
     let sockets = lock(sockets());
     let Some(fd) = sockets.get(name) else {
@@ -290,6 +291,7 @@ pub(crate) fn apply_moves() {
 
 /// A new descriptor of the TCP socket shared under `name` now, and its address; `None`
 /// when no TCP socket is shared under that name.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn shared_tcp(name: &str) -> io::Result<Option<(TcpListener, SocketAddr)>> {
     let sockets = lock(sockets());
     let Some(fd) = sockets.get(name) else {
@@ -677,8 +679,30 @@ mod tests {
     #[test]
     fn a_second_listen_under_one_name_shares_the_socket() {
         let first = listen("unit-test", "127.0.0.1:0").unwrap();
-        let second = listen("unit-test", "127.0.0.1:1").unwrap();
-        assert_eq!(first.local_addr().unwrap(), second.local_addr().unwrap());
+        let at = first.local_addr().unwrap();
+        // Any port, or the very one: the same socket.
+        let second = listen("unit-test", "127.0.0.1:0").unwrap();
+        assert_eq!(second.local_addr().unwrap(), at);
+        let third = listen("unit-test", at).unwrap();
+        assert_eq!(third.local_addr().unwrap(), at);
         assert!(listen("bad,name", "127.0.0.1:0").is_err());
+    }
+
+    #[test]
+    fn a_top_process_moves_its_own_socket_and_closes_the_old_one_when_told() {
+        let first = listen("unit-test-moved", "127.0.0.1:0").unwrap();
+        let old = first.local_addr().unwrap();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let new = free.local_addr().unwrap();
+        drop(free);
+        let moved = listen("unit-test-moved", new).unwrap();
+        assert_eq!(moved.local_addr().unwrap(), new);
+        // Still listening until the processes on it were asked to stop.
+        assert!(std::net::TcpStream::connect(old).is_ok());
+        close_retired();
+        let refused = std::net::TcpStream::connect(old)
+            .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused);
+        assert!(refused, "{old} still accepts");
+        assert_eq!(shared_tcp("unit-test-moved").unwrap().unwrap().1, new);
     }
 }

@@ -1,6 +1,10 @@
 //! What the framework's modules call to record: short functions that do nothing when
 //! metrics are off. The same names exist without feature `metrics`, doing nothing.
 
+// Each wing records its own: with metrics but without `http` or `coordination`, their
+// recorders have no caller.
+#![cfg_attr(not(all(feature = "http", feature = "coordination")), allow(dead_code))]
+
 use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 

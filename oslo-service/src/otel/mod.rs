@@ -183,6 +183,7 @@ impl Finished {
 
 /// The span of a request, child of its `traceparent` when valid; `None` when tracing
 /// is off or the request is not sampled.
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // the HTTP server's alone
 pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce() -> String) -> Option<Span> {
     let tracer = TRACER.get()?;
     if collector_is_down() {

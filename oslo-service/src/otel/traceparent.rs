@@ -13,6 +13,7 @@ pub(crate) struct Parent {
 /// parent (the request starts a trace of its own). A version other than 00 is read as
 /// 00 when its first four fields are well formed, as the specification asks; version
 /// ff is invalid.
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // the HTTP server's alone
 pub(crate) fn parse(header: &[u8]) -> Option<Parent> {
     let header = header.trim_ascii();
     if header.len() < 55 {
@@ -49,6 +50,7 @@ pub(crate) fn parse(header: &[u8]) -> Option<Parent> {
 }
 
 /// Two lowercase hex digits (the specification allows no uppercase).
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // the HTTP server's alone
 fn hex_byte(two: &[u8]) -> Option<u8> {
     let digit = |c: u8| match c {
         b'0'..=b'9' => Some(c - b'0'),
