@@ -89,7 +89,7 @@ pub(crate) fn resolve(
             changes.push((group.to_owned(), option.to_owned(), substituted));
         }
         'specs: for spec in specs {
-            let unset = values_found(&snapshot, spec, false).is_empty();
+            let unset = values_found(snapshot, spec, false).is_empty();
             if !unset || !spec.default.iter().any(|text| text.contains('$')) {
                 continue;
             }
