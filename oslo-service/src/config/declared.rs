@@ -13,23 +13,28 @@ pub(super) fn prepared(snapshot: Snapshot, groups: &[GroupInfo]) -> (Snapshot, V
     let declared = |group: &str, option: &str| index.get(group, option);
     let declared_secret =
         |group: &str, option: &str| declared(group, option).is_some_and(|spec| spec.secret);
-    // An error must not show a secret it was about to substitute, nor one that fails.
-    let masker = Masker::new(&snapshot, declared_secret);
+    // An error must not show a secret it was about to substitute, nor one that fails:
+    // the masker reads the values as written. It looks at every option, so it is made
+    // only for an error, which most loads have none of.
+    let masker = std::cell::OnceCell::new();
+    let masker = || masker.get_or_init(|| Masker::new(&snapshot, declared_secret));
     let secret =
         |group: &str, option: &str| declared_secret(group, option) || mask::name_is_secret(option);
-    let holds_secret =
-        |group: &str, option: &str, text: &str| secret(group, option) || masker.holds_secret(text);
-    let (snapshot, failed) = substitute::apply(snapshot, &declared, &index.specs, &holds_secret);
+    let holds_secret = |group: &str, option: &str, text: &str| {
+        secret(group, option) || masker().holds_secret(text)
+    };
+    let (changes, failed) = substitute::resolve(&snapshot, &declared, &index.specs, &holds_secret);
     let mut errors: Vec<ConfigError> = failed
         .into_iter()
         .map(|err| {
             err.masked(|group, option, text| {
-                masker
+                masker()
                     .show_in_error(secret(group, option), text)
                     .into_owned()
             })
         })
         .collect();
+    let snapshot = substitute::with_changes(snapshot, changes);
     // A value left as written would fail its type too: it is said once.
     let unresolved: Vec<(String, String)> = errors
         .iter()
@@ -59,7 +64,13 @@ pub(super) fn checked(snapshot: Snapshot, groups: &[GroupInfo]) -> Result<Snapsh
 #[derive(Default)]
 pub(super) struct SpecIndex {
     specs: Vec<&'static OptionSpec>,
-    by_name: std::collections::HashMap<(&'static str, &'static str), &'static OptionSpec>,
+    /// Hashed with foldhash, as a snapshot's options are: a check may look up every
+    /// option a file sets.
+    by_name: std::collections::HashMap<
+        (&'static str, &'static str),
+        &'static OptionSpec,
+        foldhash::fast::RandomState,
+    >,
 }
 
 impl SpecIndex {
@@ -68,7 +79,10 @@ impl SpecIndex {
             .iter()
             .flat_map(|info| (info.options)().iter())
             .collect();
-        let mut by_name = std::collections::HashMap::with_capacity(specs.len());
+        let mut by_name = std::collections::HashMap::with_capacity_and_hasher(
+            specs.len(),
+            foldhash::fast::RandomState::default(),
+        );
         for &spec in &specs {
             by_name.insert((spec.group, spec.name), spec);
             for old in spec.deprecated {

@@ -39,9 +39,16 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 /// Whether the name of an option (or of a key inside a value) says it holds a secret.
+/// One pass over the name, comparing without case and allocating nothing: a load may
+/// ask it of every option of a large file.
 pub(crate) fn name_is_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|key| name.contains(key))
+    let name = name.as_bytes();
+    (0..name.len()).any(|at| {
+        let rest = &name[at..];
+        SECRET_KEYS.iter().any(|key| {
+            rest.len() >= key.len() && rest[..key.len()].eq_ignore_ascii_case(key.as_bytes())
+        })
+    })
 }
 
 /// Masks the values of one snapshot: knows which texts are secrets, so that a value
@@ -369,6 +376,35 @@ mod tests {
             "/etc/nova/api-paste.ini",
         ),
     ];
+
+    #[test]
+    fn secret_names_are_found_anywhere_in_any_case() {
+        for name in [
+            "password",
+            "admin_password",
+            "DB_PASSWORD",
+            "keystone_authtoken",
+            "AdminPass",
+            "sslkey_file",
+            "Ünïcode_Token",
+            "x_credentials",
+        ] {
+            assert!(name_is_secret(name), "{name}");
+        }
+        for name in [
+            "",
+            "p",
+            "pass",
+            "port",
+            "passw",
+            "tok",
+            "key",
+            "ünïcode",
+            "default_opt_1",
+        ] {
+            assert!(!name_is_secret(name), "{name}");
+        }
+    }
 
     #[test]
     fn real_shapes_of_openstack_values() {

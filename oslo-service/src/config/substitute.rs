@@ -27,17 +27,35 @@ pub(crate) type Secret<'a> = dyn Fn(&str, &str, &str) -> bool + 'a;
 /// `snapshot` with every reference in its values replaced, and the substituted default
 /// of each declared option that is unset and whose default holds a reference; and an
 /// error for each option whose references do not resolve (left as written).
+#[cfg(test)]
 pub(crate) fn apply(
     snapshot: Snapshot,
     declared: &Declared<'_>,
     specs: &[&'static OptionSpec],
     secret: &Secret<'_>,
 ) -> (Snapshot, Vec<ConfigError>) {
-    let mut changes: Vec<(String, String, Vec<RawValue>)> = Vec::new();
+    let (changes, errors) = resolve(&snapshot, declared, specs, secret);
+    (with_changes(snapshot, changes), errors)
+}
+
+/// The values an option of `snapshot` takes once substituted, as group, option and
+/// values.
+pub(crate) type Changes = Vec<(String, String, Vec<RawValue>)>;
+
+/// What [`apply`] changes in `snapshot`, without changing it yet: the caller may still
+/// read the values as written (to mask the errors), then apply them with
+/// [`with_changes`].
+pub(crate) fn resolve(
+    snapshot: &Snapshot,
+    declared: &Declared<'_>,
+    specs: &[&'static OptionSpec],
+    secret: &Secret<'_>,
+) -> (Changes, Vec<ConfigError>) {
+    let mut changes: Changes = Vec::new();
     let mut errors = Vec::new();
     {
         let mut resolver = Resolver {
-            snapshot: &snapshot,
+            snapshot,
             declared,
             secret,
             done: HashMap::new(),
@@ -71,7 +89,7 @@ pub(crate) fn apply(
             changes.push((group.to_owned(), option.to_owned(), substituted));
         }
         'specs: for spec in specs {
-            let unset = values_found(&snapshot, spec, false).is_empty();
+            let unset = values_found(snapshot, spec, false).is_empty();
             if !unset || !spec.default.iter().any(|text| text.contains('$')) {
                 continue;
             }
@@ -96,12 +114,17 @@ pub(crate) fn apply(
             changes.push((spec.group.to_owned(), spec.name.to_owned(), substituted));
         }
     }
-    // Most configurations hold no reference at all: then nothing is copied.
+    (changes, errors)
+}
+
+/// `snapshot` with the values [`resolve`] found. Most configurations hold no reference
+/// at all: then nothing is copied.
+pub(crate) fn with_changes(snapshot: Snapshot, changes: Changes) -> Snapshot {
     let mut out = snapshot;
     for (group, option, values) in changes {
         out.insert(&group, &option, values);
     }
-    (out, errors)
+    out
 }
 
 fn invalid(value: &RawValue, group: &str, option: &str, reason: String) -> ConfigError {

@@ -108,22 +108,25 @@ pub(crate) fn find(
             let declared_here: Vec<&GroupInfo> =
                 groups.iter().filter(|info| info.group == group).collect();
             let declared = !declared_here.is_empty();
-            let option_names: Vec<&'static str> = declared_here
-                .iter()
-                .flat_map(|info| (info.options)().iter().map(|spec| spec.name))
-                .collect();
+            // Lowered once for the group, not once per unknown option: `[DEFAULT]` may
+            // hold thousands.
+            let option_names = Candidates::of(
+                declared_here
+                    .iter()
+                    .flat_map(|info| (info.options)().iter().map(|spec| spec.name)),
+            );
             Unknown {
                 group: group.to_owned(),
                 declared,
                 group_suggestion: (!declared)
-                    .then(|| closest(group, groups.iter().map(|info| info.group)))
+                    .then(|| Candidates::of(groups.iter().map(|info| info.group)).closest(group))
                     .flatten(),
                 options: options
                     .into_iter()
                     .map(|(name, values)| UnknownOption {
                         name: name.to_owned(),
                         at: values.first().and_then(place),
-                        suggestion: closest(name, option_names.iter().copied()),
+                        suggestion: option_names.closest(name),
                     })
                     .collect(),
             }
@@ -137,19 +140,146 @@ fn place(value: &RawValue) -> Option<String> {
     Some(format!("{}:{}", file.display(), value.line))
 }
 
-/// The candidate closest to `name` (edits, a swap of neighbours counting as one),
-/// when it is close enough; the first of the closest on a tie.
-fn closest(name: &str, candidates: impl Iterator<Item = &'static str>) -> Option<&'static str> {
-    let wanted = name.to_ascii_lowercase().replace('-', "_");
-    candidates
-        .filter(|candidate| *candidate != name)
-        .map(|candidate| {
-            let distance = strsim::osa_distance(&wanted, &candidate.to_ascii_lowercase());
-            (distance, candidate)
-        })
-        .filter(|(distance, candidate)| *distance <= edits_allowed(candidate.chars().count()))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+/// Declared names a name may be a typo of, each lowered and with the most edits it
+/// allows.
+struct Candidates(Vec<Candidate>);
+
+struct Candidate {
+    name: &'static str,
+    lowered: Vec<char>,
+    allowed: usize,
+    letters: Letters,
+}
+
+/// How many of each letter a name holds (letters that share a slot counted together):
+/// an edit changes at most two counts by one, so half the counts two names differ by
+/// is a floor of their distance, found without the table.
+#[derive(Clone, Copy)]
+struct Letters([u8; 64]);
+
+impl Letters {
+    fn of(name: &[char]) -> Self {
+        let mut counts = [0_u8; 64];
+        for &c in name {
+            let slot = &mut counts[c as usize % 64];
+            *slot = slot.saturating_add(1);
+        }
+        Letters(counts)
+    }
+
+    /// The fewest edits that could take one of the names counted to the other.
+    fn fewest_edits(&self, other: &Letters) -> usize {
+        let apart: usize = (self.0.iter().zip(&other.0))
+            .map(|(a, b)| usize::from(a.abs_diff(*b)))
+            .sum();
+        apart.div_ceil(2)
+    }
+}
+
+impl Candidates {
+    fn of(names: impl Iterator<Item = &'static str>) -> Self {
+        Candidates(
+            names
+                .map(|name| {
+                    let lowered: Vec<char> = name.to_ascii_lowercase().chars().collect();
+                    Candidate {
+                        name,
+                        allowed: edits_allowed(lowered.len()),
+                        letters: Letters::of(&lowered),
+                        lowered,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// The candidate closest to `name` (edits, a swap of neighbours counting as one),
+    /// when it is close enough; the first of the closest on a tie.
+    fn closest(&self, name: &str) -> Option<&'static str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let wanted: Vec<char> = name
+            .chars()
+            .map(|c| {
+                if c == '-' {
+                    '_'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        let letters = Letters::of(&wanted);
+        let mut table = Table::default();
+        let mut best: Option<(usize, &'static str)> = None;
+        for candidate in &self.0 {
+            if candidate.name == name {
+                continue;
+            }
+            // Nothing further than the best so far, or than the candidate allows, counts.
+            let bound = match best {
+                Some((0, _)) => break,
+                Some((distance, _)) => candidate.allowed.min(distance - 1),
+                None => candidate.allowed,
+            };
+            if letters.fewest_edits(&candidate.letters) > bound {
+                continue;
+            }
+            if let Some(distance) = table.osa_within(&wanted, &candidate.lowered, bound) {
+                best = Some((distance, candidate.name));
+            }
+        }
+        best.map(|(_, name)| name)
+    }
+}
+
+/// The rows of an edit distance table, kept from one candidate to the next.
+#[derive(Default)]
+struct Table {
+    before: Vec<usize>,
+    last: Vec<usize>,
+    row: Vec<usize>,
+}
+
+impl Table {
+    /// The optimal string alignment distance between `a` and `b` (insertions,
+    /// deletions, substitutions and swaps of neighbours, each counting one, no part
+    /// edited twice), when it is at most `bound`; `None` as soon as it cannot be.
+    fn osa_within(&mut self, a: &[char], b: &[char], bound: usize) -> Option<usize> {
+        if a.len().abs_diff(b.len()) > bound {
+            return None;
+        }
+        // Three rows: two back (for a swap), the last, and the one being made.
+        let width = b.len() + 1;
+        let Table { before, last, row } = self;
+        before.clear();
+        before.resize(width, 0);
+        last.clear();
+        last.extend(0..width);
+        row.clear();
+        row.resize(width, 0);
+        for i in 1..=a.len() {
+            row[0] = i;
+            let mut lowest = i;
+            for j in 1..width {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut cell = (last[j] + 1).min(row[j - 1] + 1).min(last[j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    cell = cell.min(before[j - 2] + 1);
+                }
+                row[j] = cell;
+                lowest = lowest.min(cell);
+            }
+            // A row's least entry never falls in the rows below it.
+            if lowest > bound {
+                return None;
+            }
+            std::mem::swap(before, last);
+            std::mem::swap(last, row);
+        }
+        let distance = last[width - 1];
+        (distance <= bound).then_some(distance)
+    }
 }
 
 #[cfg(test)]
@@ -159,7 +289,8 @@ mod tests {
     #[test]
     fn close_names_are_suggested_far_ones_are_not() {
         let groups = ["DEFAULT", "inventory", "ssl", "coordination"];
-        let pick = |name| closest(name, groups.iter().copied());
+        let groups = Candidates::of(groups.into_iter());
+        let pick = |name| groups.closest(name);
         assert_eq!(pick("inventroy"), Some("inventory"));
         assert_eq!(pick("Inventory"), Some("inventory"));
         assert_eq!(pick("invntory"), Some("inventory"));
@@ -168,11 +299,59 @@ mod tests {
         assert_eq!(pick("database"), None);
         assert_eq!(pick("x"), None);
         let options = ["reservation_ttl", "port", "host"];
-        let pick = |name| closest(name, options.iter().copied());
+        let options = Candidates::of(options.into_iter());
+        let pick = |name| options.closest(name);
         assert_eq!(pick("reservaton_ttl"), Some("reservation_ttl"));
         assert_eq!(pick("reservation-ttl"), Some("reservation_ttl"));
         assert_eq!(pick("prot"), Some("port"));
         assert_eq!(pick("hosts"), Some("host"));
         assert_eq!(pick("workers"), None);
+        // The first of the closest on a tie; an exact match (but for case) first.
+        let options = Candidates::of(["hast", "hose", "HOST", "host"].into_iter());
+        assert_eq!(options.closest("hostt"), Some("HOST"));
+        assert_eq!(options.closest("hosz"), Some("hose"));
+        assert_eq!(Candidates::of(std::iter::empty()).closest("host"), None);
+    }
+
+    #[test]
+    fn the_bounded_distance_is_strsims_within_its_bound() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "ba",
+            "abc",
+            "acb",
+            "bca",
+            "port",
+            "prot",
+            "host",
+            "hosts",
+            "reservation_ttl",
+            "reservaton_ttl",
+            "rsvreation_ttl",
+            "inventory",
+            "inventroy",
+            "ünïcode",
+            "unicode",
+            "coordination",
+            "coordinaton",
+            "default_opt_12",
+            "debug",
+        ];
+        // One table for all: a closest() reuses it from candidate to candidate.
+        let mut table = Table::default();
+        for a in words {
+            for b in words {
+                let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+                let want = strsim::osa_distance(a, b);
+                let floor = Letters::of(&x).fewest_edits(&Letters::of(&y));
+                assert!(floor <= want, "{a} {b}");
+                for bound in 0..=want + 1 {
+                    let got = table.osa_within(&x, &y, bound);
+                    assert_eq!(got, (want <= bound).then_some(want), "{a} {b} {bound}");
+                }
+            }
+        }
     }
 }
