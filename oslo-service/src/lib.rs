@@ -64,6 +64,8 @@
 //! by minor versions that break: taking a new one is a breaking release of this crate
 //! (a minor one, before its own 1.0), never a patch.
 #![deny(missing_docs)]
+// docs.rs builds with every feature and shows which one each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Processes, signals and sockets the Linux way: `/proc`, `prctl`, `pidfd`, `SO_PEERCRED`,
 // abstract sockets, and a constructor in `.init_array` that takes the signals before
@@ -91,11 +93,13 @@ pub mod launcher;
 pub mod periodic;
 mod service;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod wsgi;
 
 // Coordination, task groups and logging. Without feature `coordination`, a private
 // stand-in answers the launchers: no etcd, and a `backend_url` refused at start.
 #[cfg(feature = "coordination")]
+#[cfg_attr(docsrs, doc(cfg(feature = "coordination")))]
 pub mod coordination;
 #[cfg(not(feature = "coordination"))]
 #[path = "coordination/absent.rs"]
@@ -113,6 +117,7 @@ pub mod looping;
 // Without feature `metrics`, a private stand-in records nothing and refuses
 // `[metrics] enabled`.
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics/absent.rs"]

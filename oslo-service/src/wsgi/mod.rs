@@ -68,6 +68,7 @@ mod connection;
 mod forwarded;
 mod frames;
 #[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
 mod handler;
 mod healthcheck;
