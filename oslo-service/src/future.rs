@@ -1,5 +1,6 @@
 //! The boxed future every async trait of the crate returns, so that the traits stay
-//! usable as trait objects (`dyn ServiceBase`, `dyn Sleeper`).
+//! usable as trait objects (`dyn ServiceBase`, `dyn Sleeper`), and the one timer that
+//! may not be set.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,5 +25,14 @@ pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none: a `select!` arm for a timer
+/// that may not be set.
+pub(crate) async fn sleep_until<T: Into<tokio::time::Instant>>(deadline: Option<T>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

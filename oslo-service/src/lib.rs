@@ -110,6 +110,7 @@ pub mod taskgroup;
 // Primitives.
 pub mod config;
 mod error;
+mod fd;
 mod fdstore;
 mod future;
 pub mod health;

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -579,16 +579,17 @@ fn inherited() -> BTreeMap<String, OwnedFd> {
         .set(std::env::var_os(LISTEN_ENV).is_some() && std::env::var_os(OWN_ENV).is_none());
     let mut found = BTreeMap::new();
     for (name, fd) in from_parent().into_iter().chain(from_systemd()) {
-        // SAFETY: borrowed only for fcntl, which fails cleanly on a closed descriptor.
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        // Keep it from the service's own child processes; workers get it explicitly.
-        if let Err(err) = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC) {
-            tracing::warn!(socket = %name, fd, error = %err, "ignoring an inherited socket that is not open");
-            continue;
+        // The parent (or systemd) passed it for this socket alone; it is taken once,
+        // here, and kept from the service's own child processes (workers get it
+        // explicitly).
+        match crate::fd::take_inherited_fd(fd) {
+            Ok(owned) => {
+                found.insert(name, owned);
+            }
+            Err(err) => {
+                tracing::warn!(socket = %name, fd, error = %err, "ignoring an inherited socket that is not open");
+            }
         }
-        // SAFETY: the parent (or systemd) passed this open descriptor to this process
-        // for this socket alone, and it is taken exactly once, here.
-        found.insert(name, unsafe { OwnedFd::from_raw_fd(fd) });
     }
     // A binary upgrade's predecessor hands over the sockets it bound as this process's.
     if let Some(own) = std::env::var_os(OWN_ENV) {

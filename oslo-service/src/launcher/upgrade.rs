@@ -17,7 +17,7 @@
 //! killed; the predecessor logs why and serves on, as if nothing happened.
 
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -70,14 +70,11 @@ pub(super) unsafe fn take_env() {
     let Some(fd) = value.to_str().and_then(|v| v.parse::<RawFd>().ok()) else {
         return;
     };
-    // SAFETY: borrowed only for fcntl, which fails cleanly on a closed descriptor.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    if rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC).is_err() {
+    // The predecessor passed it for this link alone; it is taken once, here.
+    let Ok(link) = crate::fd::take_inherited_fd(fd) else {
         return;
-    }
-    // SAFETY: the predecessor passed this open descriptor for this link alone, and it is
-    // taken once, here.
-    let link = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    };
+    let link = UnixStream::from(link);
     *PREDECESSOR.lock().unwrap_or_else(PoisonError::into_inner) = Some(link);
 }
 
@@ -181,12 +178,7 @@ impl Successor {
     /// was read is kept for the next call.
     pub(super) async fn outcome(&mut self) -> Outcome {
         let deadline = self.deadline;
-        let timed_out = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
+        let timed_out = crate::future::sleep_until(deadline);
         tokio::pin!(timed_out);
         let mut buf = [0u8; 64];
         loop {

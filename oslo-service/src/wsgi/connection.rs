@@ -66,7 +66,9 @@ pub(super) async fn serve<S: HttpApp>(
     let idle = settings.client_timeout;
     let arrived = tokio::select! {
         readable = first_byte => readable.is_ok(),
-        () = sleep_or_never(idle) => {
+        () = crate::future::sleep_until(
+            idle.and_then(|limit| tokio::time::Instant::now().checked_add(limit)),
+        ) => {
             shared.clients.cut(Cut::Idle, &client_ip);
             false
         }
@@ -86,13 +88,6 @@ pub(super) async fn serve<S: HttpApp>(
         accepted, client_ip, app, shared, settings, registered,
     ))
     .await;
-}
-
-async fn sleep_or_never(limit: Option<Duration>) {
-    match limit {
-        Some(limit) => tokio::time::sleep(limit).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn serve_arrived<S: HttpApp>(

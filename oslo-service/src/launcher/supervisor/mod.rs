@@ -203,7 +203,7 @@ impl Supervisor {
                     }
                 }
                 _ = measure.tick(), if self.options.max_memory.is_some() => self.check_memory(),
-                () = sleep_until(wake) => {
+                () = crate::future::sleep_until(wake) => {
                     let actions = self.pool.tick(self.phase.state(), Instant::now());
                     self.carry_out(actions);
                 }
@@ -375,12 +375,5 @@ fn send(pid: i32, signal: Signal) {
         if let Err(err) = rustix::process::kill_process(raw, signal) {
             tracing::debug!(pid, signal = signal.as_raw(), error = %err, "cannot signal worker");
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }

@@ -9,7 +9,7 @@ const STOP_MARGIN: Duration = Duration::from_secs(5);
 use rustix::process::{Pid, Signal, WaitOptions};
 
 use super::control::WorkerEvent;
-use super::{Supervisor, send, sleep_until};
+use super::{Supervisor, send};
 use crate::error::{Error, Result};
 use crate::launcher::phase::LauncherState;
 use crate::launcher::protocol::DRAIN;
@@ -148,7 +148,7 @@ impl Supervisor {
                         self.worker_event(event);
                     }
                 }
-                () = sleep_until(wake) => {
+                () = crate::future::sleep_until(wake) => {
                     let now = Instant::now();
                     if deadline.is_some_and(|deadline| deadline <= now) {
                         tracing::error!(
