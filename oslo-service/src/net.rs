@@ -9,10 +9,10 @@
 //!
 //! A TCP socket moves when the configuration moves its address: the successor of an
 //! upgrade binds the new address where its predecessor's socket is elsewhere, and a
-//! parent whose server follows the configuration ([`follow_address`]) binds it during
-//! the SIGHUP that changed it, so that the new generation of workers inherits it. The
-//! old socket is closed once the processes that served on it were asked to stop
-//! ([`close_retired`]).
+//! parent whose server follows the configuration (`ServerBuilder::follow_address`)
+//! binds it during the SIGHUP that changed it, so that the new generation of workers
+//! inherits it. The old socket is closed once the processes that served on it were
+//! asked to stop.
 
 use std::collections::BTreeMap;
 use std::io;
