@@ -108,7 +108,7 @@ impl From<std::io::Error> for Error {
 }
 
 /// An error and its causes, `outer: inner: innermost`, as one log field shows them.
-#[cfg(any(feature = "http", feature = "coordination"))]
+#[cfg(any(feature = "http", feature = "coordination", test))]
 pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -126,14 +126,7 @@ mod chain_tests {
 
     /// The message and every source's, as a report that walks the chain prints them.
     fn report(error: &(dyn std::error::Error + 'static)) -> String {
-        let mut text = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        error_chain(error)
     }
 
     #[test]
