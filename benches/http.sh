@@ -183,9 +183,16 @@ if ran("reloading"):
 if ours and ran("metrics"):
     scrapes = sum(int(line) for line in open(f"{tmp}/scrapes"))
     print(f"metrics on / off: {median('metrics', 0) / ours:.3f} of the req/s ({scrapes} scrapes answered during the runs)")
+def paired(label):
+    # Each round's row over the round's tracing-off row, the median of those: what
+    # drifts from round to round (the machine, wrk's spread of connections over the
+    # workers) weighs less than in a ratio of medians.
+    ratios = [row[0] / off[0] for row, off in zip(rows(label), rows("ours"))]
+    each = " ".join(f"{ratio:.2f}" for ratio in ratios)
+    return f"{statistics.median(ratios):.3f} paired by round ({each})"
 if ours and ran("traced"):
     traced_requests = sum(row[4] for row in rows("traced"))
-    print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB)")
+    print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s, {paired('traced')} ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB)")
 if ours and ran("down"):
-    print(f"collector down / off: {median('down', 0) / ours:.3f} of the req/s")
+    print(f"collector down / off: {median('down', 0) / ours:.3f} of the req/s, {paired('down')}")
 PY
