@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
 use super::backend::{Backend, Member};
+use super::wire;
 use crate::error::error_chain;
 
 /// How long one call may take, connection included.
@@ -63,6 +64,16 @@ pub enum EtcdError {
         method: String,
         /// etcd's message.
         message: String,
+    },
+    /// etcd answered with what this client does not expect of it (see
+    /// `coordination::wire`): read as a default, it could have been taken for a claim
+    /// lost or a lease gone.
+    #[error("unexpected answer from etcd to {method}: {reason}")]
+    Unexpected {
+        /// The call, such as `kv/txn`.
+        method: String,
+        /// What was unexpected.
+        reason: String,
     },
 }
 
@@ -220,13 +231,11 @@ impl Etcd {
             }
             other => other?,
         };
-        let token = answer["token"]
-            .as_str()
-            .ok_or_else(|| self.refused("auth/authenticate", "no token in the answer"))?;
+        let answer: wire::Authenticated = decode("auth/authenticate", answer)?;
         *self
             .token
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.to_owned());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer.token);
         Ok(())
     }
 
@@ -239,18 +248,21 @@ impl Etcd {
 
     /// A new lease of `ttl`; its id.
     pub(crate) async fn grant(&self, ttl: Duration) -> Result<i64, EtcdError> {
-        let answer = self
+        let answer: wire::LeaseGrant = self
             .call("lease/grant", json!({ "TTL": ttl.as_secs().max(1) }))
             .await?;
-        number(&answer["ID"]).ok_or_else(|| self.refused("lease/grant", "no lease id"))
+        if !answer.error.is_empty() {
+            return Err(self.refused("lease/grant", &answer.error));
+        }
+        Ok(answer.id)
     }
 
     /// Keeps lease `id` alive: its remaining TTL, or `None` when etcd no longer has it.
     pub(crate) async fn keep_alive(&self, id: i64) -> Result<Option<Duration>, EtcdError> {
-        let answer = self
+        let answer: wire::KeepAliveStream = self
             .call("lease/keepalive", json!({ "ID": id.to_string() }))
             .await?;
-        Ok(number(&answer["result"]["TTL"])
+        Ok(Some(answer.result.ttl)
             .filter(|&ttl| ttl > 0)
             .map(|ttl| Duration::from_secs(ttl.unsigned_abs())))
     }
@@ -258,7 +270,7 @@ impl Etcd {
     /// Ends lease `id`: every key attached to it goes at once.
     pub(crate) async fn revoke(&self, id: i64) -> Result<(), EtcdError> {
         match self
-            .call("lease/revoke", json!({ "ID": id.to_string() }))
+            .call::<wire::Acknowledged>("lease/revoke", json!({ "ID": id.to_string() }))
             .await
         {
             // Already gone is what was asked.
@@ -271,7 +283,9 @@ impl Etcd {
 
     /// Sets `key` to `value`, attached to `lease` (0 for none).
     pub(crate) async fn put(&self, key: &str, value: &str, lease: i64) -> Result<(), EtcdError> {
-        self.call("kv/put", put(key, value, lease)).await.map(drop)
+        self.call::<wire::Acknowledged>("kv/put", put(key, value, lease))
+            .await
+            .map(drop)
     }
 
     /// Sets `key` to `value` (attached to `lease`) if no one holds it: whether it did.
@@ -286,8 +300,8 @@ impl Etcd {
                           "create_revision": "0" }],
             "success": [{ "request_put": put(key, value, lease) }],
         });
-        let answer = self.call("kv/txn", request).await?;
-        Ok(answer["succeeded"].as_bool().unwrap_or(false))
+        let answer: wire::Txn = self.call("kv/txn", request).await?;
+        Ok(answer.succeeded)
     }
 
     /// Sets `key` to `value` when `member` is attached to `lease` and the key is absent
@@ -315,32 +329,36 @@ impl Etcd {
                 "success": [{ "request_put": put(key, value, 0) }],
             }}],
         });
-        let answer = self.call("kv/txn", request).await?;
-        let first = answer["succeeded"].as_bool().unwrap_or(false);
-        let second = answer["responses"][0]["response_txn"]["succeeded"]
-            .as_bool()
-            .unwrap_or(false);
-        Ok(first || second)
+        let answer: wire::Txn = self.call("kv/txn", request).await?;
+        if answer.succeeded {
+            return Ok(true);
+        }
+        // The failure branch ran: its nested transaction's answer must be there.
+        let nested = answer.nested().ok_or_else(|| EtcdError::Unexpected {
+            method: "kv/txn".to_owned(),
+            reason: "a failed compare without its nested transaction's answer".to_owned(),
+        })?;
+        Ok(nested.succeeded)
     }
 
     /// The value of `key`.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<KeyValue>, EtcdError> {
-        let answer = self.call("kv/range", json!({ "key": encode(key) })).await?;
-        Ok(key_values(&answer["kvs"]).into_iter().next())
+        let answer: wire::Range = self.call("kv/range", json!({ "key": encode(key) })).await?;
+        Ok(answer.kvs.into_iter().next().map(KeyValue::from))
     }
 
     /// The revision etcd is at, read with `key` (which need not exist).
     pub(crate) async fn revision_at(&self, key: &str) -> Result<i64, EtcdError> {
-        let answer = self.call("kv/range", json!({ "key": encode(key) })).await?;
-        Ok(number(&answer["header"]["revision"]).unwrap_or(0))
+        let answer: wire::Range = self.call("kv/range", json!({ "key": encode(key) })).await?;
+        Ok(answer.header.revision)
     }
 
     /// Every key under `prefix`, and the revision they were read at.
     pub(crate) async fn get_prefix(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), EtcdError> {
         let request = json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) });
-        let answer = self.call("kv/range", request).await?;
-        let revision = number(&answer["header"]["revision"]).unwrap_or(0);
-        Ok((key_values(&answer["kvs"]), revision))
+        let answer: wire::Range = self.call("kv/range", request).await?;
+        let kvs = answer.kvs.into_iter().map(KeyValue::from).collect();
+        Ok((kvs, answer.header.revision))
     }
 
     /// Deletes `key` if it is still attached to `lease`.
@@ -350,7 +368,7 @@ impl Etcd {
                           "lease": lease.to_string() }],
             "success": [{ "request_delete_range": { "key": encode(key) } }],
         });
-        self.call("kv/txn", request).await.map(drop)
+        self.call::<wire::Txn>("kv/txn", request).await.map(drop)
     }
 
     /// Watches `key` (with `whole_prefix`, every key under it) from `revision` on;
@@ -388,10 +406,9 @@ impl Etcd {
                 .and_then(Result::ok)
                 .map(|body| body.to_bytes())
                 .unwrap_or_default();
-            let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
-            let message = answer["error"]["message"]
-                .as_str()
-                .or_else(|| answer["message"].as_str())
+            let failure: wire::Failure = serde_json::from_slice(&body).unwrap_or_default();
+            let message = failure
+                .message()
                 .map_or_else(|| status.to_string(), str::to_owned);
             return Err(self.refused("watch", &message));
         }
@@ -440,16 +457,24 @@ impl Etcd {
                 ))
             })?;
             for line in received {
-                let Ok(message) = serde_json::from_slice::<Value>(&line) else {
+                if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
-                };
-                match read_watch_message(&message) {
+                }
+                // A line not read would be a change lost: the watch ends instead, and
+                // the next one starts after the last change seen.
+                let message = wire::decode_line(&line)
+                    .and_then(read_watch_message)
+                    .map_err(|reason| EtcdError::Unexpected {
+                        method: "watch".to_owned(),
+                        reason,
+                    })?;
+                match message {
                     WatchMessage::Changes(batch, last) => {
                         checked = tokio::time::Instant::now();
                         changes(batch, last);
                     }
                     WatchMessage::Progress(revision) => changes(Vec::new(), revision),
-                    WatchMessage::Created | WatchMessage::Other => {}
+                    WatchMessage::Created => {}
                     WatchMessage::Compacted(compacted) => {
                         return Ok(WatchEnd::Compacted(compacted));
                     }
@@ -471,7 +496,8 @@ impl Etcd {
         let check = json!({ "key": encode(key), "count_only": true });
         // A linearizable read: a member cut off from its cluster's leader fails it. One
         // call's time in all, a new token included.
-        let answered = tokio::time::timeout(CALL_TIMEOUT, self.call("kv/range", check)).await;
+        let answered =
+            tokio::time::timeout(CALL_TIMEOUT, self.call::<wire::Range>("kv/range", check)).await;
         matches!(answered, Ok(Ok(_))) && self.answered_lately(member)
     }
 
@@ -500,13 +526,18 @@ impl Etcd {
         }
     }
 
-    /// One call: the answer's JSON, or the error etcd or the network gave. With a user,
-    /// it logs in first, and once more when etcd says the token expired.
-    async fn call(&self, method: &str, request: Value) -> Result<Value, EtcdError> {
+    /// One call: the answer, or the error etcd or the network gave, or why the answer
+    /// is not what etcd writes. With a user, it logs in first, and once more when etcd
+    /// says the token expired.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        request: Value,
+    ) -> Result<T, EtcdError> {
         if self.backend.credentials.is_some() && self.token().is_none() {
             self.authenticate().await?;
         }
-        match self.exchange(method, &request, true).await {
+        let answer = match self.exchange(method, &request, true).await {
             Err(EtcdError::Refused { message, .. })
                 if self.backend.credentials.is_some() && is_token_refusal(&message) =>
             {
@@ -514,7 +545,8 @@ impl Etcd {
                 self.exchange(method, &request, true).await
             }
             other => other,
-        }
+        }?;
+        decode(method, answer)
     }
 
     /// One request and its answer, within [`CALL_TIMEOUT`].
@@ -554,15 +586,18 @@ impl Etcd {
                 .map_err(|err| self.unreachable(error_chain(&*err)))?
                 .to_bytes();
             self.keep_idle(member, sender);
-            let answer: Value = serde_json::from_slice(&body)
-                .map_err(|err| self.refused(method, &format!("unreadable answer: {err}")))?;
+            let Ok(answer) = serde_json::from_slice::<Value>(&body) else {
+                if status.is_success() {
+                    return Err(unexpected(method, "an answer that is not JSON".to_owned()));
+                }
+                return Err(self.refused(method, &status.to_string()));
+            };
+            // A refusal, or a stream's error (`lease/keepalive` answers with a stream).
             if !status.is_success() || answer.get("error").is_some() {
-                let message = answer["message"]
-                    .as_str()
-                    .or_else(|| answer["error"].as_str())
-                    .unwrap_or("no message")
-                    .to_owned();
-                return Err(self.refused(method, &message));
+                let failure: wire::Failure =
+                    wire::decode(answer).unwrap_or_else(|_| wire::Failure::default());
+                let message = failure.message().unwrap_or("no message");
+                return Err(self.refused(method, message));
             }
             *self
                 .answered
@@ -720,49 +755,47 @@ enum WatchMessage {
     Compacted(i64),
     /// etcd ended the watch, or its gateway failed, for this reason.
     Refused(String),
-    /// Nothing this client reads.
-    Other,
 }
 
-fn read_watch_message(message: &Value) -> WatchMessage {
-    if let Some(error) = message.get("error") {
-        let reason = error["message"]
-            .as_str()
-            .or_else(|| error.as_str())
-            .unwrap_or("the watch failed");
-        return WatchMessage::Refused(reason.to_owned());
+/// What a line of a watch's stream says; why it is not what etcd writes.
+fn read_watch_message(line: wire::WatchLine) -> Result<WatchMessage, String> {
+    if let Some(error) = line.error {
+        let reason = error.message().unwrap_or("the watch failed");
+        return Ok(WatchMessage::Refused(reason.to_owned()));
     }
-    let result = &message["result"];
-    if let Some(compacted) = number(&result["compact_revision"]).filter(|&r| r > 0) {
-        return WatchMessage::Compacted(compacted);
+    let Some(result) = line.result else {
+        return Err("a line with neither result nor error".to_owned());
+    };
+    if result.compact_revision > 0 {
+        return Ok(WatchMessage::Compacted(result.compact_revision));
     }
-    if result["canceled"].as_bool() == Some(true) {
-        let reason = result["cancel_reason"]
-            .as_str()
+    if result.canceled {
+        let reason = Some(result.cancel_reason)
             .filter(|reason| !reason.is_empty())
-            .unwrap_or("etcd canceled the watch");
-        return WatchMessage::Refused(reason.to_owned());
+            .unwrap_or_else(|| "etcd canceled the watch".to_owned());
+        return Ok(WatchMessage::Refused(reason));
     }
-    if result["created"].as_bool() == Some(true) {
-        return WatchMessage::Created;
+    if result.created {
+        return Ok(WatchMessage::Created);
     }
-    let batch = events(&result["events"]);
-    let last = result["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|event| number(&event["kv"]["mod_revision"]))
-        .max();
-    match (
-        batch.is_empty(),
-        last,
-        number(&result["header"]["revision"]),
-    ) {
-        (false, Some(last), _) => WatchMessage::Changes(batch, last),
+    if result.events.is_empty() {
         // No event, not created, not canceled: a progress notification.
-        (true, _, Some(revision)) => WatchMessage::Progress(revision),
-        _ => WatchMessage::Other,
+        return Ok(WatchMessage::Progress(result.header.revision));
     }
+    let last = result
+        .events
+        .iter()
+        .map(|event| event.kv.mod_revision)
+        .max()
+        .unwrap_or(0);
+    // A change is at a revision after the one the watch started from: 0 is never one.
+    if last == 0 {
+        return Err("changes without their revision".to_owned());
+    }
+    Ok(WatchMessage::Changes(
+        result.events.into_iter().map(Change::from).collect(),
+        last,
+    ))
 }
 
 /// A watch's stream cut into lines as its bytes arrive; a line (or the part of one
@@ -820,20 +853,16 @@ fn encode(text: &str) -> String {
     BASE64.encode(text)
 }
 
-fn decode(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|text| BASE64.decode(text).ok())
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
+/// An answer decoded as `T`, or the error saying why it is not what etcd writes.
+fn decode<T: serde::de::DeserializeOwned>(method: &str, answer: Value) -> Result<T, EtcdError> {
+    wire::decode(answer).map_err(|reason| unexpected(method, reason))
 }
 
-/// A 64-bit number as the gateway writes it (a string), or as a plain number.
-fn number(value: &Value) -> Option<i64> {
-    value
-        .as_str()
-        .and_then(|text| text.parse().ok())
-        .or_else(|| value.as_i64())
+fn unexpected(method: &str, reason: String) -> EtcdError {
+    EtcdError::Unexpected {
+        method: method.to_owned(),
+        reason,
+    }
 }
 
 /// The first key after every key that starts with `prefix`.
@@ -845,33 +874,23 @@ fn prefix_end(prefix: &str) -> String {
     String::from_utf8_lossy(&end).into_owned()
 }
 
-fn key_values(kvs: &Value) -> Vec<KeyValue> {
-    kvs.as_array()
-        .map(|kvs| kvs.iter().map(key_value).collect())
-        .unwrap_or_default()
-}
-
-fn key_value(kv: &Value) -> KeyValue {
-    KeyValue {
-        key: decode(&kv["key"]),
-        value: decode(&kv["value"]),
-        lease: number(&kv["lease"]).unwrap_or(0),
+impl From<wire::Kv> for KeyValue {
+    fn from(kv: wire::Kv) -> Self {
+        KeyValue {
+            key: kv.key,
+            value: kv.value,
+            lease: kv.lease,
+        }
     }
 }
 
-fn events(events: &Value) -> Vec<Change> {
-    events
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .map(|event| match event["type"].as_str() {
-                    Some("DELETE") => Change::Delete(decode(&event["kv"]["key"])),
-                    _ => Change::Put(key_value(&event["kv"])),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+impl From<wire::Event> for Change {
+    fn from(event: wire::Event) -> Self {
+        match event.kind {
+            wire::EventKind::Delete => Change::Delete(event.kv.key),
+            wire::EventKind::Put => Change::Put(event.kv.into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -884,33 +903,24 @@ mod tests {
     }
 
     #[test]
-    fn answers_as_the_gateway_writes_them() {
-        let answer: Value = serde_json::from_str(
-            r#"{"kvs":[{"key":"Zm9v","value":"YmFy","lease":"7"}],"header":{"revision":"3"}}"#,
+    fn watch_events_as_the_gateway_writes_them() {
+        let line = wire::decode_line(
+            br#"{"result":{"header":{"revision":"5"},"events":[{"type":"DELETE","kv":{"key":"Zm9v","mod_revision":"4"}},{"kv":{"key":"YQ==","value":"Yg==","lease":"7","mod_revision":"5"}}]}}"#,
         )
         .unwrap();
         assert_eq!(
-            key_values(&answer["kvs"]),
-            [KeyValue {
-                key: "foo".into(),
-                value: "bar".into(),
-                lease: 7
-            }]
-        );
-        let watch: Value = serde_json::from_str(
-            r#"{"events":[{"type":"DELETE","kv":{"key":"Zm9v"}},{"kv":{"key":"YQ==","value":"Yg=="}}]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            events(&watch["events"]),
-            [
-                Change::Delete("foo".into()),
-                Change::Put(KeyValue {
-                    key: "a".into(),
-                    value: "b".into(),
-                    lease: 0
-                })
-            ]
+            read_watch_message(line),
+            Ok(WatchMessage::Changes(
+                vec![
+                    Change::Delete("foo".into()),
+                    Change::Put(KeyValue {
+                        key: "a".into(),
+                        value: "b".into(),
+                        lease: 7
+                    })
+                ],
+                5
+            ))
         );
     }
 
@@ -931,7 +941,8 @@ mod tests {
 
     #[test]
     fn watch_messages_as_the_gateway_writes_them() {
-        let read = |text: &str| read_watch_message(&serde_json::from_str(text).unwrap());
+        let read =
+            |text: &str| read_watch_message(wire::decode_line(text.as_bytes()).unwrap()).unwrap();
         let header = r#""header":{"revision":"41","raft_term":"2"}"#;
         assert_eq!(
             read(&format!(r#"{{"result":{{{header},"created":true}}}}"#)),
@@ -963,6 +974,18 @@ mod tests {
             read(r#"{"error":{"grpc_code":14,"message":"transport is closing"}}"#),
             WatchMessage::Refused("transport is closing".into())
         );
+        // Unexpected: an error, not a message skipped (a change lost) or read as none.
+        let unexpected = |text: &str| {
+            wire::decode_line(text.as_bytes())
+                .and_then(read_watch_message)
+                .unwrap_err()
+        };
+        unexpected("{}");
+        unexpected(r#"{"result":{"events":[{"kv":{"key":"YQ=="}}]}}"#);
+        unexpected(&format!(
+            r#"{{"result":{{{header},"events":[{{"kv":{{"key":"YQ=="}}}}]}}}}"#
+        ));
+        unexpected(&format!(r#"{{"result":{{{header},"created":"yes"}}}}"#));
     }
 
     /// Generous bounds for a busy machine: only hangs are caught.
@@ -978,14 +1001,18 @@ mod tests {
     }
 
     /// A fake etcd gateway on loopback: watches answered by `script`, other calls
-    /// answered (counted in `calls`) when `answers` says so, else never.
+    /// answered with `answers` (counted in `calls`), else never.
     struct FakeEtcd {
         etcd: Etcd,
         calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         watch_requests: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
     }
 
-    async fn fake_etcd(script: Script, answers: bool, timing: WatchTiming) -> FakeEtcd {
+    async fn fake_etcd(
+        script: Script,
+        answers: Option<&'static str>,
+        timing: WatchTiming,
+    ) -> FakeEtcd {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -1026,10 +1053,9 @@ mod tests {
                         };
                         if path != "/v3/watch" {
                             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if !answers {
+                            let Some(answer) = answers else {
                                 return hold(stream).await;
-                            }
-                            let answer = r#"{"header":{"revision":"7"},"count":"0"}"#;
+                            };
                             let reply = format!(
                                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
                                 answer.len()
@@ -1111,6 +1137,38 @@ mod tests {
         assert_eq!(sockopt::tcp_keepcnt(&stream).unwrap(), KEEPALIVE_PROBES);
     }
 
+    /// An answer to a range of nothing.
+    const RANGE: &str = r#"{"header":{"revision":"7"},"count":"0"}"#;
+
+    #[tokio::test]
+    async fn a_txn_answer_etcd_would_not_write_is_an_error_not_a_claim_lost() {
+        let create = |answer: &'static str| async move {
+            let fake = fake_etcd(Script::Lines(vec![]), Some(answer), WatchTiming::default()).await;
+            tokio::time::timeout(HANG, fake.etcd.create("/k", "v", 0))
+                .await
+                .expect("the fake answers")
+        };
+        // etcd's answer to a compare that failed: `succeeded` left out, as proto3 JSON does.
+        assert!(!create(r#"{"header":{"revision":"7"}}"#).await.unwrap());
+        assert!(
+            create(r#"{"header":{"revision":"8"},"succeeded":true}"#)
+                .await
+                .unwrap()
+        );
+        for malformed in [
+            r#"{"succeeded":true}"#,
+            "{}",
+            r#""ok""#,
+            r#"{"header":{},"succeeded":1}"#,
+        ] {
+            let err = create(malformed).await.expect_err(malformed);
+            assert!(
+                matches!(&err, EtcdError::Unexpected { method, .. } if method == "kv/txn"),
+                "{malformed}: {err}"
+            );
+        }
+    }
+
     const CREATED: &str = r#"{"result":{"header":{"revision":"5"},"created":true}}"#;
 
     #[tokio::test]
@@ -1118,7 +1176,7 @@ mod tests {
         // Four times the bound, then silence: held whole, it would never end.
         let fake = fake_etcd(
             Script::EndlessLine(4 * MAX_ANSWER),
-            true,
+            Some(RANGE),
             WatchTiming::default(),
         )
         .await;
@@ -1138,7 +1196,7 @@ mod tests {
         // The watch is in place, then nothing: a hung etcd, a connection gone dead.
         let fake = fake_etcd(
             Script::Lines(vec![Some(CREATED.into()), None]),
-            false,
+            None,
             timing,
         )
         .await;
@@ -1162,7 +1220,7 @@ mod tests {
         };
         let fake = fake_etcd(
             Script::Lines(vec![Some(CREATED.into()), None]),
-            true,
+            Some(RANGE),
             timing,
         )
         .await;
@@ -1184,7 +1242,7 @@ mod tests {
                 Some(progress.into()),
                 Some(change.into()),
             ]),
-            true,
+            Some(RANGE),
             WatchTiming::default(),
         )
         .await;
