@@ -1,13 +1,9 @@
-//! The calls the coordinator makes to etcd v3, through etcd's JSON gateway: `POST
-//! /v3/<service>/<method>` with the request as JSON (keys and values in base64, 64-bit
-//! numbers as strings), over HTTP/1.1 with hyper. Calls reuse one kept-alive connection
-//! (a call that finds it busy opens another; a request that fails on a kept connection,
-//! which etcd may have closed, is sent once more on a new one). A watch has a
-//! connection of its own: it is one long response whose body is a stream of JSON
-//! objects, one a line, each line bounded as its bytes arrive. Connections go to the
-//! member last reached and move to the next when it cannot be reached; over TLS when
-//! the URL says `etcd3+https`; with the token of etcd's authentication when it names a
-//! user; with TCP keep-alive probes, so that a connection whose peer vanished is closed.
+//! The calls the coordinator makes to etcd v3: the requests as etcd's JSON gateway takes
+//! them (keys and values in base64, 64-bit numbers as strings), sent by `transport` (the
+//! connections, the failover between members, the authentication token) and their
+//! answers read through the types of `wire`. A watch has a connection of its own: it is
+//! one long response whose body is a stream of JSON objects, one a line, each line
+//! bounded as its bytes arrive.
 //!
 //! A watch hears nothing while nothing changes, which is also all that a watch on a
 //! hung member, or on a connection that died without a word, hears. So a watch asks
@@ -19,63 +15,18 @@
 //! notifications, ends too. Either way the caller watches again from the revision after
 //! the last one seen, so no change is lost.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 
-use super::backend::{Backend, Member};
+use super::backend::Backend;
+pub use super::transport::EtcdError;
+use super::transport::{CALL_TIMEOUT, MAX_ANSWER, Transport};
 use super::wire;
-use crate::error::error_chain;
-
-/// How long one call may take, connection included.
-const CALL_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Why a call to etcd failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EtcdError {
-    /// etcd could not be reached, or did not answer in time.
-    #[error("cannot reach etcd at {address}: {reason}")]
-    Unreachable {
-        /// `host:port`.
-        address: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// etcd refused the user and password of `backend_url`.
-    #[error("etcd refused to authenticate user {user}: {message}")]
-    Authentication {
-        /// The user.
-        user: String,
-        /// etcd's message.
-        message: String,
-    },
-    /// etcd answered with an error.
-    #[error("etcd refused {method}: {message}")]
-    Refused {
-        /// The call, such as `kv/txn`.
-        method: String,
-        /// etcd's message.
-        message: String,
-    },
-    /// etcd answered with what this client does not expect of it (see
-    /// `coordination::wire`): read as a default, it could have been taken for a claim
-    /// lost or a lease gone.
-    #[error("unexpected answer from etcd to {method}: {reason}")]
-    Unexpected {
-        /// The call, such as `kv/txn`.
-        method: String,
-        /// What was unexpected.
-        reason: String,
-    },
-}
 
 /// One key and its value as etcd holds them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,28 +58,6 @@ pub(crate) enum Change {
     Delete(String),
 }
 
-/// The sending half of an HTTP/1.1 connection to etcd.
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-/// A connection's stream: plain TCP, or TLS over it.
-trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
-impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for S {}
-
-/// The largest answer read from etcd: a range of every member of a large group fits
-/// many times over; a larger one is refused rather than held.
-const MAX_ANSWER: usize = 16 << 20;
-
-/// How long connecting to one member may take before the next is tried.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// TCP keep-alive on every connection to etcd: probes after this long without
-/// traffic, [`KEEPALIVE_INTERVAL`] apart, and the connection closed after
-/// [`KEEPALIVE_PROBES`] unanswered (25 s in all). A watch's connection idles as long as
-/// nothing changes: the probes also keep a firewall from forgetting it.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
-const KEEPALIVE_PROBES: u32 = 3;
-
 /// When a watch that hears nothing is given up.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WatchTiming {
@@ -155,37 +84,17 @@ impl Default for WatchTiming {
 
 /// The etcd v3 API of a cluster's members: calls go to the member last reached, and
 /// move to the next one when it cannot be reached.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct Etcd {
-    backend: std::sync::Arc<Backend>,
-    /// The member calls go to: the last one reached.
-    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// A connection kept between calls, and the member it goes to.
-    idle: std::sync::Arc<std::sync::Mutex<Option<(usize, Sender)>>>,
-    /// The member that last answered a call, and when.
-    answered: std::sync::Arc<std::sync::Mutex<Option<(usize, tokio::time::Instant)>>>,
-    /// The token of etcd's authentication, once a user has logged in.
-    token: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    transport: Arc<Transport>,
     watch_timing: WatchTiming,
-}
-
-impl std::fmt::Debug for Etcd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Etcd")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Etcd {
     /// The cluster `backend` describes.
     pub(crate) fn new(backend: Backend) -> Self {
         Etcd {
-            backend: std::sync::Arc::new(backend),
-            current: std::sync::Arc::default(),
-            idle: std::sync::Arc::default(),
-            answered: std::sync::Arc::default(),
-            token: std::sync::Arc::default(),
+            transport: Arc::new(Transport::new(backend)),
             watch_timing: WatchTiming::default(),
         }
     }
@@ -197,62 +106,20 @@ impl Etcd {
         self
     }
 
-    /// The index of the member calls go to now.
-    fn current(&self) -> usize {
-        self.current.load(std::sync::atomic::Ordering::Relaxed) % self.backend.members.len().max(1)
-    }
-
-    /// The member calls go to now, as `host:port`.
-    fn address(&self) -> String {
-        self.address_of(self.current())
-    }
-
-    fn address_of(&self, member: usize) -> String {
-        self.backend
-            .members
-            .get(member)
-            .map(Member::address)
-            .unwrap_or_default()
-    }
-
     /// Logs in when the URL names a user and no token is held: the token every call
     /// then carries. A wrong password is refused by etcd with its reason.
     pub(crate) async fn authenticate(&self) -> Result<(), EtcdError> {
-        let Some((user, password)) = &self.backend.credentials else {
-            return Ok(());
-        };
-        let request = json!({ "name": user, "password": password });
-        let answer = match self.exchange("auth/authenticate", &request, false).await {
-            Err(EtcdError::Refused { message, .. }) => {
-                return Err(EtcdError::Authentication {
-                    user: user.clone(),
-                    message,
-                });
-            }
-            other => other?,
-        };
-        let answer: wire::Authenticated = decode("auth/authenticate", answer)?;
-        *self
-            .token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer.token);
-        Ok(())
-    }
-
-    fn token(&self) -> Option<String> {
-        self.token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.transport.authenticate().await
     }
 
     /// A new lease of `ttl`; its id.
     pub(crate) async fn grant(&self, ttl: Duration) -> Result<i64, EtcdError> {
         let answer: wire::LeaseGrant = self
+            .transport
             .call("lease/grant", json!({ "TTL": ttl.as_secs().max(1) }))
             .await?;
         if !answer.error.is_empty() {
-            return Err(self.refused("lease/grant", &answer.error));
+            return Err(self.transport.refused("lease/grant", &answer.error));
         }
         Ok(answer.id)
     }
@@ -260,6 +127,7 @@ impl Etcd {
     /// Keeps lease `id` alive: its remaining TTL, or `None` when etcd no longer has it.
     pub(crate) async fn keep_alive(&self, id: i64) -> Result<Option<Duration>, EtcdError> {
         let answer: wire::KeepAliveStream = self
+            .transport
             .call("lease/keepalive", json!({ "ID": id.to_string() }))
             .await?;
         Ok(Some(answer.result.ttl)
@@ -270,6 +138,7 @@ impl Etcd {
     /// Ends lease `id`: every key attached to it goes at once.
     pub(crate) async fn revoke(&self, id: i64) -> Result<(), EtcdError> {
         match self
+            .transport
             .call::<wire::Acknowledged>("lease/revoke", json!({ "ID": id.to_string() }))
             .await
         {
@@ -283,7 +152,8 @@ impl Etcd {
 
     /// Sets `key` to `value`, attached to `lease` (0 for none).
     pub(crate) async fn put(&self, key: &str, value: &str, lease: i64) -> Result<(), EtcdError> {
-        self.call::<wire::Acknowledged>("kv/put", put(key, value, lease))
+        self.transport
+            .call::<wire::Acknowledged>("kv/put", put(key, value, lease))
             .await
             .map(drop)
     }
@@ -300,7 +170,7 @@ impl Etcd {
                           "create_revision": "0" }],
             "success": [{ "request_put": put(key, value, lease) }],
         });
-        let answer: wire::Txn = self.call("kv/txn", request).await?;
+        let answer: wire::Txn = self.transport.call("kv/txn", request).await?;
         Ok(answer.succeeded)
     }
 
@@ -329,7 +199,7 @@ impl Etcd {
                 "success": [{ "request_put": put(key, value, 0) }],
             }}],
         });
-        let answer: wire::Txn = self.call("kv/txn", request).await?;
+        let answer: wire::Txn = self.transport.call("kv/txn", request).await?;
         if answer.succeeded {
             return Ok(true);
         }
@@ -343,20 +213,26 @@ impl Etcd {
 
     /// The value of `key`.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<KeyValue>, EtcdError> {
-        let answer: wire::Range = self.call("kv/range", json!({ "key": encode(key) })).await?;
+        let answer: wire::Range = self
+            .transport
+            .call("kv/range", json!({ "key": encode(key) }))
+            .await?;
         Ok(answer.kvs.into_iter().next().map(KeyValue::from))
     }
 
     /// The revision etcd is at, read with `key` (which need not exist).
     pub(crate) async fn revision_at(&self, key: &str) -> Result<i64, EtcdError> {
-        let answer: wire::Range = self.call("kv/range", json!({ "key": encode(key) })).await?;
+        let answer: wire::Range = self
+            .transport
+            .call("kv/range", json!({ "key": encode(key) }))
+            .await?;
         Ok(answer.header.revision)
     }
 
     /// Every key under `prefix`, and the revision they were read at.
     pub(crate) async fn get_prefix(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), EtcdError> {
         let request = json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) });
-        let answer: wire::Range = self.call("kv/range", request).await?;
+        let answer: wire::Range = self.transport.call("kv/range", request).await?;
         let kvs = answer.kvs.into_iter().map(KeyValue::from).collect();
         Ok((kvs, answer.header.revision))
     }
@@ -368,7 +244,10 @@ impl Etcd {
                           "lease": lease.to_string() }],
             "success": [{ "request_delete_range": { "key": encode(key) } }],
         });
-        self.call::<wire::Txn>("kv/txn", request).await.map(drop)
+        self.transport
+            .call::<wire::Txn>("kv/txn", request)
+            .await
+            .map(drop)
     }
 
     /// Watches `key` (with `whole_prefix`, every key under it) from `revision` on;
@@ -394,9 +273,10 @@ impl Etcd {
         if whole_prefix {
             request["create_request"]["range_end"] = json!(encode(&prefix_end(key)));
         }
-        let (member, response) = tokio::time::timeout(CALL_TIMEOUT, self.send("watch", &request))
-            .await
-            .map_err(|_| self.unreachable("no answer in time"))??;
+        let (member, response) =
+            tokio::time::timeout(CALL_TIMEOUT, self.transport.send("watch", &request))
+                .await
+                .map_err(|_| self.transport.unreachable("no answer in time"))??;
         if !response.status().is_success() {
             let status = response.status();
             let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER).collect();
@@ -410,7 +290,7 @@ impl Etcd {
             let message = failure
                 .message()
                 .map_or_else(|| status.to_string(), str::to_owned);
-            return Err(self.refused("watch", &message));
+            return Err(self.transport.refused("watch", &message));
         }
         let mut body = response.into_body();
         let mut lines = Lines::new(MAX_ANSWER);
@@ -428,9 +308,9 @@ impl Etcd {
                         return Ok(WatchEnd::Silent);
                     }
                     if !self.answers(member, key).await {
-                        self.move_on_from(member);
+                        self.transport.move_on_from(member);
                         return Err(EtcdError::Unreachable {
-                            address: self.address_of(member),
+                            address: self.transport.address_of(member),
                             reason: format!(
                                 "a watch heard nothing for {}s and its member did not answer a check",
                                 timing.check_after.as_secs()
@@ -444,14 +324,14 @@ impl Etcd {
             let Some(frame) = frame else {
                 return Ok(WatchEnd::Closed);
             };
-            let frame = frame.map_err(|err| self.unreachable(err))?;
+            let frame = frame.map_err(|err| self.transport.unreachable(err))?;
             let Some(data) = frame.data_ref() else {
                 continue;
             };
             heard = tokio::time::Instant::now();
             // The gateway writes one JSON object per message, each on a line.
             let received = lines.push(data).map_err(|too_long| {
-                self.unreachable(format!(
+                self.transport.unreachable(format!(
                     "a watch message longer than {} MiB",
                     too_long >> 20
                 ))
@@ -478,7 +358,9 @@ impl Etcd {
                     WatchMessage::Compacted(compacted) => {
                         return Ok(WatchEnd::Compacted(compacted));
                     }
-                    WatchMessage::Refused(reason) => return Err(self.refused("watch", &reason)),
+                    WatchMessage::Refused(reason) => {
+                        return Err(self.transport.refused("watch", &reason));
+                    }
                 }
             }
         }
@@ -487,259 +369,28 @@ impl Etcd {
     /// Whether `member` answered a call lately, or answers one now. A member that calls
     /// no longer go to does not.
     async fn answers(&self, member: usize, key: &str) -> bool {
-        if self.answered_lately(member) {
+        if self
+            .transport
+            .answered_lately(member, self.watch_timing.check_after)
+        {
             return true;
         }
-        if self.current() != member {
+        if self.transport.current() != member {
             return false;
         }
         let check = json!({ "key": encode(key), "count_only": true });
         // A linearizable read: a member cut off from its cluster's leader fails it. One
         // call's time in all, a new token included.
-        let answered =
-            tokio::time::timeout(CALL_TIMEOUT, self.call::<wire::Range>("kv/range", check)).await;
-        matches!(answered, Ok(Ok(_))) && self.answered_lately(member)
+        let answered = tokio::time::timeout(
+            CALL_TIMEOUT,
+            self.transport.call::<wire::Range>("kv/range", check),
+        )
+        .await;
+        matches!(answered, Ok(Ok(_)))
+            && self
+                .transport
+                .answered_lately(member, self.watch_timing.check_after)
     }
-
-    /// Whether `member` answered a call within the time a watch waits before checking.
-    fn answered_lately(&self, member: usize) -> bool {
-        let answered = *self
-            .answered
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        answered.is_some_and(|(index, at)| {
-            index == member && at.elapsed() < self.watch_timing.check_after
-        })
-    }
-
-    /// Calls go to the next member from now on, if they still went to `member`.
-    fn move_on_from(&self, member: usize) {
-        let next = (member + 1) % self.backend.members.len().max(1);
-        let moved = self.current.compare_exchange(
-            member,
-            next,
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        if moved.is_ok() && next != member {
-            tracing::info!(member = %self.address_of(next), "etcd calls move to another member");
-        }
-    }
-
-    /// One call: the answer, or the error etcd or the network gave, or why the answer
-    /// is not what etcd writes. With a user, it logs in first, and once more when etcd
-    /// says the token expired.
-    async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        method: &str,
-        request: Value,
-    ) -> Result<T, EtcdError> {
-        if self.backend.credentials.is_some() && self.token().is_none() {
-            self.authenticate().await?;
-        }
-        let answer = match self.exchange(method, &request, true).await {
-            Err(EtcdError::Refused { message, .. })
-                if self.backend.credentials.is_some() && is_token_refusal(&message) =>
-            {
-                self.authenticate().await?;
-                self.exchange(method, &request, true).await
-            }
-            other => other,
-        }?;
-        decode(method, answer)
-    }
-
-    /// One request and its answer, within [`CALL_TIMEOUT`].
-    async fn exchange(
-        &self,
-        method: &str,
-        request: &Value,
-        with_token: bool,
-    ) -> Result<Value, EtcdError> {
-        let exchange = async {
-            let kept = self.take_idle();
-            let reused = kept.is_some();
-            let (mut member, mut sender) = match kept {
-                Some(kept) => kept,
-                None => self.connect().await?,
-            };
-            let response = match sender
-                .send_request(self.request(method, request, with_token)?)
-                .await
-            {
-                Ok(response) => response,
-                // etcd may have closed a kept connection (a restart, an idle timeout, a
-                // member gone: the next connection goes to another).
-                Err(_) if reused => {
-                    (member, sender) = self.connect().await?;
-                    sender
-                        .send_request(self.request(method, request, with_token)?)
-                        .await
-                        .map_err(|err| self.unreachable(error_chain(&err)))?
-                }
-                Err(err) => return Err(self.unreachable(error_chain(&err))),
-            };
-            let status = response.status();
-            let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
-                .collect()
-                .await
-                .map_err(|err| self.unreachable(error_chain(&*err)))?
-                .to_bytes();
-            self.keep_idle(member, sender);
-            let Ok(answer) = serde_json::from_slice::<Value>(&body) else {
-                if status.is_success() {
-                    return Err(unexpected(method, "an answer that is not JSON".to_owned()));
-                }
-                return Err(self.refused(method, &status.to_string()));
-            };
-            // A refusal, or a stream's error (`lease/keepalive` answers with a stream).
-            if !status.is_success() || answer.get("error").is_some() {
-                let failure: wire::Failure =
-                    wire::decode(answer).unwrap_or_else(|_| wire::Failure::default());
-                let message = failure.message().unwrap_or("no message");
-                return Err(self.refused(method, message));
-            }
-            *self
-                .answered
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                Some((member, tokio::time::Instant::now()));
-            Ok(answer)
-        };
-        tokio::time::timeout(CALL_TIMEOUT, exchange)
-            .await
-            .map_err(|_| self.unreachable("no answer in time"))?
-    }
-
-    /// A request on a connection of its own (a watch's long answer): the member it
-    /// went to, and its answer.
-    async fn send(
-        &self,
-        method: &str,
-        request: &Value,
-    ) -> Result<(usize, hyper::Response<Incoming>), EtcdError> {
-        if self.backend.credentials.is_some() && self.token().is_none() {
-            self.authenticate().await?;
-        }
-        let (member, mut sender) = self.connect().await?;
-        let response = sender
-            .send_request(self.request(method, request, true)?)
-            .await
-            .map_err(|err| self.unreachable(error_chain(&err)))?;
-        Ok((member, response))
-    }
-
-    /// A connection to the member last reached, or else to the next one that answers;
-    /// and that member's index.
-    async fn connect(&self) -> Result<(usize, Sender), EtcdError> {
-        let members = &self.backend.members;
-        let first = self.current.load(std::sync::atomic::Ordering::Relaxed);
-        let mut last_error = None;
-        for offset in 0..members.len() {
-            let index = (first + offset) % members.len();
-            match self.connect_to(&members[index]).await {
-                Ok(sender) => {
-                    if index != first % members.len() {
-                        tracing::info!(member = %members[index].address(), "etcd calls move to another member");
-                    }
-                    self.current
-                        .store(index, std::sync::atomic::Ordering::Relaxed);
-                    return Ok((index, sender));
-                }
-                Err(err) => last_error = Some(err),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| self.unreachable("no member")))
-    }
-
-    async fn connect_to(&self, member: &Member) -> Result<Sender, EtcdError> {
-        let unreachable = |reason: String| EtcdError::Unreachable {
-            address: member.address(),
-            reason,
-        };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(member.address()))
-            .await
-            .map_err(|_| unreachable("no connection in time".to_owned()))?
-            .map_err(|err| unreachable(err.to_string()))?;
-        let _ = stream.set_nodelay(true);
-        let _ = keep_alive(&stream);
-        let stream: Box<dyn Stream> = match &self.backend.tls {
-            None => Box::new(stream),
-            Some(connector) => Box::new(
-                super::tls::handshake(connector, &member.host, stream, CONNECT_TIMEOUT)
-                    .await
-                    .map_err(&unreachable)?,
-            ),
-        };
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|err| unreachable(err.to_string()))?;
-        tokio::spawn(async move {
-            // Ends when the connection closes; a request's error shows in its answer.
-            let _ = connection.await;
-        });
-        Ok(sender)
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        request: &Value,
-        with_token: bool,
-    ) -> Result<hyper::Request<Full<Bytes>>, EtcdError> {
-        let mut builder = hyper::Request::post(format!("/v3/{method}"))
-            .header(hyper::header::HOST, self.address())
-            .header(hyper::header::CONTENT_TYPE, "application/json");
-        if let Some(token) = self.token().filter(|_| with_token) {
-            builder = builder.header(hyper::header::AUTHORIZATION, token);
-        }
-        builder
-            .body(Full::new(Bytes::from(request.to_string())))
-            .map_err(|err| self.refused(method, &err.to_string()))
-    }
-
-    /// The kept connection, if it is there, can take a request, and goes to the member
-    /// calls go to now (a watch may have moved them on).
-    fn take_idle(&self) -> Option<(usize, Sender)> {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        idle.take()
-            .filter(|(member, sender)| *member == self.current() && sender.is_ready())
-    }
-
-    fn keep_idle(&self, member: usize, sender: Sender) {
-        if sender.is_ready() {
-            *self
-                .idle
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((member, sender));
-        }
-    }
-
-    fn unreachable(&self, reason: impl std::fmt::Display) -> EtcdError {
-        EtcdError::Unreachable {
-            address: self.address(),
-            reason: reason.to_string(),
-        }
-    }
-
-    fn refused(&self, method: &str, message: &str) -> EtcdError {
-        EtcdError::Refused {
-            method: method.to_owned(),
-            message: message.to_owned(),
-        }
-    }
-}
-
-/// Turns TCP keep-alive on for a connection to etcd, with this module's timing.
-fn keep_alive(stream: &TcpStream) -> rustix::io::Result<()> {
-    use rustix::net::sockopt;
-    sockopt::set_socket_keepalive(stream, true)?;
-    sockopt::set_tcp_keepidle(stream, KEEPALIVE_IDLE)?;
-    sockopt::set_tcp_keepintvl(stream, KEEPALIVE_INTERVAL)?;
-    sockopt::set_tcp_keepcnt(stream, KEEPALIVE_PROBES)
 }
 
 /// What one line of a watch's stream says.
@@ -835,12 +486,6 @@ impl Lines {
         Ok(lines)
     }
 }
-
-/// Whether etcd refused a call for its token (expired, or from before a restart).
-fn is_token_refusal(message: &str) -> bool {
-    message.contains("invalid auth token") || message.contains("user name is empty")
-}
-
 fn put(key: &str, value: &str, lease: i64) -> Value {
     let mut put = json!({ "key": encode(key), "value": encode(value) });
     if lease != 0 {
@@ -852,19 +497,6 @@ fn put(key: &str, value: &str, lease: i64) -> Value {
 fn encode(text: &str) -> String {
     BASE64.encode(text)
 }
-
-/// An answer decoded as `T`, or the error saying why it is not what etcd writes.
-fn decode<T: serde::de::DeserializeOwned>(method: &str, answer: Value) -> Result<T, EtcdError> {
-    wire::decode(answer).map_err(|reason| unexpected(method, reason))
-}
-
-fn unexpected(method: &str, reason: String) -> EtcdError {
-    EtcdError::Unexpected {
-        method: method.to_owned(),
-        reason,
-    }
-}
-
 /// The first key after every key that starts with `prefix`.
 fn prefix_end(prefix: &str) -> String {
     let mut end = prefix.as_bytes().to_vec();
@@ -1121,20 +753,6 @@ mod tests {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 4096];
         while let Ok(1..) = stream.read(&mut buf).await {}
-    }
-
-    #[tokio::test]
-    async fn connections_to_etcd_probe_a_peer_that_went_quiet() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let stream = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        keep_alive(&stream).unwrap();
-        use rustix::net::sockopt;
-        assert!(sockopt::socket_keepalive(&stream).unwrap());
-        assert_eq!(sockopt::tcp_keepidle(&stream).unwrap(), KEEPALIVE_IDLE);
-        assert_eq!(sockopt::tcp_keepintvl(&stream).unwrap(), KEEPALIVE_INTERVAL);
-        assert_eq!(sockopt::tcp_keepcnt(&stream).unwrap(), KEEPALIVE_PROBES);
     }
 
     /// An answer to a range of nothing.
