@@ -1,13 +1,9 @@
-//! The calls the coordinator makes to etcd v3, through etcd's JSON gateway: `POST
-//! /v3/<service>/<method>` with the request as JSON (keys and values in base64, 64-bit
-//! numbers as strings), over HTTP/1.1 with hyper. Calls reuse one kept-alive connection
-//! (a call that finds it busy opens another; a request that fails on a kept connection,
-//! which etcd may have closed, is sent once more on a new one). A watch has a
-//! connection of its own: it is one long response whose body is a stream of JSON
-//! objects, one a line, each line bounded as its bytes arrive. Connections go to the
-//! member last reached and move to the next when it cannot be reached; over TLS when
-//! the URL says `etcd3+https`; with the token of etcd's authentication when it names a
-//! user; with TCP keep-alive probes, so that a connection whose peer vanished is closed.
+//! The calls the coordinator makes to etcd v3: the requests as etcd's JSON gateway takes
+//! them (keys and values in base64, 64-bit numbers as strings), sent by `transport` (the
+//! connections, the failover between members, the authentication token) and their
+//! answers read through the types of `wire`. A watch has a connection of its own: it is
+//! one long response whose body is a stream of JSON objects, one a line, each line
+//! bounded as its bytes arrive.
 //!
 //! A watch hears nothing while nothing changes, which is also all that a watch on a
 //! hung member, or on a connection that died without a word, hears. So a watch asks
@@ -19,52 +15,18 @@
 //! notifications, ends too. Either way the caller watches again from the revision after
 //! the last one seen, so no change is lost.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 
-use super::backend::{Backend, Member};
-use crate::error::error_chain;
-
-/// How long one call may take, connection included.
-const CALL_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Why a call to etcd failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EtcdError {
-    /// etcd could not be reached, or did not answer in time.
-    #[error("cannot reach etcd at {address}: {reason}")]
-    Unreachable {
-        /// `host:port`.
-        address: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// etcd refused the user and password of `backend_url`.
-    #[error("etcd refused to authenticate user {user}: {message}")]
-    Authentication {
-        /// The user.
-        user: String,
-        /// etcd's message.
-        message: String,
-    },
-    /// etcd answered with an error.
-    #[error("etcd refused {method}: {message}")]
-    Refused {
-        /// The call, such as `kv/txn`.
-        method: String,
-        /// etcd's message.
-        message: String,
-    },
-}
+use super::backend::Backend;
+pub use super::transport::EtcdError;
+use super::transport::{CALL_TIMEOUT, MAX_ANSWER, Transport};
+use super::wire;
 
 /// One key and its value as etcd holds them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,28 +58,6 @@ pub(crate) enum Change {
     Delete(String),
 }
 
-/// The sending half of an HTTP/1.1 connection to etcd.
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-/// A connection's stream: plain TCP, or TLS over it.
-trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
-impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for S {}
-
-/// The largest answer read from etcd: a range of every member of a large group fits
-/// many times over; a larger one is refused rather than held.
-const MAX_ANSWER: usize = 16 << 20;
-
-/// How long connecting to one member may take before the next is tried.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// TCP keep-alive on every connection to etcd: probes after this long without
-/// traffic, [`KEEPALIVE_INTERVAL`] apart, and the connection closed after
-/// [`KEEPALIVE_PROBES`] unanswered (25 s in all). A watch's connection idles as long as
-/// nothing changes: the probes also keep a firewall from forgetting it.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
-const KEEPALIVE_PROBES: u32 = 3;
-
 /// When a watch that hears nothing is given up.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WatchTiming {
@@ -144,37 +84,17 @@ impl Default for WatchTiming {
 
 /// The etcd v3 API of a cluster's members: calls go to the member last reached, and
 /// move to the next one when it cannot be reached.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct Etcd {
-    backend: std::sync::Arc<Backend>,
-    /// The member calls go to: the last one reached.
-    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// A connection kept between calls, and the member it goes to.
-    idle: std::sync::Arc<std::sync::Mutex<Option<(usize, Sender)>>>,
-    /// The member that last answered a call, and when.
-    answered: std::sync::Arc<std::sync::Mutex<Option<(usize, tokio::time::Instant)>>>,
-    /// The token of etcd's authentication, once a user has logged in.
-    token: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    transport: Arc<Transport>,
     watch_timing: WatchTiming,
-}
-
-impl std::fmt::Debug for Etcd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Etcd")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Etcd {
     /// The cluster `backend` describes.
     pub(crate) fn new(backend: Backend) -> Self {
         Etcd {
-            backend: std::sync::Arc::new(backend),
-            current: std::sync::Arc::default(),
-            idle: std::sync::Arc::default(),
-            answered: std::sync::Arc::default(),
-            token: std::sync::Arc::default(),
+            transport: Arc::new(Transport::new(backend)),
             watch_timing: WatchTiming::default(),
         }
     }
@@ -186,71 +106,31 @@ impl Etcd {
         self
     }
 
-    /// The index of the member calls go to now.
-    fn current(&self) -> usize {
-        self.current.load(std::sync::atomic::Ordering::Relaxed) % self.backend.members.len().max(1)
-    }
-
-    /// The member calls go to now, as `host:port`.
-    fn address(&self) -> String {
-        self.address_of(self.current())
-    }
-
-    fn address_of(&self, member: usize) -> String {
-        self.backend
-            .members
-            .get(member)
-            .map(Member::address)
-            .unwrap_or_default()
-    }
-
     /// Logs in when the URL names a user and no token is held: the token every call
     /// then carries. A wrong password is refused by etcd with its reason.
     pub(crate) async fn authenticate(&self) -> Result<(), EtcdError> {
-        let Some((user, password)) = &self.backend.credentials else {
-            return Ok(());
-        };
-        let request = json!({ "name": user, "password": password });
-        let answer = match self.exchange("auth/authenticate", &request, false).await {
-            Err(EtcdError::Refused { message, .. }) => {
-                return Err(EtcdError::Authentication {
-                    user: user.clone(),
-                    message,
-                });
-            }
-            other => other?,
-        };
-        let token = answer["token"]
-            .as_str()
-            .ok_or_else(|| self.refused("auth/authenticate", "no token in the answer"))?;
-        *self
-            .token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.to_owned());
-        Ok(())
-    }
-
-    fn token(&self) -> Option<String> {
-        self.token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.transport.authenticate().await
     }
 
     /// A new lease of `ttl`; its id.
     pub(crate) async fn grant(&self, ttl: Duration) -> Result<i64, EtcdError> {
-        let answer = self
+        let answer: wire::LeaseGrant = self
+            .transport
             .call("lease/grant", json!({ "TTL": ttl.as_secs().max(1) }))
             .await?;
-        number(&answer["ID"]).ok_or_else(|| self.refused("lease/grant", "no lease id"))
+        if !answer.error.is_empty() {
+            return Err(self.transport.refused("lease/grant", &answer.error));
+        }
+        Ok(answer.id)
     }
 
     /// Keeps lease `id` alive: its remaining TTL, or `None` when etcd no longer has it.
     pub(crate) async fn keep_alive(&self, id: i64) -> Result<Option<Duration>, EtcdError> {
-        let answer = self
+        let answer: wire::KeepAliveStream = self
+            .transport
             .call("lease/keepalive", json!({ "ID": id.to_string() }))
             .await?;
-        Ok(number(&answer["result"]["TTL"])
+        Ok(Some(answer.result.ttl)
             .filter(|&ttl| ttl > 0)
             .map(|ttl| Duration::from_secs(ttl.unsigned_abs())))
     }
@@ -258,7 +138,8 @@ impl Etcd {
     /// Ends lease `id`: every key attached to it goes at once.
     pub(crate) async fn revoke(&self, id: i64) -> Result<(), EtcdError> {
         match self
-            .call("lease/revoke", json!({ "ID": id.to_string() }))
+            .transport
+            .call::<wire::Acknowledged>("lease/revoke", json!({ "ID": id.to_string() }))
             .await
         {
             // Already gone is what was asked.
@@ -271,7 +152,10 @@ impl Etcd {
 
     /// Sets `key` to `value`, attached to `lease` (0 for none).
     pub(crate) async fn put(&self, key: &str, value: &str, lease: i64) -> Result<(), EtcdError> {
-        self.call("kv/put", put(key, value, lease)).await.map(drop)
+        self.transport
+            .call::<wire::Acknowledged>("kv/put", put(key, value, lease))
+            .await
+            .map(drop)
     }
 
     /// Sets `key` to `value` (attached to `lease`) if no one holds it: whether it did.
@@ -286,8 +170,8 @@ impl Etcd {
                           "create_revision": "0" }],
             "success": [{ "request_put": put(key, value, lease) }],
         });
-        let answer = self.call("kv/txn", request).await?;
-        Ok(answer["succeeded"].as_bool().unwrap_or(false))
+        let answer: wire::Txn = self.transport.call("kv/txn", request).await?;
+        Ok(answer.succeeded)
     }
 
     /// Sets `key` to `value` when `member` is attached to `lease` and the key is absent
@@ -315,32 +199,42 @@ impl Etcd {
                 "success": [{ "request_put": put(key, value, 0) }],
             }}],
         });
-        let answer = self.call("kv/txn", request).await?;
-        let first = answer["succeeded"].as_bool().unwrap_or(false);
-        let second = answer["responses"][0]["response_txn"]["succeeded"]
-            .as_bool()
-            .unwrap_or(false);
-        Ok(first || second)
+        let answer: wire::Txn = self.transport.call("kv/txn", request).await?;
+        if answer.succeeded {
+            return Ok(true);
+        }
+        // The failure branch ran: its nested transaction's answer must be there.
+        let nested = answer.nested().ok_or_else(|| EtcdError::Unexpected {
+            method: "kv/txn".to_owned(),
+            reason: "a failed compare without its nested transaction's answer".to_owned(),
+        })?;
+        Ok(nested.succeeded)
     }
 
     /// The value of `key`.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<KeyValue>, EtcdError> {
-        let answer = self.call("kv/range", json!({ "key": encode(key) })).await?;
-        Ok(key_values(&answer["kvs"]).into_iter().next())
+        let answer: wire::Range = self
+            .transport
+            .call("kv/range", json!({ "key": encode(key) }))
+            .await?;
+        Ok(answer.kvs.into_iter().next().map(KeyValue::from))
     }
 
     /// The revision etcd is at, read with `key` (which need not exist).
     pub(crate) async fn revision_at(&self, key: &str) -> Result<i64, EtcdError> {
-        let answer = self.call("kv/range", json!({ "key": encode(key) })).await?;
-        Ok(number(&answer["header"]["revision"]).unwrap_or(0))
+        let answer: wire::Range = self
+            .transport
+            .call("kv/range", json!({ "key": encode(key) }))
+            .await?;
+        Ok(answer.header.revision)
     }
 
     /// Every key under `prefix`, and the revision they were read at.
     pub(crate) async fn get_prefix(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), EtcdError> {
         let request = json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) });
-        let answer = self.call("kv/range", request).await?;
-        let revision = number(&answer["header"]["revision"]).unwrap_or(0);
-        Ok((key_values(&answer["kvs"]), revision))
+        let answer: wire::Range = self.transport.call("kv/range", request).await?;
+        let kvs = answer.kvs.into_iter().map(KeyValue::from).collect();
+        Ok((kvs, answer.header.revision))
     }
 
     /// Deletes `key` if it is still attached to `lease`.
@@ -350,7 +244,10 @@ impl Etcd {
                           "lease": lease.to_string() }],
             "success": [{ "request_delete_range": { "key": encode(key) } }],
         });
-        self.call("kv/txn", request).await.map(drop)
+        self.transport
+            .call::<wire::Txn>("kv/txn", request)
+            .await
+            .map(drop)
     }
 
     /// Watches `key` (with `whole_prefix`, every key under it) from `revision` on;
@@ -376,9 +273,10 @@ impl Etcd {
         if whole_prefix {
             request["create_request"]["range_end"] = json!(encode(&prefix_end(key)));
         }
-        let (member, response) = tokio::time::timeout(CALL_TIMEOUT, self.send("watch", &request))
-            .await
-            .map_err(|_| self.unreachable("no answer in time"))??;
+        let (member, response) =
+            tokio::time::timeout(CALL_TIMEOUT, self.transport.send("watch", &request))
+                .await
+                .map_err(|_| self.transport.unreachable("no answer in time"))??;
         if !response.status().is_success() {
             let status = response.status();
             let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER).collect();
@@ -388,12 +286,11 @@ impl Etcd {
                 .and_then(Result::ok)
                 .map(|body| body.to_bytes())
                 .unwrap_or_default();
-            let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
-            let message = answer["error"]["message"]
-                .as_str()
-                .or_else(|| answer["message"].as_str())
+            let failure: wire::Failure = serde_json::from_slice(&body).unwrap_or_default();
+            let message = failure
+                .message()
                 .map_or_else(|| status.to_string(), str::to_owned);
-            return Err(self.refused("watch", &message));
+            return Err(self.transport.refused("watch", &message));
         }
         let mut body = response.into_body();
         let mut lines = Lines::new(MAX_ANSWER);
@@ -411,9 +308,9 @@ impl Etcd {
                         return Ok(WatchEnd::Silent);
                     }
                     if !self.answers(member, key).await {
-                        self.move_on_from(member);
+                        self.transport.move_on_from(member);
                         return Err(EtcdError::Unreachable {
-                            address: self.address_of(member),
+                            address: self.transport.address_of(member),
                             reason: format!(
                                 "a watch heard nothing for {}s and its member did not answer a check",
                                 timing.check_after.as_secs()
@@ -427,33 +324,43 @@ impl Etcd {
             let Some(frame) = frame else {
                 return Ok(WatchEnd::Closed);
             };
-            let frame = frame.map_err(|err| self.unreachable(err))?;
+            let frame = frame.map_err(|err| self.transport.unreachable(err))?;
             let Some(data) = frame.data_ref() else {
                 continue;
             };
             heard = tokio::time::Instant::now();
             // The gateway writes one JSON object per message, each on a line.
             let received = lines.push(data).map_err(|too_long| {
-                self.unreachable(format!(
+                self.transport.unreachable(format!(
                     "a watch message longer than {} MiB",
                     too_long >> 20
                 ))
             })?;
             for line in received {
-                let Ok(message) = serde_json::from_slice::<Value>(&line) else {
+                if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
-                };
-                match read_watch_message(&message) {
+                }
+                // A line not read would be a change lost: the watch ends instead, and
+                // the next one starts after the last change seen.
+                let message = wire::decode_line(&line)
+                    .and_then(read_watch_message)
+                    .map_err(|reason| EtcdError::Unexpected {
+                        method: "watch".to_owned(),
+                        reason,
+                    })?;
+                match message {
                     WatchMessage::Changes(batch, last) => {
                         checked = tokio::time::Instant::now();
                         changes(batch, last);
                     }
                     WatchMessage::Progress(revision) => changes(Vec::new(), revision),
-                    WatchMessage::Created | WatchMessage::Other => {}
+                    WatchMessage::Created => {}
                     WatchMessage::Compacted(compacted) => {
                         return Ok(WatchEnd::Compacted(compacted));
                     }
-                    WatchMessage::Refused(reason) => return Err(self.refused("watch", &reason)),
+                    WatchMessage::Refused(reason) => {
+                        return Err(self.transport.refused("watch", &reason));
+                    }
                 }
             }
         }
@@ -462,249 +369,28 @@ impl Etcd {
     /// Whether `member` answered a call lately, or answers one now. A member that calls
     /// no longer go to does not.
     async fn answers(&self, member: usize, key: &str) -> bool {
-        if self.answered_lately(member) {
+        if self
+            .transport
+            .answered_lately(member, self.watch_timing.check_after)
+        {
             return true;
         }
-        if self.current() != member {
+        if self.transport.current() != member {
             return false;
         }
         let check = json!({ "key": encode(key), "count_only": true });
         // A linearizable read: a member cut off from its cluster's leader fails it. One
         // call's time in all, a new token included.
-        let answered = tokio::time::timeout(CALL_TIMEOUT, self.call("kv/range", check)).await;
-        matches!(answered, Ok(Ok(_))) && self.answered_lately(member)
+        let answered = tokio::time::timeout(
+            CALL_TIMEOUT,
+            self.transport.call::<wire::Range>("kv/range", check),
+        )
+        .await;
+        matches!(answered, Ok(Ok(_)))
+            && self
+                .transport
+                .answered_lately(member, self.watch_timing.check_after)
     }
-
-    /// Whether `member` answered a call within the time a watch waits before checking.
-    fn answered_lately(&self, member: usize) -> bool {
-        let answered = *self
-            .answered
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        answered.is_some_and(|(index, at)| {
-            index == member && at.elapsed() < self.watch_timing.check_after
-        })
-    }
-
-    /// Calls go to the next member from now on, if they still went to `member`.
-    fn move_on_from(&self, member: usize) {
-        let next = (member + 1) % self.backend.members.len().max(1);
-        let moved = self.current.compare_exchange(
-            member,
-            next,
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        if moved.is_ok() && next != member {
-            tracing::info!(member = %self.address_of(next), "etcd calls move to another member");
-        }
-    }
-
-    /// One call: the answer's JSON, or the error etcd or the network gave. With a user,
-    /// it logs in first, and once more when etcd says the token expired.
-    async fn call(&self, method: &str, request: Value) -> Result<Value, EtcdError> {
-        if self.backend.credentials.is_some() && self.token().is_none() {
-            self.authenticate().await?;
-        }
-        match self.exchange(method, &request, true).await {
-            Err(EtcdError::Refused { message, .. })
-                if self.backend.credentials.is_some() && is_token_refusal(&message) =>
-            {
-                self.authenticate().await?;
-                self.exchange(method, &request, true).await
-            }
-            other => other,
-        }
-    }
-
-    /// One request and its answer, within [`CALL_TIMEOUT`].
-    async fn exchange(
-        &self,
-        method: &str,
-        request: &Value,
-        with_token: bool,
-    ) -> Result<Value, EtcdError> {
-        let exchange = async {
-            let kept = self.take_idle();
-            let reused = kept.is_some();
-            let (mut member, mut sender) = match kept {
-                Some(kept) => kept,
-                None => self.connect().await?,
-            };
-            let response = match sender
-                .send_request(self.request(method, request, with_token)?)
-                .await
-            {
-                Ok(response) => response,
-                // etcd may have closed a kept connection (a restart, an idle timeout, a
-                // member gone: the next connection goes to another).
-                Err(_) if reused => {
-                    (member, sender) = self.connect().await?;
-                    sender
-                        .send_request(self.request(method, request, with_token)?)
-                        .await
-                        .map_err(|err| self.unreachable(error_chain(&err)))?
-                }
-                Err(err) => return Err(self.unreachable(error_chain(&err))),
-            };
-            let status = response.status();
-            let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
-                .collect()
-                .await
-                .map_err(|err| self.unreachable(error_chain(&*err)))?
-                .to_bytes();
-            self.keep_idle(member, sender);
-            let answer: Value = serde_json::from_slice(&body)
-                .map_err(|err| self.refused(method, &format!("unreadable answer: {err}")))?;
-            if !status.is_success() || answer.get("error").is_some() {
-                let message = answer["message"]
-                    .as_str()
-                    .or_else(|| answer["error"].as_str())
-                    .unwrap_or("no message")
-                    .to_owned();
-                return Err(self.refused(method, &message));
-            }
-            *self
-                .answered
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                Some((member, tokio::time::Instant::now()));
-            Ok(answer)
-        };
-        tokio::time::timeout(CALL_TIMEOUT, exchange)
-            .await
-            .map_err(|_| self.unreachable("no answer in time"))?
-    }
-
-    /// A request on a connection of its own (a watch's long answer): the member it
-    /// went to, and its answer.
-    async fn send(
-        &self,
-        method: &str,
-        request: &Value,
-    ) -> Result<(usize, hyper::Response<Incoming>), EtcdError> {
-        if self.backend.credentials.is_some() && self.token().is_none() {
-            self.authenticate().await?;
-        }
-        let (member, mut sender) = self.connect().await?;
-        let response = sender
-            .send_request(self.request(method, request, true)?)
-            .await
-            .map_err(|err| self.unreachable(error_chain(&err)))?;
-        Ok((member, response))
-    }
-
-    /// A connection to the member last reached, or else to the next one that answers;
-    /// and that member's index.
-    async fn connect(&self) -> Result<(usize, Sender), EtcdError> {
-        let members = &self.backend.members;
-        let first = self.current.load(std::sync::atomic::Ordering::Relaxed);
-        let mut last_error = None;
-        for offset in 0..members.len() {
-            let index = (first + offset) % members.len();
-            match self.connect_to(&members[index]).await {
-                Ok(sender) => {
-                    if index != first % members.len() {
-                        tracing::info!(member = %members[index].address(), "etcd calls move to another member");
-                    }
-                    self.current
-                        .store(index, std::sync::atomic::Ordering::Relaxed);
-                    return Ok((index, sender));
-                }
-                Err(err) => last_error = Some(err),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| self.unreachable("no member")))
-    }
-
-    async fn connect_to(&self, member: &Member) -> Result<Sender, EtcdError> {
-        let unreachable = |reason: String| EtcdError::Unreachable {
-            address: member.address(),
-            reason,
-        };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(member.address()))
-            .await
-            .map_err(|_| unreachable("no connection in time".to_owned()))?
-            .map_err(|err| unreachable(err.to_string()))?;
-        let _ = stream.set_nodelay(true);
-        let _ = keep_alive(&stream);
-        let stream: Box<dyn Stream> = match &self.backend.tls {
-            None => Box::new(stream),
-            Some(connector) => Box::new(
-                super::tls::handshake(connector, &member.host, stream, CONNECT_TIMEOUT)
-                    .await
-                    .map_err(&unreachable)?,
-            ),
-        };
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|err| unreachable(err.to_string()))?;
-        tokio::spawn(async move {
-            // Ends when the connection closes; a request's error shows in its answer.
-            let _ = connection.await;
-        });
-        Ok(sender)
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        request: &Value,
-        with_token: bool,
-    ) -> Result<hyper::Request<Full<Bytes>>, EtcdError> {
-        let mut builder = hyper::Request::post(format!("/v3/{method}"))
-            .header(hyper::header::HOST, self.address())
-            .header(hyper::header::CONTENT_TYPE, "application/json");
-        if let Some(token) = self.token().filter(|_| with_token) {
-            builder = builder.header(hyper::header::AUTHORIZATION, token);
-        }
-        builder
-            .body(Full::new(Bytes::from(request.to_string())))
-            .map_err(|err| self.refused(method, &err.to_string()))
-    }
-
-    /// The kept connection, if it is there, can take a request, and goes to the member
-    /// calls go to now (a watch may have moved them on).
-    fn take_idle(&self) -> Option<(usize, Sender)> {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        idle.take()
-            .filter(|(member, sender)| *member == self.current() && sender.is_ready())
-    }
-
-    fn keep_idle(&self, member: usize, sender: Sender) {
-        if sender.is_ready() {
-            *self
-                .idle
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((member, sender));
-        }
-    }
-
-    fn unreachable(&self, reason: impl std::fmt::Display) -> EtcdError {
-        EtcdError::Unreachable {
-            address: self.address(),
-            reason: reason.to_string(),
-        }
-    }
-
-    fn refused(&self, method: &str, message: &str) -> EtcdError {
-        EtcdError::Refused {
-            method: method.to_owned(),
-            message: message.to_owned(),
-        }
-    }
-}
-
-/// Turns TCP keep-alive on for a connection to etcd, with this module's timing.
-fn keep_alive(stream: &TcpStream) -> rustix::io::Result<()> {
-    use rustix::net::sockopt;
-    sockopt::set_socket_keepalive(stream, true)?;
-    sockopt::set_tcp_keepidle(stream, KEEPALIVE_IDLE)?;
-    sockopt::set_tcp_keepintvl(stream, KEEPALIVE_INTERVAL)?;
-    sockopt::set_tcp_keepcnt(stream, KEEPALIVE_PROBES)
 }
 
 /// What one line of a watch's stream says.
@@ -720,49 +406,47 @@ enum WatchMessage {
     Compacted(i64),
     /// etcd ended the watch, or its gateway failed, for this reason.
     Refused(String),
-    /// Nothing this client reads.
-    Other,
 }
 
-fn read_watch_message(message: &Value) -> WatchMessage {
-    if let Some(error) = message.get("error") {
-        let reason = error["message"]
-            .as_str()
-            .or_else(|| error.as_str())
-            .unwrap_or("the watch failed");
-        return WatchMessage::Refused(reason.to_owned());
+/// What a line of a watch's stream says; why it is not what etcd writes.
+fn read_watch_message(line: wire::WatchLine) -> Result<WatchMessage, String> {
+    if let Some(error) = line.error {
+        let reason = error.message().unwrap_or("the watch failed");
+        return Ok(WatchMessage::Refused(reason.to_owned()));
     }
-    let result = &message["result"];
-    if let Some(compacted) = number(&result["compact_revision"]).filter(|&r| r > 0) {
-        return WatchMessage::Compacted(compacted);
+    let Some(result) = line.result else {
+        return Err("a line with neither result nor error".to_owned());
+    };
+    if result.compact_revision > 0 {
+        return Ok(WatchMessage::Compacted(result.compact_revision));
     }
-    if result["canceled"].as_bool() == Some(true) {
-        let reason = result["cancel_reason"]
-            .as_str()
+    if result.canceled {
+        let reason = Some(result.cancel_reason)
             .filter(|reason| !reason.is_empty())
-            .unwrap_or("etcd canceled the watch");
-        return WatchMessage::Refused(reason.to_owned());
+            .unwrap_or_else(|| "etcd canceled the watch".to_owned());
+        return Ok(WatchMessage::Refused(reason));
     }
-    if result["created"].as_bool() == Some(true) {
-        return WatchMessage::Created;
+    if result.created {
+        return Ok(WatchMessage::Created);
     }
-    let batch = events(&result["events"]);
-    let last = result["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|event| number(&event["kv"]["mod_revision"]))
-        .max();
-    match (
-        batch.is_empty(),
-        last,
-        number(&result["header"]["revision"]),
-    ) {
-        (false, Some(last), _) => WatchMessage::Changes(batch, last),
+    if result.events.is_empty() {
         // No event, not created, not canceled: a progress notification.
-        (true, _, Some(revision)) => WatchMessage::Progress(revision),
-        _ => WatchMessage::Other,
+        return Ok(WatchMessage::Progress(result.header.revision));
     }
+    let last = result
+        .events
+        .iter()
+        .map(|event| event.kv.mod_revision)
+        .max()
+        .unwrap_or(0);
+    // A change is at a revision after the one the watch started from: 0 is never one.
+    if last == 0 {
+        return Err("changes without their revision".to_owned());
+    }
+    Ok(WatchMessage::Changes(
+        result.events.into_iter().map(Change::from).collect(),
+        last,
+    ))
 }
 
 /// A watch's stream cut into lines as its bytes arrive; a line (or the part of one
@@ -802,12 +486,6 @@ impl Lines {
         Ok(lines)
     }
 }
-
-/// Whether etcd refused a call for its token (expired, or from before a restart).
-fn is_token_refusal(message: &str) -> bool {
-    message.contains("invalid auth token") || message.contains("user name is empty")
-}
-
 fn put(key: &str, value: &str, lease: i64) -> Value {
     let mut put = json!({ "key": encode(key), "value": encode(value) });
     if lease != 0 {
@@ -819,23 +497,6 @@ fn put(key: &str, value: &str, lease: i64) -> Value {
 fn encode(text: &str) -> String {
     BASE64.encode(text)
 }
-
-fn decode(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|text| BASE64.decode(text).ok())
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
-}
-
-/// A 64-bit number as the gateway writes it (a string), or as a plain number.
-fn number(value: &Value) -> Option<i64> {
-    value
-        .as_str()
-        .and_then(|text| text.parse().ok())
-        .or_else(|| value.as_i64())
-}
-
 /// The first key after every key that starts with `prefix`.
 fn prefix_end(prefix: &str) -> String {
     let mut end = prefix.as_bytes().to_vec();
@@ -845,33 +506,23 @@ fn prefix_end(prefix: &str) -> String {
     String::from_utf8_lossy(&end).into_owned()
 }
 
-fn key_values(kvs: &Value) -> Vec<KeyValue> {
-    kvs.as_array()
-        .map(|kvs| kvs.iter().map(key_value).collect())
-        .unwrap_or_default()
-}
-
-fn key_value(kv: &Value) -> KeyValue {
-    KeyValue {
-        key: decode(&kv["key"]),
-        value: decode(&kv["value"]),
-        lease: number(&kv["lease"]).unwrap_or(0),
+impl From<wire::Kv> for KeyValue {
+    fn from(kv: wire::Kv) -> Self {
+        KeyValue {
+            key: kv.key,
+            value: kv.value,
+            lease: kv.lease,
+        }
     }
 }
 
-fn events(events: &Value) -> Vec<Change> {
-    events
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .map(|event| match event["type"].as_str() {
-                    Some("DELETE") => Change::Delete(decode(&event["kv"]["key"])),
-                    _ => Change::Put(key_value(&event["kv"])),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+impl From<wire::Event> for Change {
+    fn from(event: wire::Event) -> Self {
+        match event.kind {
+            wire::EventKind::Delete => Change::Delete(event.kv.key),
+            wire::EventKind::Put => Change::Put(event.kv.into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -884,33 +535,24 @@ mod tests {
     }
 
     #[test]
-    fn answers_as_the_gateway_writes_them() {
-        let answer: Value = serde_json::from_str(
-            r#"{"kvs":[{"key":"Zm9v","value":"YmFy","lease":"7"}],"header":{"revision":"3"}}"#,
+    fn watch_events_as_the_gateway_writes_them() {
+        let line = wire::decode_line(
+            br#"{"result":{"header":{"revision":"5"},"events":[{"type":"DELETE","kv":{"key":"Zm9v","mod_revision":"4"}},{"kv":{"key":"YQ==","value":"Yg==","lease":"7","mod_revision":"5"}}]}}"#,
         )
         .unwrap();
         assert_eq!(
-            key_values(&answer["kvs"]),
-            [KeyValue {
-                key: "foo".into(),
-                value: "bar".into(),
-                lease: 7
-            }]
-        );
-        let watch: Value = serde_json::from_str(
-            r#"{"events":[{"type":"DELETE","kv":{"key":"Zm9v"}},{"kv":{"key":"YQ==","value":"Yg=="}}]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            events(&watch["events"]),
-            [
-                Change::Delete("foo".into()),
-                Change::Put(KeyValue {
-                    key: "a".into(),
-                    value: "b".into(),
-                    lease: 0
-                })
-            ]
+            read_watch_message(line),
+            Ok(WatchMessage::Changes(
+                vec![
+                    Change::Delete("foo".into()),
+                    Change::Put(KeyValue {
+                        key: "a".into(),
+                        value: "b".into(),
+                        lease: 7
+                    })
+                ],
+                5
+            ))
         );
     }
 
@@ -931,7 +573,8 @@ mod tests {
 
     #[test]
     fn watch_messages_as_the_gateway_writes_them() {
-        let read = |text: &str| read_watch_message(&serde_json::from_str(text).unwrap());
+        let read =
+            |text: &str| read_watch_message(wire::decode_line(text.as_bytes()).unwrap()).unwrap();
         let header = r#""header":{"revision":"41","raft_term":"2"}"#;
         assert_eq!(
             read(&format!(r#"{{"result":{{{header},"created":true}}}}"#)),
@@ -963,6 +606,18 @@ mod tests {
             read(r#"{"error":{"grpc_code":14,"message":"transport is closing"}}"#),
             WatchMessage::Refused("transport is closing".into())
         );
+        // Unexpected: an error, not a message skipped (a change lost) or read as none.
+        let unexpected = |text: &str| {
+            wire::decode_line(text.as_bytes())
+                .and_then(read_watch_message)
+                .unwrap_err()
+        };
+        unexpected("{}");
+        unexpected(r#"{"result":{"events":[{"kv":{"key":"YQ=="}}]}}"#);
+        unexpected(&format!(
+            r#"{{"result":{{{header},"events":[{{"kv":{{"key":"YQ=="}}}}]}}}}"#
+        ));
+        unexpected(&format!(r#"{{"result":{{{header},"created":"yes"}}}}"#));
     }
 
     /// Generous bounds for a busy machine: only hangs are caught.
@@ -978,14 +633,18 @@ mod tests {
     }
 
     /// A fake etcd gateway on loopback: watches answered by `script`, other calls
-    /// answered (counted in `calls`) when `answers` says so, else never.
+    /// answered with `answers` (counted in `calls`), else never.
     struct FakeEtcd {
         etcd: Etcd,
         calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         watch_requests: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
     }
 
-    async fn fake_etcd(script: Script, answers: bool, timing: WatchTiming) -> FakeEtcd {
+    async fn fake_etcd(
+        script: Script,
+        answers: Option<&'static str>,
+        timing: WatchTiming,
+    ) -> FakeEtcd {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -1026,10 +685,9 @@ mod tests {
                         };
                         if path != "/v3/watch" {
                             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if !answers {
+                            let Some(answer) = answers else {
                                 return hold(stream).await;
-                            }
-                            let answer = r#"{"header":{"revision":"7"},"count":"0"}"#;
+                            };
                             let reply = format!(
                                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
                                 answer.len()
@@ -1097,18 +755,36 @@ mod tests {
         while let Ok(1..) = stream.read(&mut buf).await {}
     }
 
+    /// An answer to a range of nothing.
+    const RANGE: &str = r#"{"header":{"revision":"7"},"count":"0"}"#;
+
     #[tokio::test]
-    async fn connections_to_etcd_probe_a_peer_that_went_quiet() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let stream = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        keep_alive(&stream).unwrap();
-        use rustix::net::sockopt;
-        assert!(sockopt::socket_keepalive(&stream).unwrap());
-        assert_eq!(sockopt::tcp_keepidle(&stream).unwrap(), KEEPALIVE_IDLE);
-        assert_eq!(sockopt::tcp_keepintvl(&stream).unwrap(), KEEPALIVE_INTERVAL);
-        assert_eq!(sockopt::tcp_keepcnt(&stream).unwrap(), KEEPALIVE_PROBES);
+    async fn a_txn_answer_etcd_would_not_write_is_an_error_not_a_claim_lost() {
+        let create = |answer: &'static str| async move {
+            let fake = fake_etcd(Script::Lines(vec![]), Some(answer), WatchTiming::default()).await;
+            tokio::time::timeout(HANG, fake.etcd.create("/k", "v", 0))
+                .await
+                .expect("the fake answers")
+        };
+        // etcd's answer to a compare that failed: `succeeded` left out, as proto3 JSON does.
+        assert!(!create(r#"{"header":{"revision":"7"}}"#).await.unwrap());
+        assert!(
+            create(r#"{"header":{"revision":"8"},"succeeded":true}"#)
+                .await
+                .unwrap()
+        );
+        for malformed in [
+            r#"{"succeeded":true}"#,
+            "{}",
+            r#""ok""#,
+            r#"{"header":{},"succeeded":1}"#,
+        ] {
+            let err = create(malformed).await.expect_err(malformed);
+            assert!(
+                matches!(&err, EtcdError::Unexpected { method, .. } if method == "kv/txn"),
+                "{malformed}: {err}"
+            );
+        }
     }
 
     const CREATED: &str = r#"{"result":{"header":{"revision":"5"},"created":true}}"#;
@@ -1118,7 +794,7 @@ mod tests {
         // Four times the bound, then silence: held whole, it would never end.
         let fake = fake_etcd(
             Script::EndlessLine(4 * MAX_ANSWER),
-            true,
+            Some(RANGE),
             WatchTiming::default(),
         )
         .await;
@@ -1138,7 +814,7 @@ mod tests {
         // The watch is in place, then nothing: a hung etcd, a connection gone dead.
         let fake = fake_etcd(
             Script::Lines(vec![Some(CREATED.into()), None]),
-            false,
+            None,
             timing,
         )
         .await;
@@ -1162,7 +838,7 @@ mod tests {
         };
         let fake = fake_etcd(
             Script::Lines(vec![Some(CREATED.into()), None]),
-            true,
+            Some(RANGE),
             timing,
         )
         .await;
@@ -1184,7 +860,7 @@ mod tests {
                 Some(progress.into()),
                 Some(change.into()),
             ]),
-            true,
+            Some(RANGE),
             WatchTiming::default(),
         )
         .await;

@@ -42,6 +42,8 @@ mod lock;
 mod ring;
 #[cfg_attr(not(feature = "tls"), path = "without_tls.rs")]
 mod tls;
+mod transport;
+mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicBool;
