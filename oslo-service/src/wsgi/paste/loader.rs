@@ -1,161 +1,18 @@
-//! paste-deploy files, as OpenStack services describe their HTTP pipelines
-//! (`api_paste_config`, oslo.service's `wsgi.Loader`): `[app:…]`, `[filter:…]`,
-//! `[pipeline:…]` and `[composite:…]` (urlmap) sections composing apps and filters the
-//! program registered by the names the file uses.
-//!
-//! ```ini
-//! [composite:osapi]
-//! use = egg:Paste#urlmap
-//! /: versions
-//! /v2.1: api_v21
-//!
-//! [pipeline:api_v21]
-//! pipeline = healthcheck request_id compute
-//!
-//! [filter:healthcheck]
-//! paste.filter_factory = oslo_middleware:Healthcheck.factory
-//! backends = disable_by_file
-//! disable_by_file_path = /etc/nova/healthcheck_disable
-//!
-//! [filter:request_id]
-//! paste.filter_factory = nova.api:RequestId.factory
-//!
-//! [app:compute]
-//! paste.app_factory = nova.api:compute_factory
-//! ```
-//!
-//! ```no_run
-//! # fn demo(conf: &oslo::Config) -> oslo::Result<()> {
-//! use oslo::wsgi::paste::Paste;
-//!
-//! let paste = Paste::new()
-//!     .app("nova.api:compute_factory", |_local| {
-//!         Ok::<_, oslo::Error>(axum::Router::new().route("/servers", axum::routing::get(|| async { "[]" })))
-//!     })
-//!     .app("nova.api:versions_factory", |_local| {
-//!         Ok::<_, oslo::Error>(axum::Router::new().route("/", axum::routing::get(|| async { "v2.1" })))
-//!     })
-//!     .filter("nova.api:RequestId.factory", |_local| Ok::<_, oslo::Error>(tower_layer::Identity::new()));
-//! let app = paste.load(conf, "osapi")?;
-//! let server = oslo::wsgi::Server::builder("osapi", app).bind()?;
-//! # Ok(()) }
-//! ```
-//!
-//! A section names its factory with `paste.app_factory`, `paste.filter_factory` or
-//! `use` (the text as written is the name to register); its other keys, and those of
-//! `[DEFAULT]` under them, are its [`LocalConf`]. A composite whose `use` ends in
-//! `urlmap` (Paste's `egg:Paste#urlmap`, or an `urlmap_factory`) maps path prefixes to
-//! apps, the longest first, and hands each app the path without its prefix (the prefix
-//! is in the request's [`ScriptName`] extension). The health check is built in, as
-//! `oslo_middleware:Healthcheck.factory` (filter) and `….app_factory` (app), with the
-//! local options `path`, `disable_by_file_path` and `backends` (`disable_by_file` and
-//! the names given to [`Paste::health_check`]; unset: all of them).
+//! Reading a paste-deploy file and composing its sections from the apps and filters
+//! a [`Paste`] registered: `[app:…]` from an app factory, `[pipeline:…]` as filters
+//! around an app, `[composite:…]` as a urlmap, and the built-in health check.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode, Uri};
-use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
-
-use super::Body;
-use super::app::HttpApp;
-use super::healthcheck::Healthcheck;
+use super::super::app::HttpApp;
+use super::super::healthcheck::Healthcheck;
+use super::app::NotFound;
+use super::urlmap::UrlMap;
+use super::{App, LocalConf, Paste, PasteError};
 use crate::config::Config;
 use crate::error::BoxError;
-use crate::future::BoxFuture;
-
-/// The body of a composed app's responses.
-pub type AppBody = UnsyncBoxBody<Bytes, BoxError>;
-
-/// An HTTP application of any type behind one type: what paste composes, and what
-/// [`super::Server`] serves.
-pub struct App {
-    inner: Box<dyn Erased>,
-}
-
-trait Erased: Send + Sync {
-    fn clone_box(&self) -> Box<dyn Erased>;
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>>;
-    fn call(
-        &mut self,
-        request: Request<Body>,
-    ) -> BoxFuture<'static, Result<Response<AppBody>, BoxError>>;
-}
-
-struct Wrapped<S>(S);
-
-impl<S: HttpApp> Erased for Wrapped<S>
-where
-    S: HttpApp,
-{
-    fn clone_box(&self) -> Box<dyn Erased> {
-        Box::new(Wrapped(self.0.clone()))
-    }
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.0.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(
-        &mut self,
-        request: Request<Body>,
-    ) -> BoxFuture<'static, Result<Response<AppBody>, BoxError>> {
-        let answered = self.0.call(request);
-        Box::pin(async move {
-            let response = answered.await.map_err(Into::into)?;
-            Ok(response.map(|body| body.map_err(Into::into).boxed_unsync()))
-        })
-    }
-}
-
-impl App {
-    /// Wraps a tower service (an axum `Router`, a layered service).
-    pub fn new<S: HttpApp>(service: S) -> App {
-        App {
-            inner: Box::new(Wrapped(service)),
-        }
-    }
-}
-
-impl Clone for App {
-    fn clone(&self) -> Self {
-        App {
-            inner: self.inner.clone_box(),
-        }
-    }
-}
-
-impl std::fmt::Debug for App {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("App")
-    }
-}
-
-impl tower_service::Service<Request<Body>> for App {
-    type Response = Response<AppBody>;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<Response<AppBody>, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        self.inner.call(request)
-    }
-}
-
-/// The options of one section (its own keys first, then `[DEFAULT]`'s).
-#[derive(Clone, Debug, Default)]
-pub struct LocalConf {
-    name: String,
-    local: Vec<(String, String)>,
-    global: Vec<(String, String)>,
-}
 
 impl LocalConf {
     /// The section's name (`request_id` for `[filter:request_id]`).
@@ -173,54 +30,12 @@ impl LocalConf {
     }
 }
 
-/// The part of the path a urlmap composite matched, for the app it handed the request
-/// to (WSGI's `SCRIPT_NAME`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScriptName(pub String);
-
-/// Why a paste app could not be loaded: oslo.service's messages.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PasteError {
-    /// `api_paste_config` is nowhere to be found.
-    #[error("Could not find config at {}", path.display())]
-    NotFound {
-        /// The path as configured.
-        path: PathBuf,
-    },
-    /// The app, or a section it needs, cannot be built.
-    #[error("Could not load paste app '{name}' from {}: {reason}", path.display())]
-    AppNotLoaded {
-        /// The app asked for.
-        name: String,
-        /// The paste file.
-        path: PathBuf,
-        /// What is missing or wrong.
-        reason: String,
-    },
-}
-
-impl From<PasteError> for crate::Error {
-    fn from(error: PasteError) -> Self {
-        crate::Error::other(error)
-    }
-}
-
-type AppFactory = Arc<dyn Fn(&LocalConf) -> Result<App, BoxError> + Send + Sync>;
-type FilterFactory = Arc<dyn Fn(&LocalConf, App) -> Result<App, BoxError> + Send + Sync>;
-type HealthCheckFn = Arc<dyn Fn(Healthcheck) -> Healthcheck + Send + Sync>;
+pub(super) type AppFactory = Arc<dyn Fn(&LocalConf) -> Result<App, BoxError> + Send + Sync>;
+pub(super) type FilterFactory = Arc<dyn Fn(&LocalConf, App) -> Result<App, BoxError> + Send + Sync>;
+pub(super) type HealthCheckFn = Arc<dyn Fn(Healthcheck) -> Healthcheck + Send + Sync>;
 
 const HEALTHCHECK_FILTER: &str = "oslo_middleware:Healthcheck.factory";
 const HEALTHCHECK_APP: &str = "oslo_middleware:Healthcheck.app_factory";
-
-/// The apps and filters a program offers paste files, by the factory names the files
-/// use.
-#[derive(Clone, Default)]
-pub struct Paste {
-    apps: HashMap<String, AppFactory>,
-    filters: HashMap<String, FilterFactory>,
-    health_checks: Vec<(String, HealthCheckFn)>,
-}
 
 impl std::fmt::Debug for Paste {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -432,14 +247,9 @@ impl Paste {
             if !key.starts_with('/') {
                 return Err(format!("[composite:{name}]: '{key}' is not a path"));
             }
-            let prefix = key.trim_end_matches('/').to_owned();
-            routes.push((prefix, self.build_app(file, target.trim(), loading)?));
+            routes.push((key.clone(), self.build_app(file, target.trim(), loading)?));
         }
-        // The longest prefix wins.
-        routes.sort_by_key(|route| std::cmp::Reverse(route.0.len()));
-        Ok(App::new(UrlMap {
-            routes: Arc::new(routes),
-        }))
+        Ok(App::new(UrlMap::new(routes)))
     }
 
     /// The built-in health check from its section's options, in front of `app`.
@@ -514,72 +324,180 @@ impl PasteFile {
     }
 }
 
-/// A urlmap composite: the app of the longest matching path prefix, with the prefix
-/// moved from the path to [`ScriptName`].
-#[derive(Clone)]
-struct UrlMap {
-    routes: Arc<Vec<(String, App)>>,
-}
+#[cfg(test)]
+mod tests {
+    use http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower_service::Service;
 
-impl tower_service::Service<Request<Body>> for UrlMap {
-    type Response = Response<AppBody>;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<Response<AppBody>, BoxError>>;
+    use super::super::super::Body;
+    use super::*;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
+    /// A registry with an app answering with its `greeting` option, and a filter that
+    /// adds its section's name to the response as `x-tag`.
+    fn registry() -> Paste {
+        Paste::new()
+            .app("test:hello", |local: &LocalConf| {
+                let greeting = local.get("greeting").unwrap_or("hello").to_owned();
+                Ok::<_, BoxError>(axum::routing::get(move || async move { greeting }))
+            })
+            .filter("test:tag", |local: &LocalConf| {
+                let name = http::HeaderValue::from_str(local.name())?;
+                Ok::<_, BoxError>(tower_layer::layer_fn(move |app| Tagged {
+                    name: name.clone(),
+                    app,
+                }))
+            })
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let path = request.uri().path().to_owned();
-        let matched = self.routes.iter().find(|(prefix, _)| {
-            path == *prefix || path.starts_with(&format!("{prefix}/")) || prefix.is_empty()
-        });
-        let Some((prefix, app)) = matched else {
-            return Box::pin(async { Ok(not_found()) });
-        };
-        let rest = &path[prefix.len()..];
-        let rest = if rest.is_empty() { "/" } else { rest };
-        let query = request
-            .uri()
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default();
-        if let Ok(uri) = format!("{rest}{query}").parse::<Uri>() {
-            *request.uri_mut() = uri;
+    /// What the `test:tag` filter puts around an app.
+    #[derive(Clone)]
+    struct Tagged {
+        name: http::HeaderValue,
+        app: App,
+    }
+
+    impl Service<Request<Body>> for Tagged {
+        type Response = http::Response<super::super::AppBody>;
+        type Error = BoxError;
+        type Future = crate::future::BoxFuture<'static, Result<Self::Response, BoxError>>;
+
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), BoxError>> {
+            self.app.poll_ready(cx)
         }
-        request.extensions_mut().insert(ScriptName(prefix.clone()));
-        let mut app = app.clone();
-        Box::pin(async move {
-            std::future::poll_fn(|cx| app.poll_ready(cx)).await?;
-            app.call(request).await
+
+        fn call(&mut self, request: Request<Body>) -> Self::Future {
+            let answered = self.app.call(request);
+            let name = self.name.clone();
+            Box::pin(async move {
+                let mut response = answered.await?;
+                response.headers_mut().append("x-tag", name);
+                Ok(response)
+            })
+        }
+    }
+
+    fn load(text: &str, name: &str) -> Result<App, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api-paste.ini");
+        std::fs::write(&path, text).unwrap();
+        registry().load_file(&path, name).map_err(|err| match err {
+            PasteError::AppNotLoaded { reason, .. } => reason,
+            other => other.to_string(),
         })
     }
-}
 
-fn not_found() -> Response<AppBody> {
-    let body = http_body_util::Full::new(Bytes::from_static(b"Not Found"))
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
-}
-
-/// An app that answers 404 to everything: what the health check app stands in front of.
-#[derive(Clone)]
-struct NotFound;
-
-impl tower_service::Service<Request<Body>> for NotFound {
-    type Response = Response<AppBody>;
-    type Error = BoxError;
-    type Future = std::future::Ready<Result<Response<AppBody>, BoxError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
+    /// The status, the `x-tag` values in order, and the body `app` answers `path` with.
+    async fn answer(mut app: App, path: &str) -> (StatusCode, Vec<String>, String) {
+        let request = Request::builder()
+            .uri(path)
+            .body(Body::from_bytes(""))
+            .unwrap();
+        std::future::poll_fn(|cx| app.poll_ready(cx)).await.unwrap();
+        let response = app.call(request).await.unwrap();
+        let status = response.status();
+        let tags = response
+            .headers()
+            .get_all("x-tag")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, tags, String::from_utf8(body.to_vec()).unwrap())
     }
 
-    fn call(&mut self, _request: Request<Body>) -> Self::Future {
-        std::future::ready(Ok(not_found()))
+    #[test]
+    fn a_section_is_found_with_spaces_around_its_colon_and_reads_default_under_its_own() {
+        let mut file = PasteFile::default();
+        file.global.push(("greeting".into(), "global".into()));
+        file.global.push(("shared".into(), "from default".into()));
+        file.sections.insert(
+            "app : main".into(),
+            vec![
+                ("use".into(), " test:hello ".into()),
+                ("greeting".into(), "own".into()),
+            ],
+        );
+        let section = file.section("app", "main").unwrap();
+        assert!(file.section("filter", "main").is_none());
+        assert_eq!(
+            factory_name(section, "paste.app_factory"),
+            Some("test:hello")
+        );
+        let local = file.local("main", section);
+        assert_eq!(local.name(), "main");
+        assert_eq!(local.get("greeting"), Some("own"));
+        assert_eq!(local.get("shared"), Some("from default"));
+        assert_eq!(local.get("missing"), None);
+    }
+
+    #[tokio::test]
+    async fn a_pipeline_puts_its_filters_around_its_app_the_first_outermost() {
+        let app = load(
+            "[DEFAULT]\ngreeting = hi\n\
+             [pipeline:main]\npipeline = outer inner hello\n\
+             [filter:outer]\nuse = test:tag\n\
+             [filter:inner]\npaste.filter_factory = test:tag\n\
+             [app:hello]\npaste.app_factory = test:hello\n",
+            "main",
+        )
+        .unwrap();
+        // The inner filter tags the response first.
+        assert_eq!(
+            answer(app, "/").await,
+            (
+                StatusCode::OK,
+                vec!["inner".into(), "outer".into()],
+                "hi".into()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_urlmap_composite_routes_to_its_apps_and_the_health_check_app_is_built_in() {
+        let text = "[composite:main]\nuse = egg:Paste#urlmap\n/v1: hello\n/: health\n\
+                    [app:hello]\nuse = test:hello\n\
+                    [app:health]\nuse = oslo_middleware:Healthcheck.app_factory\n";
+        let app = load(text, "main").unwrap();
+        assert_eq!(answer(app.clone(), "/v1").await.2, "hello");
+        assert_eq!(answer(app.clone(), "/healthcheck").await.0, StatusCode::OK);
+        assert_eq!(answer(app, "/other").await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn what_cannot_be_built_says_why() {
+        let cases = [
+            (
+                "[app:a]\nuse = test:nope\n",
+                "no app factory 'test:nope' is registered (for [app:a])",
+            ),
+            (
+                "[pipeline:a]\npipeline = f a\n[filter:f]\nuse = test:tag\n",
+                "'a' refers to itself through a",
+            ),
+            (
+                "[pipeline:a]\npipeline = f b\n[app:b]\nuse = test:hello\n",
+                "no section [filter:f]",
+            ),
+            ("[pipeline:a]\npipeline =\n", "[pipeline:a] is empty"),
+            (
+                "[composite:a]\nuse = egg:Paste#other\n",
+                "[composite:a] uses 'egg:Paste#other'; only urlmap composites are known",
+            ),
+            (
+                "[composite:a]\nuse = egg:Paste#urlmap\nv2: b\n",
+                "[composite:a]: 'v2' is not a path",
+            ),
+            (
+                "[app:a]\nuse = oslo_middleware:Healthcheck.app_factory\nbackends = db\n",
+                "[a]: unknown health check backend 'db'",
+            ),
+        ];
+        for (text, reason) in cases {
+            assert_eq!(load(text, "a").unwrap_err(), reason, "{text}");
+        }
     }
 }
