@@ -124,9 +124,14 @@ fn each_feature_brings_its_own_crates_only() {
     assert_without(&console, HTTP, "console");
     assert_without(&console, TLS, "console");
 
+    // The endpoint is hyper's HTTP/1 server: not the HTTP server's tower stack, nor
+    // HTTP/2.
     let metrics = dependencies("metrics");
     assert_with(&metrics, METRICS, "metrics");
-    assert_with(&metrics, HTTP, "metrics");
+    assert_with(&metrics, &["hyper", "hyper-util", "http-body-util"], "metrics");
+    for absent in ["tower-service", "tower-layer", "h2"] {
+        assert!(!metrics.contains(absent), "metrics brings {absent}: {metrics:?}");
+    }
     assert_without(&metrics, TLS, "metrics");
     assert_without(&http, METRICS, "http");
     assert_without(&http, GRPC, "http");
