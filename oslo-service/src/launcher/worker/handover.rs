@@ -10,7 +10,7 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use super::marker::marker;
+use super::marker::{marker, with_control};
 use crate::config::{ConfigSources, Snapshot};
 use crate::error::{Error, Result};
 
@@ -27,14 +27,10 @@ pub(in crate::launcher) fn handover_frame(snapshot: &[u8], sources: &[u8]) -> Ve
 /// In a worker, the values its parent runs on and where they come from; `None` in a
 /// process that is no worker.
 pub(crate) fn parent_values() -> Result<Option<(Snapshot, ConfigSources)>> {
-    let Some(marker) = marker()? else {
+    if marker()?.is_none() {
         return Ok(None);
-    };
-    // SAFETY: the marker's descriptor is the worker's end of the control socket, open
-    // (checked when the marker was read) and not yet taken by the launcher; it is only
-    // borrowed for these reads.
-    let control = unsafe { BorrowedFd::borrow_raw(marker.control) };
-    let part = || -> io::Result<Vec<u8>> {
+    }
+    let part = |control: BorrowedFd<'_>| -> io::Result<Vec<u8>> {
         let mut len = [0u8; 8];
         read_exact(control, &mut len)?;
         let len = usize::try_from(u64::from_le_bytes(len))
@@ -44,12 +40,14 @@ pub(crate) fn parent_values() -> Result<Option<(Snapshot, ConfigSources)>> {
         Ok(bytes)
     };
     let garbled = || io::Error::other("garbled configuration");
-    let received = || -> io::Result<(Snapshot, ConfigSources)> {
-        let values = Snapshot::from_bytes(&part()?).ok_or_else(garbled)?;
-        let sources = ConfigSources::from_bytes(&part()?).ok_or_else(garbled)?;
+    let received = |control: BorrowedFd<'_>| -> io::Result<(Snapshot, ConfigSources)> {
+        let values = Snapshot::from_bytes(&part(control)?).ok_or_else(garbled)?;
+        let sources = ConfigSources::from_bytes(&part(control)?).ok_or_else(garbled)?;
         Ok((values, sources))
     };
-    received()
+    // The parent link has not taken the control socket yet: it is borrowed for these reads.
+    with_control(received)
+        .and_then(|received| received)
         .map(Some)
         .map_err(|err| Error::io("cannot receive the configuration from the parent", err))
 }

@@ -5,8 +5,9 @@
 //! worker reads it once, before any thread exists when `#[oslo::main]` runs it, and takes
 //! it out of the environment so that processes the worker starts are not workers too.
 
-use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::OnceLock;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::error::{Error, Result};
 
@@ -20,7 +21,8 @@ pub(in crate::launcher) struct Marker {
     pub service: usize,
     /// The worker's index within its service, from 0.
     pub worker: usize,
-    /// The worker's end of the control socket shared with the parent.
+    /// The number of the worker's end of the control socket shared with the parent;
+    /// the worker takes it over when it reads the marker.
     pub control: RawFd,
     /// The parent's pid, to tell whether the parent is still there.
     pub parent: i32,
@@ -56,6 +58,10 @@ impl Marker {
 /// the variable is set but unusable (a worker must not start supervising instead).
 static MARKER: OnceLock<Option<Result<Marker, String>>> = OnceLock::new();
 
+/// The worker's end of the control socket, owned from the moment the marker is read:
+/// borrowed for the configuration handover, then taken by the parent link.
+static CONTROL: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
 pub(in crate::launcher) fn marker() -> Result<Option<&'static Marker>> {
     match MARKER.get_or_init(read) {
         None => Ok(None),
@@ -70,17 +76,38 @@ fn read() -> Option<Result<Marker, String>> {
     let Some(marker) = Marker::decode(&text) else {
         return Some(Err(format!("invalid {WORKER_ENV} value '{text}'")));
     };
-    // SAFETY: the parent passed this descriptor to this process for the control socket
-    // alone; it is only borrowed here for fcntl, which fails cleanly if it is not open.
-    let control = unsafe { BorrowedFd::borrow_raw(marker.control) };
     // Processes the worker starts must not hold the parent's control socket open.
-    if let Err(err) = rustix::io::fcntl_setfd(control, rustix::io::FdFlags::CLOEXEC) {
-        return Some(Err(format!(
-            "{WORKER_ENV} names descriptor {} that is not open: {err}",
-            marker.control
-        )));
+    match crate::fd::take_inherited_fd(marker.control) {
+        Ok(control) => *CONTROL.lock().unwrap_or_else(PoisonError::into_inner) = Some(control),
+        Err(err) => {
+            return Some(Err(format!(
+                "{WORKER_ENV} names descriptor {} that is not open: {err}",
+                marker.control
+            )));
+        }
     }
     Some(Ok(marker))
+}
+
+/// Runs `f` on the control socket, still in this module's keeping: the parent link has
+/// not taken it yet.
+pub(super) fn with_control<T>(f: impl FnOnce(BorrowedFd<'_>) -> T) -> io::Result<T> {
+    let control = CONTROL.lock().unwrap_or_else(PoisonError::into_inner);
+    let control = control.as_ref().ok_or_else(not_kept)?;
+    Ok(f(control.as_fd()))
+}
+
+/// Takes the control socket out of this module's keeping; only the first call gets it.
+pub(super) fn take_control() -> io::Result<OwnedFd> {
+    CONTROL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .ok_or_else(not_kept)
+}
+
+fn not_kept() -> io::Error {
+    io::Error::other("the control socket is not kept (no worker marker, or already taken)")
 }
 
 /// Reads the worker marker and the inherited sockets, then removes their variables.

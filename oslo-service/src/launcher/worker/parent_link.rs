@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,7 +23,7 @@ use tracing::Instrument;
 use super::super::protocol::{
     Frame, Frames, Outcome, PONG, READY, RECYCLE, claim_frame, last_metrics_frame, metrics_frame,
 };
-use super::marker::Marker;
+use super::marker::{Marker, take_control};
 use crate::coordination::AskParent;
 use crate::future::BoxFuture;
 
@@ -114,11 +113,10 @@ fn write_frame(out: &mpsc::UnboundedSender<Outgoing>, frame: Vec<u8>) -> io::Res
 }
 
 impl ParentLink {
-    /// Takes the control socket named by the marker. Called once per worker process.
+    /// Takes the control socket kept since the marker was read. Only the first call
+    /// gets it.
     pub(in crate::launcher) fn take(marker: &Marker) -> io::Result<Self> {
-        // SAFETY: the marker's descriptor was passed by the parent for this use alone,
-        // checked open when the marker was read, and the launcher takes it only once.
-        let control = UnixStream::from(unsafe { OwnedFd::from_raw_fd(marker.control) });
+        let control = UnixStream::from(take_control()?);
         control.set_nonblocking(true)?;
         let (out, queued) = mpsc::unbounded_channel();
         Ok(ParentLink {
