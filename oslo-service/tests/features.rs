@@ -128,9 +128,16 @@ fn each_feature_brings_its_own_crates_only() {
     // HTTP/2.
     let metrics = dependencies("metrics");
     assert_with(&metrics, METRICS, "metrics");
-    assert_with(&metrics, &["hyper", "hyper-util", "http-body-util"], "metrics");
+    assert_with(
+        &metrics,
+        &["hyper", "hyper-util", "http-body-util"],
+        "metrics",
+    );
     for absent in ["tower-service", "tower-layer", "h2"] {
-        assert!(!metrics.contains(absent), "metrics brings {absent}: {metrics:?}");
+        assert!(
+            !metrics.contains(absent),
+            "metrics brings {absent}: {metrics:?}"
+        );
     }
     assert_without(&metrics, TLS, "metrics");
     assert_without(&http, METRICS, "http");
