@@ -235,7 +235,7 @@ impl<S> ServerBuilder<S> {
     /// ```no_run
     /// use oslo::config::Snapshot;
     /// # fn demo(conf: &oslo::Config) -> oslo::Result<()> {
-    /// # let app = axum::Router::new();
+    /// # let app: axum::Router = axum::Router::new();
     /// let server = oslo::wsgi::Server::builder("api", app)
     ///     .follow_address(conf, |values: &Snapshot| {
     ///         let host = values.get::<String>("api", "host")?.unwrap_or_default();
