@@ -266,12 +266,8 @@ pub(crate) fn prepare_move(name: &str, wanted: &[SocketAddr], backlog: u32) -> i
         tracing::warn!(socket = name, at = %local_address(fd), configured = %shown(wanted), "the socket stays where it is: systemd bound it there");
         return Ok(());
     }
-    let fresh = bind_tcp(wanted, backlog).map_err(|err| {
-        io::Error::new(
-            err.kind(),
-            format!("cannot listen on {}: {err}", shown(wanted)),
-        )
-    })?;
+    // The caller names the address: the error is the system's alone.
+    let fresh = bind_tcp(wanted, backlog)?;
     lock(&MOVING).insert(name.to_owned(), fresh);
     Ok(())
 }
