@@ -39,6 +39,9 @@ pub(crate) const SYSTEMD_ENV: [&str; 3] = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_F
 /// The first descriptor systemd passes.
 const SD_LISTEN_FDS_START: RawFd = 3;
 
+/// The most sockets taken from `LISTEN_FDS`, whatever it says.
+const MAX_SYSTEMD_FDS: RawFd = 4096;
+
 /// Every socket this process shares with its workers, by name.
 static SOCKETS: OnceLock<Mutex<BTreeMap<String, OwnedFd>>> = OnceLock::new();
 
@@ -636,7 +639,8 @@ fn from_systemd() -> Vec<(String, RawFd)> {
 /// offered under that name and under its position, `fd0`, `fd1`…
 pub(crate) fn systemd_names(count: RawFd, names: Option<&str>) -> Vec<(String, RawFd)> {
     let mut names = names.unwrap_or_default().split(':');
-    (0..count.max(0))
+    // The environment may say anything: no more than a process can hold open.
+    (0..count.clamp(0, MAX_SYSTEMD_FDS))
         .map(|i| {
             let name = names
                 .next()
@@ -671,6 +675,9 @@ mod tests {
             ]
         );
         assert_eq!(systemd_names(1, None), [("fd0".to_owned(), 3)]);
+        // A count from the environment is bounded before it is used.
+        assert_eq!(systemd_names(RawFd::MAX, None).len(), 4096);
+        assert!(systemd_names(-5, None).is_empty());
     }
 
     #[test]
