@@ -69,6 +69,11 @@ static BOUND_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// process it binds and moves its own.
 static IS_WORKER: OnceLock<bool> = OnceLock::new();
 
+/// Sockets an upgrade's predecessor handed over as this process's own, not yet asked
+/// for: the first `listen` under such a name may move it. Any later one in the same run
+/// asks for a second socket under a name already taken.
+static FROM_PREDECESSOR: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 /// Sockets bound for the reload under way, put in place once it is accepted.
 static MOVING: Mutex<BTreeMap<String, OwnedFd>> = Mutex::new(BTreeMap::new());
 
@@ -183,9 +188,24 @@ fn shared_or_bind(
     }
     let mut sockets = lock(sockets());
     if let Some(fd) = sockets.get(name) {
+        let handed_over = {
+            let mut handed = lock(&FROM_PREDECESSOR);
+            let at = handed.iter().position(|own| own == name);
+            at.map(|at| handed.swap_remove(at)).is_some()
+        };
         let Some(wanted) = wanted.filter(|wanted| !is_at(fd, wanted)) else {
             return fd.try_clone();
         };
+        if movable(name) && !handed_over {
+            // Bound by this very run: a second server under the same name.
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "socket '{name}' is already bound at {} in this process; give the other one a name of its own",
+                    local_address(fd)
+                ),
+            ));
+        }
         if !movable(name) {
             tracing::warn!(
                 socket = name,
@@ -598,6 +618,7 @@ fn inherited() -> BTreeMap<String, OwnedFd> {
         for name in own.to_string_lossy().split(',') {
             if found.contains_key(name) {
                 bound_here.push(name.to_owned());
+                lock(&FROM_PREDECESSOR).push(name.to_owned());
             }
         }
     }
@@ -699,8 +720,12 @@ mod tests {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let new = free.local_addr().unwrap();
         drop(free);
-        let moved = listen("unit-test-moved", new).unwrap();
-        assert_eq!(moved.local_addr().unwrap(), new);
+        // A second socket under a name this run bound: refused, not moved.
+        let err = listen("unit-test-moved", new).unwrap_err();
+        assert!(err.to_string().contains("already bound"), "{err}");
+        // A reload that moves it: bound first, put in place once accepted.
+        prepare_move("unit-test-moved", &[new], 16).unwrap();
+        apply_moves();
         // Still listening until the processes on it were asked to stop.
         assert!(std::net::TcpStream::connect(old).is_ok());
         close_retired();

@@ -59,10 +59,13 @@ pub(super) fn listen() -> Option<AbortOnDrop> {
             let Ok((client, _)) = listener.accept().await else {
                 continue;
             };
-            // One at a time: a request is a few bytes, and its reading is bounded.
-            if let Err(reason) = take_request(client).await {
-                tracing::warn!(%reason, "upgrade request refused");
-            }
+            // Each on its own: a client that sends nothing holds no one else's request
+            // (another user's is refused before anything is read).
+            tokio::spawn(async move {
+                if let Err(reason) = take_request(client).await {
+                    tracing::warn!(%reason, "upgrade request refused");
+                }
+            });
         }
     })))
 }
