@@ -59,10 +59,34 @@ done
 down_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 { cat "$tmp/bench.conf"; printf '[otel]\nendpoint = http://127.0.0.1:%s\n' "$down_port"; } > "$tmp/down.conf"
 
-# Runs wrk and prints one summary line: req/s, p50, p99 (ms), failed requests.
+# The CPU time (in clock ticks) the server's processes have used, the ones still
+# running and the ones their parents waited for: what a request costs the server, a
+# figure that drifts less than req/s, where wrk shares the two cores.
+server_cpu() {
+  python3 - "$server" <<'PY'
+import os, sys
+session, ticks = int(sys.argv[1]), 0
+for entry in os.listdir("/proc"):
+    if entry.isdigit():
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
+print(ticks)
+PY
+}
+
+# Runs wrk and prints one summary line: req/s, p50, p99 (ms), failed requests,
+# requests, and the server's CPU time per request (microseconds).
 measure() {
+  local cpu_before
+  cpu_before=$(server_cpu)
   $wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/" > "$tmp/wrk"
-  python3 - "$tmp/wrk" <<'PY'
+  local cpu_used=$(( $(server_cpu) - cpu_before ))
+  python3 - "$tmp/wrk" "$cpu_used" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def ms(value):
@@ -76,7 +100,8 @@ errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), time
 failed = sum(map(int, errors.groups())) if errors else 0
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 failed += int(non2xx.group(1)) if non2xx else 0
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {failed} {total}")
+cpu_us = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / max(total, 1)
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {failed} {total} {cpu_us:.2f}")
 PY
 }
 
@@ -131,16 +156,26 @@ run_scraped() {
 
 # ROWS="ours traced down" runs those rows alone (the others are left out of the table).
 rows=${ROWS:-python axum ours in_process reloading metrics traced down}
-wanted() { [[ " $rows " == *" $1 "* ]]; }
-for _ in $(seq "$runs"); do
-  wanted python && run python "$venv/bin/python" benches/py_http.py
-  wanted axum && run axum target/release/examples/bench_axum
-  wanted ours && run ours target/release/examples/bench_http --config-file "$tmp/bench.conf"
-  wanted in_process && run in_process target/release/examples/bench_http --config-file "$tmp/in-process.conf"
-  wanted reloading && run_reloading
-  wanted metrics && run_scraped
-  wanted traced && run traced target/release/examples/bench_http --config-file "$tmp/traced.conf"
-  wanted down && run down target/release/examples/bench_http --config-file "$tmp/down.conf"
+run_row() {
+  case $1 in
+    python) run python "$venv/bin/python" benches/py_http.py ;;
+    axum) run axum target/release/examples/bench_axum ;;
+    ours) run ours target/release/examples/bench_http --config-file "$tmp/bench.conf" ;;
+    in_process) run in_process target/release/examples/bench_http --config-file "$tmp/in-process.conf" ;;
+    reloading) run_reloading ;;
+    metrics) run_scraped ;;
+    traced) run traced target/release/examples/bench_http --config-file "$tmp/traced.conf" ;;
+    down) run down target/release/examples/bench_http --config-file "$tmp/down.conf" ;;
+    *) echo "no row named $1" >&2; exit 2 ;;
+  esac
+}
+read -r -a order <<< "$rows"
+# Each round starts one row later than the one before, so that no row always follows
+# the same one (a row that always ran after a traced one paid for it in the ratios).
+for round in $(seq 0 $((runs - 1))); do
+  for i in "${!order[@]}"; do
+    run_row "${order[$(( (i + round) % ${#order[@]} ))]}"
+  done
 done
 sink_stats=$(curl -sf "http://127.0.0.1:$sink_port/stats")
 
@@ -164,13 +199,13 @@ names = [
     ("traced", "oslo-service, every request traced"),
     ("down", "oslo-service, traced, collector down"),
 ]
-print(f"{'server':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}  p99 of each run")
+print(f"{'server':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'CPU us/req':>10}  p99 of each run")
 for label, name in names:
     if not ran(label):
         continue
     each = " ".join(f"{row[2]:.2f}" for row in rows(label))
     failed = sum(row[3] for row in rows(label))
-    print(f"{name:<38} {median(label, 0):>9.0f} {median(label, 1):>8.3f} {median(label, 2):>8.2f} {failed:>7.0f}  {each}")
+    print(f"{name:<38} {median(label, 0):>9.0f} {median(label, 1):>8.3f} {median(label, 2):>8.2f} {failed:>7.0f} {median(label, 5):>10.2f}  {each}")
 ours = median("ours", 0) if ran("ours") else None
 if ours and ran("axum") and ran("python"):
     axum, py = median("axum", 0), median("python", 0)
@@ -190,9 +225,17 @@ def paired(label):
     ratios = [row[0] / off[0] for row, off in zip(rows(label), rows("ours"))]
     each = " ".join(f"{ratio:.2f}" for ratio in ratios)
     return f"{statistics.median(ratios):.3f} paired by round ({each})"
+def cpu(label):
+    # The server's CPU time per request, tracing off over this row's: the share of the
+    # requests per second it would keep if the server alone had the CPUs.
+    ratios = [off[5] / row[5] for row, off in zip(rows(label), rows("ours"))]
+    each = " ".join(f"{ratio:.2f}" for ratio in ratios)
+    return f"{median('ours', 5) / median(label, 5):.3f} of the CPU time per request's worth, {statistics.median(ratios):.3f} paired by round ({each})"
 if ours and ran("traced"):
     traced_requests = sum(row[4] for row in rows("traced"))
     print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s, {paired('traced')} ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB)")
+    print(f"  {cpu('traced')}")
 if ours and ran("down"):
     print(f"collector down / off: {median('down', 0) / ours:.3f} of the req/s, {paired('down')}")
+    print(f"  {cpu('down')}")
 PY

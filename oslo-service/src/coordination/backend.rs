@@ -193,9 +193,21 @@ mod tests {
         ] {
             assert!(Backend::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_https_url_names_its_ca_and_the_ca_must_be_read() {
         let error = Backend::parse("etcd3+https://h:1").unwrap_err();
         assert!(error.contains("needs ca_cert"), "{error}");
         let error = Backend::parse("etcd3+https://h:1?ca_cert=/nonexistent/ca.pem").unwrap_err();
         assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn an_https_url_without_the_tls_feature_says_which_feature() {
+        let error = Backend::parse("etcd3+https://h:1?ca_cert=/x/ca.pem").unwrap_err();
+        assert!(error.contains("`tls` feature"), "{error}");
     }
 }
