@@ -58,6 +58,11 @@ done
 # A port no one listens on: every export is refused.
 down_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 { cat "$tmp/bench.conf"; printf '[otel]\nendpoint = http://127.0.0.1:%s\n' "$down_port"; } > "$tmp/down.conf"
+# The same two in one process, beside in_process: its threads share the connections
+# evenly, where two workers' shares of wrk's 50 move from run to run.
+for conf in traced down; do
+  { cat "$tmp/$conf.conf"; printf '[bench]\nworkers = 1\n'; } > "$tmp/$conf-in-process.conf"
+done
 
 # The CPU time (in clock ticks) the server's processes have used, the ones still
 # running and the ones their parents waited for: what a request costs the server, a
@@ -166,6 +171,8 @@ run_row() {
     metrics) run_scraped ;;
     traced) run traced target/release/examples/bench_http --config-file "$tmp/traced.conf" ;;
     down) run down target/release/examples/bench_http --config-file "$tmp/down.conf" ;;
+    traced_in_process) run traced_in_process target/release/examples/bench_http --config-file "$tmp/traced-in-process.conf" ;;
+    down_in_process) run down_in_process target/release/examples/bench_http --config-file "$tmp/down-in-process.conf" ;;
     *) echo "no row named $1" >&2; exit 2 ;;
   esac
 }
@@ -198,6 +205,8 @@ names = [
     ("metrics", "oslo-service, metrics on (2 w)"),
     ("traced", "oslo-service, every request traced"),
     ("down", "oslo-service, traced, collector down"),
+    ("traced_in_process", "in process, every request traced"),
+    ("down_in_process", "in process, collector down"),
 ]
 print(f"{'server':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'CPU us/req':>10}  p99 of each run")
 for label, name in names:
@@ -218,19 +227,19 @@ if ran("reloading"):
 if ours and ran("metrics"):
     scrapes = sum(int(line) for line in open(f"{tmp}/scrapes"))
     print(f"metrics on / off: {median('metrics', 0) / ours:.3f} of the req/s ({scrapes} scrapes answered during the runs)")
-def paired(label):
+def paired(label, off="ours"):
     # Each round's row over the round's tracing-off row, the median of those: what
     # drifts from round to round (the machine, wrk's spread of connections over the
     # workers) weighs less than in a ratio of medians.
-    ratios = [row[0] / off[0] for row, off in zip(rows(label), rows("ours"))]
+    ratios = [row[0] / base[0] for row, base in zip(rows(label), rows(off))]
     each = " ".join(f"{ratio:.2f}" for ratio in ratios)
     return f"{statistics.median(ratios):.3f} paired by round ({each})"
-def cpu(label):
+def cpu(label, off="ours"):
     # The server's CPU time per request, tracing off over this row's: the share of the
     # requests per second it would keep if the server alone had the CPUs.
-    ratios = [off[5] / row[5] for row, off in zip(rows(label), rows("ours"))]
+    ratios = [base[5] / row[5] for row, base in zip(rows(label), rows(off))]
     each = " ".join(f"{ratio:.2f}" for ratio in ratios)
-    return f"{median('ours', 5) / median(label, 5):.3f} of the CPU time per request's worth, {statistics.median(ratios):.3f} paired by round ({each})"
+    return f"{median(off, 5) / median(label, 5):.3f} of the CPU time per request's worth, {statistics.median(ratios):.3f} paired by round ({each})"
 if ours and ran("traced"):
     traced_requests = sum(row[4] for row in rows("traced"))
     print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s, {paired('traced')} ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB)")
@@ -238,4 +247,8 @@ if ours and ran("traced"):
 if ours and ran("down"):
     print(f"collector down / off: {median('down', 0) / ours:.3f} of the req/s, {paired('down')}")
     print(f"  {cpu('down')}")
+for label, name in (("traced_in_process", "traced"), ("down_in_process", "collector down")):
+    if ran("in_process") and ran(label):
+        print(f"in process, {name} / off: {median(label, 0) / median('in_process', 0):.3f} of the req/s, {paired(label, 'in_process')}")
+        print(f"  {cpu(label, 'in_process')}")
 PY

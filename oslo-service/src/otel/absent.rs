@@ -38,7 +38,7 @@ pub(crate) async fn flush(_within: Duration) {}
 pub(crate) enum Span {}
 
 impl Span {
-    pub(crate) fn text(&mut self, _key: &'static str, _value: impl Into<String>) {}
+    pub(crate) fn text(&mut self, _key: &'static str, _value: &str) {}
     pub(crate) fn number(&mut self, _key: &'static str, _value: i64) {}
     pub(crate) fn fail(&mut self, _message: impl Into<String>) {}
 }
@@ -48,11 +48,11 @@ impl Drop for Span {
     fn drop(&mut self) {}
 }
 
-pub(crate) fn server(_traceparent: Option<&[u8]>, _name: impl FnOnce() -> String) -> Option<Span> {
+pub(crate) fn server(_traceparent: Option<&[u8]>, _name: impl FnOnce(&mut String)) -> Option<Span> {
     None
 }
 
-pub(crate) fn internal(_name: impl FnOnce() -> String) -> Option<Span> {
+pub(crate) fn internal(_name: impl FnOnce(&mut String)) -> Option<Span> {
     None
 }
 

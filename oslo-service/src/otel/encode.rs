@@ -1,6 +1,6 @@
 //! A batch of finished spans written straight into the body of an OTLP export, field by
 //! field with prost's encoders: no message struct is built for a span, so a traced
-//! request costs its own allocations and the bytes it adds to the body, nothing more.
+//! request costs its own allocation and the bytes it adds to the body, nothing more.
 //! The bytes are those prost's derived messages (`proto`) write, which the tests check.
 
 use prost::Message;
@@ -9,30 +9,39 @@ use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use super::{Attr, Finished, proto};
 
 /// The body of an export: one `ResourceSpans` of `resource`, with one `ScopeSpans` of
-/// `scope` and every span of `batch`.
+/// `scope` and every span of `batch`. `spans` is scratch space the caller keeps from
+/// one export to the next: the spans are written there, then copied once into a body
+/// of the exact length, whose enclosing messages' lengths are known by then.
 pub(super) fn export_request(
     resource: &proto::Resource,
     scope: &proto::InstrumentationScope,
     batch: &[Finished],
+    spans: &mut Vec<u8>,
 ) -> Vec<u8> {
-    let mut spans = Vec::with_capacity(batch.len() * 224);
+    spans.clear();
     let mut scratch = Vec::with_capacity(256);
     for span in batch {
         scratch.clear();
         write_span(span, &mut scratch);
-        length_delimited(2, &scratch, &mut spans);
+        length_delimited(2, &scratch, spans);
     }
-    let mut scope_spans = Vec::with_capacity(spans.len() + 64);
-    message(1, scope, &mut scope_spans);
-    scope_spans.extend_from_slice(&spans);
-    drop(spans);
-    let mut resource_spans = Vec::with_capacity(scope_spans.len() + 256);
-    message(1, resource, &mut resource_spans);
-    length_delimited(2, &scope_spans, &mut resource_spans);
-    drop(scope_spans);
-    let mut body = Vec::with_capacity(resource_spans.len() + 8);
-    length_delimited(1, &resource_spans, &mut body);
+    let scope_spans_len = field_len(scope.encoded_len()) + spans.len();
+    let resource_spans_len = field_len(resource.encoded_len()) + field_len(scope_spans_len);
+    let mut body = Vec::with_capacity(field_len(resource_spans_len));
+    encode_key(1, WireType::LengthDelimited, &mut body);
+    encode_varint(resource_spans_len as u64, &mut body);
+    message(1, resource, &mut body);
+    encode_key(2, WireType::LengthDelimited, &mut body);
+    encode_varint(scope_spans_len as u64, &mut body);
+    message(1, scope, &mut body);
+    body.extend_from_slice(spans);
     body
+}
+
+/// The length of a length-delimited field (of a tag below 16) whose content is `len`
+/// bytes long.
+fn field_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
 }
 
 fn length_delimited(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
@@ -55,8 +64,8 @@ fn write_span(span: &Finished, buf: &mut Vec<u8>) {
     if let Some(parent) = &span.parent {
         length_delimited(4, parent, buf);
     }
-    if !span.name.is_empty() {
-        length_delimited(5, span.name.as_bytes(), buf);
+    if !span.name().is_empty() {
+        length_delimited(5, span.name().as_bytes(), buf);
     }
     if span.kind != 0 {
         encode_key(6, WireType::Varint, buf);
@@ -69,6 +78,10 @@ fn write_span(span: &Finished, buf: &mut Vec<u8>) {
         }
     }
     for (key, value) in &span.attributes {
+        let value = match value {
+            Attr::Text(at) => Value::Text(span.text_at(at)),
+            Attr::Int(number) => Value::Int(*number),
+        };
         write_attribute(key, value, buf);
     }
     if let Some(message) = &span.error {
@@ -83,12 +96,19 @@ fn write_span(span: &Finished, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&1u32.to_le_bytes());
 }
 
+/// An attribute's value, as written.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
 /// A `KeyValue` (tag 9 of `Span`) whose `AnyValue` is a string (tag 1) or an int64 (3).
-fn write_attribute(key: &str, value: &Attr, buf: &mut Vec<u8>) {
+fn write_attribute(key: &str, value: Value<'_>, buf: &mut Vec<u8>) {
     let value_len = match value {
-        Attr::Text(text) if text.is_empty() => 2,
-        Attr::Text(text) => 1 + encoded_len_varint(text.len() as u64) + text.len(),
-        Attr::Int(number) => 1 + encoded_len_varint(*number as u64),
+        Value::Text("") => 2,
+        Value::Text(text) => field_len(text.len()),
+        Value::Int(number) => 1 + encoded_len_varint(number as u64),
     };
     let key_len = if key.is_empty() {
         0
@@ -104,10 +124,10 @@ fn write_attribute(key: &str, value: &Attr, buf: &mut Vec<u8>) {
     encode_key(2, WireType::LengthDelimited, buf);
     encode_varint(value_len as u64, buf);
     match value {
-        Attr::Text(text) => length_delimited(1, text.as_bytes(), buf),
-        Attr::Int(number) => {
+        Value::Text(text) => length_delimited(1, text.as_bytes(), buf),
+        Value::Int(number) => {
             encode_key(3, WireType::Varint, buf);
-            encode_varint(*number as u64, buf);
+            encode_varint(number as u64, buf);
         }
     }
 }
@@ -117,22 +137,21 @@ mod tests {
     use super::*;
 
     fn finished(parent: Option<[u8; 8]>, error: Option<&str>) -> Finished {
-        Finished {
-            trace_id: [7; 16],
-            span_id: [9; 8],
-            parent,
-            name: "GET /v1/whoami".into(),
-            kind: proto::KIND_SERVER,
-            start: 1_796_000_000_000_000_000,
-            end: 1_796_000_000_000_250_000,
-            attributes: vec![
-                ("http.request.method", Attr::Text("GET".into())),
-                ("url.path", Attr::Text(String::new())),
-                ("http.response.status_code", Attr::Int(200)),
-                ("oslo.negative", Attr::Int(-5)),
-            ],
-            error: error.map(str::to_owned),
-        }
+        let mut span = Finished::named(proto::KIND_SERVER, |name| {
+            name.push_str("GET /v1/whoami");
+        });
+        span.trace_id = [7; 16];
+        span.span_id = [9; 8];
+        span.parent = parent;
+        span.start = 1_796_000_000_000_000_000;
+        span.end = 1_796_000_000_000_250_000;
+        span.push_text("http.request.method", "GET");
+        span.push_text("url.path", "");
+        span.push_number("http.response.status_code", 200);
+        span.push_text("client.address", "192.0.2.7");
+        span.push_number("oslo.negative", -5);
+        span.error = error.map(str::to_owned);
+        span
     }
 
     #[test]
@@ -151,7 +170,8 @@ mod tests {
             finished(None, None),
             finished(Some([3; 8]), Some("500 Internal Server Error")),
         ];
-        let ours = export_request(&resource, &scope, &batch);
+        let mut spans = vec![0xee; 3];
+        let ours = export_request(&resource, &scope, &batch, &mut spans);
         let theirs = proto::ExportTraceServiceRequest {
             resource_spans: vec![proto::ResourceSpans {
                 resource: Some(resource.clone()),

@@ -32,6 +32,8 @@ pub(super) struct Exporter {
     connection: Option<SendRequest<Full<Bytes>>>,
     resource: Option<proto::Resource>,
     scope: proto::InstrumentationScope,
+    /// The encoded spans of the last export: their room is kept for the next.
+    spans: Vec<u8>,
     /// The last export failed: the next failure is not logged again.
     failing: bool,
 }
@@ -54,6 +56,7 @@ impl Exporter {
                 name: "oslo-service".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             },
+            spans: Vec::new(),
             failing: false,
         }
     }
@@ -138,7 +141,7 @@ impl Exporter {
 
     fn encode(&mut self, batch: &mut Vec<Finished>) -> Bytes {
         let resource = self.resource.get_or_insert_with(proto::Resource::default);
-        let body = super::encode::export_request(resource, &self.scope, batch);
+        let body = super::encode::export_request(resource, &self.scope, batch, &mut self.spans);
         batch.clear();
         Bytes::from(body)
     }

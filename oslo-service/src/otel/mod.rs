@@ -15,10 +15,12 @@ mod queue;
 mod settings;
 mod traceparent;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use smallvec::SmallVec;
 use tokio::sync::{mpsc, oneshot};
 
 use queue::Queue;
@@ -50,21 +52,41 @@ pub(super) fn collector_down(down: bool) {
 }
 
 /// Spans not made while the collector was down, not yet counted in the metrics: the
-/// exporter moves them there each tick, so that a request pays an atomic add.
-static NOT_MADE: AtomicU64 = AtomicU64::new(0);
+/// exporter moves them there each tick, so that a request pays an atomic add, on a
+/// counter of its thread's own (one shared by every thread bounced its cache line
+/// between the cores at each request).
+static NOT_MADE: [Shard; SHARDS] = [const { Shard(AtomicU64::new(0)) }; SHARDS];
+
+const SHARDS: usize = 8;
+
+/// A counter alone on its cache line.
+#[repr(align(128))]
+struct Shard(AtomicU64);
+
+/// The shard of [`NOT_MADE`] the calling thread adds to.
+fn not_made_shard() -> &'static AtomicU64 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    &NOT_MADE[SHARD.with(|shard| *shard)].0
+}
 
 /// Whether the collector is down; if so, the span that was to be made is counted.
 fn collector_is_down() -> bool {
     if !COLLECTOR_DOWN.load(Ordering::Relaxed) {
         return false;
     }
-    NOT_MADE.fetch_add(1, Ordering::Relaxed);
+    not_made_shard().fetch_add(1, Ordering::Relaxed);
     true
 }
 
 /// The spans not made since the last call.
 pub(super) fn take_not_made() -> u64 {
-    NOT_MADE.swap(0, Ordering::Relaxed)
+    NOT_MADE
+        .iter()
+        .map(|shard| shard.0.swap(0, Ordering::Relaxed))
+        .fold(0, u64::saturating_add)
 }
 
 /// The exporter, between the process's start and its runtime's.
@@ -128,28 +150,68 @@ pub(crate) struct Span {
     started: Instant,
 }
 
-/// A span once ended, as it waits in the queue.
-#[derive(Debug)]
+/// A span once ended, as it waits in the queue. Its texts (the name, then each text
+/// attribute) share one string, so that a traced request allocates once for its span.
+#[derive(Debug, Default)]
 pub(super) struct Finished {
     trace_id: [u8; 16],
     span_id: [u8; 8],
     parent: Option<[u8; 8]>,
-    name: String,
     kind: i32,
     start: u64,
     end: u64,
-    attributes: Vec<(&'static str, Attr)>,
+    /// The name, then the values of the text attributes, end to end.
+    text: String,
+    /// Where the name ends in `text`.
+    name_end: usize,
+    attributes: SmallVec<[(&'static str, Attr); 6]>,
     error: Option<String>,
 }
 
 /// An attribute's value.
 #[derive(Debug)]
 pub(super) enum Attr {
-    Text(String),
+    /// Where the text is in the span's `text`.
+    Text(Range<usize>),
     Int(i64),
 }
 
+/// The text most spans need: a request's name, method, path and client address.
+const TEXT_CAPACITY: usize = 96;
+
 impl Finished {
+    /// A span named by what `name` writes.
+    fn named(kind: i32, name: impl FnOnce(&mut String)) -> Self {
+        let mut text = String::with_capacity(TEXT_CAPACITY);
+        name(&mut text);
+        Finished {
+            kind,
+            name_end: text.len(),
+            text,
+            ..Finished::default()
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.text[..self.name_end]
+    }
+
+    /// The text of a [`Attr::Text`].
+    fn text_at(&self, at: &Range<usize>) -> &str {
+        self.text.get(at.clone()).unwrap_or_default()
+    }
+
+    fn push_text(&mut self, key: &'static str, value: &str) {
+        let from = self.text.len();
+        self.text.push_str(value);
+        self.attributes
+            .push((key, Attr::Text(from..self.text.len())));
+    }
+
+    fn push_number(&mut self, key: &'static str, value: i64) {
+        self.attributes.push((key, Attr::Int(value)));
+    }
+
     /// The span as prost's message: what the encoder writes by hand, for its tests.
     #[cfg(test)]
     fn into_proto(self) -> proto::Span {
@@ -157,19 +219,19 @@ impl Finished {
             trace_id: self.trace_id.to_vec(),
             span_id: self.span_id.to_vec(),
             parent_span_id: self.parent.map(|id| id.to_vec()).unwrap_or_default(),
-            name: self.name,
+            name: self.name().to_owned(),
             kind: self.kind,
             start_time_unix_nano: self.start,
             end_time_unix_nano: self.end,
             attributes: self
                 .attributes
-                .into_iter()
+                .iter()
                 .map(|(key, value)| {
                     let value = match value {
-                        Attr::Text(text) => proto::Value::String(text),
-                        Attr::Int(number) => proto::Value::Int(number),
+                        Attr::Text(at) => proto::Value::String(self.text_at(at).to_owned()),
+                        Attr::Int(number) => proto::Value::Int(*number),
                     };
-                    proto::KeyValue::new(key, value)
+                    proto::KeyValue::new(*key, value)
                 })
                 .collect(),
             status: self.error.map(|message| proto::Status {
@@ -181,10 +243,10 @@ impl Finished {
     }
 }
 
-/// The span of a request, child of its `traceparent` when valid; `None` when tracing
-/// is off or the request is not sampled.
+/// The span of a request, child of its `traceparent` when valid, named by what `name`
+/// writes; `None` when tracing is off or the request is not sampled.
 #[cfg_attr(not(feature = "http"), allow(dead_code))] // the HTTP server's alone
-pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce() -> String) -> Option<Span> {
+pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce(&mut String)) -> Option<Span> {
     let tracer = TRACER.get()?;
     if collector_is_down() {
         return None;
@@ -193,12 +255,12 @@ pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce() -> String) 
     if !traceparent::sampled(parent.as_ref(), tracer.ratio, fastrand::f64) {
         return None;
     }
-    Some(Span::new(parent.as_ref(), name(), proto::KIND_SERVER))
+    Some(Span::new(parent.as_ref(), proto::KIND_SERVER, name))
 }
 
 /// The span of work the process does of itself (a periodic task's run, a reload): the
-/// root of a trace.
-pub(crate) fn internal(name: impl FnOnce() -> String) -> Option<Span> {
+/// root of a trace, named by what `name` writes.
+pub(crate) fn internal(name: impl FnOnce(&mut String)) -> Option<Span> {
     let tracer = TRACER.get()?;
     if collector_is_down() {
         return None;
@@ -206,41 +268,37 @@ pub(crate) fn internal(name: impl FnOnce() -> String) -> Option<Span> {
     if !traceparent::sampled(None, tracer.ratio, fastrand::f64) {
         return None;
     }
-    Some(Span::new(None, name(), proto::KIND_INTERNAL))
+    Some(Span::new(None, proto::KIND_INTERNAL, name))
 }
 
 impl Span {
-    fn new(parent: Option<&traceparent::Parent>, name: String, kind: i32) -> Self {
-        let trace_id = match parent {
+    fn new(
+        parent: Option<&traceparent::Parent>,
+        kind: i32,
+        name: impl FnOnce(&mut String),
+    ) -> Self {
+        let mut finished = Finished::named(kind, name);
+        finished.trace_id = match parent {
             Some(parent) => parent.trace_id,
             None => nonzero(|| fastrand::u128(..).to_le_bytes()),
         };
+        finished.span_id = nonzero(|| fastrand::u64(..).to_le_bytes());
+        finished.parent = parent.map(|parent| parent.span_id);
+        finished.start = unix_nanos(SystemTime::now());
         Span {
-            finished: Finished {
-                trace_id,
-                span_id: nonzero(|| fastrand::u64(..).to_le_bytes()),
-                parent: parent.map(|parent| parent.span_id),
-                name,
-                kind,
-                start: unix_nanos(SystemTime::now()),
-                end: 0,
-                attributes: Vec::with_capacity(6),
-                error: None,
-            },
+            finished,
             started: Instant::now(),
         }
     }
 
     /// Adds a text attribute.
-    pub(crate) fn text(&mut self, key: &'static str, value: impl Into<String>) {
-        self.finished
-            .attributes
-            .push((key, Attr::Text(value.into())));
+    pub(crate) fn text(&mut self, key: &'static str, value: &str) {
+        self.finished.push_text(key, value);
     }
 
     /// Adds a number attribute.
     pub(crate) fn number(&mut self, key: &'static str, value: i64) {
-        self.finished.attributes.push((key, Attr::Int(value)));
+        self.finished.push_number(key, value);
     }
 
     /// Marks the span failed, with why.
@@ -255,17 +313,7 @@ impl Drop for Span {
             return;
         };
         let took = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let mut finished = Finished {
-            trace_id: self.finished.trace_id,
-            span_id: self.finished.span_id,
-            parent: self.finished.parent,
-            name: std::mem::take(&mut self.finished.name),
-            kind: self.finished.kind,
-            start: self.finished.start,
-            end: 0,
-            attributes: std::mem::take(&mut self.finished.attributes),
-            error: self.finished.error.take(),
-        };
+        let mut finished = std::mem::take(&mut self.finished);
         finished.end = finished.start.saturating_add(took);
         if tracer.queue.push(finished).is_err() {
             crate::metrics::otel_dropped("queue_full", 1);

@@ -61,17 +61,11 @@ mod tests {
     use super::*;
 
     fn span(n: u8) -> Finished {
-        Finished {
-            trace_id: [n; 16],
-            span_id: [n; 8],
-            parent: None,
-            name: format!("span {n}"),
-            kind: 1,
-            start: 0,
-            end: 1,
-            attributes: Vec::new(),
-            error: None,
-        }
+        let mut span = Finished::named(1, |name| name.push_str("span"));
+        span.trace_id = [n; 16];
+        span.span_id = [n; 8];
+        span.end = 1;
+        span
     }
 
     #[test]

@@ -508,7 +508,10 @@ impl<S: ?Sized> PeriodicTasks<S> {
 /// What one run of a task came to.
 /// The span of one run of a task, when traced.
 fn task_span(full_name: &str) -> Option<crate::otel::Span> {
-    let mut span = crate::otel::internal(|| format!("periodic {full_name}"))?;
+    let mut span = crate::otel::internal(|name| {
+        name.push_str("periodic ");
+        name.push_str(full_name);
+    })?;
     span.text("oslo.periodic_task", full_name);
     Some(span)
 }

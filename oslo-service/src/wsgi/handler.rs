@@ -220,7 +220,11 @@ where
 fn request_span(head: &http::request::Parts, client_ip: &str) -> Option<crate::otel::Span> {
     let traceparent = head.headers.get("traceparent").map(HeaderValue::as_bytes);
     let path = head.uri.path();
-    let mut span = crate::otel::server(traceparent, || format!("{} {path}", head.method))?;
+    let mut span = crate::otel::server(traceparent, |name| {
+        name.push_str(head.method.as_str());
+        name.push(' ');
+        name.push_str(path);
+    })?;
     span.text("http.request.method", head.method.as_str());
     span.text("url.path", path);
     span.text("client.address", client_ip);
