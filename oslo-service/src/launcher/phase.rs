@@ -82,7 +82,7 @@ impl Phase {
         // logrotate moves the file away, then sends SIGHUP: whatever becomes of the
         // configuration, the log goes on in a file of the old name.
         crate::log::reopen();
-        let mut span = crate::otel::internal(|name| name.push_str("reload"));
+        let mut span = crate::otel::internal(|name| name.push("reload"));
         let previous = self.state;
         self.enter(LauncherState::Reloading);
         systemd::notify_reloading();

@@ -37,6 +37,13 @@ pub(crate) async fn flush(_within: Duration) {}
 #[derive(Debug)]
 pub(crate) enum Span {}
 
+/// As the real one's: where a span's name would be written.
+pub(crate) struct Name<'a>(std::marker::PhantomData<&'a mut ()>);
+
+impl Name<'_> {
+    pub(crate) fn push(&mut self, _part: &str) {}
+}
+
 impl Span {
     pub(crate) fn text(&mut self, _key: &'static str, _value: &str) {}
     pub(crate) fn number(&mut self, _key: &'static str, _value: i64) {}
@@ -48,11 +55,14 @@ impl Drop for Span {
     fn drop(&mut self) {}
 }
 
-pub(crate) fn server(_traceparent: Option<&[u8]>, _name: impl FnOnce(&mut String)) -> Option<Span> {
+pub(crate) fn server(
+    _traceparent: Option<&[u8]>,
+    _name: impl FnOnce(&mut Name<'_>),
+) -> Option<Span> {
     None
 }
 
-pub(crate) fn internal(_name: impl FnOnce(&mut String)) -> Option<Span> {
+pub(crate) fn internal(_name: impl FnOnce(&mut Name<'_>)) -> Option<Span> {
     None
 }
 

@@ -12,9 +12,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::queue::{MAX_BATCH, Queue};
+use super::proto;
+use super::queue::{Encoded, Queue};
 use super::settings::Settings;
-use super::{Finished, proto};
 
 /// How long a span waits in the queue at most before it is sent (a batch not full).
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -32,8 +32,6 @@ pub(super) struct Exporter {
     connection: Option<SendRequest<Full<Bytes>>>,
     resource: Option<proto::Resource>,
     scope: proto::InstrumentationScope,
-    /// The encoded spans of the last export: their room is kept for the next.
-    spans: Vec<u8>,
     /// The last export failed: the next failure is not logged again.
     failing: bool,
 }
@@ -56,7 +54,6 @@ impl Exporter {
                 name: "oslo-service".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             },
-            spans: Vec::new(),
             failing: false,
         }
     }
@@ -67,7 +64,7 @@ impl Exporter {
         self.resource = Some(resource(&self.settings, &self.program, worker));
         let mut tick = tokio::time::interval(INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut queued = Vec::new();
+        let mut queued = Encoded::default();
         loop {
             let flushed = tokio::select! {
                 biased;
@@ -83,34 +80,46 @@ impl Exporter {
         }
     }
 
-    /// Sends `queued` in batches of [`MAX_BATCH`] at most, leaving it empty.
-    async fn export_all(&mut self, queued: &mut Vec<Finished>) {
-        if queued.len() <= MAX_BATCH {
-            return self.export(queued).await;
-        }
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut rest = queued.drain(..);
-        loop {
-            batch.extend(rest.by_ref().take(MAX_BATCH));
-            if batch.is_empty() {
-                return;
-            }
-            self.export(&mut batch).await;
-        }
-    }
-
-    async fn export(&mut self, batch: &mut Vec<Finished>) {
+    /// Sends `queued` in its batches, leaving it empty.
+    async fn export_all(&mut self, queued: &mut Encoded) {
         let not_made = super::take_not_made();
         if not_made > 0 {
             crate::metrics::otel_dropped("collector_down", not_made);
         }
-        // While the collector is down no span is made: an empty export each tick
-        // tells when it is back.
-        if batch.is_empty() && !self.failing {
+        if queued.is_empty() {
+            // While the collector is down no span is made: an empty export each tick
+            // tells when it is back.
+            if self.failing {
+                self.export(&[], 0).await;
+            }
             return;
         }
-        let count = batch.len() as u64;
-        let body = self.encode(batch);
+        let spans = queued.len();
+        let batches: Vec<Vec<u8>> = {
+            let resource = self.resource.get_or_insert_with(proto::Resource::default);
+            queued
+                .batches()
+                .map(|batch| super::encode::export_request(resource, &self.scope, batch))
+                .collect()
+        };
+        queued.clear();
+        // Each batch but the last holds MAX_BATCH spans.
+        let mut left = spans as u64;
+        for body in batches {
+            let count = left.min(super::queue::MAX_BATCH as u64);
+            left -= count;
+            self.export(&body, count).await;
+        }
+    }
+
+    /// Posts one export body of `count` spans.
+    async fn export(&mut self, body: &[u8], count: u64) {
+        let body = if count == 0 {
+            let resource = self.resource.get_or_insert_with(proto::Resource::default);
+            Bytes::from(super::encode::export_request(resource, &self.scope, body))
+        } else {
+            Bytes::copy_from_slice(body)
+        };
         let posted = match tokio::time::timeout(POST_TIMEOUT, self.post(body)).await {
             Ok(posted) => posted,
             Err(_) => Err("no answer in time".to_owned()),
@@ -137,13 +146,6 @@ impl Exporter {
                 }
             }
         }
-    }
-
-    fn encode(&mut self, batch: &mut Vec<Finished>) -> Bytes {
-        let resource = self.resource.get_or_insert_with(proto::Resource::default);
-        let body = super::encode::export_request(resource, &self.scope, batch, &mut self.spans);
-        batch.clear();
-        Bytes::from(body)
     }
 
     /// One POST, on the connection kept from the last one when it is still open (once

@@ -15,12 +15,10 @@ mod queue;
 mod settings;
 mod traceparent;
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use smallvec::SmallVec;
 use tokio::sync::{mpsc, oneshot};
 
 use queue::Queue;
@@ -143,110 +141,123 @@ pub(crate) async fn flush(within: Duration) {
     }
 }
 
+/// Where a span's name is written, in parts.
+pub(crate) struct Name<'a>(&'a mut Vec<u8>);
+
+impl Name<'_> {
+    /// Appends `part` to the name.
+    pub(crate) fn push(&mut self, part: &str) {
+        self.0.extend_from_slice(part.as_bytes());
+    }
+}
+
 /// A span being recorded: sent to the queue when dropped.
 #[derive(Debug)]
 pub(crate) struct Span {
-    finished: Finished,
-    started: Instant,
+    record: Record,
 }
 
-/// A span once ended, as it waits in the queue. Its texts (the name, then each text
-/// attribute) share one string, so that a traced request allocates once for its span.
+/// What a span records: its ids, times and name, and its attributes written as
+/// protobuf as they are added. The name and the attributes share one buffer, taken from
+/// and given back to the thread's spares, so that a traced request allocates nothing
+/// once its thread has served a few.
 #[derive(Debug, Default)]
-pub(super) struct Finished {
+pub(super) struct Record {
     trace_id: [u8; 16],
     span_id: [u8; 8],
     parent: Option<[u8; 8]>,
     kind: i32,
     start: u64,
     end: u64,
-    /// The name, then the values of the text attributes, end to end.
-    text: String,
-    /// Where the name ends in `text`.
+    /// The name, then the attributes, each a `KeyValue` field of `Span`.
+    bytes: Vec<u8>,
+    /// Where the name ends in `bytes`.
     name_end: usize,
-    attributes: SmallVec<[(&'static str, Attr); 6]>,
     error: Option<String>,
 }
 
-/// An attribute's value.
-#[derive(Debug)]
-pub(super) enum Attr {
-    /// Where the text is in the span's `text`.
-    Text(Range<usize>),
-    Int(i64),
+/// The buffer most spans need: a request's name, method, path and client address.
+const BYTES_CAPACITY: usize = 192;
+
+/// Spare buffers a thread keeps at most, and the longest kept.
+const SPARES: usize = 32;
+const LONGEST_SPARE: usize = 4096;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The text most spans need: a request's name, method, path and client address.
-const TEXT_CAPACITY: usize = 96;
-
-impl Finished {
-    /// A span named by what `name` writes.
-    fn named(kind: i32, name: impl FnOnce(&mut String)) -> Self {
-        let mut text = String::with_capacity(TEXT_CAPACITY);
-        name(&mut text);
-        Finished {
+impl Record {
+    /// A span named by what `name` writes (UTF-8).
+    fn named(kind: i32, name: impl FnOnce(&mut Vec<u8>)) -> Self {
+        let mut bytes = SPARE
+            .try_with(|spare| spare.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Vec::with_capacity(BYTES_CAPACITY));
+        name(&mut bytes);
+        Record {
             kind,
-            name_end: text.len(),
-            text,
-            ..Finished::default()
+            name_end: bytes.len(),
+            bytes,
+            ..Record::default()
         }
     }
 
     fn name(&self) -> &str {
-        &self.text[..self.name_end]
+        std::str::from_utf8(&self.bytes[..self.name_end]).unwrap_or_default()
     }
 
-    /// The text of a [`Attr::Text`].
-    fn text_at(&self, at: &Range<usize>) -> &str {
-        self.text.get(at.clone()).unwrap_or_default()
+    /// The attributes, as written.
+    fn attributes(&self) -> &[u8] {
+        &self.bytes[self.name_end..]
     }
 
-    fn push_text(&mut self, key: &'static str, value: &str) {
-        let from = self.text.len();
-        self.text.push_str(value);
-        self.attributes
-            .push((key, Attr::Text(from..self.text.len())));
+    fn push(&mut self, key: &str, value: encode::Value<'_>) {
+        encode::write_attribute(key, value, &mut self.bytes);
     }
 
-    fn push_number(&mut self, key: &'static str, value: i64) {
-        self.attributes.push((key, Attr::Int(value)));
+    /// Gives the buffer back to the thread's spares.
+    fn recycle(self) {
+        let mut bytes = self.bytes;
+        if bytes.capacity() > LONGEST_SPARE {
+            return;
+        }
+        bytes.clear();
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARES {
+                spare.push(bytes);
+            }
+        });
     }
 
     /// The span as prost's message: what the encoder writes by hand, for its tests.
     #[cfg(test)]
-    fn into_proto(self) -> proto::Span {
-        proto::Span {
-            trace_id: self.trace_id.to_vec(),
-            span_id: self.span_id.to_vec(),
-            parent_span_id: self.parent.map(|id| id.to_vec()).unwrap_or_default(),
-            name: self.name().to_owned(),
-            kind: self.kind,
-            start_time_unix_nano: self.start,
-            end_time_unix_nano: self.end,
-            attributes: self
-                .attributes
-                .iter()
-                .map(|(key, value)| {
-                    let value = match value {
-                        Attr::Text(at) => proto::Value::String(self.text_at(at).to_owned()),
-                        Attr::Int(number) => proto::Value::Int(*number),
-                    };
-                    proto::KeyValue::new(*key, value)
-                })
-                .collect(),
-            status: self.error.map(|message| proto::Status {
-                message,
-                code: proto::STATUS_ERROR,
-            }),
-            flags: 1,
-        }
+    fn to_proto(&self) -> proto::Span {
+        use prost::Message;
+        // The attributes are `Span` fields: they decode as a span that has only them.
+        let mut span = proto::Span::decode(self.attributes()).expect("attributes decode");
+        span.trace_id = self.trace_id.to_vec();
+        span.span_id = self.span_id.to_vec();
+        span.parent_span_id = self.parent.map(|id| id.to_vec()).unwrap_or_default();
+        span.name = self.name().to_owned();
+        span.kind = self.kind;
+        span.start_time_unix_nano = self.start;
+        span.end_time_unix_nano = self.end;
+        span.status = self.error.clone().map(|message| proto::Status {
+            message,
+            code: proto::STATUS_ERROR,
+        });
+        span.flags = 1;
+        span
     }
 }
 
 /// The span of a request, child of its `traceparent` when valid, named by what `name`
 /// writes; `None` when tracing is off or the request is not sampled.
 #[cfg_attr(not(feature = "http"), allow(dead_code))] // the HTTP server's alone
-pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce(&mut String)) -> Option<Span> {
+pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce(&mut Name<'_>)) -> Option<Span> {
     let tracer = TRACER.get()?;
     if collector_is_down() {
         return None;
@@ -260,7 +271,7 @@ pub(crate) fn server(traceparent: Option<&[u8]>, name: impl FnOnce(&mut String))
 
 /// The span of work the process does of itself (a periodic task's run, a reload): the
 /// root of a trace, named by what `name` writes.
-pub(crate) fn internal(name: impl FnOnce(&mut String)) -> Option<Span> {
+pub(crate) fn internal(name: impl FnOnce(&mut Name<'_>)) -> Option<Span> {
     let tracer = TRACER.get()?;
     if collector_is_down() {
         return None;
@@ -275,49 +286,52 @@ impl Span {
     fn new(
         parent: Option<&traceparent::Parent>,
         kind: i32,
-        name: impl FnOnce(&mut String),
+        name: impl FnOnce(&mut Name<'_>),
     ) -> Self {
-        let mut finished = Finished::named(kind, name);
-        finished.trace_id = match parent {
+        let mut record = Record::named(kind, |bytes| name(&mut Name(bytes)));
+        record.trace_id = match parent {
             Some(parent) => parent.trace_id,
             None => nonzero(|| fastrand::u128(..).to_le_bytes()),
         };
-        finished.span_id = nonzero(|| fastrand::u64(..).to_le_bytes());
-        finished.parent = parent.map(|parent| parent.span_id);
-        finished.start = unix_nanos(SystemTime::now());
-        Span {
-            finished,
-            started: Instant::now(),
-        }
+        record.span_id = nonzero(|| fastrand::u64(..).to_le_bytes());
+        record.parent = parent.map(|parent| parent.span_id);
+        record.start = unix_nanos(SystemTime::now());
+        Span { record }
     }
 
     /// Adds a text attribute.
     pub(crate) fn text(&mut self, key: &'static str, value: &str) {
-        self.finished.push_text(key, value);
+        self.record.push(key, encode::Value::Text(value));
     }
 
     /// Adds a number attribute.
     pub(crate) fn number(&mut self, key: &'static str, value: i64) {
-        self.finished.push_number(key, value);
+        self.record.push(key, encode::Value::Int(value));
     }
 
     /// Marks the span failed, with why.
     pub(crate) fn fail(&mut self, message: impl Into<String>) {
-        self.finished.error = Some(message.into());
+        self.record.error = Some(message.into());
     }
 }
 
 impl Drop for Span {
     fn drop(&mut self) {
+        let mut record = std::mem::take(&mut self.record);
         let Some(tracer) = TRACER.get() else {
             return;
         };
-        let took = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let mut finished = std::mem::take(&mut self.finished);
-        finished.end = finished.start.saturating_add(took);
-        if tracer.queue.push(finished).is_err() {
+        // The wall clock at both ends (one reading fewer than an `Instant` beside it),
+        // never ending before it started.
+        record.end = unix_nanos(SystemTime::now()).max(record.start);
+        let len = encode::span_len(&record);
+        let queued = tracer
+            .queue
+            .push(len, |buf| encode::write_span(&record, buf));
+        if queued.is_err() {
             crate::metrics::otel_dropped("queue_full", 1);
         }
+        record.recycle();
     }
 }
 

@@ -509,8 +509,8 @@ impl<S: ?Sized> PeriodicTasks<S> {
 /// The span of one run of a task, when traced.
 fn task_span(full_name: &str) -> Option<crate::otel::Span> {
     let mut span = crate::otel::internal(|name| {
-        name.push_str("periodic ");
-        name.push_str(full_name);
+        name.push("periodic ");
+        name.push(full_name);
     })?;
     span.text("oslo.periodic_task", full_name);
     Some(span)

@@ -221,9 +221,9 @@ fn request_span(head: &http::request::Parts, client_ip: &str) -> Option<crate::o
     let traceparent = head.headers.get("traceparent").map(HeaderValue::as_bytes);
     let path = head.uri.path();
     let mut span = crate::otel::server(traceparent, |name| {
-        name.push_str(head.method.as_str());
-        name.push(' ');
-        name.push_str(path);
+        name.push(head.method.as_str());
+        name.push(" ");
+        name.push(path);
     })?;
     span.text("http.request.method", head.method.as_str());
     span.text("url.path", path);
