@@ -90,16 +90,20 @@ impl Exporter {
             // While the collector is down no span is made: an empty export each tick
             // tells when it is back.
             if self.failing {
-                self.export(&[], 0).await;
+                let resource = self.resource.get_or_insert_with(proto::Resource::default);
+                let empty = super::encode::export_request(resource, &self.scope, &[]);
+                self.export(Bytes::from(empty), 0).await;
             }
             return;
         }
         let spans = queued.len();
-        let batches: Vec<Vec<u8>> = {
+        let batches: Vec<Bytes> = {
             let resource = self.resource.get_or_insert_with(proto::Resource::default);
             queued
                 .batches()
-                .map(|batch| super::encode::export_request(resource, &self.scope, batch))
+                .map(|batch| {
+                    Bytes::from(super::encode::export_request(resource, &self.scope, batch))
+                })
                 .collect()
         };
         queued.clear();
@@ -108,18 +112,12 @@ impl Exporter {
         for body in batches {
             let count = left.min(super::queue::MAX_BATCH as u64);
             left -= count;
-            self.export(&body, count).await;
+            self.export(body, count).await;
         }
     }
 
     /// Posts one export body of `count` spans.
-    async fn export(&mut self, body: &[u8], count: u64) {
-        let body = if count == 0 {
-            let resource = self.resource.get_or_insert_with(proto::Resource::default);
-            Bytes::from(super::encode::export_request(resource, &self.scope, body))
-        } else {
-            Bytes::copy_from_slice(body)
-        };
+    async fn export(&mut self, body: Bytes, count: u64) {
         let posted = match tokio::time::timeout(POST_TIMEOUT, self.post(body)).await {
             Ok(posted) => posted,
             Err(_) => Err("no answer in time".to_owned()),
