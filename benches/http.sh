@@ -17,6 +17,9 @@
 #      once; compared with 3., which traces nothing.
 #   8. the same with the collector down (its port refuses connections): the spans are
 #      dropped, and requests must not wait for it.
+#   9. and 10. 7. and 8. in one process, beside 4.: a steadier comparison, where two
+#      workers' shares of wrk's connections move from run to run.
+# Each row also gives the server's CPU time per request (all its processes).
 # Access log lines are off in both frameworks (oslo.service's logging is left
 # unconfigured; ours runs with oslo::wsgi::access=WARN). Fetches wrk (Debian's, pinned) by benches/wrk.sh;
 # installs oslo.service into benches/.venv on first use.
@@ -160,7 +163,7 @@ run_scraped() {
 }
 
 # ROWS="ours traced down" runs those rows alone (the others are left out of the table).
-rows=${ROWS:-python axum ours in_process reloading metrics traced down}
+rows=${ROWS:-python axum ours in_process reloading metrics traced down traced_in_process down_in_process}
 run_row() {
   case $1 in
     python) run python "$venv/bin/python" benches/py_http.py ;;
