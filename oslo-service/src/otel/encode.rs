@@ -195,9 +195,13 @@ mod tests {
             name: "oslo-service".into(),
             version: "0.1.0".into(),
         };
+        // A long path: lengths of two bytes and more.
+        let mut long = record(Some([4; 8]), None);
+        long.push("url.path", Value::Text(&"/v1/servers".repeat(300)));
         let batch = [
             record(None, None),
             record(Some([3; 8]), Some("500 Internal Server Error")),
+            long,
         ];
         let mut spans = Vec::new();
         for record in &batch {

@@ -350,3 +350,34 @@ fn unix_nanos(time: SystemTime) -> u64 {
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spares() -> Vec<usize> {
+        SPARE.with(|spare| spare.borrow().iter().map(Vec::capacity).collect())
+    }
+
+    #[test]
+    fn a_thread_keeps_a_bounded_number_of_short_buffers() {
+        // A test's own thread: its spares start empty.
+        assert!(spares().is_empty());
+        let long = Record::named(proto::KIND_SERVER, |name| {
+            name.resize(LONGEST_SPARE + 1, b'a');
+        });
+        long.recycle();
+        assert!(spares().is_empty(), "a long buffer is not kept");
+        for _ in 0..SPARES + 5 {
+            Record {
+                bytes: Vec::with_capacity(BYTES_CAPACITY),
+                ..Record::default()
+            }
+            .recycle();
+        }
+        assert_eq!(spares().len(), SPARES);
+        let reused = Record::named(proto::KIND_SERVER, |name| name.push(b'x'));
+        assert_eq!(spares().len(), SPARES - 1, "a spare was taken");
+        assert_eq!(reused.name(), "x", "and it starts empty");
+    }
+}
