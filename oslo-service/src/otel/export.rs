@@ -96,22 +96,18 @@ impl Exporter {
             }
             return;
         }
-        let spans = queued.len();
-        let batches: Vec<Bytes> = {
+        let batches: Vec<(Bytes, u64)> = {
             let resource = self.resource.get_or_insert_with(proto::Resource::default);
             queued
                 .batches()
-                .map(|batch| {
-                    Bytes::from(super::encode::export_request(resource, &self.scope, batch))
+                .map(|(batch, count)| {
+                    let body = super::encode::export_request(resource, &self.scope, batch);
+                    (Bytes::from(body), count as u64)
                 })
                 .collect()
         };
         queued.clear();
-        // Each batch but the last holds MAX_BATCH spans.
-        let mut left = spans as u64;
-        for body in batches {
-            let count = left.min(super::queue::MAX_BATCH as u64);
-            left -= count;
+        for (body, count) in batches {
             self.export(body, count).await;
         }
     }

@@ -36,23 +36,23 @@ pub(super) struct Encoded {
 }
 
 impl Encoded {
-    /// Each batch's bytes, [`MAX_BATCH`] spans at most, in the order they were queued.
-    pub(super) fn batches(&self) -> impl Iterator<Item = &[u8]> {
+    /// Each batch's bytes and its number of spans ([`MAX_BATCH`] at most), in the order
+    /// they were queued.
+    pub(super) fn batches(&self) -> impl Iterator<Item = (&[u8], usize)> {
         let ends = self
             .batch_starts
             .iter()
             .skip(1)
             .copied()
             .chain(std::iter::once(self.bytes.len()));
+        let counts = (0..self.spans)
+            .step_by(MAX_BATCH)
+            .map(|first| (self.spans - first).min(MAX_BATCH));
         self.batch_starts
             .iter()
             .zip(ends)
-            .map(|(&start, end)| &self.bytes[start..end])
-    }
-
-    /// The number of spans.
-    pub(super) fn len(&self) -> usize {
-        self.spans
+            .zip(counts)
+            .map(|((&start, end), count)| (&self.bytes[start..end], count))
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -125,7 +125,10 @@ mod tests {
         assert!(push(&queue, 2).is_err());
         let mut taken = Encoded::default();
         queue.take(&mut taken);
-        assert_eq!(taken.len(), CAPACITY);
+        assert_eq!(
+            taken.batches().map(|(_, count)| count).sum::<usize>(),
+            CAPACITY
+        );
         push(&queue, 3).expect("room again");
     }
 
@@ -154,7 +157,8 @@ mod tests {
         }
         let mut taken = Encoded::default();
         queue.take(&mut taken);
-        let batches: Vec<&[u8]> = taken.batches().collect();
+        let (batches, counts): (Vec<&[u8]>, Vec<usize>) = taken.batches().unzip();
+        assert_eq!(counts, [MAX_BATCH, MAX_BATCH, 1]);
         // Each span is its tag (field 2, length-delimited), its length and 3 bytes.
         assert_eq!(
             batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
