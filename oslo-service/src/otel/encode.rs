@@ -6,7 +6,7 @@
 //! check.
 
 use prost::Message;
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+use prost::encoding::{WireType, encode_varint, encoded_len_varint};
 
 use super::{Record, proto};
 
@@ -20,10 +20,10 @@ pub(super) fn export_request(
     let scope_spans_len = field_len(scope.encoded_len()) + spans.len();
     let resource_spans_len = field_len(resource.encoded_len()) + field_len(scope_spans_len);
     let mut body = Vec::with_capacity(field_len(resource_spans_len));
-    encode_key(1, WireType::LengthDelimited, &mut body);
+    field_key(1, WireType::LengthDelimited, &mut body);
     encode_varint(resource_spans_len as u64, &mut body);
     message(1, resource, &mut body);
-    encode_key(2, WireType::LengthDelimited, &mut body);
+    field_key(2, WireType::LengthDelimited, &mut body);
     encode_varint(scope_spans_len as u64, &mut body);
     message(1, scope, &mut body);
     body.extend_from_slice(spans);
@@ -33,7 +33,7 @@ pub(super) fn export_request(
 /// A span as field 2 of a `ScopeSpans`: its key, its length `len`, then the `len`
 /// bytes `write` appends.
 pub(super) fn span_field(len: usize, buf: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
-    encode_key(2, WireType::LengthDelimited, buf);
+    field_key(2, WireType::LengthDelimited, buf);
     encode_varint(len as u64, buf);
     let start = buf.len();
     write(buf);
@@ -47,32 +47,25 @@ fn field_len(len: usize) -> usize {
 }
 
 fn length_delimited(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(bytes.len() as u64, buf);
+    field_key(tag, WireType::LengthDelimited, buf);
+    varint(bytes.len() as u64, buf);
     buf.extend_from_slice(bytes);
 }
 
 fn message(tag: u32, message: &impl Message, buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, buf);
+    field_key(tag, WireType::LengthDelimited, buf);
     encode_varint(message.encoded_len() as u64, buf);
     // A Vec grows as needed: encoding into it cannot fail.
     let _ = message.encode(buf);
 }
 
-/// The status of a failed span.
-fn status(record: &Record) -> Option<proto::Status> {
-    record.error.as_ref().map(|message| proto::Status {
-        message: message.clone(),
-        code: proto::STATUS_ERROR,
-    })
-}
-
 /// The length of `record` written by [`write_span`].
 pub(super) fn span_len(record: &Record) -> usize {
-    let name = record.name();
-    let mut len = field_len(record.trace_id.len()) + field_len(record.span_id.len());
+    let name = record.name_bytes();
+    // The trace id and span id, each a key, a one-byte length and the id.
+    let mut len = 2 + record.trace_id.len() + 2 + record.span_id.len();
     if let Some(parent) = &record.parent {
-        len += field_len(parent.len());
+        len += 2 + parent.len();
     }
     if !name.is_empty() {
         len += field_len(name.len());
@@ -86,42 +79,82 @@ pub(super) fn span_len(record: &Record) -> usize {
         .count()
         * 9;
     len += record.attributes().len();
-    if let Some(status) = status(record) {
-        len += field_len(status.encoded_len());
+    if let Some(message) = &record.error {
+        len += field_len(status_len(message));
     }
     // The trace flags: a two-byte key (tag 16) and a fixed32.
     len + 6
 }
 
-/// One `Span`, its fields in the order of their tags, as prost writes them.
-pub(super) fn write_span(record: &Record, buf: &mut Vec<u8>) {
-    length_delimited(1, &record.trace_id, buf);
-    length_delimited(2, &record.span_id, buf);
+/// The length of a `Status` of code error with `message`.
+fn status_len(message: &str) -> usize {
+    let message_len = if message.is_empty() {
+        0
+    } else {
+        field_len(message.len())
+    };
+    message_len + 2
+}
+
+/// One `Span`, its fields in the order of their tags, as prost writes them. The
+/// buffer is grown once, to `len` more bytes ([`span_len`]).
+pub(super) fn write_span(record: &Record, len: usize, buf: &mut Vec<u8>) {
+    buf.reserve(len);
+    id(1, &record.trace_id, buf);
+    id(2, &record.span_id, buf);
     if let Some(parent) = &record.parent {
-        length_delimited(4, parent, buf);
+        id(4, parent, buf);
     }
-    let name = record.name();
+    let name = record.name_bytes();
     if !name.is_empty() {
-        length_delimited(5, name.as_bytes(), buf);
+        length_delimited(5, name, buf);
     }
     if record.kind != 0 {
-        encode_key(6, WireType::Varint, buf);
-        encode_varint(record.kind as u64, buf);
+        field_key(6, WireType::Varint, buf);
+        varint(record.kind as u64, buf);
     }
     for (tag, time) in [(7, record.start), (8, record.end)] {
         if time != 0 {
-            encode_key(tag, WireType::SixtyFourBit, buf);
+            // Field 7 or 8, fixed64: a one-byte key.
+            buf.push((tag << 3 | 1) as u8);
             buf.extend_from_slice(&time.to_le_bytes());
         }
     }
     // Written when they were added: each a field 9.
     buf.extend_from_slice(record.attributes());
-    if let Some(status) = status(record) {
-        message(15, &status, buf);
+    if let Some(message) = &record.error {
+        field_key(15, WireType::LengthDelimited, buf);
+        varint(status_len(message) as u64, buf);
+        if !message.is_empty() {
+            length_delimited(2, message.as_bytes(), buf);
+        }
+        field_key(3, WireType::Varint, buf);
+        varint(proto::STATUS_ERROR as u64, buf);
     }
-    // W3C trace flags: sampled.
-    encode_key(16, WireType::ThirtyTwoBit, buf);
-    buf.extend_from_slice(&1u32.to_le_bytes());
+    // W3C trace flags (tag 16, fixed32, a two-byte key): sampled.
+    buf.extend_from_slice(&[0x85, 0x01, 1, 0, 0, 0]);
+}
+
+/// A trace or span id (of a tag below 16, shorter than 128 bytes).
+fn id(tag: u8, id: &[u8], buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&[tag << 3 | 2, id.len() as u8]);
+    buf.extend_from_slice(id);
+}
+
+/// A field's key: its tag and wire type, one byte for a tag below 16.
+#[inline]
+fn field_key(tag: u32, wire_type: WireType, buf: &mut Vec<u8>) {
+    varint(u64::from(tag << 3 | wire_type as u32), buf);
+}
+
+/// A varint, at once when it is one byte long (most lengths here are).
+#[inline]
+fn varint(value: u64, buf: &mut Vec<u8>) {
+    if value < 0x80 {
+        buf.push(value as u8);
+    } else {
+        encode_varint(value, buf);
+    }
 }
 
 /// An attribute's value, as written.
@@ -144,18 +177,19 @@ pub(super) fn write_attribute(key: &str, value: Value<'_>, buf: &mut Vec<u8>) {
         field_len(key.len())
     };
     let pair_len = key_len + 1 + encoded_len_varint(value_len as u64) + value_len;
-    encode_key(9, WireType::LengthDelimited, buf);
-    encode_varint(pair_len as u64, buf);
+    buf.reserve(field_len(pair_len));
+    field_key(9, WireType::LengthDelimited, buf);
+    varint(pair_len as u64, buf);
     if !key.is_empty() {
         length_delimited(1, key.as_bytes(), buf);
     }
-    encode_key(2, WireType::LengthDelimited, buf);
-    encode_varint(value_len as u64, buf);
+    field_key(2, WireType::LengthDelimited, buf);
+    varint(value_len as u64, buf);
     match value {
         Value::Text(text) => length_delimited(1, text.as_bytes(), buf),
         Value::Int(number) => {
-            encode_key(3, WireType::Varint, buf);
-            encode_varint(number as u64, buf);
+            field_key(3, WireType::Varint, buf);
+            varint(number as u64, buf);
         }
     }
 }
@@ -205,7 +239,8 @@ mod tests {
         ];
         let mut spans = Vec::new();
         for record in &batch {
-            span_field(span_len(record), &mut spans, |buf| write_span(record, buf));
+            let len = span_len(record);
+            span_field(len, &mut spans, |buf| write_span(record, len, buf));
         }
         let ours = export_request(&resource, &scope, &spans);
         let theirs = proto::ExportTraceServiceRequest {

@@ -204,8 +204,14 @@ impl Record {
         }
     }
 
+    /// The name, UTF-8 as [`Name`] wrote it.
+    fn name_bytes(&self) -> &[u8] {
+        &self.bytes[..self.name_end]
+    }
+
+    #[cfg(test)]
     fn name(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.name_end]).unwrap_or_default()
+        std::str::from_utf8(self.name_bytes()).unwrap_or_default()
     }
 
     /// The attributes, as written.
@@ -327,7 +333,7 @@ impl Drop for Span {
         let len = encode::span_len(&record);
         let queued = tracer
             .queue
-            .push(len, |buf| encode::write_span(&record, buf));
+            .push(len, |buf| encode::write_span(&record, len, buf));
         if queued.is_err() {
             crate::metrics::otel_dropped("queue_full", 1);
         }

@@ -78,6 +78,8 @@ pub(super) const KIND_SERVER: i32 = 2;
 /// `Status.StatusCode`'s error.
 pub(super) const STATUS_ERROR: i32 = 2;
 
+/// Written by hand (`encode::write_span`); the message is the tests' oracle.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(super) struct Status {
     #[prost(string, tag = "2")]

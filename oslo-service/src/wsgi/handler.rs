@@ -216,9 +216,13 @@ where
     }
 }
 
+/// W3C Trace Context's header, named once rather than parsed from a string at each
+/// request.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// The request's span, when traced: a child of the trace its `traceparent` names.
 fn request_span(head: &http::request::Parts, client_ip: &str) -> Option<crate::otel::Span> {
-    let traceparent = head.headers.get("traceparent").map(HeaderValue::as_bytes);
+    let traceparent = head.headers.get(TRACEPARENT).map(HeaderValue::as_bytes);
     let path = head.uri.path();
     let mut span = crate::otel::server(traceparent, |name| {
         name.push(head.method.as_str());
