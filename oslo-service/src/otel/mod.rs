@@ -113,12 +113,34 @@ pub(crate) fn configure(conf: &Config, program: &str) -> Result<(), ConfigError>
     Ok(())
 }
 
-/// Starts the exporter on the process's runtime; `worker` names the service and index
+/// Starts the exporter on a thread of its own; `worker` names the service and index
 /// of a worker process, for the spans' resource.
+///
+/// Not on the process's runtime: a POST's kernel work (the copy of its body, on
+/// loopback the collector's receive too) would then run on a thread that serves
+/// requests, and hold each of them back. On its own thread, the scheduler runs it on
+/// whichever core has room.
 pub(crate) fn start(worker: Option<(String, usize)>) {
     let exporter = EXPORTER.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(exporter) = exporter {
-        tokio::spawn(exporter.run(worker));
+    let Some(exporter) = exporter else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot start the span exporter's runtime, exporting from the process's own");
+            tokio::spawn(exporter.run(worker));
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("oslo-otel".to_owned())
+        .spawn(move || runtime.block_on(exporter.run(worker)));
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot start the span exporter's thread, no span is sent");
     }
 }
 
