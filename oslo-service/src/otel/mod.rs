@@ -2,9 +2,9 @@
 //! each HTTP request (its parent from a W3C `traceparent` header), each periodic task
 //! run and each reload, sent over OTLP/HTTP in protobuf.
 //!
-//! A finished span goes onto a bounded queue; a task of its own posts the queue in
-//! batches, woken when a batch is full or a second has passed. A request never waits for the collector: when the queue is full the span
-//! is dropped and counted (`oslo_otel_spans_dropped_total`). What is queued is sent
+//! A finished span goes onto a bounded queue; an exporter on a thread of its own posts
+//! the queue in batches, woken when a batch is full or a second has passed. A request
+//! never waits for the collector: when the queue is full the span is dropped and counted (`oslo_otel_spans_dropped_total`). What is queued is sent
 //! before the process ends its graceful stop (a SIGTERM, a worker's recycle or reload,
 //! an upgrade's hand-over), within a bound.
 
