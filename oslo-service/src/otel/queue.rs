@@ -9,10 +9,13 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 /// Spans sent in one POST at most: the exporter is woken when that many are queued.
-pub(super) const MAX_BATCH: usize = 512;
+/// Each POST wakes the exporter's thread and the collector a few times: at 512 spans
+/// a batch, those wake-ups cost the exporter more than the copying of the spans did.
+pub(super) const MAX_BATCH: usize = 2048;
 
-/// Spans waiting to be sent at most; more are dropped.
-pub(super) const CAPACITY: usize = 4096;
+/// Spans waiting to be sent at most (four batches: one being sent, three filling);
+/// more are dropped.
+pub(super) const CAPACITY: usize = 8192;
 
 /// Bytes of spans waiting to be sent at most (long paths make long spans); more are
 /// dropped.
