@@ -138,9 +138,24 @@ pub(crate) fn start(worker: Option<(String, usize)>) {
     };
     let spawned = std::thread::Builder::new()
         .name("oslo-otel".to_owned())
-        .spawn(move || runtime.block_on(exporter.run(worker)));
+        .spawn(move || {
+            background_priority();
+            runtime.block_on(exporter.run(worker))
+        });
     if let Err(err) = spawned {
         tracing::warn!(error = %err, "cannot start the span exporter's thread, no span is sent");
+    }
+}
+
+/// The calling thread (the exporter's) yields to those that serve requests: at a lower
+/// priority, its wake-ups (a few a batch) do not preempt them, and a batch waits for a
+/// core that has room. Best effort: at the default priority it works all the same.
+fn background_priority() {
+    const NICER: i32 = 10;
+    let thread = rustix::thread::gettid();
+    if let Ok(now) = rustix::process::getpriority_process(Some(thread)) {
+        let _ =
+            rustix::process::setpriority_process(Some(thread), now.saturating_add(NICER).min(19));
     }
 }
 
