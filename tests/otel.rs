@@ -105,6 +105,30 @@ fn get(port: u16, path: &str, headers: &str) -> u16 {
         .status
 }
 
+/// The nice value of the process's span exporter thread, once it runs.
+fn exporter_nice(pid: u32) -> Option<i64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        if comm.trim_end() != "oslo-otel" {
+            return None;
+        }
+        nice_of(&task.path().join("stat"))
+    })
+}
+
+/// The nice value in a `/proc/…/stat` file: the 17th field after the command's
+/// closing parenthesis.
+fn nice_of(stat: &std::path::Path) -> Option<i64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(16)?
+        .parse()
+        .ok()
+}
+
 fn api_config(otel: &str) -> String {
     format!("[DEFAULT]\n[api]\nport = 0\nworkers = 2\n[otel]\n{otel}")
 }
@@ -117,6 +141,13 @@ fn request_spans_follow_their_traceparent_and_arrive_through_a_reload_and_a_sigt
         receiver.endpoint()
     ));
     let (mut service, port) = support::start_listening(API, &config);
+    // The exporter runs on a thread of its own, below the threads that serve.
+    support::wait_until("the exporter's thread", || {
+        exporter_nice(service.pid()).is_some()
+    });
+    let nice = exporter_nice(service.pid()).unwrap();
+    let own = nice_of(format!("/proc/{}/stat", service.pid()).as_ref()).unwrap();
+    assert_eq!(nice, (own + 10).min(19), "the exporter's thread's nice");
     let traceparent = format!("traceparent: 00-{TRACE_ID}-{PARENT_ID}-01\r\n");
     assert_eq!(get(port, "/v1/whoami", &traceparent), 200);
     // A reload replaces the workers with a graceful stop; its own span comes from the
