@@ -141,13 +141,13 @@ fn request_spans_follow_their_traceparent_and_arrive_through_a_reload_and_a_sigt
         receiver.endpoint()
     ));
     let (mut service, port) = support::start_listening(API, &config);
-    // The exporter runs on a thread of its own, below the threads that serve.
-    support::wait_until("the exporter's thread", || {
-        exporter_nice(service.pid()).is_some()
-    });
-    let nice = exporter_nice(service.pid()).unwrap();
+    // The exporter runs on a thread of its own, below the threads that serve (the
+    // thread is named before it lowers its own priority: waited for, not read once).
     let own = nice_of(format!("/proc/{}/stat", service.pid()).as_ref()).unwrap();
-    assert_eq!(nice, (own + 10).min(19), "the exporter's thread's nice");
+    let lowered = (own + 10).min(19);
+    support::wait_until(&format!("the exporter's thread at nice {lowered}"), || {
+        exporter_nice(service.pid()) == Some(lowered)
+    });
     let traceparent = format!("traceparent: 00-{TRACE_ID}-{PARENT_ID}-01\r\n");
     assert_eq!(get(port, "/v1/whoami", &traceparent), 200);
     // A reload replaces the workers with a graceful stop; its own span comes from the

@@ -4,9 +4,10 @@
 //!
 //! A finished span goes onto a bounded queue; an exporter on a thread of its own posts
 //! the queue in batches, woken when a batch is full or a second has passed. A request
-//! never waits for the collector: when the queue is full the span is dropped and counted (`oslo_otel_spans_dropped_total`). What is queued is sent
-//! before the process ends its graceful stop (a SIGTERM, a worker's recycle or reload,
-//! an upgrade's hand-over), within a bound.
+//! never waits for the collector: when the queue is full the span is dropped and
+//! counted (`oslo_otel_spans_dropped_total`). What is queued is sent before the process
+//! ends its graceful stop (a SIGTERM, a worker's recycle or reload, an upgrade's
+//! hand-over), within a bound.
 
 mod encode;
 mod export;
@@ -152,10 +153,12 @@ pub(crate) fn start(worker: Option<(String, usize)>) {
 /// core that has room. Best effort: at the default priority it works all the same.
 fn background_priority() {
     const NICER: i32 = 10;
+    // The highest nice value Linux has.
+    const NICEST: i32 = 19;
     let thread = rustix::thread::gettid();
     if let Ok(now) = rustix::process::getpriority_process(Some(thread)) {
-        let _ =
-            rustix::process::setpriority_process(Some(thread), now.saturating_add(NICER).min(19));
+        let nice = now.saturating_add(NICER).min(NICEST);
+        let _ = rustix::process::setpriority_process(Some(thread), nice);
     }
 }
 
