@@ -66,12 +66,17 @@ impl Exporter {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut queued = Encoded::default();
         loop {
-            let flushed = tokio::select! {
+            let (flushed, staged_too) = tokio::select! {
                 biased;
-                Some(done) = self.flushes.recv() => Some(done),
-                () = self.queue.batch_ready() => None,
-                _ = tick.tick() => None,
+                Some(done) = self.flushes.recv() => (Some(done), true),
+                () = self.queue.batch_ready() => (None, false),
+                _ = tick.tick() => (None, true),
             };
+            // A full batch has what to send: the stages, that the threads serving
+            // requests write to, are left to them until the tick.
+            if staged_too && let Err(full) = self.queue.publish_staged() {
+                crate::metrics::otel_dropped("queue_full", full.dropped as u64);
+            }
             self.queue.take(&mut queued);
             self.export_all(&mut queued).await;
             if let Some(done) = flushed {

@@ -2,8 +2,9 @@
 //! each HTTP request (its parent from a W3C `traceparent` header), each periodic task
 //! run and each reload, sent over OTLP/HTTP in protobuf.
 //!
-//! A finished span goes onto a bounded queue; an exporter on a thread of its own posts
-//! the queue in batches, woken when a batch is full or a second has passed. A request
+//! A finished span goes onto a bounded queue (through a stage of its thread's own); an
+//! exporter on a thread of its own posts the queue in batches, woken when a batch is
+//! full or a second has passed. A request
 //! never waits for the collector: when the queue is full the span is dropped and
 //! counted (`oslo_otel_spans_dropped_total`). What is queued is sent before the process
 //! ends its graceful stop (a SIGTERM, a worker's recycle or reload, an upgrade's
@@ -64,11 +65,19 @@ struct Shard(AtomicU64);
 
 /// The shard of [`NOT_MADE`] the calling thread adds to.
 fn not_made_shard() -> &'static AtomicU64 {
+    &NOT_MADE[thread_number() % SHARDS].0
+}
+
+/// The calling thread's number, given in the order threads first ask: it picks the
+/// thread's shard of a counter and its stage of the queue, so that the threads that
+/// serve requests (the first to ask) each have their own.
+fn thread_number() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
     }
-    &NOT_MADE[SHARD.with(|shard| *shard)].0
+    // A thread that is ending (its locals gone) shares number 0.
+    NUMBER.try_with(|number| *number).unwrap_or(0)
 }
 
 /// Whether the collector is down; if so, the span that was to be made is counted.
@@ -374,8 +383,8 @@ impl Drop for Span {
         let queued = tracer
             .queue
             .push(len, |buf| encode::write_span(&record, len, buf));
-        if queued.is_err() {
-            crate::metrics::otel_dropped("queue_full", 1);
+        if let Err(full) = queued {
+            crate::metrics::otel_dropped("queue_full", full.dropped as u64);
         }
         record.recycle();
     }

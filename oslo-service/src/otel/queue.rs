@@ -1,10 +1,15 @@
-//! The spans finished and not yet sent, already encoded: one bounded buffer of
-//! protobuf `Span` fields shared by the threads that finish spans. The exporter is
-//! woken once a batch is full (or by its tick), not for each span: waking a task for
-//! every request cost more than the span itself. Holding bytes, not span structs, a
-//! push copies a span once and the exporter copies it once more, into the body.
+//! The spans finished and not yet sent, already encoded, in two steps. A thread that
+//! finishes a span writes it into a stage of its own, a small buffer no other thread
+//! writes to; a full stage (64 spans) moves at once onto the queue the threads share,
+//! bounded, from which the exporter takes its batches. The exporter is woken once a
+//! batch is full (or by its tick, which also empties the stages), not for each span.
+//!
+//! Why stages: when each span went straight onto the shared queue, the lock and the
+//! span's bytes were on cache lines that the other cores, and the exporter's, held
+//! last, and each request waited for them to come over; a stage stays in its thread's
+//! cache, and a move copies 64 spans with one lock.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
@@ -13,29 +18,54 @@ use tokio::sync::Notify;
 /// a batch, those wake-ups cost the exporter more than the copying of the spans did.
 pub(super) const MAX_BATCH: usize = 2048;
 
-/// Spans waiting to be sent at most (four batches: one being sent, three filling);
-/// more are dropped.
+/// Spans waiting on the shared queue at most (four batches: one being sent, three
+/// filling); more are dropped, a stage at a time. The stages hold at most
+/// [`STAGES`] × [`STAGE_SPANS`] more.
 pub(super) const CAPACITY: usize = 8192;
 
-/// Bytes of spans waiting to be sent at most (long paths make long spans); more are
-/// dropped.
+/// Bytes of spans waiting on the shared queue at most (long paths make long spans);
+/// more are dropped.
 pub(super) const MAX_BYTES: usize = 4 << 20;
 
-/// The buffer and the exporter's wake-up.
+/// Spans a stage holds before they move to the shared queue (a divisor of
+/// [`MAX_BATCH`], so that batches stay full)…
+pub(super) const STAGE_SPANS: usize = 64;
+/// …or bytes (a stage holds this much and one span more at most).
+const STAGE_BYTES: usize = 16 << 10;
+
+/// Stages of a queue: a thread takes the stage of its number, so that threads share
+/// one only when there are more of them (each then still works, with a lock that
+/// two threads take).
+const STAGES: usize = 16;
+
+/// The stages, the shared queue and the exporter's wake-up.
 #[derive(Debug, Default)]
 pub(super) struct Queue {
+    stages: [Stage; STAGES],
     queued: Mutex<Encoded>,
     batch_ready: Notify,
 }
 
-/// Spans, each written as field 2 (`spans`) of a `ScopeSpans`, end to end, and where
-/// each batch of [`MAX_BATCH`] of them starts.
+/// One thread's spans, not yet on the shared queue, alone on its cache lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stage(Mutex<Staged>);
+
+/// Spans end to end, as on the queue.
+#[derive(Debug, Default)]
+struct Staged {
+    bytes: Vec<u8>,
+    spans: usize,
+}
+
+/// Spans, each written as field 2 (`spans`) of a `ScopeSpans`, end to end, in batches
+/// of [`MAX_BATCH`] spans at most.
 #[derive(Debug, Default)]
 pub(super) struct Encoded {
     bytes: Vec<u8>,
     spans: usize,
-    /// The offset in `bytes` of span 0, MAX_BATCH, 2 × MAX_BATCH…
-    batch_starts: Vec<usize>,
+    /// Where each batch starts in `bytes`, and its number of spans.
+    batches: Vec<(usize, usize)>,
 }
 
 impl Encoded {
@@ -43,19 +73,15 @@ impl Encoded {
     /// they were queued.
     pub(super) fn batches(&self) -> impl Iterator<Item = (&[u8], usize)> {
         let ends = self
-            .batch_starts
+            .batches
             .iter()
             .skip(1)
-            .copied()
+            .map(|&(start, _)| start)
             .chain(std::iter::once(self.bytes.len()));
-        let counts = (0..self.spans)
-            .step_by(MAX_BATCH)
-            .map(|first| (self.spans - first).min(MAX_BATCH));
-        self.batch_starts
+        self.batches
             .iter()
             .zip(ends)
-            .zip(counts)
-            .map(|((&start, end), count)| (&self.bytes[start..end], count))
+            .map(|(&(start, count), end)| (&self.bytes[start..end], count))
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -66,49 +92,99 @@ impl Encoded {
     pub(super) fn clear(&mut self) {
         self.bytes.clear();
         self.spans = 0;
-        self.batch_starts.clear();
+        self.batches.clear();
+    }
+
+    /// Appends a stage's spans, in the last batch if they fit there.
+    fn append(&mut self, staged: &Staged) {
+        match self.batches.last_mut() {
+            Some((_, count)) if *count + staged.spans <= MAX_BATCH => *count += staged.spans,
+            _ => self.batches.push((self.bytes.len(), staged.spans)),
+        }
+        self.bytes.extend_from_slice(&staged.bytes);
+        self.spans += staged.spans;
     }
 }
 
-/// The queue held [`CAPACITY`] spans or [`MAX_BYTES`]: this one was dropped.
-#[derive(Debug)]
-pub(super) struct Full;
+/// The shared queue held [`CAPACITY`] spans or [`MAX_BYTES`]: this many were dropped.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Full {
+    pub(super) dropped: usize,
+}
 
 impl Queue {
-    /// Queues a span, the bytes of a `Span` message whose `write` appends them to the
-    /// buffer it is given (`len` of them), or refuses it when the queue is full.
+    /// Stages a span, the bytes of a `Span` message whose `write` appends them to the
+    /// buffer it is given (`len` of them). When that fills the stage, its spans move to
+    /// the shared queue, or are dropped when it is full.
     pub(super) fn push(&self, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), Full> {
-        let spans = {
-            let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-            let queued = &mut *queued;
-            if queued.spans >= CAPACITY || queued.bytes.len().saturating_add(len) > MAX_BYTES {
-                return Err(Full);
+        let mut staged = lock(&self.stages[super::thread_number() % STAGES].0);
+        super::encode::span_field(len, &mut staged.bytes, write);
+        staged.spans += 1;
+        if staged.spans < STAGE_SPANS && staged.bytes.len() < STAGE_BYTES {
+            return Ok(());
+        }
+        self.publish(&mut staged)
+    }
+
+    /// Moves every stage's spans to the shared queue, whatever their number (before a
+    /// tick's or a flush's export, so that no span waits in a stage for long).
+    pub(super) fn publish_staged(&self) -> Result<(), Full> {
+        let mut dropped = 0;
+        for stage in &self.stages {
+            let mut staged = lock(&stage.0);
+            if staged.spans > 0
+                && let Err(full) = self.publish(&mut staged)
+            {
+                dropped += full.dropped;
             }
-            if queued.spans % MAX_BATCH == 0 {
-                queued.batch_starts.push(queued.bytes.len());
-            }
-            super::encode::span_field(len, &mut queued.bytes, write);
-            queued.spans += 1;
-            queued.spans
+        }
+        if dropped == 0 {
+            Ok(())
+        } else {
+            Err(Full { dropped })
+        }
+    }
+
+    /// Moves a stage's spans to the shared queue (all or none), leaving it empty.
+    fn publish(&self, staged: &mut Staged) -> Result<(), Full> {
+        let count = staged.spans;
+        let queued_now = {
+            let mut queued = lock(&self.queued);
+            let fits = queued.spans + count <= CAPACITY
+                && queued.bytes.len().saturating_add(staged.bytes.len()) <= MAX_BYTES;
+            fits.then(|| {
+                queued.append(staged);
+                queued.spans
+            })
         };
-        if spans == MAX_BATCH {
+        staged.bytes.clear();
+        staged.spans = 0;
+        let Some(after) = queued_now else {
+            return Err(Full { dropped: count });
+        };
+        if (after - count) / MAX_BATCH != after / MAX_BATCH {
             self.batch_ready.notify_one();
         }
         Ok(())
     }
 
-    /// Moves every queued span into `into` (empty), keeping `into`'s room for the next
-    /// spans.
+    /// Moves every span on the shared queue into `into` (empty), keeping `into`'s room
+    /// for the next spans.
     pub(super) fn take(&self, into: &mut Encoded) {
         debug_assert!(into.is_empty());
-        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::swap(&mut *queued, into);
+        std::mem::swap(&mut *lock(&self.queued), into);
     }
 
     /// Waits until a batch is full (at once if one filled since the last wait).
     pub(super) async fn batch_ready(&self) {
         self.batch_ready.notified().await;
     }
+}
+
+/// The lock of a stage or the queue, whose contents stay whole even if a thread
+/// panicked holding it (no code between the lock and the unlock can).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -119,37 +195,65 @@ mod tests {
         queue.push(3, |buf| buf.extend_from_slice(&[byte; 3]))
     }
 
-    #[test]
-    fn spans_past_the_capacity_are_refused_and_taking_makes_room() {
-        let queue = Queue::default();
-        for _ in 0..CAPACITY {
-            push(&queue, 1).expect("room");
-        }
-        assert!(push(&queue, 2).is_err());
+    fn taken(queue: &Queue) -> Encoded {
         let mut taken = Encoded::default();
         queue.take(&mut taken);
+        taken
+    }
+
+    fn count(encoded: &Encoded) -> usize {
+        encoded.batches().map(|(_, count)| count).sum()
+    }
+
+    #[test]
+    fn spans_wait_in_their_stage_until_it_is_full_or_published() {
+        let queue = Queue::default();
+        for _ in 0..STAGE_SPANS - 1 {
+            push(&queue, 1).expect("room");
+        }
+        assert!(taken(&queue).is_empty(), "still staged");
+        push(&queue, 1).expect("room");
+        assert_eq!(count(&taken(&queue)), STAGE_SPANS, "a full stage moves");
+        push(&queue, 1).expect("room");
+        queue.publish_staged().expect("room");
+        assert_eq!(count(&taken(&queue)), 1, "publishing moves a partial stage");
+    }
+
+    #[test]
+    fn a_stage_past_the_capacity_is_dropped_whole_and_taking_makes_room() {
+        let queue = Queue::default();
+        for _ in 0..CAPACITY + STAGE_SPANS - 1 {
+            push(&queue, 1).expect("room");
+        }
         assert_eq!(
-            taken.batches().map(|(_, count)| count).sum::<usize>(),
-            CAPACITY
+            push(&queue, 2),
+            Err(Full {
+                dropped: STAGE_SPANS
+            })
         );
+        assert_eq!(count(&taken(&queue)), CAPACITY);
         push(&queue, 3).expect("room again");
+        queue.publish_staged().expect("room again");
+        assert_eq!(count(&taken(&queue)), 1);
     }
 
     #[test]
     fn bytes_past_the_bound_are_refused() {
         let queue = Queue::default();
         let len = MAX_BYTES / 2;
+        // A long span fills its stage alone, and moves at once.
         queue
             .push(len, |buf| buf.resize(buf.len() + len, 0))
             .expect("room");
-        assert!(
-            queue
-                .push(len, |buf| buf.resize(buf.len() + len, 0))
-                .is_err()
+        assert_eq!(
+            queue.push(len, |buf| buf.resize(buf.len() + len, 0)),
+            Err(Full { dropped: 1 })
         );
         queue
             .push(10, |buf| buf.resize(buf.len() + 10, 0))
-            .expect("a short one fits");
+            .expect("staged");
+        queue.publish_staged().expect("a short one fits");
+        assert_eq!(count(&taken(&queue)), 2);
     }
 
     #[test]
@@ -158,8 +262,8 @@ mod tests {
         for n in 0..MAX_BATCH * 2 + 1 {
             push(&queue, (n % 256) as u8).expect("room");
         }
-        let mut taken = Encoded::default();
-        queue.take(&mut taken);
+        queue.publish_staged().expect("room");
+        let mut taken = taken(&queue);
         let (batches, counts): (Vec<&[u8]>, Vec<usize>) = taken.batches().unzip();
         assert_eq!(counts, [MAX_BATCH, MAX_BATCH, 1]);
         // Each span is its tag (field 2, length-delimited), its length and 3 bytes.
@@ -168,9 +272,51 @@ mod tests {
             [MAX_BATCH * 5, MAX_BATCH * 5, 5]
         );
         assert_eq!(&batches[0][..5], &[0x12, 3, 0, 0, 0]);
+        assert_eq!(&batches[0][5..10], &[0x12, 3, 1, 1, 1]);
         assert_eq!(batches[2], &[0x12, 3, 0, 0, 0]);
         taken.clear();
         assert_eq!(taken.batches().count(), 0);
+    }
+
+    #[test]
+    fn a_batch_never_holds_more_than_its_bound() {
+        let queue = Queue::default();
+        // A partial stage first: the full ones after it no longer line up with batches.
+        push(&queue, 1).expect("room");
+        queue.publish_staged().expect("room");
+        for _ in 0..MAX_BATCH * 2 {
+            push(&queue, 1).expect("room");
+        }
+        let counts: Vec<usize> = taken(&queue).batches().map(|(_, count)| count).collect();
+        assert_eq!(counts.iter().sum::<usize>(), MAX_BATCH * 2 + 1);
+        assert!(counts.iter().all(|&count| count <= MAX_BATCH), "{counts:?}");
+    }
+
+    #[test]
+    fn every_thread_s_spans_arrive() {
+        const THREADS: usize = STAGES + 4;
+        const EACH: usize = STAGE_SPANS * 3 + 5;
+        let queue = Queue::default();
+        std::thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let queue = &queue;
+                scope.spawn(move || {
+                    for _ in 0..EACH {
+                        push(queue, thread as u8).expect("room");
+                    }
+                });
+            }
+        });
+        queue.publish_staged().expect("room");
+        let taken = taken(&queue);
+        assert_eq!(count(&taken), THREADS * EACH);
+        let mut per_thread = [0; THREADS];
+        for (batch, _) in taken.batches() {
+            for span in batch.chunks(5) {
+                per_thread[usize::from(span[2])] += 1;
+            }
+        }
+        assert_eq!(per_thread, [EACH; THREADS]);
     }
 
     #[tokio::test]
