@@ -244,12 +244,15 @@ def cpu(label, off="ours"):
     each = " ".join(f"{ratio:.2f}" for ratio in ratios)
     return f"{median(off, 5) / median(label, 5):.3f} of the CPU time per request's worth, {statistics.median(ratios):.3f} paired by round ({each})"
 if ours and ran("traced"):
-    traced_requests = sum(row[4] for row in rows("traced"))
-    print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s, {paired('traced')} ({traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB)")
+    print(f"traced / off: {median('traced', 0) / ours:.3f} of the req/s, {paired('traced')}")
     print(f"  {cpu('traced')}")
 if ours and ran("down"):
     print(f"collector down / off: {median('down', 0) / ours:.3f} of the req/s, {paired('down')}")
     print(f"  {cpu('down')}")
+# The collector served every traced row: its figures are the run's, over all of them.
+traced_requests = sum(row[4] for label in ("traced", "traced_in_process") if ran(label) for row in rows(label))
+if traced_requests:
+    print(f"traced rows: {traced_requests:.0f} requests; the collector took {exports} exports, {sent / 1e6:.1f} MB")
 for label, name in (("traced_in_process", "traced"), ("down_in_process", "collector down")):
     if ran("in_process") and ran(label):
         print(f"in process, {name} / off: {median(label, 0) / median('in_process', 0):.3f} of the req/s, {paired(label, 'in_process')}")
