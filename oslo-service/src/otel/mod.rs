@@ -4,11 +4,10 @@
 //!
 //! A finished span goes onto a bounded queue (through a stage of its thread's own); an
 //! exporter on a thread of its own posts the queue in batches, woken when a batch is
-//! full or a second has passed. A request
-//! never waits for the collector: when the queue is full the span is dropped and
-//! counted (`oslo_otel_spans_dropped_total`). What is queued is sent before the process
-//! ends its graceful stop (a SIGTERM, a worker's recycle or reload, an upgrade's
-//! hand-over), within a bound.
+//! full or a second has passed. A request never waits for the collector: when the
+//! queue is full the spans are dropped and counted (`oslo_otel_spans_dropped_total`).
+//! What is queued is sent before the process ends its graceful stop (a SIGTERM, a
+//! worker's recycle or reload, an upgrade's hand-over), within a bound.
 
 mod encode;
 mod export;

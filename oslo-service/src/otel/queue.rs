@@ -29,9 +29,12 @@ pub(super) const MAX_BYTES: usize = 4 << 20;
 
 /// Spans a stage holds before they move to the shared queue (a divisor of
 /// [`MAX_BATCH`], so that batches stay full)…
-pub(super) const STAGE_SPANS: usize = 64;
+const STAGE_SPANS: usize = 64;
 /// …or bytes (a stage holds this much and one span more at most).
 const STAGE_BYTES: usize = 16 << 10;
+/// The room a stage keeps once emptied at most: one long span (a long URL's) grows it,
+/// and it gives that room back.
+const STAGE_ROOM: usize = 2 * STAGE_BYTES;
 
 /// Stages of a queue: a thread takes the stage of its number, so that threads share
 /// one only when there are more of them (each then still works, with a lock that
@@ -158,6 +161,7 @@ impl Queue {
             })
         };
         staged.bytes.clear();
+        staged.bytes.shrink_to(STAGE_ROOM);
         staged.spans = 0;
         let Some(after) = queued_now else {
             return Err(Full { dropped: count });
@@ -248,6 +252,13 @@ mod tests {
         assert_eq!(
             queue.push(len, |buf| buf.resize(buf.len() + len, 0)),
             Err(Full { dropped: 1 })
+        );
+        assert!(
+            queue
+                .stages
+                .iter()
+                .all(|stage| lock(&stage.0).bytes.capacity() <= STAGE_ROOM),
+            "a stage gives back the room a long span took"
         );
         queue
             .push(10, |buf| buf.resize(buf.len() + 10, 0))
